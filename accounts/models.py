@@ -1,0 +1,241 @@
+"""Who owns money and where it sits: entities, customers, members, the chart
+of account types, and accounts.
+
+An account's ``balance`` is always stored on its normal side: for a
+liability or internal account (credit-normal) it is what we owe, for an asset
+account (debit-normal, a credit line) it is what the customer owes us. The
+rows here are written only by ``accounts.services`` (opening, status) and
+``postings.services`` (balances, frozen amounts).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from postings.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, Money, as_money
+
+
+def money_field(**kwargs):
+    kwargs.setdefault("default", Decimal("0"))
+    return models.DecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, **kwargs)
+
+
+CURRENCY_CHOICES = [(c, c) for c in settings.CURRENCIES]
+
+
+class Entity(models.Model):
+    """Accounting entity (会计主体): the legal company whose books an account sits in."""
+
+    code = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=128)
+    base_currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="CNY")
+
+    class Meta:
+        verbose_name = "accounting entity (会计主体)"
+        verbose_name_plural = "accounting entities (会计主体)"
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.code} · {self.name}"
+
+
+class Customer(models.Model):
+    """Customer (客户): a natural person or a company, identified once (KYC)."""
+
+    class Kind(models.TextChoices):
+        PERSON = "person", "natural person (个人)"
+        COMPANY = "company", "company (企业)"
+
+    class IdType(models.TextChoices):
+        RESIDENT_ID = "resident_id", "resident identity card (身份证)"
+        PASSPORT = "passport", "passport (护照)"
+        BUSINESS_LICENSE = "business_license", "unified social credit code (统一社会信用代码)"
+        OTHER = "other", "other"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=128)
+    id_type = models.CharField("ID document type", max_length=32, choices=IdType.choices)
+    id_no = models.CharField("ID document number", max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "customer (客户)"
+        constraints = [models.UniqueConstraint(fields=["id_type", "id_no"], name="customer_unique_id_document")]
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Member(models.Model):
+    """Member (会员): a customer's registration on one platform or business line."""
+
+    member_no = models.CharField(max_length=32, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="members")
+    name = models.CharField(max_length=128)
+    platform = models.CharField("platform / business line", max_length=64, default="wallet")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "member (会员)"
+        ordering = ["member_no"]
+
+    def __str__(self):
+        return f"{self.member_no} · {self.name}"
+
+
+class Category(models.TextChoices):
+    ASSET = "asset", "asset (资产类)"
+    LIABILITY = "liability", "liability (负债类)"
+    INTERNAL = "internal", "internal (内部类)"
+
+
+class PostingMode(models.TextChoices):
+    REALTIME = "realtime", "real-time (实时记账)"
+
+
+class AccountType(models.Model):
+    """A line of the chart: what kind of account, and which GL subject (会计科目) it maps to."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=128)
+    category = models.CharField(max_length=16, choices=Category.choices)
+    subject_code = models.CharField("subject code (会计科目)", max_length=16)
+    allow_negative = models.BooleanField(
+        "may go negative",
+        default=False,
+        help_text="Internal accounts such as a channel's clearing account go negative on every recharge.",
+    )
+    posting_mode = models.CharField(max_length=16, choices=PostingMode.choices, default=PostingMode.REALTIME)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "account type (账户类型)"
+        ordering = ["code"]
+
+    def __str__(self):
+        return f"{self.code} ({self.subject_code})"
+
+    @property
+    def normal_side(self) -> str:
+        return "D" if self.category == Category.ASSET else "C"
+
+
+class AccountStatus(models.TextChoices):
+    ACTIVE = "active", "active (正常)"
+    DEBIT_BLOCKED = "debit_blocked", "debit blocked (止付)"
+    CREDIT_BLOCKED = "credit_blocked", "credit blocked (止收)"
+    BLOCKED = "blocked", "blocked (冻结)"
+    CLOSED = "closed", "closed (销户)"
+
+
+class Account(models.Model):
+    """Account (账户): what carries a balance.
+
+    ``category`` and ``allow_negative`` are copied from the type when the
+    account is opened (and are fixed on a type once accounts use it) so that
+    PostgreSQL can enforce the sign rule on this row with a CHECK constraint.
+    """
+
+    account_no = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=128, blank=True)
+    member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="accounts")
+    account_type = models.ForeignKey(AccountType, on_delete=models.PROTECT, related_name="accounts")
+    category = models.CharField(max_length=16, choices=Category.choices, editable=False)
+    allow_negative = models.BooleanField(default=False, editable=False)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    balance = money_field()
+    frozen = money_field()
+    credit_limit = money_field()
+    # Number of entries posted to this account; the next entry gets seq + 1.
+    entry_seq = models.BigIntegerField(default=0, editable=False)
+    status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
+    opened_on = models.DateField()
+    closed_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "account (账户)"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["entity", "account_type", "currency"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(frozen__gte=0), name="account_frozen_not_negative"),
+            models.CheckConstraint(condition=Q(credit_limit__gte=0), name="account_credit_limit_not_negative"),
+            models.CheckConstraint(
+                condition=Q(category=Category.ASSET) | Q(credit_limit=0),
+                name="account_credit_limit_only_on_assets",
+            ),
+            # Internal accounts (内部户) belong to no member; customer accounts to one.
+            models.CheckConstraint(
+                condition=Q(category=Category.INTERNAL, member__isnull=True)
+                | (~Q(category=Category.INTERNAL) & Q(member__isnull=False)),
+                name="account_member_iff_customer_account",
+            ),
+            # The sign rule: a customer account never goes below what it may use.
+            models.CheckConstraint(
+                condition=Q(allow_negative=True)
+                | (
+                    Q(category=Category.ASSET)
+                    & Q(balance__gte=0)
+                    & Q(balance__lte=models.F("credit_limit") - models.F("frozen"))
+                )
+                | (~Q(category=Category.ASSET) & Q(balance__gte=models.F("frozen"))),
+                name="account_available_not_negative",
+            ),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="account_never_deleted", operation=pgtrigger.Delete),
+        ]
+
+    def __str__(self):
+        return self.account_no
+
+    @property
+    def normal_side(self) -> str:
+        return "D" if self.category == Category.ASSET else "C"
+
+    @property
+    def available(self) -> Decimal:
+        if self.category == Category.ASSET:
+            return self.credit_limit - self.balance - self.frozen
+        return self.balance - self.frozen
+
+    @property
+    def balance_money(self) -> Money:
+        return as_money(self.balance, self.currency)
+
+    @property
+    def frozen_money(self) -> Money:
+        return as_money(self.frozen, self.currency)
+
+    @property
+    def available_money(self) -> Money:
+        return as_money(self.available, self.currency)
+
+
+class AccountStatusChange(models.Model):
+    """History of status changes (止付/止收/冻结/销户), who and why. Append-only."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=AccountStatus.choices)
+    to_status = models.CharField(max_length=16, choices=AccountStatus.choices)
+    reason = models.CharField(max_length=255)
+    changed_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "account status change"
+        ordering = ["-id"]
+        triggers = [
+            pgtrigger.Protect(name="status_change_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.from_status} → {self.to_status}"

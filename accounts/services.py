@@ -1,0 +1,203 @@
+"""Writes for customers, members and accounts. Balances are not written here:
+only ``postings.services`` moves money."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from postings.exceptions import (
+    AccountClosed,
+    ChartLocked,
+    IllegalTransition,
+    InsufficientFunds,
+    LedgerValidationError,
+)
+from postings.money import to_amount
+
+from .models import (
+    Account,
+    AccountStatus,
+    AccountStatusChange,
+    AccountType,
+    Category,
+    Customer,
+    Entity,
+    Member,
+)
+
+
+def luhn_check_digit(digits: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def account_number(*, subject_code: str, entity_id: int, account_id: int) -> str:
+    """Subject code, entity, sequence and a Luhn check digit: 2241 001 000000042 7.
+
+    Finance staff read the subject from the first digits; the check digit
+    catches a mistyped number before it reaches the ledger.
+    """
+    digits = f"{subject_code}{entity_id:03d}{account_id:09d}"
+    return digits + luhn_check_digit(digits)
+
+
+def customer_create(*, kind: str, name: str, id_type: str, id_no: str) -> Customer:
+    customer, _ = Customer.objects.get_or_create(
+        id_type=id_type, id_no=id_no, defaults={"kind": kind, "name": name}
+    )
+    return customer
+
+
+def member_create(*, member_no: str, customer: Customer, name: str, platform: str = "wallet") -> Member:
+    if Member.objects.filter(member_no=member_no).exists():
+        raise LedgerValidationError(f"Member {member_no} already exists.", member_no=member_no)
+    return Member.objects.create(member_no=member_no, customer=customer, name=name, platform=platform)
+
+
+def account_open(
+    *,
+    entity: Entity,
+    account_type: AccountType,
+    currency: str | None = None,
+    member: Member | None = None,
+    name: str = "",
+    credit_limit: Decimal | str = "0",
+    opened_on=None,
+) -> Account:
+    currency = currency or entity.base_currency
+    is_internal = account_type.category == Category.INTERNAL
+    if is_internal and member is not None:
+        raise LedgerValidationError("Internal accounts (内部户) belong to no member.", member=member.member_no)
+    if not is_internal and member is None:
+        raise LedgerValidationError("A customer account needs a member.", account_type=account_type.code)
+    limit = to_amount(credit_limit, currency, field="credit_limit", allow_zero=True)
+    if limit and account_type.category != Category.ASSET:
+        raise LedgerValidationError("Only asset (credit) accounts have a credit limit.", credit_limit=limit)
+    with transaction.atomic():
+        account = Account.objects.create(
+            account_no=f"tmp-{uuid.uuid4().hex[:24]}",
+            name=name or (member.name if member else account_type.name),
+            member=member,
+            entity=entity,
+            account_type=account_type,
+            category=account_type.category,
+            allow_negative=account_type.allow_negative,
+            currency=currency,
+            credit_limit=limit,
+            opened_on=opened_on or timezone.localdate(),
+        )
+        account.account_no = account_number(
+            subject_code=account_type.subject_code, entity_id=entity.id, account_id=account.id
+        )
+        Account.objects.filter(id=account.id).update(account_no=account.account_no)
+    return account
+
+
+# status -> statuses it may move to. Closing is final.
+STATUS_TRANSITIONS = {
+    AccountStatus.ACTIVE: {AccountStatus.DEBIT_BLOCKED, AccountStatus.CREDIT_BLOCKED, AccountStatus.BLOCKED, AccountStatus.CLOSED},
+    AccountStatus.DEBIT_BLOCKED: {AccountStatus.ACTIVE, AccountStatus.BLOCKED, AccountStatus.CREDIT_BLOCKED, AccountStatus.CLOSED},
+    AccountStatus.CREDIT_BLOCKED: {AccountStatus.ACTIVE, AccountStatus.BLOCKED, AccountStatus.DEBIT_BLOCKED, AccountStatus.CLOSED},
+    AccountStatus.BLOCKED: {AccountStatus.ACTIVE, AccountStatus.DEBIT_BLOCKED, AccountStatus.CREDIT_BLOCKED, AccountStatus.CLOSED},
+    AccountStatus.CLOSED: set(),
+}
+
+
+def account_change_status(*, account: Account, to_status: str, reason: str, actor: str) -> Account:
+    """Block (止付/止收/冻结), unblock or close an account, with the reason on record.
+
+    Closing needs a zero balance and no active holds, so no money is ever
+    stranded in a closed account.
+    """
+    from postings.models import ACTIVE_HOLD_STATUSES, Hold
+
+    if not reason.strip():
+        raise LedgerValidationError("A reason is required for a status change.", reason=reason)
+    to_status = AccountStatus(to_status)
+    with transaction.atomic():
+        locked = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
+        current = AccountStatus(locked.status)
+        if current == AccountStatus.CLOSED:
+            raise AccountClosed(f"Account {locked.account_no} is closed.", account_no=locked.account_no)
+        if to_status not in STATUS_TRANSITIONS[current]:
+            raise IllegalTransition(
+                f"Account {locked.account_no} cannot go from {current.value} to {to_status.value}.",
+                from_status=current.value,
+                to_status=to_status.value,
+            )
+        update = {"status": to_status.value, "updated_at": timezone.now()}
+        if to_status == AccountStatus.CLOSED:
+            if locked.balance != 0 or locked.frozen != 0:
+                raise IllegalTransition(
+                    f"Account {locked.account_no} still has a balance of {locked.balance} "
+                    f"and {locked.frozen} frozen; it can be closed only at zero.",
+                    account_no=locked.account_no,
+                )
+            if Hold.objects.filter(account=locked, status__in=ACTIVE_HOLD_STATUSES).exists():
+                raise IllegalTransition(f"Account {locked.account_no} has active holds.", account_no=locked.account_no)
+            update["closed_on"] = timezone.localdate()
+        Account.objects.filter(pk=locked.pk).update(**update)
+        AccountStatusChange.objects.create(
+            account=locked, from_status=current.value, to_status=to_status.value, reason=reason, changed_by=actor
+        )
+    account.refresh_from_db()
+    return account
+
+
+def account_set_credit_limit(*, account: Account, credit_limit, reason: str, actor: str) -> Account:
+    """Change a credit line. It can never be cut below what is used and frozen."""
+    with transaction.atomic():
+        locked = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
+        if locked.category != Category.ASSET:
+            raise LedgerValidationError("Only asset (credit) accounts have a credit limit.", account_no=locked.account_no)
+        if locked.status == AccountStatus.CLOSED:
+            raise AccountClosed(f"Account {locked.account_no} is closed.", account_no=locked.account_no)
+        limit = to_amount(credit_limit, locked.currency, field="credit_limit", allow_zero=True)
+        if limit < locked.balance + locked.frozen:
+            raise InsufficientFunds(
+                f"The credit limit cannot go below used {locked.balance} plus frozen {locked.frozen}.",
+                account_no=locked.account_no,
+            )
+        Account.objects.filter(pk=locked.pk).update(credit_limit=limit, updated_at=timezone.now())
+        AccountStatusChange.objects.create(
+            account=locked,
+            from_status=locked.status,
+            to_status=locked.status,
+            reason=f"credit limit {locked.credit_limit} -> {limit}: {reason}",
+            changed_by=actor,
+        )
+    account.refresh_from_db()
+    return account
+
+
+LOCKED_TYPE_FIELDS = ("code", "category", "allow_negative")
+
+
+def account_type_save(*, account_type: AccountType) -> AccountType:
+    """Save a chart line; code, category and sign rule are fixed once accounts use it.
+
+    Accounts copy category and sign rule when they open, and the GL mapping
+    hangs on the code: changing them under live accounts would silently change
+    what their balances mean.
+    """
+    if account_type.pk:
+        original = AccountType.objects.get(pk=account_type.pk)
+        changed = [f for f in LOCKED_TYPE_FIELDS if getattr(original, f) != getattr(account_type, f)]
+        if changed and Account.objects.filter(account_type=original).exists():
+            raise ChartLocked(
+                f"Account type {original.code} is used by accounts; {', '.join(changed)} cannot change.",
+                fields=",".join(changed),
+            )
+    account_type.save()
+    return account_type

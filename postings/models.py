@@ -1,0 +1,330 @@
+"""Postings (记账), entries (账务流水), holds (冻结单) and posting rules (记账规则).
+
+Rows here are written only by ``postings.services``. PostgreSQL enforces what
+the money depends on even for writes that bypass the ORM:
+
+* postings, entries and hold events are append-only (a trigger rejects
+  UPDATE and DELETE);
+* each posting's entries balance per currency, and a posting has at least two
+  entries (deferred constraint triggers, checked at COMMIT);
+* amounts are positive; hold remainders stay within the hold.
+"""
+
+from __future__ import annotations
+
+import pgtrigger
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Account, AccountType, Entity, money_field
+from postings.money import Money, as_money
+
+
+class Direction(models.TextChoices):
+    DEBIT = "D", "debit (借)"
+    CREDIT = "C", "credit (贷)"
+
+
+class BusinessType(models.TextChoices):
+    RECHARGE = "recharge", "recharge (充值)"
+    WITHDRAWAL = "withdrawal", "withdrawal (提现)"
+    TRANSFER = "transfer", "transfer (转账)"
+    FEE = "fee", "fee (手续费)"
+    CREDIT_PURCHASE = "credit_purchase", "credit purchase (信用消费)"
+    CREDIT_REPAYMENT = "credit_repayment", "credit repayment (还款)"
+    AGREEMENT_DEBIT = "agreement_debit", "agreement debit (代扣)"
+    GUARANTEE_SETTLEMENT = "guarantee_settlement", "guarantee settlement (担保交易结算)"
+    REFUND = "refund", "refund (退款)"
+    COUPON = "coupon", "coupon (红包/券)"
+    ADJUSTMENT = "adjustment", "adjustment (调账)"
+    REVERSAL = "reversal", "reversal (冲正)"
+
+
+BALANCE_CHECK_SQL = """
+DECLARE
+    bad record;
+BEGIN
+    SELECT e.currency,
+           SUM(CASE WHEN e.direction = 'D' THEN e.amount ELSE 0 END) AS debits,
+           SUM(CASE WHEN e.direction = 'C' THEN e.amount ELSE 0 END) AS credits
+      INTO bad
+      FROM postings_entry e
+     WHERE e.posting_id = NEW.posting_id
+     GROUP BY e.currency
+    HAVING SUM(CASE WHEN e.direction = 'D' THEN e.amount ELSE -e.amount END) <> 0
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'unbalanced posting %: % debits % <> credits %',
+            NEW.posting_id, bad.currency, bad.debits, bad.credits
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END;
+"""
+
+HAS_ENTRIES_CHECK_SQL = """
+BEGIN
+    IF (SELECT COUNT(*) FROM postings_entry e WHERE e.posting_id = NEW.serial_no) < 2 THEN
+        RAISE EXCEPTION 'posting % has fewer than two entries', NEW.serial_no
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END;
+"""
+
+
+class Posting(models.Model):
+    """One business transaction (记账): N entries that balance.
+
+    ``(source_system, request_no)`` is the caller's idempotency key; the
+    ``fingerprint`` of what was asked tells a replay from a conflict.
+    """
+
+    serial_no = models.BigAutoField(primary_key=True)
+    source_system = models.CharField(max_length=32, default="ledger")
+    request_no = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64, editable=False)
+    business_type = models.CharField(max_length=32, choices=BusinessType.choices)
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="postings")
+    currency = models.CharField(max_length=3)
+    accounting_date = models.DateField("accounting date (会计日期)")
+    memo = models.CharField(max_length=255, blank=True)
+    # A channel's serial number, bank reference or payment slip number.
+    external_ref = models.CharField("external reference", max_length=64, blank=True, db_index=True)
+    posted_by = models.CharField(max_length=150)
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "posting (记账)"
+        ordering = ["-serial_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["source_system", "request_no"], name="posting_unique_request"),
+            models.CheckConstraint(
+                condition=Q(reverses__isnull=True) | Q(business_type="reversal"),
+                name="posting_reversal_link_only_on_reversals",
+            ),
+        ]
+        indexes = [models.Index(fields=["accounting_date", "business_type"])]
+        triggers = [
+            pgtrigger.Protect(name="posting_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            pgtrigger.Trigger(
+                name="posting_has_entries",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                timing=pgtrigger.Deferred,
+                func=HAS_ENTRIES_CHECK_SQL,
+            ),
+        ]
+
+    def __str__(self):
+        return f"P{self.serial_no} {self.business_type} {self.request_no}"
+
+
+class Entry(models.Model):
+    """An entry (账务流水): one leg of a posting on one account, never edited.
+
+    ``account_seq`` numbers an account's entries 1, 2, 3, ... so that each
+    entry's ``balance_before`` is the previous one's ``balance_after``.
+    """
+
+    serial_no = models.BigAutoField(primary_key=True)
+    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    account_seq = models.BigIntegerField()
+    direction = models.CharField(max_length=1, choices=Direction.choices)
+    amount = money_field()
+    currency = models.CharField(max_length=3)
+    balance_before = money_field()
+    balance_after = money_field()
+    frozen_before = money_field()
+    frozen_after = money_field()
+    business_type = models.CharField(max_length=32, choices=BusinessType.choices)
+    accounting_date = models.DateField("accounting date (会计日期)")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "entry (账务流水)"
+        verbose_name_plural = "entries (账务流水)"
+        ordering = ["-serial_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "account_seq"], name="entry_unique_account_seq"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="entry_amount_positive"),
+            models.CheckConstraint(condition=Q(direction__in=["D", "C"]), name="entry_direction_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "accounting_date"]),
+            models.Index(fields=["accounting_date", "business_type"]),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="entry_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            pgtrigger.Trigger(
+                name="entry_posting_balanced",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert,
+                timing=pgtrigger.Deferred,
+                func=BALANCE_CHECK_SQL,
+            ),
+        ]
+
+    def __str__(self):
+        return f"E{self.serial_no} {self.direction} {self.amount} {self.currency}"
+
+    @property
+    def amount_money(self) -> Money:
+        return as_money(self.amount, self.currency)
+
+
+class HoldStatus(models.TextChoices):
+    HELD = "held", "held (冻结中)"
+    PARTIALLY_SETTLED = "partially_settled", "partially settled (部分扣除)"
+    SETTLED = "settled", "settled (已扣除)"
+    RELEASED = "released", "released (已解冻)"
+    EXPIRED = "expired", "expired (已过期)"
+
+
+ACTIVE_HOLD_STATUSES = (HoldStatus.HELD, HoldStatus.PARTIALLY_SETTLED)
+
+
+class Hold(models.Model):
+    """A hold (冻结单): an amount reserved for a later debit of the account.
+
+    Available drops when it is placed; the balance moves only when it is
+    settled (扣除冻结). Releases (解冻) hand the rest back. Every step is a
+    ``HoldEvent``.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
+    amount = money_field()
+    remaining = money_field()
+    status = models.CharField(max_length=20, choices=HoldStatus.choices, default=HoldStatus.HELD)
+    reason = models.CharField(max_length=255)
+    source_system = models.CharField(max_length=32, default="ledger")
+    request_no = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "hold (冻结单)"
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source_system", "request_no"], name="hold_unique_request"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("amount")),
+                name="hold_remaining_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(remaining=0) | Q(status__in=["held", "partially_settled"]),
+                name="hold_closed_means_nothing_remaining",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"])]
+        triggers = [pgtrigger.Protect(name="hold_never_deleted", operation=pgtrigger.Delete)]
+
+    def __str__(self):
+        return f"H{self.id} {self.remaining}/{self.amount} {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_HOLD_STATUSES
+
+
+class HoldEvent(models.Model):
+    """One step in a hold's life: placed, (partly) settled, released, expired."""
+
+    class Kind(models.TextChoices):
+        FREEZE = "freeze", "freeze (冻结)"
+        SETTLE = "settle", "settle (扣除冻结)"
+        RELEASE = "release", "release (解冻)"
+        EXPIRE = "expire", "expire (过期解冻)"
+
+    hold = models.ForeignKey(Hold, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = money_field()
+    posting = models.OneToOneField(Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="hold_event")
+    frozen_before = money_field()
+    frozen_after = money_field()
+    source_system = models.CharField(max_length=32, default="ledger")
+    request_no = models.CharField(max_length=64, null=True, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    actor = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "hold event"
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_system", "request_no"],
+                condition=Q(request_no__isnull=False),
+                name="hold_event_unique_request",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="hold_event_amount_positive"),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="hold_event_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+
+class PostingRule(models.Model):
+    """A posting rule (记账规则): which legs one business event produces.
+
+    Calling systems say ``recharge(member_account, channel_account, amount)``;
+    the rule turns that into Dr channel / Cr member. Finance edits rules in
+    the admin; hand-built legs remain for adjustments.
+    """
+
+    business_type = models.CharField(max_length=32, choices=BusinessType.choices, unique=True)
+    description = models.CharField(max_length=255, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "posting rule (记账规则)"
+        ordering = ["business_type"]
+
+    def __str__(self):
+        return self.get_business_type_display()
+
+
+class PostingRuleLeg(models.Model):
+    """One leg of a rule. The account is either a parameter the caller passes
+    (an account number) or the entity's single internal account of a type
+    (e.g. FEE_INCOME); the amount is a parameter or a sum of parameters
+    (``amount+fee``). Legs whose amount comes to zero are left out."""
+
+    rule = models.ForeignKey(PostingRule, on_delete=models.CASCADE, related_name="legs")
+    position = models.PositiveSmallIntegerField(default=0)
+    direction = models.CharField(max_length=1, choices=Direction.choices)
+    account_param = models.CharField(
+        max_length=32, blank=True, help_text="Name of the parameter carrying the account number, e.g. member_account."
+    )
+    internal_account_type = models.ForeignKey(
+        AccountType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text="Or: use the entity's internal account of this type.",
+    )
+    amount_expr = models.CharField(
+        max_length=64, default="amount", help_text="Parameter name, or names joined by '+', e.g. amount+fee."
+    )
+
+    class Meta:
+        ordering = ["rule", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(account_param="") & Q(internal_account_type__isnull=False))
+                | (~Q(account_param="") & Q(internal_account_type__isnull=True)),
+                name="rule_leg_one_account_source",
+            )
+        ]
+
+    def __str__(self):
+        target = self.account_param or f"internal {self.internal_account_type.code}"
+        return f"{self.get_direction_display()} {target} {self.amount_expr}"

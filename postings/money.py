@@ -1,0 +1,57 @@
+"""Money arithmetic for the ledger: Decimal only, never float.
+
+Amounts are stored with four decimal places so that currencies with up to
+four minor digits fit one column; each currency's own exponent (CNY 2, JPY 0,
+BHD 3, from ISO 4217 via babel, which py-moneyed ships with) decides what a
+valid amount is.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import get_currency_precision
+from djmoney.money import Money
+
+from .exceptions import InvalidAmount
+
+AMOUNT_MAX_DIGITS = 20
+AMOUNT_DECIMAL_PLACES = 4
+ZERO = Decimal("0")
+
+__all__ = ["Money", "ZERO", "to_amount", "currency_places", "as_money"]
+
+
+def currency_places(currency: str) -> int:
+    return min(get_currency_precision(currency), AMOUNT_DECIMAL_PLACES)
+
+
+def to_amount(value, currency: str, *, field: str = "amount", allow_zero: bool = False) -> Decimal:
+    """A valid, positive amount in ``currency`` as a Decimal, or InvalidAmount.
+
+    Floats are refused outright: 0.1 + 0.2 is not 0.3 and a ledger must not
+    guess. Strings and ints are accepted because that is what JSON and forms
+    deliver.
+    """
+    if isinstance(value, Money):
+        value = value.amount
+    if isinstance(value, float) or isinstance(value, bool):
+        raise InvalidAmount(f"{field}: floats are not accepted for money, pass a Decimal or a string.", **{field: value})
+    try:
+        amount = Decimal(value) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, TypeError, ValueError):
+        raise InvalidAmount(f"{field}: {value!r} is not a number.", **{field: value}) from None
+    if not amount.is_finite():
+        raise InvalidAmount(f"{field}: {value!r} is not a finite number.", **{field: value})
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise InvalidAmount(f"{field}: must be greater than zero, got {amount}.", **{field: value})
+    places = currency_places(currency)
+    if amount.adjusted() >= AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES:
+        raise InvalidAmount(f"{field}: {amount} is too large.", **{field: value})
+    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+        raise InvalidAmount(f"{field}: {currency} allows at most {places} decimal places, got {amount}.", **{field: value})
+    return amount.quantize(Decimal(1).scaleb(-AMOUNT_DECIMAL_PLACES))
+
+
+def as_money(amount: Decimal, currency: str) -> Money:
+    return Money(amount.quantize(Decimal(1).scaleb(-currency_places(currency))), currency)

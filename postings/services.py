@@ -1,0 +1,760 @@
+"""The posting service: the only code that changes a balance or writes an entry.
+
+Design overview
+---------------
+Sign convention (借/贷). Every account has a normal side: asset accounts
+(credit lines, what customers owe us) are debit-normal; liability accounts
+(customer cash, what we owe) and internal accounts (内部户: channel clearing,
+fee income, escrow, coupons) are credit-normal. A leg on the normal side
+raises the balance, a leg on the other side lowers it. Balances are stored
+on the normal side, so a wallet holding 100 has balance +100 and a credit line
+with 30 used has balance +30. Every posting has equal debits and credits, so
+per entity and currency, at every commit::
+
+    sum(asset balances) = sum(liability balances) + sum(internal balances)
+
+One posting, one transaction. ``posting_create`` validates, inserts the
+posting row (the unique ``(source_system, request_no)`` key makes a concurrent
+duplicate wait and then fail, so it is answered with the original), locks
+every touched account ``FOR NO KEY UPDATE`` in id order (so two postings that
+touch the same accounts can never deadlock), computes each entry's balance
+before and after from the locked rows, refuses anything that would take an
+account below what it may use, and writes entries and balances. PostgreSQL
+re-checks at COMMIT that the entries balance and that no account breaks its
+sign rule (see ``postings.models`` and ``accounts.models``).
+
+Holds (冻结). A hold reserves an amount for a later debit: ``frozen`` rises,
+``balance`` does not, available (balance - frozen; for credit lines
+limit - used - frozen) drops. Settling turns (part of) the hold into a posting
+whose debit on the held account lowers balance and frozen together, so
+available does not move. Releasing lowers frozen. A hold that is settled,
+released or expired cannot be settled again.
+
+Corrections are reversals (冲正): a new posting with every leg's direction
+swapped, linked to the original. Nothing is ever updated or deleted.
+
+Idempotency. Every write that moves money carries a request number unique per
+source system. The same request again returns the original result and writes
+nothing; the same number with different content raises IdempotencyConflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import TypeVar
+
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from accounts.models import Account, AccountStatus, Category
+from accounts.selectors import account_get, internal_account_for
+
+from .exceptions import (
+    AccountBlocked,
+    AccountClosed,
+    AlreadyReversed,
+    CrossEntityPosting,
+    CurrencyMismatch,
+    HoldExceeded,
+    HoldNotActive,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidAmount,
+    LedgerValidationError,
+    ReversalNotAllowed,
+    RuleNotConfigured,
+    UnbalancedPosting,
+    UnknownAccount,
+    UnknownHold,
+    UnknownPosting,
+)
+from .models import (
+    ACTIVE_HOLD_STATUSES,
+    BusinessType,
+    Direction,
+    Entry,
+    Hold,
+    HoldEvent,
+    HoldStatus,
+    Posting,
+    PostingRule,
+)
+from .money import Money, to_amount
+from .selectors import current_accounting_date
+
+DEFAULT_SOURCE = "ledger"
+T = TypeVar("T", bound=Model)
+
+DEBIT_BLOCKING = {AccountStatus.DEBIT_BLOCKED, AccountStatus.BLOCKED}
+CREDIT_BLOCKING = {AccountStatus.CREDIT_BLOCKED, AccountStatus.BLOCKED}
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of a posting as a caller states it."""
+
+    account_no: str
+    direction: str
+    amount: Decimal | str | int | Money
+
+    @classmethod
+    def debit(cls, account_no: str, amount) -> Leg:
+        return cls(account_no, Direction.DEBIT, amount)
+
+    @classmethod
+    def credit(cls, account_no: str, amount) -> Leg:
+        return cls(account_no, Direction.CREDIT, amount)
+
+
+_DIRECTIONS = {"D": "D", "DEBIT": "D", "借": "D", "C": "C", "CREDIT": "C", "贷": "C"}
+
+
+def _direction(value, index: int) -> str:
+    key = str(getattr(value, "value", value)).strip().upper()
+    if key not in _DIRECTIONS:
+        raise LedgerValidationError(f"legs[{index}].direction must be debit or credit, got {value!r}.")
+    return _DIRECTIONS[key]
+
+
+def _canonical_amount(value) -> str:
+    """The amount as the fingerprint sees it, so '100', '100.00' and
+    Decimal('100.0') are one request; floats are refused here already."""
+    if isinstance(value, float):
+        raise InvalidAmount("Floats are not accepted for money, pass a Decimal or a string.", amount=value)
+    if isinstance(value, Money):
+        return f"{value.currency.code}:{_canonical_amount(value.amount)}"
+    try:
+        return format(Decimal(str(value)).normalize(), "f")
+    except InvalidOperation:
+        return str(value)
+
+
+def _fingerprint(**content) -> str:
+    blob = json.dumps(content, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _violated_constraint(exc: IntegrityError) -> str:
+    diag = getattr(exc.__cause__, "diag", None)
+    if diag is not None and diag.constraint_name:
+        return diag.constraint_name
+    return str(exc)  # SQLite names the columns instead
+
+
+def _replay(existing: T, fingerprint: str, what: str) -> T:
+    if existing.fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            f"Request {existing.request_no} of {existing.source_system} was already used for a different {what}.",
+            request_no=existing.request_no,
+        )
+    existing.replayed = True
+    return existing
+
+
+def _idempotent(
+    model: type[T],
+    *,
+    source_system: str,
+    request_no: str,
+    fingerprint: str,
+    constraint: str,
+    columns: str,
+    what: str,
+    write: Callable[[], T],
+    extra_conflicts: Callable[[str], None] | None = None,
+) -> T:
+    """Run ``write`` once per (source_system, request_no).
+
+    The fast path finds an earlier result; the unique constraint settles the
+    race between two concurrent first attempts: the second one waits on the
+    index, fails, and answers with the winner's result.
+    """
+    if not request_no or len(request_no) > 64:
+        raise LedgerValidationError("request_no is required (at most 64 characters).", request_no=request_no)
+    existing = model.objects.filter(source_system=source_system, request_no=request_no).first()
+    if existing is not None:
+        return _replay(existing, fingerprint, what)
+    try:
+        with transaction.atomic():
+            result = write()
+    except IntegrityError as exc:
+        violated = _violated_constraint(exc)
+        if constraint not in violated and columns not in violated:
+            if extra_conflicts:
+                extra_conflicts(violated)
+            raise
+        existing = model.objects.get(source_system=source_system, request_no=request_no)
+        return _replay(existing, fingerprint, what)
+    result.replayed = False
+    return result
+
+
+def _lock_accounts(account_nos: Iterable[str]) -> dict[str, Account]:
+    account_nos = set(account_nos)
+    ids = dict(Account.objects.filter(account_no__in=account_nos).values_list("account_no", "id"))
+    missing = sorted(account_nos - ids.keys())
+    if missing:
+        raise UnknownAccount(f"No account {', '.join(missing)}.", account_no=",".join(missing))
+    locked = Account.objects.select_for_update(no_key=True).filter(id__in=ids.values()).order_by("id")
+    return {a.account_no: a for a in locked}
+
+
+def _check_status(account: Account, direction: str, *, settling_hold: bool = False) -> None:
+    status = account.status
+    if status == AccountStatus.CLOSED:
+        raise AccountClosed(f"Account {account.account_no} is closed.", account_no=account.account_no)
+    if direction == Direction.DEBIT and status in DEBIT_BLOCKING and not settling_hold:
+        # A hold placed before the block is still settled: the money was
+        # committed (a withdrawal the bank has already paid) before the block.
+        raise AccountBlocked(
+            f"Account {account.account_no} is {status}: debits are not allowed.", account_no=account.account_no
+        )
+    if direction == Direction.CREDIT and status in CREDIT_BLOCKING:
+        raise AccountBlocked(
+            f"Account {account.account_no} is {status}: credits are not allowed.", account_no=account.account_no
+        )
+
+
+def _check_sign_rule(account: Account) -> None:
+    if account.allow_negative:
+        return
+    if account.category == Category.ASSET and account.balance < 0:
+        raise InsufficientFunds(
+            f"Account {account.account_no} would be repaid beyond what is owed.", account_no=account.account_no
+        )
+    if account.available < 0:
+        what = "credit line" if account.category == Category.ASSET else "available balance"
+        raise InsufficientFunds(
+            f"Account {account.account_no}: {what} is short by {-account.available} {account.currency}.",
+            account_no=account.account_no,
+            available=account.available,
+        )
+
+
+@dataclass
+class _CheckedLeg:
+    account: Account
+    direction: str
+    amount: Decimal
+
+
+def _validate_legs(
+    legs: Sequence[Leg], accounts: dict[str, Account], *, currency: str | None, hold_leg: int | None
+) -> tuple[list[_CheckedLeg], str]:
+    first = accounts[legs[0].account_no]
+    currency = currency or first.currency
+    checked = []
+    for i, leg in enumerate(legs):
+        account = accounts[leg.account_no]
+        if account.entity_id != first.entity_id:
+            raise CrossEntityPosting(
+                f"Account {account.account_no} is in another accounting entity than {first.account_no}.",
+                account_no=account.account_no,
+            )
+        if account.currency != currency or (isinstance(leg.amount, Money) and leg.amount.currency.code != currency):
+            raise CurrencyMismatch(
+                f"legs[{i}]: account {account.account_no} is in {account.currency}, the posting in {currency}.",
+                account_no=account.account_no,
+            )
+        direction = _direction(leg.direction, i)
+        amount = to_amount(leg.amount, currency, field=f"legs[{i}].amount")
+        _check_status(account, direction, settling_hold=(i == hold_leg))
+        checked.append(_CheckedLeg(account, direction, amount))
+    debits = sum((leg.amount for leg in checked if leg.direction == Direction.DEBIT), Decimal(0))
+    credits = sum((leg.amount for leg in checked if leg.direction == Direction.CREDIT), Decimal(0))
+    if debits != credits or debits == 0:
+        raise UnbalancedPosting(
+            f"Debits {debits} and credits {credits} {currency} are not equal.", debits=debits, credits=credits
+        )
+    return checked, currency
+
+
+def _write_posting(
+    *,
+    source_system: str,
+    request_no: str,
+    fingerprint: str,
+    business_type: str,
+    legs: Sequence[Leg],
+    accounts: dict[str, Account],
+    posted_by: str,
+    memo: str,
+    currency: str | None,
+    accounting_date: date | None,
+    external_ref: str,
+    reverses: Posting | None = None,
+    hold_leg: int | None = None,
+) -> Posting:
+    """Validate legs against locked accounts, then write posting, entries and balances."""
+    checked, currency = _validate_legs(legs, accounts, currency=currency, hold_leg=hold_leg)
+    entity = checked[0].account.entity
+    now = timezone.now()
+    posting = Posting(
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        business_type=business_type,
+        entity=entity,
+        currency=currency,
+        accounting_date=accounting_date or current_accounting_date(entity=entity),
+        memo=memo[:255],
+        external_ref=external_ref,
+        posted_by=posted_by,
+        reverses=reverses,
+    )
+    entries = []
+    for i, leg in enumerate(checked):
+        account = leg.account
+        balance_before, frozen_before = account.balance, account.frozen
+        account.balance += leg.amount if leg.direction == account.normal_side else -leg.amount
+        if i == hold_leg:
+            account.frozen -= leg.amount
+        account.entry_seq += 1
+        account.updated_at = now
+        entries.append(
+            Entry(
+                posting=posting,
+                account=account,
+                account_seq=account.entry_seq,
+                direction=leg.direction,
+                amount=leg.amount,
+                currency=currency,
+                balance_before=balance_before,
+                balance_after=account.balance,
+                frozen_before=frozen_before,
+                frozen_after=account.frozen,
+                business_type=business_type,
+                accounting_date=posting.accounting_date,
+            )
+        )
+    touched = {leg.account.id: leg.account for leg in checked}
+    for account in touched.values():
+        _check_sign_rule(account)
+    posting.save()
+    Entry.objects.bulk_create(entries)
+    Account.objects.bulk_update(list(touched.values()), ["balance", "frozen", "entry_seq", "updated_at"])
+    return posting
+
+
+def _legs_content(legs: Sequence[Leg]) -> list:
+    return sorted(
+        [str(leg.account_no), _direction(leg.direction, i), _canonical_amount(leg.amount)] for i, leg in enumerate(legs)
+    )
+
+
+def posting_create(
+    *,
+    request_no: str,
+    business_type: str,
+    legs: Sequence[Leg],
+    posted_by: str,
+    source_system: str = DEFAULT_SOURCE,
+    memo: str = "",
+    currency: str | None = None,
+    accounting_date: date | None = None,
+    external_ref: str = "",
+) -> Posting:
+    """Post a balanced set of legs atomically (记账). Returns the posting;
+    ``posting.replayed`` tells whether it had been posted before."""
+    if business_type not in BusinessType.values or business_type == BusinessType.REVERSAL:
+        raise LedgerValidationError(f"Unknown business type {business_type!r}.", business_type=business_type)
+    if len(legs) < 2:
+        raise UnbalancedPosting("A posting needs at least one debit and one credit leg.")
+    fingerprint = _fingerprint(
+        op="post", business_type=business_type, legs=_legs_content(legs), memo=memo, currency=currency,
+        external_ref=external_ref,
+    )
+
+    def write() -> Posting:
+        accounts = _lock_accounts(leg.account_no for leg in legs)
+        return _write_posting(
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            business_type=business_type,
+            legs=legs,
+            accounts=accounts,
+            posted_by=posted_by,
+            memo=memo,
+            currency=currency,
+            accounting_date=accounting_date,
+            external_ref=external_ref,
+        )
+
+    return _idempotent(
+        Posting,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        constraint="posting_unique_request",
+        columns="postings_posting.source_system, postings_posting.request_no",
+        what="posting",
+        write=write,
+    )
+
+
+def posting_reverse(
+    *,
+    serial_no: int,
+    request_no: str,
+    posted_by: str,
+    source_system: str = DEFAULT_SOURCE,
+    memo: str = "",
+    accounting_date: date | None = None,
+) -> Posting:
+    """Reverse a posting (冲正): swap every leg's direction, link to the original."""
+    try:
+        original = Posting.objects.get(serial_no=serial_no)
+    except (Posting.DoesNotExist, ValueError):
+        raise UnknownPosting(f"No posting {serial_no}.", serial_no=serial_no) from None
+    if original.business_type == BusinessType.REVERSAL:
+        raise ReversalNotAllowed(f"Posting {serial_no} is itself a reversal.", serial_no=serial_no)
+    legs = [
+        Leg(e.account.account_no, Direction.CREDIT if e.direction == Direction.DEBIT else Direction.DEBIT, e.amount)
+        for e in original.entries.select_related("account").order_by("serial_no")
+    ]
+    fingerprint = _fingerprint(op="reverse", serial_no=original.serial_no)
+
+    def already_reversed(violated: str) -> None:
+        if "reverses" in violated:
+            raise AlreadyReversed(f"Posting {serial_no} has already been reversed.", serial_no=serial_no)
+
+    def write() -> Posting:
+        accounts = _lock_accounts(leg.account_no for leg in legs)
+        if Posting.objects.filter(reverses=original).exists():
+            raise AlreadyReversed(f"Posting {serial_no} has already been reversed.", serial_no=serial_no)
+        return _write_posting(
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            business_type=BusinessType.REVERSAL,
+            legs=legs,
+            accounts=accounts,
+            posted_by=posted_by,
+            memo=memo or f"reversal of posting {original.serial_no} ({original.business_type})",
+            currency=original.currency,
+            accounting_date=accounting_date,
+            external_ref=original.external_ref,
+            reverses=original,
+        )
+
+    return _idempotent(
+        Posting,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        constraint="posting_unique_request",
+        columns="postings_posting.source_system, postings_posting.request_no",
+        what="reversal",
+        write=write,
+        extra_conflicts=already_reversed,
+    )
+
+
+def posting_create_by_rule(
+    *,
+    business_type: str,
+    request_no: str,
+    params: dict,
+    posted_by: str,
+    source_system: str = DEFAULT_SOURCE,
+    memo: str = "",
+    accounting_date: date | None = None,
+) -> Posting:
+    """Post a business event through its configured rule (记账规则), e.g.
+    ``recharge(member_account=..., channel_account=..., amount=...)``."""
+    rule = PostingRule.objects.filter(business_type=business_type, active=True).prefetch_related(
+        "legs__internal_account_type"
+    ).first()
+    if rule is None:
+        raise RuleNotConfigured(f"No active posting rule for {business_type!r}.", business_type=business_type)
+    rule_legs = list(rule.legs.all())
+    if not rule_legs:
+        raise RuleNotConfigured(f"The rule for {business_type!r} has no legs.", business_type=business_type)
+    needed = {leg.account_param for leg in rule_legs if leg.account_param}
+    needed |= {name.strip() for leg in rule_legs for name in leg.amount_expr.split("+")}
+    missing = sorted(name for name in needed if params.get(name) in (None, ""))
+    if missing:
+        raise LedgerValidationError(
+            f"Parameters missing for rule {business_type}: {', '.join(missing)}.",
+            **{name: "required" for name in missing},
+        )
+    anchor = next((params[leg.account_param] for leg in rule_legs if leg.account_param), None)
+    anchor_account = account_get(account_no=str(anchor)) if anchor else None
+    legs = []
+    for leg in rule_legs:
+        if leg.account_param:
+            account_no = str(params[leg.account_param])
+        else:
+            if anchor_account is None:
+                raise RuleNotConfigured(f"The rule for {business_type} names no parameter account.")
+            internal = internal_account_for(
+                entity=anchor_account.entity, account_type=leg.internal_account_type, currency=anchor_account.currency
+            )
+            if internal is None:
+                raise RuleNotConfigured(
+                    f"Entity {anchor_account.entity.code} needs exactly one open {leg.internal_account_type.code} "
+                    f"account in {anchor_account.currency} for rule {business_type}.",
+                    account_type=leg.internal_account_type.code,
+                )
+            account_no = internal.account_no
+        currency = anchor_account.currency if anchor_account else None
+        amount = sum(
+            (to_amount(params[name.strip()], currency or "CNY", field=name.strip(), allow_zero=True)
+             for name in leg.amount_expr.split("+")),
+            Decimal(0),
+        )
+        if amount:
+            legs.append(Leg(account_no, leg.direction, amount))
+    return posting_create(
+        request_no=request_no,
+        business_type=business_type,
+        legs=legs,
+        posted_by=posted_by,
+        source_system=source_system,
+        memo=memo,
+        accounting_date=accounting_date,
+        external_ref=str(params.get("channel_serial_no") or params.get("external_ref") or ""),
+    )
+
+
+# ---------------------------------------------------------------- holds ----
+
+
+def hold_place(
+    *,
+    account_no: str,
+    amount,
+    reason: str,
+    request_no: str,
+    actor: str,
+    source_system: str = DEFAULT_SOURCE,
+    expires_at: datetime | None = None,
+) -> Hold:
+    """Freeze (冻结) an amount: available drops, balance does not."""
+    fingerprint = _fingerprint(
+        op="hold", account_no=account_no, amount=_canonical_amount(amount), reason=reason, expires_at=expires_at
+    )
+
+    def write() -> Hold:
+        account = _lock_accounts([account_no])[account_no]
+        _check_status(account, Direction.DEBIT)
+        value = to_amount(amount, account.currency)
+        frozen_before = account.frozen
+        account.frozen += value
+        _check_sign_rule(account)
+        Account.objects.filter(pk=account.pk).update(frozen=account.frozen, updated_at=timezone.now())
+        hold = Hold.objects.create(
+            account=account,
+            amount=value,
+            remaining=value,
+            reason=reason,
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            expires_at=expires_at,
+            created_by=actor,
+        )
+        HoldEvent.objects.create(
+            hold=hold,
+            kind=HoldEvent.Kind.FREEZE,
+            amount=value,
+            frozen_before=frozen_before,
+            frozen_after=account.frozen,
+            source_system=source_system,
+            actor=actor,
+        )
+        return hold
+
+    return _idempotent(
+        Hold,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        constraint="hold_unique_request",
+        columns="postings_hold.source_system, postings_hold.request_no",
+        what="hold",
+        write=write,
+    )
+
+
+def _hold_get(hold_id) -> Hold:
+    try:
+        return Hold.objects.select_related("account").get(pk=hold_id)
+    except (Hold.DoesNotExist, ValueError):
+        raise UnknownHold(f"No hold {hold_id}.", hold_id=hold_id) from None
+
+
+def _lock_active_hold(hold_id: int, amount: Decimal | None) -> Hold:
+    hold = Hold.objects.select_for_update(no_key=True).get(pk=hold_id)
+    if not hold.is_active:
+        raise HoldNotActive(f"Hold {hold.id} is {hold.status}.", hold_id=hold.id, status=hold.status)
+    if amount is not None and amount > hold.remaining:
+        raise HoldExceeded(
+            f"Hold {hold.id} has {hold.remaining} remaining; {amount} asked.", hold_id=hold.id, remaining=hold.remaining
+        )
+    return hold
+
+
+def hold_settle(
+    *,
+    hold_id: int,
+    request_no: str,
+    amount,
+    business_type: str,
+    actor: str,
+    counter_account_no: str | None = None,
+    counter_legs: Sequence[Leg] | None = None,
+    source_system: str = DEFAULT_SOURCE,
+    memo: str = "",
+    external_ref: str = "",
+    accounting_date: date | None = None,
+) -> Posting:
+    """Deduct (扣除冻结) all or part of a hold: one posting whose debit on the
+    held account lowers balance and frozen together. The other side is one
+    counter account, or legs such as Cr channel amount / Cr fee income fee."""
+    hold = _hold_get(hold_id)
+    if (counter_account_no is None) == (counter_legs is None):
+        raise LedgerValidationError("Give either counter_account_no or counter_legs.")
+    if counter_legs is None:
+        counter_legs = [Leg.credit(counter_account_no, amount)]
+    legs = [Leg.debit(hold.account.account_no, amount), *counter_legs]
+    fingerprint = _fingerprint(
+        op="settle", hold_id=hold.id, business_type=business_type, legs=_legs_content(legs), memo=memo,
+        external_ref=external_ref,
+    )
+
+    def write() -> Posting:
+        accounts = _lock_accounts(leg.account_no for leg in legs)
+        value = to_amount(amount, hold.account.currency)
+        locked_hold = _lock_active_hold(hold.id, value)
+        posting = _write_posting(
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            business_type=business_type,
+            legs=legs,
+            accounts=accounts,
+            posted_by=actor,
+            memo=memo or f"settle hold {hold.id}",
+            currency=None,
+            accounting_date=accounting_date,
+            external_ref=external_ref,
+            hold_leg=0,
+        )
+        held_account = accounts[hold.account.account_no]
+        remaining = locked_hold.remaining - value
+        Hold.objects.filter(pk=locked_hold.pk).update(
+            remaining=remaining,
+            status=HoldStatus.SETTLED if remaining == 0 else HoldStatus.PARTIALLY_SETTLED,
+            updated_at=timezone.now(),
+        )
+        HoldEvent.objects.create(
+            hold=locked_hold,
+            kind=HoldEvent.Kind.SETTLE,
+            amount=value,
+            posting=posting,
+            frozen_before=held_account.frozen + value,
+            frozen_after=held_account.frozen,
+            source_system=source_system,
+            actor=actor,
+        )
+        return posting
+
+    return _idempotent(
+        Posting,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        constraint="posting_unique_request",
+        columns="postings_posting.source_system, postings_posting.request_no",
+        what="settlement",
+        write=write,
+    )
+
+
+def _release(hold: Hold, amount: Decimal | None, *, kind: str, actor: str, source_system: str,
+             request_no: str | None, fingerprint: str) -> HoldEvent:
+    account = _lock_accounts([hold.account.account_no])[hold.account.account_no]
+    locked_hold = _lock_active_hold(hold.id, amount)
+    value = locked_hold.remaining if amount is None else amount
+    if value <= 0:
+        raise HoldExceeded(f"Hold {hold.id} has nothing left to release.", hold_id=hold.id)
+    frozen_before = account.frozen
+    Account.objects.filter(pk=account.pk).update(frozen=frozen_before - value, updated_at=timezone.now())
+    remaining = locked_hold.remaining - value
+    if remaining:
+        status = locked_hold.status
+    else:
+        status = HoldStatus.EXPIRED if kind == HoldEvent.Kind.EXPIRE else HoldStatus.RELEASED
+    Hold.objects.filter(pk=locked_hold.pk).update(remaining=remaining, status=status, updated_at=timezone.now())
+    return HoldEvent.objects.create(
+        hold=locked_hold,
+        kind=kind,
+        amount=value,
+        frozen_before=frozen_before,
+        frozen_after=frozen_before - value,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        actor=actor,
+    )
+
+
+def hold_release(
+    *,
+    hold_id: int,
+    request_no: str,
+    actor: str,
+    amount=None,
+    source_system: str = DEFAULT_SOURCE,
+) -> Hold:
+    """Release (解冻) the rest of a hold, or part of it when ``amount`` is given."""
+    hold = _hold_get(hold_id)
+    fingerprint = _fingerprint(
+        op="release", hold_id=hold.id, amount=None if amount is None else _canonical_amount(amount)
+    )
+
+    def write() -> HoldEvent:
+        value = None if amount is None else to_amount(amount, hold.account.currency)
+        return _release(hold, value, kind=HoldEvent.Kind.RELEASE, actor=actor, source_system=source_system,
+                        request_no=request_no, fingerprint=fingerprint)
+
+    event = _idempotent(
+        HoldEvent,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        constraint="hold_event_unique_request",
+        columns="postings_holdevent.source_system, postings_holdevent.request_no",
+        what="release",
+        write=write,
+    )
+    if event.hold_id != hold.id:
+        raise IdempotencyConflict(f"Request {request_no} released another hold.", request_no=request_no)
+    hold.refresh_from_db()
+    hold.replayed = event.replayed
+    return hold
+
+
+def holds_expire_due(*, now: datetime | None = None, actor: str = "system:hold-expiry") -> int:
+    """Release every active hold whose expiry has passed. Safe to run twice:
+    a hold already released or settled is skipped under its row lock."""
+    now = now or timezone.now()
+    expired = 0
+    due = Hold.objects.filter(status__in=ACTIVE_HOLD_STATUSES, expires_at__lte=now).select_related("account")
+    for hold in due.iterator():
+        try:
+            with transaction.atomic():
+                _release(hold, None, kind=HoldEvent.Kind.EXPIRE, actor=actor, source_system=DEFAULT_SOURCE,
+                         request_no=None, fingerprint="")
+        except (HoldNotActive, HoldExceeded):
+            continue
+        expired += 1
+    return expired

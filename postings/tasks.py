@@ -1,0 +1,10 @@
+"""Celery tasks of the ledger: thin shells over services, safe to run twice."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="postings.tasks.holds_expire_due")
+def holds_expire_due() -> int:
+    return services.holds_expire_due()

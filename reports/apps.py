@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ReportsConfig(AppConfig):
+    """End of day, balance sheets and reconciliation. Built in issue #4."""
+
+    name = "reports"
+    verbose_name = "Reports (报表)"
