@@ -1,0 +1,116 @@
+"""Opening accounts, their numbers, status changes and the chart lock."""
+
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import AccountStatusChange
+from accounts.services import (
+    account_change_status,
+    account_open,
+    account_set_credit_limit,
+    account_type_save,
+    luhn_check_digit,
+)
+from postings.exceptions import (
+    AccountClosed,
+    ChartLocked,
+    IllegalTransition,
+    InsufficientFunds,
+    LedgerValidationError,
+)
+from postings.services import hold_place
+
+pytestmark = pytest.mark.django_db
+
+
+def test_account_number_is_subject_entity_sequence_and_check_digit(ledger):
+    account = ledger.cash()
+    no = account.account_no
+    assert len(no) == 17 and no.isdigit()
+    assert no.startswith("2241" + f"{ledger.entity.id:03d}")
+    assert int(no[7:16]) == account.id
+    assert luhn_check_digit(no[:-1]) == no[-1]
+
+
+def test_luhn_catches_a_mistyped_digit():
+    body = "224100100000004"
+    good = body + luhn_check_digit(body)
+    typo = good[:5] + str((int(good[5]) + 1) % 10) + good[6:]
+    assert luhn_check_digit(typo[:-1]) != typo[-1]
+
+
+def test_internal_accounts_have_no_member_and_customer_accounts_need_one(ledger):
+    with pytest.raises(LedgerValidationError):
+        account_open(entity=ledger.entity, account_type=ledger.types["CHANNEL_CLEARING"], member=ledger.member())
+    with pytest.raises(LedgerValidationError):
+        account_open(entity=ledger.entity, account_type=ledger.types["USER_CASH"])
+
+
+def test_only_credit_accounts_have_a_limit(ledger):
+    with pytest.raises(LedgerValidationError):
+        account_open(entity=ledger.entity, account_type=ledger.types["USER_CASH"], member=ledger.member(),
+                     credit_limit="100")
+
+
+def test_status_changes_are_recorded_with_reason_and_actor(ledger):
+    account = ledger.cash()
+    account_change_status(account=account, to_status="debit_blocked", reason="fraud suspicion", actor="risk:wang")
+    account_change_status(account=account, to_status="active", reason="cleared", actor="risk:wang")
+    history = list(AccountStatusChange.objects.filter(account=account).order_by("id").values_list(
+        "from_status", "to_status", "reason", "changed_by"))
+    assert history == [("active", "debit_blocked", "fraud suspicion", "risk:wang"),
+                       ("debit_blocked", "active", "cleared", "risk:wang")]
+
+
+def test_a_reason_is_required(ledger):
+    with pytest.raises(LedgerValidationError):
+        account_change_status(account=ledger.cash(), to_status="blocked", reason="  ", actor="x")
+
+
+def test_close_only_at_zero_and_without_holds(ledger):
+    account = ledger.cash()
+    ledger.recharge(account, "5")
+    with pytest.raises(IllegalTransition):
+        account_change_status(account=account, to_status="closed", reason="leaving", actor="ops")
+    empty = ledger.cash()
+    account_change_status(account=empty, to_status="closed", reason="leaving", actor="ops")
+    empty.refresh_from_db()
+    assert empty.status == "closed" and empty.closed_on is not None
+    with pytest.raises(AccountClosed):
+        account_change_status(account=empty, to_status="active", reason="oops", actor="ops")
+
+
+def test_cannot_close_with_frozen_money(ledger):
+    account = ledger.cash()
+    ledger.recharge(account, "5")
+    hold_place(account_no=account.account_no, amount="5", reason="x", request_no="h", actor="t")
+    with pytest.raises(IllegalTransition):
+        account_change_status(account=account, to_status="closed", reason="leaving", actor="ops")
+
+
+def test_credit_limit_cannot_go_below_used_and_frozen(ledger):
+    from postings.services import posting_create_by_rule
+
+    credit, shop = ledger.credit(limit="1000"), ledger.cash()
+    posting_create_by_rule(business_type="credit_purchase", request_no="cp", posted_by="t",
+                           params={"credit_account": credit.account_no, "merchant_account": shop.account_no,
+                                   "amount": "600"})
+    with pytest.raises(InsufficientFunds):
+        account_set_credit_limit(account=credit, credit_limit="599.99", reason="risk", actor="risk")
+    account_set_credit_limit(account=credit, credit_limit="600", reason="risk", actor="risk")
+    assert ledger.fresh(credit).available == Decimal("0")
+
+
+def test_chart_is_fixed_once_used(ledger):
+    cash_type = ledger.types["USER_CASH"]
+    cash_type.name = "Wallet balance"
+    account_type_save(account_type=cash_type)  # names may change any time
+    ledger.cash()
+    cash_type.category = "asset"
+    with pytest.raises(ChartLocked):
+        account_type_save(account_type=cash_type)
+    cash_type.refresh_from_db()
+    cash_type.code = "WALLET"
+    with pytest.raises(ChartLocked):
+        account_type_save(account_type=cash_type)

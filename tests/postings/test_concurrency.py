@@ -1,0 +1,128 @@
+"""Concurrency with real parallel database connections (one per thread).
+
+Each thread runs the services on its own PostgreSQL connection, so row locks,
+unique indexes and deadlock detection are the real ones.
+"""
+
+import threading
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from postings.exceptions import HoldExceeded, HoldNotActive, InsufficientFunds
+from postings.models import Entry, Posting
+from postings.selectors import account_chain_breaks, identity_totals
+from postings.services import Leg, hold_place, hold_settle, posting_create
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_parallel(workers: int, work):
+    """Start ``workers`` threads at the same instant; collect results and errors."""
+    barrier = threading.Barrier(workers)
+    results: list = [None] * workers
+
+    def target(i):
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "a worker hung"
+    return results
+
+
+def test_many_debits_on_one_account_never_overdraw(ledger):
+    """8 workers x 200 debits of 1.00 against 1,000.00: exactly 1,000 succeed."""
+    wallet, channel = ledger.cash(), ledger.channel()
+    ledger.recharge(wallet, "1000")
+
+    def work(worker):
+        outcome = Counter()
+        for i in range(200):
+            try:
+                posting_create(request_no=f"w{worker}-{i}", business_type="withdrawal", posted_by=f"worker{worker}",
+                               legs=[Leg.debit(wallet.account_no, "1.00"), Leg.credit(channel.account_no, "1.00")])
+                outcome["ok"] += 1
+            except InsufficientFunds:
+                outcome["refused"] += 1
+        return outcome
+
+    results = run_parallel(8, work)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert not errors, errors
+    total = sum(results, Counter())
+    assert total == Counter(ok=1000, refused=600)
+    w = ledger.fresh(wallet)
+    assert w.balance == Decimal("0")
+    assert w.entry_seq == 1001  # the recharge plus 1,000 debits, no lost update
+    assert account_chain_breaks(account=w) == []
+    assert account_chain_breaks(account=ledger.fresh(channel)) == []
+    assert all(t.holds for t in identity_totals())
+
+
+def test_concurrent_duplicates_post_once(ledger):
+    payer, payee = ledger.cash(), ledger.cash()
+    ledger.recharge(payer, "100")
+
+    def work(_):
+        return posting_create(request_no="dup-1", business_type="transfer", posted_by="trade",
+                              legs=[Leg.debit(payer.account_no, "30"), Leg.credit(payee.account_no, "30")])
+
+    results = run_parallel(8, work)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert not errors, errors
+    assert len({p.serial_no for p in results}) == 1
+    assert sorted(p.replayed for p in results) == [False] + [True] * 7
+    assert Posting.objects.filter(request_no="dup-1").count() == 1
+    assert (ledger.balance(payer), ledger.balance(payee)) == (Decimal("70"), Decimal("30"))
+
+
+def test_opposite_transfers_do_not_deadlock(ledger):
+    """A→B and B→A at once lock the same two rows; id order keeps them from deadlocking."""
+    a, b = ledger.cash(), ledger.cash()
+    ledger.recharge(a, "1000")
+    ledger.recharge(b, "1000")
+
+    def work(worker):
+        src, dst = (a, b) if worker % 2 == 0 else (b, a)
+        for i in range(150):
+            posting_create(request_no=f"x{worker}-{i}", business_type="transfer", posted_by="t",
+                           legs=[Leg.credit(dst.account_no, "1"), Leg.debit(src.account_no, "1")])
+        return "done"
+
+    results = run_parallel(4, work)
+    assert results == ["done"] * 4, [r for r in results if r != "done"]
+    assert (ledger.balance(a), ledger.balance(b)) == (Decimal("1000"), Decimal("1000"))
+    assert Entry.objects.filter(account=a).count() == 601
+    for acct in (a, b):
+        assert account_chain_breaks(account=ledger.fresh(acct)) == []
+
+
+def test_racing_settlements_of_one_hold_settle_once(ledger):
+    wallet, escrow = ledger.cash(), ledger.internal("ESCROW")
+    ledger.recharge(wallet, "100")
+    hold = hold_place(account_no=wallet.account_no, amount="100", reason="escrow", request_no="h", actor="t")
+
+    def work(worker):
+        return hold_settle(hold_id=hold.id, request_no=f"settle-{worker}", amount="100",
+                           business_type="guarantee_settlement", actor=f"w{worker}",
+                           counter_account_no=escrow.account_no)
+
+    results = run_parallel(6, work)
+    settled = [r for r in results if isinstance(r, Posting)]
+    refused = [r for r in results if isinstance(r, (HoldNotActive, HoldExceeded))]
+    assert (len(settled), len(refused)) == (1, 5), results
+    w = ledger.fresh(wallet)
+    assert (w.balance, w.frozen) == (Decimal("0"), Decimal("0"))
+    assert ledger.balance(escrow) == Decimal("100")

@@ -1,0 +1,179 @@
+"""Holds (冻结): freeze, settle all or part, release the rest, expire."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from postings.exceptions import HoldExceeded, HoldNotActive, IdempotencyConflict
+from postings.models import HoldEvent, HoldStatus
+from postings.selectors import account_chain_breaks, identity_totals
+from postings.services import Leg, hold_place, hold_release, hold_settle, holds_expire_due
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def wallet(ledger):
+    account = ledger.cash()
+    ledger.recharge(account, "1000")
+    return account
+
+
+def place(account, amount, request_no="h", **kw):
+    return hold_place(account_no=account.account_no, amount=amount, reason="escrow purchase", request_no=request_no,
+                      actor="trade", **kw)
+
+
+def settle(hold, amount, request_no, counter, **kw):
+    return hold_settle(hold_id=hold.id, request_no=request_no, amount=amount, business_type="guarantee_settlement",
+                       actor="trade", counter_account_no=counter.account_no, **kw)
+
+
+def test_freeze_lowers_available_not_balance(ledger, wallet):
+    place(wallet, "300")
+    w = ledger.fresh(wallet)
+    assert (w.balance, w.frozen, w.available) == (Decimal("1000"), Decimal("300"), Decimal("700"))
+
+
+def test_frozen_money_cannot_be_spent_elsewhere(ledger, wallet):
+    from postings.exceptions import InsufficientFunds
+    from postings.services import posting_create
+
+    place(wallet, "900")
+    shop = ledger.cash()
+    with pytest.raises(InsufficientFunds):
+        posting_create(request_no="spend", business_type="transfer", posted_by="t",
+                       legs=[Leg.debit(wallet.account_no, "100.01"), Leg.credit(shop.account_no, "100.01")])
+
+
+def test_partial_settle_then_release_the_rest(ledger, wallet):
+    escrow = ledger.internal("ESCROW")
+    hold = place(wallet, "300")
+    posting = settle(hold, "120", "s1", escrow)
+    w = ledger.fresh(wallet)
+    assert (w.balance, w.frozen, w.available) == (Decimal("880"), Decimal("180"), Decimal("700"))
+    hold.refresh_from_db()
+    assert (hold.status, hold.remaining) == (HoldStatus.PARTIALLY_SETTLED, Decimal("180"))
+    held_entry = posting.entries.get(account=wallet)
+    assert (held_entry.frozen_before, held_entry.frozen_after) == (Decimal("300"), Decimal("180"))
+    assert ledger.balance(escrow) == Decimal("120")
+
+    released = hold_release(hold_id=hold.id, request_no="r1", actor="trade")
+    w = ledger.fresh(wallet)
+    assert (w.balance, w.frozen, w.available) == (Decimal("880"), Decimal("0"), Decimal("880"))
+    assert (released.status, released.remaining) == (HoldStatus.RELEASED, Decimal("0"))
+    kinds = list(hold.events.values_list("kind", "amount"))
+    assert kinds == [("freeze", Decimal("300")), ("settle", Decimal("120")), ("release", Decimal("180"))]
+    assert account_chain_breaks(account=w) == []
+    assert all(t.holds for t in identity_totals())
+
+
+def test_settle_in_full_with_three_legs(ledger, wallet):
+    channel, fee = ledger.channel(), ledger.internal("FEE_INCOME")
+    hold = place(wallet, "102")
+    hold_settle(hold_id=hold.id, request_no="wd-settle", amount="102", business_type="withdrawal", actor="cashier",
+                counter_legs=[Leg.credit(channel.account_no, "100"), Leg.credit(fee.account_no, "2")])
+    hold.refresh_from_db()
+    assert (hold.status, hold.remaining) == (HoldStatus.SETTLED, Decimal("0"))
+    w = ledger.fresh(wallet)
+    assert (w.balance, w.frozen) == (Decimal("898"), Decimal("0"))
+    assert ledger.balance(fee) == Decimal("2")
+
+
+@pytest.mark.parametrize("ending", ["release", "settle", "expire"])
+def test_an_ended_hold_cannot_be_settled(ledger, wallet, ending):
+    """The peer-system bug: settling a released or expired hold double-spends."""
+    escrow = ledger.internal("ESCROW")
+    hold = place(wallet, "50", expires_at=timezone.now() + timedelta(hours=1))
+    if ending == "release":
+        hold_release(hold_id=hold.id, request_no="rel", actor="t")
+    elif ending == "settle":
+        settle(hold, "50", "first", escrow)
+    else:
+        assert holds_expire_due(now=timezone.now() + timedelta(hours=2)) == 1
+    before = ledger.fresh(wallet)
+    with pytest.raises(HoldNotActive):
+        settle(hold, "1", "late", escrow)
+    with pytest.raises(HoldNotActive):
+        hold_release(hold_id=hold.id, request_no="late-release", actor="t")
+    after = ledger.fresh(wallet)
+    assert (after.balance, after.frozen) == (before.balance, before.frozen)
+
+
+def test_never_settle_more_than_held_across_several_settlements(ledger, wallet):
+    escrow = ledger.internal("ESCROW")
+    hold = place(wallet, "100")
+    settle(hold, "60", "a", escrow)
+    with pytest.raises(HoldExceeded):
+        settle(hold, "40.01", "b", escrow)
+    settle(hold, "40", "c", escrow)
+    assert ledger.balance(escrow) == Decimal("100")
+
+
+def test_partial_release(ledger, wallet):
+    hold = place(wallet, "100")
+    hold = hold_release(hold_id=hold.id, request_no="part", amount="30", actor="t")
+    assert (hold.status, hold.remaining) == (HoldStatus.HELD, Decimal("70"))
+    assert ledger.fresh(wallet).frozen == Decimal("70")
+    with pytest.raises(HoldExceeded):
+        hold_release(hold_id=hold.id, request_no="too-much", amount="70.01", actor="t")
+
+
+def test_expiry_releases_and_is_safe_to_run_twice(ledger, wallet):
+    soon = timezone.now() + timedelta(minutes=5)
+    hold = place(wallet, "100", expires_at=soon)
+    place(wallet, "10", request_no="no-expiry")
+    assert holds_expire_due(now=soon - timedelta(seconds=1)) == 0
+    assert holds_expire_due(now=soon) == 1
+    assert holds_expire_due(now=soon) == 0
+    hold.refresh_from_db()
+    assert (hold.status, hold.remaining) == (HoldStatus.EXPIRED, Decimal("0"))
+    assert ledger.fresh(wallet).frozen == Decimal("10")
+
+
+def test_hold_requests_are_idempotent(ledger, wallet):
+    first = place(wallet, "100", request_no="same")
+    again = place(wallet, "100.00", request_no="same")
+    assert (again.id, again.replayed) == (first.id, True)
+    assert ledger.fresh(wallet).frozen == Decimal("100")
+    with pytest.raises(IdempotencyConflict):
+        place(wallet, "99", request_no="same")
+
+
+def test_settle_and_release_are_idempotent(ledger, wallet):
+    escrow = ledger.internal("ESCROW")
+    hold = place(wallet, "100")
+    p1 = settle(hold, "30", "settle-1", escrow)
+    p2 = settle(hold, "30", "settle-1", escrow)
+    assert (p2.serial_no, p2.replayed) == (p1.serial_no, True)
+    with pytest.raises(IdempotencyConflict):
+        settle(hold, "31", "settle-1", escrow)
+    hold_release(hold_id=hold.id, request_no="rel-1", actor="t")
+    again = hold_release(hold_id=hold.id, request_no="rel-1", actor="t")
+    assert again.replayed is True
+    assert HoldEvent.objects.filter(hold=hold).count() == 3
+    w = ledger.fresh(wallet)
+    assert (w.balance, w.frozen) == (Decimal("970"), Decimal("0"))
+
+
+def test_settling_a_hold_placed_before_a_debit_block(ledger, wallet):
+    """The bank already paid the withdrawal: a later 止付 must not strand it."""
+    from accounts.services import account_change_status
+
+    hold = place(wallet, "100")
+    account_change_status(account=wallet, to_status="debit_blocked", reason="risk review", actor="risk")
+    settle(hold, "100", "paid", ledger.channel())
+    assert ledger.fresh(wallet).balance == Decimal("900")
+
+
+def test_credit_line_hold(ledger):
+    """A pre-authorisation on a credit line: limit - used - frozen."""
+    credit, shop = ledger.credit(limit="500"), ledger.cash()
+    hold = hold_place(account_no=credit.account_no, amount="200", reason="pre-auth", request_no="pa", actor="t")
+    assert ledger.fresh(credit).available == Decimal("300")
+    hold_settle(hold_id=hold.id, request_no="pa-s", amount="150", business_type="credit_purchase", actor="t",
+                counter_account_no=shop.account_no)
+    c = ledger.fresh(credit)
+    assert (c.balance, c.frozen, c.available) == (Decimal("150"), Decimal("50"), Decimal("300"))
