@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("LEDGER_VAR_DIR", BASE_DIR / "var"))
@@ -22,13 +23,15 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY") or (
-    "insecure-dev-key-only-for-debug" if DEBUG else None
-)
+# The embedded demo (no DATABASE_URL) runs in DEBUG; anything pointed at a real
+# database is production-like unless told otherwise, and must bring its own key.
+EMBEDDED = "DATABASE_URL" not in os.environ
+DEBUG = env_bool("DEBUG", EMBEDDED)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    # Tests and the demo set DEBUG or SECRET_KEY; production must choose a key.
-    SECRET_KEY = "insecure-dev-key-set-SECRET_KEY-in-production"
+    if not DEBUG:
+        raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for development).")
+    SECRET_KEY = "insecure-development-key-never-use-in-production"
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
 
 INSTALLED_APPS = [

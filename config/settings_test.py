@@ -4,6 +4,7 @@ import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ledger")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 
 from .settings import *  # noqa: E402,F403
 
