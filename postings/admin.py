@@ -1,0 +1,472 @@
+"""Admin for browsing the ledger: postings, entries, holds and hold events,
+plus the posting rules finance configures.
+
+Postings, entries, holds and hold events are history written only by
+``postings.services``; here they can be looked at, never added, changed or
+deleted, whatever a user's permissions (superusers included). The helpers at
+the top are shared with ``accounts.admin``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from operator import attrgetter
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.options import ShowFacets
+from django.core.exceptions import ValidationError
+from django.db.models import Model
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+
+from accounts.models import Account
+
+from .exceptions import LedgerError
+from .models import Entry, Hold, HoldEvent, Posting, PostingRule, PostingRuleLeg
+from .money import as_money
+
+# ------------------------------------------------------------- helpers ----
+
+BIGINT_MAX = 2**63 - 1
+
+
+def money(amount: Decimal | None, currency: str) -> str:
+    """An amount with its currency, as finance reads it (CN¥1,234.50)."""
+    if amount is None:
+        return "-"
+    return str(as_money(amount, currency))
+
+
+def money_column(field: str, description: str, *, currency: str = "currency", sortable: bool = True):
+    """A list or read-only column showing ``obj.<field>`` in the currency at
+    ``obj.<currency>`` (a dotted path such as ``"account.currency"``)."""
+    amount_of, currency_of = attrgetter(field), attrgetter(currency)
+
+    @admin.display(description=description, ordering=field if sortable else None)
+    def column(model_admin, obj):
+        return money(amount_of(obj), currency_of(obj))
+
+    return column
+
+
+def admin_link(obj: Model | None, text=None) -> str:
+    if obj is None:
+        return "-"
+    opts = obj._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
+
+
+def changelist_url(model: type[Model], **params) -> str:
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+class ReadOnlyAdminMixin:
+    """View only, for ModelAdmins and inlines alike: these rows are the
+    ledger's history, corrected by new postings (冲正), never by editing."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class LedgerErrorMessagesMixin:
+    """A domain refusal while saving (a ``LedgerError`` from a service) comes
+    back to the user as an error message on the form, never as a 500.
+
+    ModelAdmin saves inside one transaction, so whatever the request wrote
+    before the refusal is rolled back with it. An add form is refilled from
+    the query string (the admin's own initial-data mechanism); a change form
+    reloads the stored object, which is what the refusal left in place.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except LedgerError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            if object_id is not None:
+                return HttpResponseRedirect(request.get_full_path())
+            entered = {
+                key: value
+                for key, value in request.POST.items()
+                if key != "csrfmiddlewaretoken" and not key.startswith("_")
+            }
+            return HttpResponseRedirect(f"{request.path}?{urlencode(entered)}")
+
+
+class SerialNoSearchMixin:
+    """Search also finds a row by its serial number, the integer primary key.
+
+    Django's ``=serial_no`` crashes on a term that is not a number, and
+    ``serial_no__exact`` casts every key to text (a full scan of the largest
+    tables), so a term that is a whole number is matched on the key index
+    instead. ``serial_prefix`` accepts the form ``__str__`` shows (P42, E7).
+    """
+
+    serial_prefix = ""
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        serial_no = self._serial_no(search_term)
+        if serial_no is not None:
+            results |= queryset.filter(pk=serial_no)
+        return results, may_have_duplicates
+
+    def _serial_no(self, term: str) -> int | None:
+        term = term.strip()
+        if self.serial_prefix and term[:1].upper() == self.serial_prefix:
+            term = term[1:]
+        if term.isascii() and term.isdigit() and int(term) <= BIGINT_MAX:
+            return int(term)
+        return None
+
+
+class DateRangeFilter(admin.FieldListFilter):
+    """From / to (both inclusive) on a date field, as two date inputs.
+
+    Django's own date filter offers only today, the past 7 days and this
+    month or year; finance works in arbitrary periods (a reconciliation
+    window, a month-end). The query string is ``<field>__gte`` and
+    ``<field>__lte`` in ISO dates, so such links can be written by hand too.
+    A date that does not parse is ignored rather than failing the page.
+    """
+
+    template = "admin/date_range_filter.html"
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.lookup_since = f"{field_path}__gte"
+        self.lookup_until = f"{field_path}__lte"
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.since = self._date(self.lookup_since)
+        self.until = self._date(self.lookup_until)
+
+    def _date(self, param: str) -> date | None:
+        values = self.used_parameters.get(param)
+        if not values:
+            return None
+        try:
+            return forms.DateField(required=False).clean(values[-1])
+        except ValidationError:
+            return None
+
+    def expected_parameters(self):
+        return [self.lookup_since, self.lookup_until]
+
+    def queryset(self, request, queryset):
+        if self.since:
+            queryset = queryset.filter(**{self.lookup_since: self.since})
+        if self.until:
+            queryset = queryset.filter(**{self.lookup_until: self.until})
+        return queryset
+
+    def get_facet_counts(self, pk_attname, filtered_qs):
+        return {}
+
+    def choices(self, changelist):
+        mine = self.expected_parameters()
+        yield {
+            "selected": bool(self.since or self.until),
+            "clear_query_string": changelist.get_query_string(remove=mine),
+            # The other filters, search and ordering in force, kept by the form.
+            "hidden": [(k, v) for k, v in changelist.params.items() if k not in mine],
+        }
+
+
+class AccountFilter(admin.SimpleListFilter):
+    """The account a list was opened for (``?account__id__exact=``, from the
+    account page). Offering every account as a choice would not scale; the
+    only choice shown is the one in use, and search by account number finds
+    the others."""
+
+    title = "account"
+    parameter_name = "account__id__exact"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        if value and value.isdigit():
+            account = Account.objects.filter(pk=value).only("account_no", "name").first()
+            if account is not None:
+                return [(str(account.pk), f"{account.account_no} {account.name}")]
+        return []
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(account_id=value)
+
+
+# Big append-only tables: no facet counts, no unfiltered count(*) per page.
+class LedgerTableAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+
+
+# ------------------------------------------------------------- entries ----
+
+
+@admin.register(Entry)
+class EntryAdmin(SerialNoSearchMixin, LedgerTableAdmin):
+    serial_prefix = "E"
+    list_display = (
+        "serial_no",
+        "accounting_date",
+        "account_link",
+        "direction",
+        "amount_display",
+        "balance_before_display",
+        "balance_after_display",
+        "business_type",
+        "posting_link",
+    )
+    list_filter = (
+        AccountFilter,
+        ("accounting_date", DateRangeFilter),
+        "account__account_type",
+        "account__entity",
+        "business_type",
+        "direction",
+    )
+    # Exact matches use the indexes; serial numbers come from SerialNoSearchMixin.
+    search_fields = ("account__account_no__exact", "posting__request_no__exact")
+    search_help_text = "Exact account number, entry serial number (E123) or request number."
+    list_select_related = ("account", "posting")
+    fields = readonly_fields = (
+        "serial_no",
+        "posting_link",
+        "account_link",
+        "account_seq",
+        "direction",
+        "amount_display",
+        "balance_before_display",
+        "balance_after_display",
+        "frozen_before_display",
+        "frozen_after_display",
+        "business_type",
+        "accounting_date",
+        "created_at",
+    )
+
+    amount_display = money_column("amount", "amount")
+    balance_before_display = money_column("balance_before", "balance before")
+    balance_after_display = money_column("balance_after", "balance after")
+    frozen_before_display = money_column("frozen_before", "frozen before")
+    frozen_after_display = money_column("frozen_after", "frozen after")
+
+    @admin.display(description="account", ordering="account__account_no")
+    def account_link(self, obj):
+        return admin_link(obj.account, obj.account.account_no)
+
+    @admin.display(description="posting", ordering="posting_id")
+    def posting_link(self, obj):
+        return admin_link(obj.posting)
+
+
+# ------------------------------------------------------------ postings ----
+
+
+class EntryInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Entry
+    extra = 0
+    show_change_link = True
+    fields = readonly_fields = (
+        "account_link",
+        "account_seq",
+        "direction",
+        "amount_display",
+        "balance_before_display",
+        "balance_after_display",
+    )
+    ordering = ("serial_no",)
+
+    amount_display = EntryAdmin.amount_display
+    balance_before_display = EntryAdmin.balance_before_display
+    balance_after_display = EntryAdmin.balance_after_display
+    account_link = EntryAdmin.account_link
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account")
+
+
+@admin.register(Posting)
+class PostingAdmin(SerialNoSearchMixin, LedgerTableAdmin):
+    serial_prefix = "P"
+    list_display = (
+        "serial_no",
+        "accounting_date",
+        "business_type",
+        "request_no",
+        "source_system",
+        "entity",
+        "memo",
+        "reverses_link",
+        "reversed_by_link",
+    )
+    list_filter = (
+        "business_type",
+        "entity",
+        ("accounting_date", DateRangeFilter),
+        "source_system",
+    )
+    search_fields = ("request_no__exact", "external_ref__exact")
+    search_help_text = "Exact request number, posting serial number (P123) or external reference."
+    list_select_related = ("entity", "reverses", "reversed_by")
+    fields = readonly_fields = (
+        "serial_no",
+        "business_type",
+        "request_no",
+        "source_system",
+        "entity",
+        "currency",
+        "accounting_date",
+        "memo",
+        "external_ref",
+        "posted_by",
+        "reverses_link",
+        "reversed_by_link",
+        "created_at",
+    )
+    inlines = (EntryInline,)
+
+    @admin.display(description="reverses")
+    def reverses_link(self, obj):
+        return admin_link(obj.reverses)
+
+    @admin.display(description="reversed by")
+    def reversed_by_link(self, obj):
+        return admin_link(getattr(obj, "reversed_by", None))
+
+
+# --------------------------------------------------------------- holds ----
+
+
+class HoldEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = HoldEvent
+    extra = 0
+    fields = readonly_fields = (
+        "kind",
+        "amount_display",
+        "posting_link",
+        "frozen_before_display",
+        "frozen_after_display",
+        "request_no",
+        "actor",
+        "created_at",
+    )
+
+    amount_display = money_column("amount", "amount", currency="hold.account.currency")
+    frozen_before_display = money_column("frozen_before", "account frozen before", currency="hold.account.currency")
+    frozen_after_display = money_column("frozen_after", "account frozen after", currency="hold.account.currency")
+
+    @admin.display(description="posting")
+    def posting_link(self, obj):
+        return admin_link(obj.posting)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("hold__account", "posting")
+
+
+@admin.register(Hold)
+class HoldAdmin(LedgerTableAdmin):
+    list_display = (
+        "id",
+        "account_link",
+        "amount_display",
+        "remaining_display",
+        "status",
+        "reason",
+        "request_no",
+        "expires_at",
+        "created_at",
+    )
+    list_filter = (AccountFilter, "status")
+    search_fields = ("account__account_no__exact", "request_no__exact")
+    search_help_text = "Exact account number or request number."
+    list_select_related = ("account",)
+    fields = readonly_fields = (
+        "id",
+        "account_link",
+        "amount_display",
+        "remaining_display",
+        "status",
+        "reason",
+        "source_system",
+        "request_no",
+        "expires_at",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
+    inlines = (HoldEventInline,)
+
+    amount_display = money_column("amount", "amount", currency="account.currency")
+    remaining_display = money_column("remaining", "remaining", currency="account.currency")
+    account_link = EntryAdmin.account_link
+
+
+@admin.register(HoldEvent)
+class HoldEventAdmin(LedgerTableAdmin):
+    list_display = ("id", "hold_link", "kind", "amount_display", "posting_link", "actor", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("hold__account__account_no__exact", "request_no__exact")
+    search_help_text = "Exact account number or request number."
+    list_select_related = ("hold__account", "posting")
+    fields = readonly_fields = (
+        "id",
+        "hold_link",
+        "kind",
+        "amount_display",
+        "posting_link",
+        "frozen_before_display",
+        "frozen_after_display",
+        "source_system",
+        "request_no",
+        "actor",
+        "created_at",
+    )
+
+    amount_display = HoldEventInline.amount_display
+    frozen_before_display = HoldEventInline.frozen_before_display
+    frozen_after_display = HoldEventInline.frozen_after_display
+    posting_link = HoldEventInline.posting_link
+
+    @admin.display(description="hold", ordering="hold_id")
+    def hold_link(self, obj):
+        return admin_link(obj.hold)
+
+
+# ------------------------------------------------------- posting rules ----
+
+
+class PostingRuleLegInline(admin.TabularInline):
+    model = PostingRuleLeg
+    extra = 0
+    fields = ("position", "direction", "account_param", "internal_account_type", "amount_expr")
+
+
+@admin.register(PostingRule)
+class PostingRuleAdmin(admin.ModelAdmin):
+    list_display = ("business_type", "description", "active", "legs_summary")
+    list_filter = ("active",)
+    inlines = (PostingRuleLegInline,)
+
+    @admin.display(description="legs")
+    def legs_summary(self, obj):
+        return "; ".join(str(leg) for leg in obj.legs.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("legs__internal_account_type")
