@@ -1,0 +1,54 @@
+"""The newcomer's one command: migrate, seed the demo once, make an admin
+login, and serve the admin on http://127.0.0.1:8000/admin/."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import connection
+
+from postings.models import Posting
+
+from .seed_demo import demo_member_count
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "admin"
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed the demo ledger if it has none, create admin/admin and run the development server."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addrport", default="127.0.0.1:8000", help="Where to serve (default 127.0.0.1:8000).")
+        parser.add_argument("--no-server", action="store_true", help="Prepare everything, but do not serve.")
+
+    def handle(self, *args, addrport: str, no_server: bool, verbosity: int, **options):
+        db = connection.settings_dict
+        where = db["NAME"] if connection.vendor == "sqlite" else f"{db['NAME']} on {db.get('HOST') or 'localhost'}"
+        self.stdout.write(self.style.MIGRATE_HEADING(f"Database: {connection.vendor} ({where})"))
+        call_command("migrate", interactive=False, verbosity=min(verbosity, 1), stdout=self.stdout._out)
+
+        members, postings = demo_member_count(), Posting.objects.count()
+        if members:
+            self.stdout.write(f"Demo data already there ({members} demo members, {postings} postings); not seeding.")
+        elif postings:
+            self.stdout.write(f"The ledger has {postings} postings that are not demo data; not seeding.")
+        else:
+            self.stdout.write(self.style.MIGRATE_HEADING("Seeding the demo ledger (a month of activity) ..."))
+            call_command("seed_demo", verbosity=verbosity, stdout=self.stdout._out)
+
+        User = get_user_model()
+        if User.objects.filter(username=ADMIN_USERNAME).exists():
+            login = f"user {ADMIN_USERNAME!r} already exists; its password was left as it was"
+        else:
+            User.objects.create_superuser(ADMIN_USERNAME, "admin@example.com", ADMIN_PASSWORD)
+            login = f"username {ADMIN_USERNAME}, password {ADMIN_PASSWORD}"
+        host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
+        self.stdout.write(self.style.SUCCESS(f"Admin: http://{host}/admin/  ({login})"))
+
+        if no_server:
+            return
+        # No autoreloader: it would re-run this whole command in a child process.
+        # --insecure serves the admin's static files even when DEBUG is off.
+        call_command("runserver", addrport, use_reloader=False, insecure_serving=True)
