@@ -112,6 +112,8 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL or None)
 CELERY_TASK_ACKS_LATE = True
+# Tasks queued by tasks go where the worker listens (the worker tests give each worker its own queue).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
@@ -119,7 +121,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "postings.tasks.holds_expire_due",
         "schedule": crontab(minute="*/5"),
     },
+    "payouts-query-unanswered": {
+        "task": "withdrawals.tasks.payouts_query_unanswered",
+        "schedule": crontab(minute="*"),
+    },
 }
+
+# Withdrawals. A PayingBank names its gateway by a key of BANK_GATEWAYS.
+BANK_GATEWAYS = {"sandbox": "withdrawals.gateways.SandboxBank"}
+SANDBOX_BANK_CALLBACK_SECONDS = int(os.environ.get("SANDBOX_BANK_CALLBACK_SECONDS", "3"))
+# An unanswered instruction is queried after this long, and flagged stuck on
+# the payout desk after PAYOUT_STUCK_AFTER_MINUTES.
+PAYOUT_QUERY_AFTER_SECONDS = int(os.environ.get("PAYOUT_QUERY_AFTER_SECONDS", "60"))
+PAYOUT_STUCK_AFTER_MINUTES = int(os.environ.get("PAYOUT_STUCK_AFTER_MINUTES", "30"))
+# The review queue's bulk approval takes only requests up to this amount.
+WITHDRAWAL_BULK_APPROVE_MAX = os.environ.get("WITHDRAWAL_BULK_APPROVE_MAX", "1000")
 
 LOGGING = {
     "version": 1,

@@ -758,3 +758,10 @@ def holds_expire_due(*, now: datetime | None = None, actor: str = "system:hold-e
             continue
         expired += 1
     return expired
+
+
+# Other apps' money paths (withdrawals, the API) key their own requests the
+# same way: one fingerprint of the content, one write per request number.
+request_fingerprint = _fingerprint
+run_once = _idempotent
+canonical_amount = _canonical_amount

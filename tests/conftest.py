@@ -115,6 +115,8 @@ def celery_worker_on_redis(transactional_db):
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": broker,
         "CELERY_RESULT_BACKEND": broker,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "SANDBOX_BANK_CALLBACK_SECONDS": "0",
         "LOG_LEVEL": "WARNING",
     }
     worker = subprocess.Popen(

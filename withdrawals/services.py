@@ -1,0 +1,491 @@
+"""Withdrawal writes: request, review, payout, bank answers, cancellation.
+
+Every function here is one transaction and moves a withdrawal along
+``models.TRANSITIONS`` through ``_transition``, which locks nothing itself
+but is only called with the withdrawal row locked, and writes the history
+row. Lock order, everywhere: the withdrawal row, then (inside the posting
+service) the accounts in id order, then the hold, so no two paths deadlock.
+
+Money moves only through ``postings.services``: the request places a hold
+for amount + fee, a paid instruction settles it (Dr member cash amount+fee /
+Cr the paying bank's clearing account amount / Cr fee income fee), a
+rejection or cancellation releases it. Each of those carries a request
+number derived from the withdrawal, so a retried task or a duplicated bank
+callback can never book twice.
+
+Staff actions take the ``user`` and check its permission here, not only in
+the views: the API and the admin call the same functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import AccountType, Category
+from accounts.selectors import account_get, internal_account_for
+from postings.exceptions import IdempotencyConflict, LedgerError, LedgerValidationError
+from postings.money import to_amount
+from postings.services import Leg, canonical_amount, hold_place, hold_release, hold_settle, request_fingerprint, run_once
+
+from . import gateways
+from .exceptions import IllegalTransition, InvalidCardNumber, NotAllowed, SegregationOfDuties, WithdrawalNotConfigured
+from .models import (
+    TRANSITIONS,
+    Approval,
+    InstructionStatus,
+    PayingBank,
+    PayoutInstruction,
+    Status,
+    Withdrawal,
+    WithdrawalEvent,
+)
+from .selectors import fee_for, review_verdict, withdrawal_get
+
+log = logging.getLogger(__name__)
+
+SOURCE = "withdrawals"  # the source system of the ledger requests made here
+SYSTEM = "system:auto-review"
+
+PERM_REQUEST = "withdrawals.request_withdrawal"
+PERM_REVIEW = "withdrawals.review_withdrawal"
+PERM_PAY = "withdrawals.pay_withdrawal"
+
+
+def _require(user: AbstractBaseUser, perm: str) -> None:
+    if user is None or not user.is_active or not user.has_perm(perm):
+        raise NotAllowed(f"{getattr(user, 'username', 'anonymous')} may not do this ({perm}).", permission=perm)
+
+
+def _actor(user) -> str:
+    return user.get_username() if user is not None else SYSTEM
+
+
+def _locked(withdrawal_id) -> Withdrawal:
+    withdrawal_get(withdrawal_id=withdrawal_id)  # a clear not_found before locking
+    return (
+        Withdrawal.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("account", "member", "entity", "hold")
+        .get(pk=withdrawal_id)
+    )
+
+
+def _transition(
+    withdrawal: Withdrawal,
+    to_status: str,
+    *,
+    actor: str,
+    reason: str = "",
+    rule_codes: Iterable[str] = (),
+    bank_ref: str = "",
+    instruction: PayoutInstruction | None = None,
+    **changes,
+) -> Withdrawal:
+    from_status = withdrawal.status
+    if to_status not in TRANSITIONS[from_status]:
+        raise IllegalTransition(
+            f"Withdrawal {withdrawal.id} is {from_status}; it cannot become {to_status}.",
+            withdrawal_id=withdrawal.id, from_status=from_status, to_status=to_status,
+        )
+    changes["status"] = to_status
+    for field, value in changes.items():
+        setattr(withdrawal, field, value)
+    withdrawal.save(update_fields=[*changes, "updated_at"])
+    WithdrawalEvent.objects.create(
+        withdrawal=withdrawal, from_status=from_status, to_status=to_status, actor=actor, reason=reason[:255],
+        rule_codes=list(rule_codes), bank_ref=bank_ref, instruction=instruction,
+    )
+    return withdrawal
+
+
+# ------------------------------------------------------------- request ----
+
+
+def luhn_valid(number: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _clean_card(card_number: str) -> str:
+    number = (card_number or "").replace(" ", "").replace("-", "")
+    if not number.isdigit() or not 12 <= len(number) <= 19:
+        raise InvalidCardNumber("A bank card number has 12 to 19 digits.", card_number="…" + number[-4:])
+    if not luhn_valid(number):
+        raise InvalidCardNumber("The card number fails its check digit; please check it.",
+                                card_number="…" + number[-4:])
+    return number
+
+
+def mask_card(number: str) -> str:
+    return f"{number[:4]} **** {number[-4:]}"
+
+
+def _fee_account(entity, currency: str):
+    fee_type = AccountType.objects.filter(code="FEE_INCOME").first()
+    account = fee_type and internal_account_for(entity=entity, account_type=fee_type, currency=currency)
+    if account is None:
+        raise WithdrawalNotConfigured(
+            f"Entity {entity.code} has no single fee income account in {currency}.", entity=entity.code,
+            currency=currency,
+        )
+    return account
+
+
+def withdrawal_request(
+    *,
+    account_no: str,
+    amount,
+    card_holder: str,
+    card_bank: str,
+    card_number: str,
+    request_no: str,
+    source_system: str = "member",
+    created_by: AbstractBaseUser | None = None,
+) -> Withdrawal:
+    """A member asks to withdraw: amount + fee are frozen in the same
+    transaction that records the request. ``created_by`` is the staff member
+    who took it by phone; None when the member asked through the app. The
+    same request again returns the first one (``replayed``)."""
+    if created_by is not None:
+        _require(created_by, PERM_REQUEST)
+    account = account_get(account_no=account_no)
+    if account.member_id is None or account.category != Category.LIABILITY:
+        raise LedgerValidationError("Withdrawals are paid from a member's cash account.", account_no=account_no)
+    value = to_amount(amount, account.currency)
+    number = _clean_card(card_number)
+    card_holder, card_bank = (card_holder or "").strip(), (card_bank or "").strip()
+    if not card_holder or not card_bank:
+        raise LedgerValidationError("The card holder's name and the bank are required.")
+    fee, fee_rule = fee_for(amount=value, currency=account.currency)
+    if fee:
+        _fee_account(account.entity, account.currency)
+    fingerprint = request_fingerprint(
+        op="withdrawal", account_no=account_no, amount=canonical_amount(value), card_holder=card_holder,
+        card_bank=card_bank, card_number=number,
+    )
+
+    replayed_by_race = False
+
+    def write() -> Withdrawal:
+        nonlocal replayed_by_race
+        hold = hold_place(
+            account_no=account_no, amount=value + fee, reason=f"withdrawal {source_system}/{request_no}",
+            request_no=f"{source_system}:{request_no}"[:64], actor=_actor(created_by), source_system=SOURCE,
+        )
+        if hold.replayed:
+            # A concurrent first attempt won the hold's unique key and has
+            # committed its withdrawal: answer with that one.
+            existing = Withdrawal.objects.get(hold=hold)
+            if existing.fingerprint != fingerprint:
+                raise IdempotencyConflict(f"Request {request_no} was already used for another withdrawal.",
+                                          request_no=request_no)
+            replayed_by_race = True
+            return existing
+        withdrawal = Withdrawal.objects.create(
+            source_system=source_system, request_no=request_no, fingerprint=fingerprint, account=account,
+            member_id=account.member_id, entity=account.entity, currency=account.currency, amount=value, fee=fee,
+            fee_rule=fee_rule, card_holder=card_holder, card_bank=card_bank, card_number=number,
+            card_masked=mask_card(number), hold=hold, created_by=created_by,
+        )
+        WithdrawalEvent.objects.create(
+            withdrawal=withdrawal, from_status="", to_status=Status.REQUESTED, actor=_actor(created_by) if created_by
+            else f"member:{account.member.member_no}", reason=f"amount {value} + fee {fee} frozen",
+        )
+        from .tasks import withdrawal_auto_review
+
+        transaction.on_commit(lambda: withdrawal_auto_review.delay(withdrawal.id))
+        return withdrawal
+
+    withdrawal = run_once(
+        Withdrawal, source_system=source_system, request_no=request_no, fingerprint=fingerprint,
+        constraint="withdrawal_unique_request",
+        columns="withdrawals_withdrawal.source_system, withdrawals_withdrawal.request_no", what="withdrawal",
+        write=write,
+    )
+    withdrawal.replayed = withdrawal.replayed or replayed_by_race
+    return withdrawal
+
+
+# -------------------------------------------------------------- review ----
+
+
+def withdrawal_auto_review(*, withdrawal_id: int) -> Withdrawal:
+    """Run the review rules on a new request: approved when none fires, else
+    to manual review; the history row names every rule that fired. Safe to
+    run twice: a request already reviewed is returned as it is."""
+    with transaction.atomic():
+        withdrawal = _locked(withdrawal_id)
+        if withdrawal.status != Status.REQUESTED:
+            return withdrawal
+        verdict = review_verdict(withdrawal)
+        if verdict.manual:
+            return _transition(
+                withdrawal, Status.IN_REVIEW, actor=SYSTEM, rule_codes=verdict.rule_codes,
+                reason="rules fired: " + ", ".join(verdict.rule_codes), review_rules=verdict.rule_codes,
+                approvals_required=verdict.approvals_required,
+            )
+        return _transition(withdrawal, Status.APPROVED, actor=SYSTEM, reason="no review rule fired",
+                           review_rules=[])
+
+
+def withdrawal_approve(*, withdrawal_id: int, user: AbstractBaseUser, reason: str = "") -> Withdrawal:
+    """A reviewer's approval. One approval approves, unless the request needs
+    two: then the first keeps it in review and the second, by someone else,
+    approves it."""
+    _require(user, PERM_REVIEW)
+    with transaction.atomic():
+        withdrawal = _locked(withdrawal_id)
+        if withdrawal.status != Status.IN_REVIEW:
+            raise IllegalTransition(f"Withdrawal {withdrawal.id} is {withdrawal.status}, not in review.",
+                                    withdrawal_id=withdrawal.id, from_status=withdrawal.status)
+        if withdrawal.created_by_id == user.pk:
+            raise SegregationOfDuties("You took this request; another reviewer must approve it.",
+                                      withdrawal_id=withdrawal.id)
+        if withdrawal.approvals.filter(reviewer=user).exists():
+            raise SegregationOfDuties("You have approved this request already; the second approval must come "
+                                      "from another reviewer.", withdrawal_id=withdrawal.id)
+        Approval.objects.create(withdrawal=withdrawal, reviewer=user, reason=reason[:255])
+        given = withdrawal.approvals.count()
+        target = Status.APPROVED if given >= withdrawal.approvals_required else Status.IN_REVIEW
+        note = f"approval {given} of {withdrawal.approvals_required}" + (f": {reason}" if reason else "")
+        return _transition(withdrawal, target, actor=_actor(user), reason=note)
+
+
+def withdrawal_reject(*, withdrawal_id: int, user: AbstractBaseUser, reason: str) -> Withdrawal:
+    """Reject with a reason the member will read; the hold is released."""
+    _require(user, PERM_REVIEW)
+    reason = (reason or "").strip()
+    if not reason:
+        raise LedgerValidationError("A rejection needs a reason.", reason=reason)
+    with transaction.atomic():
+        withdrawal = _locked(withdrawal_id)
+        _transition(withdrawal, Status.REJECTED, actor=_actor(user), reason=reason, closing_reason=reason[:255])
+        hold_release(hold_id=withdrawal.hold_id, request_no=f"W{withdrawal.id}-release", actor=_actor(user),
+                     source_system=SOURCE)
+        return withdrawal
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    done: list[int]
+    refused: dict[int, str]  # withdrawal id -> why
+
+
+def withdrawals_approve_bulk(*, withdrawal_ids: Iterable[int], user: AbstractBaseUser, reason: str = "") -> BulkResult:
+    """Approve several small requests at once, each in its own transaction.
+    Requests that need two approvals or exceed ``WITHDRAWAL_BULK_APPROVE_MAX``
+    are refused here: they deserve a look of their own."""
+    _require(user, PERM_REVIEW)
+    limit = Decimal(settings.WITHDRAWAL_BULK_APPROVE_MAX)
+    done, refused = [], {}
+    for withdrawal_id in sorted(set(int(i) for i in withdrawal_ids)):
+        withdrawal = withdrawal_get(withdrawal_id=withdrawal_id)
+        if withdrawal.approvals_required > 1 or withdrawal.amount > limit:
+            refused[withdrawal_id] = f"above {limit} or needs two approvals: review it on its own"
+            continue
+        try:
+            withdrawal_approve(withdrawal_id=withdrawal_id, user=user, reason=reason or "bulk approval")
+        except LedgerError as exc:
+            refused[withdrawal_id] = exc.message
+        else:
+            done.append(withdrawal_id)
+    return BulkResult(done, refused)
+
+
+# -------------------------------------------------------------- payout ----
+
+
+def payment_order(instruction: PayoutInstruction) -> gateways.PaymentOrder:
+    w = instruction.withdrawal
+    return gateways.PaymentOrder(
+        instruction_no=instruction.instruction_no, attempt=instruction.attempt, bank_code=instruction.bank.code,
+        amount=w.amount, currency=w.currency, card_holder=w.card_holder, card_bank=w.card_bank,
+        card_number=w.card_number,
+    )
+
+
+def payout_send(*, withdrawal_id: int, bank: PayingBank, user: AbstractBaseUser) -> PayoutInstruction:
+    """A cashier pays an approved request (or pays a failed one again) through
+    a bank. The instruction is recorded with the withdrawal locked, so two
+    cashiers at once pay it once; it reaches the bank after the commit."""
+    _require(user, PERM_PAY)
+    if not bank.active:
+        raise LedgerValidationError(f"Paying bank {bank.code} is not active.", bank=bank.code)
+    with transaction.atomic():
+        withdrawal = _locked(withdrawal_id)
+        if bank.clearing_account.currency != withdrawal.currency or bank.clearing_account.entity_id != withdrawal.entity_id:
+            raise LedgerValidationError(
+                f"{bank.name} pays {bank.clearing_account.currency} for entity {bank.clearing_account.entity.code}; "
+                f"this withdrawal is {withdrawal.currency} of {withdrawal.entity.code}.", bank=bank.code,
+            )
+        if Status.PAYING not in TRANSITIONS[withdrawal.status]:
+            raise IllegalTransition(f"Withdrawal {withdrawal.id} is {withdrawal.status}; it cannot be paid.",
+                                    withdrawal_id=withdrawal.id, from_status=withdrawal.status)
+        attempt = withdrawal.instructions.count() + 1
+        instruction = PayoutInstruction.objects.create(
+            instruction_no=f"PO{withdrawal.id:010d}{attempt:02d}", withdrawal=withdrawal, bank=bank, attempt=attempt,
+            sent_by=_actor(user),
+        )
+        _transition(withdrawal, Status.PAYING, actor=_actor(user), instruction=instruction,
+                    reason=f"attempt {attempt} through {bank.code}")
+        from .tasks import payout_transmit
+
+        transaction.on_commit(lambda: payout_transmit.delay(instruction.id))
+        return instruction
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    sent: list[PayoutInstruction]
+    refused: dict[int, str]
+
+
+def payout_send_batch(*, withdrawal_ids: Iterable[int], bank: PayingBank, user: AbstractBaseUser) -> BatchResult:
+    """Pay several requests through one bank; each is its own transaction, so
+    one refusal does not hold back the others."""
+    _require(user, PERM_PAY)
+    sent, refused = [], {}
+    for withdrawal_id in sorted(set(int(i) for i in withdrawal_ids)):
+        try:
+            sent.append(payout_send(withdrawal_id=withdrawal_id, bank=bank, user=user))
+        except LedgerError as exc:
+            refused[withdrawal_id] = exc.message
+    return BatchResult(sent, refused)
+
+
+def payout_transmit(*, instruction_id: int) -> PayoutInstruction:
+    """Hand a recorded instruction to its bank's gateway. An instruction the
+    bank already acknowledged is not sent again; one the gateway could not
+    deliver stays in flight and is settled by the periodic query."""
+    instruction = PayoutInstruction.objects.select_related("withdrawal", "bank").get(pk=instruction_id)
+    if instruction.bank_ref or instruction.status != InstructionStatus.SENT:
+        return instruction
+    gateway = gateways.gateway_for(instruction.bank.gateway)
+    with transaction.atomic():
+        try:
+            bank_ref = gateway.send(payment_order(instruction))
+        except gateways.GatewayUnavailable as exc:
+            log.warning("bank %s unreachable for %s: %s", instruction.bank.code, instruction.instruction_no, exc)
+            return instruction
+        PayoutInstruction.objects.filter(pk=instruction.pk, bank_ref="").update(bank_ref=bank_ref[:64])
+    instruction.refresh_from_db()
+    return instruction
+
+
+def payout_answer_record(*, instruction_no: str, outcome: str, bank_ref: str = "", reason: str = "",
+                         source: str = "callback") -> PayoutInstruction:
+    """The bank's answer to an instruction, by callback or query. The first
+    final answer is applied: paid settles the hold, refused fails the
+    withdrawal. A repeated answer is only counted. An answer that contradicts
+    the first, or says paid after the withdrawal moved on, settles nothing
+    and is flagged for finance (``needs_attention``)."""
+    if outcome not in {gateways.SUCCEEDED, gateways.FAILED, gateways.PROCESSING}:
+        raise LedgerValidationError(f"Unknown bank outcome {outcome!r}.", outcome=outcome)
+    actor = f"bank:{source}"
+    try:
+        withdrawal_id = PayoutInstruction.objects.values_list("withdrawal_id", flat=True).get(
+            instruction_no=instruction_no
+        )
+    except PayoutInstruction.DoesNotExist:
+        raise LedgerValidationError(f"No payout instruction {instruction_no}.", instruction_no=instruction_no) from None
+    with transaction.atomic():
+        withdrawal = _locked(withdrawal_id)
+        instruction = (
+            PayoutInstruction.objects.select_for_update(no_key=True, of=("self",)).select_related("bank")
+            .get(instruction_no=instruction_no)
+        )
+        now = timezone.now()
+        if outcome == gateways.PROCESSING:
+            instruction.last_queried_at = now
+            instruction.save(update_fields=["last_queried_at"])
+            return instruction
+        if instruction.status != InstructionStatus.SENT:
+            if instruction.status == outcome:
+                instruction.duplicate_answers += 1
+                instruction.save(update_fields=["duplicate_answers"])
+            else:
+                instruction.needs_attention = (
+                    f"bank answered {outcome} by {source} at {now:%Y-%m-%d %H:%M:%S} after {instruction.status}; "
+                    f"withdrawal is {withdrawal.status}"
+                )[:255]
+                instruction.save(update_fields=["needs_attention"])
+                log.error("payout %s: contradictory bank answer: %s", instruction_no, instruction.needs_attention)
+            return instruction
+        instruction.status = outcome
+        instruction.bank_ref = bank_ref[:64] or instruction.bank_ref
+        instruction.failure_reason = reason[:255] if outcome == gateways.FAILED else ""
+        instruction.answered_at = now
+        instruction.save(update_fields=["status", "bank_ref", "failure_reason", "answered_at"])
+        if outcome == gateways.SUCCEEDED:
+            posting = _settle(withdrawal, instruction, actor=actor)
+            _transition(withdrawal, Status.PAID, actor=actor, bank_ref=instruction.bank_ref, instruction=instruction,
+                        reason=f"paid by {instruction.bank.code}", settlement=posting)
+        else:
+            _transition(withdrawal, Status.FAILED, actor=actor, bank_ref=instruction.bank_ref,
+                        instruction=instruction, reason=reason or "refused by the bank")
+        return instruction
+
+
+def _settle(withdrawal: Withdrawal, instruction: PayoutInstruction, *, actor: str):
+    legs = [Leg.credit(instruction.bank.clearing_account.account_no, withdrawal.amount)]
+    if withdrawal.fee:
+        legs.append(Leg.credit(_fee_account(withdrawal.entity, withdrawal.currency).account_no, withdrawal.fee))
+    return hold_settle(
+        hold_id=withdrawal.hold_id, request_no=f"W{withdrawal.id}-settle", amount=withdrawal.total,
+        business_type="withdrawal", actor=actor, counter_legs=legs, source_system=SOURCE,
+        memo=f"withdrawal W{withdrawal.id} to {withdrawal.card_masked}", external_ref=instruction.bank_ref,
+    )
+
+
+def payout_query(*, instruction_id: int) -> PayoutInstruction:
+    """Ask the bank about an instruction it has not answered."""
+    instruction = PayoutInstruction.objects.select_related("withdrawal", "bank").get(pk=instruction_id)
+    if instruction.status != InstructionStatus.SENT:
+        return instruction
+    answer = gateways.gateway_for(instruction.bank.gateway).query(payment_order(instruction))
+    return payout_answer_record(instruction_no=instruction.instruction_no, outcome=answer.outcome,
+                                bank_ref=answer.bank_ref, reason=answer.reason, source="query")
+
+
+def payouts_query_unanswered() -> int:
+    """The periodic job: query every instruction unanswered for longer than
+    ``PAYOUT_QUERY_AFTER_SECONDS``. Returns how many were answered."""
+    cutoff = timezone.now() - timedelta(seconds=settings.PAYOUT_QUERY_AFTER_SECONDS)
+    answered = 0
+    for instruction_id in PayoutInstruction.objects.filter(
+        status=InstructionStatus.SENT, sent_at__lt=cutoff
+    ).values_list("id", flat=True):
+        try:
+            if payout_query(instruction_id=instruction_id).status != InstructionStatus.SENT:
+                answered += 1
+        except gateways.GatewayUnavailable:
+            log.warning("query of instruction %s: bank unreachable", instruction_id)
+    return answered
+
+
+def payout_cancel(*, withdrawal_id: int, user: AbstractBaseUser, reason: str) -> Withdrawal:
+    """Give up on paying: the hold is released and the reason recorded for
+    the member to fix (usually the card)."""
+    _require(user, PERM_PAY)
+    reason = (reason or "").strip()
+    if not reason:
+        raise LedgerValidationError("A cancellation needs a reason the member can act on.", reason=reason)
+    with transaction.atomic():
+        withdrawal = _locked(withdrawal_id)
+        _transition(withdrawal, Status.CANCELLED, actor=_actor(user), reason=reason, closing_reason=reason[:255])
+        hold_release(hold_id=withdrawal.hold_id, request_no=f"W{withdrawal.id}-release", actor=_actor(user),
+                     source_system=SOURCE)
+        return withdrawal
