@@ -126,7 +126,9 @@ def celery_worker_on_redis(transactional_db):
         env=env,
         cwd=settings.BASE_DIR,
     )
-    client = Celery("test-client", broker=broker, backend=broker)
+    # set_as_current=False: else this client becomes the current app, and every
+    # later shared_task .delay() in this process goes to Redis instead of running eagerly.
+    client = Celery("test-client", broker=broker, backend=broker, set_as_current=False)
 
     def run(task_name, *args, timeout=90, **kwargs):
         result = client.send_task(task_name, args=args, kwargs=kwargs, queue=queue)

@@ -19,6 +19,7 @@ the views: the API and the admin call the same functions.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,13 +28,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import AccountType, Category
 from accounts.selectors import account_get, internal_account_for
-from postings.exceptions import IdempotencyConflict, LedgerError, LedgerValidationError
-from postings.money import to_amount
+from postings.exceptions import CurrencyMismatch, IdempotencyConflict, LedgerError, LedgerValidationError
+from postings.money import Money, as_money, to_amount
 from postings.services import Leg, canonical_amount, hold_place, hold_release, hold_settle, request_fingerprint, run_once
 
 from . import gateways
@@ -120,8 +121,10 @@ def luhn_valid(number: str) -> bool:
 
 
 def _clean_card(card_number: str) -> str:
-    number = (card_number or "").replace(" ", "").replace("-", "")
-    if not number.isdigit() or not 12 <= len(number) <= 19:
+    number = str(card_number or "").replace(" ", "").replace("-", "")
+    # isascii: str.isdigit() also accepts "²" or full-width "６", which int() then
+    # refuses (a raw ValueError) or which would be stored as the card number.
+    if not (number.isascii() and number.isdigit()) or not 12 <= len(number) <= 19:
         raise InvalidCardNumber("A bank card number has 12 to 19 digits.", card_number="…" + number[-4:])
     if not luhn_valid(number):
         raise InvalidCardNumber("The card number fails its check digit; please check it.",
@@ -164,6 +167,10 @@ def withdrawal_request(
     account = account_get(account_no=account_no)
     if account.member_id is None or account.category != Category.LIABILITY:
         raise LedgerValidationError("Withdrawals are paid from a member's cash account.", account_no=account_no)
+    if isinstance(amount, Money) and amount.currency.code != account.currency:
+        # to_amount reads only a Money's number: 100 USD must not become 100 CNY.
+        raise CurrencyMismatch(f"The amount is in {amount.currency.code}; account {account_no} is in "
+                               f"{account.currency}.", account_no=account_no)
     value = to_amount(amount, account.currency)
     number = _clean_card(card_number)
     card_holder, card_bank = (card_holder or "").strip(), (card_bank or "").strip()
@@ -178,12 +185,17 @@ def withdrawal_request(
     )
 
     replayed_by_race = False
+    hold_request_no = f"{source_system}:{request_no}"
+    if len(hold_request_no) > 64:
+        # Cut to 64, two long request numbers sharing their first 57 characters
+        # would share one hold key; a digest (64 hex digits, no colon) keeps them apart.
+        hold_request_no = hashlib.sha256(hold_request_no.encode()).hexdigest()
 
     def write() -> Withdrawal:
         nonlocal replayed_by_race
         hold = hold_place(
             account_no=account_no, amount=value + fee, reason=f"withdrawal {source_system}/{request_no}",
-            request_no=f"{source_system}:{request_no}"[:64], actor=_actor(created_by), source_system=SOURCE,
+            request_no=hold_request_no, actor=_actor(created_by), source_system=SOURCE,
         )
         if hold.replayed:
             # A concurrent first attempt won the hold's unique key and has
@@ -202,7 +214,7 @@ def withdrawal_request(
         )
         WithdrawalEvent.objects.create(
             withdrawal=withdrawal, from_status="", to_status=Status.REQUESTED, actor=_actor(created_by) if created_by
-            else f"member:{account.member.member_no}", reason=f"amount {value} + fee {fee} frozen",
+            else f"member:{account.member.member_no}", reason=f"amount {as_money(value, account.currency)} + fee {as_money(fee, account.currency)} frozen",
         )
         from .tasks import withdrawal_auto_review
 
@@ -264,18 +276,30 @@ def withdrawal_approve(*, withdrawal_id: int, user: AbstractBaseUser, reason: st
         return _transition(withdrawal, target, actor=_actor(user), reason=note)
 
 
-def withdrawal_reject(*, withdrawal_id: int, user: AbstractBaseUser, reason: str) -> Withdrawal:
-    """Reject with a reason the member will read; the hold is released."""
-    _require(user, PERM_REVIEW)
+def _close_and_release(withdrawal_id: int, to_status: str, *, user, reason: str, missing_reason: str) -> Withdrawal:
     reason = (reason or "").strip()
     if not reason:
-        raise LedgerValidationError("A rejection needs a reason.", reason=reason)
+        raise LedgerValidationError(missing_reason, reason=reason)
     with transaction.atomic():
         withdrawal = _locked(withdrawal_id)
-        _transition(withdrawal, Status.REJECTED, actor=_actor(user), reason=reason, closing_reason=reason[:255])
+        _transition(withdrawal, to_status, actor=_actor(user), reason=reason, closing_reason=reason[:255])
         hold_release(hold_id=withdrawal.hold_id, request_no=f"W{withdrawal.id}-release", actor=_actor(user),
                      source_system=SOURCE)
         return withdrawal
+
+
+def withdrawal_reject(*, withdrawal_id: int, user: AbstractBaseUser, reason: str) -> Withdrawal:
+    """Reject with a reason the member will read; the hold is released."""
+    _require(user, PERM_REVIEW)
+    return _close_and_release(withdrawal_id, Status.REJECTED, user=user, reason=reason,
+                              missing_reason="A rejection needs a reason.")
+
+
+def _ids(withdrawal_ids: Iterable) -> list[int]:
+    try:
+        return sorted({int(i) for i in withdrawal_ids})
+    except (TypeError, ValueError):
+        raise LedgerValidationError("Withdrawal ids are whole numbers.", withdrawal_ids=withdrawal_ids) from None
 
 
 @dataclass(frozen=True)
@@ -291,12 +315,13 @@ def withdrawals_approve_bulk(*, withdrawal_ids: Iterable[int], user: AbstractBas
     _require(user, PERM_REVIEW)
     limit = Decimal(settings.WITHDRAWAL_BULK_APPROVE_MAX)
     done, refused = [], {}
-    for withdrawal_id in sorted(set(int(i) for i in withdrawal_ids)):
-        withdrawal = withdrawal_get(withdrawal_id=withdrawal_id)
-        if withdrawal.approvals_required > 1 or withdrawal.amount > limit:
-            refused[withdrawal_id] = f"above {limit} or needs two approvals: review it on its own"
-            continue
+    for withdrawal_id in _ids(withdrawal_ids):
         try:
+            # Inside the try: an unknown id is one refusal, not the end of the batch.
+            withdrawal = withdrawal_get(withdrawal_id=withdrawal_id)
+            if withdrawal.approvals_required > 1 or withdrawal.amount > limit:
+                refused[withdrawal_id] = f"above {limit} or needs two approvals: review it on its own"
+                continue
             withdrawal_approve(withdrawal_id=withdrawal_id, user=user, reason=reason or "bulk approval")
         except LedgerError as exc:
             refused[withdrawal_id] = exc.message
@@ -324,6 +349,10 @@ def payout_send(*, withdrawal_id: int, bank: PayingBank, user: AbstractBaseUser)
     _require(user, PERM_PAY)
     if not bank.active:
         raise LedgerValidationError(f"Paying bank {bank.code} is not active.", bank=bank.code)
+    if bank.gateway not in settings.BANK_GATEWAYS:
+        # Checked here, not first in the transmit task after the commit (a KeyError there).
+        raise WithdrawalNotConfigured(f"Paying bank {bank.code} names gateway {bank.gateway!r}, which is not "
+                                      f"configured.", bank=bank.code, gateway=bank.gateway)
     with transaction.atomic():
         withdrawal = _locked(withdrawal_id)
         if bank.clearing_account.currency != withdrawal.currency or bank.clearing_account.entity_id != withdrawal.entity_id:
@@ -358,7 +387,7 @@ def payout_send_batch(*, withdrawal_ids: Iterable[int], bank: PayingBank, user: 
     one refusal does not hold back the others."""
     _require(user, PERM_PAY)
     sent, refused = [], {}
-    for withdrawal_id in sorted(set(int(i) for i in withdrawal_ids)):
+    for withdrawal_id in _ids(withdrawal_ids):
         try:
             sent.append(payout_send(withdrawal_id=withdrawal_id, bank=bank, user=user))
         except LedgerError as exc:
@@ -370,11 +399,16 @@ def payout_transmit(*, instruction_id: int) -> PayoutInstruction:
     """Hand a recorded instruction to its bank's gateway. An instruction the
     bank already acknowledged is not sent again; one the gateway could not
     deliver stays in flight and is settled by the periodic query."""
-    instruction = PayoutInstruction.objects.select_related("withdrawal", "bank").get(pk=instruction_id)
-    if instruction.bank_ref or instruction.status != InstructionStatus.SENT:
-        return instruction
-    gateway = gateways.gateway_for(instruction.bank.gateway)
     with transaction.atomic():
+        # Locked while the gateway is called, so two runs of the task (a
+        # retry racing the original) hand the bank one instruction, once.
+        instruction = (
+            PayoutInstruction.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("withdrawal", "bank").get(pk=instruction_id)
+        )
+        if instruction.bank_ref or instruction.status != InstructionStatus.SENT:
+            return instruction
+        gateway = gateways.gateway_for(instruction.bank.gateway)
         try:
             bank_ref = gateway.send(payment_order(instruction))
         except gateways.GatewayUnavailable as exc:
@@ -450,8 +484,11 @@ def _settle(withdrawal: Withdrawal, instruction: PayoutInstruction, *, actor: st
     )
 
 
-def payout_query(*, instruction_id: int) -> PayoutInstruction:
-    """Ask the bank about an instruction it has not answered."""
+def payout_query(*, instruction_id: int, user: AbstractBaseUser | None = None) -> PayoutInstruction:
+    """Ask the bank about an instruction it has not answered: by the periodic
+    job (no user) or a cashier's "query now"."""
+    if user is not None:
+        _require(user, PERM_PAY)
     instruction = PayoutInstruction.objects.select_related("withdrawal", "bank").get(pk=instruction_id)
     if instruction.status != InstructionStatus.SENT:
         return instruction
@@ -473,6 +510,10 @@ def payouts_query_unanswered() -> int:
                 answered += 1
         except gateways.GatewayUnavailable:
             log.warning("query of instruction %s: bank unreachable", instruction_id)
+        except LedgerError as exc:
+            # An answer the ledger cannot book (e.g. a blocked clearing account)
+            # must not hold back the rest; it stays in flight, then shows as stuck.
+            log.error("query of instruction %s: answer not booked: %s", instruction_id, exc)
     return answered
 
 
@@ -480,12 +521,5 @@ def payout_cancel(*, withdrawal_id: int, user: AbstractBaseUser, reason: str) ->
     """Give up on paying: the hold is released and the reason recorded for
     the member to fix (usually the card)."""
     _require(user, PERM_PAY)
-    reason = (reason or "").strip()
-    if not reason:
-        raise LedgerValidationError("A cancellation needs a reason the member can act on.", reason=reason)
-    with transaction.atomic():
-        withdrawal = _locked(withdrawal_id)
-        _transition(withdrawal, Status.CANCELLED, actor=_actor(user), reason=reason, closing_reason=reason[:255])
-        hold_release(hold_id=withdrawal.hold_id, request_no=f"W{withdrawal.id}-release", actor=_actor(user),
-                     source_system=SOURCE)
-        return withdrawal
+    return _close_and_release(withdrawal_id, Status.CANCELLED, user=user, reason=reason,
+                              missing_reason="A cancellation needs a reason the member can act on.")

@@ -22,11 +22,9 @@ from postings.exceptions import LedgerError
 from postings.models import ACTIVE_HOLD_STATUSES, Hold, Posting
 from postings.selectors import account_chain_breaks, account_signed_turnover, identity_totals
 from postings.services import (
-    Leg,
     hold_place,
     hold_release,
     hold_settle,
-    posting_create,
     posting_create_by_rule,
     posting_reverse,
 )

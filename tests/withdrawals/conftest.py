@@ -4,15 +4,16 @@ withdrawals/gateways.py for the card-number table)."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 
 from accounts.models import Account
-from withdrawals.models import PayingBank, Withdrawal
+from withdrawals.models import FeeRule, PayingBank, ReviewRule, Withdrawal
 from withdrawals.services import luhn_valid, withdrawal_request
 
 ROLES = ["Finance staff", "Reviewer", "Cashier", "Auditor", "Ledger admin"]
@@ -35,6 +36,32 @@ CARD_DOUBLE_CALLBACK = card("2222")
 CARD_SILENT_PAID = card("9999")
 CARD_SILENT_FAILED = card("8888")
 CARD_STUCK = card("7777")
+
+
+def ensure_withdrawal_defaults() -> None:
+    """The fee rules, review rules and roles migration 0002 seeds. A
+    transactional test ends with a flush that empties every table (the
+    permissions come back through post_migrate, these rows do not), so a
+    later transactional test puts them back the way the migration did."""
+    seed = importlib.import_module("withdrawals.migrations.0002_defaults_and_roles")
+    for name, currency, fixed, rate, minimum, maximum in seed.FEE_RULES:
+        FeeRule.objects.get_or_create(name=name, currency=currency, defaults=dict(
+            fixed=Decimal(fixed), rate_percent=Decimal(rate), minimum=Decimal(minimum), maximum=Decimal(maximum)))
+    for code, kind, name, currency, amount, count, days in seed.REVIEW_RULES:
+        ReviewRule.objects.get_or_create(code=code, defaults=dict(
+            kind=kind, name=name, currency=currency, amount=amount and Decimal(amount), count=count, days=days))
+    for group_name, grants in seed.ROLES.items():
+        group, created = Group.objects.get_or_create(name=group_name)
+        if not created:
+            continue
+        perms = []
+        for grant in grants:
+            if grant.startswith("view:"):
+                perms += Permission.objects.filter(content_type__app_label=grant[5:], codename__startswith="view_")
+            else:
+                app_label, codename = grant.split(".")
+                perms.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        group.permissions.add(*perms)
 
 
 def staff(username: str, *groups: str) -> User:
@@ -76,6 +103,7 @@ class Desk:
 def desk(ledger) -> Desk:
     from accounts.services import account_open
 
+    ensure_withdrawal_defaults()
     # Opened a month ago, so the young-account rule stays quiet unless a test wants it.
     member_account = account_open(entity=ledger.entity, account_type=ledger.types["USER_CASH"],
                                   member=ledger.member("Alice"), opened_on=date.today() - timedelta(days=30))
