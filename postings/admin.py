@@ -18,6 +18,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import ShowFacets
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Model
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -146,8 +147,10 @@ class DateRangeFilter(admin.FieldListFilter):
     template = "admin/date_range_filter.html"
 
     def __init__(self, field, request, params, model, model_admin, field_path):
-        self.lookup_since = f"{field_path}__gte"
-        self.lookup_until = f"{field_path}__lte"
+        # On a timestamp, compare its date: "until the 3rd" includes the 3rd.
+        path = f"{field_path}__date" if isinstance(field, models.DateTimeField) else field_path
+        self.lookup_since = f"{path}__gte"
+        self.lookup_until = f"{path}__lte"
         super().__init__(field, request, params, model, model_admin, field_path)
         self.since = self._date(self.lookup_since)
         self.until = self._date(self.lookup_until)
