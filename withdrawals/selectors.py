@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
 from postings.money import currency_places
@@ -183,4 +183,121 @@ def dashboard() -> Dashboard:
             status=InstructionStatus.FAILED, answered_at__gte=start
         ).count(),
         needs_attention=instructions_needing_attention().count(),
+    )
+
+
+# ------------------------------------------------------- staff pages ----
+# Reads the staff pages (withdrawals/views.py) need beyond the queues above.
+
+
+def paying_banks_active() -> QuerySet:
+    """The banks a cashier may choose, with the currency each pays in."""
+    from .models import PayingBank
+
+    return PayingBank.objects.filter(active=True).select_related("clearing_account").order_by("code")
+
+
+def review_rule_names() -> dict[str, str]:
+    return dict(ReviewRule.objects.values_list("code", "name"))
+
+
+@dataclass(frozen=True)
+class ReviewCard:
+    """What a reviewer sees beside one request: the account as it stands now,
+    its latest entries, the member's other withdrawals and why it is here."""
+
+    withdrawal: Withdrawal
+    recent_entries: list
+    past_withdrawals: list[Withdrawal]
+    rules: list[tuple[str, str]]  # (code, name) of the rules that fired
+    bulk_allowed: bool
+
+
+def review_cards(withdrawals, *, entries: int = 5, past: int = 5) -> list[ReviewCard]:
+    from postings.selectors import recent_entries
+
+    names = review_rule_names()
+    limit = Decimal(settings.WITHDRAWAL_BULK_APPROVE_MAX)
+    return [
+        ReviewCard(
+            withdrawal=w,
+            recent_entries=list(recent_entries(account=w.account, limit=entries)),
+            past_withdrawals=list(member_recent_withdrawals(w, limit=past)),
+            rules=[(code, names.get(code, "(rule deleted)")) for code in w.review_rules],
+            bulk_allowed=w.approvals_required <= 1 and w.amount <= limit,
+        )
+        for w in withdrawals
+    ]
+
+
+@dataclass(frozen=True)
+class PayoutRow:
+    withdrawal: Withdrawal
+    last_failure: PayoutInstruction | None
+
+
+def payout_rows(withdrawals) -> list[PayoutRow]:
+    return [
+        PayoutRow(w, last_failure(w) if w.status == Status.FAILED else None) for w in withdrawals
+    ]
+
+
+def _with_stuck_flag(qs: QuerySet[PayoutInstruction]) -> QuerySet[PayoutInstruction]:
+    from django.db.models import BooleanField, Case, Value, When
+
+    cutoff = timezone.now() - stuck_after()
+    return qs.annotate(
+        is_stuck=Case(
+            When(status=InstructionStatus.SENT, sent_at__lt=cutoff, then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    )
+
+
+def instructions_in_flight_flagged() -> QuerySet[PayoutInstruction]:
+    """In-flight instructions, oldest first, each with ``is_stuck``."""
+    return _with_stuck_flag(instructions_in_flight())
+
+
+def withdrawals_list() -> QuerySet[Withdrawal]:
+    """Every withdrawal, newest first, with the bank of its latest instruction."""
+    from django.db.models import Subquery
+
+    latest = PayoutInstruction.objects.filter(withdrawal=OuterRef("pk")).order_by("-attempt")
+    return withdrawals_base().annotate(
+        last_bank_code=Subquery(latest.values("bank__code")[:1]),
+        last_bank_name=Subquery(latest.values("bank__name")[:1]),
+    ).order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class WithdrawalDetail:
+    withdrawal: Withdrawal
+    events: list
+    approvals: list
+    instructions: list
+    hold_events: list
+    settlement_entries: list
+    rules: list[tuple[str, str]]
+
+
+def withdrawal_detail(*, withdrawal_id) -> WithdrawalDetail:
+    """A withdrawal with its history, approvals, instructions, hold and the
+    entries of its settlement posting. UnknownWithdrawal when there is none."""
+    withdrawal = withdrawal_get(withdrawal_id=withdrawal_id)
+    names = review_rule_names()
+    settlement_entries = []
+    if withdrawal.settlement_id:
+        settlement_entries = list(
+            withdrawal.settlement.entries.select_related("account").order_by("serial_no")
+        )
+    return WithdrawalDetail(
+        withdrawal=withdrawal,
+        events=list(withdrawal.events.select_related("instruction").order_by("id")),
+        approvals=list(withdrawal.approvals.select_related("reviewer").order_by("id")),
+        instructions=list(_with_stuck_flag(withdrawal.instructions.select_related("bank")).order_by("attempt")),
+        hold_events=list(withdrawal.hold.events.select_related("posting").order_by("id")),
+        settlement_entries=settlement_entries,
+        rules=[(code, names.get(code, "(rule deleted)")) for code in withdrawal.review_rules],
     )

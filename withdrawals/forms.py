@@ -1,0 +1,85 @@
+"""Forms of the staff pages. They check the shape of the input; the services
+decide everything else (permissions, funds, transitions) and their errors
+are shown as they come."""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+
+from .selectors import paying_banks_active
+
+
+class CardNumberInput(forms.TextInput):
+    """A card number field that never sends a number back to the browser:
+    a page re-rendered after an error asks for the number again rather than
+    echoing a full card number (pages only ever show the masked one)."""
+
+    def format_value(self, value):
+        return None
+
+
+def new_request_no() -> str:
+    return f"staff-{uuid.uuid4().hex[:20]}"
+
+
+class WithdrawalRequestForm(forms.Form):
+    """A withdrawal taken by phone for a member. ``request_no`` is generated
+    when the form is first shown and travels with it, so submitting the same
+    form twice records one withdrawal."""
+
+    account_no = forms.CharField(label="Account number", max_length=32)
+    amount = forms.DecimalField(label="Amount", max_digits=16, decimal_places=4, min_value=0,
+                                help_text="In the account's currency; the fee is added and frozen with it.")
+    card_holder = forms.CharField(label="Card holder", max_length=128)
+    card_bank = forms.CharField(label="Bank", max_length=64, help_text="The bank that issued the card, e.g. ICBC.")
+    card_number = forms.CharField(label="Card number", max_length=32,
+                                  widget=CardNumberInput(attrs={"autocomplete": "off", "inputmode": "numeric"}))
+    request_no = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("request_no", new_request_no())
+        super().__init__(*args, **kwargs)
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount <= 0:
+            raise forms.ValidationError("The amount must be greater than zero.")
+        return amount
+
+
+class ApproveForm(forms.Form):
+    reason = forms.CharField(max_length=255, required=False)
+
+
+class ReasonForm(forms.Form):
+    """Rejection and cancellation: the member reads the reason."""
+
+    reason = forms.CharField(max_length=255, error_messages={"required": "Give a reason the member can act on."})
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give a reason the member can act on.")
+        return reason
+
+
+class WithdrawalIdsForm(forms.Form):
+    withdrawal_ids = forms.TypedMultipleChoiceField(coerce=int, error_messages={
+        "required": "Tick at least one withdrawal."})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Any id is accepted here; the service says which it refuses and why.
+        ids = self.data.getlist("withdrawal_ids") if hasattr(self.data, "getlist") else []
+        self.fields["withdrawal_ids"].choices = [(i, i) for i in ids if str(i).isdigit()]
+
+
+class BulkApproveForm(WithdrawalIdsForm):
+    reason = forms.CharField(max_length=255, required=False)
+
+
+class PayoutSendForm(WithdrawalIdsForm):
+    bank = forms.ModelChoiceField(queryset=paying_banks_active(), empty_label="— choose the paying bank —",
+                                  error_messages={"required": "Choose the bank to pay through."})
