@@ -1,5 +1,5 @@
 """The newcomer's one command: migrate, seed the demo once, make an admin
-login, and serve the admin on http://127.0.0.1:8000/admin/."""
+login, and serve the staff pages and the admin on http://127.0.0.1:8000/."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.MIGRATE_HEADING("Seeding the demo ledger (a month of activity) ..."))
             call_command("seed_demo", verbosity=verbosity, stdout=self.stdout._out)
 
+        call_command("seed_withdrawal_desk", verbosity=verbosity, stdout=self.stdout._out)
+
         User = get_user_model()
         if User.objects.filter(username=ADMIN_USERNAME).exists():
             login = f"user {ADMIN_USERNAME!r} already exists; its password was left as it was"
@@ -45,7 +47,8 @@ class Command(BaseCommand):
             User.objects.create_superuser(ADMIN_USERNAME, "admin@example.com", ADMIN_PASSWORD)
             login = f"username {ADMIN_USERNAME}, password {ADMIN_PASSWORD}"
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
-        self.stdout.write(self.style.SUCCESS(f"Admin: http://{host}/admin/  ({login})"))
+        self.stdout.write(self.style.SUCCESS(f"Staff pages: http://{host}/withdrawals/  Admin: http://{host}/admin/  "
+                                             f"({login}; demo staff: password = user name)"))
 
         if no_server:
             return
