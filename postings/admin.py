@@ -22,12 +22,13 @@ from django.db import models
 from django.db.models import Model
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import Account
 
 from .exceptions import LedgerError
-from .models import Entry, Hold, HoldEvent, Posting, PostingRule, PostingRuleLeg
+from .models import AccountingCalendar, AccountingDay, Entry, Hold, HoldEvent, Posting, PostingRule, PostingRuleLeg
 from .money import as_money
 
 # ------------------------------------------------------------- helpers ----
@@ -336,6 +337,7 @@ class PostingAdmin(SerialNoSearchMixin, LedgerTableAdmin):
         "entity",
         "currency",
         "accounting_date",
+        "corrects_date",
         "memo",
         "external_ref",
         "posted_by",
@@ -473,3 +475,32 @@ class PostingRuleAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("legs__internal_account_type")
+
+
+# ------------------------------------------------------------ calendar ----
+
+
+@admin.register(AccountingCalendar)
+class AccountingCalendarAdmin(admin.ModelAdmin):
+    """Finance sets the cut time; only the day cut moves the open day."""
+
+    list_display = ("entity", "open_date", "cut_time", "next_cut", "updated_at")
+    fields = ("entity", "open_date", "cut_time", "next_cut")
+    readonly_fields = ("entity", "open_date", "next_cut")
+
+    @admin.display(description="next cut")
+    def next_cut(self, obj):
+        return timezone.localtime(obj.cut_moment()).strftime("%Y-%m-%d %H:%M %Z")
+
+    def has_add_permission(self, request):
+        return False  # opened by the first posting of an entity
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccountingDay)
+class AccountingDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("date", "entity", "status", "opened_at", "cut_at", "closed_at")
+    list_filter = ("entity", "status")
+    date_hierarchy = "date"

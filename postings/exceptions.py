@@ -122,3 +122,8 @@ class RuleNotConfigured(LedgerError):
 class ChartLocked(LedgerError):
     code = "chart_locked"
     default_message = "This account type is used by accounts; its code, category and sign rule are fixed."
+
+
+class DayClosed(LedgerError):
+    code = "day_closed"
+    default_message = "That accounting day is closed; post a correction on the open day."

@@ -12,9 +12,12 @@ the money depends on even for writes that bypass the ORM:
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+
 import pgtrigger
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Account, AccountType, Entity, money_field
 from postings.money import Money, as_money
@@ -95,6 +98,8 @@ class Posting(models.Model):
     reverses = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
     )
+    # A correction posted on the open day for a day already closed says which.
+    corrects_date = models.DateField("corrects accounting date", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -328,3 +333,54 @@ class PostingRuleLeg(models.Model):
     def __str__(self):
         target = self.account_param or f"internal {self.internal_account_type.code}"
         return f"{self.get_direction_display()} {target} {self.amount_expr}"
+
+
+class DayStatus(models.TextChoices):
+    OPEN = "open", "open (营业中)"
+    CLOSING = "closing", "closing (日切后, 日终处理中)"
+    CLOSED = "closed", "closed (已日结)"
+
+
+class AccountingCalendar(models.Model):
+    """An entity's accounting-day calendar: which day is open, and when it is
+    cut (日切). Postings take the open day; the cut moves it forward.
+
+    ``cut_time`` is local time. From 12:00 on it cuts the open day on that
+    same calendar day (23:00: postings after 23:00 on the 24th belong to the
+    25th); before 12:00 it cuts it the next morning (00:30 on the 25th ends
+    the 24th). Midnight is the default.
+    """
+
+    entity = models.OneToOneField(Entity, on_delete=models.PROTECT, related_name="calendar")
+    open_date = models.DateField("open accounting date")
+    cut_time = models.TimeField(default=time(0, 0))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "accounting calendar (会计日历)"
+
+    def __str__(self):
+        return f"{self.entity.code}: open {self.open_date}"
+
+    def cut_moment(self, day: date | None = None) -> datetime:
+        """When ``day`` (default: the open day) is cut, as an aware datetime."""
+        day = day or self.open_date
+        on = day if self.cut_time >= time(12, 0) else day + timedelta(days=1)
+        return timezone.make_aware(datetime.combine(on, self.cut_time))
+
+
+class AccountingDay(models.Model):
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="accounting_days")
+    date = models.DateField()
+    status = models.CharField(max_length=8, choices=DayStatus.choices, default=DayStatus.OPEN)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    cut_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "accounting day (会计日)"
+        ordering = ["-date", "entity_id"]
+        constraints = [models.UniqueConstraint(fields=["entity", "date"], name="accounting_day_unique")]
+
+    def __str__(self):
+        return f"{self.entity_id}/{self.date} {self.status}"

@@ -15,12 +15,12 @@ from accounts.models import Account, Category, Entity
 
 
 def current_accounting_date(*, entity: Entity) -> date:
-    """The open accounting date (会计日期) of an entity.
+    """The open accounting date (会计日期) of an entity: its calendar's open
+    day (see postings.calendar), which the day cut moves forward."""
+    from .models import AccountingCalendar
 
-    Until the day-cut calendar exists this is the local calendar date in the
-    ledger's time zone (Asia/Shanghai by default).
-    """
-    return timezone.localdate()
+    open_date = AccountingCalendar.objects.filter(entity=entity).values_list("open_date", flat=True).first()
+    return open_date or timezone.localdate()
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ from .models import (
     PostingRule,
 )
 from .money import Money, to_amount
-from .selectors import current_accounting_date
+from .calendar import accounting_date_for_posting
 
 DEFAULT_SOURCE = "ledger"
 T = TypeVar("T", bound=Model)
@@ -290,11 +290,22 @@ def _write_posting(
     external_ref: str,
     reverses: Posting | None = None,
     hold_leg: int | None = None,
+    corrects_date: date | None = None,
 ) -> Posting:
     """Validate legs against locked accounts, then write posting, entries and balances."""
     checked, currency = _validate_legs(legs, accounts, currency=currency, hold_leg=hold_leg)
     entity = checked[0].account.entity
     now = timezone.now()
+    # Taken after the accounts are locked and under the calendar's share
+    # lock, so the day cut waits for this transaction (postings.calendar).
+    accounting_date = accounting_date_for_posting(entity=entity, requested=accounting_date)
+    if corrects_date is not None and corrects_date >= accounting_date:
+        if reverses is None:
+            raise LedgerValidationError(
+                f"corrects_date {corrects_date} must be before the accounting date {accounting_date}.",
+                corrects_date=corrects_date,
+            )
+        corrects_date = None  # a same-day reversal corrects nothing closed
     posting = Posting(
         source_system=source_system,
         request_no=request_no,
@@ -302,7 +313,8 @@ def _write_posting(
         business_type=business_type,
         entity=entity,
         currency=currency,
-        accounting_date=accounting_date or current_accounting_date(entity=entity),
+        accounting_date=accounting_date,
+        corrects_date=corrects_date,
         memo=memo[:255],
         external_ref=external_ref,
         posted_by=posted_by,
@@ -359,16 +371,18 @@ def posting_create(
     currency: str | None = None,
     accounting_date: date | None = None,
     external_ref: str = "",
+    corrects_date: date | None = None,
 ) -> Posting:
     """Post a balanced set of legs atomically (记账). Returns the posting;
-    ``posting.replayed`` tells whether it had been posted before."""
+    ``posting.replayed`` tells whether it had been posted before.
+    ``corrects_date`` marks an adjustment of a day already closed."""
     if business_type not in BusinessType.values or business_type == BusinessType.REVERSAL:
         raise LedgerValidationError(f"Unknown business type {business_type!r}.", business_type=business_type)
     if len(legs) < 2:
         raise UnbalancedPosting("A posting needs at least one debit and one credit leg.")
     fingerprint = _fingerprint(
         op="post", business_type=business_type, legs=_legs_content(legs), memo=memo, currency=currency,
-        external_ref=external_ref,
+        external_ref=external_ref, corrects_date=corrects_date,
     )
 
     def write() -> Posting:
@@ -385,6 +399,7 @@ def posting_create(
             currency=currency,
             accounting_date=accounting_date,
             external_ref=external_ref,
+            corrects_date=corrects_date,
         )
 
     return _idempotent(
@@ -442,6 +457,7 @@ def posting_reverse(
             accounting_date=accounting_date,
             external_ref=original.external_ref,
             reverses=original,
+            corrects_date=original.accounting_date,
         )
 
     return _idempotent(
