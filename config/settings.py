@@ -125,6 +125,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "withdrawals.tasks.payouts_query_unanswered",
         "schedule": crontab(minute="*"),
     },
+    # The job decides whether a cut is due (each entity's calendar has its
+    # own cut time), so it runs often and usually does nothing.
+    "eod-run-due": {
+        "task": "reports.tasks.eod_run_due",
+        "schedule": crontab(minute="*/5"),
+    },
 }
 
 # Withdrawals. A PayingBank names its gateway by a key of BANK_GATEWAYS.

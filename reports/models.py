@@ -77,9 +77,17 @@ class EodStep(models.Model):
 
 
 class DailyBalance(models.Model):
-    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    # A day writes a row for every account with a balance (a million rows a
+    # night), so the table carries only the indexes its readers use: the
+    # composite ones below already lead with entity and with account, and no
+    # foreign-key triggers (two million lookups at COMMIT). The rows are
+    # built by joining the accounts, which are never deleted (a trigger
+    # forbids it), so a dangling reference cannot arise.
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+", db_index=False,
+                               db_constraint=False)
     accounting_date = models.DateField()
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="daily_balances")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="daily_balances", db_index=False,
+                                db_constraint=False)
     # Copied from the account and its type on the day, so totals need no joins
     # and a later chart edit does not rewrite history.
     account_type_code = models.CharField(max_length=32)

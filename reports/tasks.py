@@ -1,0 +1,33 @@
+"""Celery tasks of the end of day: thin shells over ``reports.services``,
+safe to run twice (a done day is recomputed to the same rows; a run already
+in progress for the entity is left alone)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+
+from accounts.models import Entity
+
+from . import services
+
+
+@shared_task(name="reports.tasks.eod_run_due")
+def eod_run_due() -> list[str]:
+    """The beat job: cut the days whose cut time has passed, then close them."""
+    runs = services.eod_run_due(actor="system:eod-beat")
+    return [f"{run.entity.code} {run.accounting_date} {run.status}" for run in runs]
+
+
+@shared_task(name="reports.tasks.eod_run_day")
+def eod_run_day(entity_code: str, date_iso: str, from_step: str | None = None) -> str:
+    """One entity's end of day for one date (staff's retry button, a backfill)."""
+    try:
+        run = services.eod_run(
+            entity=Entity.objects.get(code=entity_code), accounting_date=date.fromisoformat(date_iso),
+            actor="system:eod-task", from_step=from_step,
+        )
+    except services.EodInProgress:
+        return "running"  # a duplicate delivery while the first is at work
+    return run.status

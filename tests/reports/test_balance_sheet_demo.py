@@ -1,0 +1,118 @@
+"""The demo ledger (two entities, holds, reversals, refusals, every business
+type) closed day by day, checked against a balance sheet and vouchers
+recomputed independently here: a plain walk over every entry in Python,
+the way an auditor would re-add the books, sharing no code with the SQL."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections import defaultdict
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from accounts.models import Account, Entity
+from postings.models import AccountingDay, DayStatus, Entry
+from reports.models import CheckResult, DailyBalance, EodRun, RunStatus, Voucher
+
+ZERO = Decimal("0")
+
+
+def recomputed_sheets(entity) -> dict:
+    """{day: {account_id: (opening, debit, credit, closing, count)}} for every day with a finished run."""
+    accounts = {a.id: a for a in Account.objects.filter(entity=entity).select_related("account_type")}
+    by_day = defaultdict(list)
+    for e in Entry.objects.filter(account__entity=entity).order_by("accounting_date", "account_id", "account_seq"):
+        by_day[e.accounting_date].append(e)
+    days = sorted(EodRun.objects.filter(entity=entity, status=RunStatus.DONE).values_list("accounting_date",
+                                                                                          flat=True))
+    balance = defaultdict(lambda: ZERO)
+    sheets = {}
+    for day in days:
+        debit, credit, count = defaultdict(lambda: ZERO), defaultdict(lambda: ZERO), defaultdict(int)
+        opening = dict(balance)
+        for e in by_day.get(day, []):
+            (debit if e.direction == "D" else credit)[e.account_id] += e.amount
+            count[e.account_id] += 1
+            normal = "D" if accounts[e.account_id].category == "asset" else "C"
+            balance[e.account_id] += e.amount if e.direction == normal else -e.amount
+        sheets[day] = {
+            account_id: (opening.get(account_id, ZERO), debit[account_id], credit[account_id], balance[account_id],
+                         count[account_id])
+            for account_id in balance
+            if count[account_id] or opening.get(account_id, ZERO)
+        }
+    return sheets
+
+
+def recomputed_vouchers(entity, day) -> list[tuple]:
+    lines = {}
+    for e in Entry.objects.filter(account__entity=entity, accounting_date=day).select_related("account__account_type"):
+        key = (e.currency, e.business_type, e.direction, e.account.account_type.subject_code)
+        amount, count, first, last = lines.get(key, (ZERO, 0, e.serial_no, e.serial_no))
+        lines[key] = (amount + e.amount, count + 1, min(first, e.serial_no), max(last, e.serial_no))
+    # Numbered by currency, business type, debit before credit, subject.
+    ordered = sorted(lines.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] != "D", kv[0][3]))
+    return [
+        (f"V{day:%Y%m%d}-{n:04d}", subject, direction, business_type, currency, *figures)
+        for n, ((currency, business_type, direction, subject), figures) in enumerate(ordered, 1)
+    ]
+
+
+@pytest.mark.django_db
+def test_the_demo_month_closes_and_agrees_with_an_independent_recomputation():
+    call_command("seed_demo", members=30, days=6, seed=7, stdout=StringIO())
+    out = StringIO()
+    call_command("eod", catch_up=True, stdout=out)
+
+    for entity in Entity.objects.all():
+        runs = EodRun.objects.filter(entity=entity)
+        assert runs.count() == 5, out.getvalue()  # six days of history; the last one (today) stays open
+        assert set(runs.values_list("status", flat=True)) == {RunStatus.DONE}
+        assert set(AccountingDay.objects.filter(entity=entity, date__in=runs.values("accounting_date"))
+                   .values_list("status", flat=True)) == {DayStatus.CLOSED}
+        failed = list(CheckResult.objects.filter(entity=entity, passed=False).values_list(
+            "accounting_date", "check_name", "summary"))
+        assert failed == []
+
+        for day, expected in recomputed_sheets(entity).items():
+            got = {
+                r.account_id: (r.opening, r.debit, r.credit, r.closing, r.entry_count)
+                for r in DailyBalance.objects.filter(entity=entity, accounting_date=day)
+            }
+            assert got == expected, (entity.code, day)
+            got_vouchers = list(Voucher.objects.filter(entity=entity, accounting_date=day).order_by(
+                "voucher_no").values_list("voucher_no", "subject_code", "direction", "business_type", "currency",
+                                          "amount", "entry_count", "first_entry_serial", "last_entry_serial"))
+            assert got_vouchers == recomputed_vouchers(entity, day), (entity.code, day)
+
+
+def test_the_embedded_demo_closes_its_days_on_sqlite(tmp_path):
+    """The demo's database is SQLite: seed a small demo there and close its days."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", LEDGER_VAR_DIR=str(tmp_path), LOG_LEVEL="WARNING",
+               CELERY_BROKER_URL="")
+    manage = [sys.executable, "manage.py"]
+    for args in (["migrate", "-v", "0"], ["seed_demo", "--members", "20", "--days", "4", "--seed", "3"],
+                 ["eod", "--catch-up"], ["eod", "--catch-up"]):
+        done = subprocess.run(manage + args, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "Nothing to run."  # the second catch-up found every day closed
+
+    db = sqlite3.connect(tmp_path / "ledger.sqlite3")
+    assert db.execute("SELECT status, COUNT(*) FROM reports_eodrun GROUP BY status").fetchall() == [("done", 6)]
+    assert db.execute("SELECT COUNT(*) FROM reports_checkresult WHERE NOT passed").fetchone() == (0,)
+    # Every closing is the balance after of the account's last entry of the day (to the cent: SQLite keeps floats).
+    off = db.execute("""
+        SELECT COUNT(*), SUM(b.entry_count > 0) FROM reports_dailybalance b
+         WHERE b.entry_count > 0
+           AND ABS(b.closing - (SELECT e.balance_after FROM postings_entry e
+                                 WHERE e.account_id = b.account_id AND e.accounting_date = b.accounting_date
+                                 ORDER BY e.account_seq DESC LIMIT 1)) > 0.00005""").fetchone()
+    assert off[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM reports_voucher").fetchone()[0] > 0

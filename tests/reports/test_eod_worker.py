@@ -1,0 +1,51 @@
+"""The end of day through a real Celery worker on Redis: a day run by name,
+and the beat job, which decides by itself which cut is due."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from postings.models import AccountingDay, DayStatus
+from reports.models import EodRun, RunStatus
+from reports.tasks import eod_run_day
+
+from .eod_books import D, failed_checks, open_books_on, open_date, post, report_rows, sheet
+
+pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_end_of_day_on_the_worker(ledger, celery_worker_on_redis):
+    run = celery_worker_on_redis
+    today = timezone.localdate()
+    day1, day2 = today - timedelta(days=2), today - timedelta(days=1)
+    open_books_on(ledger.entity, day1)  # midnight cut: day1 and day2 are both past their cut
+    wallet, channel = ledger.cash(), ledger.channel()
+    post("recharge", member_account=wallet, channel_account=channel, amount="250")
+
+    assert run("reports.tasks.eod_run_day", "MAIN", day1.isoformat()) == RunStatus.DONE
+    assert sheet(ledger.entity, day1)[wallet.account_no] == (D("0"), D("0"), D("250"), D("250"), 1)
+    assert failed_checks(ledger.entity, day1) == set()
+    rows = report_rows(ledger.entity, day1)
+    # Delivered again: recomputed, the same rows.
+    assert run("reports.tasks.eod_run_day", "MAIN", day1.isoformat()) == RunStatus.DONE
+    assert report_rows(ledger.entity, day1) == rows
+
+    post("transfer", payer_account=wallet, payee_account=ledger.cash(), amount="50")  # on day2, the open day
+    # The beat: day2's cut (today 00:00) has passed, so it is cut and closed; today stays open.
+    assert run("reports.tasks.eod_run_due") == [f"MAIN {day2} done"]
+    assert open_date(ledger.entity) == today
+    assert AccountingDay.objects.get(entity=ledger.entity, date=day2).status == DayStatus.CLOSED
+    assert sheet(ledger.entity, day2)[wallet.account_no] == (D("250"), D("50"), D("0"), D("200"), 1)
+    assert failed_checks(ledger.entity, day2) == set()
+    assert run("reports.tasks.eod_run_due") == []  # the next beat: nothing due
+    assert EodRun.objects.filter(status=RunStatus.DONE).count() == 2
+
+
+@pytest.mark.django_db
+def test_the_day_task_in_process(ledger):
+    today = timezone.localdate()
+    open_books_on(ledger.entity, today - timedelta(days=1))
+    wallet, channel = ledger.cash(), ledger.channel()
+    post("recharge", member_account=wallet, channel_account=channel, amount="10")
+    assert eod_run_day.delay("MAIN", (today - timedelta(days=1)).isoformat()).get() == RunStatus.DONE
