@@ -10,4 +10,5 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="withdrawals:dashboard", permanent=False)),
     path("admin/", admin.site.urls),
     path("withdrawals/", include("withdrawals.urls")),
+    path("reports/", include("reports.urls")),
 ]

@@ -1,0 +1,324 @@
+"""Reads behind the report pages: the balance sheet at any grouping over a
+date or range, GL differences, voucher drill-down and the 90-day charts.
+
+Balances in ``DailyBalance`` are on each account's normal side (asset:
+debit; liability and internal: credit), so a total of ``closing`` is only
+meaningful within one currency and, above the subject, within one category;
+every grouping here keeps the currency, and the entity grouping the category.
+
+Over a range of days an account's opening is that of its first row in the
+range and its closing that of its last; turnover and entry counts add up.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Case, Count, DecimalField, Exists, F, Max, Min, OuterRef, QuerySet, Sum, Value, When
+
+from accounts.models import Category, Entity
+from postings.models import Entry
+
+from .models import CheckResult, DailyBalance, GlImport, Voucher
+
+ZERO = Decimal(0)
+FIGURES = ("opening", "debit", "credit", "closing")
+
+# group_by -> the columns that identify a row of the balance sheet
+GROUPINGS: dict[str, tuple[str, ...]] = {
+    "account": ("entity__code", "account__account_no", "account__name", "account_type_code", "subject_code",
+                "category", "currency"),
+    "account_type": ("entity__code", "account_type_code", "subject_code", "category", "currency"),
+    "subject": ("entity__code", "subject_code", "currency"),
+    "entity": ("entity__code", "currency", "category"),
+}
+GROUP_LABELS = {
+    "account": "account",
+    "account_type": "account type",
+    "subject": "subject (会计科目)",
+    "entity": "entity and category",
+}
+
+
+# ------------------------------------------------------- balance sheet ----
+
+
+def latest_balance_date(*, entity: Entity | None = None) -> date | None:
+    qs = DailyBalance.objects.all()
+    if entity is not None:
+        qs = qs.filter(entity=entity)
+    return qs.aggregate(d=Max("accounting_date"))["d"]
+
+
+def _money(expr) -> Sum:
+    return Sum(expr, default=ZERO, output_field=DecimalField(max_digits=24, decimal_places=4))
+
+
+def _range_figures(date_from: date, date_to: date) -> dict:
+    """Aggregates giving opening, debit, credit, closing and entries of a
+    group of ``DailyBalance`` rows over [date_from, date_to]."""
+    if date_from == date_to:
+        opening, closing = F("opening"), F("closing")
+    else:
+        same_account = DailyBalance.objects.filter(
+            account=OuterRef("account"), accounting_date__gte=date_from, accounting_date__lte=date_to
+        )
+        first = ~Exists(same_account.filter(accounting_date__lt=OuterRef("accounting_date")))
+        last = ~Exists(same_account.filter(accounting_date__gt=OuterRef("accounting_date")))
+        opening = Case(When(first, then=F("opening")), default=Value(ZERO))
+        closing = Case(When(last, then=F("closing")), default=Value(ZERO))
+    return {
+        "opening_total": _money(opening),
+        "debit_total": _money("debit"),
+        "credit_total": _money("credit"),
+        "closing_total": _money(closing),
+        "entries": Sum("entry_count", default=0),
+        "accounts": Count("account", distinct=True),
+    }
+
+
+def balance_sheet(*, rows: QuerySet, group_by: str, date_from: date, date_to: date) -> QuerySet:
+    """The balance sheet (余额表) of the given DailyBalance rows (already
+    filtered, dates included) at a grouping: a values() queryset of dicts
+    with the grouping's columns and opening_total, debit_total,
+    credit_total, closing_total, entries, accounts."""
+    columns = GROUPINGS[group_by]
+    return rows.values(*columns).annotate(**_range_figures(date_from, date_to)).order_by(*columns)
+
+
+@dataclass
+class CurrencyTotals:
+    currency: str
+    by_category: list[dict] = field(default_factory=list)
+    debit: Decimal = ZERO
+    credit: Decimal = ZERO
+    entries: int = 0
+
+    @property
+    def turnover_balances(self) -> bool:
+        return self.debit == self.credit
+
+    def _closing(self, category: str) -> Decimal:
+        return sum((r["closing_total"] for r in self.by_category if r["category"] == category), ZERO)
+
+    @property
+    def identity_difference(self) -> Decimal:
+        """asset - liability - internal at the closing; zero when the books balance."""
+        return self._closing(Category.ASSET) - self._closing(Category.LIABILITY) - self._closing(Category.INTERNAL)
+
+
+def balance_sheet_totals(*, rows: QuerySet, date_from: date, date_to: date) -> list[CurrencyTotals]:
+    """Totals of the filtered rows per currency, broken down by category."""
+    totals: dict[str, CurrencyTotals] = {}
+    grouped = rows.values("currency", "category").annotate(**_range_figures(date_from, date_to))
+    for r in grouped.order_by("currency", "category"):
+        t = totals.setdefault(r["currency"], CurrencyTotals(r["currency"]))
+        t.by_category.append(r)
+        t.debit += r["debit_total"]
+        t.credit += r["credit_total"]
+        t.entries += r["entries"]
+    return list(totals.values())
+
+
+# ---------------------------------------------------- GL reconciliation ----
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    gl: Decimal | None
+    ledger: Decimal | None
+
+    @property
+    def delta(self) -> Decimal:
+        """GL minus ledger (a missing side counts as zero)."""
+        return (self.gl or ZERO) - (self.ledger or ZERO)
+
+    @property
+    def differs(self) -> bool:
+        return self.delta != 0
+
+
+@dataclass(frozen=True)
+class GlDifference:
+    subject_code: str
+    currency: str
+    presence: str  # "both", "gl_only" or "ledger_only"
+    gl_line: int | None
+    figures: tuple[Figure, ...]
+    accounts: int  # the ledger's accounts of the subject that day
+
+    @property
+    def differing(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.figures if f.differs)
+
+    def figure(self, name: str) -> Figure:
+        return next(f for f in self.figures if f.name == name)
+
+
+def ledger_subject_totals(*, entity: Entity, accounting_date: date) -> dict[tuple[str, str], dict]:
+    """(subject_code, currency) -> opening, debit, credit, closing, accounts
+    of the day's DailyBalance rows."""
+    rows = (
+        DailyBalance.objects.filter(entity=entity, accounting_date=accounting_date)
+        .values("subject_code", "currency")
+        .annotate(opening=_money("opening"), debit=_money("debit"), credit=_money("credit"),
+                  closing=_money("closing"), accounts=Count("account"))
+    )
+    return {(r["subject_code"], r["currency"]): r for r in rows}
+
+
+def gl_differences(gl_import: GlImport) -> list[GlDifference]:
+    """Every subject and currency where the GL and the ledger disagree.
+
+    Compared per (subject_code, currency): the GL row's opening, debit,
+    credit, closing against the sums of the ledger's DailyBalance rows of
+    that entity and date (both on the subject's normal side, see
+    ``reports.gl``). A subject on one side only is compared with zeros, so it
+    is listed unless all its figures are zero (a zero subject left out of a
+    GL export is no difference). Sorted by subject, then currency."""
+    ledger = ledger_subject_totals(entity=gl_import.entity, accounting_date=gl_import.accounting_date)
+    gl = {(r.subject_code, r.currency): r for r in gl_import.rows.all()}
+    differences = []
+    for key in sorted(set(ledger) | set(gl)):
+        row, sums = gl.get(key), ledger.get(key)
+        figures = tuple(
+            Figure(name, getattr(row, name) if row else None, sums[name] if sums else None) for name in FIGURES
+        )
+        if not any(f.differs for f in figures):
+            continue
+        presence = "both" if row and sums else ("gl_only" if row else "ledger_only")
+        differences.append(GlDifference(key[0], key[1], presence, row.line if row else None, figures,
+                                        sums["accounts"] if sums else 0))
+    return differences
+
+
+def gl_imports() -> QuerySet:
+    return GlImport.objects.select_related("entity", "uploaded_by").order_by("-uploaded_at", "-id")
+
+
+# ------------------------------------------------------------ vouchers ----
+
+
+def latest_voucher_date() -> date | None:
+    return Voucher.objects.aggregate(d=Max("accounting_date"))["d"]
+
+
+def vouchers() -> QuerySet:
+    return Voucher.objects.select_related("entity").order_by("accounting_date", "entity__code", "voucher_no")
+
+
+def voucher_totals(queryset: QuerySet) -> list[dict]:
+    """Debit and credit voucher amounts per currency: equal when the day balances."""
+    return list(
+        queryset.order_by().values("currency").annotate(
+            debit=_money(Case(When(direction="D", then=F("amount")), default=Value(ZERO))),
+            credit=_money(Case(When(direction="C", then=F("amount")), default=Value(ZERO))),
+            vouchers=Count("id"),
+            entries=Sum("entry_count", default=0),
+        ).order_by("currency")
+    )
+
+
+def voucher_entries(voucher: Voucher) -> QuerySet:
+    """The entries a summary voucher covers: the entity's entries of its day,
+    subject, direction, business type and currency."""
+    return (
+        Entry.objects.filter(
+            account__entity_id=voucher.entity_id,
+            accounting_date=voucher.accounting_date,
+            account__account_type__subject_code=voucher.subject_code,
+            direction=voucher.direction,
+            business_type=voucher.business_type,
+            currency=voucher.currency,
+        )
+        .select_related("account", "posting")
+        .order_by("serial_no")
+    )
+
+
+def entries_summary(entries: QuerySet) -> dict:
+    return entries.order_by().aggregate(n=Count("serial_no"), amount=_money("amount"), first=Min("serial_no"),
+                                        last=Max("serial_no"))
+
+
+def vouchers_of_entry(entry: Entry) -> QuerySet:
+    return Voucher.objects.filter(
+        entity_id=entry.account.entity_id,
+        accounting_date=entry.accounting_date,
+        subject_code=entry.account.account_type.subject_code,
+        direction=entry.direction,
+        business_type=entry.business_type,
+        currency=entry.currency,
+    )
+
+
+# -------------------------------------------------------------- checks ----
+
+
+def latest_check_date() -> date | None:
+    return CheckResult.objects.aggregate(d=Max("accounting_date"))["d"]
+
+
+def check_results() -> QuerySet:
+    return CheckResult.objects.select_related("entity", "run").order_by("-accounting_date", "entity__code",
+                                                                         "check_name")
+
+
+# -------------------------------------------------------------- charts ----
+
+
+@dataclass
+class Series:
+    name: str
+    points: list[tuple[date, Decimal]]
+
+
+def closing_by_category(*, rows: QuerySet, days: list[date]) -> list[Series]:
+    """Total closing balance per category per day (one currency's rows)."""
+    sums: dict[str, dict[date, Decimal]] = defaultdict(dict)
+    grouped = (
+        rows.filter(accounting_date__gte=days[0], accounting_date__lte=days[-1])
+        .values("accounting_date", "category")
+        .annotate(total=_money("closing"))
+        .order_by()
+    )
+    for r in grouped:
+        sums[r["category"]][r["accounting_date"]] = r["total"]
+    series = []
+    for category in Category.values:
+        by_day = sums.get(category, {})
+        series.append(Series(category, [(d, by_day[d]) for d in days if d in by_day]))
+    return series
+
+
+def turnover_by_business_type(*, entity: Entity, currency: str, days: list[date]) -> list[Series]:
+    """Daily turnover (the debit side, equal to the credit side) per business
+    type. Closed days come from the day's vouchers, which the end of day
+    aggregated from the entries; days without vouchers (the open day, a day
+    not yet closed) are aggregated from the entries themselves."""
+    sums: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    vouchers_qs = Voucher.objects.filter(entity=entity, currency=currency, direction="D",
+                                         accounting_date__gte=days[0], accounting_date__lte=days[-1])
+    closed_days = set(vouchers_qs.values_list("accounting_date", flat=True).distinct())
+    for r in vouchers_qs.values("accounting_date", "business_type").annotate(total=_money("amount")).order_by():
+        sums[r["business_type"]][r["accounting_date"]] += r["total"]
+    open_days = [d for d in days if d not in closed_days]
+    if open_days:
+        entries = (
+            Entry.objects.filter(accounting_date__in=open_days, account__entity=entity, currency=currency,
+                                 direction="D")
+            .values("accounting_date", "business_type")
+            .annotate(total=_money("amount"))
+            .order_by()
+        )
+        for r in entries:
+            sums[r["business_type"]][r["accounting_date"]] += r["total"]
+    return [Series(bt, [(d, by_day[d]) for d in days if d in by_day]) for bt, by_day in sorted(sums.items())]
+
+
+def chart_days(end: date, n: int = 90) -> list[date]:
+    return [end - timedelta(days=n - 1 - i) for i in range(n)]

@@ -1,0 +1,26 @@
+"""Report pages, mounted at /reports/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("", views.balance_sheet, name="balance_sheet"),
+    path("balance-sheet.csv", views.balance_sheet_csv, name="balance_sheet_csv"),
+    path("balance-sheet.xlsx", views.balance_sheet_xlsx, name="balance_sheet_xlsx"),
+    path("checks/", views.checks, name="checks"),
+    path("vouchers/", views.vouchers, name="vouchers"),
+    path("vouchers.csv", views.vouchers_csv, name="vouchers_csv"),
+    path("vouchers.xlsx", views.vouchers_xlsx, name="vouchers_xlsx"),
+    path("vouchers/<int:pk>/", views.voucher_detail, name="voucher"),
+    path("gl/", views.gl_imports, name="gl_imports"),
+    path("gl/upload/", views.gl_upload, name="gl_upload"),
+    path("gl/<int:pk>/", views.gl_import_result, name="gl_import"),
+    path("eod/", views.eod_runs, name="eod_runs"),
+    path("eod/<int:pk>/retry/", views.eod_retry, name="eod_retry"),
+    path("charts/", views.chart_page, name="charts"),
+    path("accounts/<str:account_no>/entries/", views.account_entries, name="account_entries"),
+    path("entries/<int:serial_no>/", views.entry_detail, name="entry"),
+]

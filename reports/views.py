@@ -1,0 +1,465 @@
+"""Report pages under /reports/: balance sheet, check results, vouchers, GL
+reconciliation, end-of-day runs, charts, and the drill-down from any of them
+to an account's entries, an entry, its posting and request number.
+
+Every page needs a logged-in user (else the login page) and the view
+permission of what it shows (else 403); the GL upload needs
+``reports.import_gl`` and the end-of-day retry ``reports.run_eod``, checked
+here and again by the service. Reads go through ``reports.selectors``;
+writes through ``reports.gl`` and ``reports.services``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import Account, Category, Entity
+from postings.exceptions import LedgerError
+from postings.models import Entry
+
+from . import charts, selectors
+from .exports import Column, csv_response, xlsx_response
+from .filters import (
+    BalanceSheetFilter,
+    ChartFilter,
+    CheckResultFilter,
+    EntryFilter,
+    EodRunFilter,
+    GlImportFilter,
+    VoucherEntryFilter,
+    VoucherFilter,
+    with_default_dates,
+)
+from .forms import GlUploadForm
+from .gl import PERM_IMPORT_GL, gl_import
+from .models import DailyBalance, EodRun, GlImport, RunStatus, Voucher
+
+VIEW_BALANCES = "reports.view_dailybalance"
+VIEW_CHECKS = "reports.view_checkresult"
+VIEW_VOUCHERS = "reports.view_voucher"
+VIEW_GL = "reports.view_glimport"
+VIEW_RUNS = "reports.view_eodrun"
+RUN_EOD = "reports.run_eod"
+VIEW_ENTRIES = "postings.view_entry"
+VIEW_POSTINGS = "postings.view_posting"
+VIEW_ACCOUNTS = "accounts.view_account"
+
+
+def staff_page(*perms: str):
+    """Logged in (else to the login page), then every one of ``perms`` (else 403)."""
+
+    def decorate(view):
+        return login_required(permission_required(perms, raise_exception=True)(view))
+
+    return decorate
+
+
+def _page(request, queryset, per_page: int):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+def _querystring_without(request, *names: str) -> str:
+    params = request.GET.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()
+
+
+# ------------------------------------------------------- balance sheet ----
+
+
+class _Sheet:
+    """The balance sheet a request asks for, shared by the page and its downloads."""
+
+    def __init__(self, request):
+        latest = selectors.latest_balance_date()
+        self.filter = BalanceSheetFilter(with_default_dates(request.GET, latest),
+                                         queryset=DailyBalance.objects.all())
+        self.latest = latest
+        self.valid = self.filter.is_valid()
+        data = self.filter.form.cleaned_data if self.valid else {}
+        self.date_from: date | None = data.get("date_from")
+        self.date_to: date | None = data.get("date_to")
+        self.group_by = self.filter.grouping
+        self.ready = self.valid and self.date_from is not None and self.date_to is not None
+        if self.ready:
+            rows = self.filter.qs
+            self.rows = selectors.balance_sheet(rows=rows, group_by=self.group_by, date_from=self.date_from,
+                                                date_to=self.date_to)
+            self.totals = selectors.balance_sheet_totals(rows=rows, date_from=self.date_from, date_to=self.date_to)
+        else:
+            self.rows, self.totals = DailyBalance.objects.none().values(), []
+
+    def filename(self) -> str:
+        if not self.ready:
+            return "balance-sheet"
+        span = f"{self.date_from:%Y%m%d}" + ("" if self.date_from == self.date_to else f"-{self.date_to:%Y%m%d}")
+        return f"balance-sheet-{self.group_by}-{span}"
+
+    def columns(self) -> list[Column]:
+        names = {
+            "entity__code": Column("entity", lambda r: r["entity__code"]),
+            "account__account_no": Column("account_no", lambda r: r["account__account_no"]),
+            "account__name": Column("account_name", lambda r: r["account__name"], "text"),
+            "account_type_code": Column("account_type", lambda r: r["account_type_code"]),
+            "subject_code": Column("subject_code", lambda r: r["subject_code"]),
+            "category": Column("category", lambda r: r["category"]),
+            "currency": Column("currency", lambda r: r["currency"]),
+        }
+        return [
+            Column("date_from", lambda r: self.date_from, "date"),
+            Column("date_to", lambda r: self.date_to, "date"),
+            *(names[c] for c in selectors.GROUPINGS[self.group_by]),
+            Column("opening", lambda r: r["opening_total"], "amount"),
+            Column("debit", lambda r: r["debit_total"], "amount"),
+            Column("credit", lambda r: r["credit_total"], "amount"),
+            Column("closing", lambda r: r["closing_total"], "amount"),
+            Column("entry_count", lambda r: r["entries"]),
+            Column("accounts", lambda r: r["accounts"]),
+        ]
+
+
+@require_GET
+@staff_page(VIEW_BALANCES)
+def balance_sheet(request):
+    sheet = _Sheet(request)
+    querystring = _querystring_without(request, "page")
+    return render(request, "reports/balance_sheet.html", {
+        "sheet": sheet,
+        "filter": sheet.filter,
+        "page": _page(request, sheet.rows, 100),
+        "group_label": selectors.GROUP_LABELS[sheet.group_by],
+        "columns": selectors.GROUPINGS[sheet.group_by],
+        "querystring": querystring,
+        "export_query": with_default_dates(request.GET, sheet.latest).urlencode(),
+    })
+
+
+@require_GET
+@staff_page(VIEW_BALANCES)
+def balance_sheet_csv(request):
+    sheet = _Sheet(request)
+    return csv_response(sheet.filename(), sheet.columns(), sheet.rows.iterator(chunk_size=2000),
+                        lambda r: r["currency"])
+
+
+@require_GET
+@staff_page(VIEW_BALANCES)
+def balance_sheet_xlsx(request):
+    sheet = _Sheet(request)
+    return xlsx_response(sheet.filename(), "Balance sheet", sheet.columns(), sheet.rows.iterator(chunk_size=2000),
+                         lambda r: r["currency"])
+
+
+# -------------------------------------------------------------- checks ----
+
+
+@require_GET
+@staff_page(VIEW_CHECKS)
+def checks(request):
+    filterset = CheckResultFilter(with_default_dates(request.GET, selectors.latest_check_date()),
+                                  queryset=selectors.check_results())
+    results = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    page = _page(request, results, 50)
+    return render(request, "reports/checks.html", {
+        "filter": filterset,
+        "page": page,
+        "failed": results.filter(passed=False).count(),
+        "querystring": _querystring_without(request, "page"),
+    })
+
+
+# ------------------------------------------------------------ vouchers ----
+
+VOUCHER_COLUMNS = [
+    Column("voucher_no", lambda v: v.voucher_no),
+    Column("accounting_date", lambda v: v.accounting_date, "date"),
+    Column("entity", lambda v: v.entity.code),
+    Column("subject_code", lambda v: v.subject_code),
+    Column("direction", lambda v: v.direction),
+    Column("direction_cn", lambda v: {"D": "借", "C": "贷"}.get(v.direction, "")),
+    Column("business_type", lambda v: v.business_type),
+    Column("currency", lambda v: v.currency),
+    Column("amount", lambda v: v.amount, "amount"),
+    Column("entry_count", lambda v: v.entry_count),
+    Column("first_entry_serial", lambda v: v.first_entry_serial),
+    Column("last_entry_serial", lambda v: v.last_entry_serial),
+]
+
+
+def _voucher_filter(request) -> VoucherFilter:
+    return VoucherFilter(with_default_dates(request.GET, selectors.latest_voucher_date()),
+                         queryset=selectors.vouchers())
+
+
+def _voucher_filename(filterset: VoucherFilter) -> str:
+    data = filterset.form.cleaned_data if filterset.is_valid() else {}
+    date_from, date_to = data.get("date_from"), data.get("date_to")
+    if not date_from or not date_to:
+        return "vouchers"
+    return f"vouchers-{date_from:%Y%m%d}" + ("" if date_from == date_to else f"-{date_to:%Y%m%d}")
+
+
+@require_GET
+@staff_page(VIEW_VOUCHERS)
+def vouchers(request):
+    filterset = _voucher_filter(request)
+    rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    return render(request, "reports/vouchers.html", {
+        "filter": filterset,
+        "page": _page(request, rows, 100),
+        "totals": selectors.voucher_totals(rows),
+        "querystring": _querystring_without(request, "page"),
+        "export_query": with_default_dates(request.GET, selectors.latest_voucher_date()).urlencode(),
+    })
+
+
+@require_GET
+@staff_page(VIEW_VOUCHERS)
+def vouchers_csv(request):
+    filterset = _voucher_filter(request)
+    rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    return csv_response(_voucher_filename(filterset), VOUCHER_COLUMNS, rows.iterator(chunk_size=2000),
+                        lambda v: v.currency)
+
+
+@require_GET
+@staff_page(VIEW_VOUCHERS)
+def vouchers_xlsx(request):
+    filterset = _voucher_filter(request)
+    rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    return xlsx_response(_voucher_filename(filterset), "Vouchers", VOUCHER_COLUMNS, rows.iterator(chunk_size=2000),
+                         lambda v: v.currency)
+
+
+@require_GET
+@staff_page(VIEW_VOUCHERS, VIEW_ENTRIES)
+def voucher_detail(request, pk: int):
+    voucher = get_object_or_404(Voucher.objects.select_related("entity"), pk=pk)
+    entries = selectors.voucher_entries(voucher)
+    summary = selectors.entries_summary(entries)
+    filterset = VoucherEntryFilter(request.GET or None, queryset=entries)
+    consistent = (summary["n"] == voucher.entry_count and summary["amount"] == voucher.amount
+                  and summary["first"] == voucher.first_entry_serial and summary["last"] == voucher.last_entry_serial)
+    return render(request, "reports/voucher_detail.html", {
+        "v": voucher,
+        "summary": summary,
+        "consistent": consistent,
+        "filter": filterset,
+        "page": _page(request, filterset.qs, 100),
+        "querystring": _querystring_without(request, "page"),
+    })
+
+
+# ---------------------------------------------------- GL reconciliation ----
+
+
+@require_GET
+@staff_page(VIEW_GL)
+def gl_imports(request):
+    filterset = GlImportFilter(request.GET or None, queryset=selectors.gl_imports())
+    return render(request, "reports/gl_imports.html", {
+        "filter": filterset,
+        "page": _page(request, filterset.qs, 50),
+        "querystring": _querystring_without(request, "page"),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@staff_page(PERM_IMPORT_GL)
+def gl_upload(request):
+    if request.method == "POST":
+        form = GlUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            upload = data["file"]
+            try:
+                gl = gl_import(entity=data["entity"], accounting_date=data["accounting_date"],
+                               file_name=upload.name, content=upload.read(), user=request.user)
+            except LedgerError as exc:
+                form.add_error("file", exc.message)
+                problems = getattr(exc, "problems", None)
+                return render(request, "reports/gl_upload.html", {"form": form, "problems": problems}, status=400)
+            messages.success(request, f"GL import #{gl.pk}: {gl.row_count} rows of {gl.file_name} for "
+                                      f"{gl.entity.code} on {gl.accounting_date:%Y-%m-%d}.")
+            return redirect("reports:gl_import", pk=gl.pk)
+    else:
+        form = GlUploadForm(initial={"entity": Entity.objects.order_by("code").first(),
+                                     "accounting_date": selectors.latest_balance_date()})
+    return render(request, "reports/gl_upload.html", {"form": form})
+
+
+@require_GET
+@staff_page(VIEW_GL, VIEW_BALANCES)
+def gl_import_result(request, pk: int):
+    gl = get_object_or_404(GlImport.objects.select_related("entity", "uploaded_by"), pk=pk)
+    differences = selectors.gl_differences(gl)
+    currency = request.GET.get("currency", "")
+    subject = request.GET.get("subject_code", "").strip()
+    shown = [d for d in differences if (not currency or d.currency == currency)
+             and (not subject or d.subject_code.startswith(subject))]
+    ledger_has_day = DailyBalance.objects.filter(entity=gl.entity, accounting_date=gl.accounting_date).exists()
+    return render(request, "reports/gl_result.html", {
+        "gl": gl,
+        "differences": shown,
+        "all_count": len(differences),
+        "currencies": sorted({d.currency for d in differences}),
+        "currency": currency,
+        "subject_code": subject,
+        "ledger_has_day": ledger_has_day,
+        "compared": gl.rows.count(),
+    })
+
+
+# ------------------------------------------------------ end-of-day runs ----
+
+
+def _eod_run_service():
+    """``reports.services.eod_run`` if the end of day is installed, else None."""
+    try:
+        from reports.services import eod_run
+    except ImportError:
+        return None
+    return eod_run
+
+
+def failed_step(run: EodRun):
+    return next((s for s in run.steps.all() if s.status == RunStatus.FAILED), None)
+
+
+@require_GET
+@staff_page(VIEW_RUNS)
+def eod_runs(request):
+    filterset = EodRunFilter(request.GET or None,
+                             queryset=EodRun.objects.select_related("entity").prefetch_related("steps"))
+    page = _page(request, filterset.qs, 30)
+    can_retry = request.user.has_perm(RUN_EOD) and _eod_run_service() is not None
+    return render(request, "reports/eod_runs.html", {
+        "filter": filterset,
+        "page": page,
+        "runs": [(run, failed_step(run)) for run in page.object_list],
+        "can_retry": can_retry,
+        "querystring": _querystring_without(request, "page"),
+    })
+
+
+@require_POST
+@staff_page(RUN_EOD)
+def eod_retry(request, pk: int):
+    run = get_object_or_404(EodRun.objects.select_related("entity").prefetch_related("steps"), pk=pk)
+    service = _eod_run_service()
+    step = failed_step(run)
+    if service is None:
+        messages.error(request, "The end of day is not installed on this server.")
+    elif run.status != RunStatus.FAILED or step is None:
+        messages.warning(request, f"The end of day of {run.entity.code} on {run.accounting_date:%Y-%m-%d} has no "
+                                  f"failed step to retry.")
+    else:
+        try:
+            again = service(entity=run.entity, accounting_date=run.accounting_date,
+                            actor=request.user.get_username(), from_step=step.name)
+        except LedgerError as exc:
+            messages.error(request, f"Retry from {step.name} refused: {exc.message}")
+        else:
+            level = messages.success if again.status == RunStatus.DONE else messages.warning
+            level(request, f"End of day of {run.entity.code} on {run.accounting_date:%Y-%m-%d} retried from "
+                           f"{step.name}: {again.status}.")
+    return redirect(f"{reverse('reports:eod_runs')}#run-{run.pk}")
+
+
+# -------------------------------------------------------------- charts ----
+
+
+@require_GET
+@staff_page(VIEW_BALANCES)
+def chart_page(request):
+    filterset = ChartFilter(request.GET or None, queryset=DailyBalance.objects.all())
+    data = filterset.form.cleaned_data if filterset.is_valid() else {}
+    entity = data.get("entity") or Entity.objects.order_by("code").first()
+    currency = data.get("currency") or (entity.base_currency if entity else "CNY")
+    end = data.get("end") or selectors.latest_balance_date(entity=entity) or date.today()
+    days = selectors.chart_days(end)
+    context = {"filter": filterset, "entity": entity, "currency": currency, "days": days}
+    if entity is not None:
+        rows = DailyBalance.objects.filter(entity=entity, currency=currency)
+        closing = selectors.closing_by_category(rows=rows, days=days)
+        turnover = selectors.turnover_by_business_type(entity=entity, currency=currency, days=days)
+        turnover_colours = charts.colours_for([s.name for s in turnover])
+        context.update({
+            "closing": closing,
+            "turnover": turnover,
+            "closing_svg": charts.line_chart(closing, days, title=f"Daily closing balance by category, {currency}",
+                                             colours=charts.CATEGORY_COLOURS),
+            "turnover_svg": charts.stacked_bar_chart(turnover, days,
+                                                     title=f"Daily turnover by business type, {currency}",
+                                                     colours=turnover_colours),
+            "closing_legend": [(s.name, charts.CATEGORY_COLOURS[s.name]) for s in closing],
+            "turnover_legend": list(turnover_colours.items()),
+            "closing_table": _table(closing, days),
+            "turnover_table": _table(turnover, days),
+        })
+    return render(request, "reports/charts.html", context)
+
+
+def _table(series, days) -> dict:
+    by_name = {s.name: dict(s.points) for s in series}
+    names = [s.name for s in series]
+    rows = [(d, [by_name[n].get(d) for n in names]) for d in reversed(days)
+            if any(d in by_name[n] for n in names)]
+    return {"names": names, "rows": rows}
+
+
+# ---------------------------------------------------------- drill-down ----
+
+
+@require_GET
+@staff_page(VIEW_ENTRIES, VIEW_ACCOUNTS)
+def account_entries(request, account_no: str):
+    """An account's entries over a day or range, under its balance sheet rows."""
+    account = get_object_or_404(Account.objects.select_related("entity", "account_type", "member"),
+                                account_no=account_no)
+    latest = (DailyBalance.objects.filter(account=account).order_by("-accounting_date")
+              .values_list("accounting_date", flat=True).first())
+    filterset = EntryFilter(with_default_dates(request.GET, latest),
+                            queryset=Entry.objects.filter(account=account).select_related("posting")
+                            .order_by("account_seq"))
+    entries = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    data = filterset.form.cleaned_data if filterset.is_valid() else {}
+    balances = DailyBalance.objects.filter(account=account)
+    if data.get("date_from"):
+        balances = balances.filter(accounting_date__gte=data["date_from"])
+    if data.get("date_to"):
+        balances = balances.filter(accounting_date__lte=data["date_to"])
+    return render(request, "reports/account_entries.html", {
+        "account": account,
+        "filter": filterset,
+        "balances": balances.order_by("accounting_date")[:400],
+        "page": _page(request, entries, 100),
+        "querystring": _querystring_without(request, "page"),
+    })
+
+
+@require_GET
+@staff_page(VIEW_ENTRIES, VIEW_POSTINGS)
+def entry_detail(request, serial_no: int):
+    entry = (Entry.objects.select_related("account__entity", "account__account_type", "posting__reverses")
+             .filter(serial_no=serial_no).first())
+    if entry is None:
+        raise Http404(f"No entry E{serial_no}.")
+    posting = entry.posting
+    return render(request, "reports/entry_detail.html", {
+        "e": entry,
+        "posting": posting,
+        "reversed_by": getattr(posting, "reversed_by", None),
+        "legs": posting.entries.select_related("account").order_by("serial_no"),
+        "vouchers": selectors.vouchers_of_entry(entry),
+        "category_normal": "D" if entry.account.category == Category.ASSET else "C",
+    })
