@@ -14,13 +14,12 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.staff import paginate, querystring_without, staff_page
 from accounts.models import Account, Category, Entity
 from postings.exceptions import LedgerError
 from postings.models import Entry
@@ -53,24 +52,7 @@ VIEW_POSTINGS = "postings.view_posting"
 VIEW_ACCOUNTS = "accounts.view_account"
 
 
-def staff_page(*perms: str):
-    """Logged in (else to the login page), then every one of ``perms`` (else 403)."""
 
-    def decorate(view):
-        return login_required(permission_required(perms, raise_exception=True)(view))
-
-    return decorate
-
-
-def _page(request, queryset, per_page: int):
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
-
-
-def _querystring_without(request, *names: str) -> str:
-    params = request.GET.copy()
-    for name in names:
-        params.pop(name, None)
-    return params.urlencode()
 
 
 # ------------------------------------------------------- balance sheet ----
@@ -131,11 +113,11 @@ class _Sheet:
 @staff_page(VIEW_BALANCES)
 def balance_sheet(request):
     sheet = _Sheet(request)
-    querystring = _querystring_without(request, "page")
+    querystring = querystring_without(request, "page")
     return render(request, "reports/balance_sheet.html", {
         "sheet": sheet,
         "filter": sheet.filter,
-        "page": _page(request, sheet.rows, 100),
+        "page": paginate(request, sheet.rows, 100),
         "group_label": selectors.GROUP_LABELS[sheet.group_by],
         "columns": selectors.GROUPINGS[sheet.group_by],
         "querystring": querystring,
@@ -168,12 +150,12 @@ def checks(request):
     filterset = CheckResultFilter(with_default_dates(request.GET, selectors.latest_check_date()),
                                   queryset=selectors.check_results())
     results = filterset.qs if filterset.is_valid() else filterset.queryset.none()
-    page = _page(request, results, 50)
+    page = paginate(request, results, 50)
     return render(request, "reports/checks.html", {
         "filter": filterset,
         "page": page,
         "failed": results.filter(passed=False).count(),
-        "querystring": _querystring_without(request, "page"),
+        "querystring": querystring_without(request, "page"),
     })
 
 
@@ -215,9 +197,9 @@ def vouchers(request):
     rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     return render(request, "reports/vouchers.html", {
         "filter": filterset,
-        "page": _page(request, rows, 100),
+        "page": paginate(request, rows, 100),
         "totals": selectors.voucher_totals(rows),
-        "querystring": _querystring_without(request, "page"),
+        "querystring": querystring_without(request, "page"),
         "export_query": with_default_dates(request.GET, selectors.latest_voucher_date()).urlencode(),
     })
 
@@ -254,8 +236,8 @@ def voucher_detail(request, pk: int):
         "summary": summary,
         "consistent": consistent,
         "filter": filterset,
-        "page": _page(request, filterset.qs, 100),
-        "querystring": _querystring_without(request, "page"),
+        "page": paginate(request, filterset.qs, 100),
+        "querystring": querystring_without(request, "page"),
     })
 
 
@@ -268,8 +250,8 @@ def gl_imports(request):
     filterset = GlImportFilter(request.GET or None, queryset=selectors.gl_imports())
     return render(request, "reports/gl_imports.html", {
         "filter": filterset,
-        "page": _page(request, filterset.qs, 50),
-        "querystring": _querystring_without(request, "page"),
+        "page": paginate(request, filterset.qs, 50),
+        "querystring": querystring_without(request, "page"),
     })
 
 
@@ -340,14 +322,14 @@ def failed_step(run: EodRun):
 def eod_runs(request):
     filterset = EodRunFilter(request.GET or None,
                              queryset=EodRun.objects.select_related("entity").prefetch_related("steps"))
-    page = _page(request, filterset.qs, 30)
+    page = paginate(request, filterset.qs, 30)
     can_retry = request.user.has_perm(RUN_EOD) and _eod_run_service() is not None
     return render(request, "reports/eod_runs.html", {
         "filter": filterset,
         "page": page,
         "runs": [(run, failed_step(run)) for run in page.object_list],
         "can_retry": can_retry,
-        "querystring": _querystring_without(request, "page"),
+        "querystring": querystring_without(request, "page"),
     })
 
 
@@ -442,8 +424,8 @@ def account_entries(request, account_no: str):
         "account": account,
         "filter": filterset,
         "balances": balances.order_by("accounting_date")[:400],
-        "page": _page(request, entries, 100),
-        "querystring": _querystring_without(request, "page"),
+        "page": paginate(request, entries, 100),
+        "querystring": querystring_without(request, "page"),
     })
 
 

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from accounts.models import AccountType, Category
 from accounts.selectors import account_get, internal_account_for
+from accounts.services import luhn_check_digit
 from postings.exceptions import CurrencyMismatch, IdempotencyConflict, LedgerError, LedgerValidationError
 from postings.money import Money, as_money, to_amount
 from postings.services import Leg, canonical_amount, hold_place, hold_release, hold_settle, request_fingerprint, run_once
@@ -111,13 +112,7 @@ def _transition(
 
 
 def luhn_valid(number: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    return luhn_check_digit(number[:-1]) == number[-1:]
 
 
 def _clean_card(card_number: str) -> str:

@@ -15,8 +15,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,6 +22,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.staff import paginate, querystring_without, staff_page
 from postings.exceptions import LedgerError
 from postings.money import as_money, currency_places
 
@@ -38,14 +37,6 @@ REVIEW = services.PERM_REVIEW
 PAY = services.PERM_PAY
 REQUEST = services.PERM_REQUEST
 
-
-def staff_page(perm: str):
-    """Logged in (else to the login page), then ``perm`` (else 403)."""
-
-    def decorate(view):
-        return login_required(permission_required(perm, raise_exception=True)(view))
-
-    return decorate
 
 
 def _back(request, default: str):
@@ -63,19 +54,10 @@ def _form_errors(request, form, prefix: str = "") -> None:
             messages.error(request, f"{prefix}{error}")
 
 
-def _page(request, queryset, per_page: int, param: str = "page"):
-    return Paginator(queryset, per_page).get_page(request.GET.get(param))
-
 
 def _amounts(by_currency: dict) -> list:
     return [as_money(amount, currency) for currency, amount in by_currency.items()]
 
-
-def _querystring_without(request, *names: str) -> str:
-    params = request.GET.copy()
-    for name in names:
-        params.pop(name, None)
-    return params.urlencode()
 
 
 # --------------------------------------------------------------- pages ----
@@ -98,13 +80,13 @@ def dashboard(request):
 @staff_page(REVIEW)
 def review_queue(request):
     filterset = ReviewQueueFilter(request.GET or None, queryset=selectors.review_queue())
-    page = _page(request, filterset.qs, 20)
+    page = paginate(request, filterset.qs, 20)
     return render(request, "withdrawals/review_queue.html", {
         "filter": filterset,
         "page": page,
         "cards": selectors.review_cards(page.object_list),
         "bulk_max": settings.WITHDRAWAL_BULK_APPROVE_MAX,
-        "querystring": _querystring_without(request, "page"),
+        "querystring": querystring_without(request, "page"),
     })
 
 
@@ -112,7 +94,7 @@ def review_queue(request):
 @staff_page(PAY)
 def payout_desk(request):
     queue = PayoutQueueFilter(request.GET or None, queryset=selectors.payout_queue())
-    page = _page(request, queue.qs, 50)
+    page = paginate(request, queue.qs, 50)
     in_flight = InFlightFilter(request.GET or None, queryset=selectors.instructions_in_flight_flagged(),
                                prefix="flight")
     attention = InstructionFilter(request.GET or None, queryset=selectors.instructions_needing_attention(),
@@ -127,7 +109,7 @@ def payout_desk(request):
         "attention_filter": attention,
         "attention": attention.qs,
         "stuck_minutes": selectors.stuck_after().total_seconds() // 60,
-        "querystring": _querystring_without(request, "page"),
+        "querystring": querystring_without(request, "page"),
     })
 
 
@@ -155,8 +137,8 @@ def withdrawal_list(request):
     filterset = WithdrawalFilter(request.GET or None, queryset=selectors.withdrawals_list())
     return render(request, "withdrawals/list.html", {
         "filter": filterset,
-        "page": _page(request, filterset.qs, 50),
-        "querystring": _querystring_without(request, "page"),
+        "page": paginate(request, filterset.qs, 50),
+        "querystring": querystring_without(request, "page"),
     })
 
 
