@@ -24,7 +24,9 @@ from postings.admin import (
     money,
     money_column,
 )
+from postings.buffers import buffers_flush, posting_mode_set
 from postings.exceptions import LedgerError
+from postings.selectors import account_balance
 from postings.models import Entry, Hold
 
 from .models import (
@@ -36,6 +38,7 @@ from .models import (
     Customer,
     Entity,
     Member,
+    PostingMode,
 )
 from .services import (
     account_change_status,
@@ -119,15 +122,40 @@ class AccountTypeAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
     list_filter = ("category", "allow_negative")
     search_fields = ("code", "name", "subject_code")
 
+    actions = ("make_buffered", "make_realtime")
+
     def get_readonly_fields(self, request, obj=None):
         # Mirrors the rule account_type_save enforces, so the form does not
-        # offer what saving would refuse.
+        # offer what saving would refuse. The posting mode changes through
+        # the actions, which change the type's accounts with it.
         if obj is not None and obj.accounts.exists():
-            return ("code", "category", "allow_negative")
+            return ("code", "category", "allow_negative", "posting_mode")
+        if obj is not None:
+            return ("posting_mode",)
         return ()
 
     def save_model(self, request, obj, form, change):
         account_type_save(account_type=obj)
+
+    @admin.action(description="Make buffered (hot account, 缓冲记账), with every account of the type",
+                  permissions=["change"])
+    def make_buffered(self, request, queryset):
+        set_posting_mode(self, request, queryset, PostingMode.BUFFERED, kind="account_type")
+
+    @admin.action(description="Make real-time (实时记账), with every account of the type", permissions=["change"])
+    def make_realtime(self, request, queryset):
+        set_posting_mode(self, request, queryset, PostingMode.REALTIME, kind="account_type")
+
+
+def set_posting_mode(model_admin, request, queryset, mode: str, *, kind: str) -> None:
+    """Through the service, one row at a time; one refusal does not stop the others."""
+    changed = 0
+    for obj in queryset.order_by("pk"):
+        try:
+            changed += posting_mode_set(mode=mode, actor=request.user.get_username(), **{kind: obj})
+        except LedgerError as exc:
+            model_admin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+    model_admin.message_user(request, f"{changed} account(s) now {PostingMode(mode).label}.", messages.SUCCESS)
 
 
 # ------------------------------------------------------------ accounts ----
@@ -193,14 +221,16 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
         "frozen_display",
         "available_display",
         "status",
+        "posting_mode",
         "entries_count",
     )
-    list_filter = ("entity", "account_type", "category", "status", "currency")
+    list_filter = ("entity", "account_type", "category", "status", "currency", "posting_mode")
     search_fields = ("account_no", "member__member_no", "member__name")
     list_select_related = ("member", "entity", "account_type")
     autocomplete_fields = ("member",)
     inlines = (StatusChangeInline,)
-    actions = ("debit_block", "credit_block", "block", "unblock", "close")
+    actions = ("debit_block", "credit_block", "block", "unblock", "close", "make_buffered", "make_realtime",
+               "flush_pending")
 
     balance_display = AccountInline.balance_display
     frozen_display = AccountInline.frozen_display
@@ -249,7 +279,8 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
                     )
                 },
             ),
-            ("Money", {"fields": ("balance_display", "frozen_display", "available_display", *limit, "entry_seq")}),
+            ("Money", {"fields": ("balance_display", "frozen_display", "available_display", *limit, "entry_seq",
+                                  "posting_mode", "pending_display")}),
             ("Ledger", {"fields": ("entries_link", "recent_holds")}),
         )
 
@@ -310,6 +341,30 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
     def entries_count(self, obj):
         # entry_seq counts the account's entries without a count(*) per row.
         return format_html('<a href="{}">{}</a>', changelist_url(Entry, account__id__exact=obj.pk), obj.entry_seq)
+
+    @admin.display(description="pending (buffered)")
+    def pending_display(self, obj):
+        seen = account_balance(account=obj)
+        if not seen.pending_count:
+            return "none"
+        age = (timezone.now() - seen.oldest_pending_at).total_seconds()
+        return format_html(
+            "{} in {} pending entries (oldest {} s); balance with pending {}",
+            money(seen.pending, obj.currency), seen.pending_count, int(age), money(seen.total, obj.currency),
+        )
+
+    @admin.action(description="Make buffered (hot account, 缓冲记账)", permissions=["change"])
+    def make_buffered(self, request, queryset):
+        set_posting_mode(self, request, queryset, PostingMode.BUFFERED, kind="account")
+
+    @admin.action(description="Make real-time (实时记账), applying what is pending", permissions=["change"])
+    def make_realtime(self, request, queryset):
+        set_posting_mode(self, request, queryset, PostingMode.REALTIME, kind="account")
+
+    @admin.action(description="Apply pending (buffered) entries now", permissions=["change"])
+    def flush_pending(self, request, queryset):
+        applied = buffers_flush(account_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{applied} pending entries applied.", messages.SUCCESS)
 
     @admin.display(description="entries")
     def entries_link(self, obj):

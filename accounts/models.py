@@ -97,6 +97,10 @@ class Category(models.TextChoices):
 
 class PostingMode(models.TextChoices):
     REALTIME = "realtime", "real-time (实时记账)"
+    # Hot accounts (热点账户): legs are recorded as pending entries and applied
+    # in batches by the flush (postings.buffers), so the row is never locked
+    # per posting.
+    BUFFERED = "buffered", "buffered (缓冲记账)"
 
 
 class AccountType(models.Model):
@@ -111,7 +115,12 @@ class AccountType(models.Model):
         default=False,
         help_text="Internal accounts such as a channel's clearing account go negative on every recharge.",
     )
-    posting_mode = models.CharField(max_length=16, choices=PostingMode.choices, default=PostingMode.REALTIME)
+    posting_mode = models.CharField(
+        max_length=16,
+        choices=PostingMode.choices,
+        default=PostingMode.REALTIME,
+        help_text="The mode new accounts of this type get; changing it here changes every account of the type.",
+    )
     description = models.TextField(blank=True)
 
     class Meta:
@@ -155,6 +164,9 @@ class Account(models.Model):
     credit_limit = money_field()
     # Number of entries posted to this account; the next entry gets seq + 1.
     entry_seq = models.BigIntegerField(default=0, editable=False)
+    # Copied from the type at opening and kept per account, so one hot
+    # account of a type can be buffered alone (postings.buffers).
+    posting_mode = models.CharField(max_length=16, choices=PostingMode.choices, default=PostingMode.REALTIME)
     status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
     opened_on = models.DateField()
     closed_on = models.DateField(null=True, blank=True)
@@ -200,6 +212,10 @@ class Account(models.Model):
     @property
     def normal_side(self) -> str:
         return "D" if self.category == Category.ASSET else "C"
+
+    @property
+    def is_buffered(self) -> bool:
+        return self.posting_mode == PostingMode.BUFFERED
 
     @property
     def available(self) -> Decimal:

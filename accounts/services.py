@@ -93,6 +93,7 @@ def account_open(
             account_type=account_type,
             category=account_type.category,
             allow_negative=account_type.allow_negative,
+            posting_mode=account_type.posting_mode,
             currency=currency,
             credit_limit=limit,
             opened_on=opened_on or timezone.localdate(),

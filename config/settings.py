@@ -149,3 +149,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+    # Hot accounts' buffered legs (postings.buffers): applied every few
+    # seconds, so the pending amount a balance read shows stays small.
+    "buffers-flush": {
+        "task": "postings.tasks.buffers_flush",
+        "schedule": float(os.environ.get("BUFFER_FLUSH_SECONDS", "2")),
+        "options": {"expires": 30},
+    },
+# Ledger. A batch posting call takes at most this many postings; a flush
+# applies at most BUFFER_FLUSH_BATCH pending entries of an account per
+# transaction (one balance UPDATE each).
+POSTING_BATCH_MAX = int(os.environ.get("POSTING_BATCH_MAX", "1000"))
+BUFFER_FLUSH_BATCH = int(os.environ.get("BUFFER_FLUSH_BATCH", "5000"))
+# The hot-accounts page shows a buffer older than this in red: the flush is
+# not keeping up, or not running.
+BUFFER_ALERT_SECONDS = int(os.environ.get("BUFFER_ALERT_SECONDS", "60"))
+

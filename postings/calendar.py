@@ -41,14 +41,22 @@ def calendar_for(*, entity: Entity) -> AccountingCalendar:
 
 
 def _share_locked_open_date(entity: Entity) -> date:
-    calendar_for(entity=entity)
     if connection.vendor != "postgresql":  # SQLite runs one writer at a time anyway
-        return AccountingCalendar.objects.values_list("open_date", flat=True).get(entity=entity)
+        return calendar_for(entity=entity).open_date
     with connection.cursor() as cursor:
+        # One round trip on the posting path; the calendar row exists after
+        # an entity's first posting.
         cursor.execute(
             "SELECT open_date FROM postings_accountingcalendar WHERE entity_id = %s FOR KEY SHARE", [entity.pk]
         )
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+        if row is None:
+            calendar_for(entity=entity)
+            cursor.execute(
+                "SELECT open_date FROM postings_accountingcalendar WHERE entity_id = %s FOR KEY SHARE", [entity.pk]
+            )
+            row = cursor.fetchone()
+        return row[0]
 
 
 def accounting_date_for_posting(*, entity: Entity, requested: date | None) -> date:

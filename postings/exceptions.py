@@ -46,6 +46,11 @@ class AccountClosed(LedgerError):
     default_message = "The account is closed."
 
 
+class BufferedDebitRefused(LedgerError):
+    code = "buffered_debit_refused"
+    default_message = "A leg that needs a balance check cannot be posted to a buffered (hot) account."
+
+
 class AccountBlocked(LedgerError):
     code = "account_blocked"
     default_message = "The account's status does not allow this direction."

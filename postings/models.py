@@ -65,6 +65,25 @@ BEGIN
 END;
 """
 
+# The one UPDATE an entry may see: a pending buffered leg gets its place in
+# the account's chain. Everything the caller posted stays as it was.
+APPLY_ONCE_SQL = """
+BEGIN
+    IF OLD.account_seq IS NOT NULL
+       OR NEW.account_seq IS NULL
+       OR (NEW.serial_no, NEW.posting_id, NEW.account_id, NEW.direction, NEW.amount, NEW.currency,
+           NEW.business_type, NEW.accounting_date, NEW.created_at)
+          IS DISTINCT FROM
+          (OLD.serial_no, OLD.posting_id, OLD.account_id, OLD.direction, OLD.amount, OLD.currency,
+           OLD.business_type, OLD.accounting_date, OLD.created_at)
+    THEN
+        RAISE EXCEPTION 'entry % is append-only: only a pending buffered entry may be applied, once',
+            OLD.serial_no USING ERRCODE = 'restrict_violation';
+    END IF;
+    RETURN NEW;
+END;
+"""
+
 HAS_ENTRIES_CHECK_SQL = """
 BEGIN
     IF (SELECT COUNT(*) FROM postings_entry e WHERE e.posting_id = NEW.serial_no) < 2 THEN
@@ -133,19 +152,24 @@ class Entry(models.Model):
 
     ``account_seq`` numbers an account's entries 1, 2, 3, ... so that each
     entry's ``balance_before`` is the previous one's ``balance_after``.
+
+    A leg on a buffered (hot) account is written with the posting but
+    *pending*: ``account_seq`` and the balances are NULL and the account's
+    balance does not include it yet. The flush (``postings.buffers``) fills
+    them in exactly once; that is the only UPDATE an entry ever sees.
     """
 
     serial_no = models.BigAutoField(primary_key=True)
     posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="entries")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
-    account_seq = models.BigIntegerField()
+    account_seq = models.BigIntegerField(null=True, blank=True)
     direction = models.CharField(max_length=1, choices=Direction.choices)
     amount = money_field()
     currency = models.CharField(max_length=3)
-    balance_before = money_field()
-    balance_after = money_field()
-    frozen_before = money_field()
-    frozen_after = money_field()
+    balance_before = money_field(null=True, blank=True, default=None)
+    balance_after = money_field(null=True, blank=True, default=None)
+    frozen_before = money_field(null=True, blank=True, default=None)
+    frozen_after = money_field(null=True, blank=True, default=None)
     business_type = models.CharField(max_length=32, choices=BusinessType.choices)
     accounting_date = models.DateField("accounting date (会计日期)")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -158,13 +182,37 @@ class Entry(models.Model):
             models.UniqueConstraint(fields=["account", "account_seq"], name="entry_unique_account_seq"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="entry_amount_positive"),
             models.CheckConstraint(condition=Q(direction__in=["D", "C"]), name="entry_direction_valid"),
+            # Pending (all NULL) or applied (none NULL), nothing in between.
+            models.CheckConstraint(
+                condition=Q(
+                    account_seq__isnull=True, balance_before__isnull=True, balance_after__isnull=True,
+                    frozen_before__isnull=True, frozen_after__isnull=True,
+                )
+                | Q(
+                    account_seq__isnull=False, balance_before__isnull=False, balance_after__isnull=False,
+                    frozen_before__isnull=False, frozen_after__isnull=False,
+                ),
+                name="entry_pending_or_applied",
+            ),
         ]
         indexes = [
             models.Index(fields=["account", "accounting_date"]),
             models.Index(fields=["accounting_date", "business_type"]),
+            # The buffer: small, and what the flush and balance reads scan.
+            models.Index(
+                fields=["account", "accounting_date", "serial_no"],
+                condition=Q(account_seq__isnull=True),
+                name="entry_pending_idx",
+            ),
         ]
         triggers = [
-            pgtrigger.Protect(name="entry_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+            pgtrigger.Protect(name="entry_append_only", operation=pgtrigger.Delete),
+            pgtrigger.Trigger(
+                name="entry_applied_once",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Update,
+                func=APPLY_ONCE_SQL,
+            ),
             pgtrigger.Trigger(
                 name="entry_posting_balanced",
                 when=pgtrigger.After,

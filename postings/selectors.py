@@ -5,13 +5,14 @@ chain). The end-of-day checks build on these."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Case, Count, F, Min, OuterRef, Q, QuerySet, Subquery, Sum, When
 from django.utils import timezone
 
-from accounts.models import Account, Category, Entity
+from accounts.models import Account, Entity, PostingMode
 
 
 def current_accounting_date(*, entity: Entity) -> date:
@@ -41,23 +42,168 @@ class IdentityTotals:
         return self.difference == 0
 
 
+_IDENTITY_SQL = """
+SELECT ent.code, a.currency,
+       COALESCE(SUM(CASE WHEN a.category = 'asset' THEN a.balance + COALESCE(p.pending, 0) END), 0),
+       COALESCE(SUM(CASE WHEN a.category = 'liability' THEN a.balance + COALESCE(p.pending, 0) END), 0),
+       COALESCE(SUM(CASE WHEN a.category = 'internal' THEN a.balance + COALESCE(p.pending, 0) END), 0)
+  FROM accounts_account a
+  JOIN accounts_entity ent ON ent.id = a.entity_id
+  LEFT JOIN (
+        SELECT e.account_id,
+               SUM(CASE WHEN (e.direction = 'D') = (pa.category = 'asset') THEN e.amount ELSE -e.amount END)
+                   AS pending
+          FROM postings_entry e
+          JOIN accounts_account pa ON pa.id = e.account_id
+         WHERE e.account_seq IS NULL
+         GROUP BY e.account_id
+       ) p ON p.account_id = a.id
+ WHERE (%s::bigint IS NULL OR a.entity_id = %s::bigint)
+ GROUP BY ent.code, a.currency
+ ORDER BY ent.code, a.currency
+"""
+
+
 def identity_totals(*, entity: Entity | None = None) -> list[IdentityTotals]:
-    """Per entity and currency: sum(asset) = sum(liability) + sum(internal)."""
-    qs = Account.objects.all()
-    if entity is not None:
-        qs = qs.filter(entity=entity)
-    rows = (
-        qs.values("entity__code", "currency")
-        .annotate(
-            asset=Sum("balance", filter=Q(category=Category.ASSET), default=Decimal(0)),
-            liability=Sum("balance", filter=Q(category=Category.LIABILITY), default=Decimal(0)),
-            internal=Sum("balance", filter=Q(category=Category.INTERNAL), default=Decimal(0)),
-        )
-        .order_by("entity__code", "currency")
-    )
+    """Per entity and currency: sum(asset) = sum(liability) + sum(internal),
+    each balance counted with its hot account's pending (buffered) entries.
+    One statement, so balances and buffer come from one snapshot and a flush
+    committing meanwhile is seen entirely or not at all."""
+    if connection.vendor != "postgresql":
+        return _identity_totals_portable(entity)
+    entity_id = entity.pk if entity is not None else None
+    with connection.cursor() as cursor:
+        cursor.execute(_IDENTITY_SQL, [entity_id, entity_id])
+        rows = cursor.fetchall()
     return [
-        IdentityTotals(r["entity__code"], r["currency"], r["asset"], r["liability"], r["internal"]) for r in rows
+        IdentityTotals(code, currency, Decimal(asset), Decimal(liability), Decimal(internal))
+        for code, currency, asset, liability, internal in rows
     ]
+
+
+def _identity_totals_portable(entity: Entity | None) -> list[IdentityTotals]:
+    """SQLite (the demo): one writer at a time, so two reads see one state;
+    the ORM keeps the sums Decimal."""
+    from postings.models import Entry
+
+    accounts = Account.objects.all() if entity is None else Account.objects.filter(entity=entity)
+    totals: dict[tuple[str, str], dict[str, Decimal]] = {}
+    for row in accounts.values("entity__code", "currency", "category").annotate(total=Sum("balance")):
+        key = (row["entity__code"], row["currency"])
+        totals.setdefault(key, {"asset": Decimal(0), "liability": Decimal(0), "internal": Decimal(0)})
+        totals[key][row["category"]] += row["total"]
+    pending = Entry.objects.filter(account_seq__isnull=True, account__in=accounts)
+    for row in pending.values("account__entity__code", "currency", "account__category", "direction").annotate(
+        total=Sum("amount")
+    ):
+        key = (row["account__entity__code"], row["currency"])
+        category = row["account__category"]
+        raises = (row["direction"] == "D") == (category == "asset")
+        totals[key][category] += row["total"] if raises else -row["total"]
+    return [IdentityTotals(code, currency, t["asset"], t["liability"], t["internal"])
+            for (code, currency), t in sorted(totals.items())]
+
+
+@dataclass(frozen=True)
+class AccountBalance:
+    """What a balance read shows: the stored (posted) balance, the signed sum
+    of pending buffered entries, and the two together."""
+
+    posted: Decimal
+    pending: Decimal
+    pending_count: int
+    oldest_pending_at: datetime | None
+
+    @property
+    def total(self) -> Decimal:
+        return self.posted + self.pending
+
+
+def account_balance(*, account: Account) -> AccountBalance:
+    """The account's balance with its pending buffered entries (a real-time
+    account has none). One statement: the stored balance and the buffer from
+    one snapshot, from the account row and the small pending index."""
+    from postings.models import Entry
+
+    normal = account.normal_side
+    sign = Case(When(direction=normal, then=F("amount")), default=-F("amount"))
+    row = (
+        Account.objects.filter(pk=account.pk)
+        .annotate(
+            pending=Subquery(
+                Entry.objects.filter(account=OuterRef("pk"), account_seq__isnull=True)
+                .values("account")
+                .annotate(total=Sum(sign))
+                .values("total")[:1]
+            ),
+            pending_count=Subquery(
+                Entry.objects.filter(account=OuterRef("pk"), account_seq__isnull=True)
+                .values("account")
+                .annotate(n=Count("serial_no"))
+                .values("n")[:1]
+            ),
+            oldest=Subquery(
+                Entry.objects.filter(account=OuterRef("pk"), account_seq__isnull=True)
+                .order_by("created_at")
+                .values("created_at")[:1]
+            ),
+        )
+        .values_list("balance", "pending", "pending_count", "oldest")
+        .get()
+    )
+    posted, pending, count, oldest = row
+    return AccountBalance(posted, pending or Decimal(0), count or 0, oldest)
+
+
+@dataclass(frozen=True)
+class BufferDepth:
+    account: Account
+    pending_count: int
+    pending: Decimal
+    oldest_pending_at: datetime | None
+
+    @property
+    def total(self) -> Decimal:
+        return self.account.balance + self.pending
+
+    @property
+    def age_seconds(self) -> float | None:
+        if self.oldest_pending_at is None:
+            return None
+        return (timezone.now() - self.oldest_pending_at).total_seconds()
+
+
+def buffer_depths(*, entity: Entity | None = None) -> list[BufferDepth]:
+    """Every buffered account, and any other account that still has pending
+    entries (one switched back to real-time before its last flush), with
+    the depth and age of its buffer."""
+    from postings.models import Entry
+
+    pending = Entry.objects.filter(account_seq__isnull=True)
+    if entity is not None:
+        pending = pending.filter(account__entity=entity)
+    stats = {
+        r["account"]: r
+        for r in pending.values("account").annotate(
+            n=Count("serial_no"),
+            debit=Sum("amount", filter=Q(direction="D"), default=Decimal(0)),
+            credit=Sum("amount", filter=Q(direction="C"), default=Decimal(0)),
+            oldest=Min("created_at"),
+        )
+    }
+    accounts = Account.objects.filter(Q(posting_mode=PostingMode.BUFFERED) | Q(pk__in=list(stats)))
+    if entity is not None:
+        accounts = accounts.filter(entity=entity)
+    depths = []
+    for account in accounts.select_related("account_type", "entity").order_by("account_no"):
+        r = stats.get(account.pk)
+        if r is None:
+            depths.append(BufferDepth(account, 0, Decimal(0), None))
+            continue
+        net_debit = r["debit"] - r["credit"]
+        signed = net_debit if account.normal_side == "D" else -net_debit
+        depths.append(BufferDepth(account, r["n"], signed, r["oldest"]))
+    return depths
 
 
 @dataclass(frozen=True)
@@ -80,7 +226,8 @@ def account_chain_breaks(*, account: Account) -> list[ChainBreak]:
     breaks: list[ChainBreak] = []
     balance = Decimal(0)
     expected_seq = 1
-    entries = Entry.objects.filter(account=account).order_by("account_seq").values_list(
+    # Pending buffered entries have no place in the chain yet (postings.buffers).
+    entries = Entry.objects.filter(account=account, account_seq__isnull=False).order_by("account_seq").values_list(
         "serial_no", "account_seq", "direction", "amount", "balance_before", "balance_after"
     )
     for serial, seq, direction, amount, before, after in entries.iterator(chunk_size=2000):

@@ -40,6 +40,7 @@ nothing; the same number with different content raises IdempotencyConflict.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -48,17 +49,19 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from accounts.models import Account, AccountStatus, Category
+from accounts.models import Account, AccountStatus, Category, PostingMode
 from accounts.selectors import account_get, internal_account_for
 
 from .exceptions import (
     AccountBlocked,
     AccountClosed,
     AlreadyReversed,
+    BufferedDebitRefused,
     CrossEntityPosting,
     CurrencyMismatch,
     HoldExceeded,
@@ -66,6 +69,7 @@ from .exceptions import (
     IdempotencyConflict,
     InsufficientFunds,
     InvalidAmount,
+    LedgerError,
     LedgerValidationError,
     ReversalNotAllowed,
     RuleNotConfigured,
@@ -196,13 +200,41 @@ def _idempotent(
 
 
 def _lock_accounts(account_nos: Iterable[str]) -> dict[str, Account]:
+    """The accounts of a posting, real-time ones locked ``FOR NO KEY UPDATE``
+    in id order (the sort runs below the lock, so rows are locked in that
+    order and two postings can never deadlock). Buffered (hot) accounts are
+    read without a lock: their legs only append pending entries."""
     account_nos = set(account_nos)
-    ids = dict(Account.objects.filter(account_no__in=account_nos).values_list("account_no", "id"))
-    missing = sorted(account_nos - ids.keys())
-    if missing:
-        raise UnknownAccount(f"No account {', '.join(missing)}.", account_no=",".join(missing))
-    locked = Account.objects.select_for_update(no_key=True).filter(id__in=ids.values()).order_by("id")
-    return {a.account_no: a for a in locked}
+    # of=self: the entity row comes along unlocked (locking it would
+    # serialize every posting of the entity).
+    locked = Account.objects.select_related("entity").select_for_update(no_key=True, of=("self",)).filter(
+        account_no__in=account_nos, posting_mode=PostingMode.REALTIME
+    ).order_by("id")
+    accounts = {a.account_no: a for a in locked}
+    if len(accounts) < len(account_nos):
+        rest = account_nos - accounts.keys()
+        accounts.update(
+            (a.account_no, a) for a in Account.objects.select_related("entity").filter(account_no__in=rest)
+        )
+        missing = sorted(account_nos - accounts.keys())
+        if missing:
+            raise UnknownAccount(f"No account {', '.join(missing)}.", account_no=",".join(missing))
+    return accounts
+
+
+def _check_bufferable(account: Account, direction: str) -> None:
+    """A buffered leg is applied later without looking at the balance, so it
+    must be one that can never break the sign rule: one that raises the
+    balance, or any leg on an account that may go negative. Anything else
+    needs the balance checked now (freeze first, then settle)."""
+    if direction == account.normal_side or account.allow_negative:
+        return
+    raise BufferedDebitRefused(
+        f"Account {account.account_no} is a buffered (hot) account that may not go negative: a leg that lowers "
+        "its balance needs a balance check and cannot be buffered. Make the account real-time, or freeze and "
+        "settle through a real-time account.",
+        account_no=account.account_no,
+    )
 
 
 def _check_status(account: Account, direction: str, *, settling_hold: bool = False) -> None:
@@ -265,6 +297,8 @@ def _validate_legs(
         direction = _direction(leg.direction, i)
         amount = to_amount(leg.amount, currency, field=f"legs[{i}].amount")
         _check_status(account, direction, settling_hold=(i == hold_leg))
+        if account.is_buffered:
+            _check_bufferable(account, direction)
         checked.append(_CheckedLeg(account, direction, amount))
     debits = sum((leg.amount for leg in checked if leg.direction == Direction.DEBIT), Decimal(0))
     credits = sum((leg.amount for leg in checked if leg.direction == Direction.CREDIT), Decimal(0))
@@ -293,12 +327,53 @@ def _write_posting(
     corrects_date: date | None = None,
 ) -> Posting:
     """Validate legs against locked accounts, then write posting, entries and balances."""
+    posting, entries, touched = _prepare_posting(
+        source_system=source_system, request_no=request_no, fingerprint=fingerprint, business_type=business_type,
+        legs=legs, accounts=accounts, posted_by=posted_by, memo=memo, currency=currency,
+        accounting_date=accounting_date, external_ref=external_ref, reverses=reverses, hold_leg=hold_leg,
+        corrects_date=corrects_date,
+    )
+    posting.save()
+    Entry.objects.bulk_create(entries)
+    if touched:
+        Account.objects.bulk_update(touched, ["balance", "frozen", "entry_seq", "updated_at"])
+    return posting
+
+
+def _prepare_posting(
+    *,
+    source_system: str,
+    request_no: str,
+    fingerprint: str,
+    business_type: str,
+    legs: Sequence[Leg],
+    accounts: dict[str, Account],
+    posted_by: str,
+    memo: str,
+    currency: str | None,
+    accounting_date: date | None,
+    external_ref: str,
+    reverses: Posting | None = None,
+    hold_leg: int | None = None,
+    corrects_date: date | None = None,
+    open_dates: dict[int, date] | None = None,
+) -> tuple[Posting, list[Entry], list[Account]]:
+    """The posting and its entries, unsaved, with the accounts' new balances
+    applied in memory (and the real-time accounts touched returned for the
+    UPDATE). Raises a LedgerError, leaving the accounts as they may be
+    half-changed: callers that go on after an error restore them."""
     checked, currency = _validate_legs(legs, accounts, currency=currency, hold_leg=hold_leg)
     entity = checked[0].account.entity
     now = timezone.now()
-    # Taken after the accounts are locked and under the calendar's share
-    # lock, so the day cut waits for this transaction (postings.calendar).
-    accounting_date = accounting_date_for_posting(entity=entity, requested=accounting_date)
+    if open_dates is not None and accounting_date is None and entity.pk in open_dates:
+        accounting_date = open_dates[entity.pk]
+    else:
+        # Taken after the accounts are locked and under the calendar's share
+        # lock, so the day cut waits for this transaction (postings.calendar).
+        requested = accounting_date
+        accounting_date = accounting_date_for_posting(entity=entity, requested=requested)
+        if open_dates is not None and requested is None:
+            open_dates[entity.pk] = accounting_date
     if corrects_date is not None and corrects_date >= accounting_date:
         if reverses is None:
             raise LedgerValidationError(
@@ -323,6 +398,20 @@ def _write_posting(
     entries = []
     for i, leg in enumerate(checked):
         account = leg.account
+        if account.is_buffered:
+            # Pending: the flush gives it its place in the chain (postings.buffers).
+            entries.append(
+                Entry(
+                    posting=posting,
+                    account=account,
+                    direction=leg.direction,
+                    amount=leg.amount,
+                    currency=currency,
+                    business_type=business_type,
+                    accounting_date=posting.accounting_date,
+                )
+            )
+            continue
         balance_before, frozen_before = account.balance, account.frozen
         account.balance += leg.amount if leg.direction == account.normal_side else -leg.amount
         if i == hold_leg:
@@ -345,13 +434,10 @@ def _write_posting(
                 accounting_date=posting.accounting_date,
             )
         )
-    touched = {leg.account.id: leg.account for leg in checked}
+    touched = {leg.account.id: leg.account for leg in checked if not leg.account.is_buffered}
     for account in touched.values():
         _check_sign_rule(account)
-    posting.save()
-    Entry.objects.bulk_create(entries)
-    Account.objects.bulk_update(list(touched.values()), ["balance", "frozen", "entry_seq", "updated_at"])
-    return posting
+    return posting, entries, list(touched.values())
 
 
 def _legs_content(legs: Sequence[Leg]) -> list:
@@ -412,6 +498,174 @@ def posting_create(
         what="posting",
         write=write,
     )
+
+
+@dataclass(frozen=True)
+class PostingRequest:
+    """One posting of a batch, as ``posting_create`` takes it."""
+
+    request_no: str
+    business_type: str
+    legs: Sequence[Leg]
+    memo: str = ""
+    currency: str | None = None
+    external_ref: str = ""
+
+
+@dataclass
+class BatchResult:
+    request_no: str
+    posting: Posting | None = None  # ``posting.replayed`` tells a replay
+    error: LedgerError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _posting_fingerprint(item: PostingRequest) -> str:
+    if item.business_type not in BusinessType.values or item.business_type == BusinessType.REVERSAL:
+        raise LedgerValidationError(f"Unknown business type {item.business_type!r}.", business_type=item.business_type)
+    if len(item.legs) < 2:
+        raise UnbalancedPosting("A posting needs at least one debit and one credit leg.")
+    if not item.request_no or len(item.request_no) > 64:
+        raise LedgerValidationError("request_no is required (at most 64 characters).", request_no=item.request_no)
+    return _fingerprint(
+        op="post", business_type=item.business_type, legs=_legs_content(item.legs), memo=item.memo,
+        currency=item.currency, external_ref=item.external_ref, corrects_date=None,
+    )
+
+
+def posting_create_batch(
+    items: Sequence[PostingRequest], *, posted_by: str, source_system: str = DEFAULT_SOURCE
+) -> list[BatchResult]:
+    """Post many independent postings (批量记账); one result per item, in order.
+
+    Each item is its own posting with its own request number: a replay
+    answers the original, a conflict or a refusal (insufficient funds, a
+    blocked account, ...) fails that item only. The happy path takes a
+    handful of round trips for the whole batch: one lookup of earlier
+    requests, one lock of every real-time account touched (in id order),
+    one INSERT of the postings, one of the entries, one UPDATE of the
+    balances, one COMMIT. Items are applied in order in memory, so a later
+    item sees the balances an earlier one left. If a concurrent caller
+    commits one of the same request numbers meanwhile (the unique key
+    fails the INSERT), the batch is rolled back and the items are posted
+    one by one, where each race is settled as ``posting_create`` settles it.
+    """
+    if len(items) > settings.POSTING_BATCH_MAX:
+        raise LedgerValidationError(
+            f"A batch takes at most {settings.POSTING_BATCH_MAX} postings; {len(items)} given.", postings=len(items)
+        )
+    results = [BatchResult(getattr(item, "request_no", "")) for item in items]
+    fingerprints: dict[int, str] = {}
+    first_of: dict[str, int] = {}
+    repeats: dict[int, int] = {}
+    for i, item in enumerate(items):
+        try:
+            fingerprint = _posting_fingerprint(item)
+        except LedgerError as exc:
+            results[i].error = exc
+            continue
+        if item.request_no in first_of:
+            repeats[i] = first_of[item.request_no]
+            fingerprints[i] = fingerprint
+            continue
+        first_of[item.request_no] = i
+        fingerprints[i] = fingerprint
+
+    earlier = {
+        p.request_no: p
+        for p in Posting.objects.filter(source_system=source_system, request_no__in=list(first_of))
+    }
+    todo = []
+    for request_no, i in first_of.items():
+        if request_no in earlier:
+            try:
+                results[i].posting = _replay(earlier[request_no], fingerprints[i], "posting")
+            except IdempotencyConflict as exc:
+                results[i].error = exc
+        else:
+            todo.append(i)
+
+    if todo:
+        try:
+            with transaction.atomic():
+                _batch_write(items, todo, fingerprints, results, posted_by=posted_by, source_system=source_system)
+        except IntegrityError:
+            for i in todo:
+                item = items[i]
+                results[i] = BatchResult(item.request_no)
+                try:
+                    results[i].posting = posting_create(
+                        request_no=item.request_no, business_type=item.business_type, legs=item.legs,
+                        posted_by=posted_by, source_system=source_system, memo=item.memo, currency=item.currency,
+                        external_ref=item.external_ref,
+                    )
+                except LedgerError as exc:
+                    results[i].error = exc
+
+    for i, first in repeats.items():
+        original = results[first]
+        if fingerprints[i] != fingerprints[first]:
+            results[i].error = IdempotencyConflict(
+                f"Request {items[i].request_no} appears twice in the batch with different content.",
+                request_no=items[i].request_no,
+            )
+        elif original.posting is not None:
+            results[i].posting = copy.copy(original.posting)
+            results[i].posting.replayed = True
+        else:
+            results[i].error = original.error
+    return results
+
+
+def _batch_write(items, todo, fingerprints, results, *, posted_by: str, source_system: str) -> None:
+    """The batch's happy path, inside its transaction (see posting_create_batch)."""
+    account_nos = {str(leg.account_no) for i in todo for leg in items[i].legs}
+    try:
+        accounts = _lock_accounts(account_nos)
+    except UnknownAccount:
+        # Some item names an account that does not exist: that item fails,
+        # the others go on with the accounts that do.
+        accounts = _lock_accounts(
+            set(Account.objects.filter(account_no__in=account_nos).values_list("account_no", flat=True))
+        )
+    open_dates: dict[int, date] = {}
+    postings, entries, touched, written = [], [], {}, []
+    for i in todo:
+        item = items[i]
+        missing = sorted({str(leg.account_no) for leg in item.legs} - accounts.keys())
+        if missing:
+            results[i].error = UnknownAccount(f"No account {', '.join(missing)}.", account_no=",".join(missing))
+            continue
+        mine = {str(leg.account_no): accounts[str(leg.account_no)] for leg in item.legs}
+        before = {a.pk: (a.balance, a.frozen, a.entry_seq) for a in mine.values()}
+        try:
+            posting, item_entries, item_touched = _prepare_posting(
+                source_system=source_system, request_no=item.request_no, fingerprint=fingerprints[i],
+                business_type=item.business_type, legs=item.legs, accounts=mine, posted_by=posted_by,
+                memo=item.memo, currency=item.currency, accounting_date=None, external_ref=item.external_ref,
+                open_dates=open_dates,
+            )
+        except LedgerError as exc:
+            for account in mine.values():
+                account.balance, account.frozen, account.entry_seq = before[account.pk]
+            results[i].error = exc
+            continue
+        postings.append(posting)
+        entries.extend(item_entries)
+        touched.update((a.pk, a) for a in item_touched)
+        written.append(i)
+    if not postings:
+        return
+    Posting.objects.bulk_create(postings)
+    Entry.objects.bulk_create(entries)
+    if touched:
+        Account.objects.bulk_update(list(touched.values()), ["balance", "frozen", "entry_seq", "updated_at"])
+    for i, posting in zip(written, postings):
+        posting.replayed = False
+        results[i].posting = posting
 
 
 def posting_reverse(
@@ -561,6 +815,12 @@ def hold_place(
     def write() -> Hold:
         account = _lock_accounts([account_no])[account_no]
         _check_status(account, Direction.DEBIT)
+        if account.is_buffered:
+            raise BufferedDebitRefused(
+                f"Account {account_no} is a buffered (hot) account: its balance is applied in batches, so "
+                "nothing can be frozen on it.",
+                account_no=account_no,
+            )
         value = to_amount(amount, account.currency)
         frozen_before = account.frozen
         account.frozen += value

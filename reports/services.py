@@ -68,6 +68,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Entity
 from postings.calendar import calendar_for, cuts_due, day_close, day_cut
+from postings.buffers import buffers_flush
 from postings.exceptions import LedgerError, LedgerValidationError
 from postings.models import AccountingCalendar, AccountingDay, DayStatus, Entry
 
@@ -251,16 +252,16 @@ def _step_day_cut(run: EodRun) -> tuple[int, str]:
 
 
 def flush_buffers(*, entity: Entity, accounting_date: date) -> int:
-    """Apply what hot accounts buffered for the day (汇总记账) before the
-    balance sheet reads the day's entries. Nothing is buffered yet: every
-    posting is real-time. The hot-account issue plugs its flush in here and
-    returns the number of entries it wrote."""
-    return 0
+    """Apply what hot accounts buffered up to the day (汇总记账) before the
+    balance sheet reads the day's entries. The day cut has already waited
+    for every posting of the day, so nothing of the day can still arrive.
+    Returns the number of entries applied."""
+    return buffers_flush(entity=entity, up_to=accounting_date)
 
 
 def _step_flush_buffers(run: EodRun) -> tuple[int, str]:
     rows = flush_buffers(entity=run.entity, accounting_date=run.accounting_date)
-    return rows, "no hot-account buffers (every posting is real-time)" if not rows else f"{rows} entries flushed"
+    return rows, "no pending hot-account entries" if not rows else f"{rows} pending entries applied"
 
 
 def _step_balance_sheet(run: EodRun) -> tuple[int, str]:

@@ -21,6 +21,8 @@ urlpatterns = [
     path("eod/", views.eod_runs, name="eod_runs"),
     path("eod/<int:pk>/retry/", views.eod_retry, name="eod_retry"),
     path("charts/", views.chart_page, name="charts"),
+    path("hot-accounts/", views.hot_accounts, name="hot_accounts"),
+    path("hot-accounts/flush/", views.hot_accounts_flush, name="hot_accounts_flush"),
     path("accounts/<str:account_no>/entries/", views.account_entries, name="account_entries"),
     path("entries/<int:serial_no>/", views.entry_detail, name="entry"),
 ]

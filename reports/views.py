@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -355,6 +356,35 @@ def eod_retry(request, pk: int):
             level(request, f"End of day of {run.entity.code} on {run.accounting_date:%Y-%m-%d} retried from "
                            f"{step.name}: {again.status}.")
     return redirect(f"{reverse('reports:eod_runs')}#run-{run.pk}")
+
+
+# -------------------------------------------------------- hot accounts ----
+
+
+@require_GET
+@staff_page(VIEW_ACCOUNTS)
+def hot_accounts(request):
+    """Buffer depth and age per hot account (热点账户), and the live balance
+    identity counted with the buffers: what finance watches between flushes."""
+    from postings.selectors import buffer_depths, identity_totals
+
+    alert_after = settings.BUFFER_ALERT_SECONDS
+    return render(request, "reports/hot_accounts.html", {
+        "depths": buffer_depths(),
+        "identity": identity_totals(),
+        "alert_after": alert_after,
+        "can_flush": request.user.has_perm(RUN_EOD),
+    })
+
+
+@require_POST
+@staff_page(VIEW_ACCOUNTS, RUN_EOD)
+def hot_accounts_flush(request):
+    from postings.buffers import buffers_flush
+
+    applied = buffers_flush()
+    messages.success(request, f"{applied} pending entr{'y' if applied == 1 else 'ies'} applied.")
+    return redirect("reports:hot_accounts")
 
 
 # -------------------------------------------------------------- charts ----

@@ -137,6 +137,7 @@ def celery_worker_on_redis(transactional_db):
         finally:
             result.forget()
 
+    run.process = worker  # for tests that kill the worker mid-task
     try:
         yield run
     finally:
