@@ -155,7 +155,8 @@ def _swallow(run, task):
 
 def _blocked_flush_backend(conn):
     row = conn.execute(
-        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s AND pid <> pg_backend_pid()",
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
+        "AND query LIKE %s AND pid <> pg_backend_pid()",
         ["%UPDATE postings_entry%"],
     ).fetchone()
     return row[0] if row else None

@@ -126,3 +126,38 @@ def test_racing_settlements_of_one_hold_settle_once(ledger):
     w = ledger.fresh(wallet)
     assert (w.balance, w.frozen) == (Decimal("0"), Decimal("0"))
     assert ledger.balance(escrow) == Decimal("100")
+
+
+def test_concurrent_duplicates_that_would_overdraw_answer_with_the_original(ledger):
+    """20 identical requests for 60 of 100: the first posts; the others, even
+    those that waited for its lock and then found the balance short, answer
+    with that posting, not with insufficient funds for a payment that was made."""
+    payer, payee = ledger.cash(), ledger.cash()
+    ledger.recharge(payer, "100")
+
+    def work(_):
+        return posting_create(request_no="dup-60", business_type="transfer", posted_by="trade",
+                              legs=[Leg.debit(payer.account_no, "60"), Leg.credit(payee.account_no, "60")])
+
+    results = run_parallel(20, work)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert not errors, errors
+    assert len({p.serial_no for p in results}) == 1
+    assert sum(not p.replayed for p in results) == 1
+    assert ledger.balance(payer) == Decimal("40")
+
+
+def test_concurrent_identical_batches_answer_with_the_original_postings(ledger):
+    from postings.services import PostingRequest, posting_create_batch
+
+    payer, payee = ledger.cash(), ledger.cash()
+    ledger.recharge(payer, "100")
+    items = [PostingRequest("bdup-60", "transfer", [Leg.debit(payer.account_no, "60"),
+                                                    Leg.credit(payee.account_no, "60")])]
+
+    results = run_parallel(8, lambda _: posting_create_batch(items, posted_by="trade"))
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert not errors, errors
+    assert all(batch[0].ok for batch in results), [batch[0].error for batch in results]
+    assert len({batch[0].posting.serial_no for batch in results}) == 1
+    assert ledger.balance(payer) == Decimal("40")
