@@ -48,6 +48,10 @@ INSTALLED_APPS = [
     "postings",
     "withdrawals",
     "reports",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "config.api",
 ]
 
 MIDDLEWARE = [
@@ -103,6 +107,41 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 LOGIN_URL = "admin:login"
 
+# The ledger API (config/api, docs/api.md): API keys only, JSON only, one
+# error shape. The schema and Swagger UI are served without a key, from the
+# project's own static files (drf-spectacular-sidecar), no CDN.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["config.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["config.api.auth.HasScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_METADATA_CLASS": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Ledger API (账务系统接口)",
+    "DESCRIPTION": "Postings, holds, withdrawals and reads of the ledger core for business systems. "
+                   "Authenticate with `Authorization: Api-Key <key>`. Amounts are decimal strings. "
+                   "Every error is `{\"error\": {\"code\", \"message\", \"fields\"}}`; see docs/api.md.",
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PUBLIC": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "ENUM_NAME_OVERRIDES": {
+        "AccountStatusEnum": "accounts.models.AccountStatus",
+        "BatchItemStatusEnum": "config.api.serializers.BATCH_STATUSES",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
 CURRENCIES = ("CNY", "USD", "HKD", "EUR", "JPY")
 DEFAULT_CURRENCY = "CNY"
 
@@ -131,7 +170,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.eod_run_due",
         "schedule": crontab(minute="*/5"),
     },
+    # Hot accounts' buffered legs (postings.buffers): applied every few
+    # seconds, so the pending amount a balance read shows stays small.
+    "buffers-flush": {
+        "task": "postings.tasks.buffers_flush",
+        "schedule": float(os.environ.get("BUFFER_FLUSH_SECONDS", "2")),
+        "options": {"expires": 30},
+    },
 }
+
+# Ledger. A batch posting call takes at most this many postings; a flush
+# applies at most BUFFER_FLUSH_BATCH pending entries of an account per
+# transaction (one balance UPDATE each).
+POSTING_BATCH_MAX = int(os.environ.get("POSTING_BATCH_MAX", "1000"))
+BUFFER_FLUSH_BATCH = int(os.environ.get("BUFFER_FLUSH_BATCH", "5000"))
+# The hot-accounts page shows a buffer older than this in red: the flush is
+# not keeping up, or not running.
+BUFFER_ALERT_SECONDS = int(os.environ.get("BUFFER_ALERT_SECONDS", "60"))
 
 # Withdrawals. A PayingBank names its gateway by a key of BANK_GATEWAYS.
 BANK_GATEWAYS = {"sandbox": "withdrawals.gateways.SandboxBank"}
@@ -149,19 +204,3 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
-    # Hot accounts' buffered legs (postings.buffers): applied every few
-    # seconds, so the pending amount a balance read shows stays small.
-    "buffers-flush": {
-        "task": "postings.tasks.buffers_flush",
-        "schedule": float(os.environ.get("BUFFER_FLUSH_SECONDS", "2")),
-        "options": {"expires": 30},
-    },
-# Ledger. A batch posting call takes at most this many postings; a flush
-# applies at most BUFFER_FLUSH_BATCH pending entries of an account per
-# transaction (one balance UPDATE each).
-POSTING_BATCH_MAX = int(os.environ.get("POSTING_BATCH_MAX", "1000"))
-BUFFER_FLUSH_BATCH = int(os.environ.get("BUFFER_FLUSH_BATCH", "5000"))
-# The hot-accounts page shows a buffer older than this in red: the flush is
-# not keeping up, or not running.
-BUFFER_ALERT_SECONDS = int(os.environ.get("BUFFER_ALERT_SECONDS", "60"))
-

@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("withdrawals/", include("withdrawals.urls")),
     path("reports/", include("reports.urls")),
+    path("api/", include("config.api.urls")),
 ]

@@ -1,0 +1,479 @@
+"""What the API reads and writes, field by field. Serializers here validate
+shape and format only; what the ledger allows (balances, statuses, rules)
+is decided by the services, whose errors come back in the same shape.
+
+Amounts travel as decimal strings ("100.00"), in and out: a JSON number
+would pass through a binary float on many clients, and the ledger refuses
+floats. Outgoing amounts carry the currency's own decimals (CNY 2, JPY 0).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import fields, serializers
+
+from accounts.models import AccountStatus, Customer
+from postings.models import BusinessType
+from postings.money import currency_places
+
+AMOUNT_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,4})?$"
+_AMOUNT_RE = re.compile(r"[0-9]{1,16}(\.[0-9]{1,4})?")
+SIGNED_AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+ACCOUNT_NO_PATTERN = r"^[0-9A-Za-z_-]{1,32}$"
+DIRECTIONS = {"debit": "D", "credit": "C"}
+DIRECTION_NAMES = {v: k for k, v in DIRECTIONS.items()}
+POSTING_BUSINESS_TYPES = [b for b in BusinessType.values if b != BusinessType.REVERSAL]
+MAX_LEGS = 100
+MAX_RULE_PARAMS = 32
+
+
+def batch_max() -> int:
+    return getattr(settings, "POSTING_BATCH_MAX", 1000)
+
+
+def money_text(amount: Decimal | None, currency: str) -> str | None:
+    """An amount as a decimal string with the currency's own decimals."""
+    if amount is None:
+        return None
+    return format(amount.quantize(Decimal(1).scaleb(-currency_places(currency))), "f")
+
+
+# --------------------------------------------------------------- fields ----
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else: 123 or true is refused, not turned into
+    "123" or "True". Identifiers keep their whitespace (trimming a request
+    number would make two requests one)."""
+
+    default_error_messages = {"not_a_string": "Must be a JSON string."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+def request_no_field(**kwargs) -> StrictCharField:
+    return StrictCharField(
+        min_length=1, max_length=64,
+        help_text="The caller's request number, unique within its source system. The same request sent again "
+                  "is answered with the original result; the same number with other content is 409.",
+        **kwargs,
+    )
+
+
+def account_no_field(**kwargs) -> StrictCharField:
+    return StrictCharField(max_length=32, **kwargs)
+
+
+@extend_schema_field({"type": "string", "pattern": AMOUNT_PATTERN, "example": "100.00"})
+class AmountField(StrictCharField):
+    """A positive decimal string, at most 16 digits before the point and 4
+    after; the currency's own decimals are checked by the ledger
+    (``invalid_amount``)."""
+
+    default_error_messages = {
+        "format": "Must be a decimal string such as \"100.00\": digits, at most one point, no sign or exponent.",
+        "zero": "Must be greater than zero.",
+    }
+
+    def __init__(self, *, allow_zero: bool = False, **kwargs):
+        self.allow_zero = allow_zero
+        kwargs.setdefault("max_length", 21)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not _AMOUNT_RE.fullmatch(value):
+            self.fail("format")
+        if not self.allow_zero and Decimal(value) == 0:
+            self.fail("zero")
+        return value
+
+
+@extend_schema_field({"type": "string", "pattern": SIGNED_AMOUNT_PATTERN, "example": "100.00"})
+class AmountOut(serializers.Field):
+    """An amount of the object, in the object's currency (``currency_from``)."""
+
+    def __init__(self, *, currency_from: str = "currency", **kwargs):
+        self.currency_from = currency_from
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        value = super().get_attribute(instance)
+        if isinstance(instance, dict):
+            currency = instance[self.currency_from]
+        else:
+            currency = fields.get_attribute(instance, self.currency_from.split("."))
+        return value, currency
+
+    def to_representation(self, value):
+        amount, currency = value
+        return money_text(amount, currency)
+
+
+class NullableAmountOut(AmountOut):
+    def __init__(self, **kwargs):
+        kwargs["allow_null"] = True
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        pair = super().get_attribute(instance)
+        return None if pair[0] is None else pair
+
+    def to_representation(self, value):
+        return None if value is None else super().to_representation(value)
+
+
+class DirectionField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=list(DIRECTIONS), **kwargs)
+
+    def to_representation(self, value):
+        return DIRECTION_NAMES.get(value, value)
+
+
+# --------------------------------------------------------------- errors ----
+
+
+class ErrorDetailOut(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable error code (see the error responses).")
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.CharField())
+
+
+# -------------------------------------------------------------- members ----
+
+
+class CustomerIn(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Customer.Kind.values)
+    id_type = serializers.ChoiceField(
+        choices=Customer.IdType.values, required=False,
+        help_text="Default: resident_id for a person, business_license for a company.",
+    )
+    id_no = StrictCharField(min_length=1, max_length=64)
+    name = StrictCharField(min_length=1, max_length=128, trim_whitespace=True)
+
+
+class MemberIn(serializers.Serializer):
+    member_no = StrictCharField(min_length=1, max_length=32)
+    name = StrictCharField(min_length=1, max_length=128, trim_whitespace=True)
+    platform = StrictCharField(min_length=1, max_length=64, required=False, default="wallet")
+    customer = CustomerIn()
+
+
+class CustomerOut(serializers.Serializer):
+    kind = serializers.CharField()
+    id_type = serializers.CharField()
+    id_no = serializers.CharField()
+    name = serializers.CharField()
+
+
+class MemberOut(serializers.Serializer):
+    member_no = serializers.CharField()
+    name = serializers.CharField()
+    platform = serializers.CharField()
+    customer = CustomerOut()
+    created_at = serializers.DateTimeField()
+
+
+# ------------------------------------------------------------- accounts ----
+
+
+class AccountIn(serializers.Serializer):
+    request_no = request_no_field(required=False)
+    member_no = StrictCharField(
+        min_length=1, max_length=32, required=False, help_text="The owner; omit for an internal account (内部户)."
+    )
+    entity = StrictCharField(min_length=1, max_length=16, help_text="Accounting entity (会计主体) code, e.g. MAIN.")
+    account_type = StrictCharField(min_length=1, max_length=32, help_text="A code of the chart, e.g. USER_CASH.")
+    currency = serializers.ChoiceField(
+        choices=list(settings.CURRENCIES), required=False, help_text="Default: the entity's base currency."
+    )
+    credit_limit = AmountField(allow_zero=True, required=False, help_text="Asset (credit) accounts only.")
+    name = StrictCharField(max_length=128, required=False, default="", allow_blank=True, trim_whitespace=True)
+
+
+class AccountStatusIn(serializers.Serializer):
+    status = serializers.ChoiceField(choices=AccountStatus.choices)
+    reason = StrictCharField(min_length=1, max_length=255, trim_whitespace=True)
+
+
+class AccountOut(serializers.Serializer):
+    """An account as it stands. New figures (e.g. a pending amount of a
+    buffered account) are added here as fields; nothing else changes."""
+
+    account_no = serializers.CharField()
+    name = serializers.CharField()
+    member_no = serializers.CharField(source="member.member_no", allow_null=True, default=None)
+    entity = serializers.CharField(source="entity.code")
+    account_type = serializers.CharField(source="account_type.code")
+    subject_code = serializers.CharField(source="account_type.subject_code")
+    category = serializers.CharField()
+    currency = serializers.CharField()
+    balance = AmountOut()
+    frozen = AmountOut()
+    available = AmountOut()
+    credit_limit = AmountOut()
+    status = serializers.ChoiceField(choices=AccountStatus.choices)
+    opened_on = serializers.DateField()
+    closed_on = serializers.DateField(allow_null=True)
+
+
+# -------------------------------------------------------------- entries ----
+
+
+class EntriesQuery(serializers.Serializer):
+    accounting_date_after = serializers.DateField(required=False, help_text="From this accounting date, inclusive.")
+    accounting_date_before = serializers.DateField(required=False, help_text="Up to this accounting date, inclusive.")
+    business_type = serializers.ChoiceField(choices=BusinessType.values, required=False)
+
+    def validate(self, attrs):
+        after, before = attrs.get("accounting_date_after"), attrs.get("accounting_date_before")
+        if after and before and after > before:
+            raise serializers.ValidationError(
+                {"accounting_date_before": "Must not be before accounting_date_after."}
+            )
+        return attrs
+
+
+class EntryOut(serializers.Serializer):
+    serial_no = serializers.IntegerField()
+    posting_serial_no = serializers.IntegerField(source="posting_id")
+    account_seq = serializers.IntegerField(allow_null=True, help_text="The entry's place in the account's chain.")
+    direction = DirectionField()
+    amount = AmountOut()
+    currency = serializers.CharField()
+    balance_before = NullableAmountOut()
+    balance_after = NullableAmountOut()
+    business_type = serializers.CharField()
+    accounting_date = serializers.DateField()
+    created_at = serializers.DateTimeField()
+
+
+# ------------------------------------------------------------- postings ----
+
+
+class LegIn(serializers.Serializer):
+    account_no = account_no_field()
+    direction = DirectionField()
+    amount = AmountField()
+
+
+class PostingIn(serializers.Serializer):
+    request_no = request_no_field()
+    business_type = serializers.ChoiceField(choices=POSTING_BUSINESS_TYPES)
+    legs = serializers.ListField(child=LegIn(), min_length=2, max_length=MAX_LEGS)
+    memo = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
+    currency = serializers.ChoiceField(choices=list(settings.CURRENCIES), required=False)
+    external_ref = StrictCharField(
+        max_length=64, required=False, default="", allow_blank=True,
+        help_text="A channel serial number, bank reference or payment slip number.",
+    )
+    accounting_date = serializers.DateField(
+        required=False,
+        help_text="The accounting day the caller expects; must be the entity's open day. A day already cut is "
+                  "refused (day_closed). Omit to post on the open day.",
+    )
+
+
+class BatchItemIn(serializers.Serializer):
+    request_no = request_no_field()
+    business_type = serializers.ChoiceField(choices=POSTING_BUSINESS_TYPES)
+    legs = serializers.ListField(child=LegIn(), min_length=2, max_length=MAX_LEGS)
+    memo = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
+    currency = serializers.ChoiceField(choices=list(settings.CURRENCIES), required=False)
+    external_ref = StrictCharField(max_length=64, required=False, default="", allow_blank=True)
+
+
+class BatchIn(serializers.Serializer):
+    postings = serializers.ListField(child=BatchItemIn(), min_length=1, max_length=batch_max())
+
+
+class ByRuleIn(serializers.Serializer):
+    request_no = request_no_field()
+    business_type = serializers.ChoiceField(choices=POSTING_BUSINESS_TYPES)
+    params = serializers.DictField(
+        child=StrictCharField(max_length=64),
+        help_text="The rule's parameters: account numbers and decimal-string amounts, e.g. recharge: "
+                  "member_account, channel_account, amount, channel_serial_no.",
+    )
+    memo = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
+
+    def validate_params(self, params):
+        if len(params) > MAX_RULE_PARAMS:
+            raise serializers.ValidationError(f"At most {MAX_RULE_PARAMS} parameters.")
+        return params
+
+
+class ReversalIn(serializers.Serializer):
+    request_no = request_no_field()
+    memo = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
+
+
+class PostingEntryOut(serializers.Serializer):
+    serial_no = serializers.IntegerField()
+    account_no = serializers.CharField(source="account.account_no")
+    direction = DirectionField()
+    amount = AmountOut()
+    balance_before = NullableAmountOut()
+    balance_after = NullableAmountOut()
+
+
+class PostingOut(serializers.Serializer):
+    serial_no = serializers.IntegerField()
+    request_no = serializers.CharField()
+    business_type = serializers.CharField()
+    currency = serializers.CharField()
+    accounting_date = serializers.DateField()
+    memo = serializers.CharField(allow_blank=True)
+    external_ref = serializers.CharField(allow_blank=True)
+    reverses = serializers.IntegerField(source="reverses_id", allow_null=True,
+                                        help_text="The posting this one reverses (冲正).")
+    corrects_date = serializers.DateField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    entries = PostingEntryOut(many=True, source="api_entries")
+
+
+BATCH_STATUSES = ["created", "replayed", "error"]
+
+
+class BatchItemOut(serializers.Serializer):
+    request_no = serializers.CharField()
+    status = serializers.ChoiceField(choices=BATCH_STATUSES)
+    posting = PostingOut(allow_null=True)
+    error = ErrorDetailOut(allow_null=True)
+
+
+class BatchOut(serializers.Serializer):
+    results = BatchItemOut(many=True)
+
+
+# ---------------------------------------------------------------- holds ----
+
+
+class HoldIn(serializers.Serializer):
+    request_no = request_no_field()
+    account_no = account_no_field()
+    amount = AmountField()
+    reason = StrictCharField(min_length=1, max_length=255, trim_whitespace=True)
+    expires_at = serializers.DateTimeField(
+        required=False,
+        help_text="In the future; released automatically after this moment unless settled or released before.",
+    )
+
+    def validate_expires_at(self, value):
+        if value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.")
+        return value
+
+
+class SettleIn(serializers.Serializer):
+    request_no = request_no_field()
+    amount = AmountField()
+    counter_account_no = account_no_field(help_text="The account credited with the settled amount.")
+    business_type = serializers.ChoiceField(choices=POSTING_BUSINESS_TYPES, default="guarantee_settlement")
+    memo = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
+    external_ref = StrictCharField(max_length=64, required=False, default="", allow_blank=True)
+
+
+class ReleaseIn(serializers.Serializer):
+    request_no = request_no_field()
+    amount = AmountField(required=False, help_text="Omit to release everything that remains.")
+
+
+class HoldOut(serializers.Serializer):
+    hold_id = serializers.IntegerField(source="id")
+    request_no = serializers.CharField()
+    account_no = serializers.CharField(source="account.account_no")
+    currency = serializers.CharField(source="account.currency")
+    amount = AmountOut(currency_from="account.currency")
+    remaining = AmountOut(currency_from="account.currency")
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+# ---------------------------------------------------------- withdrawals ----
+
+
+class BankCardIn(serializers.Serializer):
+    holder = StrictCharField(min_length=1, max_length=128, trim_whitespace=True)
+    bank = StrictCharField(min_length=1, max_length=64, trim_whitespace=True)
+    number = StrictCharField(min_length=1, max_length=32, help_text="12 to 19 digits; spaces and '-' are ignored.")
+
+
+class WithdrawalIn(serializers.Serializer):
+    request_no = request_no_field()
+    account_no = account_no_field()
+    amount = AmountField(help_text="Paid to the card; the fee is frozen on top of it.")
+    bank_card = BankCardIn()
+
+
+class BankCardOut(serializers.Serializer):
+    holder = serializers.CharField(source="card_holder")
+    bank = serializers.CharField(source="card_bank")
+    number_masked = serializers.CharField(source="card_masked")
+
+
+class WithdrawalEventOut(serializers.Serializer):
+    from_status = serializers.CharField(allow_blank=True)
+    to_status = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class WithdrawalOut(serializers.Serializer):
+    withdrawal_id = serializers.IntegerField(source="id")
+    request_no = serializers.CharField()
+    account_no = serializers.CharField(source="account.account_no")
+    member_no = serializers.CharField(source="member.member_no")
+    currency = serializers.CharField()
+    amount = AmountOut()
+    fee = AmountOut()
+    status = serializers.CharField()
+    bank_card = BankCardOut(source="*")
+    closing_reason = serializers.CharField(allow_blank=True, help_text="Why it was rejected or cancelled.")
+    settlement_serial_no = serializers.IntegerField(source="settlement_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    history = WithdrawalEventOut(many=True, source="api_history")
+
+
+# -------------------------------------------------------------- reports ----
+
+GROUP_BY = ["account", "account_type", "subject", "entity"]
+
+
+class BalanceSheetQuery(serializers.Serializer):
+    date = serializers.DateField(required=False, help_text="Accounting date; default the latest with a sheet.")
+    entity = StrictCharField(min_length=1, max_length=16, required=False, help_text="Entity code; default all.")
+    group_by = serializers.ChoiceField(choices=GROUP_BY, default="account")
+    currency = serializers.ChoiceField(choices=list(settings.CURRENCIES), required=False)
+
+
+class BalanceSheetRowOut(serializers.Serializer):
+    entity = serializers.CharField(source="entity__code")
+    account_no = serializers.CharField(source="account__account_no", allow_null=True, default=None)
+    account_name = serializers.CharField(source="account__name", allow_null=True, default=None)
+    account_type = serializers.CharField(source="account_type_code", allow_null=True, default=None)
+    subject_code = serializers.CharField(allow_null=True, default=None)
+    category = serializers.CharField(allow_null=True, default=None)
+    currency = serializers.CharField()
+    opening = AmountOut(source="opening_total")
+    debit = AmountOut(source="debit_total")
+    credit = AmountOut(source="credit_total")
+    closing = AmountOut(source="closing_total")
+    entries = serializers.IntegerField()
+    accounts = serializers.IntegerField()

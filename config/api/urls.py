@@ -1,0 +1,40 @@
+"""The ledger API, mounted at /api/: version 1 under /api/v1/, the OpenAPI
+schema at /api/schema/ and Swagger UI at /api/docs/ (served from the
+project's own static files). Paths have no trailing slash; anything else
+under /api/ is a 404 in the API's error shape."""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+app_name = "api"
+
+v1 = [
+    path("members", views.MembersView.as_view(), name="members"),
+    path("accounts", views.AccountsView.as_view(), name="accounts"),
+    re_path(r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})$", views.AccountDetailView.as_view(), name="account"),
+    re_path(r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/entries$", views.AccountEntriesView.as_view(),
+            name="account_entries"),
+    re_path(r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/status$", views.AccountStatusView.as_view(),
+            name="account_status"),
+    path("postings", views.PostingsView.as_view(), name="postings"),
+    path("postings/by-rule", views.PostingByRuleView.as_view(), name="postings_by_rule"),
+    path("postings/batch", views.PostingBatchView.as_view(), name="postings_batch"),
+    path("postings/<int:serial_no>", views.PostingDetailView.as_view(), name="posting"),
+    path("postings/<int:serial_no>/reversal", views.PostingReversalView.as_view(), name="posting_reversal"),
+    path("holds", views.HoldsView.as_view(), name="holds"),
+    path("holds/<int:hold_id>", views.HoldDetailView.as_view(), name="hold"),
+    path("holds/<int:hold_id>/settle", views.HoldSettleView.as_view(), name="hold_settle"),
+    path("holds/<int:hold_id>/release", views.HoldReleaseView.as_view(), name="hold_release"),
+    path("withdrawals", views.WithdrawalsView.as_view(), name="withdrawals"),
+    path("withdrawals/<int:withdrawal_id>", views.WithdrawalDetailView.as_view(), name="withdrawal"),
+    path("reports/balance-sheet", views.BalanceSheetView.as_view(), name="balance_sheet"),
+]
+
+urlpatterns = [
+    path("v1/", include(v1)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"^[\s\S]*$", views.UnknownEndpointView.as_view(), name="unknown"),  # newlines too
+]

@@ -1,0 +1,742 @@
+"""The ledger API's endpoints. Each view checks the key's scope, validates
+the body's shape, calls one service (or selector) and shapes the answer;
+every ledger rule lives in the services.
+
+The calling client's source-system code is the ``source_system`` of what it
+writes, so its request numbers are its own: the same number from two
+clients is two requests. A replayed request (same number, same content) is
+answered 200 with the original result, a first one 201; the same number
+with other content is 409 ``idempotency_conflict``. Holds and postings of
+another source system cannot be settled, released or reversed (403).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import account_get
+from accounts.services import account_change_status, account_open, customer_create, member_create
+from postings import services as posting_services
+from postings.exceptions import DayClosed, IdempotencyConflict, LedgerError, LedgerValidationError
+from postings.models import Hold, HoldEvent, Posting
+from postings.selectors import current_accounting_date
+from postings.services import (
+    Leg,
+    canonical_amount,
+    hold_place,
+    hold_release,
+    hold_settle,
+    posting_create,
+    posting_create_by_rule,
+    posting_reverse,
+    request_fingerprint,
+    run_once,
+)
+from reports import selectors as report_selectors
+from withdrawals.models import Withdrawal
+from withdrawals.services import withdrawal_request
+
+from . import selectors
+from .errors import error_responses
+from .models import ApiAccountRequest, ApiClient, ApiKey
+from .pagination import CURSOR_PARAMETER, PAGE_PARAMETER, EntryCursor, SheetPages, page_size_parameter
+from .serializers import (
+    DIRECTIONS,
+    AccountIn,
+    AccountOut,
+    AccountStatusIn,
+    BalanceSheetQuery,
+    BalanceSheetRowOut,
+    BatchIn,
+    BatchOut,
+    ByRuleIn,
+    EntriesQuery,
+    EntryOut,
+    HoldIn,
+    HoldOut,
+    MemberIn,
+    MemberOut,
+    PostingIn,
+    PostingOut,
+    ReleaseIn,
+    ReversalIn,
+    SettleIn,
+    WithdrawalIn,
+    WithdrawalOut,
+)
+from .services import api_call_record
+
+log = logging.getLogger(__name__)
+
+READ, POST, HOLD, WITHDRAW, ADMIN = "read", "post", "hold", "withdraw", "admin"
+AUTH_ERRORS = (400, 401, 403)
+
+
+class JsonAlways(DefaultContentNegotiation):
+    """Answer JSON whatever the Accept header says: a server-to-server API has
+    one representation, and a 406 would only hide the error the caller needs."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class LedgerView(APIView):
+    # Scopes per method, the call log, and the helpers every endpoint uses.
+    # (No docstring: drf-spectacular would print it under every endpoint.)
+
+    content_negotiation_class = JsonAlways
+    scopes: dict[str, tuple[str, ...]] = {}
+    # The query parameters the endpoint takes; any other is refused (400),
+    # so a mistyped filter never quietly returns everything.
+    query_parameters: frozenset[str] = frozenset()
+    outcome = "ok"
+    request_no = ""
+
+    @property
+    def allowed_methods(self):
+        return [m for m in super().allowed_methods if m != "OPTIONS"]
+
+    def dispatch(self, request, *args, **kwargs):
+        started = time.monotonic()
+        response = super().dispatch(request, *args, **kwargs)
+        try:
+            self._log_call(request, response, started)
+        except Exception:  # the log must never turn an answered call into a failure
+            log.exception("Could not write the API call log.")
+        return response
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        unknown = sorted(set(request.query_params) - self.query_parameters)
+        if unknown:
+            raise exceptions.ValidationError(
+                {name or "(empty name)": "Unknown query parameter." for name in unknown}
+            )
+
+    def _log_call(self, request, response, started: float) -> None:
+        key: ApiKey | None = getattr(request, "api_key", None)
+        data = getattr(response, "data", None)
+        outcome = self.outcome
+        if response.status_code >= 400:
+            outcome = data["error"]["code"] if isinstance(data, dict) and "error" in data else "error"
+        api_call_record(
+            client=key.client if key else None,
+            key_prefix=key.prefix if key else getattr(request, "api_key_prefix", ""),
+            method=request.method,
+            endpoint=self.endpoint(request),
+            path=request.path,
+            request_no=self.request_no,
+            status_code=response.status_code,
+            outcome=outcome,
+            latency_ms=int((time.monotonic() - started) * 1000),
+            remote_addr=request.META.get("REMOTE_ADDR"),
+        )
+
+    def endpoint(self, request) -> str:
+        """The route as the schema names it: /api/v1/accounts/{account_no}."""
+        match = request.resolver_match
+        route = match.route if match else ""
+        route = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", route)
+        route = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+        return "/" + route.replace("^", "").replace("$", "")
+
+    # -- helpers --
+
+    @property
+    def client(self) -> ApiClient:
+        return self.request.user
+
+    @property
+    def actor(self) -> str:
+        """``posted_by`` / ``actor`` of what this call writes: the client and the key."""
+        return f"api:{self.client.source_system}:lk_{self.request.auth.prefix}"
+
+    def validated(self, serializer_class, data=None) -> dict:
+        data = self.request.data if data is None else data
+        if isinstance(data, dict) and isinstance(data.get("request_no"), str):
+            self.request_no = data["request_no"]
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def query(self, serializer_class) -> dict:
+        # A plain dict, not the QueryDict: DRF would read "?date=" as "no
+        # date"; here an empty value is a value, and refused as one.
+        serializer = serializer_class(data=dict(self.request.query_params.items()))
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def written(self, payload: dict, *, replayed: bool) -> Response:
+        self.outcome = "replayed" if replayed else "created"
+        return Response(payload, status=200 if replayed else 201)
+
+    def own(self, source_system: str, what: str) -> None:
+        """Only the source system that made a hold or posting may settle,
+        release or reverse it."""
+        if source_system != self.client.source_system:
+            raise exceptions.PermissionDenied(
+                f"The {what} belongs to source system {source_system!r}; only it may change it."
+            )
+
+    def visible(self, source_system: str, what: str) -> None:
+        """``read`` sees everything; a client without it sees only its own."""
+        if not self.client.has_scope(READ) and source_system != self.client.source_system:
+            raise exceptions.NotFound(f"No {what} of source system {self.client.source_system!r} with that id.")
+
+
+def once(model, *, source_system: str, request_no: str, call):
+    """Run a service call. If it is refused while a concurrent identical
+    request committed the same request number, ask again: the service then
+    answers with the original (or 409). The services check balances and
+    statuses before they claim the number, so without this the loser of the
+    race could hear ``insufficient_funds`` for a request that was booked."""
+    try:
+        return call()
+    except LedgerError as exc:
+        if isinstance(exc, IdempotencyConflict) or not request_no:
+            raise
+        if not model.objects.filter(source_system=source_system, request_no=request_no).exists():
+            raise
+    return call()
+
+
+def posting_payload(posting) -> dict:
+    """The posting as the API shows it, read back from the database, so a
+    first answer and a replay are the same bytes."""
+    return PostingOut(selectors.postings_with_entries(serial_nos=[posting.serial_no])[posting.serial_no]).data
+
+
+def hold_payload(hold) -> dict:
+    return HoldOut(selectors.hold_get(hold_id=hold.id)).data
+
+
+def _legs(items) -> list[Leg]:
+    return [Leg(leg["account_no"], DIRECTIONS[leg["direction"]], leg["amount"]) for leg in items]
+
+
+_ID = {"type": "integer", "minimum": 1, "maximum": selectors.BIGINT_MAX}
+
+
+def _path_id(name: str, what: str) -> OpenApiParameter:
+    return OpenApiParameter(name, _ID, OpenApiParameter.PATH, description=what)
+
+
+ACCOUNT_NO_PARAMETER = OpenApiParameter(
+    "account_no", {"type": "string", "pattern": r"^[0-9A-Za-z_-]{1,32}$"}, OpenApiParameter.PATH,
+    description="Account number, e.g. 22410010000000427.",
+)
+
+
+# -------------------------------------------------------------- members ----
+
+
+class MembersView(LedgerView):
+    scopes = {"POST": (ADMIN,)}
+
+    @extend_schema(
+        operation_id="member_create", tags=["members and accounts"], request=MemberIn,
+        responses={201: MemberOut, 200: OpenApiResponse(MemberOut, description="The member existed with these "
+                                                        "details (a replay)."),
+                   **error_responses(*AUTH_ERRORS, 415, 409)},
+        summary="Register a member (会员) of a customer (客户)",
+        description="The customer is identified by its ID document (id_type, id_no) and created on first use. "
+                    "member_no is the idempotency key: the same member again is 200, other details 409.",
+    )
+    def post(self, request):
+        data = self.validated(MemberIn)
+        self.request_no = data["member_no"]
+        customer = data["customer"]
+        id_type = customer.get("id_type") or ("resident_id" if customer["kind"] == "person" else "business_license")
+        existing = selectors.member_find(member_no=data["member_no"])
+        if existing is not None:
+            return self._replay(existing, data, id_type)
+        try:
+            with transaction.atomic():  # the customer and its member, or neither
+                person = customer_create(kind=customer["kind"], name=customer["name"], id_type=id_type,
+                                         id_no=customer["id_no"])
+                member = member_create(member_no=data["member_no"], customer=person, name=data["name"],
+                                       platform=data["platform"])
+        except (IntegrityError, LedgerValidationError):
+            existing = selectors.member_find(member_no=data["member_no"])
+            if existing is None:
+                raise
+            return self._replay(existing, data, id_type)  # a concurrent call registered it first
+        return self.written(MemberOut(selectors.member_find(member_no=member.member_no)).data, replayed=False)
+
+    def _replay(self, member, data, id_type) -> Response:
+        same = (member.name, member.platform, member.customer.id_type, member.customer.id_no) == (
+            data["name"], data["platform"], id_type, data["customer"]["id_no"])
+        if not same:
+            raise IdempotencyConflict(
+                f"Member {member.member_no} exists with other details.", member_no=member.member_no
+            )
+        return self.written(MemberOut(member).data, replayed=True)
+
+
+# ------------------------------------------------------------- accounts ----
+
+
+class AccountsView(LedgerView):
+    scopes = {"POST": (ADMIN,)}
+
+    @extend_schema(
+        operation_id="account_open", tags=["members and accounts"], request=AccountIn,
+        responses={201: AccountOut, 200: OpenApiResponse(AccountOut, description="Replay of request_no."),
+                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        summary="Open an account (开户)",
+        description="A member's account (cash, credit line) or, without member_no, an internal account (内部户). "
+                    "With request_no, a retry answers the account opened the first time.",
+    )
+    def post(self, request):
+        data = self.validated(AccountIn)
+        entity = selectors.entity_get(code=data["entity"])
+        account_type = selectors.account_type_get(code=data["account_type"])
+        member = selectors.member_get(member_no=data["member_no"]) if data.get("member_no") else None
+        currency = data.get("currency") or entity.base_currency
+        credit_limit = data.get("credit_limit", "0")
+
+        def open_account():
+            return account_open(entity=entity, account_type=account_type, currency=currency, member=member,
+                                name=data["name"], credit_limit=credit_limit)
+
+        request_no = data.get("request_no")
+        if not request_no:
+            return self.written(AccountOut(account_get(account_no=open_account().account_no)).data, replayed=False)
+        fingerprint = request_fingerprint(
+            op="account", entity=entity.code, account_type=account_type.code, currency=currency,
+            member_no=member.member_no if member else None, credit_limit=canonical_amount(credit_limit),
+            name=data["name"],
+        )
+
+        def write() -> ApiAccountRequest:
+            return ApiAccountRequest.objects.create(source_system=self.client.source_system, request_no=request_no,
+                                                    fingerprint=fingerprint, account=open_account())
+
+        opened = run_once(
+            ApiAccountRequest, source_system=self.client.source_system, request_no=request_no,
+            fingerprint=fingerprint, constraint="api_account_request_unique",
+            columns="api_apiaccountrequest.source_system, api_apiaccountrequest.request_no", what="account",
+            write=write,
+        )
+        account = account_get(account_no=opened.account.account_no)
+        return self.written(AccountOut(account).data, replayed=opened.replayed)
+
+
+class AccountDetailView(LedgerView):
+    scopes = {"GET": (READ,)}
+
+    @extend_schema(
+        operation_id="account_get", tags=["members and accounts"], parameters=[ACCOUNT_NO_PARAMETER],
+        responses={200: AccountOut, **error_responses(*AUTH_ERRORS, 404)},
+        summary="An account: balance, frozen, available (余额/冻结/可用)",
+    )
+    def get(self, request, account_no: str):
+        return Response(AccountOut(account_get(account_no=account_no)).data)
+
+
+class AccountStatusView(LedgerView):
+    scopes = {"POST": (ADMIN,)}
+
+    @extend_schema(
+        operation_id="account_change_status", tags=["members and accounts"], parameters=[ACCOUNT_NO_PARAMETER],
+        request=AccountStatusIn, responses={200: AccountOut, **error_responses(*AUTH_ERRORS, 415, 404, 422)},
+        summary="Block, unblock or close an account (止付/止收/冻结/销户)",
+        description="Asking for the status the account already has changes nothing and answers 200.",
+    )
+    def post(self, request, account_no: str):
+        data = self.validated(AccountStatusIn)
+        account = account_get(account_no=account_no)
+        if account.status == data["status"]:
+            self.outcome = "unchanged"
+        else:
+            account_change_status(account=account, to_status=data["status"], reason=data["reason"],
+                                  actor=self.actor)
+        return Response(AccountOut(account_get(account_no=account_no)).data)
+
+
+class AccountEntriesView(LedgerView):
+    scopes = {"GET": (READ,)}
+    query_parameters = frozenset({*EntriesQuery().fields, "cursor", "page_size"})
+
+    @extend_schema(
+        operation_id="account_entries", tags=["members and accounts"],
+        parameters=[ACCOUNT_NO_PARAMETER, EntriesQuery, CURSOR_PARAMETER,
+                    page_size_parameter(EntryCursor.page_size, EntryCursor.max_page_size)],
+        responses={200: OpenApiResponse(
+            {"type": "object", "required": ["next", "previous", "results"], "properties": {
+                "next": {"type": "string", "format": "uri", "nullable": True},
+                "previous": {"type": "string", "format": "uri", "nullable": True},
+                "results": {"type": "array", "items": {"$ref": "#/components/schemas/EntryOut"}},
+            }}, description="A page of entries (账务流水), oldest first."),
+            **error_responses(*AUTH_ERRORS, 404)},
+        summary="An account's entries (账务流水)",
+    )
+    def get(self, request, account_no: str):
+        query = self.query(EntriesQuery)
+        account = account_get(account_no=account_no)
+        entries = selectors.account_entries(
+            account=account, date_after=query.get("accounting_date_after"),
+            date_before=query.get("accounting_date_before"), business_type=query.get("business_type"),
+        )
+        paginator = EntryCursor()
+        page = paginator.paginate_queryset(entries, request, view=self)
+        return paginator.get_paginated_response(EntryOut(page, many=True).data)
+
+
+# ------------------------------------------------------------- postings ----
+
+
+class PostingsView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    @extend_schema(
+        operation_id="posting_create", tags=["postings"], request=PostingIn,
+        responses={201: PostingOut,
+                   200: OpenApiResponse(PostingOut, description="A replay: the original posting, same body."),
+                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        summary="Post a balanced set of legs (记账)",
+        description="Debits equal credits, in one currency and one accounting entity. All entries are written "
+                    "in one transaction, or none.",
+    )
+    def post(self, request):
+        data = self.validated(PostingIn)
+        legs = _legs(data["legs"])
+        accounting_date = data.get("accounting_date")
+        if accounting_date is not None:
+            self._expect_open_day(legs[0].account_no, accounting_date)
+        posting = once(Posting, source_system=self.client.source_system, request_no=data["request_no"],
+                       call=lambda: posting_create(
+            request_no=data["request_no"], business_type=data["business_type"], legs=legs, posted_by=self.actor,
+            source_system=self.client.source_system, memo=data["memo"], currency=data.get("currency"),
+            accounting_date=accounting_date, external_ref=data["external_ref"],
+        ))
+        return self.written(posting_payload(posting), replayed=posting.replayed)
+
+    @staticmethod
+    def _expect_open_day(account_no: str, day) -> None:
+        # Business systems post on the open day only: an earlier day is cut
+        # (or never opened) and a back-dated entry would change a closed
+        # balance sheet. The service checks again under the calendar lock.
+        entity = account_get(account_no=account_no).entity
+        open_day = current_accounting_date(entity=entity)
+        if day < open_day:
+            raise DayClosed(f"Accounting day {day} of {entity.code} is closed; the open day is {open_day}.",
+                            accounting_date=day, open_date=open_day)
+        if day > open_day:
+            raise LedgerValidationError(f"Accounting day {day} is not open yet; the open day is {open_day}.",
+                                        accounting_date=day, open_date=open_day)
+
+
+class PostingDetailView(LedgerView):
+    scopes = {"GET": (READ,)}
+
+    @extend_schema(
+        operation_id="posting_get", tags=["postings"], parameters=[_path_id("serial_no", "Posting serial number.")],
+        responses={200: PostingOut, **error_responses(*AUTH_ERRORS, 404)},
+        summary="A posting with its entries",
+    )
+    def get(self, request, serial_no: int):
+        return Response(posting_payload(selectors.posting_get(serial_no=serial_no)))
+
+
+class PostingByRuleView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    @extend_schema(
+        operation_id="posting_create_by_rule", tags=["postings"], request=ByRuleIn,
+        responses={201: PostingOut, 200: OpenApiResponse(PostingOut, description="A replay."),
+                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        summary="Post a business event through its posting rule (记账规则)",
+        description="E.g. recharge: {member_account, channel_account, amount, channel_serial_no}; the rule "
+                    "makes the legs (Dr channel / Cr member). channel_serial_no (or external_ref) is kept as "
+                    "the posting's external reference.",
+    )
+    def post(self, request):
+        data = self.validated(ByRuleIn)
+        posting = once(Posting, source_system=self.client.source_system, request_no=data["request_no"],
+                       call=lambda: posting_create_by_rule(
+            business_type=data["business_type"], request_no=data["request_no"], params=dict(data["params"]),
+            posted_by=self.actor, source_system=self.client.source_system, memo=data["memo"],
+        ))
+        return self.written(posting_payload(posting), replayed=posting.replayed)
+
+
+class PostingBatchView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    @extend_schema(
+        operation_id="posting_create_batch", tags=["postings"], request=BatchIn,
+        responses={200: OpenApiResponse(BatchOut, description="One result per item, in the order sent."),
+                   **error_responses(*AUTH_ERRORS, 415)},
+        summary="Post many independent postings (批量记账)",
+        description="Each item is its own posting with its own request number: it is created, replayed, or "
+                    "refused with an error in the usual shape, without affecting the others. A malformed batch "
+                    "is refused whole (400) and posts nothing.",
+    )
+    def post(self, request):
+        data = self.validated(BatchIn)
+        items = [
+            posting_services.PostingRequest(
+                request_no=item["request_no"], business_type=item["business_type"], legs=_legs(item["legs"]),
+                memo=item["memo"], currency=item.get("currency"), external_ref=item["external_ref"],
+            )
+            for item in data["postings"]
+        ]
+        source = self.client.source_system
+        results = posting_services.posting_create_batch(items, posted_by=self.actor, source_system=source)
+        # As in once(): an item refused while a concurrent identical request
+        # committed its number is asked again, and answered as the replay.
+        raced = set(Posting.objects.filter(source_system=source, request_no__in=[
+            r.request_no for r in results if r.error is not None and not isinstance(r.error, IdempotencyConflict)
+        ]).values_list("request_no", flat=True))
+        for i, result in enumerate(results):
+            if result.error is not None and result.request_no in raced:
+                item = items[i]
+                try:
+                    result.posting, result.error = posting_create(
+                        request_no=item.request_no, business_type=item.business_type, legs=item.legs,
+                        posted_by=self.actor, source_system=source, memo=item.memo, currency=item.currency,
+                        external_ref=item.external_ref,
+                    ), None
+                except LedgerError as exc:
+                    result.error = exc
+        postings = selectors.postings_with_entries(serial_nos=[r.posting.serial_no for r in results if r.posting])
+        out, counts = [], {"created": 0, "replayed": 0, "error": 0}
+        for result in results:
+            if result.posting is not None:
+                status = "replayed" if getattr(result.posting, "replayed", False) else "created"
+                out.append({"request_no": result.request_no, "status": status,
+                            "posting": PostingOut(postings[result.posting.serial_no]).data, "error": None})
+            else:
+                status = "error"
+                out.append({"request_no": result.request_no, "status": status, "posting": None,
+                            "error": result.error.as_dict()})
+            counts[status] += 1
+        self.outcome = ", ".join(f"{n} {status}" for status, n in counts.items())
+        return Response({"results": out})
+
+
+class PostingReversalView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    @extend_schema(
+        operation_id="posting_reverse", tags=["postings"],
+        parameters=[_path_id("serial_no", "The posting to reverse.")], request=ReversalIn,
+        responses={201: PostingOut, 200: OpenApiResponse(PostingOut, description="A replay."),
+                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        summary="Reverse a posting (冲正)",
+        description="A new posting with every leg's direction swapped, linked to the original (reverses). Only "
+                    "the source system that made a posting may reverse it.",
+    )
+    def post(self, request, serial_no: int):
+        data = self.validated(ReversalIn)
+        original = selectors.posting_get(serial_no=serial_no)
+        self.own(original.source_system, "posting")
+        posting = once(Posting, source_system=self.client.source_system, request_no=data["request_no"],
+                       call=lambda: posting_reverse(
+            serial_no=original.serial_no, request_no=data["request_no"], posted_by=self.actor,
+            source_system=self.client.source_system, memo=data["memo"],
+        ))
+        return self.written(posting_payload(posting), replayed=posting.replayed)
+
+
+# ---------------------------------------------------------------- holds ----
+
+
+class HoldsView(LedgerView):
+    scopes = {"POST": (HOLD,)}
+
+    @extend_schema(
+        operation_id="hold_place", tags=["holds"], request=HoldIn,
+        responses={201: HoldOut, 200: OpenApiResponse(HoldOut, description="A replay: the hold as it is now."),
+                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        summary="Freeze an amount (冻结)",
+        description="Available drops by the amount; the balance does not move until the hold is settled.",
+    )
+    def post(self, request):
+        data = self.validated(HoldIn)
+        hold = once(Hold, source_system=self.client.source_system, request_no=data["request_no"],
+                    call=lambda: hold_place(
+            account_no=data["account_no"], amount=data["amount"], reason=data["reason"],
+            request_no=data["request_no"], actor=self.actor, source_system=self.client.source_system,
+            expires_at=data.get("expires_at"),
+        ))
+        return self.written(hold_payload(hold), replayed=hold.replayed)
+
+
+_HOLD_ID = _path_id("hold_id", "Hold id.")
+
+
+class HoldDetailView(LedgerView):
+    scopes = {"GET": (READ, HOLD)}
+
+    @extend_schema(
+        operation_id="hold_get", tags=["holds"], parameters=[_HOLD_ID],
+        responses={200: HoldOut, **error_responses(*AUTH_ERRORS, 404)}, summary="A hold",
+    )
+    def get(self, request, hold_id: int):
+        hold = selectors.hold_get(hold_id=hold_id)
+        self.visible(hold.source_system, "hold")
+        return Response(HoldOut(hold).data)
+
+
+class HoldSettleView(LedgerView):
+    scopes = {"POST": (HOLD,)}
+
+    @extend_schema(
+        operation_id="hold_settle", tags=["holds"], parameters=[_HOLD_ID], request=SettleIn,
+        responses={201: PostingOut, 200: OpenApiResponse(PostingOut, description="A replay."),
+                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        summary="Deduct a frozen amount (扣除冻结)",
+        description="Posts Dr held account / Cr counter account for all or part of the hold; balance and frozen "
+                    "drop together. Answers the settlement posting.",
+    )
+    def post(self, request, hold_id: int):
+        data = self.validated(SettleIn)
+        hold = selectors.hold_get(hold_id=hold_id)
+        self.own(hold.source_system, "hold")
+        posting = once(Posting, source_system=self.client.source_system, request_no=data["request_no"],
+                       call=lambda: hold_settle(
+            hold_id=hold.id, request_no=data["request_no"], amount=data["amount"],
+            business_type=data["business_type"], actor=self.actor, counter_account_no=data["counter_account_no"],
+            source_system=self.client.source_system, memo=data["memo"], external_ref=data["external_ref"],
+        ))
+        return self.written(posting_payload(posting), replayed=posting.replayed)
+
+
+class HoldReleaseView(LedgerView):
+    scopes = {"POST": (HOLD,)}
+
+    @extend_schema(
+        operation_id="hold_release", tags=["holds"], parameters=[_HOLD_ID], request=ReleaseIn,
+        responses={200: HoldOut, **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        summary="Release a frozen amount (解冻)",
+        description="The rest of the hold, or part of it. A replay answers 200 with the hold as it is now.",
+    )
+    def post(self, request, hold_id: int):
+        data = self.validated(ReleaseIn)
+        held = selectors.hold_get(hold_id=hold_id)
+        self.own(held.source_system, "hold")
+        hold = once(HoldEvent, source_system=self.client.source_system, request_no=data["request_no"],
+                    call=lambda: hold_release(
+            hold_id=held.id, request_no=data["request_no"], actor=self.actor, amount=data.get("amount"),
+            source_system=self.client.source_system,
+        ))
+        self.outcome = "replayed" if hold.replayed else "released"
+        return Response(hold_payload(hold))
+
+
+# ---------------------------------------------------------- withdrawals ----
+
+
+def withdrawal_payload(withdrawal_id: int) -> dict:
+    withdrawal = selectors.withdrawal_get(withdrawal_id=withdrawal_id)
+    withdrawal.api_history = selectors.withdrawal_history(withdrawal=withdrawal)
+    return WithdrawalOut(withdrawal).data
+
+
+class WithdrawalsView(LedgerView):
+    scopes = {"POST": (WITHDRAW,)}
+
+    @extend_schema(
+        operation_id="withdrawal_request", tags=["withdrawals"], request=WithdrawalIn,
+        responses={201: WithdrawalOut, 200: OpenApiResponse(WithdrawalOut, description="A replay: the "
+                                                            "withdrawal as it is now."),
+                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        summary="Request a withdrawal (提现)",
+        description="Freezes amount + fee on the member's cash account; review and payout follow (status).",
+    )
+    def post(self, request):
+        data = self.validated(WithdrawalIn)
+        card = data["bank_card"]
+        withdrawal = once(Withdrawal, source_system=self.client.source_system, request_no=data["request_no"],
+                          call=lambda: withdrawal_request(
+            account_no=data["account_no"], amount=data["amount"], card_holder=card["holder"], card_bank=card["bank"],
+            card_number=card["number"], request_no=data["request_no"], source_system=self.client.source_system,
+        ))
+        return self.written(withdrawal_payload(withdrawal.id), replayed=withdrawal.replayed)
+
+
+class WithdrawalDetailView(LedgerView):
+    scopes = {"GET": (READ, WITHDRAW)}
+
+    @extend_schema(
+        operation_id="withdrawal_get", tags=["withdrawals"],
+        parameters=[_path_id("withdrawal_id", "Withdrawal id.")],
+        responses={200: WithdrawalOut, **error_responses(*AUTH_ERRORS, 404)},
+        summary="A withdrawal: status and history",
+        description="A client without the read scope sees only its own withdrawals.",
+    )
+    def get(self, request, withdrawal_id: int):
+        withdrawal = selectors.withdrawal_get(withdrawal_id=withdrawal_id)
+        self.visible(withdrawal.source_system, "withdrawal")
+        return Response(withdrawal_payload(withdrawal.id))
+
+
+# -------------------------------------------------------------- reports ----
+
+
+class BalanceSheetView(LedgerView):
+    scopes = {"GET": (READ,)}
+    query_parameters = frozenset({*BalanceSheetQuery().fields, "page", "page_size"})
+
+    @extend_schema(
+        operation_id="balance_sheet", tags=["reports"],
+        parameters=[BalanceSheetQuery, PAGE_PARAMETER, page_size_parameter(SheetPages.page_size,
+                                                                           SheetPages.max_page_size)],
+        responses={200: OpenApiResponse(
+            {"type": "object", "required": ["date", "group_by", "count", "next", "previous", "results"],
+             "properties": {
+                 "date": {"type": "string", "format": "date", "nullable": True,
+                          "description": "The accounting date shown; null when no sheet exists yet."},
+                 "group_by": {"type": "string", "enum": ["account", "account_type", "subject", "entity"]},
+                 "count": {"type": "integer"},
+                 "next": {"type": "string", "format": "uri", "nullable": True},
+                 "previous": {"type": "string", "format": "uri", "nullable": True},
+                 "results": {"type": "array", "items": {"$ref": "#/components/schemas/BalanceSheetRowOut"}},
+             }}, description="Rows of the balance sheet (余额表) of one accounting date, built by the end of day."),
+            **error_responses(*AUTH_ERRORS, 404)},
+        summary="Balance sheet (余额表) of a closed day",
+    )
+    def get(self, request):
+        query = self.query(BalanceSheetQuery)
+        entity = selectors.entity_get(code=query["entity"]) if query.get("entity") else None
+        day = query.get("date") or report_selectors.latest_balance_date(entity=entity)
+        sheet = selectors.balance_sheet_rows(day=day, entity=entity, currency=query.get("currency"),
+                                             group_by=query["group_by"])
+        paginator = SheetPages()
+        page = paginator.paginate_queryset(sheet, request, view=self)
+        response = paginator.get_paginated_response(BalanceSheetRowOut(page, many=True).data)
+        response.data = {"date": day, "group_by": query["group_by"], **response.data}
+        return response
+
+
+# ---------------------------------------------------------------- other ----
+
+
+class UnknownEndpointView(LedgerView):
+    # Anything under /api/ that no endpoint answers: 404 in the error shape.
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise exceptions.NotFound("No such endpoint. The endpoints are listed at /api/docs/.")
+
+    def initial(self, request, *args, **kwargs):
+        APIView.initial(self, request, *args, **kwargs)  # any query string: still a 404
+
+    def endpoint(self, request) -> str:
+        return "(unknown)"
+
+    def options(self, request, *args, **kwargs):
+        return self.http_method_not_allowed(request)
