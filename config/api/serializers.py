@@ -17,9 +17,10 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import fields, serializers
 
-from accounts.models import AccountStatus, Customer
+from accounts.models import AccountStatus, Customer, PostingMode
 from postings.models import BusinessType
 from postings.money import currency_places
+from postings.selectors import account_balance
 
 AMOUNT_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,4})?$"
 _AMOUNT_RE = re.compile(r"[0-9]{1,16}(\.[0-9]{1,4})?")
@@ -123,6 +124,22 @@ class AmountOut(serializers.Field):
         return money_text(amount, currency)
 
 
+class PendingOut(AmountOut):
+    """Of an account: the signed sum of its pending (buffered, not yet
+    flushed) entries, or with ``total`` the balance including them."""
+
+    def __init__(self, *, total: bool = False, **kwargs):
+        self.total = total
+        kwargs["source"] = "*"
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        seen = getattr(instance, "_seen_balance", None)
+        if seen is None:  # one read for both fields
+            seen = instance._seen_balance = account_balance(account=instance)
+        return (seen.total if self.total else seen.pending), instance.currency
+
+
 class NullableAmountOut(AmountOut):
     def __init__(self, **kwargs):
         kwargs["allow_null"] = True
@@ -222,10 +239,13 @@ class AccountOut(serializers.Serializer):
     subject_code = serializers.CharField(source="account_type.subject_code")
     category = serializers.CharField()
     currency = serializers.CharField()
-    balance = AmountOut()
+    balance = AmountOut(help_text="Posted balance. For a buffered (hot) account, without its pending entries.")
+    pending = PendingOut(help_text="Signed sum of pending entries of a buffered (hot) account; 0 otherwise.")
+    balance_with_pending = PendingOut(total=True, help_text="balance + pending: what the account holds now.")
     frozen = AmountOut()
     available = AmountOut()
     credit_limit = AmountOut()
+    posting_mode = serializers.ChoiceField(choices=PostingMode.choices)
     status = serializers.ChoiceField(choices=AccountStatus.choices)
     opened_on = serializers.DateField()
     closed_on = serializers.DateField(allow_null=True)

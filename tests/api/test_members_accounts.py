@@ -103,6 +103,7 @@ def test_get_an_account(trade, book):
         "account_no": book.carol_credit.account_no, "name": "Carol", "member_no": book.carol_credit.member.member_no,
         "entity": "MAIN", "account_type": "USER_CREDIT", "subject_code": "1221", "category": "asset",
         "currency": "CNY", "balance": "0.00", "frozen": "0.00", "available": "500.00", "credit_limit": "500.00",
+        "pending": "0.00", "balance_with_pending": "0.00", "posting_mode": "realtime",
         "status": "active", "opened_on": book.carol_credit.opened_on.isoformat(), "closed_on": None,
     }
     error_of(trade.get("accounts/000000000000"), 404, "not_found")
@@ -200,3 +201,27 @@ def test_a_buffered_accounts_pending_entry_reads_without_a_place_yet(trade, book
     buffers_flush()
     entries = trade.get(f"accounts/{book.channel.account_no}/entries").json()["results"]
     assert entries[-1]["balance_after"] == "-1005.00" and entries[-1]["account_seq"] == 2
+
+
+def test_a_buffered_account_shows_posted_pending_and_their_sum(trade, ledger):
+    from accounts.models import PostingMode
+    from postings.buffers import buffers_flush, posting_mode_set
+    from postings.services import Leg, posting_create
+
+    fee = ledger.internal("FEE_INCOME")
+    posting_mode_set(mode=PostingMode.BUFFERED, account=fee, actor="ops")
+    member = ledger.cash()
+    ledger.recharge(member, "10")
+    for n in range(2):
+        posting_create(request_no=f"api-fee-{n}", business_type="fee", posted_by="trade",
+                       legs=[Leg.debit(member.account_no, "1.50"), Leg.credit(fee.account_no, "1.50")])
+    body = trade.get(f"accounts/{fee.account_no}").json()
+    assert (body["posting_mode"], body["balance"], body["pending"], body["balance_with_pending"]) == (
+        "buffered", "0.00", "3.00", "3.00")
+    entries = trade.get(f"accounts/{fee.account_no}/entries").json()
+    assert [e["balance_after"] for e in entries["results"]] == [None, None]
+    buffers_flush()
+    body = trade.get(f"accounts/{fee.account_no}").json()
+    assert (body["balance"], body["pending"], body["balance_with_pending"]) == ("3.00", "0.00", "3.00")
+    member_body = trade.get(f"accounts/{member.account_no}").json()
+    assert (member_body["posting_mode"], member_body["pending"]) == ("realtime", "0.00")
