@@ -392,6 +392,26 @@ def _write_in_one_statement(posting: Posting, entries: list[Entry], touched: lis
         entry.posting_id = posting.serial_no
 
 
+def _insert_postings(postings: list[Posting]) -> None:
+    """Insert a batch's postings (unique request numbers): one statement."""
+    if connection.vendor != "postgresql":
+        Posting.objects.bulk_create(postings)
+        return
+    types = ("text", "text", "text", "text", "bigint", "text", "date", "date", "text", "text", "text", "bigint")
+    sql = (
+        f"INSERT INTO postings_posting ({', '.join(_POSTING_COLUMNS)}, created_at) "
+        f"SELECT *, now() FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) "
+        "RETURNING request_no, serial_no, created_at"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[getattr(p, c) for p in postings] for c in _POSTING_COLUMNS])
+        written = {request_no: (serial_no, created_at) for request_no, serial_no, created_at in cursor.fetchall()}
+    for posting in postings:
+        posting.serial_no, posting.created_at = written[posting.request_no]
+        posting._state.adding = False
+        posting._state.db = connection.alias
+
+
 _ENTRY_COLUMNS = (
     "posting_id", "account_id", "account_seq", "direction", "amount", "currency", "balance_before",
     "balance_after", "frozen_before", "frozen_after", "business_type", "accounting_date",
@@ -768,7 +788,7 @@ def _batch_write(items, todo, fingerprints, results, *, posted_by: str, source_s
         written.append(i)
     if not postings:
         return
-    Posting.objects.bulk_create(postings)
+    _insert_postings(postings)
     _insert_entries(entries)
     if touched:
         _save_balances(list(touched.values()))
