@@ -8,6 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from accounts.models import Account, PostingMode
+from postings.buffers import posting_mode_set
 from postings.models import Posting
 
 from .seed_demo import demo_member_count
@@ -50,6 +52,8 @@ class Command(BaseCommand):
         except CommandError as exc:
             self.stderr.write(f"End of day did not finish: {exc} (see the end-of-day page).")
 
+        self.make_fee_income_hot()
+
         User = get_user_model()
         if User.objects.filter(username=ADMIN_USERNAME).exists():
             login = f"user {ADMIN_USERNAME!r} already exists; its password was left as it was"
@@ -65,3 +69,14 @@ class Command(BaseCommand):
         # No autoreloader: it would re-run this whole command in a child process.
         # --insecure serves the admin's static files even when DEBUG is off.
         call_command("runserver", addrport, use_reloader=False, insecure_serving=True)
+
+    def make_fee_income_hot(self) -> None:
+        """MAIN's fee income account is credited by every withdrawal fee: the
+        demo runs it buffered (a hot account), so the fees of what staff pay
+        in the demo wait as pending entries on Reports > Hot accounts. With
+        no Celery beat in the demo, they are applied by "Flush now" or the
+        end of day."""
+        fee_income = Account.objects.filter(entity__code="MAIN", account_type__code="FEE_INCOME").first()
+        if fee_income is not None and not fee_income.is_buffered:
+            posting_mode_set(mode=PostingMode.BUFFERED, account=fee_income, actor="rundemo")
+            self.stdout.write(f"Fee income {fee_income.account_no} is now a buffered (hot) account.")
