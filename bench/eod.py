@@ -298,21 +298,28 @@ def generate(args) -> None:
                       FROM b_day""",
             start="SELECT account_id, balance, seq FROM b_state",
             date="%(D)s"), p)
+        # Columns added since by other issues, without a database default: their model default.
+        later = [(column, value) for column, value in [("posting_mode", "'realtime'")]
+                 if conn.execute("""SELECT 1 FROM information_schema.columns WHERE table_name = 'accounts_account'
+                                       AND column_name = %s""", [column]).fetchone()]
         step("accounts (balance, entry_seq as after D)", """
             INSERT INTO accounts_account (id, account_no, name, member_id, entity_id, account_type_id, category,
                    allow_negative, currency, balance, frozen, credit_limit, entry_seq, status, opened_on,
-                   created_at, updated_at)
+                   created_at, updated_at LATER_COLUMNS)
             SELECT a.id, t.subject_code || lpad(a.id::text, 12, '0'),
                    CASE WHEN a.member_id IS NULL THEN t.name || ' #' || a.id ELSE '' END,
                    a.member_id, %(E)s, a.type_id, a.category, a.allow_negative, 'CNY',
                    coalesce(d.balance, s.balance), 0, a.credit_limit, coalesce(d.seq, s.seq), 'active', %(D1)s,
                    %(D1)s::timestamp AT TIME ZONE 'Asia/Shanghai', %(D)s::timestamp AT TIME ZONE 'Asia/Shanghai'
+                   LATER_VALUES
               FROM b_acct a
               JOIN accounts_accounttype t ON t.id = a.type_id
               JOIN b_state s ON s.account_id = a.id
               LEFT JOIN (SELECT DISTINCT ON (account_id) account_id, balance_after AS balance, account_seq AS seq
                            FROM postings_entry WHERE accounting_date = %(D)s
-                          ORDER BY account_id, account_seq DESC) d ON d.account_id = a.id""", p)
+                          ORDER BY account_id, account_seq DESC) d ON d.account_id = a.id"""
+             .replace("LATER_COLUMNS", "".join(f", {c}" for c, _ in later))
+             .replace("LATER_VALUES", "".join(f", {v}" for _, v in later)), p)
         step("D-1 daily balances (every account)", """
             INSERT INTO reports_dailybalance (entity_id, accounting_date, account_id, account_type_code,
                    subject_code, category, currency, opening, debit, credit, closing, entry_count)

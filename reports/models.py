@@ -78,11 +78,15 @@ class EodStep(models.Model):
 
 class DailyBalance(models.Model):
     # A day writes a row for every account with a balance (a million rows a
-    # night), so the table carries only the indexes its readers use: the
-    # composite ones below already lead with entity and with account, and no
+    # night), so the table carries only the indexes its readers need and no
     # foreign-key triggers (two million lookups at COMMIT). The rows are
     # built by joining the accounts, which are never deleted (a trigger
-    # forbids it), so a dangling reference cannot arise.
+    # forbids it), so a dangling reference cannot arise. Indexes: one row per
+    # account and day, which also serves an account's days (the account
+    # page, ranges); and the day, for a day's sheet (the pages, the GL, the
+    # next day's opening). The day's index only grows at its end; the
+    # account's takes a day's rows all over, so it is the costly one and
+    # there is no third (measured: bench/README.md).
     entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+", db_index=False,
                                db_constraint=False)
     accounting_date = models.DateField()
@@ -102,11 +106,8 @@ class DailyBalance(models.Model):
 
     class Meta:
         verbose_name = "daily balance (余额表)"
-        constraints = [models.UniqueConstraint(fields=["accounting_date", "account"], name="daily_balance_unique")]
-        indexes = [
-            models.Index(fields=["entity", "accounting_date", "subject_code"]),
-            models.Index(fields=["account", "accounting_date"]),
-        ]
+        constraints = [models.UniqueConstraint(fields=["account", "accounting_date"], name="daily_balance_unique")]
+        indexes = [models.Index(fields=["accounting_date", "entity"], name="daily_balance_day")]
 
 
 class CheckResult(models.Model):
