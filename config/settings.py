@@ -198,6 +198,11 @@ PAYOUT_STUCK_AFTER_MINUTES = int(os.environ.get("PAYOUT_STUCK_AFTER_MINUTES", "3
 # The review queue's bulk approval takes only requests up to this amount.
 WITHDRAWAL_BULK_APPROVE_MAX = os.environ.get("WITHDRAWAL_BULK_APPROVE_MAX", "1000")
 
+# Channel reconciliation (reports/channel_recon.py): a ledger record posted near
+# the day's cut that is not in the channel's statement is held pending for this
+# many statement days before it becomes short (短款).
+CHANNEL_RECON_PENDING_DAYS = int(os.environ.get("CHANNEL_RECON_PENDING_DAYS", "1"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -184,3 +184,6 @@ class GlImportRow(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["gl_import", "subject_code", "currency"], name="gl_row_unique_subject")
         ]
+
+
+from .recon_models import *  # noqa: E402,F401,F403  channel reconciliation (渠道对账)

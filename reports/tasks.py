@@ -31,3 +31,16 @@ def eod_run_day(entity_code: str, date_iso: str, from_step: str | None = None) -
     except services.EodInProgress:
         return "running"  # a duplicate delivery while the first is at work
     return run.status
+
+
+@shared_task(name="reports.tasks.channel_recon_run")
+def channel_recon_run(channel_code: str, date_iso: str) -> dict:
+    """Match one channel's statement day with the ledger (after an import, or
+    again from the staff pages); running it twice changes nothing."""
+    from .channel_recon import channel_recon_run as run_day
+    from .recon_models import Channel
+    from .recon_selectors import recon_summary
+
+    run = run_day(channel=Channel.objects.get(code=channel_code), recon_date=date.fromisoformat(date_iso),
+                  actor="system:channel-recon-task")
+    return recon_summary(run)

@@ -1,0 +1,88 @@
+"""Admin of channel reconciliation: finance edits a channel's clearing
+accounts and statement layout here; statements, runs and differences can be
+looked at, never added, changed or deleted (they are written only by
+``reports.channel_recon``)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from .recon_models import Channel, Difference, DifferenceEvent, ReconRun, StatementImport, StatementLine
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "entity", "currency", "encoding", "amount_mode", "active")
+    list_filter = ("active", "amount_mode", "encoding")
+    search_fields = ("code", "name")
+    filter_horizontal = ("clearing_accounts",)
+    fieldsets = (
+        (None, {"fields": ("code", "name", "entity", "currency", "clearing_accounts", "active")}),
+        ("Statement file", {"fields": ("encoding", "delimiter", "skip_lines", "footer_marker", "footer_check")}),
+        ("Columns", {"fields": (
+            "col_serial", "col_date", "col_time", "time_format", "amount_mode", "col_amount", "positive_is",
+            "col_direction", "direction_in_values", "direction_out_values", "col_debit", "col_credit", "debit_is",
+            "col_fee", "col_status", "status_success_values",
+        )}),
+        ("Matching and fees", {"fields": (
+            "pending_window_minutes", "expected_fee_in_fixed", "expected_fee_in_rate", "expected_fee_out_fixed",
+            "expected_fee_out_rate",
+        )}),
+    )
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StatementImport)
+class StatementImportAdmin(ReadOnlyAdmin):
+    list_display = ("id", "channel", "statement_date", "file_name", "line_count", "imported_by", "imported_at")
+    list_filter = ("channel",)
+    date_hierarchy = "statement_date"
+
+
+@admin.register(StatementLine)
+class StatementLineAdmin(ReadOnlyAdmin):
+    list_display = ("statement", "line_no", "serial_no", "txn_time", "direction", "amount", "fee", "status", "counts")
+    list_filter = ("channel", "direction", "counts")
+    search_fields = ("serial_no",)
+    raw_id_fields = ("statement",)
+
+
+@admin.register(ReconRun)
+class ReconRunAdmin(ReadOnlyAdmin):
+    list_display = ("channel", "recon_date", "channel_count", "ledger_count", "matched_count", "long_count",
+                    "short_count", "mismatch_count", "pending_count", "late_matched_count", "runs", "last_run_at")
+    list_filter = ("channel",)
+    date_hierarchy = "recon_date"
+
+
+class DifferenceEventInline(admin.TabularInline):
+    model = DifferenceEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ("kind", "from_value", "to_value", "note", "actor", "created_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Difference)
+class DifferenceAdmin(ReadOnlyAdmin):
+    list_display = ("id", "channel", "recon_date", "outcome", "status", "resolution", "serial_no",
+                    "channel_amount", "ledger_amount", "difference", "owner")
+    list_filter = ("channel", "outcome", "status", "resolution")
+    search_fields = ("serial_no",)
+    raw_id_fields = ("statement_line", "entry", "posting", "resolution_posting", "owner")
+    inlines = [DifferenceEventInline]

@@ -1,0 +1,52 @@
+"""Reads of channel reconciliation (渠道对账): run summaries, differences and
+the ledger records of a channel's day."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db.models import QuerySet
+
+from postings.models import Entry
+
+from .recon_models import Channel, Difference, DifferenceStatus, ReconRun
+
+SUMMARY_FIELDS = (
+    "channel_count", "channel_in", "channel_out", "channel_skipped_count", "ledger_count", "ledger_in", "ledger_out",
+    "fee_charged", "fee_expected", "matched_count", "matched_amount", "late_matched_count", "late_matched_amount",
+    "long_count", "long_amount", "short_count", "short_amount", "mismatch_count", "mismatch_amount",
+    "pending_count", "pending_amount",
+)
+
+
+def recon_summary(run: ReconRun) -> dict:
+    """A run's figures as plain values (amounts as strings), for the task result and exports."""
+    summary = {"channel": run.channel.code, "recon_date": run.recon_date.isoformat()}
+    for name in SUMMARY_FIELDS:
+        value = getattr(run, name)
+        summary[name] = value if isinstance(value, int) else f"{value:.2f}"
+    return summary
+
+
+def recon_runs(*, channel: Channel | None = None) -> QuerySet[ReconRun]:
+    qs = ReconRun.objects.select_related("channel", "statement")
+    return qs.filter(channel=channel) if channel else qs
+
+
+def differences(*, channel: Channel | None = None, recon_date: date | None = None,
+                open_only: bool = False) -> QuerySet[Difference]:
+    qs = Difference.objects.select_related("channel", "statement_line", "owner", "posting")
+    if channel is not None:
+        qs = qs.filter(channel=channel)
+    if recon_date is not None:
+        qs = qs.filter(recon_date=recon_date)
+    if open_only:
+        qs = qs.exclude(status=DifferenceStatus.RESOLVED)
+    return qs.order_by("recon_date", "id")
+
+
+def ledger_records(*, channel: Channel, recon_date: date) -> QuerySet[Entry]:
+    """Our side of a channel's day: entries on its clearing accounts, with the posting (external_ref)."""
+    return Entry.objects.filter(
+        account__in=channel.clearing_accounts.all(), accounting_date=recon_date, currency=channel.currency
+    ).select_related("posting").order_by("serial_no")

@@ -1,0 +1,137 @@
+"""Importing channel statements (对账单): both sample layouts, whole file or
+nothing, duplicates refused, every bad line named."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from reports.channel_recon import StatementAlreadyImported, StatementFileInvalid, statement_import
+from reports.recon_models import StatementImport, StatementLine
+
+from .recon_books import D, epay_file, sample_channel, sample_file
+
+pytestmark = pytest.mark.django_db
+DAY = date(2026, 11, 20)
+
+
+def load(channel, content, day=DAY, name="statement.csv"):
+    return statement_import(channel=channel, statement_date=day, file_name=name, content=content,
+                            imported_by="finance")
+
+
+def lines_of(statement):
+    return [(ln.line_no, ln.serial_no, ln.direction, ln.amount, ln.fee, ln.status, ln.counts)
+            for ln in statement.lines.order_by("line_no")]
+
+
+def test_the_bank_sample_gbk_with_debit_and_credit_columns(ledger):
+    statement = load(sample_channel("banksim"), sample_file("banksim_20261120.csv"), name="banksim_20261120.csv")
+    assert statement.line_count == 4
+    assert lines_of(statement) == [
+        (3, "BK2026112000000001", "in", D("1000"), D("0"), "", True),
+        (4, "BK2026112000000002", "in", D("250.50"), D("0"), "", True),
+        (5, "BK2026112000000003", "out", D("300"), D("0"), "", True),
+        (6, "BK2026112000000004", "in", D("88"), D("0"), "", True),
+    ]
+    first = statement.lines.get(line_no=3)
+    assert first.raw.startswith("20261120,091502,BK2026112000000001,充值")
+    assert (first.txn_time.year, first.txn_time.hour, first.txn_time.minute) == (2026, 1, 15)  # 09:15 Beijing, UTC
+
+
+def test_the_payment_company_sample_with_header_block_signed_amounts_and_footer(ledger):
+    statement = load(sample_channel("epaysim"), sample_file("epaysim_20261120.csv"))
+    assert lines_of(statement) == [
+        (6, "YF202611200000001", "in", D("100"), D("0.38"), "成功", True),
+        (7, "YF202611200000002", "in", D("2000"), D("7.60"), "成功", True),
+        (8, "YF202611200000003", "out", D("500"), D("1.00"), "成功", True),
+        (9, "YF202611200000004", "in", D("20"), D("0"), "关闭", False),  # closed: kept, moves no money
+    ]
+
+
+def test_the_same_file_twice_is_refused(ledger):
+    channel = sample_channel("banksim")
+    content = sample_file("banksim_20261120.csv")
+    first = load(channel, content)
+    with pytest.raises(StatementAlreadyImported) as refused:
+        load(channel, content, day=date(2026, 11, 21))  # the same bytes, whatever the day
+    assert refused.value.earlier == first
+    assert f"#{first.pk}" in refused.value.message
+    # Another file for a day that already has one is refused too.
+    with pytest.raises(StatementAlreadyImported, match="already has a statement for 2026-11-20"):
+        load(channel, content.replace(b"88.00", b"89.00"))
+    assert StatementImport.objects.count() == 1
+    assert StatementLine.objects.count() == 4
+
+
+GOOD = [("YF1", "100.00", "0.38"), ("YF2", "-50.00", "1.00"), ("YF3", "20.00", "0.08")]
+
+
+def epay_good() -> bytes:
+    return epay_file("2026-11-20", GOOD)
+
+
+@pytest.mark.parametrize("name, mangle, expected", [
+    ("GBK instead of UTF-8", lambda b: b.decode("utf-8").encode("gbk"), "line 1: not UTF-8 text"),
+    ("missing fee column", lambda b: b.replace("手续费(元),".encode(), b""),
+     "line 5: missing column 手续费(元)"),
+    ("too many places", lambda b: b.replace(b"-50.00", b"-50.005"),
+     "line 7, column 金额(元): '-50.005': CNY allows at most 2 decimal places"),
+    ("not a number", lambda b: b.replace(b"20.00,0.08", b"2O.00,0.08"),
+     "line 8, column 金额(元): '2O.00' is not a decimal amount"),
+    ("zero amount", lambda b: b.replace(b"100.00,0.38", b"0.00,0.38"), "line 6, column 金额(元): the amount is zero"),
+    ("bad time", lambda b: b.replace(b"YF2,2026-11-20 10:00:00", b"YF2,2026-11-31 10:00:00"),
+     "line 7: '2026-11-31 10:00:00' is not a time"),
+    ("duplicate serial", lambda b: b.replace(b"YF3,", b"YF1,"), "line 8: serial number YF1 is already on line 6"),
+    ("truncated: footer gone", lambda b: b.rsplit(b"#---", 1)[0],
+     "line 9: the summary footer (a line starting with '#') is missing; the file is truncated"),
+    ("truncated: a line gone", lambda b: b.replace("YF3,2026-11-20 10:00:00,ORD-YF3,收款,20.00,0.08,成功\n"
+                                                   .encode(), b""),
+     "the footer counts 3 lines, the file has 2"),
+    ("truncated mid-line", lambda b: b.split(b"ORD-YF3")[0],
+     "line 8: 3 fields, the header has 7 (a truncated or broken line)"),
+])
+def test_a_malformed_file_is_refused_whole_naming_the_line(ledger, name, mangle, expected):
+    channel = sample_channel("epaysim")
+    load(channel, epay_good(), day=date(2026, 11, 19))  # the good file is fine
+    with pytest.raises(StatementFileInvalid) as refused:
+        load(channel, mangle(epay_good()))
+    assert expected in refused.value.message, refused.value.message
+    assert StatementImport.objects.count() == 1 and StatementLine.objects.count() == 3
+
+
+def test_every_bad_line_is_named_at_once(ledger):
+    content = epay_good().replace(b"-50.00", b"-5x").replace(b"20.00,0.08", b"20.00,abc")
+    with pytest.raises(StatementFileInvalid) as refused:
+        load(sample_channel("epaysim"), content)
+    assert refused.value.problems == [
+        "line 7, column 金额(元): '-5x' is not a decimal amount",
+        "line 8, column 手续费(元): 'abc' is not a decimal amount",
+    ]
+
+
+def test_the_bank_refuses_utf8_and_lines_with_both_or_neither_column(ledger):
+    channel = sample_channel("banksim")
+    text = sample_file("banksim_20261120.csv").decode("gbk")
+    with pytest.raises(StatementFileInvalid, match="line 1: this is UTF-8 text, but banksim statements are GBK"):
+        load(channel, text.encode("utf-8"))
+    both = text.replace(',充值,,250.50,', ',充值,1.00,250.50,')
+    neither = text.replace(',提现,300.00,,', ',提现,,,')
+    with pytest.raises(StatementFileInvalid, match=r"line 4: both debit \(1.0000\) and credit"):
+        load(channel, both.encode("gbk"))
+    with pytest.raises(StatementFileInvalid, match="line 5: neither debit nor credit has an amount"):
+        load(channel, neither.encode("gbk"))
+    assert StatementImport.objects.count() == 0
+
+
+def test_the_migration_installed_both_sample_channels_and_the_grants():
+    from django.contrib.auth.models import Group
+
+    from reports.recon_models import Channel
+
+    assert {c.code: (c.encoding, c.amount_mode) for c in Channel.objects.all()} == {
+        "banksim": ("gbk", "debit_credit"), "epaysim": ("utf-8", "signed"),
+    }
+    finance = set(Group.objects.get(name="Finance staff").permissions.values_list("codename", flat=True))
+    assert {"import_statement", "work_difference", "view_difference", "view_reconrun"} <= finance
