@@ -214,3 +214,24 @@ def test_the_end_of_day_flush_applies_the_days_pending_entries_before_the_sheet(
     assert not failed.exists(), [(c.check_name, c.summary) for c in failed]
     assert not Entry.objects.filter(account_seq__isnull=True).exists()
     assert Account.objects.get(pk=fee.pk).balance == D("3.30")
+
+
+def test_the_checks_of_a_closed_day_hold_while_the_next_days_hot_entries_are_pending(ledger):
+    from reports.models import CheckResult
+    from reports.services import checks_run, eod_run
+    from tests.reports.eod_books import open_books_on
+
+    open_books_on(ledger.entity, date(2026, 11, 2))
+    fee = ledger.internal("FEE_INCOME")
+    posting_mode_set(mode=PostingMode.BUFFERED, account=fee, actor="ops")
+    member = ledger.cash()
+    ledger.recharge(member, "100")
+    charge(member, fee, "1", "d1-1")
+    assert eod_run(entity=ledger.entity, accounting_date=date(2026, 11, 2), actor="ops").status == "done"
+    charge(member, fee, "2", "d2-1")  # on Nov 3, pending
+    charge(member, fee, "3", "d2-2")
+    assert Entry.objects.filter(account=fee, account_seq__isnull=True).count() == 2
+
+    results = checks_run(entity=ledger.entity, accounting_date=date(2026, 11, 2))
+    assert all(r.passed for r in results), [(r.check_name, r.summary) for r in results if not r.passed]
+    assert CheckResult.objects.get(accounting_date=date(2026, 11, 2), check_name="live_balance").passed
