@@ -54,7 +54,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from accounts.models import Account, AccountStatus, Category, PostingMode
+from accounts.models import Account, AccountStatus, Category, Entity, PostingMode
 from accounts.selectors import account_get, internal_account_for
 
 from .exceptions import (
@@ -208,26 +208,77 @@ def _idempotent(
     return result
 
 
+# The account columns come out of the locking CTE itself: after waiting for
+# a lock, only the rows the lock returns are the latest versions (another
+# read of accounts_account in the same statement would see the statement's
+# snapshot, from before the wait).
+_LOCK_SQL = """
+WITH locked AS (
+    SELECT {account_columns} FROM accounts_account a
+     WHERE a.account_no = ANY(%s) AND a.posting_mode = 'realtime'
+     ORDER BY a.id
+       FOR NO KEY UPDATE
+), chosen AS (
+    SELECT * FROM locked
+     UNION ALL
+    SELECT {account_columns} FROM accounts_account a
+     WHERE a.account_no = ANY(%s) AND a.posting_mode <> 'realtime'
+), calendar AS (
+    SELECT c.entity_id, c.open_date FROM postings_accountingcalendar c
+     WHERE c.entity_id IN (SELECT entity_id FROM chosen)
+       FOR KEY SHARE
+)
+SELECT chosen.*, {entity_columns}, calendar.open_date
+  FROM chosen
+  JOIN accounts_entity ent ON ent.id = chosen.entity_id
+  LEFT JOIN calendar ON calendar.entity_id = chosen.entity_id
+"""
+
+
 def _lock_accounts(account_nos: Iterable[str]) -> dict[str, Account]:
     """The accounts of a posting, real-time ones locked ``FOR NO KEY UPDATE``
     in id order (the sort runs below the lock, so rows are locked in that
     order and two postings can never deadlock). Buffered (hot) accounts are
-    read without a lock: their legs only append pending entries."""
+    read without a lock: their legs only append pending entries.
+
+    On PostgreSQL one statement also takes the entities' calendar rows
+    ``FOR KEY SHARE`` after the accounts (postings.calendar: the day cut
+    waits for this transaction) and hands each account its open day as
+    ``account.open_date``: one round trip where there were three."""
     account_nos = set(account_nos)
-    # of=self: the entity row comes along unlocked (locking it would
-    # serialize every posting of the entity).
-    locked = Account.objects.select_related("entity").select_for_update(no_key=True, of=("self",)).filter(
-        account_no__in=account_nos, posting_mode=PostingMode.REALTIME
-    ).order_by("id")
-    accounts = {a.account_no: a for a in locked}
-    if len(accounts) < len(account_nos):
-        rest = account_nos - accounts.keys()
-        accounts.update(
-            (a.account_no, a) for a in Account.objects.select_related("entity").filter(account_no__in=rest)
-        )
-        missing = sorted(account_nos - accounts.keys())
-        if missing:
-            raise UnknownAccount(f"No account {', '.join(missing)}.", account_no=",".join(missing))
+    if connection.vendor == "postgresql":
+        accounts = _lock_accounts_in_one_statement(sorted(account_nos))
+    else:
+        locked = Account.objects.select_related("entity").select_for_update(no_key=True, of=("self",)).filter(
+            account_no__in=account_nos, posting_mode=PostingMode.REALTIME
+        ).order_by("id")
+        accounts = {a.account_no: a for a in locked}
+        if len(accounts) < len(account_nos):
+            rest = account_nos - accounts.keys()
+            accounts.update(
+                (a.account_no, a) for a in Account.objects.select_related("entity").filter(account_no__in=rest)
+            )
+    missing = sorted(account_nos - accounts.keys())
+    if missing:
+        raise UnknownAccount(f"No account {', '.join(missing)}.", account_no=",".join(missing))
+    return accounts
+
+
+def _lock_accounts_in_one_statement(account_nos: list[str]) -> dict[str, Account]:
+    account_fields = [f.attname for f in Account._meta.concrete_fields]
+    entity_fields = [f.attname for f in Entity._meta.concrete_fields]
+    sql = _LOCK_SQL.format(
+        account_columns=", ".join(f"a.{c}" for c in account_fields),
+        entity_columns=", ".join(f"ent.{c}" for c in entity_fields),
+    )
+    accounts = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [account_nos, account_nos])
+        for row in cursor.fetchall():
+            account = Account.from_db(connection.alias, account_fields, row[: len(account_fields)])
+            account.entity = Entity.from_db(connection.alias, entity_fields, row[len(account_fields):-1])
+            account.open_date = row[-1]
+            accounts[account.account_no] = account
     return accounts
 
 
@@ -485,6 +536,11 @@ def _prepare_posting(
     now = timezone.now()
     if open_dates is not None and accounting_date is None and entity.pk in open_dates:
         accounting_date = open_dates[entity.pk]
+    elif accounting_date is None and getattr(checked[0].account, "open_date", None) is not None:
+        # Read with the accounts, under the calendar's share lock (_lock_accounts).
+        accounting_date = checked[0].account.open_date
+        if open_dates is not None:
+            open_dates[entity.pk] = accounting_date
     else:
         # Taken after the accounts are locked and under the calendar's share
         # lock, so the day cut waits for this transaction (postings.calendar).
