@@ -485,9 +485,9 @@ def channel_recon_run(*, channel: Channel, recon_date: date, actor: str = SYSTEM
         records = [
             _Record(entry_id=e, posting_id=p, serial=ref or "", direction=IN if d == "D" else OUT, amount=a,
                     created_at=t)
-            for e, p, d, a, ref, t in Entry.objects.filter(
-                account_id__in=account_ids, accounting_date=recon_date, currency=channel.currency
-            ).order_by("serial_no").values_list(
+            for e, p, d, a, ref, t in _channel_entries(channel, account_ids, recon_date).order_by(
+                "serial_no"
+            ).values_list(
                 "serial_no", "posting_id", "direction", "amount", "posting__external_ref", "created_at"
             )
         ]
@@ -531,6 +531,16 @@ def channel_recon_run(*, channel: Channel, recon_date: date, actor: str = SYSTEM
                 _count_differences(earlier)
                 earlier.save()
     return run
+
+
+def _channel_entries(channel: Channel, account_ids: list[int], recon_date: date):
+    """The ledger's records of a channel's day: entries on its clearing accounts,
+    except the postings that resolved its differences (adjustments and write-offs,
+    reports.recon_work): they are ours alone and in no statement."""
+    return Entry.objects.filter(
+        account_id__in=account_ids, accounting_date=recon_date, currency=channel.currency
+    ).exclude(posting_id__in=Difference.objects.filter(
+        channel=channel, resolution_posting__isnull=False).values("resolution_posting_id"))
 
 
 def _pair(lines: list[StatementLine], records: list[_Record]):
@@ -716,9 +726,7 @@ def _summarize(run: ReconRun, channel: Channel, statement: StatementImport, acco
         run.fee_charged += line.fee
         run.fee_expected += _expected_fee(channel, line)
     run.ledger_count, run.ledger_in, run.ledger_out = 0, ZERO, ZERO
-    for direction, amount in Entry.objects.filter(
-        account_id__in=account_ids, accounting_date=run.recon_date, currency=channel.currency
-    ).values_list("direction", "amount"):
+    for direction, amount in _channel_entries(channel, account_ids, run.recon_date).values_list("direction", "amount"):
         run.ledger_count += 1
         if direction == "D":
             run.ledger_in += amount

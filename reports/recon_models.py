@@ -32,8 +32,8 @@ from accounts.models import CURRENCY_CHOICES, Account, Entity, money_field
 from postings.models import Entry, Posting
 
 __all__ = [
-    "AmountMode", "Channel", "Difference", "DifferenceEvent", "DifferenceStatus", "MoneyDirection", "Outcome",
-    "ReconRun", "Resolution", "StatementEncoding", "StatementImport", "StatementLine",
+    "AmountMode", "Channel", "Difference", "DifferenceEvent", "DifferenceProposal", "DifferenceStatus",
+    "MoneyDirection", "Outcome", "ProposalStatus", "ReconRun", "Resolution", "StatementEncoding", "StatementImport", "StatementLine",
 ]
 
 
@@ -338,6 +338,9 @@ class DifferenceEvent(models.Model):
         OWNER = "owner", "owner changed"
         RESOLVED = "resolved", "resolved"
         NOTE = "note", "note"
+        PROPOSED = "proposed", "posting proposed"
+        APPROVED = "approved", "proposal approved"
+        REJECTED = "rejected", "proposal rejected"
 
     difference = models.ForeignKey(Difference, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -353,3 +356,58 @@ class DifferenceEvent(models.Model):
         triggers = [
             pgtrigger.Protect(name="difference_event_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
         ]
+
+
+class ProposalStatus(models.TextChoices):
+    PROPOSED = "proposed", "proposed, awaiting approval"
+    APPROVED = "approved", "approved and posted"
+    REJECTED = "rejected", "rejected"
+
+
+class DifferenceProposal(models.Model):
+    """A posting proposed to resolve a difference (maker-checker): an adjusting
+    posting or a write-off to suspense. One staff member proposes, a different
+    one approves (which posts it) or rejects it (a new proposal may follow).
+    The clearing leg is ``direction`` ``amount`` on ``clearing_account``; the
+    counter account gets the other side. Never deleted; the posting is written
+    once, under ``request_no``."""
+
+    KINDS = [(Resolution.ADJUSTING_POSTING, Resolution.ADJUSTING_POSTING.label),
+             (Resolution.WRITE_OFF, Resolution.WRITE_OFF.label)]
+
+    difference = models.ForeignKey(Difference, on_delete=models.PROTECT, related_name="proposals")
+    kind = models.CharField(max_length=20, choices=KINDS)
+    status = models.CharField(max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.PROPOSED)
+    clearing_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    direction = models.CharField(max_length=1, choices=[("D", "debit (借)"), ("C", "credit (贷)")],
+                                 help_text="Of the clearing leg; the counter account gets the other side.")
+    amount = money_field()
+    counter_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    memo = models.CharField(max_length=255)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    request_no = models.CharField(max_length=64, blank=True, help_text="The posting's request number (recon).")
+    posting = models.ForeignKey(Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = "difference proposal (调账/核销申请)"
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["difference"], condition=Q(status__in=["proposed", "approved"]),
+                                    name="difference_proposal_one_live"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="difference_proposal_amount_positive"),
+            models.CheckConstraint(condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("proposed_by")),
+                                   name="difference_proposal_four_eyes"),
+            models.CheckConstraint(
+                condition=Q(status="approved", posting__isnull=False) | ~Q(status="approved") & Q(posting__isnull=True),
+                name="difference_proposal_posting_iff_approved",
+            ),
+        ]
+        triggers = [pgtrigger.Protect(name="difference_proposal_never_deleted", operation=pgtrigger.Delete)]
+
+    def __str__(self):
+        return f"P{self.pk} D{self.difference_id} {self.kind} {self.direction} {self.amount} {self.status}"

@@ -9,7 +9,15 @@ from django.db.models import QuerySet
 
 from postings.models import Entry
 
-from .recon_models import Channel, Difference, DifferenceStatus, ReconRun
+from .recon_models import (
+    Channel,
+    Difference,
+    DifferenceEvent,
+    DifferenceProposal,
+    DifferenceStatus,
+    ProposalStatus,
+    ReconRun,
+)
 
 SUMMARY_FIELDS = (
     "channel_count", "channel_in", "channel_out", "channel_skipped_count", "ledger_count", "ledger_in", "ledger_out",
@@ -50,3 +58,30 @@ def ledger_records(*, channel: Channel, recon_date: date) -> QuerySet[Entry]:
     return Entry.objects.filter(
         account__in=channel.clearing_accounts.all(), accounting_date=recon_date, currency=channel.currency
     ).select_related("posting").order_by("serial_no")
+
+
+def difference_get(*, difference_id: int) -> Difference:
+    return Difference.objects.select_related(
+        "channel", "statement_line", "entry", "posting", "resolution_posting", "owner"
+    ).get(pk=difference_id)
+
+
+def difference_history(*, difference: Difference) -> QuerySet[DifferenceEvent]:
+    """Every step of the difference, oldest first (who, when, from/to, note)."""
+    return DifferenceEvent.objects.filter(difference=difference).order_by("id")
+
+
+def difference_proposals(*, difference: Difference) -> QuerySet[DifferenceProposal]:
+    return DifferenceProposal.objects.filter(difference=difference).select_related(
+        "clearing_account", "counter_account", "proposed_by", "decided_by", "posting"
+    ).order_by("id")
+
+
+def proposals_awaiting_approval(*, channel: Channel | None = None) -> QuerySet[DifferenceProposal]:
+    """Proposals a checker can decide (the pages hide a user's own from them)."""
+    qs = DifferenceProposal.objects.filter(status=ProposalStatus.PROPOSED).select_related(
+        "difference__channel", "clearing_account", "counter_account", "proposed_by"
+    )
+    if channel is not None:
+        qs = qs.filter(difference__channel=channel)
+    return qs.order_by("proposed_at", "id")
