@@ -6,6 +6,7 @@ SECRET_KEY, DEBUG, ALLOWED_HOSTS as usual.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -174,7 +175,7 @@ CELERY_BEAT_SCHEDULE = {
     # seconds, so the pending amount a balance read shows stays small.
     "buffers-flush": {
         "task": "postings.tasks.buffers_flush",
-        "schedule": float(os.environ.get("BUFFER_FLUSH_SECONDS", "2")),
+        "schedule": timedelta(seconds=int(os.environ.get("BUFFER_FLUSH_SECONDS", "2"))),
         "options": {"expires": 30},
     },
 }

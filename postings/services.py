@@ -161,51 +161,57 @@ def _replay(existing: T, fingerprint: str, what: str) -> T:
     return existing
 
 
+def _check_request_no(request_no: str) -> None:
+    if not request_no or len(request_no) > 64:
+        raise LedgerValidationError("request_no is required (at most 64 characters).", request_no=request_no)
+
+
 def _idempotent(
     model: type[T],
     *,
     source_system: str,
     request_no: str,
     fingerprint: str,
-    constraint: str,
-    columns: str,
     what: str,
     write: Callable[[], T],
     extra_conflicts: Callable[[str], None] | None = None,
 ) -> T:
     """Run ``write`` once per (source_system, request_no).
 
-    The fast path finds an earlier result; the unique constraint settles the
-    race between two concurrent first attempts: the second one waits on the
-    index, fails, and answers with the winner's result.
+    The fast path finds an earlier result. Two concurrent first attempts are
+    settled by the unique key: the second waits for the first, then fails,
+    either on the key (IntegrityError) or on what the first one changed (a
+    LedgerError: the balance it left is short, the hold it settled is no
+    longer active, the posting it reversed is reversed). Either way the
+    request was done, and the answer is the first one's result.
+    ``extra_conflicts`` turns another violated key into a domain error when
+    the request itself was not done.
     """
-    if not request_no or len(request_no) > 64:
-        raise LedgerValidationError("request_no is required (at most 64 characters).", request_no=request_no)
-    existing = model.objects.filter(source_system=source_system, request_no=request_no).first()
+    _check_request_no(request_no)
+
+    def earlier() -> T | None:
+        return model.objects.filter(source_system=source_system, request_no=request_no).first()
+
+    existing = earlier()
     if existing is not None:
         return _replay(existing, fingerprint, what)
     try:
         with transaction.atomic():
             result = write()
     except LedgerError:
-        # A concurrent first attempt of the same request may have committed
-        # while this one waited for its locks, and then refused it for what
-        # the winner changed (its own debit made the balance short). The
-        # request was done: answer with the winner's result.
-        existing = model.objects.filter(source_system=source_system, request_no=request_no).first()
-        if existing is not None:
-            return _replay(existing, fingerprint, what)
-        raise
-    except IntegrityError as exc:
-        violated = _violated_constraint(exc)
-        if constraint not in violated and columns not in violated:
-            if extra_conflicts:
-                extra_conflicts(violated)
+        existing = earlier()
+        if existing is None:
             raise
-        existing = model.objects.get(source_system=source_system, request_no=request_no)
-        return _replay(existing, fingerprint, what)
-    result.replayed = False
-    return result
+    except IntegrityError as exc:
+        existing = earlier()
+        if existing is None:
+            if extra_conflicts:
+                extra_conflicts(_violated_constraint(exc))
+            raise
+    else:
+        result.replayed = False
+        return result
+    return _replay(existing, fingerprint, what)
 
 
 # The account columns come out of the locking CTE itself: after waiting for
@@ -403,6 +409,22 @@ def _write_posting(
     return posting
 
 
+# The locked accounts' new balances from arrays (the ORM's bulk_update builds a
+# CASE expression per row and column, which costs more than the rest of a
+# posting): alone, or as a CTE of the one-statement write.
+_UPDATE_BALANCES_SQL = """
+    UPDATE accounts_account AS a
+       SET balance = v.balance, frozen = v.frozen, entry_seq = v.entry_seq, updated_at = now()
+      FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::bigint[]) AS v(id, balance, frozen, entry_seq)
+     WHERE a.id = v.id
+"""
+
+
+def _balance_arrays(accounts: list[Account]) -> list[list]:
+    return [[a.pk for a in accounts], [a.balance for a in accounts], [a.frozen for a in accounts],
+            [a.entry_seq for a in accounts]]
+
+
 _POSTING_COLUMNS = (
     "source_system", "request_no", "fingerprint", "business_type", "entity_id", "currency", "accounting_date",
     "corrects_date", "memo", "external_ref", "posted_by", "reverses_id",
@@ -422,18 +444,12 @@ def _write_in_one_statement(posting: Posting, entries: list[Entry], touched: lis
         ), e AS (
             INSERT INTO postings_entry (posting_id, {', '.join(entry_columns)}, created_at)
             SELECT p.serial_no, v.*, now() FROM p, unnest({entry_arrays}) AS v
-        ), b AS (
-            UPDATE accounts_account AS a
-               SET balance = v.balance, frozen = v.frozen, entry_seq = v.entry_seq, updated_at = now()
-              FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::bigint[]) AS v(id, balance, frozen, entry_seq)
-             WHERE a.id = v.id
-        )
+        ), b AS ({_UPDATE_BALANCES_SQL})
         SELECT serial_no, created_at FROM p
     """
     params = [getattr(posting, c) for c in _POSTING_COLUMNS]
     params += [[getattr(e, c) for e in entries] for c in entry_columns]
-    params += [[a.pk for a in touched], [a.balance for a in touched], [a.frozen for a in touched],
-               [a.entry_seq for a in touched]]
+    params += _balance_arrays(touched)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         posting.serial_no, posting.created_at = cursor.fetchone()
@@ -490,23 +506,12 @@ def _insert_entries(entries: list[Entry]) -> None:
 
 
 def _save_balances(accounts: list[Account]) -> None:
-    """Write the new balances of the locked accounts: one UPDATE. On
-    PostgreSQL from arrays (the ORM's bulk_update builds a CASE expression
-    per row and column, which costs more than the rest of a posting)."""
+    """Write the new balances of the locked accounts: one UPDATE."""
     if connection.vendor != "postgresql":
         Account.objects.bulk_update(accounts, ["balance", "frozen", "entry_seq", "updated_at"])
         return
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE accounts_account AS a
-               SET balance = v.balance, frozen = v.frozen, entry_seq = v.entry_seq, updated_at = now()
-              FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::bigint[]) AS v(id, balance, frozen, entry_seq)
-             WHERE a.id = v.id
-            """,
-            [[a.pk for a in accounts], [a.balance for a in accounts], [a.frozen for a in accounts],
-             [a.entry_seq for a in accounts]],
-        )
+        cursor.execute(_UPDATE_BALANCES_SQL, _balance_arrays(accounts))
 
 
 def _prepare_posting(
@@ -620,6 +625,19 @@ def _legs_content(legs: Sequence[Leg]) -> list:
     )
 
 
+def _posting_fingerprint(*, business_type: str, legs: Sequence[Leg], memo: str, currency: str | None,
+                         external_ref: str, corrects_date: date | None) -> str:
+    """What a posting request asks for, refusing what can never post."""
+    if business_type not in BusinessType.values or business_type == BusinessType.REVERSAL:
+        raise LedgerValidationError(f"Unknown business type {business_type!r}.", business_type=business_type)
+    if len(legs) < 2:
+        raise UnbalancedPosting("A posting needs at least one debit and one credit leg.")
+    return _fingerprint(
+        op="post", business_type=business_type, legs=_legs_content(legs), memo=memo, currency=currency,
+        external_ref=external_ref, corrects_date=corrects_date,
+    )
+
+
 def posting_create(
     *,
     request_no: str,
@@ -636,13 +654,9 @@ def posting_create(
     """Post a balanced set of legs atomically (记账). Returns the posting;
     ``posting.replayed`` tells whether it had been posted before.
     ``corrects_date`` marks an adjustment of a day already closed."""
-    if business_type not in BusinessType.values or business_type == BusinessType.REVERSAL:
-        raise LedgerValidationError(f"Unknown business type {business_type!r}.", business_type=business_type)
-    if len(legs) < 2:
-        raise UnbalancedPosting("A posting needs at least one debit and one credit leg.")
-    fingerprint = _fingerprint(
-        op="post", business_type=business_type, legs=_legs_content(legs), memo=memo, currency=currency,
-        external_ref=external_ref, corrects_date=corrects_date,
+    fingerprint = _posting_fingerprint(
+        business_type=business_type, legs=legs, memo=memo, currency=currency, external_ref=external_ref,
+        corrects_date=corrects_date,
     )
 
     def write() -> Posting:
@@ -667,8 +681,6 @@ def posting_create(
         source_system=source_system,
         request_no=request_no,
         fingerprint=fingerprint,
-        constraint="posting_unique_request",
-        columns="postings_posting.source_system, postings_posting.request_no",
         what="posting",
         write=write,
     )
@@ -695,19 +707,6 @@ class BatchResult:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-def _posting_fingerprint(item: PostingRequest) -> str:
-    if item.business_type not in BusinessType.values or item.business_type == BusinessType.REVERSAL:
-        raise LedgerValidationError(f"Unknown business type {item.business_type!r}.", business_type=item.business_type)
-    if len(item.legs) < 2:
-        raise UnbalancedPosting("A posting needs at least one debit and one credit leg.")
-    if not item.request_no or len(item.request_no) > 64:
-        raise LedgerValidationError("request_no is required (at most 64 characters).", request_no=item.request_no)
-    return _fingerprint(
-        op="post", business_type=item.business_type, legs=_legs_content(item.legs), memo=item.memo,
-        currency=item.currency, external_ref=item.external_ref, corrects_date=None,
-    )
 
 
 def posting_create_batch(
@@ -737,7 +736,11 @@ def posting_create_batch(
     repeats: dict[int, int] = {}
     for i, item in enumerate(items):
         try:
-            fingerprint = _posting_fingerprint(item)
+            _check_request_no(item.request_no)
+            fingerprint = _posting_fingerprint(
+                business_type=item.business_type, legs=item.legs, memo=item.memo, currency=item.currency,
+                external_ref=item.external_ref, corrects_date=None,
+            )
         except LedgerError as exc:
             results[i].error = exc
             continue
@@ -904,8 +907,6 @@ def posting_reverse(
         source_system=source_system,
         request_no=request_no,
         fingerprint=fingerprint,
-        constraint="posting_unique_request",
-        columns="postings_posting.source_system, postings_posting.request_no",
         what="reversal",
         write=write,
         extra_conflicts=already_reversed,
@@ -1038,8 +1039,6 @@ def hold_place(
         source_system=source_system,
         request_no=request_no,
         fingerprint=fingerprint,
-        constraint="hold_unique_request",
-        columns="postings_hold.source_system, postings_hold.request_no",
         what="hold",
         write=write,
     )
@@ -1133,8 +1132,6 @@ def hold_settle(
         source_system=source_system,
         request_no=request_no,
         fingerprint=fingerprint,
-        constraint="posting_unique_request",
-        columns="postings_posting.source_system, postings_posting.request_no",
         what="settlement",
         write=write,
     )
@@ -1192,8 +1189,6 @@ def hold_release(
         source_system=source_system,
         request_no=request_no,
         fingerprint=fingerprint,
-        constraint="hold_event_unique_request",
-        columns="postings_holdevent.source_system, postings_holdevent.request_no",
         what="release",
         write=write,
     )

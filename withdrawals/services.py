@@ -218,8 +218,7 @@ def withdrawal_request(
 
     withdrawal = run_once(
         Withdrawal, source_system=source_system, request_no=request_no, fingerprint=fingerprint,
-        constraint="withdrawal_unique_request",
-        columns="withdrawals_withdrawal.source_system, withdrawals_withdrawal.request_no", what="withdrawal",
+        what="withdrawal",
         write=write,
     )
     withdrawal.replayed = withdrawal.replayed or replayed_by_race

@@ -26,8 +26,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_get
 from accounts.services import account_change_status, account_open, customer_create, member_create
 from postings import services as posting_services
-from postings.exceptions import DayClosed, IdempotencyConflict, LedgerError, LedgerValidationError
-from postings.models import Hold, HoldEvent, Posting
+from postings.exceptions import DayClosed, IdempotencyConflict, LedgerValidationError
 from postings.selectors import current_accounting_date
 from postings.services import (
     Leg,
@@ -42,7 +41,6 @@ from postings.services import (
     run_once,
 )
 from reports import selectors as report_selectors
-from withdrawals.models import Withdrawal
 from withdrawals.services import withdrawal_request
 
 from . import selectors
@@ -193,22 +191,6 @@ class LedgerView(APIView):
             raise exceptions.NotFound(f"No {what} of source system {self.client.source_system!r} with that id.")
 
 
-def once(model, *, source_system: str, request_no: str, call):
-    """Run a service call. If it is refused while a concurrent identical
-    request committed the same request number, ask again: the service then
-    answers with the original (or 409). The services check balances and
-    statuses before they claim the number, so without this the loser of the
-    race could hear ``insufficient_funds`` for a request that was booked."""
-    try:
-        return call()
-    except LedgerError as exc:
-        if isinstance(exc, IdempotencyConflict) or not request_no:
-            raise
-        if not model.objects.filter(source_system=source_system, request_no=request_no).exists():
-            raise
-    return call()
-
-
 def posting_payload(posting) -> dict:
     """The posting as the API shows it, read back from the database, so a
     first answer and a replay are the same bytes."""
@@ -323,9 +305,7 @@ class AccountsView(LedgerView):
 
         opened = run_once(
             ApiAccountRequest, source_system=self.client.source_system, request_no=request_no,
-            fingerprint=fingerprint, constraint="api_account_request_unique",
-            columns="api_apiaccountrequest.source_system, api_apiaccountrequest.request_no", what="account",
-            write=write,
+            fingerprint=fingerprint, what="account", write=write,
         )
         account = account_get(account_no=opened.account.account_no)
         return self.written(AccountOut(account).data, replayed=opened.replayed)
@@ -413,12 +393,11 @@ class PostingsView(LedgerView):
         accounting_date = data.get("accounting_date")
         if accounting_date is not None:
             self._expect_open_day(legs[0].account_no, accounting_date)
-        posting = once(Posting, source_system=self.client.source_system, request_no=data["request_no"],
-                       call=lambda: posting_create(
+        posting = posting_create(
             request_no=data["request_no"], business_type=data["business_type"], legs=legs, posted_by=self.actor,
             source_system=self.client.source_system, memo=data["memo"], currency=data.get("currency"),
             accounting_date=accounting_date, external_ref=data["external_ref"],
-        ))
+        )
         return self.written(posting_payload(posting), replayed=posting.replayed)
 
     @staticmethod
@@ -462,11 +441,10 @@ class PostingByRuleView(LedgerView):
     )
     def post(self, request):
         data = self.validated(ByRuleIn)
-        posting = once(Posting, source_system=self.client.source_system, request_no=data["request_no"],
-                       call=lambda: posting_create_by_rule(
+        posting = posting_create_by_rule(
             business_type=data["business_type"], request_no=data["request_no"], params=dict(data["params"]),
             posted_by=self.actor, source_system=self.client.source_system, memo=data["memo"],
-        ))
+        )
         return self.written(posting_payload(posting), replayed=posting.replayed)
 
 
@@ -493,22 +471,6 @@ class PostingBatchView(LedgerView):
         ]
         source = self.client.source_system
         results = posting_services.posting_create_batch(items, posted_by=self.actor, source_system=source)
-        # As in once(): an item refused while a concurrent identical request
-        # committed its number is asked again, and answered as the replay.
-        raced = set(Posting.objects.filter(source_system=source, request_no__in=[
-            r.request_no for r in results if r.error is not None and not isinstance(r.error, IdempotencyConflict)
-        ]).values_list("request_no", flat=True))
-        for i, result in enumerate(results):
-            if result.error is not None and result.request_no in raced:
-                item = items[i]
-                try:
-                    result.posting, result.error = posting_create(
-                        request_no=item.request_no, business_type=item.business_type, legs=item.legs,
-                        posted_by=self.actor, source_system=source, memo=item.memo, currency=item.currency,
-                        external_ref=item.external_ref,
-                    ), None
-                except LedgerError as exc:
-                    result.error = exc
         postings = selectors.postings_with_entries(serial_nos=[r.posting.serial_no for r in results if r.posting])
         out, counts = [], {"created": 0, "replayed": 0, "error": 0}
         for result in results:
@@ -541,11 +503,10 @@ class PostingReversalView(LedgerView):
         data = self.validated(ReversalIn)
         original = selectors.posting_get(serial_no=serial_no)
         self.own(original.source_system, "posting")
-        posting = once(Posting, source_system=self.client.source_system, request_no=data["request_no"],
-                       call=lambda: posting_reverse(
+        posting = posting_reverse(
             serial_no=original.serial_no, request_no=data["request_no"], posted_by=self.actor,
             source_system=self.client.source_system, memo=data["memo"],
-        ))
+        )
         return self.written(posting_payload(posting), replayed=posting.replayed)
 
 
@@ -564,12 +525,11 @@ class HoldsView(LedgerView):
     )
     def post(self, request):
         data = self.validated(HoldIn)
-        hold = once(Hold, source_system=self.client.source_system, request_no=data["request_no"],
-                    call=lambda: hold_place(
+        hold = hold_place(
             account_no=data["account_no"], amount=data["amount"], reason=data["reason"],
             request_no=data["request_no"], actor=self.actor, source_system=self.client.source_system,
             expires_at=data.get("expires_at"),
-        ))
+        )
         return self.written(hold_payload(hold), replayed=hold.replayed)
 
 
@@ -604,12 +564,11 @@ class HoldSettleView(LedgerView):
         data = self.validated(SettleIn)
         hold = selectors.hold_get(hold_id=hold_id)
         self.own(hold.source_system, "hold")
-        posting = once(Posting, source_system=self.client.source_system, request_no=data["request_no"],
-                       call=lambda: hold_settle(
+        posting = hold_settle(
             hold_id=hold.id, request_no=data["request_no"], amount=data["amount"],
             business_type=data["business_type"], actor=self.actor, counter_account_no=data["counter_account_no"],
             source_system=self.client.source_system, memo=data["memo"], external_ref=data["external_ref"],
-        ))
+        )
         return self.written(posting_payload(posting), replayed=posting.replayed)
 
 
@@ -626,11 +585,10 @@ class HoldReleaseView(LedgerView):
         data = self.validated(ReleaseIn)
         held = selectors.hold_get(hold_id=hold_id)
         self.own(held.source_system, "hold")
-        hold = once(HoldEvent, source_system=self.client.source_system, request_no=data["request_no"],
-                    call=lambda: hold_release(
+        hold = hold_release(
             hold_id=held.id, request_no=data["request_no"], actor=self.actor, amount=data.get("amount"),
             source_system=self.client.source_system,
-        ))
+        )
         self.outcome = "replayed" if hold.replayed else "released"
         return Response(hold_payload(hold))
 
@@ -658,11 +616,10 @@ class WithdrawalsView(LedgerView):
     def post(self, request):
         data = self.validated(WithdrawalIn)
         card = data["bank_card"]
-        withdrawal = once(Withdrawal, source_system=self.client.source_system, request_no=data["request_no"],
-                          call=lambda: withdrawal_request(
+        withdrawal = withdrawal_request(
             account_no=data["account_no"], amount=data["amount"], card_holder=card["holder"], card_bank=card["bank"],
             card_number=card["number"], request_no=data["request_no"], source_system=self.client.source_system,
-        ))
+        )
         return self.written(withdrawal_payload(withdrawal.id), replayed=withdrawal.replayed)
 
 
