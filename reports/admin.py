@@ -5,13 +5,32 @@ looked at, never added, changed or deleted (they are written only by
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
 from .recon_models import Channel, Difference, DifferenceEvent, ReconRun, StatementImport, StatementLine
 
 
+class ChannelForm(forms.ModelForm):
+    class Meta:
+        model = Channel
+        fields = "__all__"
+
+    def clean_clearing_accounts(self):
+        """A clearing account belongs to one channel: its entries are that
+        channel's records, and a record can be matched (or be a difference) once."""
+        accounts = self.cleaned_data["clearing_accounts"]
+        taken = Channel.clearing_accounts.through.objects.filter(account__in=accounts).exclude(
+            channel_id=self.instance.pk).select_related("account", "channel")
+        if taken:
+            raise forms.ValidationError("; ".join(
+                f"{link.account.account_no} is already the clearing account of {link.channel.code}" for link in taken))
+        return accounts
+
+
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelForm
     list_display = ("code", "name", "entity", "currency", "encoding", "amount_mode", "active")
     list_filter = ("active", "amount_mode", "encoding")
     search_fields = ("code", "name")

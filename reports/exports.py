@@ -30,7 +30,9 @@ class Column:
     kind: str = "plain"  # "plain", "text" (free text), "amount" (needs the row's currency), "date"
 
 
-def plain_amount(amount: Decimal, currency: str) -> Decimal:
+def plain_amount(amount: Decimal | None, currency: str) -> Decimal | None:
+    if amount is None:  # an amount the row does not have (one side of a reconciliation difference)
+        return None
     return amount.quantize(Decimal(1).scaleb(-currency_places(currency)))
 
 
@@ -55,7 +57,7 @@ def csv_response(filename: str, columns: list[Column], rows: Iterable, currency_
             for c in columns:
                 value = c.value(row)
                 if c.kind == "amount":
-                    value = str(plain_amount(value, currency_of(row)))
+                    value = "" if value is None else str(plain_amount(value, currency_of(row)))
                 elif c.kind == "text":
                     value = _safe_text(value)
                 elif c.kind == "date":

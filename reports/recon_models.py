@@ -277,6 +277,13 @@ class ReconRun(models.Model):
     def __str__(self):
         return f"{self.channel_id} {self.recon_date}"
 
+    @property
+    def outcome_cells(self) -> list[tuple[str, int, object]]:
+        """(outcome, count, amount) of the differences found on the day, in the pages' column order."""
+        return [(Outcome.LONG, self.long_count, self.long_amount), (Outcome.SHORT, self.short_count, self.short_amount),
+                (Outcome.AMOUNT_MISMATCH, self.mismatch_count, self.mismatch_amount),
+                (Outcome.PENDING, self.pending_count, self.pending_amount)]
+
 
 class Difference(models.Model):
     """A statement line or ledger record that did not match (差错)."""

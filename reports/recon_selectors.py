@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Abs
 
 from postings.models import Entry
 
@@ -17,6 +20,7 @@ from .recon_models import (
     DifferenceStatus,
     ProposalStatus,
     ReconRun,
+    StatementImport,
 )
 
 SUMMARY_FIELDS = (
@@ -77,11 +81,50 @@ def difference_proposals(*, difference: Difference) -> QuerySet[DifferencePropos
     ).order_by("id")
 
 
-def proposals_awaiting_approval(*, channel: Channel | None = None) -> QuerySet[DifferenceProposal]:
-    """Proposals a checker can decide (the pages hide a user's own from them)."""
+def proposals_awaiting_approval(*, channel: Channel | None = None, checker=None) -> QuerySet[DifferenceProposal]:
+    """Proposals awaiting a decision; with ``checker``, only those that user
+    may approve (not their own: maker-checker)."""
     qs = DifferenceProposal.objects.filter(status=ProposalStatus.PROPOSED).select_related(
         "difference__channel", "clearing_account", "counter_account", "proposed_by"
     )
     if channel is not None:
         qs = qs.filter(difference__channel=channel)
+    if checker is not None:
+        qs = qs.exclude(proposed_by=checker)
     return qs.order_by("proposed_at", "id")
+
+
+def statements_unmatched(*, channel: Channel | None = None) -> QuerySet[StatementImport]:
+    """Imported statements whose day has not been matched yet (queued, or the
+    matching was refused, e.g. the channel has no clearing account)."""
+    qs = StatementImport.objects.select_related("channel").exclude(
+        Exists(ReconRun.objects.filter(channel=OuterRef("channel"), recon_date=OuterRef("statement_date")))
+    )
+    return qs.filter(channel=channel) if channel else qs
+
+
+def difference_totals(rows: QuerySet[Difference]) -> list[dict]:
+    """Per currency: how many differences, their net (channel minus ledger) and absolute amount."""
+    return list(rows.order_by().values("currency").annotate(
+        n=Count("id"), net=Sum("difference"), gross=Sum(Abs("difference"))).order_by("currency"))
+
+
+def difference_postings(*, difference: Difference) -> list[dict]:
+    """Our side of a difference: the posting behind its ledger record and the
+    posting that resolved it, each with its legs (entry, account, side, amount)."""
+    shown = []
+    for label, posting in (("ledger record", difference.posting), ("resolution", difference.resolution_posting)):
+        if posting is None:
+            continue
+        legs = Entry.objects.filter(posting=posting).select_related("account").order_by("serial_no")
+        shown.append({"label": label, "posting": posting, "legs": list(legs)})
+    return shown
+
+
+def difference_workers() -> QuerySet:
+    """Active users who may work differences (the owner choices)."""
+    User = get_user_model()
+    perm = Permission.objects.filter(content_type__app_label="reports", codename="work_difference")
+    return User.objects.filter(is_active=True).filter(
+        Q(is_superuser=True) | Q(user_permissions__in=perm) | Q(groups__permissions__in=perm)
+    ).distinct().order_by("username")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import recon_views, views
 
 app_name = "reports"
 
@@ -23,6 +23,14 @@ urlpatterns = [
     path("charts/", views.chart_page, name="charts"),
     path("hot-accounts/", views.hot_accounts, name="hot_accounts"),
     path("hot-accounts/flush/", views.hot_accounts_flush, name="hot_accounts_flush"),
+    path("recon/", recon_views.recon_runs, name="recon_runs"),
+    path("recon/match/", recon_views.recon_match, name="recon_match"),
+    path("recon/upload/", recon_views.statement_upload, name="statement_upload"),
+    path("recon/differences/", recon_views.differences, name="recon_differences"),
+    path("recon/differences.csv", recon_views.differences_csv, name="recon_differences_csv"),
+    path("recon/differences.xlsx", recon_views.differences_xlsx, name="recon_differences_xlsx"),
+    path("recon/differences/<int:pk>/", recon_views.difference_detail, name="recon_difference"),
+    path("recon/differences/<int:pk>/act/", recon_views.difference_act, name="recon_difference_act"),
     path("accounts/<str:account_no>/entries/", views.account_entries, name="account_entries"),
     path("entries/<int:serial_no>/", views.entry_detail, name="entry"),
 ]

@@ -47,6 +47,17 @@ def ensure_report_roles() -> None:
             else:
                 app_label, codename = grant.split(".")
                 group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    recon = importlib.import_module("reports.migrations.0006_sample_channels")
+    proposals = importlib.import_module("reports.migrations.0008_recon_view_proposals").GRANTS
+    for group_name, perms in recon.GRANTS.items():
+        group = Group.objects.get(name=group_name)
+        for grant in [*perms, *proposals.get(group_name, [])]:
+            if grant == "view":
+                group.permissions.add(*Permission.objects.filter(
+                    content_type__app_label="reports", codename__in=[f"view_{m}" for m in recon.MODELS]))
+            else:
+                app_label, codename = grant.split(".")
+                group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
 
 
 def staff_user(username: str, role: str | None) -> User:

@@ -1,0 +1,284 @@
+"""Channel reconciliation pages (渠道对账) under /reports/recon/: statement
+upload, the runs per channel and day, the differences (filtered, exported)
+and a difference's page where it is worked to a resolution.
+
+Reading needs the view permission of what is shown; uploading and running
+the matching need ``reports.import_statement``; working a difference needs
+``reports.work_difference``, checked here and again by ``reports.recon_work``
+(which also refuses a proposer approving their own proposal). Reads go
+through ``reports.recon_selectors``, writes through ``reports.channel_recon``
+and ``reports.recon_work``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from config.staff import paginate, querystring_without, staff_page
+from postings.exceptions import LedgerError
+
+from . import recon_selectors as selectors
+from . import recon_work as work
+from .channel_recon import statement_import
+from .exports import Column, csv_response, xlsx_response
+from .forms import AdjustmentForm, StatementUploadForm
+from .recon_filters import DifferenceFilter, ReconRunFilter
+from .recon_models import Channel, Difference, DifferenceStatus, ProposalStatus, StatementImport
+
+VIEW_RUNS = "reports.view_reconrun"
+VIEW_DIFFERENCES = "reports.view_difference"
+IMPORT = "reports.import_statement"
+WORK = work.PERM_WORK
+
+
+def _queue_matching(request, channel: Channel, day: date) -> None:
+    """Queue the day's matching; without a broker (the demo) it runs here and
+    then, so a refusal (no clearing account, say) is shown at once."""
+    from . import tasks
+
+    try:
+        tasks.channel_recon_run.delay(channel.code, day.isoformat())
+    except LedgerError as exc:
+        messages.error(request, f"Matching of {channel.code} on {day:%Y-%m-%d} refused: {exc.message}")
+    else:
+        done = "done" if settings.CELERY_TASK_ALWAYS_EAGER else "queued"
+        messages.info(request, f"Matching of {channel.code} on {day:%Y-%m-%d} {done}; "
+                               f"running it again gives the same figures.")
+
+
+# ---------------------------------------------------------------- runs ----
+
+
+@require_GET
+@staff_page(VIEW_RUNS)
+def recon_runs(request):
+    filterset = ReconRunFilter(request.GET or None, queryset=selectors.recon_runs())
+    rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
+    data = filterset.form.cleaned_data if filterset.is_valid() else {}
+    return render(request, "reports/recon_runs.html", {
+        "filter": filterset,
+        "page": paginate(request, rows, 50),
+        "unmatched": selectors.statements_unmatched(channel=data.get("channel")).order_by("-statement_date")[:50],
+        "can_run": request.user.has_perm(IMPORT),
+        "querystring": querystring_without(request, "page"),
+    })
+
+
+@require_POST
+@staff_page(VIEW_RUNS, IMPORT)
+def recon_match(request):
+    """Run (or re-run) the matching of one imported statement's day."""
+    statement = get_object_or_404(StatementImport.objects.select_related("channel"),
+                                  pk=request.POST.get("statement") or 0)
+    _queue_matching(request, statement.channel, statement.statement_date)
+    return redirect(reverse("reports:recon_runs") + f"?channel={statement.channel.code}"
+                    f"&date_from={statement.statement_date:%Y-%m-%d}&date_to={statement.statement_date:%Y-%m-%d}")
+
+
+@require_http_methods(["GET", "POST"])
+@staff_page(IMPORT)
+def statement_upload(request):
+    problems = None
+    if request.method == "POST":
+        form = StatementUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            upload, channel, day = data["file"], data["channel"], data["statement_date"]
+            try:
+                statement = statement_import(channel=channel, statement_date=day, file_name=upload.name,
+                                             content=upload.read(), imported_by=request.user.get_username())
+            except LedgerError as exc:
+                form.add_error("file", exc.message)
+                problems = getattr(exc, "problems", None)
+            else:
+                lines = f"{statement.line_count} line{'s' if statement.line_count != 1 else ''}"
+                messages.success(request, f"Statement #{statement.pk}: {lines} of "
+                                          f"{statement.file_name} for {channel.code} on {day:%Y-%m-%d}.")
+                _queue_matching(request, channel, day)
+                return redirect(reverse("reports:recon_runs") + f"?channel={channel.code}"
+                                f"&date_from={day:%Y-%m-%d}&date_to={day:%Y-%m-%d}")
+        return render(request, "reports/recon_upload.html", {"form": form, "problems": problems}, status=400)
+    form = StatementUploadForm(initial={"channel": request.GET.get("channel"),
+                                        "statement_date": request.GET.get("date")})
+    return render(request, "reports/recon_upload.html", {"form": form})
+
+
+# --------------------------------------------------------- differences ----
+
+DIFFERENCE_COLUMNS = [
+    Column("difference", lambda d: f"D{d.pk}"),
+    Column("channel", lambda d: d.channel.code),
+    Column("recon_date", lambda d: d.recon_date, "date"),
+    Column("outcome", lambda d: d.outcome),
+    Column("status", lambda d: d.status),
+    Column("owner", lambda d: d.owner.get_username() if d.owner_id else ""),
+    Column("serial_no", lambda d: d.serial_no),
+    Column("currency", lambda d: d.currency),
+    Column("channel_direction", lambda d: d.channel_direction),
+    Column("channel_amount", lambda d: d.channel_amount, "amount"),
+    Column("ledger_direction", lambda d: d.ledger_direction),
+    Column("ledger_amount", lambda d: d.ledger_amount, "amount"),
+    Column("difference_amount", lambda d: d.difference, "amount"),
+    Column("statement_line", lambda d: d.statement_line.line_no if d.statement_line_id else ""),
+    Column("posting", lambda d: d.posting_id or ""),
+    Column("entry", lambda d: d.entry_id or ""),
+    Column("found_at", lambda d: d.created_at.strftime("%Y-%m-%d %H:%M:%S")),
+    Column("note", lambda d: d.note, "text"),
+]
+
+
+def _differences(request) -> tuple[DifferenceFilter, object]:
+    filterset = DifferenceFilter(request.GET, queryset=selectors.differences())
+    return filterset, (filterset.qs if filterset.is_valid() else filterset.queryset.none())
+
+
+def _export_name(filterset: DifferenceFilter) -> str:
+    data = filterset.form.cleaned_data if filterset.is_valid() else {}
+    parts = ["differences", data.get("status") or "all"]
+    if data.get("channel"):
+        parts.append(data["channel"].code)
+    if data.get("date_from") or data.get("date_to"):
+        parts.append("-".join(f"{d:%Y%m%d}" for d in (data.get("date_from"), data.get("date_to")) if d))
+    return "-".join(parts)
+
+
+@require_GET
+@staff_page(VIEW_DIFFERENCES)
+def differences(request):
+    filterset, rows = _differences(request)
+    query = filterset.data.urlencode()
+    return render(request, "reports/recon_differences.html", {
+        "filter": filterset,
+        "page": paginate(request, rows, 50),
+        "totals": selectors.difference_totals(rows),
+        "awaiting": selectors.proposals_awaiting_approval(checker=request.user)[:50]
+        if request.user.has_perm(WORK) else [],
+        "querystring": querystring_without(request, "page"),
+        "export_query": query,
+    })
+
+
+@require_GET
+@staff_page(VIEW_DIFFERENCES)
+def differences_csv(request):
+    filterset, rows = _differences(request)
+    return csv_response(_export_name(filterset), DIFFERENCE_COLUMNS, rows.iterator(chunk_size=2000),
+                        lambda d: d.currency)
+
+
+@require_GET
+@staff_page(VIEW_DIFFERENCES)
+def differences_xlsx(request):
+    filterset, rows = _differences(request)
+    return xlsx_response(_export_name(filterset), "Differences", DIFFERENCE_COLUMNS,
+                         rows.iterator(chunk_size=2000), lambda d: d.currency)
+
+
+@require_GET
+@staff_page(VIEW_DIFFERENCES)
+def difference_detail(request, pk: int):
+    try:
+        diff = selectors.difference_get(difference_id=pk)
+    except Difference.DoesNotExist:
+        raise Http404(f"No difference D{pk}.") from None
+    proposals = list(selectors.difference_proposals(difference=diff))
+    live = next((p for p in proposals if p.status == ProposalStatus.PROPOSED), None)
+    may_work = request.user.has_perm(WORK)
+    open_ = diff.status != DifferenceStatus.RESOLVED
+    clearing = list(diff.channel.clearing_accounts.filter(currency=diff.currency).order_by("account_no"))
+    return render(request, "reports/recon_difference.html", {
+        "d": diff,
+        "line": diff.statement_line,
+        "postings": selectors.difference_postings(difference=diff),
+        "proposals": proposals,
+        "live": live,
+        "history": selectors.difference_history(difference=diff).order_by("id"),
+        "may_work": may_work and open_,
+        "may_decide": may_work and live is not None and live.proposed_by_id != request.user.pk,
+        "own_proposal": live is not None and live.proposed_by_id == request.user.pk,
+        "workers": selectors.difference_workers() if may_work and open_ else [],
+        "clearing": clearing,
+        "clearing_side": "debit (借)" if diff.difference > 0 else "credit (贷)",
+        "size": abs(diff.difference),
+        "adjustment": AdjustmentForm(),
+    })
+
+
+ACTIONS = {"assign", "investigate", "note", "adjust", "write_off", "approve", "reject", "channel_error"}
+
+
+@require_POST
+@staff_page(VIEW_DIFFERENCES, WORK)
+def difference_act(request, pk: int):
+    """Every change to a difference from its page; the service decides whether it is allowed."""
+    action = request.POST.get("action", "")
+    note = request.POST.get("note", "").strip()
+    back = redirect("reports:recon_difference", pk=pk)
+    if action not in ACTIONS:
+        messages.error(request, f"Unknown action {action!r}.")
+        return back
+    user = request.user
+    try:
+        if action == "assign":
+            username = request.POST.get("owner", "").strip()
+            owner = get_user_model().objects.filter(username=username).first() if username else None
+            if username and owner is None:
+                messages.error(request, f"No user {username}.")
+                return back
+            work.difference_assign(difference_id=pk, owner=owner, user=user, note=note)
+            done = f"Owner: {username or 'nobody'}."
+        elif action == "investigate":
+            work.difference_investigate(difference_id=pk, user=user, note=note)
+            done = "Investigating."
+        elif action == "note":
+            work.difference_note(difference_id=pk, user=user, note=note)
+            done = "Note added."
+        elif action == "adjust":
+            form = AdjustmentForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, "An adjusting posting needs " + "; ".join(
+                    f"{form.fields[name].label.lower()}: {' '.join(errs)}" for name, errs in form.errors.items()))
+                return back
+            diff = get_object_or_404(Difference, pk=pk)
+            proposal = work.adjustment_propose(
+                difference_id=pk, user=user, amount=abs(diff.difference), direction="D" if diff.difference > 0
+                else "C", counter_account_no=form.cleaned_data["counter_account_no"].strip(),
+                memo=form.cleaned_data["memo"], clearing_account_no=request.POST.get("clearing_account_no") or None,
+            )
+            done = f"Adjusting posting P{proposal.pk} proposed; another member of staff must approve it."
+        elif action == "write_off":
+            proposal = work.write_off_propose(difference_id=pk, user=user, memo=note,
+                                              clearing_account_no=request.POST.get("clearing_account_no") or None)
+            done = f"Write-off P{proposal.pk} proposed; another member of staff must approve it."
+        elif action == "approve":
+            proposal = work.proposal_approve(proposal_id=_proposal_of(pk, request), user=user, note=note)
+            done = (f"P{proposal.pk} approved: posting {proposal.posting_id}; the difference is resolved."
+                    if not proposal.replayed else f"P{proposal.pk} was already approved (posting {proposal.posting_id}).")
+        elif action == "reject":
+            proposal = work.proposal_reject(proposal_id=_proposal_of(pk, request), user=user, note=note)
+            done = f"P{proposal.pk} {'withdrawn' if proposal.decided_by_id is None else 'rejected'}."
+        else:
+            work.difference_mark_channel_error(difference_id=pk, user=user, note=note)
+            done = "Resolved as the channel's error."
+    except LedgerError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return back
+
+
+def _proposal_of(pk: int, request) -> int:
+    """The proposal named in the form, which must belong to this difference."""
+    proposal_id = request.POST.get("proposal", "")
+    if not proposal_id.isdigit() or not selectors.difference_proposals(
+            difference=Difference(pk=pk)).filter(pk=int(proposal_id)).exists():
+        raise work.UnknownDifference(f"D{pk} has no proposal {proposal_id or '(none given)'}.", difference_id=pk)
+    return int(proposal_id)

@@ -1,0 +1,128 @@
+"""In a real browser, channel reconciliation with maker-checker: a finance
+clerk uploads the payment company's statement, finds the short (the ledger
+booked a 60.00 recharge the channel never collected), opens it and proposes
+an adjusting posting; a colleague approves it and the difference is
+resolved. Screenshots land in test-output/screenshots/recon-*.png."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+
+from postings.models import Entry, Posting
+from postings.selectors import current_accounting_date, identity_totals
+from reports.recon_models import Difference, DifferenceProposal
+from tests.browser import chromium, expect, log_in, screenshot
+
+from .eod_books import open_books_on
+from .recon_books import epay_file, recharge, sample_channel
+from .reporting import ensure_report_roles, staff_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_upload_find_the_short_propose_and_approve_an_adjustment(live_server, ledger):
+    ensure_report_roles()
+    maker = staff_user("maker", "Finance staff").username
+    checker = staff_user("checker", "Finance staff").username
+    day = current_accounting_date(entity=ledger.entity)
+    open_books_on(ledger.entity, day)
+    clearing = ledger.channel()
+    channel = sample_channel("epaysim", clearing=clearing)
+    channel.pending_window_minutes = 0  # whatever the hour, the 60.00 is short, not pending
+    channel.save()
+    wallet = ledger.cash()
+    recharge(ledger, wallet, "100.00", "EP-A")
+    recharge(ledger, wallet, "60.00", "EP-F")
+    statement = epay_file(day, [("EP-A", "100.00", "0.38")])
+    clearing_before, wallet_before = ledger.balance(clearing), ledger.balance(wallet)
+
+    with chromium() as browser:
+        first = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+        propose(first, live_server.url, user=maker, day=day.isoformat(), statement=statement,
+                wallet=wallet.account_no)
+        second = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+        approve(second, live_server.url, user=checker)
+
+    short = Difference.objects.get(serial_no="EP-F")
+    assert (short.outcome, short.status, short.resolution, short.resolved_by) == (
+        "short", "resolved", "adjusting_posting", checker)
+    proposal = DifferenceProposal.objects.get()
+    assert (proposal.proposed_by.username, proposal.decided_by.username) == (maker, checker)
+    posting = Posting.objects.get(business_type="adjustment")
+    legs = {(e.account_id, e.direction, e.amount) for e in Entry.objects.filter(posting=posting)}
+    assert legs == {(clearing.pk, "C", Decimal("60.00")), (wallet.pk, "D", Decimal("60.00"))}
+    # The clearing account (credit-normal here) had both recharges debited: -160.00; now -100.00, the
+    # 100.00 the channel collected.
+    assert (clearing_before, ledger.balance(clearing)) == (Decimal("-160.00"), Decimal("-100.00"))
+    assert ledger.balance(wallet) == wallet_before - Decimal("60.00")
+    assert all(t.holds for t in identity_totals())
+
+
+def propose(page, base: str, *, user: str, day: str, statement: bytes, wallet: str) -> None:
+    def shot(name: str) -> None:
+        screenshot(page, f"recon-{name}")
+
+    log_in(page, base, user)
+    page.goto(f"{base}/reports/")
+    page.locator("nav.subnav").get_by_role("link", name="Channel recon").click()
+    page.get_by_role("link", name="Upload a statement").click()
+    page.select_option("#id_channel", "epaysim")
+    page.fill("#id_statement_date", day)
+    page.set_input_files("#id_file", files=[{"name": f"epaysim_{day}.csv", "mimeType": "text/csv",
+                                             "buffer": statement}])
+    shot("01-upload")
+    page.get_by_role("button", name="Import and match").click()
+
+    expect(page.locator(".messages")).to_contain_text(f"1 line of epaysim_{day}.csv for epaysim")
+    run = page.locator(f"#run-epaysim-{day}")
+    expect(run.locator("td.outcome-short")).to_contain_text("1")
+    expect(run.locator("td.outcome-short")).to_contain_text("CN¥60.00")
+    shot("02-run")
+
+    run.locator("td.outcome-short a").click()
+    rows = page.locator("#differences tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("EP-F")
+    expect(rows).to_contain_text("-CN¥60.00")
+    shot("03-differences")
+    rows.get_by_role("link", name=re.compile(r"^D\d+$")).click()
+
+    expect(page.locator("h1")).to_contain_text("short")
+    expect(page.locator("#statement-line")).to_contain_text("does not have it")
+    expect(page.get_by_text("channel serial EP-F")).to_be_visible()
+    page.get_by_role("button", name="Start investigating").click()
+    expect(page.locator("#status")).to_have_text("investigating")
+    expect(page.locator("#owner")).to_have_text(user)
+
+    expect(page.locator("#adjust-form")).to_contain_text("credit (贷) CN¥60.00 on the clearing account")
+    page.fill("#id_counter_account_no", wallet)
+    page.fill("#id_memo", "recharge EP-F never collected by the channel: reverse the credit")
+    shot("04-propose")
+    page.get_by_role("button", name="Propose adjusting posting").click()
+    expect(page.locator(".messages")).to_contain_text("another member of staff must approve it")
+    expect(page.locator("#own-proposal")).to_be_visible()
+    expect(page.get_by_role("button", name="Approve and post")).to_have_count(0)
+    expect(page.locator("#proposals")).to_contain_text("proposed, awaiting approval")
+    shot("05-proposed")
+
+
+def approve(page, base: str, *, user: str) -> None:
+    log_in(page, base, user)
+    page.goto(f"{base}/reports/recon/differences/")
+    waiting = page.locator("#awaiting-approval")
+    expect(waiting).to_contain_text("recharge EP-F never collected")
+    waiting.get_by_role("link", name=re.compile(r"^D\d+$")).click()
+    page.fill("#approve-form input[name=note]", "slip checked with the channel")
+    screenshot(page, "recon-06-approve")
+    page.get_by_role("button", name="Approve and post").click()
+
+    expect(page.locator(".messages")).to_contain_text("the difference is resolved")
+    expect(page.locator("#status")).to_have_text("resolved")
+    expect(page.locator("#resolution")).to_contain_text(f"adjusting posting (调账) by {user}")
+    expect(page.locator("#history")).to_contain_text("proposal approved")
+    expect(page.get_by_text("Resolution: P")).to_be_visible()
+    expect(page.locator("#work")).to_have_count(0)
+    screenshot(page, "recon-07-resolved")
