@@ -178,6 +178,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=int(os.environ.get("BUFFER_FLUSH_SECONDS", "2"))),
         "options": {"expires": 30},
     },
+    # Channel statements dropped into CHANNEL_STATEMENT_INBOX (reports/recon_inbox.py).
+    # Overlapping scans are safe (each file is claimed first); a scan still
+    # queued after a minute is dropped, the next one does the same work.
+    "statement-inbox-scan": {
+        "task": "reports.tasks.statement_inbox_scan",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
 }
 
 # Ledger. A batch posting call takes at most this many postings; a flush
@@ -203,6 +211,13 @@ WITHDRAWAL_BULK_APPROVE_MAX = os.environ.get("WITHDRAWAL_BULK_APPROVE_MAX", "100
 # the day's cut that is not in the channel's statement is held pending for this
 # many statement days before it becomes short (短款).
 CHANNEL_RECON_PENDING_DAYS = int(os.environ.get("CHANNEL_RECON_PENDING_DAYS", "1"))
+# The statement folder (docs/channel_recon.md, "Statement folder"): files in
+# <inbox>/<channel code>/ are imported once unchanged for SETTLE seconds; a
+# file claimed by a scan that died is taken over after CLAIM_MINUTES (longer
+# than the slowest import).
+CHANNEL_STATEMENT_INBOX = Path(os.environ.get("CHANNEL_STATEMENT_INBOX", VAR_DIR / "statements"))
+CHANNEL_STATEMENT_SETTLE_SECONDS = int(os.environ.get("CHANNEL_STATEMENT_SETTLE_SECONDS", "10"))
+CHANNEL_STATEMENT_CLAIM_MINUTES = int(os.environ.get("CHANNEL_STATEMENT_CLAIM_MINUTES", "30"))
 
 LOGGING = {
     "version": 1,

@@ -44,3 +44,13 @@ def channel_recon_run(channel_code: str, date_iso: str) -> dict:
     run = run_day(channel=Channel.objects.get(code=channel_code), recon_date=date.fromisoformat(date_iso),
                   actor="system:channel-recon-task")
     return recon_summary(run)
+
+
+@shared_task(name="reports.tasks.statement_inbox_scan")
+def statement_inbox_scan() -> list[dict]:
+    """The beat job of the statement folder: import the settled files of
+    CHANNEL_STATEMENT_INBOX (reports/recon_inbox.py); overlapping runs are
+    safe, each file is claimed before it is read."""
+    from .recon_inbox import statement_inbox_scan as scan
+
+    return scan()
