@@ -10,6 +10,7 @@ from django.db import connection
 
 from accounts.models import Account, PostingMode
 from postings.buffers import posting_mode_set
+from postings.exceptions import LedgerError
 from postings.models import Posting
 
 from .seed_demo import demo_member_count
@@ -53,6 +54,10 @@ class Command(BaseCommand):
             self.stderr.write(f"End of day did not finish: {exc} (see the end-of-day page).")
 
         self.make_fee_income_hot()
+        try:
+            call_command("seed_recon_demo", stdout=self.stdout._out)
+        except LedgerError as exc:
+            self.stderr.write(f"Demo channel reconciliation did not finish: {exc}")
 
         User = get_user_model()
         if User.objects.filter(username=ADMIN_USERNAME).exists():
