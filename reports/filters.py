@@ -13,7 +13,7 @@ from django.conf import settings
 from accounts.models import AccountType, Category, Entity
 from postings.models import BusinessType, Direction, Entry
 
-from .models import CheckResult, DailyBalance, EodRun, GlImport, RunStatus, Voucher
+from .models import CheckResult, DailyBalance, EodRun, GlImport, GlImportRow, RunStatus, Voucher
 from .selectors import GROUP_LABELS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -117,6 +117,29 @@ class GlImportFilter(filters.FilterSet):
     class Meta:
         model = GlImport
         fields: list[str] = []
+
+
+class GlDifferenceFilter(filters.FilterSet):
+    """The differences of one GL import. They are computed per subject and
+    currency from both sides (``selectors.gl_differences``), so the page
+    applies ``keep`` to that list; the form is the usual one."""
+
+    currency = filters.ChoiceFilter(choices=_currency_choices, label="Currency", empty_label="all")
+    subject_code = filters.CharFilter(lookup_expr="startswith", label="Subject code starts with")
+
+    class Meta:
+        model = GlImportRow
+        fields: list[str] = []
+
+    def keep(self, differences: list) -> list:
+        if not self.is_bound:
+            return differences
+        if not self.is_valid():
+            return []
+        currency = self.form.cleaned_data.get("currency")
+        subject = (self.form.cleaned_data.get("subject_code") or "").strip()
+        return [d for d in differences if (not currency or d.currency == currency)
+                and d.subject_code.startswith(subject)]
 
 
 class EodRunFilter(filters.FilterSet):

@@ -33,6 +33,7 @@ from .filters import (
     CheckResultFilter,
     EntryFilter,
     EodRunFilter,
+    GlDifferenceFilter,
     GlImportFilter,
     VoucherEntryFilter,
     VoucherFilter,
@@ -285,18 +286,13 @@ def gl_upload(request):
 def gl_import_result(request, pk: int):
     gl = get_object_or_404(GlImport.objects.select_related("entity", "uploaded_by"), pk=pk)
     differences = selectors.gl_differences(gl)
-    currency = request.GET.get("currency", "")
-    subject = request.GET.get("subject_code", "").strip()
-    shown = [d for d in differences if (not currency or d.currency == currency)
-             and (not subject or d.subject_code.startswith(subject))]
+    filterset = GlDifferenceFilter(request.GET or None, queryset=gl.rows.all())
     ledger_has_day = DailyBalance.objects.filter(entity=gl.entity, accounting_date=gl.accounting_date).exists()
     return render(request, "reports/gl_result.html", {
         "gl": gl,
-        "differences": shown,
+        "differences": filterset.keep(differences),
         "all_count": len(differences),
-        "currencies": sorted({d.currency for d in differences}),
-        "currency": currency,
-        "subject_code": subject,
+        "filter": filterset,
         "ledger_has_day": ledger_has_day,
         "compared": gl.rows.count(),
     })

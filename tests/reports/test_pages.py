@@ -260,6 +260,14 @@ def test_gl_upload_page_imports_and_lists_differences(world, as_role):
     assert 'id="diff-1002-CNY"' in html and "CN¥10.00" in html
     assert "1 difference" in html
 
+    result = reverse("reports:gl_import", args=[gl.pk])
+    shown = {q: [d.subject_code for d in client.get(result, params).context["differences"]]
+             for q, params in {"10": {"subject_code": "10"}, "22": {"subject_code": "22"},
+                               "USD": {"currency": "USD"}, "CNY": {"currency": "CNY"},
+                               "bad": {"currency": "XXX"}}.items()}
+    assert shown == {"10": ["1002"], "22": [], "USD": [], "CNY": ["1002"], "bad": []}
+    assert "Select a valid choice" in client.get(result, {"currency": "XXX"}).content.decode()
+
     again = client.post(reverse("reports:gl_upload"),
                         {**form, "file": SimpleUploadedFile("again.csv", content, content_type="text/csv")})
     assert again.status_code == 400
