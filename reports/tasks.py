@@ -21,12 +21,14 @@ def eod_run_due() -> list[str]:
 
 
 @shared_task(name="reports.tasks.eod_run_day")
-def eod_run_day(entity_code: str, date_iso: str, from_step: str | None = None) -> str:
-    """One entity's end of day for one date (staff's retry button, a backfill)."""
+def eod_run_day(entity_code: str, date_iso: str, from_step: str | None = None,
+                actor: str = "system:eod-task") -> str:
+    """One entity's end of day for one date (staff's retry button, a backfill);
+    ``actor`` is who asked, recorded on the run."""
     try:
         run = services.eod_run(
             entity=Entity.objects.get(code=entity_code), accounting_date=date.fromisoformat(date_iso),
-            actor="system:eod-task", from_step=from_step,
+            actor=actor, from_step=from_step,
         )
     except services.EodInProgress:
         return "running"  # a duplicate delivery while the first is at work
