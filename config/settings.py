@@ -90,6 +90,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # the demo loader writes.
     DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    # The posting service prepares its two hot statements (lock, write) once per
+    # connection (postings.services._hot_cursor); Django's own queries use
+    # client-side binding and are never prepared. Behind a pooler that cannot
+    # carry prepared statements across transactions, set DB_PREPARED_STATEMENTS=0.
+    if env_bool("DB_PREPARED_STATEMENTS", True):
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 1000
 # Each service owns its transaction (STYLE.md); no request-wide atomic block.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -44,11 +44,13 @@ import copy
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
+import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
@@ -175,10 +177,15 @@ def _idempotent(
     what: str,
     write: Callable[[], T],
     extra_conflicts: Callable[[str], None] | None = None,
+    look_first: bool = True,
 ) -> T:
     """Run ``write`` once per (source_system, request_no).
 
-    The fast path finds an earlier result. Two concurrent first attempts are
+    The fast path finds an earlier result. ``look_first=False`` skips that
+    lookup for a caller whose ``write`` always ends by inserting the
+    request's unique row (a posting): a replay then fails on the key, or
+    earlier on what the first attempt changed, and is answered below, so a
+    new request saves a round trip and a replay costs one more. Two concurrent first attempts are
     settled by the unique key: the second waits for the first, then fails,
     either on the key (IntegrityError) or on what the first one changed (a
     LedgerError: the balance it left is short, the hold it settled is no
@@ -192,7 +199,7 @@ def _idempotent(
     def earlier() -> T | None:
         return model.objects.filter(source_system=source_system, request_no=request_no).first()
 
-    existing = earlier()
+    existing = earlier() if look_first else None
     if existing is not None:
         return _replay(existing, fingerprint, what)
     try:
@@ -214,6 +221,21 @@ def _idempotent(
     return _replay(existing, fingerprint, what)
 
 
+@contextmanager
+def _hot_cursor():
+    """A cursor for the statements every posting runs (lock, write; a batch's
+    inserts and balance update): the
+    driver's own, with server-side binding, so ``execute(..., prepare=True)``
+    makes PostgreSQL parse and plan each statement once per connection instead
+    of once per posting, and no parameters are interpolated into the text.
+    Driver errors still arrive as Django's (IntegrityError, DataError, ...);
+    Django's query log does not see these statements."""
+    connection.ensure_connection()
+    # connection.connection.cursor() would be Django's ClientCursor, which cannot prepare.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
 # The account columns come out of the locking CTE itself: after waiting for
 # a lock, only the rows the lock returns are the latest versions (another
 # read of accounts_account in the same statement would see the statement's
@@ -221,14 +243,14 @@ def _idempotent(
 _LOCK_SQL = """
 WITH locked AS (
     SELECT {account_columns} FROM accounts_account a
-     WHERE a.account_no = ANY(%s) AND a.posting_mode = 'realtime'
+     WHERE a.account_no = ANY(%s::text[]) AND a.posting_mode = 'realtime'
      ORDER BY a.id
        FOR NO KEY UPDATE
 ), chosen AS (
     SELECT * FROM locked
      UNION ALL
     SELECT {account_columns} FROM accounts_account a
-     WHERE a.account_no = ANY(%s) AND a.posting_mode <> 'realtime'
+     WHERE a.account_no = ANY(%s::text[]) AND a.posting_mode <> 'realtime'
 ), calendar AS (
     SELECT c.entity_id, c.open_date FROM postings_accountingcalendar c
      WHERE c.entity_id IN (SELECT entity_id FROM chosen)
@@ -278,8 +300,8 @@ def _lock_accounts_in_one_statement(account_nos: list[str]) -> dict[str, Account
         entity_columns=", ".join(f"ent.{c}" for c in entity_fields),
     )
     accounts = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [account_nos, account_nos])
+    with _hot_cursor() as cursor:
+        cursor.execute(sql, [account_nos, account_nos], prepare=True)
         for row in cursor.fetchall():
             account = Account.from_db(connection.alias, account_fields, row[: len(account_fields)])
             account.entity = Entity.from_db(connection.alias, entity_fields, row[len(account_fields):-1])
@@ -450,8 +472,8 @@ def _write_in_one_statement(posting: Posting, entries: list[Entry], touched: lis
     params = [getattr(posting, c) for c in _POSTING_COLUMNS]
     params += [[getattr(e, c) for e in entries] for c in entry_columns]
     params += _balance_arrays(touched)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with _hot_cursor() as cursor:
+        cursor.execute(sql, params, prepare=True)
         posting.serial_no, posting.created_at = cursor.fetchone()
     posting._state.adding = False
     posting._state.db = connection.alias
@@ -470,8 +492,8 @@ def _insert_postings(postings: list[Posting]) -> None:
         f"SELECT *, now() FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) "
         "RETURNING request_no, serial_no, created_at"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [[getattr(p, c) for p in postings] for c in _POSTING_COLUMNS])
+    with _hot_cursor() as cursor:
+        cursor.execute(sql, [[getattr(p, c) for p in postings] for c in _POSTING_COLUMNS], prepare=True)
         written = {request_no: (serial_no, created_at) for request_no, serial_no, created_at in cursor.fetchall()}
     for posting in postings:
         posting.serial_no, posting.created_at = written[posting.request_no]
@@ -501,8 +523,8 @@ def _insert_entries(entries: list[Entry]) -> None:
         return
     for entry in entries:
         entry.posting_id = entry.posting.pk
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_ENTRIES_SQL, [[getattr(e, c) for e in entries] for c in _ENTRY_COLUMNS])
+    with _hot_cursor() as cursor:
+        cursor.execute(_INSERT_ENTRIES_SQL, [[getattr(e, c) for e in entries] for c in _ENTRY_COLUMNS], prepare=True)
 
 
 def _save_balances(accounts: list[Account]) -> None:
@@ -510,8 +532,8 @@ def _save_balances(accounts: list[Account]) -> None:
     if connection.vendor != "postgresql":
         Account.objects.bulk_update(accounts, ["balance", "frozen", "entry_seq", "updated_at"])
         return
-    with connection.cursor() as cursor:
-        cursor.execute(_UPDATE_BALANCES_SQL, _balance_arrays(accounts))
+    with _hot_cursor() as cursor:
+        cursor.execute(_UPDATE_BALANCES_SQL, _balance_arrays(accounts), prepare=True)
 
 
 def _prepare_posting(
@@ -683,6 +705,7 @@ def posting_create(
         fingerprint=fingerprint,
         what="posting",
         write=write,
+        look_first=False,
     )
 
 
