@@ -107,12 +107,13 @@ class Posting(models.Model):
     request_no = models.CharField(max_length=64)
     fingerprint = models.CharField(max_length=64, editable=False)
     business_type = models.CharField(max_length=32, choices=BusinessType.choices)
-    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="postings")
+    # Not indexed: a handful of entities, and every index is paid for on each posting.
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="postings", db_index=False)
     currency = models.CharField(max_length=3)
     accounting_date = models.DateField("accounting date (会计日期)")
     memo = models.CharField(max_length=255, blank=True)
     # A channel's serial number, bank reference or payment slip number.
-    external_ref = models.CharField("external reference", max_length=64, blank=True, db_index=True)
+    external_ref = models.CharField("external reference", max_length=64, blank=True)
     posted_by = models.CharField(max_length=150)
     reverses = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
@@ -131,7 +132,9 @@ class Posting(models.Model):
                 name="posting_reversal_link_only_on_reversals",
             ),
         ]
-        indexes = [models.Index(fields=["accounting_date", "business_type"])]
+        # external_ref: equality lookups only (a channel's serial), so no LIKE index beside it.
+        indexes = [models.Index(fields=["accounting_date", "business_type"]),
+                   models.Index(fields=["external_ref"], name="posting_external_ref_idx")]
         triggers = [
             pgtrigger.Protect(name="posting_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
             pgtrigger.Trigger(
@@ -161,7 +164,8 @@ class Entry(models.Model):
 
     serial_no = models.BigAutoField(primary_key=True)
     posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # Not indexed alone: (account, account_seq) and (account, accounting_date) lead with it.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_index=False)
     account_seq = models.BigIntegerField(null=True, blank=True)
     direction = models.CharField(max_length=1, choices=Direction.choices)
     amount = money_field()
