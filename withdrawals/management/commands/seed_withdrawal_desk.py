@@ -3,7 +3,7 @@ paying bank per channel clearing account, and requests from demo members in
 every state (in review, approved, paid, failed, rejected, stuck), made through
 the services with the sandbox bank, as production would.
 
-Logins (password = username): finance, reviewer, reviewer2, cashier, auditor,
+Logins (password = username): finance, finance2, reviewer, reviewer2, cashier, auditor,
 ledgeradmin. Runs once; a second run changes nothing."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from withdrawals.models import PayingBank, Status, Withdrawal
 
 STAFF = [
     ("finance", "Finance staff"),
+    ("finance2", "Finance staff"),  # the checker of finance's reconciliation proposals
     ("reviewer", "Reviewer"),
     ("reviewer2", "Reviewer"),
     ("cashier", "Cashier"),
