@@ -218,6 +218,9 @@ WITHDRAWAL_BULK_APPROVE_MAX = os.environ.get("WITHDRAWAL_BULK_APPROVE_MAX", "100
 # the day's cut that is not in the channel's statement is held pending for this
 # many statement days before it becomes short (短款).
 CHANNEL_RECON_PENDING_DAYS = int(os.environ.get("CHANNEL_RECON_PENDING_DAYS", "1"))
+# The matching's sort of a day's lines and records runs in memory up to this
+# (a million lines take about 170 MB; PostgreSQL spills to disk beyond it).
+CHANNEL_RECON_WORK_MEM = os.environ.get("CHANNEL_RECON_WORK_MEM", "256MB")
 # The statement folder (docs/channel_recon.md, "Statement folder"): files in
 # <inbox>/<channel code>/ are imported once unchanged for SETTLE seconds; a
 # file claimed by a scan that died is taken over after CLAIM_MINUTES (longer

@@ -135,3 +135,73 @@ def test_the_migration_installed_both_sample_channels_and_the_grants():
     }
     finance = set(Group.objects.get(name="Finance staff").permissions.values_list("codename", flat=True))
     assert {"import_statement", "work_difference", "view_difference", "view_reconrun"} <= finance
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk", "gb18030"])
+def test_a_file_is_read_line_by_line_into_the_lines_the_whole_text_splits_into(encoding):
+    """The import decodes and splits a line at a time (a large file is never
+    decoded whole): the lines are those of ``str.splitlines()`` of the whole
+    decoded text, whatever the line breaks (CRLF, LF, CR, and the form feed
+    and separators splitlines also breaks at)."""
+    import random
+
+    from reports.channel_recon import _decoded_lines
+    from reports.recon_models import Channel
+
+    channel = Channel(code="x", encoding=encoding)
+    pieces = ["", "a", "中文,交易", "x,y", "\x0c", "\x1c", " \x1e ", "\x0b"]
+    if encoding != "gbk":
+        pieces += ["\u2028", "\x85", "\u2029z"]
+    rnd = random.Random(11)
+    for _ in range(400):
+        text = "".join(rnd.choice(pieces) + rnd.choice(["\n", "\r\n", "\r", ""]) for _ in range(rnd.randint(0, 9)))
+        content = text.encode(encoding)
+        if encoding == "utf-8" and rnd.random() < 0.3:
+            content = "\ufeff".encode() + content
+        whole = content.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+        assert list(_decoded_lines(channel, content)) == whole.splitlines(), repr(content)
+
+
+def test_a_file_that_does_not_decode_is_refused_for_that_first(ledger):
+    content = epay_good().replace("手续费(元),".encode(), b"")  # a missing column ...
+    content = content.replace("YF3,2026-11-20 10:00:00,ORD-YF3,收款".encode(), "YF3,2026-11-20 10:00:00,ORD-YF3,收款"
+                              .encode("gbk"))  # ... and a GBK line further on
+    with pytest.raises(StatementFileInvalid) as refused:
+        load(sample_channel("epaysim"), content)
+    assert refused.value.problems == ["line 8: not UTF-8 text (epaysim statements are UTF-8; was it saved as GBK?)"]
+
+
+def test_copy_and_bulk_create_store_the_same_lines(ledger, monkeypatch):
+    """PostgreSQL stores the lines with COPY, other databases with bulk_create."""
+    from datetime import timedelta
+
+    from reports import channel_recon
+
+    rows = [("YF1", "100.00", "0.38"), ("YF\\2", "-50.50", "1.00"), ("YF\t3", "20.00", "0.08", "关闭"),
+            ("YF4", "0.01", "0.00")]
+    channel = sample_channel("epaysim")
+    by_copy = load(channel, epay_file("2026-11-20", rows), day=date(2026, 11, 20))
+    monkeypatch.setattr(channel_recon, "_copy_supported", lambda: False)
+    by_orm = load(channel, epay_file("2026-11-21", rows), day=date(2026, 11, 21))
+
+    def stored(statement, shift=timedelta(0)):
+        return [(ln.line_no, ln.serial_no, ln.txn_time - shift, ln.direction, ln.amount, ln.fee, ln.status, ln.counts,
+                 ln.raw.replace("2026-11-21", "2026-11-20"), ln.channel_id, ln.statement_date - shift)
+                for ln in statement.lines.order_by("line_no")]
+
+    assert stored(by_orm, timedelta(days=1)) == stored(by_copy)
+    assert [ln[1] for ln in stored(by_copy)] == ["YF1", "YF\\2", "YF\t3", "YF4"]
+
+
+def test_a_long_file_is_stored_whole_or_not_at_all(ledger):
+    """Lines are checked as they are read and kept aside (in batches of 5,000)
+    until the whole file is known good: a bad last line stores nothing."""
+    rows = [(f"YF{n}", f"{n % 500 + 1}.00", "0.10") for n in range(12_001)]
+    channel = sample_channel("epaysim")
+    bad = epay_file("2026-11-20", rows).replace(b"YF12000,2026-11-20 10:00:00", b"YF12000,2026-11-31 10:00:00")
+    with pytest.raises(StatementFileInvalid, match="line 12006: '2026-11-31 10:00:00' is not a time"):
+        load(channel, bad)
+    assert StatementImport.objects.count() == 0 and StatementLine.objects.count() == 0
+    statement = load(channel, epay_file("2026-11-20", rows))
+    assert statement.line_count == 12_001 == statement.lines.count()
+    assert statement.lines.order_by("-line_no").values_list("line_no", "serial_no").first() == (12_006, "YF12000")
