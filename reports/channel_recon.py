@@ -722,6 +722,12 @@ _RECORDS_SQL = """
      WHERE e.account_id IN ({accounts}) AND e.accounting_date = %(day)s AND e.currency = %(currency)s
        AND e.posting_id NOT IN (SELECT rd.resolution_posting_id FROM {difference} rd
                                  WHERE rd.channel_id = %(channel)s AND rd.resolution_posting_id IS NOT NULL)
+       AND e.posting_id NOT IN (SELECT rv.reverses_id FROM {posting} rv
+                                 WHERE rv.business_type = 'reversal' AND rv.accounting_date = %(day)s
+                                   AND rv.reverses_id IS NOT NULL)
+       AND e.posting_id NOT IN (SELECT rv.serial_no FROM {posting} rv JOIN {posting} og ON og.serial_no = rv.reverses_id
+                                 WHERE rv.business_type = 'reversal' AND rv.accounting_date = %(day)s
+                                   AND og.accounting_date = %(day)s)
        AND (d.id IS NULL OR d.recon_date = %(day)s)"""
 _JOINED_COLUMNS = """
     l.id AS line_id, l.line_no, l.serial_no, l.direction AS line_direction, l.amount AS line_amount,
@@ -1075,12 +1081,18 @@ def _expected_fee_sql(channel: Channel):
 def _channel_entries(channel: Channel, account_ids: list[int], recon_date: date):
     """The ledger's records of a channel's day: entries on its clearing accounts,
     except the postings that resolved its differences (adjustments and write-offs,
-    reports.recon_work): they are ours alone and in no statement. (The pairing
-    query, ``_PAIRING_SQL``, selects the same entries.)"""
+    reports.recon_work): they are ours alone and in no statement; and a posting
+    reversed on its own day together with its reversal: they carry the same
+    serial, net to nothing, and the channel moved nothing for them. (The
+    pairing query, ``_PAIRING_SQL``, selects the same entries.)"""
+    same_day_reversals = Posting.objects.filter(business_type="reversal", accounting_date=recon_date,
+                                                reverses__accounting_date=recon_date)
     return Entry.objects.filter(
         account_id__in=account_ids, accounting_date=recon_date, currency=channel.currency
     ).exclude(posting_id__in=Difference.objects.filter(
-        channel=channel, resolution_posting__isnull=False).values("resolution_posting_id"))
+        channel=channel, resolution_posting__isnull=False).values("resolution_posting_id")
+    ).exclude(posting_id__in=same_day_reversals.values("serial_no")
+    ).exclude(posting_id__in=same_day_reversals.values("reverses_id"))
 
 
 def _count_differences(run: ReconRun) -> None:

@@ -228,6 +228,26 @@ def test_pairing_within_a_serial_the_same_amount_first_then_the_lowest_entry(led
     assert (run.matched_count, run.matched_amount, run.mismatch_count, run.short_count) == (1, D("60"), 2, 4)
 
 
+def test_a_posting_reversed_on_its_own_day_nets_to_nothing(ledger):
+    """A payout booked and reversed the same day (the bank refused it) carries
+    one serial twice, out and in: the channel moved nothing, so neither is a
+    difference. A reversal on a later day is a record of that day like any other."""
+    from postings.services import posting_reverse
+
+    day, channel, wallet = run_in_future(ledger)
+    recharge(ledger, wallet, "500.00", "SEED")
+    refused = payout(ledger, wallet, "300.00", "X")
+    posting_reverse(serial_no=refused.pk, request_no="rev-X", posted_by="test")
+    rebooked = payout(ledger, wallet, "310.00", "Y")  # booked, reversed, booked again with the right amount
+    posting_reverse(serial_no=rebooked.pk, request_no="rev-Y", posted_by="test")
+    payout(ledger, wallet, "301.00", "Y")
+    statement_import(channel=channel, statement_date=day, file_name="r.csv", imported_by="finance",
+                     content=epay_file(day, [("SEED", "500.00", "1.90"), ("Y", "-301.00", "1.00")]))
+    run = channel_recon_run(channel=channel, recon_date=day)
+    assert not Difference.objects.exists()
+    assert (run.matched_count, run.ledger_count, run.ledger_in, run.ledger_out) == (2, 2, D("500"), D("301"))
+
+
 def test_a_record_booked_later_the_same_day_resolves_the_long_line_on_a_rerun(ledger):
     day, channel, wallet = run_in_future(ledger)
     statement_import(channel=channel, statement_date=day, file_name="l.csv", imported_by="finance",
