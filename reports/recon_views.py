@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.staff import paginate, querystring_without, staff_page
@@ -130,7 +131,7 @@ DIFFERENCE_COLUMNS = [
     Column("statement_line", lambda d: d.statement_line.line_no if d.statement_line_id else ""),
     Column("posting", lambda d: d.posting_id or ""),
     Column("entry", lambda d: d.entry_id or ""),
-    Column("found_at", lambda d: d.created_at.strftime("%Y-%m-%d %H:%M:%S")),
+    Column("found_at", lambda d: timezone.localtime(d.created_at).strftime("%Y-%m-%d %H:%M:%S")),
     Column("note", lambda d: d.note, "text"),
 ]
 

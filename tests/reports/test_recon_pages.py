@@ -16,6 +16,7 @@ from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from postings.models import Posting
 from postings.selectors import identity_totals
@@ -245,6 +246,8 @@ def test_the_export_is_the_filtered_open_differences(day):
     assert {(r["serial_no"], r["outcome"], r["difference_amount"]) for r in rows} == {
         ("C", "long", "30.00"), ("E", "amount_mismatch", "5.00"), ("F", day.diff("F").outcome, "-60.00")}
     assert {r["status"] for r in rows} == {"open"}
+    found = timezone.localtime(day.diff("C").created_at).strftime("%Y-%m-%d %H:%M:%S")
+    assert {r["found_at"] for r in rows if r["serial_no"] == "C"} == {found}  # the company's time, as on the pages
     longs = xlsx_rows(client.get(reverse("reports:recon_differences_xlsx"), {"outcome": "long"}))
     assert [(r["serial_no"], r["channel"]) for r in longs] == [("C", "epaysim")]
 
