@@ -126,6 +126,26 @@ def connect(args, **kw) -> psycopg.Connection:
     return psycopg.connect(server_dsn(args.db, args.host, args.port, args.user), **kw)
 
 
+def prepare_data(args, *, read_meta, sizes_match, generate) -> bool:
+    """The benchmark database, migrated, holding data of the sizes asked for:
+    reused as it is, or (re)generated. True if it was generated. The
+    functions are the benchmark's own (bench/recon.py passes its own)."""
+    created = ensure_database(args)
+    migrate(args)
+    with connect(args) as conn:
+        meta = read_meta(conn)
+    if sizes_match(meta, args):
+        log(f"reusing {args.db}: {meta}")
+        return False
+    if not created:
+        log(f"database {args.db} holds {meta or 'no benchmark data'}; regenerating")
+        args.regenerate = True
+        ensure_database(args)
+        migrate(args)
+    generate(args)
+    return True
+
+
 def read_meta(conn) -> dict | None:
     exists = conn.execute("SELECT to_regclass('bench_meta')").fetchone()[0]
     if not exists:
@@ -825,19 +845,7 @@ def main(argv=None) -> None:
         args.db = "ledger_bench" if full else f"ledger_bench_{args.accounts}_{args.entries}"
 
     args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    created = ensure_database(args)
-    migrate(args)
-    with connect(args) as conn:
-        meta = read_meta(conn)
-    if not sizes_match(meta, args):
-        if not created:
-            log(f"database {args.db} holds {meta or 'no benchmark data'}; regenerating")
-            args.regenerate = True
-            ensure_database(args)
-            migrate(args)
-        generate(args)
-    else:
-        log(f"reusing {args.db}: {meta}")
+    if not prepare_data(args, read_meta=read_meta, sizes_match=sizes_match, generate=generate):
         reset_day(args)
 
     agg = measure_aggregate(args)

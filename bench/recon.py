@@ -54,7 +54,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eod import PYTHON, ROOT, Step, connect, django_env, ensure_database, log, machine, migrate, run_measured  # noqa: E402
+from eod import PYTHON, ROOT, Step, connect, django_env, log, machine, prepare_data, run_measured  # noqa: E402
 
 GENERATOR_VERSION = 1
 TIME_TARGET_S = 60.0
@@ -655,19 +655,7 @@ def main(argv=None) -> None:
         args.db = "recon_bench" if args.lines == 1_000_000 else f"recon_bench_{args.lines}"
 
     args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    created = ensure_database(args)
-    migrate(args)
-    with connect(args) as conn:
-        meta = read_meta(conn)
-    if not sizes_match(meta, args):
-        if not created:
-            log(f"database {args.db} holds {meta or 'no benchmark data'}; regenerating")
-            args.regenerate = True
-            ensure_database(args)
-            migrate(args)
-        generate(args)
-    else:
-        log(f"reusing {args.db}: {meta}")
+    prepare_data(args, read_meta=read_meta, sizes_match=sizes_match, generate=generate)
     reset(args)
 
     imp = None

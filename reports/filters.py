@@ -40,8 +40,13 @@ def with_default_dates(data, latest):
 
 
 class _DateRangeFilter(filters.FilterSet):
+    """``date_from``/``date_to`` on ``accounting_date`` (a subclass may
+    redeclare them on another field), checked as a range of at most
+    ``max_days`` (None: any length)."""
+
     date_from = filters.DateFilter(field_name="accounting_date", lookup_expr="gte", label="Date from", widget=DATE)
     date_to = filters.DateFilter(field_name="accounting_date", lookup_expr="lte", label="Date to", widget=DATE)
+    max_days: int | None = 366
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -52,7 +57,7 @@ class _DateRangeFilter(filters.FilterSet):
         date_from, date_to = data.get("date_from"), data.get("date_to")
         if date_from and date_to and date_from > date_to:
             raise forms.ValidationError("The first date is after the last one.")
-        if date_from and date_to and (date_to - date_from).days > 366:
+        if date_from and date_to and self.max_days is not None and (date_to - date_from).days > self.max_days:
             raise forms.ValidationError("Choose at most a year.")
         return data
 

@@ -8,32 +8,22 @@ either sign), which is how finance sorts a short from a rounding error.
 from __future__ import annotations
 
 import django_filters as filters
-from django import forms
 from django.db.models.functions import Abs
 
+from .filters import DATE, _DateRangeFilter
 from .recon_models import Channel, Difference, DifferenceStatus, Outcome, ReconRun
 from .recon_selectors import difference_workers
-
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 UNRESOLVED = "unresolved"
 
 
-class _DayRange(filters.FilterSet):
+class _DayRange(_DateRangeFilter):
+    """Channel and statement days, any span: differences are worked for as long as they take."""
+
     channel = filters.ModelChoiceFilter(queryset=Channel.objects.order_by("code"), to_field_name="code",
                                         label="Channel", empty_label="all channels")
     date_from = filters.DateFilter(field_name="recon_date", lookup_expr="gte", label="Day from", widget=DATE)
     date_to = filters.DateFilter(field_name="recon_date", lookup_expr="lte", label="Day to", widget=DATE)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.form.clean = self._clean_range
-
-    def _clean_range(self):
-        data = forms.Form.clean(self.form)
-        date_from, date_to = data.get("date_from"), data.get("date_to")
-        if date_from and date_to and date_from > date_to:
-            raise forms.ValidationError("The first day is after the last one.")
-        return data
+    max_days = None
 
 
 class ReconRunFilter(_DayRange):
