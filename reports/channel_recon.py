@@ -904,6 +904,13 @@ class _Work:
         diff.difference = (_signed(diff.channel_direction, diff.channel_amount)
                            - _signed(diff.ledger_direction, diff.ledger_amount))
 
+    def _leave_record(self, diff, line, record):
+        """The difference keeps only its record: short (the line is matched elsewhere)."""
+        diff.statement_line_id, diff.channel_direction, diff.channel_amount = None, "", None
+        diff.difference = -_signed(diff.ledger_direction, diff.ledger_amount)
+        self._set_outcome(diff, Outcome.SHORT, f"statement line {line.line_no} agrees with entry E{record.entry_id}; "
+                                               f"entry E{diff.entry_id} has no line")
+
     def _set_outcome(self, diff, outcome, note=""):
         if diff.outcome != outcome:
             self._event(diff, DifferenceEvent.Kind.OUTCOME, diff.outcome, outcome, note)
@@ -919,6 +926,13 @@ class _Work:
         # (the other side arrived since) is resolved as matched late.
         for diff in sorted({line_diff, entry_diff} - {None}, key=lambda d: d.pk):
             if diff.status != DifferenceStatus.RESOLVED:
+                if diff is line_diff and diff.entry_id not in (None, record.entry_id):
+                    # The line was an amount mismatch with another record and has
+                    # found its exact one: the pair agrees, and the other record is
+                    # now money the channel did not move.
+                    self._leave_record(diff, line, record)
+                    self.changed[diff.pk] = diff
+                    continue
                 if diff.statement_line_id is None and line_diff is None:
                     self._attach(diff, line=line)
                 if diff.entry_id is None and entry_diff is None:

@@ -248,6 +248,36 @@ def test_a_posting_reversed_on_its_own_day_nets_to_nothing(ledger):
     assert (run.matched_count, run.ledger_count, run.ledger_in, run.ledger_out) == (2, 2, D("500"), D("301"))
 
 
+def test_an_exact_record_booked_later_leaves_the_mismatched_one_short(ledger):
+    """The channel collected 100.00 for M; we booked 90.00, then (still that day)
+    the right 100.00. The line and the 100.00 agree; the 90.00 is money the
+    channel never moved: the difference becomes that short, not resolved."""
+    day, channel, wallet = run_in_future(ledger)
+    wrong = recharge(ledger, wallet, "90.00", "M")
+    statement_import(channel=channel, statement_date=day, file_name="m.csv", imported_by="finance",
+                     content=epay_file(day, [("M", "100.00", "0.38")]))
+    channel_recon_run(channel=channel, recon_date=day)
+    diff = Difference.objects.get()
+    assert (diff.outcome, diff.difference) == ("amount_mismatch", D("10"))
+
+    right = recharge(ledger, wallet, "100.00", "M")
+    run = channel_recon_run(channel=channel, recon_date=day)
+    diff.refresh_from_db()
+    wrong_entry = wrong.entries.get(account=ledger.channel())
+    assert (diff.outcome, diff.status, diff.statement_line_id, diff.entry_id, diff.difference) == (
+        "short", "open", None, wrong_entry.pk, D("-90"))
+    assert Difference.objects.count() == 1
+    right_entry = right.entries.get(account=ledger.channel())
+    assert list(diff.events.values_list("kind", "from_value", "to_value", "note"))[-1] == (
+        "outcome", "amount_mismatch", "short", f"statement line 6 agrees with entry E{right_entry.pk}; "
+                                               f"entry E{wrong_entry.pk} has no line")
+    assert (run.matched_count, run.matched_amount, run.mismatch_count, run.short_count, run.short_amount) == (
+        1, D("100"), 0, 1, D("90"))
+    before = snapshot()
+    channel_recon_run(channel=channel, recon_date=day)
+    assert snapshot() == before
+
+
 def test_a_record_booked_later_the_same_day_resolves_the_long_line_on_a_rerun(ledger):
     day, channel, wallet = run_in_future(ledger)
     statement_import(channel=channel, statement_date=day, file_name="l.csv", imported_by="finance",
