@@ -69,7 +69,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -814,15 +814,15 @@ def _full_join_supported() -> bool:
     return connection.vendor != "sqlite" or sqlite3.sqlite_version_info >= (3, 39)
 
 
-_MONEY_PLACES = Decimal(1).scaleb(-Difference._meta.get_field("difference").decimal_places)
-
-
 def _money(value) -> Decimal | None:
-    """An amount as the database returned it: Decimal from PostgreSQL; SQLite
-    gives int or float, read as Django reads them (15 digits, the field's places)."""
+    """An amount of the pairing's raw rows: a Decimal from PostgreSQL. SQLite
+    (the demo) keeps decimals as numbers and hands back int or float, so they
+    go through Django's own SQLite converter for the column, exactly as the
+    ORM would read them."""
     if value is None or isinstance(value, Decimal):
         return value
-    return Context(prec=15).create_decimal_from_float(float(value)).quantize(_MONEY_PLACES)
+    column = Difference._meta.get_field("difference").get_col(Difference._meta.db_table)
+    return connection.ops.get_decimalfield_converter(column)(value, column, connection)
 
 
 _MONEY = DecimalField(max_digits=40, decimal_places=10)
