@@ -126,6 +126,35 @@ def connect(args, **kw) -> psycopg.Connection:
     return psycopg.connect(server_dsn(args.db, args.host, args.port, args.user), **kw)
 
 
+SEQUENCES_SQL = """
+            SELECT setval(pg_get_serial_sequence(t, c), (SELECT max(v) FROM (
+                SELECT max(id) AS v FROM accounts_customer WHERE t = 'accounts_customer'
+                UNION ALL SELECT max(id) FROM accounts_member WHERE t = 'accounts_member'
+                UNION ALL SELECT max(id) FROM accounts_account WHERE t = 'accounts_account'
+                UNION ALL SELECT max(serial_no) FROM postings_posting WHERE t = 'postings_posting'
+                UNION ALL SELECT max(serial_no) FROM postings_entry WHERE t = 'postings_entry') m))
+              FROM (VALUES ('accounts_customer', 'id'), ('accounts_member', 'id'), ('accounts_account', 'id'),
+                           ('postings_posting', 'serial_no'), ('postings_entry', 'serial_no')) v(t, c)"""
+
+
+def bulk_load_session(conn) -> None:
+    """A session for loading generated data: no triggers, no FK checks, no waiting for the WAL."""
+    conn.execute("SET session_replication_role = replica")
+    conn.execute("SET synchronous_commit = off")
+    conn.execute("SET work_mem = '256MB'")
+    conn.execute("SET maintenance_work_mem = '512MB'")
+
+
+def server(args) -> str:
+    """PostgreSQL's version, the settings that matter here and the database's size."""
+    with connect(args) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+        settings = {k: conn.execute(f"SHOW {k}").fetchone()[0]
+                    for k in ["shared_buffers", "work_mem", "max_parallel_workers_per_gather"]}
+        size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
+    return f"PostgreSQL {pg} ({', '.join(f'{k}={v}' for k, v in settings.items())}); database {args.db} {size}"
+
+
 def prepare_data(args, *, read_meta, sizes_match, generate) -> bool:
     """The benchmark database, migrated, holding data of the sizes asked for:
     reused as it is, or (re)generated. True if it was generated. The
@@ -193,10 +222,7 @@ def generate(args) -> None:
         if conn.execute("SELECT count(*) FROM accounts_account").fetchone()[0]:
             sys.exit(f"database {args.db} already has accounts; run with --regenerate")
         step = Step(conn)
-        conn.execute("SET session_replication_role = replica")  # no triggers, no FK checks: load only
-        conn.execute("SET synchronous_commit = off")
-        conn.execute("SET work_mem = '256MB'")
-        conn.execute("SET maintenance_work_mem = '512MB'")
+        bulk_load_session(conn)
         entity = conn.execute("SELECT id FROM accounts_entity WHERE code = 'MAIN'").fetchone()[0]
         types = dict(conn.execute("SELECT code, id FROM accounts_accounttype").fetchall())
         p = {
@@ -370,15 +396,7 @@ def generate(args) -> None:
                      FROM reports_eodrun WHERE id = %s""",
                 [(run_id, name, pos, run_id) for pos, name in enumerate(steps)],
             )
-        step("sequences", """
-            SELECT setval(pg_get_serial_sequence(t, c), (SELECT max(v) FROM (
-                SELECT max(id) AS v FROM accounts_customer WHERE t = 'accounts_customer'
-                UNION ALL SELECT max(id) FROM accounts_member WHERE t = 'accounts_member'
-                UNION ALL SELECT max(id) FROM accounts_account WHERE t = 'accounts_account'
-                UNION ALL SELECT max(serial_no) FROM postings_posting WHERE t = 'postings_posting'
-                UNION ALL SELECT max(serial_no) FROM postings_entry WHERE t = 'postings_entry') m))
-              FROM (VALUES ('accounts_customer', 'id'), ('accounts_member', 'id'), ('accounts_account', 'id'),
-                           ('postings_posting', 'serial_no'), ('postings_entry', 'serial_no')) v(t, c)""")
+        step("sequences", SEQUENCES_SQL)
         conn.execute("RESET session_replication_role")
         conn.commit()
     log(f"  load: {time.perf_counter() - t0:.1f} s; VACUUM ANALYZE")
@@ -441,12 +459,13 @@ VERIFY_SQL = {
 }
 
 
-def verify(args) -> None:
+def verify(args, checks: dict[str, str] | None = None) -> None:
+    """Each check counts what is wrong in the generated data (parameter: D1, the day before D)."""
     t = time.perf_counter()
     bad = {}
     with connect(args) as conn:
         conn.execute("SET work_mem = '256MB'")
-        for name, sql in VERIFY_SQL.items():
+        for name, sql in (checks or VERIFY_SQL).items():
             bad[name] = conn.execute(sql, {"D1": args.day - timedelta(days=1)}).fetchone()[0]
     log(f"  verify ({time.perf_counter() - t:.1f} s): " + ", ".join(f"{k}: {v}" for k, v in bad.items()))
     if any(bad.values()):
@@ -773,16 +792,10 @@ def machine() -> str:
 
 
 def report(args, agg: dict, runs: list[dict], base_rss: float | None) -> None:
-    with connect(args) as conn:
-        pg = conn.execute("SHOW server_version").fetchone()[0]
-        settings = {k: conn.execute(f"SHOW {k}").fetchone()[0]
-                    for k in ["shared_buffers", "work_mem", "max_parallel_workers_per_gather"]}
-        size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
     log("")
     log(f"== end-of-day benchmark, {args.accounts:,} accounts, {args.entries:,} entries on {args.day}")
     log(f"   load average before/after: {args.load_before} / {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    log(f"   {machine()}; PostgreSQL {pg} ({', '.join(f'{k}={v}' for k, v in settings.items())}); "
-        f"database {args.db} {size}")
+    log(f"   {machine()}; {server(args)}")
     rows = [("plain SQL aggregate of the day (best of 3)", f"{agg['aggregate']:.2f} s", "", "1.00", "")]
     rows.append(("  same, written into a temp table", f"{agg['aggregate_into_temp']:.2f} s", "",
                  f"{agg['aggregate_into_temp'] / agg['aggregate']:.2f}", ""))

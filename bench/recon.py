@@ -54,7 +54,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eod import PYTHON, ROOT, Step, connect, django_env, log, machine, prepare_data, run_measured  # noqa: E402
+from eod import (  # noqa: E402
+    PYTHON, ROOT, SEQUENCES_SQL, Step, bulk_load_session, connect, django_env, log, machine, prepare_data,
+    run_measured, server, verify,
+)
+from eod import VERIFY_SQL as EOD_CHECKS  # noqa: E402
 
 GENERATOR_VERSION = 1
 TIME_TARGET_S = 60.0
@@ -108,10 +112,7 @@ def generate(args) -> None:
         if conn.execute("SELECT count(*) FROM accounts_account").fetchone()[0]:
             sys.exit(f"database {args.db} already has accounts; run with --regenerate")
         step = Step(conn)
-        conn.execute("SET session_replication_role = replica")  # no triggers, no FK checks: load only
-        conn.execute("SET synchronous_commit = off")
-        conn.execute("SET work_mem = '256MB'")
-        conn.execute("SET maintenance_work_mem = '512MB'")
+        bulk_load_session(conn)
         conn.execute("SET max_parallel_workers_per_gather = 0")  # setseed: one process draws the numbers
         conn.execute("SELECT setseed(0.5)")
         entity = conn.execute("SELECT id FROM accounts_entity WHERE code = 'MAIN'").fetchone()[0]
@@ -291,21 +292,13 @@ def generate(args) -> None:
             SELECT (SELECT id FROM reports_statementimport WHERE channel_id = %(CH)s AND statement_date = %(D1)s),
                    %(CH)s, day, line_no, serial, txn_time, direction, amount, fee, status, counts, raw
               FROM bench_line WHERE day = %(D1)s ORDER BY line_no""", p)
-        step("sequences", """
-            SELECT setval(pg_get_serial_sequence(t, c), (SELECT max(v) FROM (
-                SELECT max(id) AS v FROM accounts_customer WHERE t = 'accounts_customer'
-                UNION ALL SELECT max(id) FROM accounts_member WHERE t = 'accounts_member'
-                UNION ALL SELECT max(id) FROM accounts_account WHERE t = 'accounts_account'
-                UNION ALL SELECT max(serial_no) FROM postings_posting WHERE t = 'postings_posting'
-                UNION ALL SELECT max(serial_no) FROM postings_entry WHERE t = 'postings_entry') m))
-              FROM (VALUES ('accounts_customer', 'id'), ('accounts_member', 'id'), ('accounts_account', 'id'),
-                           ('postings_posting', 'serial_no'), ('postings_entry', 'serial_no')) v(t, c)""")
+        step("sequences", SEQUENCES_SQL)
         conn.execute("RESET session_replication_role")
         conn.commit()
     log(f"  load: {time.perf_counter() - t0:.1f} s; VACUUM ANALYZE")
     vacuum(args, ["accounts_customer", "accounts_member", "accounts_account", "postings_posting", "postings_entry",
                   "reports_statementimport", "reports_statementline", "bench_rec", "bench_line", "bench_long1"])
-    verify(args)
+    verify(args, VERIFY_SQL)
     log(f"matching D-1 ({d1}) as setup, with the tree's channel_recon_run")
     r = run_measured([PYTHON, "-c", RECON_WORKER, d1.isoformat()], django_env(args))
     if r["returncode"]:
@@ -326,21 +319,12 @@ def generate(args) -> None:
 
 
 VERIFY_SQL = {
-    "unbalanced postings": """
-        SELECT count(*) FROM (SELECT posting_id FROM postings_entry GROUP BY posting_id
-            HAVING sum(CASE WHEN direction = 'D' THEN amount ELSE -amount END) <> 0 OR count(*) < 2) x""",
+    "unbalanced postings": EOD_CHECKS["unbalanced postings"],
     "postings without entries": """
         SELECT count(*) FROM postings_posting p WHERE NOT EXISTS (SELECT 1 FROM postings_entry e
                                                                    WHERE e.posting_id = p.serial_no)""",
-    "broken balance chains": """
-        SELECT count(*) FROM postings_entry e LEFT JOIN postings_entry p
-            ON p.account_id = e.account_id AND p.account_seq = e.account_seq - 1
-         WHERE e.balance_before <> coalesce(p.balance_after, 0)
-            OR (e.account_seq > 1 AND p.serial_no IS NULL) OR p.serial_no > e.serial_no""",
-    "accounts not matching their last entry": """
-        SELECT count(*) FROM accounts_account a LEFT JOIN postings_entry e
-            ON e.account_id = a.id AND e.account_seq = a.entry_seq
-         WHERE a.balance <> coalesce(e.balance_after, 0)""",
+    "broken balance chains": EOD_CHECKS["broken balance chains"],
+    "accounts not matching their last entry": EOD_CHECKS["accounts not matching their last entry"],
     "wallets below zero at some entry": """
         SELECT count(*) FROM postings_entry e JOIN accounts_account a ON a.id = e.account_id
          WHERE NOT a.allow_negative AND e.balance_after < 0""",
@@ -350,16 +334,6 @@ VERIFY_SQL = {
     "repeated serial numbers in a statement": """
         SELECT count(*) FROM (SELECT 1 FROM bench_line GROUP BY day, serial HAVING count(*) > 1) x""",
 }
-
-
-def verify(args) -> None:
-    t = time.perf_counter()
-    with connect(args) as conn:
-        conn.execute("SET work_mem = '256MB'")
-        bad = {name: conn.execute(sql).fetchone()[0] for name, sql in VERIFY_SQL.items()}
-    log(f"  verify ({time.perf_counter() - t:.1f} s): " + ", ".join(f"{k}: {v}" for k, v in bad.items()))
-    if any(bad.values()):
-        sys.exit("generated ledger is inconsistent")
 
 
 def vacuum(args, tables: list[str]) -> None:
@@ -574,18 +548,12 @@ def outcome(args) -> dict:
 
 
 def report(args, imp: dict | None, join: dict, runs: list[dict], base_rss: float, outcomes: list[dict]) -> None:
-    with connect(args) as conn:
-        pg = conn.execute("SHOW server_version").fetchone()[0]
-        settings = {k: conn.execute(f"SHOW {k}").fetchone()[0]
-                    for k in ["shared_buffers", "work_mem", "max_parallel_workers_per_gather"]}
-        size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
     log("")
     log(f"== channel reconciliation benchmark: {args.lines:,} statement lines against {args.lines:,} ledger records"
         f" on {args.day}")
     log(f"   {time.strftime('%Y-%m-%d %H:%M %Z')}; load average before/after: {args.load_before} / "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    log(f"   {machine()}; PostgreSQL {pg} ({', '.join(f'{k}={v}' for k, v in settings.items())}); "
-        f"database {args.db} {size}")
+    log(f"   {machine()}; {server(args)}")
     base = join["seconds"]
     rows = [("plain SQL join lines-postings-entries (best of 3)", f"{base:.2f} s", "", "1.00", ""),
             ("python worker at rest (django.setup)", f"{base_rss:.0f} MB", "", "", "")]
