@@ -95,9 +95,9 @@ from .recon_models import (
     StatementImport,
     StatementLine,
 )
+from .refusals import FileRefused, Problems
 
 SYSTEM_ACTOR = "system:channel-recon"
-MAX_PROBLEMS = 20  # reported at once, so a file is fixed in one round
 IN, OUT = MoneyDirection.IN, MoneyDirection.OUT
 _PLAIN_AMOUNT = re.compile(r"[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?")
 
@@ -109,17 +109,11 @@ def pending_days() -> int:
 # -------------------------------------------------------------- errors ----
 
 
-class StatementFileInvalid(LedgerValidationError):
+class StatementFileInvalid(FileRefused):
     """The file is refused whole; ``problems`` lists each "line N: why"."""
 
     code = "statement_file_invalid"
-
-    def __init__(self, problems: list[str], more: int = 0):
-        self.problems = problems
-        message = "The statement was not imported: " + "; ".join(problems)
-        if more:
-            message += f"; and {more} more problem{'s' if more > 1 else ''}"
-        super().__init__(message + ".", problems=problems)
+    subject = "statement"
 
 
 class StatementAlreadyImported(LedgerValidationError):
@@ -141,26 +135,6 @@ class StatementMissing(LedgerValidationError):
 
 class ChannelNotConfigured(LedgerValidationError):
     code = "channel_not_configured"
-
-
-class _Problems:
-    def __init__(self):
-        self.items: list[str] = []
-        self.more = 0
-
-    def add(self, text: str) -> None:
-        if len(self.items) < MAX_PROBLEMS:
-            self.items.append(text)
-        else:
-            self.more += 1
-
-    @property
-    def count(self) -> int:
-        return len(self.items) + self.more
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise StatementFileInvalid(self.items, self.more)
 
 
 # -------------------------------------------------------------- import ----
@@ -326,7 +300,7 @@ def _parse(channel: Channel, content: bytes, keep) -> int:
     good line to ``keep``; the number of lines, or StatementFileInvalid naming
     every problem's line. Only the serial numbers seen so far and the totals
     for the footer are held in memory."""
-    problems = _Problems()
+    problems = Problems(StatementFileInvalid)
     _refuse_undecodable(channel, content)
     physical = _Physical(channel, content)
     skip = channel.skip_lines
@@ -462,7 +436,7 @@ def _values(text: str) -> set[str]:
     return {v.strip() for v in (text or "").replace("，", ",").split(",") if v.strip()}
 
 
-def _columns(channel: Channel, line_no: int, header: list[str], problems: _Problems) -> dict[str, int]:
+def _columns(channel: Channel, line_no: int, header: list[str], problems: Problems) -> dict[str, int]:
     """Field -> index in the row, for every column the mapping names."""
     wanted = {"serial": channel.col_serial, "time": channel.col_time, "date": channel.col_date,
               "fee": channel.col_fee, "status": channel.col_status}
@@ -587,7 +561,7 @@ def _decimal(text: str, currency: str, *, empty_is_zero: bool = False) -> tuple[
     return (magnitude if value >= 0 else -magnitude), None
 
 
-def _check_footer(channel: Channel, line_no: int, footer: str, totals: dict, problems: _Problems) -> None:
+def _check_footer(channel: Channel, line_no: int, footer: str, totals: dict, problems: Problems) -> None:
     """``totals``: the number of lines read and the in, out and fee totals of those that count."""
     match = re.search(channel.footer_check, footer, re.S)
     if match is None:

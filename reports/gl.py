@@ -72,10 +72,10 @@ from postings.exceptions import LedgerError, LedgerValidationError
 from postings.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, currency_places
 
 from .models import GlImport, GlImportRow
+from .refusals import FileRefused, Problems
 
 PERM_IMPORT_GL = "reports.import_gl"
 MAX_ROWS = 50_000  # a trial balance has hundreds of subjects; this is a runaway file
-MAX_PROBLEMS = 20  # reported at once, so a user fixes a file in one round
 
 AMOUNT_COLUMNS = ("opening", "debit", "credit", "closing")
 COLUMNS = {
@@ -94,17 +94,11 @@ _PLAIN_AMOUNT = re.compile(r"[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?")
 _DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d")
 
 
-class GlFileInvalid(LedgerValidationError):
+class GlFileInvalid(FileRefused):
     """The file is refused whole; ``problems`` lists each "row N, column C: why"."""
 
     code = "gl_file_invalid"
-
-    def __init__(self, problems: list[str], more: int = 0):
-        self.problems = problems
-        message = "The GL file was not imported: " + "; ".join(problems)
-        if more:
-            message += f"; and {more} more problem{'s' if more > 1 else ''}"
-        super().__init__(message + ".", problems=problems)
+    subject = "GL file"
 
 
 class GlFileAlreadyImported(LedgerValidationError):
@@ -139,22 +133,6 @@ class Cell:
         return f"row {self.row}, column {self.column}{ref}"
 
 
-class _Problems:
-    def __init__(self):
-        self.items: list[str] = []
-        self.more = 0
-
-    def add(self, text: str) -> None:
-        if len(self.items) < MAX_PROBLEMS:
-            self.items.append(text)
-        else:
-            self.more += 1
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise GlFileInvalid(self.items, self.more)
-
-
 def gl_import(*, entity: Entity, accounting_date: date, file_name: str, content: bytes, user) -> GlImport:
     """Check the whole file, then store it with its rows in one transaction."""
     if user is None or not user.is_active or not user.has_perm(PERM_IMPORT_GL):
@@ -185,7 +163,7 @@ def gl_import(*, entity: Entity, accounting_date: date, file_name: str, content:
 
 
 def _parse(file_name: str, content: bytes, *, entity: Entity, accounting_date: date) -> list[dict]:
-    problems = _Problems()
+    problems = Problems(GlFileInvalid)
     table = _read_table(file_name, content)
     header_row, header = next(table, (None, None))
     if header is None:
@@ -271,7 +249,7 @@ def _read_xlsx(content: bytes) -> Iterator[tuple[int, list]]:
         workbook.close()
 
 
-def _columns(row_no: int, header, problems: _Problems) -> dict[str, tuple[int, str]]:
+def _columns(row_no: int, header, problems: Problems) -> dict[str, tuple[int, str]]:
     """Our column name -> (index in the row, the header text as written)."""
     found: dict[str, tuple[int, str]] = {}
     for index, raw in enumerate(header):
@@ -294,7 +272,7 @@ def _columns(row_no: int, header, problems: _Problems) -> dict[str, tuple[int, s
 
 
 def _read_row(cells: dict[str, Cell], subjects: set[str], entity: Entity, accounting_date: date,
-              problems: _Problems) -> dict | None:
+              problems: Problems) -> dict | None:
     before = len(problems.items) + problems.more
     subject = _text(cells["subject_code"].value)
     if not subject:
