@@ -59,11 +59,15 @@ def _share_locked_open_date(entity: Entity) -> date:
         return row[0]
 
 
+_CUT = (DayStatus.CLOSING, DayStatus.CLOSED)
+
+
 def accounting_date_for_posting(*, entity: Entity, requested: date | None) -> date:
     """The accounting date of a posting being written, in its transaction.
 
     No date asked: the open day. A date asked (a back-dated import, the
-    demo's history) must not be after the open day nor a day already cut."""
+    demo's history) must not be after the open day, nor a day already cut or
+    before one."""
     open_date = _share_locked_open_date(entity)
     if requested is None or requested == open_date:
         return open_date
@@ -72,12 +76,19 @@ def accounting_date_for_posting(*, entity: Entity, requested: date | None) -> da
             f"Accounting date {requested} is after the open day {open_date} of {entity.code}.",
             accounting_date=requested,
         )
-    status = AccountingDay.objects.filter(entity=entity, date=requested).values_list("status", flat=True).first()
-    if status in (DayStatus.CLOSING, DayStatus.CLOSED):
-        raise DayClosed(
-            f"Accounting day {requested} of {entity.code} is {status}; post a correction on {open_date}.",
-            accounting_date=requested, open_date=open_date,
-        )
+    # Not only the day itself: a day before a cut day (say, before the first
+    # end of day, which opens from zero) is covered by that day's sheet, whose
+    # balances would no longer follow from the entries.
+    cut = (AccountingDay.objects.filter(entity=entity, date__gte=requested, status__in=_CUT)
+           .order_by("date").values_list("date", "status").first())
+    if cut is not None:
+        cut_date, status = cut
+        if cut_date == requested:
+            message = f"Accounting day {requested} of {entity.code} is {status}; post a correction on {open_date}."
+        else:
+            message = (f"Accounting day {requested} of {entity.code} comes before {cut_date}, which is {status}; "
+                       f"post a correction on {open_date}.")
+        raise DayClosed(message, accounting_date=requested, open_date=open_date)
     return requested
 
 

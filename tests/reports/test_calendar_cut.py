@@ -62,6 +62,38 @@ def test_a_posting_dated_on_a_cut_day_is_refused(ledger, status):
 
 
 @pytest.mark.django_db
+def test_a_posting_dated_before_the_first_closed_day_is_refused(ledger):
+    # The ledger went live on Nov 3: Nov 2 never had a calendar day, and the
+    # first end of day opened Nov 3 from zero. A posting on Nov 2 now would
+    # make Nov 3's openings wrong, so it is refused like one on a closed day.
+    open_books_on(ledger.entity, NOV3)
+    wallet, channel = ledger.cash(), ledger.channel()
+    post("recharge", member_account=wallet, channel_account=channel, amount="100")
+    eod_run(entity=ledger.entity, accounting_date=NOV3, actor="ops")
+    assert not AccountingDay.objects.filter(entity=ledger.entity, date=NOV2).exists()
+    postings, balance = Posting.objects.count(), wallet.__class__.objects.get(pk=wallet.pk).balance
+    with pytest.raises(DayClosed) as refused:
+        posting_create(request_no="late-0", business_type="adjustment", posted_by="finance", accounting_date=NOV2,
+                       legs=[Leg.debit(channel.account_no, "1"), Leg.credit(wallet.account_no, "1")])
+    assert "2026-11-02" in str(refused.value) and "before 2026-11-03, which is closed" in str(refused.value)
+    assert refused.value.fields == {"accounting_date": NOV2, "open_date": NOV4}
+    assert Posting.objects.count() == postings
+    assert wallet.__class__.objects.get(pk=wallet.pk).balance == balance
+
+
+@pytest.mark.django_db
+def test_a_back_dated_posting_before_any_end_of_day_is_still_taken(ledger):
+    # Before the first end of day nothing has been carried forward: loading
+    # history (the demo, a migration) posts on past days.
+    open_books_on(ledger.entity, NOV3)
+    wallet, channel = ledger.cash(), ledger.channel()
+    late = posting_create(request_no="history-1", business_type="adjustment", posted_by="finance",
+                          accounting_date=NOV2,
+                          legs=[Leg.debit(channel.account_no, "5"), Leg.credit(wallet.account_no, "5")])
+    assert late.accounting_date == NOV2
+
+
+@pytest.mark.django_db
 def test_a_correction_after_the_close_is_posted_on_the_open_day_and_names_the_day(ledger):
     open_books_on(ledger.entity, NOV2)
     wallet, channel = ledger.cash(), ledger.channel()
