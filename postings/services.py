@@ -647,11 +647,16 @@ def _legs_content(legs: Sequence[Leg]) -> list:
     )
 
 
+def _check_business_type(business_type: str) -> None:
+    """A known business type; a reversal is only ever written by posting_reverse."""
+    if business_type not in BusinessType.values or business_type == BusinessType.REVERSAL:
+        raise LedgerValidationError(f"Unknown business type {business_type!r}.", business_type=business_type)
+
+
 def _posting_fingerprint(*, business_type: str, legs: Sequence[Leg], memo: str, currency: str | None,
                          external_ref: str, corrects_date: date | None) -> str:
     """What a posting request asks for, refusing what can never post."""
-    if business_type not in BusinessType.values or business_type == BusinessType.REVERSAL:
-        raise LedgerValidationError(f"Unknown business type {business_type!r}.", business_type=business_type)
+    _check_business_type(business_type)
     if len(legs) < 2:
         raise UnbalancedPosting("A posting needs at least one debit and one credit leg.")
     return _fingerprint(
@@ -1102,6 +1107,7 @@ def hold_settle(
     """Deduct (扣除冻结) all or part of a hold: one posting whose debit on the
     held account lowers balance and frozen together. The other side is one
     counter account, or legs such as Cr channel amount / Cr fee income fee."""
+    _check_business_type(business_type)
     hold = _hold_get(hold_id)
     if (counter_account_no is None) == (counter_legs is None):
         raise LedgerValidationError("Give either counter_account_no or counter_legs.")

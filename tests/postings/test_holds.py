@@ -70,6 +70,22 @@ def test_partial_settle_then_release_the_rest(ledger, wallet):
     assert all(t.holds for t in identity_totals())
 
 
+@pytest.mark.parametrize("business_type", ["reversal", "lunch"])
+def test_a_settlement_needs_a_known_business_type_and_changes_nothing_otherwise(ledger, wallet, business_type):
+    from postings.exceptions import LedgerValidationError
+
+    escrow = ledger.internal("ESCROW")
+    hold = place(wallet, "300")
+    with pytest.raises(LedgerValidationError, match="Unknown business type"):
+        hold_settle(hold_id=hold.id, request_no="s-bad", amount="100", business_type=business_type, actor="trade",
+                    counter_account_no=escrow.account_no)
+    w = ledger.fresh(wallet)
+    assert (w.balance, w.frozen) == (Decimal("1000"), Decimal("300"))
+    hold.refresh_from_db()
+    assert (hold.status, hold.remaining) == (HoldStatus.HELD, Decimal("300"))
+    assert ledger.balance(escrow) == Decimal("0")
+
+
 def test_settle_in_full_with_three_legs(ledger, wallet):
     channel, fee = ledger.channel(), ledger.internal("FEE_INCOME")
     hold = place(wallet, "102")
