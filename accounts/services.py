@@ -12,6 +12,7 @@ from django.utils import timezone
 from postings.exceptions import (
     AccountClosed,
     ChartLocked,
+    CustomerMismatch,
     IllegalTransition,
     InsufficientFunds,
     LedgerValidationError,
@@ -52,10 +53,25 @@ def account_number(*, subject_code: str, entity_id: int, account_id: int) -> str
     return digits + luhn_check_digit(digits)
 
 
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
 def customer_create(*, kind: str, name: str, id_type: str, id_no: str) -> Customer:
-    customer, _ = Customer.objects.get_or_create(
+    """The customer with this ID document: created on first use, the same one
+    after (KYC identifies a person or company once). The document under
+    another name or kind is refused: a mistyped number or another party,
+    either way not to be attached silently to someone else's customer. The
+    existing name is not echoed back (the caller may be probing numbers)."""
+    customer, created = Customer.objects.get_or_create(
         id_type=id_type, id_no=id_no, defaults={"kind": kind, "name": name}
     )
+    if not created and (customer.kind != kind or not _same_name(customer.name, name)):
+        raise CustomerMismatch(
+            f"ID document {id_type} {id_no} is registered to a customer with another name or kind than "
+            f"{kind} {name!r}.",
+            id_type=id_type, id_no=id_no,
+        )
     return customer
 
 
@@ -63,6 +79,40 @@ def member_create(*, member_no: str, customer: Customer, name: str, platform: st
     if Member.objects.filter(member_no=member_no).exists():
         raise LedgerValidationError(f"Member {member_no} already exists.", member_no=member_no)
     return Member.objects.create(member_no=member_no, customer=customer, name=name, platform=platform)
+
+
+# Internal account types that code finds by type (one per entity and
+# currency), besides those the posting rules name: the withdrawal fee income
+# (withdrawals.services) and reconciliation's suspense account
+# (reports.recon_work).
+FOUND_BY_TYPE = {"FEE_INCOME", "SUSPENSE"}
+
+
+def _found_by_type(account_type: AccountType) -> bool:
+    from postings.models import PostingRuleLeg  # postings builds on accounts, not the reverse
+
+    return account_type.code in FOUND_BY_TYPE or PostingRuleLeg.objects.filter(
+        internal_account_type=account_type, rule__active=True
+    ).exists()
+
+
+def _refuse_a_second_found_by_type(*, entity: Entity, account_type: AccountType, currency: str) -> None:
+    """A second open account of a type the ledger finds by type would leave
+    every rule that needs it refusing (rule_not_configured), so it is refused
+    here instead. The type's row is locked, so two concurrent opens of the
+    type cannot both see none."""
+    if not _found_by_type(account_type):
+        return
+    AccountType.objects.select_for_update().filter(pk=account_type.pk).exists()
+    existing = (Account.objects.filter(entity=entity, account_type=account_type, currency=currency)
+                .exclude(status=AccountStatus.CLOSED).values_list("account_no", flat=True).first())
+    if existing is not None:
+        raise LedgerValidationError(
+            f"{entity.code} already has an open {account_type.code} account in {currency} ({existing}). The ledger "
+            f"finds {account_type.code} by type, so a second one would leave it unable to choose; close the first "
+            "one before opening another.",
+            account_type=account_type.code, account_no=existing,
+        )
 
 
 def account_open(
@@ -85,6 +135,8 @@ def account_open(
     if limit and account_type.category != Category.ASSET:
         raise LedgerValidationError("Only asset (credit) accounts have a credit limit.", credit_limit=limit)
     with transaction.atomic():
+        if is_internal:
+            _refuse_a_second_found_by_type(entity=entity, account_type=account_type, currency=currency)
         account = Account.objects.create(
             account_no=f"tmp-{uuid.uuid4().hex[:24]}",
             name=name or (member.name if member else account_type.name),

@@ -66,6 +66,12 @@ class CrossEntityPosting(LedgerError):
     default_message = "All accounts of one posting must belong to one accounting entity."
 
 
+class CustomerMismatch(LedgerError):
+    code = "customer_mismatch"
+    http_status = 409
+    default_message = "A customer with that ID document exists under another name or kind."
+
+
 class UnbalancedPosting(LedgerError):
     code = "unbalanced_posting"
     default_message = "Debits and credits of the posting are not equal."

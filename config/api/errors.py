@@ -41,6 +41,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "not_found": (404, "The URL, or an account, posting, hold, member, entity or account type it names."),
     "method_not_allowed": (405, "The endpoint does not take this HTTP method."),
     "idempotency_conflict": (409, "The request number was already used for a different request."),
+    "customer_mismatch": (409, "The ID document is registered to a customer with another name or kind."),
     "unsupported_media_type": (415, "Send the body as application/json."),
     "insufficient_funds": (422, "The available balance (or credit line) is not enough."),
     "account_blocked": (422, "The account's status forbids this direction (止付/止收/冻结)."),

@@ -230,7 +230,8 @@ class MembersView(LedgerView):
                                                         "details (a replay)."),
                    **error_responses(*AUTH_ERRORS, 415, 409)},
         summary="Register a member (会员) of a customer (客户)",
-        description="The customer is identified by its ID document (id_type, id_no) and created on first use. "
+        description="The customer is identified by its ID document (id_type, id_no) and created on first use; "
+                    "the document under another customer name or kind is 409 customer_mismatch. "
                     "member_no is the idempotency key: the same member again is 200, other details 409.",
     )
     def post(self, request):

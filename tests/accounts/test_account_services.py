@@ -4,17 +4,19 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import AccountStatusChange
+from accounts.models import AccountStatusChange, Customer
 from accounts.services import (
     account_change_status,
     account_open,
     account_set_credit_limit,
     account_type_save,
+    customer_create,
     luhn_check_digit,
 )
 from postings.exceptions import (
     AccountClosed,
     ChartLocked,
+    CustomerMismatch,
     IllegalTransition,
     InsufficientFunds,
     LedgerValidationError,
@@ -114,3 +116,43 @@ def test_chart_is_fixed_once_used(ledger):
     cash_type.code = "WALLET"
     with pytest.raises(ChartLocked):
         account_type_save(account_type=cash_type)
+
+
+def test_a_customer_is_found_again_by_its_id_document():
+    first = customer_create(kind="person", name="Zhang  Wei", id_type="resident_id", id_no="110101199003070011")
+    again = customer_create(kind="person", name="zhang wei ", id_type="resident_id", id_no="110101199003070011")
+    assert again.pk == first.pk and Customer.objects.count() == 1
+
+
+@pytest.mark.parametrize("kind, name", [("person", "Li Na"), ("company", "Zhang Wei")])
+def test_an_id_document_under_another_name_or_kind_is_refused(kind, name):
+    customer_create(kind="person", name="Zhang Wei", id_type="resident_id", id_no="110101199003070011")
+    with pytest.raises(CustomerMismatch) as refused:
+        customer_create(kind=kind, name=name, id_type="resident_id", id_no="110101199003070011")
+    assert refused.value.code == "customer_mismatch" and refused.value.http_status == 409
+    if name != "Zhang Wei":
+        assert "Zhang" not in refused.value.message  # the registered name is not disclosed
+    assert Customer.objects.get().name == "Zhang Wei"
+
+
+def test_a_second_open_account_of_a_type_found_by_type_is_refused(ledger):
+    """Rules and the withdrawal fee find FEE_INCOME by type: a second one
+    would leave them unable to choose, so it is refused at opening. Once the
+    first is closed, a replacement may be opened."""
+    first = account_open(entity=ledger.entity, account_type=ledger.types["FEE_INCOME"])
+    with pytest.raises(LedgerValidationError, match="already has an open FEE_INCOME") as refused:
+        account_open(entity=ledger.entity, account_type=ledger.types["FEE_INCOME"])
+    assert refused.value.fields == {"account_type": "FEE_INCOME", "account_no": first.account_no}
+    assert first.__class__.objects.filter(account_type__code="FEE_INCOME").count() == 1
+
+    # Another currency is another account.
+    account_open(entity=ledger.entity, account_type=ledger.types["FEE_INCOME"], currency="USD")
+    account_change_status(account=first, to_status="closed", reason="replaced", actor="finance")
+    second = account_open(entity=ledger.entity, account_type=ledger.types["FEE_INCOME"])
+    assert second.account_no != first.account_no
+
+
+def test_channel_clearing_accounts_are_many_per_entity(ledger):
+    one = account_open(entity=ledger.entity, account_type=ledger.types["CHANNEL_CLEARING"])
+    two = account_open(entity=ledger.entity, account_type=ledger.types["CHANNEL_CLEARING"])
+    assert one.account_no != two.account_no

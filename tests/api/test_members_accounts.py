@@ -37,6 +37,15 @@ def test_one_customer_two_members(trade):
     assert Customer.objects.count() == 1 and Member.objects.count() == 2
 
 
+def test_a_known_id_document_under_another_name_is_refused_and_nothing_is_registered(trade):
+    trade.post("members", MEMBER)
+    other = {"member_no": "APP-0002", "name": "Li Na",
+             "customer": {"kind": "person", "id_no": "110101199003070011", "name": "Li Na"}}
+    error = error_of(trade.post("members", other), 409, "customer_mismatch")
+    assert "Zhang" not in error["message"]
+    assert Member.objects.count() == 1 and Customer.objects.get().name == "Zhang Wei"
+
+
 def test_company_member_defaults_to_business_licence(trade):
     body = {"member_no": "CO-1", "name": "Acme", "customer": {"kind": "company", "id_no": "91310000MA1", "name": "Acme"}}
     assert trade.post("members", body).json()["customer"]["id_type"] == "business_license"
@@ -83,6 +92,14 @@ def test_account_refusals(trade):
     error_of(trade.post("accounts", {**main, "member_no": "APP-0001", "account_type": "USER_CASH",
                                      "credit_limit": "5"}), 400, "validation_error")
     assert not Account.objects.exists()
+
+
+def test_a_second_fee_income_account_is_refused(trade):
+    first = trade.post("accounts", {"entity": "MAIN", "account_type": "FEE_INCOME"}).json()
+    error = error_of(trade.post("accounts", {"entity": "MAIN", "account_type": "FEE_INCOME"}), 400,
+                     "validation_error")
+    assert error["fields"]["account_no"] == first["account_no"]
+    assert Account.objects.filter(account_type__code="FEE_INCOME").count() == 1
 
 
 def test_opening_an_account_with_a_request_no_is_idempotent(trade):
