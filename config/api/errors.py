@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404
@@ -42,6 +44,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "method_not_allowed": (405, "The endpoint does not take this HTTP method."),
     "idempotency_conflict": (409, "The request number was already used for a different request."),
     "customer_mismatch": (409, "The ID document is registered to a customer with another name or kind."),
+    "request_too_large": (413, "The body is larger than the ledger reads (DATA_UPLOAD_MAX_MEMORY_SIZE); split it."),
     "unsupported_media_type": (415, "Send the body as application/json."),
     "insufficient_funds": (422, "The available balance (or credit line) is not enough."),
     "account_blocked": (422, "The account's status forbids this direction (止付/止收/冻结)."),
@@ -154,6 +157,12 @@ def exception_handler(exc, context):
             headers["WWW-Authenticate"] = exc.auth_header
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))
+    elif isinstance(exc, RequestDataTooBig):
+        # Raised while the body is read, before anything is looked at: not a
+        # fault to retry, a request to split (a batch of fewer postings).
+        status_code, body = 413, error_body(
+            "request_too_large", f"The body is larger than the ledger reads ({settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} "
+            "bytes); nothing was changed. Send fewer postings per batch.")
     elif isinstance(exc, DataError) and "numeric field overflow" in str(exc):
         # A balance past numeric(20,4): the service's transaction rolled back.
         status_code, body = 422, error_body("amount_out_of_range", "A balance would exceed the largest amount "
@@ -206,7 +215,9 @@ _DESCRIPTIONS = {
          "(forbidden).",
     404: "Not found (not_found).",
     405: "Method not allowed (method_not_allowed).",
-    409: "The request number was used before for a different request (idempotency_conflict).",
+    409: "The request number was used before for a different request (idempotency_conflict), or an ID document "
+         "belongs to a customer with another name or kind (customer_mismatch).",
+    413: "The body is too large (request_too_large); nothing was read or changed.",
     415: "Unsupported media type: send application/json (unsupported_media_type).",
     422: "The ledger refused the request; the code says why.",
     500: "A fault of the ledger (internal_error); nothing was changed.",

@@ -148,6 +148,18 @@ def test_malformed_json_is_400(trade, book, raw):
     assert snapshot() == before
 
 
+@pytest.mark.parametrize("path", ["postings", "postings/batch"])
+def test_a_body_past_the_size_limit_is_413_and_changes_nothing(trade, book, settings, path):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    item = transfer_body(book.alice, book.bob)
+    body = {"postings": [{**item, "request_no": f"big-{n}"} for n in range(200)]} if path.endswith("batch") else {
+        **item, "memo": "x" * 20_000}
+    before = snapshot()
+    error = error_of(trade.post(path, body), 413, "request_too_large")
+    assert "10,000 bytes" in error["message"]
+    assert snapshot() == before
+
+
 def test_wrong_content_type_is_415(trade, book):
     r = trade.post("postings", raw="request_no=1", content_type="application/x-www-form-urlencoded")
     error_of(r, 415, "unsupported_media_type")
