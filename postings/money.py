@@ -9,8 +9,9 @@ valid amount is.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
-from babel.numbers import get_currency_precision
+from babel.numbers import get_currency_precision, list_currencies
 from djmoney.money import Money
 
 from .exceptions import InvalidAmount
@@ -19,7 +20,8 @@ AMOUNT_MAX_DIGITS = 20
 AMOUNT_DECIMAL_PLACES = 4
 ZERO = Decimal("0")
 
-__all__ = ["Money", "ZERO", "to_amount", "currency_places", "as_money"]
+__all__ = ["Money", "ZERO", "to_amount", "amount_and_places", "currencies_with_fewer_places", "currency_places",
+           "as_money"]
 
 
 def currency_places(currency: str) -> int:
@@ -33,6 +35,25 @@ def to_amount(value, currency: str, *, field: str = "amount", allow_zero: bool =
     guess. Strings and ints are accepted because that is what JSON and forms
     deliver.
     """
+    return _amount(value, currency_places(currency), currency, field=field, allow_zero=allow_zero)
+
+
+def amount_and_places(value, *, field: str = "amount") -> tuple[Decimal, int]:
+    """to_amount before the currency is known: the amount, refused as
+    to_amount refuses it (at most the ledger's four places), and the decimal
+    places it uses, to be checked against the currency's own once that is
+    known (currencies_with_fewer_places)."""
+    amount = _amount(value, AMOUNT_DECIMAL_PLACES, "the ledger", field=field, allow_zero=False)
+    return amount, max(0, -amount.normalize().as_tuple().exponent)
+
+
+@lru_cache(maxsize=None)
+def currencies_with_fewer_places(places: int) -> tuple[str, ...]:
+    """The currencies in which an amount with ``places`` decimals is not valid."""
+    return tuple(sorted(code for code in list_currencies() if currency_places(code) < places))
+
+
+def _amount(value, places: int, currency: str, *, field: str, allow_zero: bool) -> Decimal:
     if isinstance(value, Money):
         value = value.amount
     if isinstance(value, float) or isinstance(value, bool):
@@ -45,7 +66,6 @@ def to_amount(value, currency: str, *, field: str = "amount", allow_zero: bool =
         raise InvalidAmount(f"{field}: {value!r} is not a finite number.", **{field: value})
     if amount < 0 or (amount == 0 and not allow_zero):
         raise InvalidAmount(f"{field}: must be greater than zero, got {amount}.", **{field: value})
-    places = currency_places(currency)
     if amount.adjusted() >= AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES:
         raise InvalidAmount(f"{field}: {amount} is too large.", **{field: value})
     if amount != amount.quantize(Decimal(1).scaleb(-places)):

@@ -91,7 +91,7 @@ from .models import (
     Posting,
     PostingRule,
 )
-from .money import Money, to_amount
+from .money import Money, amount_and_places, currencies_with_fewer_places, to_amount
 from .calendar import accounting_date_for_posting
 
 DEFAULT_SOURCE = "ledger"
@@ -178,6 +178,7 @@ def _idempotent(
     write: Callable[[], T],
     extra_conflicts: Callable[[str], None] | None = None,
     look_first: bool = True,
+    one_call: Callable[[], T] | None = None,
 ) -> T:
     """Run ``write`` once per (source_system, request_no).
 
@@ -192,7 +193,9 @@ def _idempotent(
     longer active, the posting it reversed is reversed). Either way the
     request was done, and the answer is the first one's result.
     ``extra_conflicts`` turns another violated key into a domain error when
-    the request itself was not done.
+    the request itself was not done. ``one_call`` writes the same result in
+    one statement when it can, and raises _FullPath when it cannot (see "One
+    call" below); ``write`` then does it.
     """
     _check_request_no(request_no)
 
@@ -202,9 +205,20 @@ def _idempotent(
     existing = earlier() if look_first else None
     if existing is not None:
         return _replay(existing, fingerprint, what)
-    try:
+    def attempt() -> T:
+        if one_call is not None and _one_call_on():
+            try:
+                if connection.get_autocommit() and not connection.in_atomic_block:
+                    return one_call()  # one statement: its own transaction
+                with transaction.atomic():  # a savepoint in the caller's transaction
+                    return one_call()
+            except _FullPath:
+                pass
         with transaction.atomic():
-            result = write()
+            return write()
+
+    try:
+        result = attempt()
     except LedgerError:
         existing = earlier()
         if existing is None:
@@ -234,6 +248,95 @@ def _hot_cursor():
     # connection.connection.cursor() would be Django's ClientCursor, which cannot prepare.
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         yield cursor
+
+
+# --------------------------------------------------------------- one call ----
+#
+# posting_create first tries to write the posting with one call of the
+# database function ledger_post (migration postings/0006), which
+# locks the accounts as _LOCK_SQL does, takes the open day under the calendar
+# lock, writes the posting, its entries and the balances, and the tables'
+# constraints and deferred triggers check it as they check this module's own
+# writes. One round trip and no Django model instances: on two cores the
+# Python client, not the database, was what limited single postings
+# (bench/README.md, "What a posting costs").
+#
+# The function decides nothing it could refuse: whatever is not plainly
+# allowed (an account unknown, closed, blocked or in another currency or
+# entity, a buffered debit, a shortfall against the sign rule, an entity
+# without a calendar) makes it raise and write nothing, and the posting takes
+# the full path below, whose checks and messages are the only ones.
+# Everything the caller states is checked here first, the same way.
+
+_FULL_PATH_CONSTRAINTS = {"ledger_post_full_path", "account_available_not_negative"}
+# Every parameter a str or a list of one type, so that psycopg keys one
+# prepared statement: no currency is '', no currency too coarse is ''.
+_ONE_CALL_SQL = ("SELECT * FROM ledger_post(%s, %s, %s, %s, NULLIF(%s, ''), %s, %s, %s, %s::text[], %s::text[], "
+                 "%s::numeric[], string_to_array(NULLIF(%s, ''), ','))")
+
+
+class _FullPath(Exception):
+    """The posting is not for the one call: take the full path."""
+
+
+def _one_call_on() -> bool:
+    return connection.vendor == "postgresql" and getattr(settings, "POSTING_ONE_CALL", True)
+
+
+def _one_call_arguments(legs: Sequence[Leg], currency: str | None) -> tuple[list, list, list, str | None, list]:
+    """The legs as the function takes them, checked as _validate_legs checks
+    what the caller states. Anything doubtful is for the full path, which
+    then raises the error it raises for any posting. Without a currency
+    (the accounts' own, known only in the call), the amounts' decimal places
+    go with the currencies that do not have that many."""
+    if not all(isinstance(leg.account_no, str) for leg in legs):
+        raise _FullPath
+    stated = {leg.amount.currency.code for leg in legs if isinstance(leg.amount, Money)}
+    if len(stated) > 1 or (currency is not None and stated - {currency}):
+        raise _FullPath
+    currency = currency or next(iter(stated), None)
+    try:
+        directions = [_direction(leg.direction, i) for i, leg in enumerate(legs)]
+        if currency is not None:
+            amounts = [to_amount(leg.amount, currency, field=f"legs[{i}].amount") for i, leg in enumerate(legs)]
+            too_coarse = []
+        else:
+            parsed = [amount_and_places(leg.amount, field=f"legs[{i}].amount") for i, leg in enumerate(legs)]
+            amounts = [amount for amount, _ in parsed]
+            too_coarse = list(currencies_with_fewer_places(max(places for _, places in parsed)))
+    except LedgerError:
+        raise _FullPath from None
+    debits = sum((a for a, d in zip(amounts, directions) if d == Direction.DEBIT), Decimal(0))
+    credits = sum((a for a, d in zip(amounts, directions) if d == Direction.CREDIT), Decimal(0))
+    if debits != credits or debits == 0:
+        raise _FullPath
+    return [leg.account_no for leg in legs], directions, amounts, currency, too_coarse
+
+
+def _post_in_one_call(*, source_system: str, request_no: str, fingerprint: str, business_type: str,
+                      legs: Sequence[Leg], posted_by: str, memo: str, currency: str | None,
+                      external_ref: str) -> Posting:
+    account_nos, directions, amounts, currency, too_coarse = _one_call_arguments(legs, currency)
+    memo = memo[:255]
+    params = [source_system, request_no, fingerprint, business_type, currency or "", memo, external_ref, posted_by,
+              account_nos, directions, amounts, ",".join(too_coarse)]
+    try:
+        with _hot_cursor() as cursor:
+            cursor.execute(_ONE_CALL_SQL, params, prepare=True)
+            serial_no, accounting_date, created_at, entity_id, currency = cursor.fetchone()
+    except IntegrityError as exc:
+        if _violated_constraint(exc) in _FULL_PATH_CONSTRAINTS:
+            raise _FullPath from None
+        raise
+    posting = Posting(
+        serial_no=serial_no, source_system=source_system, request_no=request_no, fingerprint=fingerprint,
+        business_type=business_type, entity_id=entity_id, currency=currency, accounting_date=accounting_date,
+        corrects_date=None, memo=memo, external_ref=external_ref, posted_by=posted_by, reverses=None,
+        created_at=created_at,
+    )
+    posting._state.adding = False
+    posting._state.db = connection.alias
+    return posting
 
 
 # The account columns come out of the locking CTE itself: after waiting for
@@ -647,9 +750,12 @@ def _legs_content(legs: Sequence[Leg]) -> list:
     )
 
 
+_POSTABLE_TYPES = frozenset(BusinessType.values) - {BusinessType.REVERSAL}
+
+
 def _check_business_type(business_type: str) -> None:
     """A known business type; a reversal is only ever written by posting_reverse."""
-    if business_type not in BusinessType.values or business_type == BusinessType.REVERSAL:
+    if business_type not in _POSTABLE_TYPES:
         raise LedgerValidationError(f"Unknown business type {business_type!r}.", business_type=business_type)
 
 
@@ -703,6 +809,13 @@ def posting_create(
             corrects_date=corrects_date,
         )
 
+    def one_call() -> Posting:
+        return _post_in_one_call(
+            source_system=source_system, request_no=request_no, fingerprint=fingerprint,
+            business_type=business_type, legs=legs, posted_by=posted_by, memo=memo, currency=currency,
+            external_ref=external_ref,
+        )
+
     return _idempotent(
         Posting,
         source_system=source_system,
@@ -711,6 +824,8 @@ def posting_create(
         what="posting",
         write=write,
         look_first=False,
+        # A back-dated posting or a correction needs its day checked: the full path.
+        one_call=one_call if accounting_date is None and corrects_date is None else None,
     )
 
 

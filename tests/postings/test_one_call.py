@@ -1,0 +1,228 @@
+"""A posting written by one call of ledger_post (postings.services, "One
+call") is the posting the full path writes: the same entries, balances before
+and after, sequence numbers and day. Whatever the function does not plainly
+allow goes down the full path, so every refusal is the full path's own error,
+and nothing is written. A lone posting is one round trip.
+
+The concurrency tests (test_concurrency.py, tests/api/test_concurrency.py)
+post from threads outside any transaction, so they run the one call too."""
+
+import tempfile
+from contextlib import contextmanager
+from decimal import Decimal
+
+import psycopg
+import pytest
+from django.db import connection
+
+from accounts.models import Account, Entity, PostingMode
+from accounts.services import account_change_status
+from postings import services
+from postings.buffers import buffers_flush, posting_mode_set
+from postings.exceptions import IdempotencyConflict, InsufficientFunds, LedgerError
+from postings.models import Entry, Posting
+from postings.money import Money
+from postings.selectors import account_chain_breaks, identity_totals
+from postings.services import Leg, posting_create
+
+
+@pytest.fixture
+def paths(monkeypatch):
+    """Which path wrote (or refused) each posting_create: 'one call' or 'full'."""
+    taken: list[str] = []
+    original = services._post_in_one_call
+
+    def spy(**kw):
+        try:
+            posting = original(**kw)
+        except services._FullPath:
+            taken.append("full")
+            raise
+        taken.append("one call")
+        return posting
+
+    monkeypatch.setattr(services, "_post_in_one_call", spy)
+    return taken
+
+
+def post(request_no, *legs, currency="CNY", business_type="transfer", **kw):
+    return posting_create(request_no=request_no, business_type=business_type, posted_by="test", currency=currency,
+                          legs=list(legs), **kw)
+
+
+def book(ledger):
+    wallet, payee, credit = ledger.cash(), ledger.cash(), ledger.credit(limit="500")
+    fee, channel = ledger.internal("FEE_INCOME"), ledger.channel()
+    return wallet, payee, credit, fee, channel
+
+
+def entries_of(postings, roles, start):
+    """Every entry of the postings, with accounts named by their role, and
+    sequence and balances counted from where the account stood at the start
+    (the internal accounts are shared by both runs)."""
+    role_of = {account.pk: role for role, account in roles.items()}
+    rows = []
+    for p in postings:
+        for e in Entry.objects.filter(posting=p).order_by("serial_no"):
+            role = role_of[e.account_id]
+            seq0, balance0 = start[role]
+            rows.append((role, e.account_seq - seq0, e.direction, e.amount, e.balance_before - balance0,
+                         e.balance_after - balance0, e.frozen_before, e.frozen_after, e.currency, e.business_type,
+                         e.accounting_date))
+    return rows
+
+
+def scenario(ledger, paths, settings, *, one_call: bool):
+    settings.POSTING_ONE_CALL = one_call
+    wallet, payee, credit, fee, channel = book(ledger)
+    roles = {"wallet": wallet, "payee": payee, "credit": credit, "fee": fee, "channel": channel}
+    start = {role: (a.entry_seq, a.balance) for role, a in ((r, ledger.fresh(a)) for r, a in roles.items())}
+    n = "on" if one_call else "off"
+    postings = [
+        post(f"{n}-1", Leg.debit(channel.account_no, "100"), Leg.credit(wallet.account_no, "100"),
+             business_type="recharge", memo="top up"),
+        post(f"{n}-2", Leg.debit(wallet.account_no, "30.50"), Leg.credit(payee.account_no, "30.50")),
+        # A transfer with its fee: three legs.
+        post(f"{n}-3", Leg.debit(wallet.account_no, "10"), Leg.credit(payee.account_no, "9"),
+             Leg.credit(fee.account_no, "1"), business_type="fee"),
+        # Two legs on one account: each entry continues the one before it.
+        post(f"{n}-4", Leg.debit(wallet.account_no, "5"), Leg.credit(wallet.account_no, "2"),
+             Leg.credit(payee.account_no, "3")),
+        # A purchase on a credit line (asset: a debit raises what is owed).
+        post(f"{n}-5", Leg.debit(credit.account_no, "120"), Leg.credit(payee.account_no, "120"),
+             business_type="credit_purchase"),
+        post(f"{n}-6", Leg.debit(payee.account_no, Money("20", "CNY")), Leg.credit(credit.account_no, "20"),
+             business_type="credit_repayment", currency=None),
+    ]
+    posting_mode_set(mode=PostingMode.BUFFERED, account=fee, actor="test")
+    postings.append(post(f"{n}-7", Leg.debit(wallet.account_no, "1.25"), Leg.credit(fee.account_no, "1.25"),
+                         business_type="fee"))
+    taken = list(paths)
+    paths.clear()
+    buffers_flush()
+    for p in postings:
+        p.refresh_from_db()
+    end = {role: (ledger.fresh(a).entry_seq - start[role][0], ledger.fresh(a).balance - start[role][1])
+           for role, a in roles.items()}
+    return postings, roles, taken, start, end
+
+
+@pytest.mark.django_db
+def test_the_one_call_writes_what_the_full_path_writes(ledger, paths, settings):
+    full, full_roles, full_paths, full_start, full_end = scenario(ledger, paths, settings, one_call=False)
+    one, one_roles, one_paths, one_start, one_end = scenario(ledger, paths, settings, one_call=True)
+
+    assert full_paths == [] and one_paths == ["one call"] * 7
+    assert entries_of(one, one_roles, one_start) == entries_of(full, full_roles, full_start)
+    assert one_end == full_end  # entries added and balance moved, per account
+    fields = ("business_type", "currency", "accounting_date", "memo", "external_ref", "posted_by", "entity_id",
+              "corrects_date", "reverses_id")
+    assert [[getattr(p, f) for f in fields] for p in one] == [[getattr(p, f) for f in fields] for p in full]
+    for account in [*one_roles.values(), *full_roles.values()]:
+        assert account_chain_breaks(account=ledger.fresh(account)) == []
+    assert all(t.holds for t in identity_totals())
+
+
+@pytest.mark.django_db
+def test_what_the_one_call_returns_is_the_stored_posting(ledger, paths):
+    wallet, payee, *_ = book(ledger)
+    ledger.recharge(wallet, "50")
+    paths.clear()
+    returned = post("ret-1", Leg.debit(wallet.account_no, "7"), Leg.credit(payee.account_no, "7"), memo="m" * 300)
+    assert paths == ["one call"] and returned.replayed is False
+    stored = Posting.objects.get(pk=returned.pk)
+    for field in Posting._meta.concrete_fields:
+        assert getattr(returned, field.attname) == getattr(stored, field.attname), field.name
+    assert returned.entity == ledger.entity and len(stored.memo) == 255
+
+
+def _refusals(ledger):
+    """name -> (legs, setup) of postings the full path refuses."""
+    other = Entity.objects.create(code="HK", name="HK payments", base_currency="CNY")
+    wallet, payee, credit, fee, channel = book(ledger)
+    ledger.recharge(wallet, "100")
+    closed, debit_blocked, credit_blocked = ledger.cash(), ledger.cash(), ledger.cash()
+    ledger.recharge(debit_blocked, "10")
+    account_change_status(account=closed, to_status="closed", reason="left", actor="ops")
+    account_change_status(account=debit_blocked, to_status="debit_blocked", reason="court", actor="ops")
+    account_change_status(account=credit_blocked, to_status="credit_blocked", reason="court", actor="ops")
+    usd, foreign = ledger.cash(currency="USD"), ledger.cash(entity=other)
+    hot = ledger.cash()  # a buffered wallet: a debit would need the balance checked
+    ledger.recharge(hot, "5")
+    posting_mode_set(mode=PostingMode.BUFFERED, account=hot, actor="ops")
+    return {
+        "insufficient_funds": [Leg.debit(wallet.account_no, "100.01"), Leg.credit(payee.account_no, "100.01")],
+        "credit_line_exceeded": [Leg.debit(credit.account_no, "500.01"), Leg.credit(payee.account_no, "500.01")],
+        "account_closed": [Leg.debit(wallet.account_no, "1"), Leg.credit(closed.account_no, "1")],
+        "debit_blocked": [Leg.debit(debit_blocked.account_no, "1"), Leg.credit(payee.account_no, "1")],
+        "credit_blocked": [Leg.debit(wallet.account_no, "1"), Leg.credit(credit_blocked.account_no, "1")],
+        "currency_mismatch": [Leg.debit(wallet.account_no, "1"), Leg.credit(usd.account_no, "1")],
+        "cross_entity": [Leg.debit(wallet.account_no, "1"), Leg.credit(foreign.account_no, "1")],
+        "buffered_debit": [Leg.debit(hot.account_no, "1"), Leg.credit(wallet.account_no, "1")],
+        "unknown_account": [Leg.debit(wallet.account_no, "1"), Leg.credit("99999999999999999", "1")],
+        "unbalanced": [Leg.debit(wallet.account_no, "2"), Leg.credit(payee.account_no, "1")],
+        "too_many_decimals": [Leg.debit(wallet.account_no, "0.001"), Leg.credit(payee.account_no, "0.001")],
+        "not_a_direction": [Leg(wallet.account_no, "sideways", "1"), Leg.credit(payee.account_no, "1")],
+    }
+
+
+@pytest.mark.django_db
+def test_every_refusal_is_the_full_paths_own_error_and_writes_nothing(ledger, paths, settings):
+    cases = _refusals(ledger)
+    snapshot = (Posting.objects.count(), Entry.objects.count(), sorted(Account.objects.values_list("pk", "balance")))
+    for name, legs in cases.items():
+        errors = {}
+        for one_call in (False, True):
+            settings.POSTING_ONE_CALL = one_call
+            paths.clear()
+            with pytest.raises(LedgerError) as refused:
+                post(f"refused-{name}", *legs)
+            errors[one_call] = (refused.value.code, refused.value.message, refused.value.fields)
+            assert "one call" not in paths, name  # refused before the call, or by the full path
+        assert errors[True] == errors[False], name
+    assert (Posting.objects.count(), Entry.objects.count(),
+            sorted(Account.objects.values_list("pk", "balance"))) == snapshot
+
+
+@contextmanager
+def round_trips():
+    """The times the client waited for the server, from libpq's own trace:
+    every simple Query and every Sync of the extended protocol is answered
+    once, and nothing else is waited for."""
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    waits: list[str] = []
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            yield waits
+        finally:
+            pgconn.untrace()
+            trace.seek(0)
+            waits += [line for line in trace.read().splitlines()
+                      if line.split("\t")[0] == "F" and line.split("\t")[2] in ("Query", "Sync")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lone_posting_is_one_round_trip_and_its_own_transaction(ledger, paths):
+    wallet, payee, *_ = book(ledger)
+    ledger.recharge(wallet, "100")
+    post("warm", Leg.debit(wallet.account_no, "1"), Leg.credit(payee.account_no, "1"))  # prepared by now
+
+    with round_trips() as waits:
+        posting = post("lone", Leg.debit(wallet.account_no, "2"), Leg.credit(payee.account_no, "2"))
+    assert len(waits) == 1, waits
+    assert paths[-1] == "one call" and posting.serial_no
+    assert connection.connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert (ledger.balance(wallet), ledger.balance(payee)) == (Decimal("97.00"), Decimal("3.00"))
+
+    again = post("lone", Leg.debit(wallet.account_no, "2"), Leg.credit(payee.account_no, "2"))
+    assert (again.serial_no, again.replayed) == (posting.serial_no, True)
+    with pytest.raises(IdempotencyConflict):
+        post("lone", Leg.debit(wallet.account_no, "3"), Leg.credit(payee.account_no, "3"))
+    with pytest.raises(InsufficientFunds):
+        post("short", Leg.debit(wallet.account_no, "97.01"), Leg.credit(payee.account_no, "97.01"))
+    assert connection.connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert (ledger.balance(wallet), ledger.balance(payee)) == (Decimal("97.00"), Decimal("3.00"))
+    assert Posting.objects.filter(request_no__in=["lone", "short"]).count() == 1
