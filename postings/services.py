@@ -21,7 +21,10 @@ touch the same accounts can never deadlock), computes each entry's balance
 before and after from the locked rows, refuses anything that would take an
 account below what it may use, and writes entries and balances. PostgreSQL
 re-checks at COMMIT that the entries balance and that no account breaks its
-sign rule (see ``postings.models`` and ``accounts.models``).
+sign rule (see ``postings.models`` and ``accounts.models``). A posting its
+accounts plainly allow is written by one call of the database function
+``ledger_post`` instead, which does the same writes under the same locks and
+constraints; anything else takes the path above ("One call" below).
 
 Holds (冻结). A hold reserves an amount for a later debit: ``frozen`` rises,
 ``balance`` does not, available (balance - frozen; for credit lines
