@@ -101,24 +101,31 @@ def _bare_worker(conninfo: str, one_statement: bool, seed: int, start, stop, cou
             counts[index] = n
 
 
-def bare_tps(args, clients: int, *, one_statement: bool) -> float:
+def worker_rate(seconds: float, clients: int, target, args_for) -> float:
+    """Work per second of ``clients`` spawned processes running ``target``:
+    each connects, waits for the start, and counts what it has done into
+    ``counts[index]`` until stopped. ``args_for(i)`` gives process i its own
+    arguments, which come before (start, stop, counts, index)."""
     ctx = mp.get_context("spawn")
     start, stop = ctx.Event(), ctx.Event()
     counts = ctx.Array("q", clients)
-    procs = [ctx.Process(target=_bare_worker, args=(dsn(args, FLOOR_DB), one_statement, i, start, stop, counts, i))
-             for i in range(clients)]
+    procs = [ctx.Process(target=target, args=(*args_for(i), start, stop, counts, i)) for i in range(clients)]
     for p in procs:
         p.start()
     time.sleep(2)  # connected and waiting
     begin = sum(counts)
     start.set()
     t0 = time.perf_counter()
-    time.sleep(args.seconds)
+    time.sleep(seconds)
     done, elapsed = sum(counts) - begin, time.perf_counter() - t0
     stop.set()
     for p in procs:
         p.join()
     return done / elapsed
+
+
+def bare_tps(args, clients: int, *, one_statement: bool) -> float:
+    return worker_rate(args.seconds, clients, _bare_worker, lambda i: (dsn(args, FLOOR_DB), one_statement, i))
 
 
 # ------------------------------------------------- 2. CPU of one posting ----

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import multiprocessing as mp
 import os
 import random
 import sys
@@ -39,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from cost import FLOOR_DB, MEMBERS, pgbench_tps  # noqa: E402
+from cost import FLOOR_DB, MEMBERS, pgbench_tps, worker_rate  # noqa: E402
 from throughput import PGBENCH_SETUP, django_setup, log, psql, run_ours  # noqa: E402
 
 FUNCTION = """
@@ -137,24 +136,8 @@ def _one_call_worker(conninfo: str, members: list[str], seed: int, start, stop, 
 
 
 def run_one_call(args, members: list[str], clients: int) -> float:
-    ctx = mp.get_context("spawn")
-    start, stop = ctx.Event(), ctx.Event()
-    counts = ctx.Array("q", clients)
     conninfo = f"host={args.host} port={args.port} user={args.user} dbname={args.db}"
-    procs = [ctx.Process(target=_one_call_worker, args=(conninfo, members, 7000 + i, start, stop, counts, i))
-             for i in range(clients)]
-    for p in procs:
-        p.start()
-    time.sleep(2)
-    begin = sum(counts)
-    start.set()
-    t0 = time.perf_counter()
-    time.sleep(args.seconds)
-    done, elapsed = sum(counts) - begin, time.perf_counter() - t0
-    stop.set()
-    for p in procs:
-        p.join()
-    rate = done / elapsed
+    rate = worker_rate(args.seconds, clients, _one_call_worker, lambda i: (conninfo, members, 7000 + i))
     log(f"  one call            {clients} procs: {rate:8.0f} postings/s")
     return rate
 
