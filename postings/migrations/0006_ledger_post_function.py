@@ -28,22 +28,15 @@ DECLARE
     k int; normal text; prior numeric;
 BEGIN
     -- As postings.services._LOCK_SQL: real-time accounts locked in id order
-    -- (the rows the lock returns are the latest versions), buffered ones read.
+    -- (the rows the lock returns are the latest versions); buffered ones,
+    -- if any leg is not on a real-time account, read without a lock.
     FOR a IN
-        WITH locked AS (
-            SELECT x.id, x.account_no, x.category, x.posting_mode, x.status, x.allow_negative, x.balance, x.frozen,
-                   x.entry_seq, x.currency, x.entity_id
-              FROM accounts_account x
-             WHERE x.account_no = ANY(p_account_nos) AND x.posting_mode = 'realtime'
-             ORDER BY x.id
-               FOR NO KEY UPDATE
-        )
-        SELECT * FROM locked
-         UNION ALL
         SELECT x.id, x.account_no, x.category, x.posting_mode, x.status, x.allow_negative, x.balance, x.frozen,
                x.entry_seq, x.currency, x.entity_id
           FROM accounts_account x
-         WHERE x.account_no = ANY(p_account_nos) AND x.posting_mode <> 'realtime'
+         WHERE x.account_no = ANY(p_account_nos) AND x.posting_mode = 'realtime'
+         ORDER BY x.id
+           FOR NO KEY UPDATE
     LOOP
         o_currency := coalesce(p_currency, o_currency, a.currency);  -- none asked: the accounts' own
         IF a.currency <> o_currency OR (o_entity_id IS NOT NULL AND a.entity_id <> o_entity_id) THEN
@@ -55,8 +48,26 @@ BEGIN
         negs := negs || a.allow_negative; bals := bals || a.balance; frozens := frozens || a.frozen;
         seqs := seqs || a.entry_seq;
     END LOOP;
-    IF coalesce(array_length(ids, 1), 0) <> (SELECT count(DISTINCT n) FROM unnest(p_account_nos) n) THEN
-        RAISE check_violation USING CONSTRAINT = 'ledger_post_full_path', MESSAGE = 'unknown account';
+    IF NOT p_account_nos <@ nos THEN
+        FOR a IN
+            SELECT x.id, x.account_no, x.category, x.posting_mode, x.status, x.allow_negative, x.currency,
+                   x.entity_id
+              FROM accounts_account x
+             WHERE x.account_no = ANY(p_account_nos) AND x.posting_mode <> 'realtime'
+        LOOP
+            o_currency := coalesce(p_currency, o_currency, a.currency);
+            IF a.currency <> o_currency OR (o_entity_id IS NOT NULL AND a.entity_id <> o_entity_id) THEN
+                RAISE check_violation USING CONSTRAINT = 'ledger_post_full_path', MESSAGE = 'currency or entity';
+            END IF;
+            o_entity_id := a.entity_id;
+            ids := ids || a.id; nos := nos || a.account_no::text; cats := cats || a.category::text;
+            modes := modes || a.posting_mode::text; statuses := statuses || a.status::text;
+            negs := negs || a.allow_negative; bals := bals || NULL::numeric; frozens := frozens || NULL::numeric;
+            seqs := seqs || NULL::bigint;
+        END LOOP;
+        IF NOT p_account_nos <@ nos THEN
+            RAISE check_violation USING CONSTRAINT = 'ledger_post_full_path', MESSAGE = 'unknown account';
+        END IF;
     END IF;
     -- The amounts have more decimal places than the currency has.
     IF o_currency = ANY(p_too_coarse) THEN
@@ -113,10 +124,12 @@ BEGIN
            AS v(account_id, account_seq, direction, amount, balance_before, balance_after, frozen);
     -- The sign rule is the accounts' CHECK (account_available_not_negative):
     -- a shortfall raises it here, and the service reports it.
-    UPDATE accounts_account x
-       SET balance = v.balance, entry_seq = v.entry_seq, updated_at = o_created_at
-      FROM unnest(ids, bals, seqs, touched) AS v(id, balance, entry_seq, touched)
-     WHERE x.id = v.id AND v.touched;
+    FOR k IN 1 .. array_length(ids, 1) LOOP
+        IF touched[k] THEN
+            UPDATE accounts_account SET balance = bals[k], entry_seq = seqs[k], updated_at = o_created_at
+             WHERE id = ids[k];
+        END IF;
+    END LOOP;
 END $$;
 """
 
