@@ -61,6 +61,18 @@ def test_adding_an_internal_account_with_a_member_is_refused_with_a_message(admi
     assert not Account.objects.filter(account_type=fee_type, name="fees").exists()
 
 
+def test_adding_a_second_fee_income_account_is_refused_with_a_message(admin_client, ledger):
+    first = ledger.internal("FEE_INCOME")
+    fee_type = ledger.types["FEE_INCOME"]
+    data = {"entity": ledger.entity.pk, "account_type": fee_type.pk, "member": "", "currency": "CNY",
+            "name": "fees 2", "credit_limit": "0", "_save": "Save"}
+    response = admin_client.post(admin_url(Account, "add"), data)
+    assert response.status_code == 302 and response.url.startswith(admin_url(Account, "add") + "?")
+    shown = messages_of(admin_client.get(response.url))
+    assert any("already has an open FEE_INCOME" in m and first.account_no in m for m in shown), shown
+    assert list(Account.objects.filter(account_type=fee_type)) == [first]
+
+
 def test_the_add_form_asks_only_what_opening_needs(admin_client, db):
     form = admin_client.get(admin_url(Account, "add")).context["adminform"].form
     assert set(form.fields) == {"entity", "account_type", "member", "currency", "name", "credit_limit"}
