@@ -309,14 +309,18 @@ def _worker(args, kind: str, ledger: dict, seed: int, start, stop, counts, index
 
 def _flusher(args, start, stop, counts, index: int) -> None:
     django_setup(args)
+    from django.conf import settings
+
     from postings.buffers import buffers_flush
 
+    # As often as the beat job runs it (BUFFER_FLUSH_SECONDS, 2 by default).
+    every = settings.CELERY_BEAT_SCHEDULE["buffers-flush"]["schedule"].total_seconds()
     start.wait()
     applied = 0
-    while not stop.is_set():  # as the beat job does, every second
+    while not stop.is_set():
         applied += buffers_flush()
         counts[index] = applied
-        stop.wait(1.0)
+        stop.wait(every)
     counts[index] = applied + buffers_flush()
 
 
