@@ -24,7 +24,6 @@ the bare tables of part 1.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
 import os
 import random
@@ -37,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from throughput import PGBENCH_RANDOM, PGBENCH_SETUP, django_setup, log, psql  # noqa: E402
+from throughput import PGBENCH_RANDOM, PGBENCH_SETUP, bench_parser, django_setup, log, psql  # noqa: E402
 
 FLOOR_DB = "ledger_floor"
 MEMBERS = 100_000
@@ -50,12 +49,7 @@ TRIGGERS = (("postings_entry", "entry_posting_balanced"), ("postings_posting", "
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--db", default="ledger_tp", help="bench/throughput.py's database")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", default="5432")
-    p.add_argument("--user", default="postgres")
-    p.add_argument("--seconds", type=float, default=10.0)
+    p = bench_parser(__doc__, db_help="bench/throughput.py's database")
     p.add_argument("--postings", type=int, default=2000, help="postings per CPU measurement")
     return p.parse_args()
 

@@ -832,16 +832,20 @@ def report(args, agg: dict, runs: list[dict], base_rss: float | None) -> None:
 # --------------------------------------------------------------------------- main
 
 
+def add_server_arguments(ap: argparse.ArgumentParser, db_help: str) -> None:
+    """--db, --host, --port, --user, each defaulting to its BENCH_* variable (this script and recon.py)."""
+    ap.add_argument("--db", default=os.environ.get("BENCH_DB"), help=db_help)
+    ap.add_argument("--host", default=os.environ.get("BENCH_PGHOST", "127.0.0.1"))
+    ap.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PGPORT", "5432")))
+    ap.add_argument("--user", default=os.environ.get("BENCH_PGUSER", "postgres"))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--accounts", type=int, default=1_000_000)
     ap.add_argument("--entries", type=int, default=2_000_000, help="entries on day D (two per posting)")
     ap.add_argument("--day", type=date.fromisoformat, default=date(2026, 11, 23), help="day D (default 2026-11-23)")
-    ap.add_argument("--db", default=os.environ.get("BENCH_DB"),
-                    help="database (default ledger_bench; ledger_bench_<accounts>_<entries> for other sizes)")
-    ap.add_argument("--host", default=os.environ.get("BENCH_PGHOST", "127.0.0.1"))
-    ap.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PGPORT", "5432")))
-    ap.add_argument("--user", default=os.environ.get("BENCH_PGUSER", "postgres"))
+    add_server_arguments(ap, "database (default ledger_bench; ledger_bench_<accounts>_<entries> for other sizes)")
     ap.add_argument("--regenerate", action="store_true", help="drop and regenerate the benchmark database")
     ap.add_argument("--generate-only", action="store_true", help="generate (if needed) and time the aggregate only")
     ap.add_argument("--via", choices=["service", "command"], default="service",

@@ -28,7 +28,6 @@ every touched account's chain continuous.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import random
@@ -39,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cost import FLOOR_DB, MEMBERS, pgbench_tps, worker_rate  # noqa: E402
-from throughput import PGBENCH_SETUP, django_setup, log, psql, run_ours  # noqa: E402
+from throughput import PGBENCH_SETUP, bench_parser, django_setup, log, psql, run_ours  # noqa: E402
 
 FUNCTION = """
 CREATE OR REPLACE FUNCTION bench_post_transfer(
@@ -103,12 +102,7 @@ END $$;
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--db", default="ledger_tp", help="bench/throughput.py's database")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", default="5432")
-    p.add_argument("--user", default="postgres")
-    p.add_argument("--seconds", type=float, default=10.0)
+    p = bench_parser(__doc__, db_help="bench/throughput.py's database")
     p.add_argument("--clients", default="1,2,8")
     return p.parse_args()
 

@@ -55,8 +55,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eod import (  # noqa: E402
-    PYTHON, ROOT, SEQUENCES_SQL, Step, bulk_load_session, connect, django_env, log, machine, prepare_data,
-    run_measured, server, verify,
+    PYTHON, ROOT, SEQUENCES_SQL, Step, add_server_arguments, bulk_load_session, connect, django_env, log, machine,
+    prepare_data, run_measured, server, verify,
 )
 from eod import VERIFY_SQL as EOD_CHECKS  # noqa: E402
 
@@ -604,11 +604,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--lines", type=int, default=1_000_000, help="statement lines and ledger records on day D")
     ap.add_argument("--day", type=date.fromisoformat, default=date(2026, 11, 23), help="day D (default 2026-11-23)")
-    ap.add_argument("--db", default=os.environ.get("BENCH_DB"),
-                    help="database (default recon_bench; recon_bench_<lines> for other sizes)")
-    ap.add_argument("--host", default=os.environ.get("BENCH_PGHOST", "127.0.0.1"))
-    ap.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PGPORT", "5432")))
-    ap.add_argument("--user", default=os.environ.get("BENCH_PGUSER", "postgres"))
+    add_server_arguments(ap, "database (default recon_bench; recon_bench_<lines> for other sizes)")
     ap.add_argument("--regenerate", action="store_true", help="drop and regenerate the benchmark database")
     ap.add_argument("--sql-lines", action="store_true",
                     help="insert D's statement lines by SQL instead of importing the CSV file (no import figures)")

@@ -59,13 +59,19 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--db", default="ledger_tp")
+def bench_parser(doc: str, db_help: str = "the benchmark's database") -> argparse.ArgumentParser:
+    """The options the posting benchmarks share (this one, cost.py, one_call.py)."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--db", default="ledger_tp", help=db_help)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", default="5432")
     p.add_argument("--user", default="postgres")
     p.add_argument("--seconds", type=float, default=10.0, help="duration of each measured run")
+    return p
+
+
+def parse_args():
+    p = bench_parser(__doc__)
     p.add_argument("--clients", default="1,2,4,8", help="client / process counts")
     p.add_argument("--members", type=int, default=MEMBERS)
     p.add_argument("--history", type=int, default=100_000, help="entries of the account whose reads are timed")

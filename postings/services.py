@@ -208,6 +208,7 @@ def _idempotent(
     existing = earlier() if look_first else None
     if existing is not None:
         return _replay(existing, fingerprint, what)
+
     def attempt() -> T:
         if one_call is not None and _one_call_on():
             try:
@@ -309,8 +310,7 @@ def _one_call_arguments(legs: Sequence[Leg], currency: str | None) -> tuple[list
             too_coarse = list(currencies_with_fewer_places(max(places for _, places in parsed)))
     except LedgerError:
         raise _FullPath from None
-    debits = sum((a for a, d in zip(amounts, directions) if d == Direction.DEBIT), Decimal(0))
-    credits = sum((a for a, d in zip(amounts, directions) if d == Direction.CREDIT), Decimal(0))
+    debits, credits = _sides(directions, amounts)
     if debits != credits or debits == 0:
         raise _FullPath
     return [leg.account_no for leg in legs], directions, amounts, currency, too_coarse
@@ -494,13 +494,19 @@ def _validate_legs(
         if account.is_buffered:
             _check_bufferable(account, direction)
         checked.append(_CheckedLeg(account, direction, amount))
-    debits = sum((leg.amount for leg in checked if leg.direction == Direction.DEBIT), Decimal(0))
-    credits = sum((leg.amount for leg in checked if leg.direction == Direction.CREDIT), Decimal(0))
+    debits, credits = _sides([leg.direction for leg in checked], [leg.amount for leg in checked])
     if debits != credits or debits == 0:
         raise UnbalancedPosting(
             f"Debits {debits} and credits {credits} {currency} are not equal.", debits=debits, credits=credits
         )
     return checked, currency
+
+
+def _sides(directions: Sequence[str], amounts: Sequence[Decimal]) -> tuple[Decimal, Decimal]:
+    """Total debits and total credits of a posting's legs."""
+    debits = sum((a for a, d in zip(amounts, directions) if d == Direction.DEBIT), Decimal(0))
+    credits = sum((a for a, d in zip(amounts, directions) if d == Direction.CREDIT), Decimal(0))
+    return debits, credits
 
 
 def _write_posting(

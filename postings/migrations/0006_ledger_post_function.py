@@ -20,6 +20,7 @@ CREATE OR REPLACE FUNCTION ledger_post(
 ) LANGUAGE plpgsql AS $$
 DECLARE
     a record;
+    accounts refcursor;
     ids bigint[] := '{}'; nos text[] := '{}'; cats text[] := '{}'; modes text[] := '{}'; statuses text[] := '{}';
     negs boolean[] := '{}'; bals numeric[] := '{}'; frozens numeric[] := '{}'; seqs bigint[] := '{}';
     touched boolean[];
@@ -28,46 +29,43 @@ DECLARE
     k int; normal text; prior numeric;
 BEGIN
     -- As postings.services._LOCK_SQL: real-time accounts locked in id order
-    -- (the rows the lock returns are the latest versions); buffered ones,
-    -- if any leg is not on a real-time account, read without a lock.
-    FOR a IN
-        SELECT x.id, x.account_no, x.category, x.posting_mode, x.status, x.allow_negative, x.balance, x.frozen,
-               x.entry_seq, x.currency, x.entity_id
-          FROM accounts_account x
-         WHERE x.account_no = ANY(p_account_nos) AND x.posting_mode = 'realtime'
-         ORDER BY x.id
-           FOR NO KEY UPDATE
-    LOOP
-        o_currency := coalesce(p_currency, o_currency, a.currency);  -- none asked: the accounts' own
-        IF a.currency <> o_currency OR (o_entity_id IS NOT NULL AND a.entity_id <> o_entity_id) THEN
-            RAISE check_violation USING CONSTRAINT = 'ledger_post_full_path', MESSAGE = 'currency or entity';
+    -- (the rows the lock returns are the latest versions); then, only if a
+    -- leg's account was not among them, buffered ones read without a lock.
+    FOR pass IN 1 .. 2 LOOP
+        IF pass = 1 THEN
+            OPEN accounts FOR
+                SELECT x.id, x.account_no, x.category, x.posting_mode, x.status, x.allow_negative, x.balance,
+                       x.frozen, x.entry_seq, x.currency, x.entity_id
+                  FROM accounts_account x
+                 WHERE x.account_no = ANY(p_account_nos) AND x.posting_mode = 'realtime'
+                 ORDER BY x.id
+                   FOR NO KEY UPDATE;
+        ELSIF p_account_nos <@ nos THEN
+            EXIT;
+        ELSE
+            OPEN accounts FOR
+                SELECT x.id, x.account_no, x.category, x.posting_mode, x.status, x.allow_negative, x.balance,
+                       x.frozen, x.entry_seq, x.currency, x.entity_id
+                  FROM accounts_account x
+                 WHERE x.account_no = ANY(p_account_nos) AND x.posting_mode <> 'realtime';
         END IF;
-        o_entity_id := a.entity_id;
-        ids := ids || a.id; nos := nos || a.account_no::text; cats := cats || a.category::text;
-        modes := modes || a.posting_mode::text; statuses := statuses || a.status::text;
-        negs := negs || a.allow_negative; bals := bals || a.balance; frozens := frozens || a.frozen;
-        seqs := seqs || a.entry_seq;
-    END LOOP;
-    IF NOT p_account_nos <@ nos THEN
-        FOR a IN
-            SELECT x.id, x.account_no, x.category, x.posting_mode, x.status, x.allow_negative, x.currency,
-                   x.entity_id
-              FROM accounts_account x
-             WHERE x.account_no = ANY(p_account_nos) AND x.posting_mode <> 'realtime'
         LOOP
-            o_currency := coalesce(p_currency, o_currency, a.currency);
+            FETCH accounts INTO a;
+            EXIT WHEN NOT FOUND;
+            o_currency := coalesce(p_currency, o_currency, a.currency);  -- none asked: the accounts' own
             IF a.currency <> o_currency OR (o_entity_id IS NOT NULL AND a.entity_id <> o_entity_id) THEN
                 RAISE check_violation USING CONSTRAINT = 'ledger_post_full_path', MESSAGE = 'currency or entity';
             END IF;
             o_entity_id := a.entity_id;
             ids := ids || a.id; nos := nos || a.account_no::text; cats := cats || a.category::text;
             modes := modes || a.posting_mode::text; statuses := statuses || a.status::text;
-            negs := negs || a.allow_negative; bals := bals || NULL::numeric; frozens := frozens || NULL::numeric;
-            seqs := seqs || NULL::bigint;
+            negs := negs || a.allow_negative; bals := bals || a.balance; frozens := frozens || a.frozen;
+            seqs := seqs || a.entry_seq;
         END LOOP;
-        IF NOT p_account_nos <@ nos THEN
-            RAISE check_violation USING CONSTRAINT = 'ledger_post_full_path', MESSAGE = 'unknown account';
-        END IF;
+        CLOSE accounts;
+    END LOOP;
+    IF NOT p_account_nos <@ nos THEN
+        RAISE check_violation USING CONSTRAINT = 'ledger_post_full_path', MESSAGE = 'unknown account';
     END IF;
     -- The amounts have more decimal places than the currency has.
     IF o_currency = ANY(p_too_coarse) THEN
