@@ -413,6 +413,9 @@ def main() -> None:
     log(f"server: {version.split(',')[0]}; fsync={fsync}, synchronous_commit={sync_commit}")
     log("setup:")
     ledger = build_ledger(args)
+    # Fresh statistics, as autovacuum keeps them on a production server (it
+    # is off on some machines this runs on, and the tables grow run by run).
+    psql(args, "VACUUM ANALYZE", db=args.db)
 
     log("1. the limit (pgbench):")
     limit = pgbench(args, clients)
