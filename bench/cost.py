@@ -11,7 +11,7 @@ that budget, then:
    (1 round trip), against pgbench in the same run.
 2. One process posting ``posting_create`` transfers: the CPU of the Python
    process and of its PostgreSQL backend (from /proc) per posting, first as
-   shipped, then with the two deferred integrity triggers (balanced entries,
+   shipped, then with the two integrity triggers (balanced entries,
    a posting has entries) disabled, to show what they cost. They are
    enabled again before the script ends, even on an error.
 
@@ -45,7 +45,7 @@ ONE_STATEMENT = """
 WITH lo AS (UPDATE pgb_account SET balance = balance - 0.01 WHERE id = %(lo)s RETURNING 1),
      hi AS (UPDATE pgb_account SET balance = balance + 0.01 WHERE id = %(hi)s RETURNING 1)
 INSERT INTO pgb_entry (account_id, amount) VALUES (%(lo)s, -0.01), (%(hi)s, 0.01)"""
-TRIGGERS = (("postings_entry", "entry_posting_balanced"), ("postings_posting", "posting_has_entries"))
+TRIGGERS = (("postings_entry", "entry_postings_balanced"), ("postings_posting", "posting_has_entries"))
 
 
 def parse_args():
@@ -196,7 +196,7 @@ def main() -> None:
     client, server = posting_cpu(args, members, label="as shipped")
     set_triggers(args, enabled=False)
     try:
-        bare_client, bare_server = posting_cpu(args, members, label="deferred triggers disabled")
+        bare_client, bare_server = posting_cpu(args, members, label="integrity triggers disabled")
     finally:
         set_triggers(args, enabled=True)
 
@@ -211,7 +211,7 @@ def main() -> None:
     log(f"budget per posting for 50% of pgbench at 8 clients: {cores} cores / ({pgb8:.0f} / 2) = {budget:.2f} ms CPU")
     log(f"posting_create:                  client {client:.2f} + server {server:.2f} = {client + server:.2f} ms "
         f"({(client + server) / budget:.1f}x the budget; the server alone {server / budget:.0%})")
-    log(f"  with the deferred triggers off: client {bare_client:.2f} + server {bare_server:.2f} ms "
+    log(f"  with the integrity triggers off: client {bare_client:.2f} + server {bare_server:.2f} ms "
         f"(the triggers: {server - bare_server:+.2f} ms of server time)")
 
 

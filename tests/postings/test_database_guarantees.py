@@ -1,7 +1,8 @@
 """What PostgreSQL enforces even for writes that bypass the ORM.
 
-Deferred triggers fire at COMMIT, so the balance checks run in real
-transactions (transactional tests), exactly as a rogue script would commit.
+The balance check runs when an INSERT of entries ends; the check that a
+posting has entries is deferred to COMMIT. So these run in real transactions
+(transactional tests), exactly as a rogue script would commit.
 """
 
 import pytest
@@ -92,23 +93,70 @@ def test_a_posting_without_entries_is_rejected_at_commit(ledger):
     assert not Posting.objects.filter(source_system="rogue").exists()
 
 
+RAW_POSTING = """INSERT INTO postings_posting (source_system, request_no, fingerprint, business_type, entity_id,
+                      currency, accounting_date, memo, external_ref, posted_by, created_at)
+                  VALUES ('rogue', %s, '', 'adjustment', %s, 'CNY', CURRENT_DATE, '', '', 'script', now())
+                  RETURNING serial_no"""
+RAW_ENTRIES = """INSERT INTO postings_entry (posting_id, account_id, account_seq, direction, amount, currency,
+                      balance_before, balance_after, frozen_before, frozen_after, business_type, accounting_date,
+                      created_at)
+                  SELECT v.*, 'CNY', 0, 0, 0, 0, 'adjustment', CURRENT_DATE, now()
+                    FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::numeric[])
+                         AS v(posting_id, account_id, seq, direction, amount)"""
+
+
+def raw_posting(ledger, request_no):
+    with connection.cursor() as cursor:
+        cursor.execute(RAW_POSTING, [request_no, ledger.entity.id])
+        return cursor.fetchone()[0]
+
+
+def raw_entries(*legs):
+    """Entries (posting, account, seq, direction, amount), inserted by one statement."""
+    raw(RAW_ENTRIES, [[serial for serial, *_ in legs], [account.id for _, account, *_ in legs]]
+        + [list(column) for column in zip(*[rest for _, _, *rest in legs])])
+
+
 @pytest.mark.django_db(transaction=True)
 def test_balanced_raw_posting_with_entries_commits(ledger):
     """The triggers check the rule, not the route: a balanced posting commits."""
     a, b = ledger.cash(), ledger.cash()
     with transaction.atomic():
-        raw("""INSERT INTO postings_posting (source_system, request_no, fingerprint, business_type, entity_id,
-                   currency, accounting_date, memo, external_ref, posted_by, created_at)
-               VALUES ('rogue', 'ok', '', 'adjustment', %s, 'CNY', CURRENT_DATE, '', '', 'script', now())""",
-            [ledger.entity.id])
-        serial = Posting.objects.get(source_system="rogue").serial_no
-        for account, direction in ((a, "D"), (b, "C")):
-            raw("""INSERT INTO postings_entry (posting_id, account_id, account_seq, direction, amount, currency,
-                       balance_before, balance_after, frozen_before, frozen_after, business_type, accounting_date,
-                       created_at)
-                   VALUES (%s, %s, 1, %s, 1, 'CNY', 0, 0, 0, 0, 'adjustment', CURRENT_DATE, now())""",
-                [serial, account.id, direction])
+        serial = raw_posting(ledger, "ok")
+        raw_entries((serial, a, 1, "D", 1), (serial, b, 1, "C", 1))
     assert Entry.objects.filter(posting_id=serial).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_postings_entries_balance_at_the_end_of_each_insert(ledger):
+    """Entries are checked when the statement that inserts them ends: a
+    posting's legs go in together, and a later leg is checked with them."""
+    a, b = ledger.cash(), ledger.cash()
+    with pytest.raises(IntegrityError, match=BALANCE_CHECK):
+        with transaction.atomic():
+            serial = raw_posting(ledger, "one-by-one")
+            raw_entries((serial, a, 1, "D", 1))
+    with transaction.atomic():
+        serial = raw_posting(ledger, "together")
+        raw_entries((serial, a, 1, "D", 1), (serial, b, 1, "C", 1))
+    with pytest.raises(IntegrityError, match=f"{BALANCE_CHECK} {serial}: CNY debits 2.0000 <> credits 1.0000"):
+        with transaction.atomic():
+            raw_entries((serial, a, 2, "D", 1))
+    assert not Posting.objects.filter(request_no="one-by-one").exists()
+    assert Entry.objects.filter(posting_id=serial).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_unbalanced_posting_among_many_fails_the_whole_insert(ledger):
+    a, b = ledger.cash(), ledger.cash()
+    with pytest.raises(IntegrityError, match=BALANCE_CHECK) as caught:
+        with transaction.atomic():
+            serials = [raw_posting(ledger, f"many-{i}") for i in range(3)]
+            raw_entries((serials[0], a, 1, "D", 1), (serials[0], b, 1, "C", 1),
+                        (serials[1], a, 2, "D", 1), (serials[1], b, 2, "C", 2),
+                        (serials[2], a, 3, "D", 1), (serials[2], b, 3, "C", 1))
+    assert f"posting {serials[1]}:" in str(caught.value)
+    assert not Posting.objects.filter(source_system="rogue").exists()
 
 
 @pytest.mark.django_db
