@@ -23,7 +23,7 @@ from postings.exceptions import IdempotencyConflict, InsufficientFunds, LedgerEr
 from postings.models import Entry, Posting
 from postings.money import Money
 from postings.selectors import account_chain_breaks, identity_totals
-from postings.services import Leg, posting_create
+from postings.services import Leg, PostingRequest, posting_create, posting_create_batch
 
 
 @pytest.fixture
@@ -226,3 +226,119 @@ def test_a_lone_posting_is_one_round_trip_and_its_own_transaction(ledger, paths)
     assert connection.connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
     assert (ledger.balance(wallet), ledger.balance(payee)) == (Decimal("97.00"), Decimal("3.00"))
     assert Posting.objects.filter(request_no__in=["lone", "short"]).count() == 1
+
+
+# ------------------------------------------------------------------ batches ----
+
+
+@pytest.fixture
+def batch_paths(monkeypatch):
+    """Which path wrote each posting_create_batch: 'one call' or 'full'."""
+    taken: list[str] = []
+    original = services._batch_in_one_call
+
+    def spy(*args, **kw):
+        try:
+            original(*args, **kw)
+        except services._FullPath:
+            taken.append("full")
+            raise
+        taken.append("one call")
+
+    monkeypatch.setattr(services, "_batch_in_one_call", spy)
+    return taken
+
+
+def batch(*items):
+    return posting_create_batch([PostingRequest(request_no, business_type, list(legs), currency=currency, **kw)
+                                 for request_no, business_type, legs, currency, kw in items], posted_by="test")
+
+
+def batch_scenario(ledger, settings, *, one_call: bool):
+    settings.POSTING_ONE_CALL = one_call
+    wallet, payee, credit, fee, channel = book(ledger)
+    roles = {"wallet": wallet, "payee": payee, "credit": credit, "fee": fee, "channel": channel}
+    start = {role: (a.entry_seq, a.balance) for role, a in ((r, ledger.fresh(a)) for r, a in roles.items())}
+    n = "on" if one_call else "off"
+    w, p, c = wallet.account_no, payee.account_no, credit.account_no
+    results = batch(
+        (f"{n}-1", "recharge", [Leg.debit(channel.account_no, "100"), Leg.credit(w, "100")], "CNY", {"memo": "top up"}),
+        (f"{n}-2", "transfer", [Leg.debit(w, "30.50"), Leg.credit(p, "30.50")], "CNY", {"external_ref": "x-2"}),
+        (f"{n}-3", "fee", [Leg.debit(w, "10"), Leg.credit(p, "9"), Leg.credit(fee.account_no, "1")], "CNY", {}),
+        (f"{n}-4", "transfer", [Leg.debit(w, "5"), Leg.credit(w, "2"), Leg.credit(p, "3")], "CNY", {}),
+        (f"{n}-5", "credit_purchase", [Leg.debit(c, "120"), Leg.credit(p, "120")], "CNY", {}),
+        (f"{n}-6", "credit_repayment", [Leg.debit(p, Money("20", "CNY")), Leg.credit(c, "20")], None, {}),
+        # Only possible because the items before it left the payee 142.50.
+        (f"{n}-7", "transfer", [Leg.debit(p, "142.50"), Leg.credit(w, "142.50")], None, {}),
+    )
+    assert all(r.ok for r in results), [r.error for r in results if r.error]
+    end = {role: (ledger.fresh(a).entry_seq - start[role][0], ledger.fresh(a).balance - start[role][1])
+           for role, a in roles.items()}
+    return [r.posting for r in results], roles, start, end
+
+
+@pytest.mark.django_db
+def test_a_batch_in_one_call_writes_what_the_full_path_writes(ledger, batch_paths, settings):
+    full, full_roles, full_start, full_end = batch_scenario(ledger, settings, one_call=False)
+    assert batch_paths == []
+    one, one_roles, one_start, one_end = batch_scenario(ledger, settings, one_call=True)
+    assert batch_paths == ["one call"]
+
+    assert entries_of(one, one_roles, one_start) == entries_of(full, full_roles, full_start)
+    assert one_end == full_end
+    assert one_end["payee"] == (6, Decimal("0"))
+    assert [p.serial_no for p in one] == sorted(p.serial_no for p in one)  # in the batch's order
+    for returned in one:  # what the call returns is what was stored
+        stored = Posting.objects.get(pk=returned.pk)
+        for field in Posting._meta.concrete_fields:
+            assert getattr(returned, field.attname) == getattr(stored, field.attname), field.name
+    fields = ("business_type", "currency", "accounting_date", "memo", "external_ref", "posted_by", "entity_id")
+    assert [[getattr(p, f) for f in fields] for p in one] == [[getattr(p, f) for f in fields] for p in full]
+    for account in [*one_roles.values(), *full_roles.values()]:
+        assert account_chain_breaks(account=ledger.fresh(account)) == []
+    assert all(t.holds for t in identity_totals())
+
+
+@pytest.mark.django_db
+def test_a_batch_with_any_refused_item_takes_the_full_path_and_its_answers(ledger, batch_paths, settings):
+    cases = _refusals(ledger)
+    a, b = ledger.cash(), ledger.cash()
+    ledger.recharge(a, "1000")
+    for name, legs in cases.items():
+        outcomes = {}
+        for one_call in (False, True):
+            settings.POSTING_ONE_CALL = one_call
+            batch_paths.clear()
+            snapshot = (Posting.objects.count(), Entry.objects.count())
+            n = f"{name}-{one_call}"
+            results = batch(
+                (f"{n}-before", "transfer", [Leg.debit(a.account_no, "1"), Leg.credit(b.account_no, "1")], "CNY", {}),
+                (f"{n}-refused", "transfer", legs, "CNY", {}),
+                (f"{n}-after", "transfer", [Leg.debit(a.account_no, "2"), Leg.credit(b.account_no, "2")], "CNY", {}),
+            )
+            outcomes[one_call] = [(r.error.code, r.error.message, r.error.fields) if r.error else "ok" for r in results]
+            assert (Posting.objects.count(), Entry.objects.count()) == (snapshot[0] + 2, snapshot[1] + 4), name
+            # A leg that is no debit or credit is refused before anything is
+            # written; the other two items may then go in one call.
+            assert "one call" not in batch_paths or name == "not_a_direction", name
+        assert outcomes[True] == outcomes[False], name
+        assert outcomes[True][0] == outcomes[True][2] == "ok" and outcomes[True][1] != "ok", name
+    assert ledger.balance(a) == Decimal("1000") - 2 * 3 * len(cases)  # both ways
+    for account in (a, b):
+        assert account_chain_breaks(account=ledger.fresh(account)) == []
+    assert all(t.holds for t in identity_totals())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_in_one_call_is_its_own_transaction_and_a_replay_answers_the_first(ledger, batch_paths):
+    a, b = ledger.cash(), ledger.cash()
+    ledger.recharge(a, "10")
+    items = [(f"own-{i}", "transfer", [Leg.debit(a.account_no, "1"), Leg.credit(b.account_no, "1")], "CNY", {})
+             for i in range(5)]
+    first = batch(*items)
+    assert batch_paths == ["one call"] and all(r.ok and not r.posting.replayed for r in first)
+    assert connection.connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    again = batch(*items)
+    assert [(r.posting.serial_no, r.posting.replayed) for r in again] == [(r.posting.serial_no, True) for r in first]
+    assert batch_paths == ["one call"]  # the replay wrote nothing
+    assert (ledger.balance(a), ledger.balance(b)) == (Decimal("5.00"), Decimal("5.00"))
