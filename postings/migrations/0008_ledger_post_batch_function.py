@@ -27,7 +27,7 @@ DECLARE
     accts accounts_account[];
     wanted int;
     allowed boolean;
-    l_item int[]; l_account bigint[]; l_seq bigint[]; l_before numeric[]; l_after numeric[]; l_frozen numeric[];
+    l_leg bigint[]; l_item int[]; l_account bigint[]; l_seq bigint[]; l_before numeric[]; l_after numeric[]; l_frozen numeric[];
     l_currency text[]; l_entity bigint[];
     d_entity bigint[]; d_day date[];
     r_request text[]; r_serial bigint[]; r_day date[]; r_entity bigint[]; r_currency text[];
@@ -74,11 +74,11 @@ BEGIN
                AND (NOT r.item_done OR r.allow_negative
                     OR (r.category = 'asset' AND r.after >= 0 AND r.after <= r.credit_limit - r.frozen)
                     OR (r.category <> 'asset' AND r.after >= r.frozen))),
-           array_agg(r.item ORDER BY r.ord), array_agg(r.id ORDER BY r.ord), array_agg(r.seq ORDER BY r.ord),
-           array_agg(r.after - r.delta ORDER BY r.ord), array_agg(r.after ORDER BY r.ord),
-           array_agg(r.frozen ORDER BY r.ord), array_agg(r.item_currency ORDER BY r.ord),
-           array_agg(r.item_entity ORDER BY r.ord)
-      INTO allowed, l_item, l_account, l_seq, l_before, l_after, l_frozen, l_currency, l_entity
+           -- In whatever order the rows come, the same in every array; each
+           -- leg keeps its place in the batch (l_leg).
+           array_agg(r.ord), array_agg(r.item), array_agg(r.id), array_agg(r.seq), array_agg(r.after - r.delta),
+           array_agg(r.after), array_agg(r.frozen), array_agg(r.item_currency), array_agg(r.item_entity)
+      INTO allowed, l_leg, l_item, l_account, l_seq, l_before, l_after, l_frozen, l_currency, l_entity
       FROM run r;
     IF NOT allowed THEN
         RAISE check_violation USING CONSTRAINT = 'ledger_post_full_path', MESSAGE = 'not plainly allowed';
@@ -117,18 +117,18 @@ BEGIN
     INSERT INTO postings_entry (posting_id, account_id, account_seq, direction, amount, currency, balance_before,
                                 balance_after, frozen_before, frozen_after, business_type, accounting_date,
                                 created_at)
-    SELECT r_serial[k], l.account_id, l.seq, p_directions[l.ord], p_amounts[l.ord], r_currency[k], l.before,
+    SELECT r_serial[k], l.account_id, l.seq, p_directions[l.leg], p_amounts[l.leg], r_currency[k], l.before,
            l.after, l.frozen, l.frozen, p_business_types[l.item], r_day[k], created
-      FROM unnest(l_item, l_account, l_seq, l_before, l_after, l_frozen) WITH ORDINALITY
-           AS l(item, account_id, seq, before, after, frozen, ord)
+      FROM unnest(l_leg, l_item, l_account, l_seq, l_before, l_after, l_frozen)
+           AS l(leg, item, account_id, seq, before, after, frozen)
      CROSS JOIN LATERAL array_position(r_request, p_request_nos[l.item]) AS k
-     ORDER BY l.ord;
+     ORDER BY l.leg;
 
     -- Each account once, at its last leg.
     UPDATE accounts_account x SET balance = f.after, entry_seq = f.seq, updated_at = created
       FROM (SELECT DISTINCT ON (l.account_id) l.account_id, l.after, l.seq
-              FROM unnest(l_account, l_after, l_seq) WITH ORDINALITY AS l(account_id, after, seq, ord)
-             ORDER BY l.account_id, l.ord DESC) AS f
+              FROM unnest(l_leg, l_account, l_after, l_seq) AS l(leg, account_id, after, seq)
+             ORDER BY l.account_id, l.leg DESC) AS f
      WHERE x.id = f.account_id;
 
     RETURN QUERY SELECT w.*, created FROM unnest(r_request, r_serial, r_day, r_entity, r_currency) AS w;
