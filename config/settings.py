@@ -204,9 +204,9 @@ CELERY_BEAT_SCHEDULE = {
 # applies at most BUFFER_FLUSH_BATCH pending entries of an account per
 # transaction (one balance UPDATE each).
 POSTING_BATCH_MAX = int(os.environ.get("POSTING_BATCH_MAX", "1000"))
-# A single posting whose accounts allow it is written by one call of the
-# database function ledger_post (postings.services, "One call"); 0 sends every
-# posting down the full path.
+# A single posting (or a batch) whose accounts allow it is written by one call
+# of the database function ledger_post (ledger_post_batch) (postings.services,
+# "One call"); 0 sends every posting down the full path.
 POSTING_ONE_CALL = env_bool("POSTING_ONE_CALL", True)
 BUFFER_FLUSH_BATCH = int(os.environ.get("BUFFER_FLUSH_BATCH", "5000"))
 # The hot-accounts page shows a buffer older than this in red: the flush is

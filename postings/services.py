@@ -260,7 +260,7 @@ def _hot_cursor():
 # database function ledger_post (migration postings/0006), which
 # locks the accounts as _LOCK_SQL does, takes the open day under the calendar
 # lock, writes the posting, its entries and the balances, and the tables'
-# constraints and deferred triggers check it as they check this module's own
+# constraints and triggers check it as they check this module's own
 # writes. One round trip and no Django model instances: on two cores the
 # Python client, not the database, was what limited single postings
 # (bench/README.md, "What a posting costs").
@@ -271,6 +271,9 @@ def _hot_cursor():
 # without a calendar) makes it raise and write nothing, and the posting takes
 # the full path below, whose checks and messages are the only ones.
 # Everything the caller states is checked here first, the same way.
+# posting_create_batch does the same for a whole batch with ledger_post_batch
+# (migration postings/0008): all of the batch or, with the first item not
+# plainly allowed, none of it.
 
 _FULL_PATH_CONSTRAINTS = {"ledger_post_full_path", "account_available_not_negative"}
 # Every parameter a str or a list of one type, so that psycopg keys one
