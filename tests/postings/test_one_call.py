@@ -342,3 +342,21 @@ def test_a_batch_in_one_call_is_its_own_transaction_and_a_replay_answers_the_fir
     assert [(r.posting.serial_no, r.posting.replayed) for r in again] == [(r.posting.serial_no, True) for r in first]
     assert batch_paths == ["one call"]  # the replay wrote nothing
     assert (ledger.balance(a), ledger.balance(b)) == (Decimal("5.00"), Decimal("5.00"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_hot_cursor_is_kept_per_connection_and_never_shared_while_in_use():
+    with services._hot_cursor() as first:
+        first.execute("SELECT 1")
+        with services._hot_cursor() as nested:
+            assert nested is not first
+            nested.execute("SELECT 2")
+            assert nested.fetchone() == (2,)
+        assert first.fetchone() == (1,)  # the nested one left the first one's result alone
+    with services._hot_cursor() as again:
+        assert again is first
+    connection.close()
+    with services._hot_cursor() as reconnected:
+        assert reconnected is not first and not reconnected.closed
+        reconnected.execute("SELECT 3")
+        assert reconnected.fetchone() == (3,)
