@@ -360,3 +360,16 @@ def test_the_hot_cursor_is_kept_per_connection_and_never_shared_while_in_use():
         assert reconnected is not first and not reconnected.closed
         reconnected.execute("SELECT 3")
         assert reconnected.fetchone() == (3,)
+
+
+@pytest.mark.django_db
+def test_the_calls_array_literals_carry_any_text_unchanged(ledger):
+    values = ["a", "b,c", 'd"e', "f\\g", "{h}", "NULL", " sp ", "", 'x\\"y', "中文"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::text[]", [services._array_literal(values)])
+        assert cursor.fetchone()[0] == values
+    wallet = ledger.cash()
+    ledger.recharge(wallet, "5")
+    with pytest.raises(LedgerError) as refused:  # an account number with quotes and braces is just unknown
+        post("odd-no", Leg.debit(wallet.account_no, "1"), Leg.credit('{"x"}', "1"))
+    assert refused.value.code == "not_found"
