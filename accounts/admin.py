@@ -31,6 +31,7 @@ from postings.models import Entry, Hold
 
 from .models import (
     Account,
+    AccountPostingModeChange,
     AccountStatus,
     AccountStatusChange,
     AccountType,
@@ -208,6 +209,13 @@ class StatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
     verbose_name_plural = "status history"
 
 
+class PostingModeChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = AccountPostingModeChange
+    extra = 0
+    fields = readonly_fields = ("created_at", "from_mode", "to_mode", "via_type", "changed_by")
+    verbose_name_plural = "posting mode history (hot account switches)"
+
+
 @admin.register(Account)
 class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
     list_display = (
@@ -228,7 +236,7 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
     search_fields = ("account_no", "member__member_no", "member__name")
     list_select_related = ("member", "entity", "account_type")
     autocomplete_fields = ("member",)
-    inlines = (StatusChangeInline,)
+    inlines = (StatusChangeInline, PostingModeChangeInline)
     actions = ("debit_block", "credit_block", "block", "unblock", "close", "make_buffered", "make_realtime",
                "flush_pending")
 

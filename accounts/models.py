@@ -255,3 +255,26 @@ class AccountStatusChange(models.Model):
 
     def __str__(self):
         return f"{self.account} {self.from_status} → {self.to_status}"
+
+
+class AccountPostingModeChange(models.Model):
+    """History of switches between real-time and buffered posting (hot
+    accounts), who made them and through which account type. Append-only."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="posting_mode_changes")
+    from_mode = models.CharField(max_length=16, choices=PostingMode.choices)
+    to_mode = models.CharField(max_length=16, choices=PostingMode.choices)
+    # The account type whose switch carried the account along, if any.
+    via_type = models.CharField("via account type", max_length=32, blank=True)
+    changed_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "account posting mode change"
+        ordering = ["-id"]
+        triggers = [
+            pgtrigger.Protect(name="posting_mode_change_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.from_mode} → {self.to_mode}"

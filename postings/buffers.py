@@ -40,7 +40,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import Account, AccountType, Entity, PostingMode
+from accounts.models import Account, AccountPostingModeChange, AccountType, Entity, PostingMode
 
 from .exceptions import LedgerError, LedgerValidationError
 from .models import Entry
@@ -172,6 +172,11 @@ def posting_mode_set(*, mode: str, actor: str, account: Account | None = None,
                 )
         changed = [a.pk for a in locked if a.posting_mode != mode]
         Account.objects.filter(pk__in=changed).update(posting_mode=mode, updated_at=timezone.now())
+        AccountPostingModeChange.objects.bulk_create(
+            AccountPostingModeChange(account=a, from_mode=a.posting_mode, to_mode=mode, changed_by=actor,
+                                     via_type=account_type.code if account_type is not None else "")
+            for a in locked if a.posting_mode != mode
+        )
         if account is not None:
             account.posting_mode = mode
         logger.info(

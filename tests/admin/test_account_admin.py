@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Permission
 
-from accounts.models import Account, AccountStatus, AccountStatusChange
+from accounts.models import Account, AccountPostingModeChange, AccountStatus, AccountStatusChange
 from accounts.services import account_number
+from postings.buffers import posting_mode_set
 
 from .conftest import admin_url, inline_management, messages_of
 
@@ -182,3 +183,28 @@ def test_status_actions_need_change_permission(client, django_user_model, book):
     assert 'value="block"' not in response.text
     run_action(client, "block", [book.alice], reason="sneaky")
     assert Account.objects.get(pk=book.alice.pk).status == AccountStatus.ACTIVE
+
+
+def test_making_an_account_buffered_shows_in_its_posting_mode_history(admin_client, ledger):
+    fee = ledger.internal("FEE_INCOME")
+    run_action(admin_client, "make_buffered", [fee], reason=None)
+    assert Account.objects.get(pk=fee.pk).posting_mode == "buffered"
+    change = AccountPostingModeChange.objects.get(account=fee)
+    assert (change.from_mode, change.to_mode, change.changed_by) == ("realtime", "buffered", "admin")
+    page = admin_client.get(admin_url(Account, "change", fee.pk))
+    history = [i for i in page.context["inline_admin_formsets"] if i.formset.model is AccountPostingModeChange]
+    assert len(history) == 1 and len(history[0].formset.queryset) == 1
+    assert "Posting mode history" in page.text and "buffered (缓冲记账)" in page.text
+
+
+@pytest.mark.parametrize("role,sees", [("Auditor", True), ("Finance staff", True), ("Ledger admin", True),
+                                       ("Reviewer", False), ("Cashier", False)])
+def test_who_reads_the_posting_mode_history(client, ledger, role, sees):
+    from tests.reports.reporting import staff_user
+
+    fee = ledger.internal("FEE_INCOME")
+    posting_mode_set(mode="buffered", account=fee, actor="ops-li")
+    client.force_login(staff_user(f"u-{role}", role))
+    page = client.get(admin_url(Account, "change", fee.pk))
+    assert page.status_code == 200
+    assert ("Posting mode history" in page.text and "ops-li" in page.text) is sees

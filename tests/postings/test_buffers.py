@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from accounts.models import Account, PostingMode
+from accounts.models import Account, AccountPostingModeChange, PostingMode
 from postings.buffers import buffers_flush, posting_mode_set
 from postings.exceptions import BufferedDebitRefused, InsufficientFunds, LedgerValidationError
 from postings.models import Entry, Posting
@@ -142,6 +142,35 @@ def test_the_type_switch_covers_its_accounts_and_going_real_time_flushes(ledger)
     assert (row.posting_mode, row.balance, row.entry_seq) == (PostingMode.REALTIME, D("4"), 1)
     charge(member, fee, "1", "sw-2")  # real-time again: continues the chain
     assert account_chain_breaks(account=ledger.fresh(fee)) == []
+
+
+def test_every_switch_is_kept_in_the_accounts_posting_mode_history(ledger):
+    fee, channel = ledger.internal("FEE_INCOME"), ledger.channel()
+    posting_mode_set(mode=PostingMode.BUFFERED, account=channel, actor="ops-li")
+    posting_mode_set(mode=PostingMode.BUFFERED, account=channel, actor="ops-li")  # no change, no row
+    posting_mode_set(mode=PostingMode.BUFFERED, account_type=fee.account_type, actor="ops-wang")
+    posting_mode_set(mode=PostingMode.REALTIME, account=fee, actor="ops-zhao")
+
+    def history(account):
+        return list(AccountPostingModeChange.objects.filter(account=account).order_by("id")
+                    .values_list("from_mode", "to_mode", "via_type", "changed_by"))
+
+    assert history(channel) == [("realtime", "buffered", "", "ops-li")]
+    assert history(fee) == [("realtime", "buffered", "FEE_INCOME", "ops-wang"), ("buffered", "realtime", "", "ops-zhao")]
+    with pytest.raises(DatabaseError, match="Cannot update or delete rows"), transaction.atomic():
+        AccountPostingModeChange.objects.filter(account=fee).update(changed_by="someone else")
+    with pytest.raises(DatabaseError, match="Cannot update or delete rows"), transaction.atomic():
+        AccountPostingModeChange.objects.filter(account=fee).delete()
+    assert history(fee)[0][3] == "ops-wang"
+
+
+def test_a_refused_switch_leaves_no_history(ledger):
+    member = ledger.cash()
+    ledger.recharge(member, "10")
+    hold_place(account_no=member.account_no, amount="4", reason="order", request_no="fz-h", actor="ops")
+    with pytest.raises(LedgerValidationError, match="frozen"):
+        posting_mode_set(mode=PostingMode.BUFFERED, account=member, actor="ops")
+    assert not AccountPostingModeChange.objects.filter(account=member).exists()
 
 
 def test_buffering_is_refused_while_money_is_frozen_on_the_account(ledger):
