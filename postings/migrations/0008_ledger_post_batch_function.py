@@ -3,15 +3,17 @@
 
 As ledger_post does for one posting, the function writes a batch only when
 every item is plainly allowed, and then all of it: the items in order, each
-seeing the balances the items before it left. For anything else (an account
-unknown, buffered, closed, blocked for the direction or in another currency
-or entity, a shortfall at the end of an item, decimal places the currency
-does not have, an entity without a calendar) it raises check_violation on
-``ledger_post_full_path`` and writes nothing; the batch then takes the full
-path, which posts or refuses each item on its own. Changing the rules of
-_validate_legs, _check_status or _check_sign_rule means changing this
-function too; tests/postings/test_one_call.py posts the same batch both ways
-and compares them."""
+seeing the balances the items before it left; legs on buffered (hot)
+accounts as pending entries. For anything else (an account unknown, closed,
+blocked for the direction or in another currency or entity, a shortfall at
+the end of an item, decimal places the currency does not have, a buffered leg
+that lowers a balance that may not go negative, an entity without a
+calendar) it raises check_violation on ``ledger_post_full_path`` and writes
+nothing; the batch then takes the full path, which posts or refuses each item
+on its own. Changing the rules of _validate_legs, _check_status,
+_check_bufferable or _check_sign_rule means changing this function too;
+tests/postings/test_one_call.py posts the same batches both ways and compares
+them."""
 
 from django.db import migrations
 
@@ -25,6 +27,7 @@ CREATE OR REPLACE FUNCTION ledger_post_batch(
 LANGUAGE plpgsql AS $$
 DECLARE
     accts accounts_account[];
+    bufs accounts_account[];
     wanted int;
     allowed boolean;
     l_leg bigint[]; l_item int[]; l_account bigint[]; l_seq bigint[]; l_before numeric[]; l_after numeric[]; l_frozen numeric[];
@@ -41,14 +44,23 @@ BEGIN
              ORDER BY a.id
                FOR NO KEY UPDATE) AS s(x);
     SELECT count(DISTINCT n) INTO wanted FROM unnest(p_account_nos) AS n;
+    IF wanted > coalesce(cardinality(accts), 0) THEN
+        -- Buffered (hot) accounts, read without a lock: their legs are pending.
+        SELECT array_agg(a) INTO bufs FROM accounts_account a
+         WHERE a.account_no = ANY(p_account_nos) AND a.posting_mode <> 'realtime';
+        accts := coalesce(accts, '{}') || coalesce(bufs, '{}');
+    END IF;
     IF wanted <> coalesce(cardinality(accts), 0) THEN
-        RAISE check_violation USING CONSTRAINT = 'ledger_post_full_path', MESSAGE = 'unknown or buffered account';
+        RAISE check_violation USING CONSTRAINT = 'ledger_post_full_path', MESSAGE = 'unknown account';
     END IF;
 
     -- Each leg in order: the account's balance after it and its sequence
     -- number run on from the legs before it, in this item and earlier ones.
+    -- A buffered account's legs get neither: the flush gives them their place
+    -- in the chain (postings.buffers).
     WITH legs AS (
-        SELECT l.ord, l.item, l.direction, l.amount, a.id, a.category, a.status, a.allow_negative, a.frozen,
+        SELECT l.ord, l.item, l.direction, l.amount, a.id, a.posting_mode, a.category, a.status, a.allow_negative,
+               a.frozen,
                a.credit_limit, a.currency, a.entity_id, a.balance, a.entry_seq,
                CASE WHEN (l.direction = 'D') = (a.category = 'asset') THEN l.amount ELSE -l.amount END AS delta,
                coalesce(nullif(p_currencies[l.item], ''), first_value(a.currency) OVER by_item) AS item_currency,
@@ -71,13 +83,20 @@ BEGIN
                AND NOT (r.direction = 'D' AND r.status IN ('debit_blocked', 'blocked'))
                AND NOT (r.direction = 'C' AND r.status IN ('credit_blocked', 'blocked'))
                -- The sign rule (the accounts' CHECK) when an item is done with the account.
-               AND (NOT r.item_done OR r.allow_negative
+               AND (r.posting_mode <> 'realtime' OR NOT r.item_done OR r.allow_negative
                     OR (r.category = 'asset' AND r.after >= 0 AND r.after <= r.credit_limit - r.frozen)
-                    OR (r.category <> 'asset' AND r.after >= r.frozen))),
+                    OR (r.category <> 'asset' AND r.after >= r.frozen))
+               -- A buffered leg may only raise the balance, unless the account may go negative.
+               AND (r.posting_mode = 'realtime'
+                    OR (r.posting_mode = 'buffered' AND (r.delta > 0 OR r.allow_negative)))),
            -- In whatever order the rows come, the same in every array; each
            -- leg keeps its place in the batch (l_leg).
-           array_agg(r.ord), array_agg(r.item), array_agg(r.id), array_agg(r.seq), array_agg(r.after - r.delta),
-           array_agg(r.after), array_agg(r.frozen), array_agg(r.item_currency), array_agg(r.item_entity)
+           array_agg(r.ord), array_agg(r.item), array_agg(r.id),
+           array_agg(CASE WHEN r.posting_mode = 'realtime' THEN r.seq END),
+           array_agg(CASE WHEN r.posting_mode = 'realtime' THEN r.after - r.delta END),
+           array_agg(CASE WHEN r.posting_mode = 'realtime' THEN r.after END),
+           array_agg(CASE WHEN r.posting_mode = 'realtime' THEN r.frozen END),
+           array_agg(r.item_currency), array_agg(r.item_entity)
       INTO allowed, l_leg, l_item, l_account, l_seq, l_before, l_after, l_frozen, l_currency, l_entity
       FROM run r;
     IF NOT allowed THEN
@@ -128,6 +147,7 @@ BEGIN
     UPDATE accounts_account x SET balance = f.after, entry_seq = f.seq, updated_at = created
       FROM (SELECT DISTINCT ON (l.account_id) l.account_id, l.after, l.seq
               FROM unnest(l_leg, l_account, l_after, l_seq) AS l(leg, account_id, after, seq)
+             WHERE l.seq IS NOT NULL
              ORDER BY l.account_id, l.leg DESC) AS f
      WHERE x.id = f.account_id;
 

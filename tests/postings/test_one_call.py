@@ -271,7 +271,16 @@ def batch_scenario(ledger, settings, *, one_call: bool):
         # Only possible because the items before it left the payee 142.50.
         (f"{n}-7", "transfer", [Leg.debit(p, "142.50"), Leg.credit(w, "142.50")], None, {}),
     )
+    # The fee income account buffered: its legs are pending until the flush.
+    posting_mode_set(mode=PostingMode.BUFFERED, account=fee, actor="test")
+    results += batch(
+        (f"{n}-8", "fee", [Leg.debit(w, "1.25"), Leg.credit(fee.account_no, "1.25")], "CNY", {}),
+        (f"{n}-9", "fee", [Leg.debit(w, "0.75"), Leg.credit(p, "0.50"), Leg.credit(fee.account_no, "0.25")], None, {}),
+    )
     assert all(r.ok for r in results), [r.error for r in results if r.error]
+    assert Entry.objects.filter(account=fee, account_seq__isnull=True).count() == 2
+    buffers_flush()
+    posting_mode_set(mode=PostingMode.REALTIME, account=fee, actor="test")
     end = {role: (ledger.fresh(a).entry_seq - start[role][0], ledger.fresh(a).balance - start[role][1])
            for role, a in roles.items()}
     return [r.posting for r in results], roles, start, end
@@ -282,11 +291,12 @@ def test_a_batch_in_one_call_writes_what_the_full_path_writes(ledger, batch_path
     full, full_roles, full_start, full_end = batch_scenario(ledger, settings, one_call=False)
     assert batch_paths == []
     one, one_roles, one_start, one_end = batch_scenario(ledger, settings, one_call=True)
-    assert batch_paths == ["one call"]
+    assert batch_paths == ["one call", "one call"]
 
     assert entries_of(one, one_roles, one_start) == entries_of(full, full_roles, full_start)
     assert one_end == full_end
-    assert one_end["payee"] == (6, Decimal("0"))
+    assert one_end["payee"] == (7, Decimal("0.50"))
+    assert one_end["fee"] == (3, Decimal("2.50"))
     assert [p.serial_no for p in one] == sorted(p.serial_no for p in one)  # in the batch's order
     for returned in one:  # what the call returns is what was stored
         stored = Posting.objects.get(pk=returned.pk)
