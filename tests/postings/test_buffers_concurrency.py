@@ -17,7 +17,8 @@ from accounts.models import PostingMode
 from postings.buffers import buffers_flush, posting_mode_set
 from postings.models import Entry
 from postings.selectors import account_balance, account_chain_breaks, account_signed_turnover, identity_totals
-from postings.services import Leg, posting_create
+from postings import services
+from postings.services import Leg, PostingRequest, posting_create, posting_create_batch
 from tests.postings.test_concurrency import run_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,11 +26,21 @@ pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal
 
 
-def test_a_storm_on_one_buffered_account_with_racing_flushes(ledger):
-    """6 threads post 150 fees each to one buffered account while 2 threads
+@pytest.mark.parametrize("by", ["lone postings", "batches"])
+def test_a_storm_on_one_buffered_account_with_racing_flushes(ledger, monkeypatch, by):
+    """6 threads post 150 fees each to one buffered account (one by one, or
+    in batches of 10, which ledger_post_batch writes) while 2 threads
     flush in small batches and one samples the identity: after the final
     flush, balance = sum of entries, the chain is continuous, the identity
     held at every sample, nothing was applied twice."""
+    batches_in_one_call = []
+    original = services._batch_in_one_call
+
+    def counted(*args, **kw):
+        original(*args, **kw)
+        batches_in_one_call.append(1)
+
+    monkeypatch.setattr(services, "_batch_in_one_call", counted)
     fee = ledger.internal("FEE_INCOME")
     posting_mode_set(mode=PostingMode.BUFFERED, account=fee, actor="ops")
     members = [ledger.cash() for _ in range(20)]
@@ -45,10 +56,17 @@ def test_a_storm_on_one_buffered_account_with_racing_flushes(ledger):
         if i < posters:
             try:
                 rng = random.Random(i)
-                for n in range(per_poster):
-                    member = rng.choice(members)
-                    posting_create(request_no=f"storm-{i}-{n}", business_type="fee", posted_by=f"trade{i}",
-                                   legs=[Leg.debit(member.account_no, "0.01"), Leg.credit(fee.account_no, "0.01")])
+                items = [PostingRequest(f"storm-{i}-{n}", "fee", [Leg.debit(rng.choice(members).account_no, "0.01"),
+                                                                  Leg.credit(fee.account_no, "0.01")])
+                         for n in range(per_poster)]
+                if by == "batches":
+                    for k in range(0, per_poster, 10):
+                        results = posting_create_batch(items[k:k + 10], posted_by=f"trade{i}")
+                        assert all(r.ok for r in results), [r.error for r in results if r.error]
+                else:
+                    for item in items:
+                        posting_create(request_no=item.request_no, business_type="fee", posted_by=f"trade{i}",
+                                       legs=item.legs)
                 return "posted"
             finally:
                 with counter:
@@ -82,6 +100,7 @@ def test_a_storm_on_one_buffered_account_with_racing_flushes(ledger):
     assert not Entry.objects.filter(account_seq__isnull=True).exists()
     assert len(samples) > 5 and all(samples)
     assert all(t.holds for t in identity_totals())
+    assert len(batches_in_one_call) == (posters * per_poster // 10 if by == "batches" else 0)
 
 
 def _wait_for(predicate, timeout=60, what="condition"):
