@@ -209,20 +209,8 @@ def _idempotent(
     if existing is not None:
         return _replay(existing, fingerprint, what)
 
-    def attempt() -> T:
-        if one_call is not None and _one_call_on():
-            try:
-                if connection.get_autocommit() and not connection.in_atomic_block:
-                    return one_call()  # one statement: its own transaction
-                with transaction.atomic():  # a savepoint in the caller's transaction
-                    return one_call()
-            except _FullPath:
-                pass
-        with transaction.atomic():
-            return write()
-
     try:
-        result = attempt()
+        result = _one_call_or_full_path(one_call, write)
     except LedgerError:
         existing = earlier()
         if existing is None:
@@ -237,6 +225,21 @@ def _idempotent(
         result.replayed = False
         return result
     return _replay(existing, fingerprint, what)
+
+
+def _one_call_or_full_path(one_call: Callable[[], T] | None, write: Callable[[], T]) -> T:
+    """``one_call`` when it takes the request (see "One call"), else
+    ``write`` in its own transaction (a savepoint in the caller's)."""
+    if one_call is not None and _one_call_on():
+        try:
+            if connection.get_autocommit() and not connection.in_atomic_block:
+                return one_call()  # one statement: its own transaction
+            with transaction.atomic():  # a savepoint in the caller's transaction
+                return one_call()
+        except _FullPath:
+            pass
+    with transaction.atomic():
+        return write()
 
 
 @contextmanager
@@ -908,8 +911,7 @@ def posting_create_batch(
     one INSERT of the postings, one of the entries, one UPDATE of the
     balances, one COMMIT; or, when every item is plainly allowed, one call
     of ledger_post_batch (see "One call") after the lookup. Items are
-    applied in order, so a later
-    item sees the balances an earlier one left. If a concurrent caller
+    applied in order, so a later item sees the balances an earlier one left. If a concurrent caller
     commits one of the same request numbers meanwhile (the unique key
     fails the INSERT), the batch is rolled back and the items are posted
     one by one, where each race is settled as ``posting_create`` settles it.
@@ -952,7 +954,12 @@ def posting_create_batch(
 
     if todo:
         try:
-            _batch_attempt(items, todo, fingerprints, results, posted_by=posted_by, source_system=source_system)
+            _one_call_or_full_path(
+                lambda: _batch_in_one_call(items, todo, fingerprints, results, posted_by=posted_by,
+                                           source_system=source_system),
+                lambda: _batch_write(items, todo, fingerprints, results, posted_by=posted_by,
+                                     source_system=source_system),
+            )
         except IntegrityError:
             for i in todo:
                 item = items[i]
@@ -990,22 +997,6 @@ def posting_create_batch(
         else:
             results[i].error = original.error
     return results
-
-
-def _batch_attempt(items, todo, fingerprints, results, *, posted_by: str, source_system: str) -> None:
-    """The items to write: in one call when it takes them, else the full path."""
-    if _one_call_on():
-        try:
-            if connection.get_autocommit() and not connection.in_atomic_block:
-                return _batch_in_one_call(items, todo, fingerprints, results, posted_by=posted_by,
-                                          source_system=source_system)
-            with transaction.atomic():  # a savepoint in the caller's transaction
-                return _batch_in_one_call(items, todo, fingerprints, results, posted_by=posted_by,
-                                          source_system=source_system)
-        except _FullPath:
-            pass
-    with transaction.atomic():
-        _batch_write(items, todo, fingerprints, results, posted_by=posted_by, source_system=source_system)
 
 
 _BATCH_ONE_CALL_SQL = ("SELECT * FROM ledger_post_batch(%s, %s, %s::text[], %s::text[], %s::text[], %s::text[], "
@@ -1056,8 +1047,8 @@ def _batch_in_one_call(items, todo, fingerprints, results, *, posted_by: str, so
 # One probe of the unique key per request number. As "source_system = %s AND
 # request_no IN (...)" the planner may read every posting of the source system
 # and filter, when its statistics are stale: 85 ms for 100 request numbers
-# among 300,000 postings (bench/README.md, "Batch posting"). An equality on
-# the whole unique key is always an index probe.
+# among 300,000 postings (bench/README.md, throughput, "Latest figures"). An
+# equality on the whole unique key is always an index probe.
 _POSTINGS_OF_REQUESTS_SQL = """
     SELECT p.* FROM unnest(%s::text[]) AS r(request_no)
      CROSS JOIN LATERAL (SELECT * FROM postings_posting x
