@@ -170,12 +170,13 @@ def posting_mode_set(*, mode: str, actor: str, account: Account | None = None,
                     f"Money is frozen on {', '.join(frozen[:5])}: settle or release the holds before buffering.",
                     account_no=",".join(frozen[:5]),
                 )
-        changed = [a.pk for a in locked if a.posting_mode != mode]
+        switching = [a for a in locked if a.posting_mode != mode]
+        changed = [a.pk for a in switching]
         Account.objects.filter(pk__in=changed).update(posting_mode=mode, updated_at=timezone.now())
         AccountPostingModeChange.objects.bulk_create(
             AccountPostingModeChange(account=a, from_mode=a.posting_mode, to_mode=mode, changed_by=actor,
                                      via_type=account_type.code if account_type is not None else "")
-            for a in locked if a.posting_mode != mode
+            for a in switching
         )
         if account is not None:
             account.posting_mode = mode

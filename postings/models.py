@@ -46,8 +46,8 @@ class BusinessType(models.TextChoices):
 # Every posting an INSERT statement gave entries balances when the statement
 # ends, per currency. One check per statement, over the postings of its new
 # rows (a transition table), instead of a deferred check per entry row: a
-# batch of 100 postings costs one query, not 200 (bench/README.md, "Batch
-# posting"). So a posting's entries are inserted by one statement, as every
+# batch of 100 postings costs one query, not 200 (bench/README.md, throughput,
+# "Latest figures"). So a posting's entries are inserted by one statement, as every
 # writer here does; an entry added later to a posting is checked with all of
 # that posting's entries, and entries are never updated in amount or
 # direction, nor deleted (the triggers below).

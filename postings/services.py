@@ -258,14 +258,14 @@ def _hot_cursor():
     A cursor asked for while the kept one is in use is a new one."""
     connection.ensure_connection()
     raw = connection.connection
-    kept = getattr(raw, "_ledger_hot_cursor", None)
     with connection.wrap_database_errors:
-        if kept is None or kept.closed or getattr(raw, "_ledger_hot_cursor_busy", False):
+        if getattr(raw, "_ledger_hot_cursor_busy", False):  # asked for inside another: one of its own
+            with psycopg.Cursor(raw) as cursor:
+                yield cursor
+            return
+        kept = getattr(raw, "_ledger_hot_cursor", None)
+        if kept is None or kept.closed:
             # connection.connection.cursor() would be Django's ClientCursor, which cannot prepare.
-            if kept is not None and not kept.closed:
-                with psycopg.Cursor(raw) as cursor:
-                    yield cursor
-                return
             kept = raw._ledger_hot_cursor = psycopg.Cursor(raw)
         raw._ledger_hot_cursor_busy = True
         try:
@@ -296,8 +296,8 @@ def _hot_cursor():
 # plainly allowed, none of it.
 
 _FULL_PATH_CONSTRAINTS = {"ledger_post_full_path", "account_available_not_negative"}
-# Every parameter a str or a list of one type, so that psycopg keys one
-# prepared statement: no currency is '', no currency too coarse is ''.
+# Every parameter a str, so that psycopg keys one prepared statement: no
+# currency is '', no currency too coarse is '', the arrays are literals.
 _ONE_CALL_SQL = ("SELECT * FROM ledger_post(%s, %s, %s, %s, NULLIF(%s, ''), %s, %s, %s, %s::text[], %s::text[], "
                  "%s::numeric[], string_to_array(NULLIF(%s, ''), ','))")
 
@@ -354,19 +354,25 @@ def _post_in_one_call(*, source_system: str, request_no: str, fingerprint: str, 
     params = [source_system, request_no, fingerprint, business_type, currency or "", memo, external_ref, posted_by,
               _array_literal(account_nos), _array_literal(directions), _array_literal(map(str, amounts)),
               ",".join(too_coarse)]
-    try:
-        with _hot_cursor() as cursor:
-            cursor.execute(_ONE_CALL_SQL, params, prepare=True)
-            serial_no, accounting_date, created_at, entity_id, currency = cursor.fetchone()
-    except IntegrityError as exc:
-        if _violated_constraint(exc) in _FULL_PATH_CONSTRAINTS:
-            raise _FullPath from None
-        raise
+    ((serial_no, accounting_date, created_at, entity_id, currency),) = _call(_ONE_CALL_SQL, params)
     return _written_posting(
         serial_no=serial_no, source_system=source_system, request_no=request_no, fingerprint=fingerprint,
         business_type=business_type, entity_id=entity_id, currency=currency, accounting_date=accounting_date,
         memo=memo, external_ref=external_ref, posted_by=posted_by, created_at=created_at,
     )
+
+
+def _call(sql: str, params: list, *, binary: bool = False) -> list[tuple]:
+    """The rows of one call of ledger_post or ledger_post_batch, or _FullPath
+    when the function (or the sign rule's CHECK) says the full path decides."""
+    try:
+        with _hot_cursor() as cursor:
+            cursor.execute(sql, params, prepare=True, binary=binary)
+            return cursor.fetchall()
+    except IntegrityError as exc:
+        if _violated_constraint(exc) in _FULL_PATH_CONSTRAINTS:
+            raise _FullPath from None
+        raise
 
 
 _POSTING_FIELDS = [f.attname for f in Posting._meta.concrete_fields]
@@ -911,10 +917,11 @@ def posting_create_batch(
     one INSERT of the postings, one of the entries, one UPDATE of the
     balances, one COMMIT; or, when every item is plainly allowed, one call
     of ledger_post_batch (see "One call") after the lookup. Items are
-    applied in order, so a later item sees the balances an earlier one left. If a concurrent caller
-    commits one of the same request numbers meanwhile (the unique key
-    fails the INSERT), the batch is rolled back and the items are posted
-    one by one, where each race is settled as ``posting_create`` settles it.
+    applied in order, so a later item sees the balances an earlier one
+    left. If a concurrent caller commits one of the same request numbers
+    meanwhile (the unique key fails the INSERT), the batch is rolled back
+    and the items are posted one by one, where each race is settled as
+    ``posting_create`` settles it.
     """
     if len(items) > settings.POSTING_BATCH_MAX:
         raise LedgerValidationError(
@@ -1024,15 +1031,8 @@ def _batch_in_one_call(items, todo, fingerprints, results, *, posted_by: str, so
         amounts += item_amounts
     params = [source_system, posted_by, request_nos, [fingerprints[i] for i in todo], business_types, currencies,
               memos, external_refs, too_coarse, leg_items, account_nos, directions, amounts]
-    try:
-        with _hot_cursor() as cursor:
-            # Binary: psycopg dumps long lists of text three times faster so.
-            cursor.execute(_BATCH_ONE_CALL_SQL, params, prepare=True, binary=True)
-            written = {row[0]: row[1:] for row in cursor.fetchall()}
-    except IntegrityError as exc:
-        if _violated_constraint(exc) in _FULL_PATH_CONSTRAINTS:
-            raise _FullPath from None
-        raise
+    # Binary: psycopg dumps long lists of text about three times faster that way.
+    written = {row[0]: row[1:] for row in _call(_BATCH_ONE_CALL_SQL, params, binary=True)}
     for k, i in enumerate(todo):
         serial_no, accounting_date, entity_id, currency, created_at = written[request_nos[k]]
         posting = _written_posting(
