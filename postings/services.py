@@ -292,8 +292,9 @@ def _hot_cursor():
 # the full path below, whose checks and messages are the only ones.
 # Everything the caller states is checked here first, the same way.
 # posting_create_batch does the same for a whole batch with ledger_post_batch
-# (migration postings/0008): all of the batch or, with the first item not
-# plainly allowed, none of it.
+# (migration postings/0008): the items up to the first one not plainly
+# allowed (migration postings/0009); that item then takes the full path on
+# its own, and the items after it a new call (_batch_post).
 
 _FULL_PATH_CONSTRAINTS = {"ledger_post_full_path", "account_available_not_negative"}
 # Every parameter a str, so that psycopg keys one prepared statement: no
@@ -916,12 +917,13 @@ def posting_create_batch(
     requests, one lock of every real-time account touched (in id order),
     one INSERT of the postings, one of the entries, one UPDATE of the
     balances, one COMMIT; or, when every item is plainly allowed, one call
-    of ledger_post_batch (see "One call") after the lookup. Items are
+    of ledger_post_batch (see "One call") after the lookup; an item the call
+    does not take goes alone down the full path (_batch_post). Items are
     applied in order, so a later item sees the balances an earlier one
     left. If a concurrent caller commits one of the same request numbers
-    meanwhile (the unique key fails the INSERT), the batch is rolled back
-    and the items are posted one by one, where each race is settled as
-    ``posting_create`` settles it.
+    meanwhile (the unique key fails the INSERT), that part of the batch is
+    rolled back and its items are posted one by one, where each race is
+    settled as ``posting_create`` settles it.
     """
     if len(items) > settings.POSTING_BATCH_MAX:
         raise LedgerValidationError(
@@ -959,26 +961,7 @@ def posting_create_batch(
         else:
             todo.append(i)
 
-    if todo:
-        try:
-            _one_call_or_full_path(
-                lambda: _batch_in_one_call(items, todo, fingerprints, results, posted_by=posted_by,
-                                           source_system=source_system),
-                lambda: _batch_write(items, todo, fingerprints, results, posted_by=posted_by,
-                                     source_system=source_system),
-            )
-        except IntegrityError:
-            for i in todo:
-                item = items[i]
-                results[i] = BatchResult(item.request_no)
-                try:
-                    results[i].posting = posting_create(
-                        request_no=item.request_no, business_type=item.business_type, legs=item.legs,
-                        posted_by=posted_by, source_system=source_system, memo=item.memo, currency=item.currency,
-                        external_ref=item.external_ref,
-                    )
-                except LedgerError as exc:
-                    results[i].error = exc
+    _batch_post(items, todo, fingerprints, results, posted_by=posted_by, source_system=source_system)
 
     # As in _idempotent: an item refused because a concurrent caller's first
     # attempt of the same request committed meanwhile was in fact done.
@@ -1006,19 +989,72 @@ def posting_create_batch(
     return results
 
 
+def _batch_post(items, todo, fingerprints, results, *, posted_by: str, source_system: str) -> None:
+    """The items of ``todo``, in order. One call of ledger_post_batch writes
+    the items up to the first one it does not take (see "One call"); that
+    item goes alone down the full path, which posts or refuses it with its
+    error, and the items after it go on in a new call. So each item sees
+    what the items before it left, and one refusal does not send a whole
+    batch down the slower path. Without the one call (off, or refused for
+    the batch as a whole) the items left take the full path together."""
+    kw = {"posted_by": posted_by, "source_system": source_system}
+    while todo:
+        stopped_at = _batch_part(items, todo, fingerprints, results, one_call=True, **kw)
+        if stopped_at is None:
+            return
+        _batch_part(items, todo[stopped_at:stopped_at + 1], fingerprints, results, one_call=False, **kw)
+        todo = todo[stopped_at + 1:]
+
+
+def _batch_part(items, todo, fingerprints, results, *, one_call: bool, posted_by: str,
+                source_system: str) -> int | None:
+    """Where the one call stopped (see _batch_in_one_call), or None: all done."""
+    kw = {"posted_by": posted_by, "source_system": source_system}
+    try:
+        return _one_call_or_full_path(
+            (lambda: _batch_in_one_call(items, todo, fingerprints, results, **kw)) if one_call else None,
+            lambda: _batch_write(items, todo, fingerprints, results, **kw),
+        )
+    except IntegrityError:
+        # A concurrent caller committed one of these request numbers: each
+        # item on its own, where posting_create settles the race.
+        for i in todo:
+            item = items[i]
+            results[i] = BatchResult(item.request_no)
+            try:
+                results[i].posting = posting_create(
+                    request_no=item.request_no, business_type=item.business_type, legs=item.legs,
+                    posted_by=posted_by, source_system=source_system, memo=item.memo, currency=item.currency,
+                    external_ref=item.external_ref,
+                )
+            except LedgerError as exc:
+                results[i].error = exc
+    return None
+
+
 _BATCH_ONE_CALL_SQL = ("SELECT * FROM ledger_post_batch(%s, %s, %s::text[], %s::text[], %s::text[], %s::text[], "
                        "%s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::numeric[])")
 
 
-def _batch_in_one_call(items, todo, fingerprints, results, *, posted_by: str, source_system: str) -> None:
-    """The whole batch by one call of ledger_post_batch, or _FullPath and
-    nothing written: each item checked here as _one_call_arguments checks a
-    lone posting, and in the database as _batch_write would check it."""
+def _batch_in_one_call(items, todo, fingerprints, results, *, posted_by: str, source_system: str) -> int | None:
+    """The items of ``todo`` by one call of ledger_post_batch, up to the
+    first one it does not take; returns that one's position in ``todo``, or
+    None when all are written. Each item is checked here as
+    _one_call_arguments checks a lone posting (the call gets only the items
+    before the first that fails that), and in the database as _batch_write
+    would check it. _FullPath, and nothing written, when the function
+    refuses the batch as a whole."""
     request_nos, business_types, currencies, memos, external_refs, too_coarse = [], [], [], [], [], []
     leg_items, account_nos, directions, amounts = [], [], [], []
+    stopped_at = None
     for k, i in enumerate(todo, start=1):
         item = items[i]
-        item_accounts, item_directions, item_amounts, currency, coarse = _one_call_arguments(item.legs, item.currency)
+        try:
+            item_accounts, item_directions, item_amounts, currency, coarse = _one_call_arguments(
+                item.legs, item.currency)
+        except _FullPath:
+            stopped_at = k - 1
+            break
         request_nos.append(item.request_no)
         business_types.append(item.business_type)
         currencies.append(currency or "")
@@ -1029,11 +1065,17 @@ def _batch_in_one_call(items, todo, fingerprints, results, *, posted_by: str, so
         account_nos += item_accounts
         directions += item_directions
         amounts += item_amounts
-    params = [source_system, posted_by, request_nos, [fingerprints[i] for i in todo], business_types, currencies,
-              memos, external_refs, too_coarse, leg_items, account_nos, directions, amounts]
+    if not request_nos:
+        return stopped_at
+    params = [source_system, posted_by, request_nos, [fingerprints[i] for i in todo[:len(request_nos)]],
+              business_types, currencies, memos, external_refs, too_coarse, leg_items, account_nos, directions,
+              amounts]
     # Binary: psycopg dumps long lists of text about three times faster that way.
     written = {row[0]: row[1:] for row in _call(_BATCH_ONE_CALL_SQL, params, binary=True)}
-    for k, i in enumerate(todo):
+    # The function writes the items from the first on, up to one it does not take.
+    if len(written) < len(request_nos):
+        stopped_at = len(written)
+    for k, i in enumerate(todo[:len(written)]):
         serial_no, accounting_date, entity_id, currency, created_at = written[request_nos[k]]
         posting = _written_posting(
             serial_no=serial_no, source_system=source_system, request_no=request_nos[k], fingerprint=fingerprints[i],
@@ -1042,6 +1084,7 @@ def _batch_in_one_call(items, todo, fingerprints, results, *, posted_by: str, so
         )
         posting.replayed = False
         results[i].posting = posting
+    return stopped_at
 
 
 # One probe of the unique key per request number. As "source_system = %s AND

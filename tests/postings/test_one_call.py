@@ -233,17 +233,21 @@ def test_a_lone_posting_is_one_round_trip_and_its_own_transaction(ledger, paths)
 
 @pytest.fixture
 def batch_paths(monkeypatch):
-    """Which path wrote each posting_create_batch: 'one call' or 'full'."""
+    """What each one call of posting_create_batch did: 'one call' (wrote all
+    its items), 'stopped at k' (wrote the items before the k-th of its
+    items, counting from 0: that one goes down the full path alone) or
+    'full' (wrote nothing: the items take the full path together)."""
     taken: list[str] = []
     original = services._batch_in_one_call
 
     def spy(*args, **kw):
         try:
-            original(*args, **kw)
+            stopped_at = original(*args, **kw)
         except services._FullPath:
             taken.append("full")
             raise
-        taken.append("one call")
+        taken.append("one call" if stopped_at is None else f"stopped at {stopped_at}")
+        return stopped_at
 
     monkeypatch.setattr(services, "_batch_in_one_call", spy)
     return taken
@@ -310,7 +314,7 @@ def test_a_batch_in_one_call_writes_what_the_full_path_writes(ledger, batch_path
 
 
 @pytest.mark.django_db
-def test_a_batch_with_any_refused_item_takes_the_full_path_and_its_answers(ledger, batch_paths, settings):
+def test_a_refused_item_goes_alone_down_the_full_path_and_the_others_in_one_call(ledger, batch_paths, settings):
     cases = _refusals(ledger)
     a, b = ledger.cash(), ledger.cash()
     ledger.recharge(a, "1000")
@@ -328,14 +332,52 @@ def test_a_batch_with_any_refused_item_takes_the_full_path_and_its_answers(ledge
             )
             outcomes[one_call] = [(r.error.code, r.error.message, r.error.fields) if r.error else "ok" for r in results]
             assert (Posting.objects.count(), Entry.objects.count()) == (snapshot[0] + 2, snapshot[1] + 4), name
-            # A leg that is no debit or credit is refused before anything is
-            # written; the other two items may then go in one call.
-            assert "one call" not in batch_paths or name == "not_a_direction", name
+            if not one_call:
+                assert batch_paths == [], name
+            elif name == "not_a_direction":  # refused before anything is written: the other two in one call
+                assert batch_paths == ["one call"], name
+            else:  # the item before it, then the refused item by the full path, then a call for the item after
+                assert batch_paths == ["stopped at 1", "one call"], name
         assert outcomes[True] == outcomes[False], name
         assert outcomes[True][0] == outcomes[True][2] == "ok" and outcomes[True][1] != "ok", name
     assert ledger.balance(a) == Decimal("1000") - 2 * 3 * len(cases)  # both ways
     for account in (a, b):
         assert account_chain_breaks(account=ledger.fresh(account)) == []
+    assert all(t.holds for t in identity_totals())
+
+
+@pytest.mark.django_db
+def test_a_batch_split_around_refused_items_keeps_the_batch_order(ledger, batch_paths, settings):
+    """Refused items first, in the middle and last: the items between them go
+    in one call each (the call stops at a refused item and leaves it to the
+    full path), and every item still sees what the items before it left, as
+    on the full path."""
+    outcomes, balances = {}, {}
+    for one_call in (False, True):
+        settings.POSTING_ONE_CALL = one_call
+        batch_paths.clear()
+        a, b, closed, channel = ledger.cash(), ledger.cash(), ledger.cash(), ledger.channel()
+        account_change_status(account=closed, to_status="closed", reason="left", actor="ops")
+        ledger.recharge(a, "10")
+        A, B, C, CH = a.account_no, b.account_no, closed.account_no, channel.account_no
+        n = f"order-{one_call}"
+        results = batch(
+            (f"{n}-1", "transfer", [Leg.debit(A, "1"), Leg.credit(C, "1")], "CNY", {}),  # closed
+            (f"{n}-2", "transfer", [Leg.debit(A, "10"), Leg.credit(B, "10")], "CNY", {}),  # a 0, b 10
+            (f"{n}-3", "transfer", [Leg.debit(B, "15"), Leg.credit(A, "15")], "CNY", {}),  # b short by 5
+            (f"{n}-4", "recharge", [Leg.debit(CH, "10"), Leg.credit(B, "10")], "CNY", {}),  # b 20
+            (f"{n}-5", "transfer", [Leg.debit(B, "15"), Leg.credit(A, "15")], "CNY", {}),  # now it can: b 5, a 15
+            (f"{n}-6", "transfer", [Leg.debit(A, "1"), Leg.credit(C, "1")], "CNY", {}),  # closed
+        )
+        outcomes[one_call] = [r.error.code if r.error else "ok" for r in results]
+        balances[one_call] = (ledger.balance(a), ledger.balance(b))
+        assert [r.posting.serial_no for r in results if r.ok] == sorted(r.posting.serial_no for r in results if r.ok)
+        for account in (a, b, channel):
+            assert account_chain_breaks(account=ledger.fresh(account)) == []
+    assert batch_paths == ["stopped at 0", "stopped at 1", "stopped at 2"]
+    assert outcomes[True] == outcomes[False]
+    assert outcomes[True] == ["account_closed", "ok", "insufficient_funds", "ok", "ok", "account_closed"]
+    assert balances[True] == balances[False] == (Decimal("15.00"), Decimal("5.00"))
     assert all(t.holds for t in identity_totals())
 
 
