@@ -2,6 +2,7 @@
 
 DATABASE_URL       unset: an embedded SQLite file under var/; postgres://... for real use
 CELERY_BROKER_URL  unset: tasks run in-process (eager); redis://... for a real worker
+CACHE_URL          unset: the broker's Redis if any, else in-process memory (API rate limits count there)
 SECRET_KEY, DEBUG, ALLOWED_HOSTS as usual.
 """
 
@@ -131,6 +132,7 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.throttling.ClientRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -162,6 +164,17 @@ DEFAULT_CURRENCY = "CNY"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# The cache holds the API's rate-limit counters (config.api.throttling), so
+# every web process must share it: CACHE_URL (redis://...), else the broker's
+# Redis, else this process's memory (the one-process demo).
+CACHE_URL = os.environ.get("CACHE_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+CACHES = {"default": (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "ledger"}
+    if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+)}
+# Calls a minute per API client when the client has no limit of its own; 0: none.
+API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_RATE_LIMIT_PER_MINUTE", "60000"))
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL or None)
 CELERY_TASK_ACKS_LATE = True
 # Tasks queued by tasks go where the worker listens (the worker tests give each worker its own queue).

@@ -18,6 +18,7 @@ from postings.exceptions import LedgerValidationError
 
 from .models import ApiCallLog, ApiClient, ApiKey, Scope
 from .services import api_key_issue, api_key_revoke, clean_scopes, clean_source_system
+from .throttling import client_limit
 
 
 class ApiClientForm(forms.ModelForm):
@@ -25,7 +26,7 @@ class ApiClientForm(forms.ModelForm):
 
     class Meta:
         model = ApiClient
-        fields = ["name", "source_system", "scopes", "active", "description"]
+        fields = ["name", "source_system", "scopes", "active", "rate_limit_per_minute", "description"]
 
     def clean_source_system(self):
         value = self.cleaned_data["source_system"]
@@ -66,7 +67,7 @@ def _show_keys(request, issued: list[tuple[ApiClient, str]]):
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
     form = ApiClientForm
-    list_display = ["name", "source_system", "scope_list", "active", "active_keys", "created_at"]
+    list_display = ["name", "source_system", "scope_list", "active", "rate_limit", "active_keys", "created_at"]
     list_filter = ["active"]
     search_fields = ["name", "source_system"]
     inlines = [ApiKeyInline]
@@ -75,6 +76,12 @@ class ApiClientAdmin(admin.ModelAdmin):
     @admin.display(description="scopes")
     def scope_list(self, obj):
         return ", ".join(obj.scopes)
+
+    @admin.display(description="calls a minute")
+    def rate_limit(self, obj):
+        limit = client_limit(obj)
+        text = f"{limit:,}" if limit else "no limit"
+        return text if obj.rate_limit_per_minute is not None else f"{text} (default)"
 
     @admin.display(description="active keys")
     def active_keys(self, obj):

@@ -46,6 +46,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "customer_mismatch": (409, "The ID document is registered to a customer with another name or kind."),
     "request_too_large": (413, "The body is larger than the ledger reads (DATA_UPLOAD_MAX_MEMORY_SIZE); split it."),
     "unsupported_media_type": (415, "Send the body as application/json."),
+    "rate_limited": (429, "The client is over its calls a minute; nothing was changed. Retry after Retry-After."),
     "insufficient_funds": (422, "The available balance (or credit line) is not enough."),
     "account_blocked": (422, "The account's status forbids this direction (止付/止收/冻结)."),
     "account_closed": (422, "The account is closed (销户)."),
@@ -91,6 +92,7 @@ _DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
     (exceptions.NotFound, "not_found"),
     (exceptions.MethodNotAllowed, "method_not_allowed"),
     (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.Throttled, "rate_limited"),
 ]
 
 
@@ -134,6 +136,10 @@ def _api_exception(exc: exceptions.APIException) -> tuple[int, dict]:
         return 400, error_body(code, f"The body is not valid JSON: {exc.detail}")
     if isinstance(exc, exceptions.NotAuthenticated):
         return 401, error_body(code, "No API key: send 'Authorization: Api-Key <key>'.")
+    if isinstance(exc, exceptions.Throttled):
+        wait = int(exc.wait or 1)
+        return 429, error_body(code, f"Too many calls from this API client this minute; nothing was changed. "
+                                     f"Retry in {wait} s.", {"retry_after": wait})
     return exc.status_code, error_body(code, str(exc.detail))
 
 
@@ -156,7 +162,7 @@ def exception_handler(exc, context):
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header
         if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+            headers["Retry-After"] = str(int(exc.wait))  # DRF rounds it up to whole seconds
     elif isinstance(exc, RequestDataTooBig):
         # Raised while the body is read, before anything is looked at: not a
         # fault to retry, a request to split (a batch of fewer postings).
@@ -219,6 +225,8 @@ _DESCRIPTIONS = {
          "belongs to a customer with another name or kind (customer_mismatch).",
     413: "The body is too large (request_too_large); nothing was read or changed.",
     415: "Unsupported media type: send application/json (unsupported_media_type).",
+    429: "The API client is over its rate limit (rate_limited); nothing was changed. Retry after `Retry-After` "
+         "seconds.",
     422: "The ledger refused the request; the code says why.",
     500: "A fault of the ledger (internal_error); nothing was changed.",
 }

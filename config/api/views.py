@@ -76,7 +76,7 @@ from .services import api_call_record
 log = logging.getLogger(__name__)
 
 READ, POST, HOLD, WITHDRAW, ADMIN = "read", "post", "hold", "withdraw", "admin"
-AUTH_ERRORS = (400, 401, 403)
+AUTH_ERRORS = (400, 401, 403, 429)  # what any call may answer: its input, its key, its scope, its rate
 
 
 class JsonAlways(DefaultContentNegotiation):

@@ -29,9 +29,11 @@ class Command(BaseCommand):
                             help="Its source-system code (request numbers are unique per code); "
                                  "default: the name, slugified.")
         parser.add_argument("--description", default="")
+        parser.add_argument("--rate-limit", type=int, default=None, metavar="CALLS_A_MINUTE",
+                            help="All its keys together; default: API_RATE_LIMIT_PER_MINUTE; 0: no limit.")
         parser.add_argument("--new-key", action="store_true", help="Issue another key to an existing client.")
 
-    def handle(self, *args, name, scopes, source_system, description, new_key, **options):
+    def handle(self, *args, name, scopes, source_system, description, new_key, rate_limit, **options):
         if new_key:
             client = ApiClient.objects.filter(name=name).first()
             if client is None:
@@ -44,7 +46,7 @@ class Command(BaseCommand):
         try:
             client, raw = api_client_create(
                 name=name, source_system=source_system, scopes=scopes.split(","), actor=ACTOR,
-                description=description,
+                description=description, rate_limit_per_minute=rate_limit,
             )
         except LedgerValidationError as exc:
             raise CommandError(exc.message) from None

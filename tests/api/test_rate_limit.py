@@ -1,0 +1,139 @@
+"""The rate limit per API client (config/api/throttling.py): a client over
+its calls a minute is answered 429 ``rate_limited`` with Retry-After and
+nothing changes; other clients go on; the count is shared by every process
+through the cache (Redis here, as in production)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+
+import pytest
+from django.test import Client
+
+from config.api import throttling
+from config.api.models import ApiCallLog, ApiClient
+from config.api.services import api_client_create
+from postings.models import Posting
+
+from .conftest import Caller, error_of, transfer_body
+
+
+@pytest.fixture(autouse=True)
+def own_cache(settings):
+    """A cache of this test's own: no count carries over from another test."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"rate-{uuid.uuid4()}"}}
+
+
+def caller(name: str, rate_limit: int | None) -> Caller:
+    _, key = api_client_create(name=name, source_system=name, scopes=["read", "post"], actor="test",
+                               rate_limit_per_minute=rate_limit)
+    return Caller(key, name)
+
+
+@pytest.mark.django_db
+def test_a_client_over_its_limit_is_refused_and_nothing_is_posted(book):
+    busy, other = caller("busy", 3), caller("other", 3)
+    for _ in range(3):
+        assert busy.get(f"accounts/{book.alice.account_no}").status_code == 200
+    postings = Posting.objects.count()
+
+    r = busy.post("postings", transfer_body(book.alice, book.bob, "5", request_no="over-1"))
+
+    error = error_of(r, 429, "rate_limited")
+    assert 1 <= int(r["Retry-After"]) <= 61 and error["fields"] == {"retry_after": r["Retry-After"]}
+    assert "nothing was changed" in error["message"]
+    assert Posting.objects.count() == postings and book.ledger.balance(book.alice) == book.alice.balance
+    assert other.get(f"accounts/{book.alice.account_no}").status_code == 200  # its own count
+    assert list(ApiCallLog.objects.filter(client__name="busy").order_by("id").values_list("status_code", "outcome")) == [
+        (200, "ok"), (200, "ok"), (200, "ok"), (429, "rate_limited")]
+
+
+@pytest.mark.django_db
+def test_the_default_limit_applies_to_a_client_without_its_own_and_0_is_none(book, settings):
+    settings.API_RATE_LIMIT_PER_MINUTE = 2
+    default, unlimited = caller("default", None), caller("unlimited", 0)
+    path = f"accounts/{book.alice.account_no}"
+    assert [default.get(path).status_code for _ in range(3)] == [200, 200, 429]
+    assert {unlimited.get(path).status_code for _ in range(10)} == {200}
+    settings.API_RATE_LIMIT_PER_MINUTE = 0
+    free = caller("free", None)
+    assert {free.get(path).status_code for _ in range(10)} == {200}
+
+
+@pytest.mark.django_db
+def test_a_new_minute_starts_a_new_count(book, monkeypatch):
+    clock = [1_800_000_000 + 58.5]  # 1.5 s before a minute ends
+    monkeypatch.setattr(throttling.time, "time", lambda: clock[0])
+    busy = caller("busy", 2)
+    path = f"accounts/{book.alice.account_no}"
+    assert [busy.get(path).status_code for _ in range(2)] == [200, 200]
+    r = busy.get(path)
+    assert r.status_code == 429 and r["Retry-After"] == "2"
+    clock[0] += 2  # the next minute
+    assert [busy.get(path).status_code for _ in range(3)] == [200, 200, 429]
+
+
+@pytest.mark.django_db
+def test_unauthenticated_calls_and_calls_without_the_scope_do_not_count(book):
+    reader = caller("reader", 2)
+    ApiClient.objects.filter(name="reader").update(scopes=["read"])
+    for _ in range(5):
+        error_of(reader.post("postings", transfer_body(book.alice, book.bob, request_no="no-scope")), 403, "forbidden")
+        error_of(Caller("lk_nothing.nothing").get("accounts/1"), 401, "unauthenticated")
+    assert [reader.get(f"accounts/{book.alice.account_no}").status_code for _ in range(3)] == [200, 200, 429]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_limit_holds_for_concurrent_callers_sharing_redis(ledger, settings):
+    """8 threads, each its own HTTP client, database connection and Redis
+    connection, 10 calls each at once against a limit of 50: exactly 50 pass."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:6379/14", "KEY_PREFIX": f"t-{uuid.uuid4()}"}}
+    from django.core.cache import caches
+
+    assert type(caches["default"]).__name__ == "RedisCache"
+    account = ledger.cash()
+    busy = caller("busy", 50)
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def work():
+        from django.db import connection
+
+        http = Client()
+        try:
+            barrier.wait()
+            for _ in range(10):
+                r = http.get(f"/api/v1/accounts/{account.account_no}", HTTP_AUTHORIZATION=f"Api-Key {busy.key}")
+                with lock:
+                    statuses.append(r.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Counter(statuses) == {200: 50, 429: 30}
+
+
+@pytest.mark.django_db
+def test_admin_sets_a_clients_limit_and_lists_it(admin_client, book, settings):
+    settings.API_RATE_LIMIT_PER_MINUTE = 60_000
+    busy = caller("busy", None)
+    client = ApiClient.objects.get(name="busy")
+    assert "60,000 (default)" in admin_client.get("/admin/api/apiclient/").content.decode()
+    r = admin_client.post(f"/admin/api/apiclient/{client.pk}/change/", {
+        "name": "busy", "scopes": ["read", "post"], "active": "on", "rate_limit_per_minute": "1", "description": "",
+        "keys-TOTAL_FORMS": "0", "keys-INITIAL_FORMS": "0", "keys-MIN_NUM_FORMS": "0", "keys-MAX_NUM_FORMS": "1000",
+    })
+    assert r.status_code == 302, r.content[:2000]
+    path = f"accounts/{book.alice.account_no}"
+    assert [busy.get(path).status_code for _ in range(2)] == [200, 429]
+    listed = admin_client.get("/admin/api/apiclient/").content.decode()
+    assert "<td class=\"field-rate_limit\">1</td>" in listed
