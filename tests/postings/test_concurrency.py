@@ -14,7 +14,9 @@ from django.db import connection
 from postings.exceptions import HoldExceeded, HoldNotActive, InsufficientFunds
 from postings.models import Entry, Posting
 from postings.selectors import account_chain_breaks, identity_totals
-from postings.services import Leg, hold_place, hold_settle, posting_create
+from accounts.services import account_change_status
+from postings import services
+from postings.services import Leg, PostingRequest, hold_place, hold_settle, posting_create, posting_create_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -161,3 +163,64 @@ def test_concurrent_identical_batches_answer_with_the_original_postings(ledger):
     assert all(batch[0].ok for batch in results), [batch[0].error for batch in results]
     assert len({batch[0].posting.serial_no for batch in results}) == 1
     assert ledger.balance(payer) == Decimal("40")
+
+
+def test_batches_with_refused_items_race_without_loss_or_double_posting(ledger, monkeypatch):
+    """6 threads post 8 batches of 10 transfers each among four wallets of
+    50.00, with items to a closed account and debits that may come up short:
+    the one call stops at each refused item, which takes the full path alone,
+    and the next call goes on. Every item is posted once or refused with its
+    own error, nothing is lost or doubled, and the books hold."""
+    import random
+
+    wallets = [ledger.cash() for _ in range(4)]
+    for w in wallets:
+        ledger.recharge(w, "50")
+    closed = ledger.cash()
+    account_change_status(account=closed, to_status="closed", reason="left", actor="ops")
+    stops = Counter()
+    original = services._batch_in_one_call
+
+    def counting(*args, **kw):
+        stopped_at = original(*args, **kw)
+        stops["stopped" if stopped_at is not None else "all"] += 1
+        return stopped_at
+
+    monkeypatch.setattr(services, "_batch_in_one_call", counting)
+
+    def work(worker):
+        rng = random.Random(worker)
+        answers = []
+        for b in range(8):
+            items = []
+            for i in range(10):
+                payer, payee = rng.sample(wallets, 2)
+                if i == 7:
+                    payee = closed
+                amount = f"{rng.randint(1, 30)}.00"
+                items.append(PostingRequest(f"race-{worker}-{b}-{i}", "transfer",
+                                            [Leg.debit(payer.account_no, amount), Leg.credit(payee.account_no, amount)]))
+            for item, result in zip(items, posting_create_batch(items, posted_by="test")):
+                answers.append((item, result))
+        return answers
+
+    results = run_parallel(6, work)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    answers = [a for worker in results for a in worker]
+    assert len(answers) == 6 * 8 * 10
+    codes = Counter(result.error.code if result.error else "ok" for _, result in answers)
+    assert set(codes) <= {"ok", "insufficient_funds", "account_closed"}, codes
+    assert codes["account_closed"] == 6 * 8 and codes["ok"] > 0 and codes["insufficient_funds"] > 0, codes
+    assert stops["stopped"] >= 6 * 8  # every batch has its closed-account item
+
+    posted = {p.request_no: p for p in Posting.objects.filter(request_no__startswith="race-")}
+    assert set(posted) == {item.request_no for item, result in answers if result.ok}
+    for item, result in answers:
+        if result.ok:
+            assert result.posting.serial_no == posted[item.request_no].serial_no and not result.posting.replayed
+    assert Entry.objects.filter(posting__request_no__startswith="race-").count() == 2 * len(posted)
+    balances = [ledger.balance(w) for w in wallets]
+    assert sum(balances) == Decimal("200.00") and min(balances) >= 0
+    for account in [*wallets, closed]:
+        assert account_chain_breaks(account=ledger.fresh(account)) == []
+    assert all(t.holds for t in identity_totals())
