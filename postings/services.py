@@ -989,21 +989,38 @@ def posting_create_batch(
     return results
 
 
+# Each call of ledger_post_batch evaluates every item it is given, so a batch
+# dense with refusals costs a call per refusal. A call that wrote fewer than
+# _BATCH_RUN_MIN items before stopping, or the _BATCH_CALLS_MAX-th call, sends
+# the items left down the full path together instead (bench/README.md,
+# "Batches with a refused item").
+_BATCH_CALLS_MAX = 4
+_BATCH_RUN_MIN = 10
+
+
 def _batch_post(items, todo, fingerprints, results, *, posted_by: str, source_system: str) -> None:
     """The items of ``todo``, in order. One call of ledger_post_batch writes
     the items up to the first one it does not take (see "One call"); that
     item goes alone down the full path, which posts or refuses it with its
     error, and the items after it go on in a new call. So each item sees
-    what the items before it left, and one refusal does not send a whole
-    batch down the slower path. Without the one call (off, or refused for
-    the batch as a whole) the items left take the full path together."""
+    what the items before it left, and a rare refusal does not send a whole
+    batch down the slower path. When refusals come thick (see
+    _BATCH_RUN_MIN), without the one call (off, or refused for the batch as
+    a whole), the items left take the full path together."""
     kw = {"posted_by": posted_by, "source_system": source_system}
-    while todo:
+    for _ in range(_BATCH_CALLS_MAX):
+        if not todo:
+            return
         stopped_at = _batch_part(items, todo, fingerprints, results, one_call=True, **kw)
         if stopped_at is None:
             return
-        _batch_part(items, todo[stopped_at:stopped_at + 1], fingerprints, results, one_call=False, **kw)
-        todo = todo[stopped_at + 1:]
+        todo = todo[stopped_at:]
+        if stopped_at < _BATCH_RUN_MIN:
+            break
+        _batch_part(items, todo[:1], fingerprints, results, one_call=False, **kw)
+        todo = todo[1:]
+    if todo:
+        _batch_part(items, todo, fingerprints, results, one_call=False, **kw)
 
 
 def _batch_part(items, todo, fingerprints, results, *, one_call: bool, posted_by: str,

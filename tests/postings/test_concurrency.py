@@ -187,6 +187,7 @@ def test_batches_with_refused_items_race_without_loss_or_double_posting(ledger, 
         return stopped_at
 
     monkeypatch.setattr(services, "_batch_in_one_call", counting)
+    monkeypatch.setattr(services, "_BATCH_RUN_MIN", 0)  # a new call after every stop: the most calls to race
 
     def work(worker):
         rng = random.Random(worker)

@@ -314,7 +314,9 @@ def test_a_batch_in_one_call_writes_what_the_full_path_writes(ledger, batch_path
 
 
 @pytest.mark.django_db
-def test_a_refused_item_goes_alone_down_the_full_path_and_the_others_in_one_call(ledger, batch_paths, settings):
+def test_a_refused_item_goes_alone_down_the_full_path_and_the_others_in_one_call(ledger, batch_paths, settings,
+                                                                                 monkeypatch):
+    monkeypatch.setattr(services, "_BATCH_RUN_MIN", 1)  # a new call after a run of one item
     cases = _refusals(ledger)
     a, b = ledger.cash(), ledger.cash()
     ledger.recharge(a, "1000")
@@ -347,11 +349,12 @@ def test_a_refused_item_goes_alone_down_the_full_path_and_the_others_in_one_call
 
 
 @pytest.mark.django_db
-def test_a_batch_split_around_refused_items_keeps_the_batch_order(ledger, batch_paths, settings):
+def test_a_batch_split_around_refused_items_keeps_the_batch_order(ledger, batch_paths, settings, monkeypatch):
     """Refused items first, in the middle and last: the items between them go
     in one call each (the call stops at a refused item and leaves it to the
     full path), and every item still sees what the items before it left, as
     on the full path."""
+    monkeypatch.setattr(services, "_BATCH_RUN_MIN", 0)  # a new call after every stop
     outcomes, balances = {}, {}
     for one_call in (False, True):
         settings.POSTING_ONE_CALL = one_call
@@ -379,6 +382,38 @@ def test_a_batch_split_around_refused_items_keeps_the_batch_order(ledger, batch_
     assert outcomes[True] == ["account_closed", "ok", "insufficient_funds", "ok", "ok", "account_closed"]
     assert balances[True] == balances[False] == (Decimal("15.00"), Decimal("5.00"))
     assert all(t.holds for t in identity_totals())
+
+
+@pytest.mark.django_db
+def test_thick_refusals_send_the_rest_of_the_batch_down_the_full_path(ledger, batch_paths, settings, monkeypatch):
+    """A call that wrote fewer than _BATCH_RUN_MIN items before stopping, or
+    the last call allowed, leaves the items from its stop on to the full path
+    together: a batch full of refusals costs a few calls, not one per
+    refusal. The answers are the full path's."""
+    def scenario(one_call: bool, refused: set[int], size: int):
+        settings.POSTING_ONE_CALL = one_call
+        batch_paths.clear()
+        a, b, closed = ledger.cash(), ledger.cash(), ledger.cash()
+        account_change_status(account=closed, to_status="closed", reason="left", actor="ops")
+        ledger.recharge(a, "1000")
+        n = f"thick-{one_call}-{len(refused)}"
+        results = batch(*[
+            (f"{n}-{i}", "transfer", [Leg.debit(a.account_no, "1"), Leg.credit((closed if i in refused else b).account_no,
+                                                                              "1")], "CNY", {})
+            for i in range(size)])
+        return [r.error.code if r.error else "ok" for r in results], ledger.balance(a), list(batch_paths)
+
+    # A run of 12 before the first refusal: its own call; a run of 1 after the next: the rest together.
+    full = scenario(False, {12, 14, 20}, 30)
+    one = scenario(True, {12, 14, 20}, 30)
+    assert one[:2] == full[:2] and full[1] == Decimal("973.00")
+    assert one[2] == ["stopped at 12", "stopped at 1"]
+
+    monkeypatch.setattr(services, "_BATCH_RUN_MIN", 0)  # only the number of calls bounds them
+    full = scenario(False, set(range(6)), 8)
+    one = scenario(True, set(range(6)), 8)
+    assert one[:2] == full[:2] and full[1] == Decimal("998.00")
+    assert one[2] == ["stopped at 0"] * services._BATCH_CALLS_MAX
 
 
 @pytest.mark.django_db(transaction=True)
