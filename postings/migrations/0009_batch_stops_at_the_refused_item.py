@@ -8,8 +8,9 @@ that they are fewer than the items given tells the caller which item it did
 not take: the next one. An unknown account and whatever the per-leg rules
 refuse stop the batch this way; an entity without a calendar still raises.
 The service posts that item by the full path and the items after it in a
-new call (postings.services, _batch_post): each item still sees what the
-items before it left, and one refusal no longer sends a whole batch down the
+new call, or, when refusals come thick, the items left together by the full
+path (postings.services, _batch_post): each item still sees what the items
+before it left, and a rare refusal no longer sends a whole batch down the
 slower path.
 
 The function is 0008's with the edits below, applied to 0008's text and
