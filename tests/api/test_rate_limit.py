@@ -137,3 +137,16 @@ def test_admin_sets_a_clients_limit_and_lists_it(admin_client, book, settings):
     assert [busy.get(path).status_code for _ in range(2)] == [200, 429]
     listed = admin_client.get("/admin/api/apiclient/").content.decode()
     assert "<td class=\"field-rate_limit\">1</td>" in listed
+
+
+@pytest.mark.django_db
+def test_an_outage_of_the_cache_lets_calls_through(book, settings, caplog):
+    """The limit protects the ledger; a cache that cannot be reached must not
+    stop it. Nothing listens on this port: every count fails."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:6390/0"}}
+    busy = caller("busy", 1)
+    assert [busy.get(f"accounts/{book.alice.account_no}").status_code for _ in range(3)] == [200, 200, 200]
+    r = busy.post("postings", transfer_body(book.alice, book.bob, "5", request_no="outage-1"))
+    assert r.status_code == 201 and Posting.objects.filter(request_no="outage-1").exists()
+    assert "API rate limit not counted" in caplog.text
