@@ -15,11 +15,19 @@ that budget, then:
    a posting has entries) disabled, to show what they cost. They are
    enabled again before the script ends, even on an error.
 
+3. What the data model costs the server, with no Python at all: pgbench
+   calling ``ledger_post`` from 8 clients, against pgbench's own script,
+   then the same writes as plain statements, then ``ledger_post`` with every
+   trigger and foreign key of entries and postings disabled, then also
+   without their secondary indexes (all but the one by posting), on a
+   throw-away copy of the benchmark's database (``ledger_floor_copy``),
+   alternating with pgbench's script, two rounds.
+
 Uses the database of bench/throughput.py (``ledger_tp``; run that first).
 Not a test: nothing is asserted. A throw-away database ``ledger_floor`` holds
 the bare tables of part 1.
 
-    .venv/bin/python bench/cost.py            # about 2 minutes
+    .venv/bin/python bench/cost.py            # about 4 minutes
 """
 
 from __future__ import annotations
@@ -166,6 +174,101 @@ def set_triggers(args, enabled: bool) -> None:
          db=args.db)
 
 
+# ------------------------------------- 3. the data model, without Python ----
+
+COPY_DB = "ledger_floor_copy"
+# Two different members, n in 1..N (bench_member numbers the benchmark's member cash accounts).
+_PAIR = """\\set a random(1, {n})
+\\set b (:a + random(1, {n} - 1) - 1) % {n} + 1
+"""
+LEDGER_POST = _PAIR + """SELECT * FROM ledger_post('floor', md5(random()::text), 'f', 'transfer', '{currency}', '', '', 'floor',
+    ARRAY[(SELECT account_no FROM bench_member WHERE n = :a), (SELECT account_no FROM bench_member WHERE n = :b)],
+    '{{D,C}}'::text[], '{{0.01,0.01}}'::numeric[], NULL);
+"""
+# The same writes as ledger_post, as statements: the calendar's share lock, the
+# two balances (in id order), the posting, its two entries.
+PLAIN = _PAIR + """\\set lo least(:a, :b)
+\\set hi greatest(:a, :b)
+BEGIN;
+SELECT open_date AS d FROM postings_accountingcalendar WHERE entity_id = {entity} FOR KEY SHARE \\gset
+UPDATE accounts_account SET balance = balance - 0.01, entry_seq = entry_seq + 1, updated_at = now()
+ WHERE id = (SELECT id FROM bench_member WHERE n = :lo) RETURNING id AS ia, balance AS ba, entry_seq AS sa \\gset
+UPDATE accounts_account SET balance = balance + 0.01, entry_seq = entry_seq + 1, updated_at = now()
+ WHERE id = (SELECT id FROM bench_member WHERE n = :hi) RETURNING id AS ib, balance AS bb, entry_seq AS sb \\gset
+INSERT INTO postings_posting (source_system, request_no, fingerprint, business_type, entity_id, currency,
+    accounting_date, memo, external_ref, posted_by, created_at)
+VALUES ('floor', md5(random()::text), 'f', 'transfer', {entity}, '{currency}', :d, '', '', 'floor', now())
+RETURNING serial_no AS p \\gset
+INSERT INTO postings_entry (posting_id, account_id, account_seq, direction, amount, currency, balance_before,
+    balance_after, frozen_before, frozen_after, business_type, accounting_date, created_at)
+VALUES (:p, :ia, :sa, 'D', 0.01, '{currency}', :ba + 0.01, :ba, 0, 0, 'transfer', :d, now()),
+       (:p, :ib, :sb, 'C', 0.01, '{currency}', :bb - 0.01, :bb, 0, 0, 'transfer', :d, now());
+END;
+"""
+_SECONDARY_INDEXES = """
+SELECT i.indexrelid::regclass::text, c.conname, i.indrelid::regclass::text
+  FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid
+ WHERE i.indrelid IN ('postings_posting'::regclass, 'postings_entry'::regclass) AND NOT i.indisprimary
+   AND NOT (i.indisunique AND pg_get_indexdef(i.indexrelid) NOT LIKE '%(reverses_id)%')
+   AND pg_get_indexdef(i.indexrelid) NOT LIKE '%(posting_id)%'
+"""
+
+
+def data_model_rates(args) -> list[tuple[str, list[float], list[float]]]:
+    """(variant, its rates, pgbench's script's rates in between) at 8 clients."""
+    psql(args, f"DROP DATABASE IF EXISTS {COPY_DB} WITH (FORCE)")
+    psql(args, f"CREATE DATABASE {COPY_DB} TEMPLATE {args.db}")
+    try:
+        psql(args, PGBENCH_SETUP.format(n=MEMBERS), db=COPY_DB)
+        psql(args, """CREATE TABLE bench_member AS
+                      SELECT row_number() OVER (ORDER BY a.id) AS n, a.id, a.account_no, a.currency, a.entity_id
+                        FROM accounts_account a JOIN accounts_accounttype t ON t.id = a.account_type_id
+                       WHERE t.code = 'USER_CASH';
+                      CREATE UNIQUE INDEX ON bench_member (n)""", db=COPY_DB)
+        psql(args, "VACUUM ANALYZE", db=COPY_DB)
+        n, currency, entity = psql(args, "SELECT count(*), min(currency), min(entity_id) FROM bench_member",
+                                   db=COPY_DB).split("|")
+        scripts = {name: script.format(n=n, currency=currency, entity=entity)
+                   for name, script in (("ledger_post", LEDGER_POST), ("plain", PLAIN))}
+        scripts["pgbench"] = PGBENCH_RANDOM.format(n=MEMBERS)
+
+        def rate(name: str) -> float:
+            with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+                script.write(scripts[name])
+                script.flush()
+                out = subprocess.run(
+                    ["pgbench", "-h", args.host, "-p", args.port, "-U", args.user, "-n",
+                     # pgbench's script as bench/throughput.py runs it; the function as the service calls it.
+                     "-M", "simple" if name == "pgbench" else "prepared", "-f", script.name, "-c", "8", "-j", str(min(8, os.cpu_count() or 1)),
+                     "-T", str(int(args.seconds)), COPY_DB], capture_output=True, text=True, check=True).stdout
+            return next(float(line.split("=")[1].split()[0]) for line in out.splitlines() if line.startswith("tps ="))
+
+        variants = [("ledger_post, as shipped", "ledger_post"), ("the same writes as plain statements", "plain")]
+        results = []
+
+        def measure(label: str, script: str) -> None:
+            mine, theirs = [], []
+            for _ in range(2):
+                theirs.append(rate("pgbench"))
+                mine.append(rate(script))
+            results.append((label, mine, theirs))
+            log(f"  {label:58} {' '.join(f'{r:6.0f}' for r in mine)}   (pgbench {' '.join(f'{r:.0f}' for r in theirs)})")
+
+        for label, script in variants:
+            measure(label, script)
+        psql(args, "ALTER TABLE postings_entry DISABLE TRIGGER ALL; ALTER TABLE postings_posting DISABLE TRIGGER ALL",
+             db=COPY_DB)
+        measure("ledger_post, triggers and foreign keys disabled", "ledger_post")
+        for index, constraint, table in (line.split("|") for line in psql(args, _SECONDARY_INDEXES,
+                                                                             db=COPY_DB).splitlines()):
+            psql(args, f"ALTER TABLE {table} DROP CONSTRAINT {constraint}" if constraint
+                 else f"DROP INDEX {index}", db=COPY_DB)
+        measure("ledger_post, also without the secondary indexes", "ledger_post")
+        return results
+    finally:
+        psql(args, f"DROP DATABASE IF EXISTS {COPY_DB} WITH (FORCE)")
+
+
 def main() -> None:
     args = parse_args()
     cores = os.cpu_count() or 1
@@ -213,6 +316,14 @@ def main() -> None:
         f"({(client + server) / budget:.1f}x the budget; the server alone {server / budget:.0%})")
     log(f"  with the integrity triggers off: client {bare_client:.2f} + server {bare_server:.2f} ms "
         f"(the triggers: {server - bare_server:+.2f} ms of server time)")
+
+    log("")
+    log("3. the data model without Python: pgbench at 8 clients on a copy of the database, transactions/s")
+    from django.db import connection
+
+    connection.close()  # the copy needs the benchmark's database without sessions
+    for label, mine, theirs in data_model_rates(args):
+        log(f"  {label:58} {min(mine) / max(theirs):4.0%} - {max(mine) / min(theirs):4.0%} of pgbench's script")
 
 
 if __name__ == "__main__":
