@@ -240,7 +240,10 @@ def data_model_rates(args) -> list[tuple[str, list[float], list[float]]]:
                     ["pgbench", "-h", args.host, "-p", args.port, "-U", args.user, "-n",
                      # pgbench's script as bench/throughput.py runs it; the function as the service calls it.
                      "-M", "simple" if name == "pgbench" else "prepared", "-f", script.name, "-c", "8", "-j", str(min(8, os.cpu_count() or 1)),
-                     "-T", str(int(args.seconds)), COPY_DB], capture_output=True, text=True, check=True).stdout
+                     "-T", str(int(args.seconds)), COPY_DB], capture_output=True, text=True, check=True,
+                    # The function's sessions as config.settings starts the service's.
+                    env={**os.environ, "PGOPTIONS": "" if name == "pgbench" else
+                         "-c plan_cache_mode=force_generic_plan -c pgtrigger.ignore={}"}).stdout
             return next(float(line.split("=")[1].split()[0]) for line in out.splitlines() if line.startswith("tps ="))
 
         variants = [("ledger_post, as shipped", "ledger_post"), ("the same writes as plain statements", "plain")]

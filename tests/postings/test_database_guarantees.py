@@ -59,6 +59,27 @@ def test_postings_are_append_only(posted, sql):
 
 
 @pytest.mark.django_db
+def test_the_triggers_ignore_nothing_by_default_and_pgtrigger_ignore_still_works(posted):
+    """config.settings starts every connection with pgtrigger.ignore = '{}'
+    (ignore nothing, without the error an unset setting raises in every
+    trigger call); pgtrigger.ignore() still switches a trigger off for its
+    block only."""
+    import pgtrigger
+
+    _, posting = posted
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW pgtrigger.ignore")
+        assert cursor.fetchone() == ("{}",)
+    update = "UPDATE postings_posting SET memo = 'mended' WHERE serial_no = %s"
+    with pgtrigger.ignore("postings.Posting:posting_append_only"), transaction.atomic():
+        raw(update, [posting.serial_no])
+    assert Posting.objects.get(pk=posting.pk).memo == "mended"
+    with pytest.raises(DatabaseError, match="Cannot update or delete rows from postings_posting"):
+        with transaction.atomic():
+            raw(update, [posting.serial_no])
+
+
+@pytest.mark.django_db
 def test_accounts_are_never_deleted(posted):
     account, _ = posted
     with pytest.raises(DatabaseError, match="Cannot delete rows from accounts_account"):
