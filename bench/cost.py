@@ -69,14 +69,18 @@ def dsn(args, db: str) -> str:
 # ------------------------------------------------------ 1. a bare client ----
 
 
-def pgbench_tps(args, clients: int) -> float:
-    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
-        script.write(PGBENCH_RANDOM.format(n=MEMBERS))
-        script.flush()
+def pgbench_tps(args, clients: int, *, script: str = "", db: str = FLOOR_DB, prepared: bool = False,
+                pgoptions: str = "") -> float:
+    """pgbench running ``script`` (default: pgbench's own, as bench/throughput.py
+    runs it) from ``clients`` clients for --seconds: transactions/s."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as file:
+        file.write(script or PGBENCH_RANDOM.format(n=MEMBERS))
+        file.flush()
         out = subprocess.run(
-            ["pgbench", "-h", args.host, "-p", args.port, "-U", args.user, "-n", "-f", script.name, "-c", str(clients),
-             "-j", str(min(clients, os.cpu_count() or 1)), "-T", str(int(args.seconds)), FLOOR_DB],
-            capture_output=True, text=True, check=True,
+            ["pgbench", "-h", args.host, "-p", args.port, "-U", args.user, "-n", "-M",
+             "prepared" if prepared else "simple", "-f", file.name, "-c", str(clients),
+             "-j", str(min(clients, os.cpu_count() or 1)), "-T", str(int(args.seconds)), db],
+            capture_output=True, text=True, check=True, env={**os.environ, "PGOPTIONS": pgoptions},
         ).stdout
     return next(float(line.split("=")[1].split()[0]) for line in out.splitlines() if line.startswith("tps ="))
 
@@ -181,8 +185,9 @@ COPY_DB = "ledger_floor_copy"
 _PAIR = """\\set a random(1, {n})
 \\set b (:a + random(1, {n} - 1) - 1) % {n} + 1
 """
-LEDGER_POST = _PAIR + """SELECT * FROM ledger_post('floor', md5(random()::text), 'f', 'transfer', '{currency}', '', '', 'floor',
-    ARRAY[(SELECT account_no FROM bench_member WHERE n = :a), (SELECT account_no FROM bench_member WHERE n = :b)],
+LEDGER_POST = _PAIR + """SELECT * FROM ledger_post('floor', md5(random()::text), 'f', 'transfer', '{currency}', '',
+    '', 'floor', ARRAY[(SELECT account_no FROM bench_member WHERE n = :a),
+                       (SELECT account_no FROM bench_member WHERE n = :b)],
     '{{D,C}}'::text[], '{{0.01,0.01}}'::numeric[], NULL);
 """
 # The same writes as ledger_post, as statements: the calendar's share lock, the
@@ -230,21 +235,13 @@ def data_model_rates(args) -> list[tuple[str, list[float], list[float]]]:
                                    db=COPY_DB).split("|")
         scripts = {name: script.format(n=n, currency=currency, entity=entity)
                    for name, script in (("ledger_post", LEDGER_POST), ("plain", PLAIN))}
-        scripts["pgbench"] = PGBENCH_RANDOM.format(n=MEMBERS)
 
         def rate(name: str) -> float:
-            with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
-                script.write(scripts[name])
-                script.flush()
-                out = subprocess.run(
-                    ["pgbench", "-h", args.host, "-p", args.port, "-U", args.user, "-n",
-                     # pgbench's script as bench/throughput.py runs it; the function as the service calls it.
-                     "-M", "simple" if name == "pgbench" else "prepared", "-f", script.name, "-c", "8", "-j", str(min(8, os.cpu_count() or 1)),
-                     "-T", str(int(args.seconds)), COPY_DB], capture_output=True, text=True, check=True,
-                    # The function's sessions as config.settings starts the service's.
-                    env={**os.environ, "PGOPTIONS": "" if name == "pgbench" else
-                         "-c plan_cache_mode=force_generic_plan -c pgtrigger.ignore={}"}).stdout
-            return next(float(line.split("=")[1].split()[0]) for line in out.splitlines() if line.startswith("tps ="))
+            if name == "pgbench":  # pgbench's script as bench/throughput.py runs it
+                return pgbench_tps(args, 8, db=COPY_DB)
+            # The function as the service calls it: prepared, in sessions started as config.settings starts them.
+            return pgbench_tps(args, 8, script=scripts[name], db=COPY_DB, prepared=True,
+                               pgoptions="-c plan_cache_mode=force_generic_plan -c pgtrigger.ignore={}")
 
         variants = [("ledger_post, as shipped", "ledger_post"), ("the same writes as plain statements", "plain")]
         results = []
@@ -255,7 +252,8 @@ def data_model_rates(args) -> list[tuple[str, list[float], list[float]]]:
                 theirs.append(rate("pgbench"))
                 mine.append(rate(script))
             results.append((label, mine, theirs))
-            log(f"  {label:58} {' '.join(f'{r:6.0f}' for r in mine)}   (pgbench {' '.join(f'{r:.0f}' for r in theirs)})")
+            rates, pgbench = " ".join(f"{r:6.0f}" for r in mine), " ".join(f"{r:.0f}" for r in theirs)
+            log(f"  {label:58} {rates}   (pgbench {pgbench})")
 
         for label, script in variants:
             measure(label, script)

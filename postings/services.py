@@ -1005,8 +1005,8 @@ def _batch_post(items, todo, fingerprints, results, *, posted_by: str, source_sy
     error, and the items after it go on in a new call. So each item sees
     what the items before it left, and a rare refusal does not send a whole
     batch down the slower path. When refusals come thick (see
-    _BATCH_RUN_MIN), without the one call (off, or refused for the batch as
-    a whole), the items left take the full path together."""
+    _BATCH_RUN_MIN), or without the one call (off, or refused for the batch
+    as a whole), the items left take the full path together."""
     kw = {"posted_by": posted_by, "source_system": source_system}
     for _ in range(_BATCH_CALLS_MAX):
         if not todo:

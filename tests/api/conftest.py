@@ -17,8 +17,8 @@ from config.api.services import api_client_create
 ALL_SCOPES = ["read", "post", "hold", "withdraw", "admin"]
 
 
-def client_with_key(name: str, scopes, source_system: str | None = None) -> tuple[ApiClient, str]:
-    return api_client_create(name=name, source_system=source_system or name, scopes=scopes, actor="test")
+def client_with_key(name: str, scopes, source_system: str | None = None, **kw) -> tuple[ApiClient, str]:
+    return api_client_create(name=name, source_system=source_system or name, scopes=scopes, actor="test", **kw)
 
 
 class Caller:

@@ -199,8 +199,8 @@ def test_batches_with_refused_items_race_without_loss_or_double_posting(ledger, 
                 if i == 7:
                     payee = closed
                 amount = f"{rng.randint(1, 30)}.00"
-                items.append(PostingRequest(f"race-{worker}-{b}-{i}", "transfer",
-                                            [Leg.debit(payer.account_no, amount), Leg.credit(payee.account_no, amount)]))
+                legs = [Leg.debit(payer.account_no, amount), Leg.credit(payee.account_no, amount)]
+                items.append(PostingRequest(f"race-{worker}-{b}-{i}", "transfer", legs))
             for item, result in zip(items, posting_create_batch(items, posted_by="test")):
                 answers.append((item, result))
         return answers

@@ -397,10 +397,9 @@ def test_thick_refusals_send_the_rest_of_the_batch_down_the_full_path(ledger, ba
         account_change_status(account=closed, to_status="closed", reason="left", actor="ops")
         ledger.recharge(a, "1000")
         n = f"thick-{one_call}-{len(refused)}"
-        results = batch(*[
-            (f"{n}-{i}", "transfer", [Leg.debit(a.account_no, "1"), Leg.credit((closed if i in refused else b).account_no,
-                                                                              "1")], "CNY", {})
-            for i in range(size)])
+        payee = {i: (closed if i in refused else b).account_no for i in range(size)}
+        results = batch(*[(f"{n}-{i}", "transfer", [Leg.debit(a.account_no, "1"), Leg.credit(payee[i], "1")], "CNY", {})
+                          for i in range(size)])
         return [r.error.code if r.error else "ok" for r in results], ledger.balance(a), list(batch_paths)
 
     # A run of 12 before the first refusal: its own call; a run of 1 after the next: the rest together.
