@@ -7,16 +7,25 @@ or ``API_RATE_LIMIT_PER_MINUTE`` when the client has no limit of its own (0:
 none). A call over the limit is answered 429 ``rate_limited`` with
 ``Retry-After``, and changes nothing: the check runs before the view.
 
-The count is a fixed one-minute window per client, kept in the cache with
-one atomic ``incr``: every web process must share that cache (settings:
-CACHE_URL, else the broker's Redis). DRF's own SimpleRateThrottle keeps the
-time of every request in a list per key and rewrites it on each call, which
-at thousands of calls a minute costs more than the call it guards.
+The count is a sliding minute, estimated from two fixed one-minute counters
+per client: the calls of the current minute, plus those of the previous
+minute weighted by the share of it that still lies within the last 60
+seconds. A fixed window alone lets a client make twice its limit within a
+few seconds across a minute's end; the estimate does not. Only calls let
+through are counted (a refused call takes its count back), so a client that
+keeps calling too fast still gets its limit through, not nothing.
+
+Each counter is kept in the cache with one atomic ``incr``: every web
+process must share that cache (settings: CACHE_URL, else the broker's
+Redis). DRF's own SimpleRateThrottle keeps the time of every request in a
+list per key and rewrites it on each call, which at thousands of calls a
+minute costs more than the call it guards.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from django.conf import settings
@@ -45,26 +54,45 @@ class ClientRateThrottle(BaseThrottle):
         if not limit:
             return True
         now = _clock()
-        self._wait = WINDOW - now % WINDOW
+        minute, into = divmod(now, WINDOW)
+        key = f"api-rate:{client.pk}:{int(minute)}"
         try:
-            calls = _count(f"api-rate:{client.pk}:{int(now // WINDOW)}")
+            calls = _count(key)
+            previous = cache.get(f"api-rate:{client.pk}:{int(minute) - 1}", 0)
+            weight = 1 - into / WINDOW
+            if previous * weight + calls <= limit:
+                return True
+            cache.decr(key)  # refused: not counted
         except Exception:  # noqa: BLE001 - the limit protects the ledger; an outage of its cache must not stop it
             log.warning("API rate limit not counted: the cache failed; the call is let through", exc_info=True)
             return True
-        return calls <= limit
+        self._wait = _seconds_until_allowed(limit=limit, previous=previous, calls=calls - 1, into=into)
+        return False
 
     def wait(self) -> float:
         return self._wait
 
 
+def _seconds_until_allowed(*, limit: int, previous: int, calls: int, into: float) -> int:
+    """Whole seconds until one more call fits, if no other call comes:
+    ``previous`` and ``calls`` are the counts of the last and the current
+    minute, ``into`` the seconds elapsed of the current one."""
+    room = limit - 1 - calls  # what the previous minute's weighted share must fall to
+    if room >= 0 and previous:
+        at = WINDOW * (1 - room / previous)  # later in this minute
+    else:  # not in this minute: the current count becomes the weighted one
+        at = WINDOW + WINDOW * max(0.0, 1 - (limit - 1) / calls) if calls else WINDOW
+    return max(1, math.ceil(at - into))
+
+
 def _count(key: str) -> int:
-    """This call's number in its window. The first call of a window creates
+    """This call's number in its minute. The first call of a minute creates
     the counter; of two first calls at once, add() lets one create it and
     the other counts on it."""
-    if cache.add(key, 1, timeout=2 * WINDOW):
+    if cache.add(key, 1, timeout=2 * WINDOW + 5):
         return 1
     try:
         return cache.incr(key)
     except ValueError:  # expired between add() and incr()
-        cache.add(key, 1, timeout=2 * WINDOW)
+        cache.add(key, 1, timeout=2 * WINDOW + 5)
         return 1

@@ -69,15 +69,30 @@ def test_the_default_limit_applies_to_a_client_without_its_own_and_0_is_none(boo
 
 
 @pytest.mark.django_db
-def test_a_new_minute_starts_a_new_count(book, monkeypatch):
-    clock = [1_800_000_000 + 58.5]  # 1.5 s before a minute ends
+def test_the_count_slides_no_double_limit_across_a_minutes_end(book, monkeypatch):
+    """Two fixed counters, the last minute's weighted by how much of it is
+    still within the last 60 s: a client cannot spend its limit at the end
+    of one minute and again at the start of the next; refused calls do not
+    count, so a client that keeps calling still gets its limit through."""
+    minute = 1_800_000_000  # a minute's start
+    clock = [minute + 58.5]
     monkeypatch.setattr(throttling, "_clock", lambda: clock[0])
     busy = caller("busy", 2)
     path = f"accounts/{book.alice.account_no}"
     assert [busy.get(path).status_code for _ in range(2)] == [200, 200]
+    refused = [busy.get(path) for _ in range(10)]
+    assert {r.status_code for r in refused} == {429}
+    # 2 calls in the last 60 s until 30 s into the next minute: then one more fits.
+    assert refused[0]["Retry-After"] == "32"
+
+    clock[0] = minute + 60.5  # the next minute has begun: the last one still weighs 2 x 59.5/60
     r = busy.get(path)
-    assert r.status_code == 429 and r["Retry-After"] == "2"
-    clock[0] += 2  # the next minute
+    assert r.status_code == 429 and r["Retry-After"] == "30"
+
+    clock[0] = minute + 90.5  # half of the last minute left in the window: 2 x 0.49 + 1 <= 2
+    assert [busy.get(path).status_code for _ in range(2)] == [200, 429]
+
+    clock[0] = minute + 180.5  # two minutes on, after a minute without calls: the full limit again
     assert [busy.get(path).status_code for _ in range(3)] == [200, 200, 429]
 
 
