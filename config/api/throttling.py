@@ -59,13 +59,15 @@ class ClientRateThrottle(BaseThrottle):
         try:
             calls = _count(key)
             previous = cache.get(f"api-rate:{client.pk}:{int(minute) - 1}", 0)
-            weight = 1 - into / WINDOW
-            if previous * weight + calls <= limit:
-                return True
-            cache.decr(key)  # refused: not counted
         except Exception:  # noqa: BLE001 - the limit protects the ledger; an outage of its cache must not stop it
             log.warning("API rate limit not counted: the cache failed; the call is let through", exc_info=True)
             return True
+        if previous * (1 - into / WINDOW) + calls <= limit:
+            return True
+        try:
+            cache.decr(key)  # refused: not counted
+        except Exception:  # noqa: BLE001 - the count stays one too high for this minute; the call is refused all the same
+            log.warning("API rate limit: a refused call could not be taken off the count", exc_info=True)
         self._wait = _seconds_until_allowed(limit=limit, previous=previous, calls=calls - 1, into=into)
         return False
 
