@@ -138,7 +138,7 @@ def _api_exception(exc: exceptions.APIException) -> tuple[int, dict]:
         return 401, error_body(code, "No API key: send 'Authorization: Api-Key <key>'.")
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait or 1)
-        return 429, error_body(code, f"Too many calls from this API client this minute; nothing was changed. "
+        return 429, error_body(code, f"Too many calls from this API client in the last minute; nothing was changed. "
                                      f"Retry in {wait} s.", {"retry_after": wait})
     return exc.status_code, error_body(code, str(exc.detail))
 
