@@ -5,7 +5,6 @@ through the cache (Redis here, as in production)."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
 
@@ -15,6 +14,7 @@ from django.test import Client
 from config.api import throttling
 from config.api.models import ApiCallLog, ApiClient
 from postings.models import Posting
+from tests.postings.test_concurrency import run_parallel
 
 from .conftest import Caller, client_with_key, error_of, transfer_body
 
@@ -117,28 +117,15 @@ def test_the_limit_holds_for_concurrent_callers_sharing_redis(ledger, settings):
     assert type(caches["default"]).__name__ == "RedisCache"
     account = ledger.cash()
     busy = caller("busy", 50)
-    barrier = threading.Barrier(8)
-    statuses: list[int] = []
-    lock = threading.Lock()
 
-    def work():
-        from django.db import connection
-
+    def work(_):
         http = Client()
-        try:
-            barrier.wait()
-            for _ in range(10):
-                r = http.get(f"/api/v1/accounts/{account.account_no}", HTTP_AUTHORIZATION=f"Api-Key {busy.key}")
-                with lock:
-                    statuses.append(r.status_code)
-        finally:
-            connection.close()
+        return [http.get(f"/api/v1/accounts/{account.account_no}", HTTP_AUTHORIZATION=f"Api-Key {busy.key}").status_code
+                for _ in range(10)]
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    per_thread = run_parallel(8, work)
+    assert not [r for r in per_thread if isinstance(r, BaseException)]
+    statuses = [status for thread_statuses in per_thread for status in thread_statuses]
     assert Counter(statuses) == {200: 50, 429: 30}
 
 
