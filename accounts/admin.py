@@ -26,8 +26,8 @@ from postings.admin import (
 )
 from postings.buffers import buffers_flush, posting_mode_set
 from postings.exceptions import LedgerError
-from postings.selectors import account_balance
 from postings.models import Entry, Hold
+from postings.selectors import account_balance
 
 from .models import (
     Account,
@@ -138,8 +138,9 @@ class AccountTypeAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         account_type_save(account_type=obj)
 
-    @admin.action(description="Make buffered (hot account, 缓冲记账), with every account of the type",
-                  permissions=["change"])
+    @admin.action(
+        description="Make buffered (hot account, 缓冲记账), with every account of the type", permissions=["change"]
+    )
     def make_buffered(self, request, queryset):
         set_posting_mode(self, request, queryset, PostingMode.BUFFERED, kind="account_type")
 
@@ -237,8 +238,16 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
     list_select_related = ("member", "entity", "account_type")
     autocomplete_fields = ("member",)
     inlines = (StatusChangeInline, PostingModeChangeInline)
-    actions = ("debit_block", "credit_block", "block", "unblock", "close", "make_buffered", "make_realtime",
-               "flush_pending")
+    actions = (
+        "debit_block",
+        "credit_block",
+        "block",
+        "unblock",
+        "close",
+        "make_buffered",
+        "make_realtime",
+        "flush_pending",
+    )
 
     balance_display = AccountInline.balance_display
     frozen_display = AccountInline.frozen_display
@@ -287,8 +296,20 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
                     )
                 },
             ),
-            ("Money", {"fields": ("balance_display", "frozen_display", "available_display", *limit, "entry_seq",
-                                  "posting_mode", "pending_display")}),
+            (
+                "Money",
+                {
+                    "fields": (
+                        "balance_display",
+                        "frozen_display",
+                        "available_display",
+                        *limit,
+                        "entry_seq",
+                        "posting_mode",
+                        "pending_display",
+                    )
+                },
+            ),
             ("Ledger", {"fields": ("entries_link", "recent_holds")}),
         )
 
@@ -358,7 +379,10 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
         age = (timezone.now() - seen.oldest_pending_at).total_seconds()
         return format_html(
             "{} in {} pending entries (oldest {} s); balance with pending {}",
-            money(seen.pending, obj.currency), seen.pending_count, int(age), money(seen.total, obj.currency),
+            money(seen.pending, obj.currency),
+            seen.pending_count,
+            int(age),
+            money(seen.total, obj.currency),
         )
 
     @admin.action(description="Make buffered (hot account, 缓冲记账)", permissions=["change"])
@@ -385,7 +409,9 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
     @admin.display(description="recent holds")
     def recent_holds(self, obj):
         holds = list(obj.holds.order_by("-id")[:RECENT_HOLDS])
-        all_holds = format_html('<a href="{}">All holds of this account</a>', changelist_url(Hold, account__id__exact=obj.pk))
+        all_holds = format_html(
+            '<a href="{}">All holds of this account</a>', changelist_url(Hold, account__id__exact=obj.pk)
+        )
         if not holds:
             return format_html("None. {}", all_holds)
         rows = format_html_join(

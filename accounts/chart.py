@@ -19,23 +19,50 @@ DEFAULT_ACCOUNT_TYPES = [
 
 # business type, description, [(direction, account parameter or None, internal type or None, amount)]
 DEFAULT_RULES = [
-    ("recharge", "Recharge: Dr channel clearing / Cr member cash",
-     [("D", "channel_account", None, "amount"), ("C", "member_account", None, "amount")]),
-    ("withdrawal", "Withdrawal: Dr member cash amount+fee / Cr channel amount / Cr fee income fee",
-     [("D", "member_account", None, "amount+fee"), ("C", "channel_account", None, "amount"),
-      ("C", None, "FEE_INCOME", "fee")]),
-    ("transfer", "Transfer: Dr payer cash / Cr payee cash",
-     [("D", "payer_account", None, "amount"), ("C", "payee_account", None, "amount")]),
-    ("fee", "Fee: Dr member cash / Cr fee income",
-     [("D", "member_account", None, "amount"), ("C", None, "FEE_INCOME", "amount")]),
-    ("credit_purchase", "Credit purchase: Dr member credit line / Cr merchant cash",
-     [("D", "credit_account", None, "amount"), ("C", "merchant_account", None, "amount")]),
-    ("credit_repayment", "Credit repayment: Dr member cash / Cr member credit line",
-     [("D", "cash_account", None, "amount"), ("C", "credit_account", None, "amount")]),
-    ("agreement_debit", "Agreement debit (代扣): Dr payer cash / Cr payee account",
-     [("D", "payer_account", None, "amount"), ("C", "payee_account", None, "amount")]),
-    ("coupon", "Coupon: Dr coupon account / Cr member cash",
-     [("D", None, "COUPON", "amount"), ("C", "member_account", None, "amount")]),
+    (
+        "recharge",
+        "Recharge: Dr channel clearing / Cr member cash",
+        [("D", "channel_account", None, "amount"), ("C", "member_account", None, "amount")],
+    ),
+    (
+        "withdrawal",
+        "Withdrawal: Dr member cash amount+fee / Cr channel amount / Cr fee income fee",
+        [
+            ("D", "member_account", None, "amount+fee"),
+            ("C", "channel_account", None, "amount"),
+            ("C", None, "FEE_INCOME", "fee"),
+        ],
+    ),
+    (
+        "transfer",
+        "Transfer: Dr payer cash / Cr payee cash",
+        [("D", "payer_account", None, "amount"), ("C", "payee_account", None, "amount")],
+    ),
+    (
+        "fee",
+        "Fee: Dr member cash / Cr fee income",
+        [("D", "member_account", None, "amount"), ("C", None, "FEE_INCOME", "amount")],
+    ),
+    (
+        "credit_purchase",
+        "Credit purchase: Dr member credit line / Cr merchant cash",
+        [("D", "credit_account", None, "amount"), ("C", "merchant_account", None, "amount")],
+    ),
+    (
+        "credit_repayment",
+        "Credit repayment: Dr member cash / Cr member credit line",
+        [("D", "cash_account", None, "amount"), ("C", "credit_account", None, "amount")],
+    ),
+    (
+        "agreement_debit",
+        "Agreement debit (代扣): Dr payer cash / Cr payee account",
+        [("D", "payer_account", None, "amount"), ("C", "payee_account", None, "amount")],
+    ),
+    (
+        "coupon",
+        "Coupon: Dr coupon account / Cr member cash",
+        [("D", None, "COUPON", "amount"), ("C", "member_account", None, "amount")],
+    ),
 ]
 
 

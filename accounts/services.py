@@ -70,7 +70,8 @@ def customer_create(*, kind: str, name: str, id_type: str, id_no: str) -> Custom
         raise CustomerMismatch(
             f"ID document {id_type} {id_no} is registered to a customer with another name or kind than "
             f"{kind} {name!r}.",
-            id_type=id_type, id_no=id_no,
+            id_type=id_type,
+            id_no=id_no,
         )
     return customer
 
@@ -91,9 +92,10 @@ FOUND_BY_TYPE = {"FEE_INCOME", "SUSPENSE"}
 def _found_by_type(account_type: AccountType) -> bool:
     from postings.models import PostingRuleLeg  # postings builds on accounts, not the reverse
 
-    return account_type.code in FOUND_BY_TYPE or PostingRuleLeg.objects.filter(
-        internal_account_type=account_type, rule__active=True
-    ).exists()
+    return (
+        account_type.code in FOUND_BY_TYPE
+        or PostingRuleLeg.objects.filter(internal_account_type=account_type, rule__active=True).exists()
+    )
 
 
 def _refuse_a_second_found_by_type(*, entity: Entity, account_type: AccountType, currency: str) -> None:
@@ -104,14 +106,19 @@ def _refuse_a_second_found_by_type(*, entity: Entity, account_type: AccountType,
     if not _found_by_type(account_type):
         return
     AccountType.objects.select_for_update().filter(pk=account_type.pk).exists()
-    existing = (Account.objects.filter(entity=entity, account_type=account_type, currency=currency)
-                .exclude(status=AccountStatus.CLOSED).values_list("account_no", flat=True).first())
+    existing = (
+        Account.objects.filter(entity=entity, account_type=account_type, currency=currency)
+        .exclude(status=AccountStatus.CLOSED)
+        .values_list("account_no", flat=True)
+        .first()
+    )
     if existing is not None:
         raise LedgerValidationError(
             f"{entity.code} already has an open {account_type.code} account in {currency} ({existing}). The ledger "
             f"finds {account_type.code} by type, so a second one would leave it unable to choose; close the first "
             "one before opening another.",
-            account_type=account_type.code, account_no=existing,
+            account_type=account_type.code,
+            account_no=existing,
         )
 
 
@@ -159,10 +166,30 @@ def account_open(
 
 # status -> statuses it may move to. Closing is final.
 STATUS_TRANSITIONS = {
-    AccountStatus.ACTIVE: {AccountStatus.DEBIT_BLOCKED, AccountStatus.CREDIT_BLOCKED, AccountStatus.BLOCKED, AccountStatus.CLOSED},
-    AccountStatus.DEBIT_BLOCKED: {AccountStatus.ACTIVE, AccountStatus.BLOCKED, AccountStatus.CREDIT_BLOCKED, AccountStatus.CLOSED},
-    AccountStatus.CREDIT_BLOCKED: {AccountStatus.ACTIVE, AccountStatus.BLOCKED, AccountStatus.DEBIT_BLOCKED, AccountStatus.CLOSED},
-    AccountStatus.BLOCKED: {AccountStatus.ACTIVE, AccountStatus.DEBIT_BLOCKED, AccountStatus.CREDIT_BLOCKED, AccountStatus.CLOSED},
+    AccountStatus.ACTIVE: {
+        AccountStatus.DEBIT_BLOCKED,
+        AccountStatus.CREDIT_BLOCKED,
+        AccountStatus.BLOCKED,
+        AccountStatus.CLOSED,
+    },
+    AccountStatus.DEBIT_BLOCKED: {
+        AccountStatus.ACTIVE,
+        AccountStatus.BLOCKED,
+        AccountStatus.CREDIT_BLOCKED,
+        AccountStatus.CLOSED,
+    },
+    AccountStatus.CREDIT_BLOCKED: {
+        AccountStatus.ACTIVE,
+        AccountStatus.BLOCKED,
+        AccountStatus.DEBIT_BLOCKED,
+        AccountStatus.CLOSED,
+    },
+    AccountStatus.BLOCKED: {
+        AccountStatus.ACTIVE,
+        AccountStatus.DEBIT_BLOCKED,
+        AccountStatus.CREDIT_BLOCKED,
+        AccountStatus.CLOSED,
+    },
     AccountStatus.CLOSED: set(),
 }
 
@@ -213,7 +240,9 @@ def account_set_credit_limit(*, account: Account, credit_limit, reason: str, act
     with transaction.atomic():
         locked = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
         if locked.category != Category.ASSET:
-            raise LedgerValidationError("Only asset (credit) accounts have a credit limit.", account_no=locked.account_no)
+            raise LedgerValidationError(
+                "Only asset (credit) accounts have a credit limit.", account_no=locked.account_no
+            )
         if locked.status == AccountStatus.CLOSED:
             raise AccountClosed(f"Account {locked.account_no} is closed.", account_no=locked.account_no)
         limit = to_amount(credit_limit, locked.currency, field="credit_limit", allow_zero=True)

@@ -45,8 +45,9 @@ def main() -> None:
     from accounts.models import Account
     from postings.services import Leg, PostingRequest, posting_create_batch
 
-    members = list(Account.objects.filter(account_type__code="USER_CASH").values_list("account_no", flat=True)
-                   [:100_000])
+    members = list(
+        Account.objects.filter(account_type__code="USER_CASH").values_list("account_no", flat=True)[:100_000]
+    )
     if len(members) < 2:
         raise SystemExit(f"{args.db} has no members: run bench/throughput.py first")
     rng = random.Random(7)
@@ -62,8 +63,13 @@ def main() -> None:
             for i in range(100):
                 a, c = rng.sample(members, 2)
                 amount = "99999999" if refused(i) else "0.01"
-                items.append(PostingRequest(f"r-{tag}-{key}-{int(one_call)}-{run}-{b}-{i}", "transfer",
-                                            [Leg.debit(a, amount), Leg.credit(c, amount)]))
+                items.append(
+                    PostingRequest(
+                        f"r-{tag}-{key}-{int(one_call)}-{run}-{b}-{i}",
+                        "transfer",
+                        [Leg.debit(a, amount), Leg.credit(c, amount)],
+                    )
+                )
             results = posting_create_batch(items, posted_by="bench", source_system="bench")
             wrong = [r.error for i, r in enumerate(results) if bool(r.error) != refused(i)]
             if wrong:
@@ -77,8 +83,10 @@ def main() -> None:
         for run in range(args.runs):
             full.append(rate(pattern, False, run))
             ours.append(rate(pattern, True, run))
-        log(f"{pattern:32} | {min(full):7.0f} - {max(full):<6.0f} | {min(ours):7.0f} - {max(ours):<6.0f} | "
-            f"{min(ours) / max(full):.2f} - {max(ours) / min(full):.2f}")
+        log(
+            f"{pattern:32} | {min(full):7.0f} - {max(full):<6.0f} | {min(ours):7.0f} - {max(ours):<6.0f} | "
+            f"{min(ours) / max(full):.2f} - {max(ours) / min(full):.2f}"
+        )
 
 
 if __name__ == "__main__":

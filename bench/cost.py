@@ -69,18 +69,40 @@ def dsn(args, db: str) -> str:
 # ------------------------------------------------------ 1. a bare client ----
 
 
-def pgbench_tps(args, clients: int, *, script: str = "", db: str = FLOOR_DB, prepared: bool = False,
-                pgoptions: str = "") -> float:
+def pgbench_tps(
+    args, clients: int, *, script: str = "", db: str = FLOOR_DB, prepared: bool = False, pgoptions: str = ""
+) -> float:
     """pgbench running ``script`` (default: pgbench's own, as bench/throughput.py
     runs it) from ``clients`` clients for --seconds: transactions/s."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as file:
         file.write(script or PGBENCH_RANDOM.format(n=MEMBERS))
         file.flush()
         out = subprocess.run(
-            ["pgbench", "-h", args.host, "-p", args.port, "-U", args.user, "-n", "-M",
-             "prepared" if prepared else "simple", "-f", file.name, "-c", str(clients),
-             "-j", str(min(clients, os.cpu_count() or 1)), "-T", str(int(args.seconds)), db],
-            capture_output=True, text=True, check=True, env={**os.environ, "PGOPTIONS": pgoptions},
+            [
+                "pgbench",
+                "-h",
+                args.host,
+                "-p",
+                args.port,
+                "-U",
+                args.user,
+                "-n",
+                "-M",
+                "prepared" if prepared else "simple",
+                "-f",
+                file.name,
+                "-c",
+                str(clients),
+                "-j",
+                str(min(clients, os.cpu_count() or 1)),
+                "-T",
+                str(int(args.seconds)),
+                db,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PGOPTIONS": pgoptions},
         ).stdout
     return next(float(line.split("=")[1].split()[0]) for line in out.splitlines() if line.startswith("tps ="))
 
@@ -154,8 +176,13 @@ def posting_cpu(args, members: list[str], *, label: str) -> tuple[float, float]:
     def post(n: int, tag: str) -> None:
         for i in range(n):
             a, b = rng.sample(members, 2)
-            posting_create(request_no=f"cost-{tag}-{time.time_ns()}-{i}", business_type="transfer", posted_by="bench",
-                           source_system="bench", legs=[Leg.debit(a, "0.01"), Leg.credit(b, "0.01")])
+            posting_create(
+                request_no=f"cost-{tag}-{time.time_ns()}-{i}",
+                business_type="transfer",
+                posted_by="bench",
+                source_system="bench",
+                legs=[Leg.debit(a, "0.01"), Leg.credit(b, "0.01")],
+            )
 
     post(200, "warm")  # prepared statements, caches
     r0, s0 = resource.getrusage(resource.RUSAGE_SELF), backend_seconds()
@@ -169,13 +196,20 @@ def posting_cpu(args, members: list[str], *, label: str) -> tuple[float, float]:
 
 def set_triggers(args, enabled: bool) -> None:
     action = "ENABLE" if enabled else "DISABLE"
-    names = psql(args, "SELECT tgrelid::regclass || ' ' || tgname FROM pg_trigger WHERE NOT tgisinternal AND ("
-                 + " OR ".join(f"(tgrelid = '{t}'::regclass AND tgname LIKE 'pgtrigger_{n}_%')" for t, n in TRIGGERS)
-                 + ")", db=args.db).splitlines()
+    names = psql(
+        args,
+        "SELECT tgrelid::regclass || ' ' || tgname FROM pg_trigger WHERE NOT tgisinternal AND ("
+        + " OR ".join(f"(tgrelid = '{t}'::regclass AND tgname LIKE 'pgtrigger_{n}_%')" for t, n in TRIGGERS)
+        + ")",
+        db=args.db,
+    ).splitlines()
     if len(names) != len(TRIGGERS):
         raise SystemExit(f"expected the triggers {TRIGGERS}, found {names}")
-    psql(args, "; ".join(f"ALTER TABLE {line.split()[0]} {action} TRIGGER {line.split()[1]}" for line in names),
-         db=args.db)
+    psql(
+        args,
+        "; ".join(f"ALTER TABLE {line.split()[0]} {action} TRIGGER {line.split()[1]}" for line in names),
+        db=args.db,
+    )
 
 
 # ------------------------------------- 3. the data model, without Python ----
@@ -185,14 +219,19 @@ COPY_DB = "ledger_floor_copy"
 _PAIR = """\\set a random(1, {n})
 \\set b (:a + random(1, {n} - 1) - 1) % {n} + 1
 """
-LEDGER_POST = _PAIR + """SELECT * FROM ledger_post('floor', md5(random()::text), 'f', 'transfer', '{currency}', '',
+LEDGER_POST = (
+    _PAIR
+    + """SELECT * FROM ledger_post('floor', md5(random()::text), 'f', 'transfer', '{currency}', '',
     '', 'floor', ARRAY[(SELECT account_no FROM bench_member WHERE n = :a),
                        (SELECT account_no FROM bench_member WHERE n = :b)],
     '{{D,C}}'::text[], '{{0.01,0.01}}'::numeric[], NULL);
 """
+)
 # The same writes as ledger_post, as statements: the calendar's share lock, the
 # two balances (in id order), the posting, its two entries.
-PLAIN = _PAIR + """\\set lo least(:a, :b)
+PLAIN = (
+    _PAIR
+    + """\\set lo least(:a, :b)
 \\set hi greatest(:a, :b)
 BEGIN;
 SELECT open_date AS d FROM postings_accountingcalendar WHERE entity_id = {entity} FOR KEY SHARE \\gset
@@ -210,6 +249,7 @@ VALUES (:p, :ia, :sa, 'D', 0.01, '{currency}', :ba + 0.01, :ba, 0, 0, 'transfer'
        (:p, :ib, :sb, 'C', 0.01, '{currency}', :bb - 0.01, :bb, 0, 0, 'transfer', :d, now());
 END;
 """
+)
 _SECONDARY_INDEXES = """
 SELECT i.indexrelid::regclass::text, c.conname, i.indrelid::regclass::text
   FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid
@@ -225,23 +265,36 @@ def data_model_rates(args) -> list[tuple[str, list[float], list[float]]]:
     psql(args, f"CREATE DATABASE {COPY_DB} TEMPLATE {args.db}")
     try:
         psql(args, PGBENCH_SETUP.format(n=MEMBERS), db=COPY_DB)
-        psql(args, """CREATE TABLE bench_member AS
+        psql(
+            args,
+            """CREATE TABLE bench_member AS
                       SELECT row_number() OVER (ORDER BY a.id) AS n, a.id, a.account_no, a.currency, a.entity_id
                         FROM accounts_account a JOIN accounts_accounttype t ON t.id = a.account_type_id
                        WHERE t.code = 'USER_CASH';
-                      CREATE UNIQUE INDEX ON bench_member (n)""", db=COPY_DB)
+                      CREATE UNIQUE INDEX ON bench_member (n)""",
+            db=COPY_DB,
+        )
         psql(args, "VACUUM ANALYZE", db=COPY_DB)
-        n, currency, entity = psql(args, "SELECT count(*), min(currency), min(entity_id) FROM bench_member",
-                                   db=COPY_DB).split("|")
-        scripts = {name: script.format(n=n, currency=currency, entity=entity)
-                   for name, script in (("ledger_post", LEDGER_POST), ("plain", PLAIN))}
+        n, currency, entity = psql(
+            args, "SELECT count(*), min(currency), min(entity_id) FROM bench_member", db=COPY_DB
+        ).split("|")
+        scripts = {
+            name: script.format(n=n, currency=currency, entity=entity)
+            for name, script in (("ledger_post", LEDGER_POST), ("plain", PLAIN))
+        }
 
         def rate(name: str) -> float:
             if name == "pgbench":  # pgbench's script as bench/throughput.py runs it
                 return pgbench_tps(args, 8, db=COPY_DB)
             # The function as the service calls it: prepared, in sessions started as config.settings starts them.
-            return pgbench_tps(args, 8, script=scripts[name], db=COPY_DB, prepared=True,
-                               pgoptions="-c plan_cache_mode=force_generic_plan -c pgtrigger.ignore={}")
+            return pgbench_tps(
+                args,
+                8,
+                script=scripts[name],
+                db=COPY_DB,
+                prepared=True,
+                pgoptions="-c plan_cache_mode=force_generic_plan -c pgtrigger.ignore={}",
+            )
 
         variants = [("ledger_post, as shipped", "ledger_post"), ("the same writes as plain statements", "plain")]
         results = []
@@ -257,13 +310,20 @@ def data_model_rates(args) -> list[tuple[str, list[float], list[float]]]:
 
         for label, script in variants:
             measure(label, script)
-        psql(args, "ALTER TABLE postings_entry DISABLE TRIGGER ALL; ALTER TABLE postings_posting DISABLE TRIGGER ALL",
-             db=COPY_DB)
+        psql(
+            args,
+            "ALTER TABLE postings_entry DISABLE TRIGGER ALL; ALTER TABLE postings_posting DISABLE TRIGGER ALL",
+            db=COPY_DB,
+        )
         measure("ledger_post, triggers and foreign keys disabled", "ledger_post")
-        for index, constraint, table in (line.split("|") for line in psql(args, _SECONDARY_INDEXES,
-                                                                             db=COPY_DB).splitlines()):
-            psql(args, f"ALTER TABLE {table} DROP CONSTRAINT {constraint}" if constraint
-                 else f"DROP INDEX {index}", db=COPY_DB)
+        for index, constraint, table in (
+            line.split("|") for line in psql(args, _SECONDARY_INDEXES, db=COPY_DB).splitlines()
+        ):
+            psql(
+                args,
+                f"ALTER TABLE {table} DROP CONSTRAINT {constraint}" if constraint else f"DROP INDEX {index}",
+                db=COPY_DB,
+            )
         measure("ledger_post, also without the secondary indexes", "ledger_post")
         return results
     finally:
@@ -293,8 +353,9 @@ def main() -> None:
     django_setup(args)
     from accounts.models import Account
 
-    members = list(Account.objects.filter(account_type__code="USER_CASH").values_list("account_no", flat=True)
-                   [:MEMBERS])
+    members = list(
+        Account.objects.filter(account_type__code="USER_CASH").values_list("account_no", flat=True)[:MEMBERS]
+    )
     if len(members) < 2:
         raise SystemExit(f"{args.db} has no members: run bench/throughput.py first")
     client, server = posting_cpu(args, members, label="as shipped")
@@ -307,16 +368,22 @@ def main() -> None:
     pgb8 = rows[-1][1]
     budget = cores / (pgb8 / 2) * 1000
     log("")
-    log(f"{'clients':>7} | {'pgbench':>7} | {'Python, 6 round trips':>21} {'ratio':>6} | {'Python, 1 statement':>19} "
-        f"{'ratio':>6}")
+    log(
+        f"{'clients':>7} | {'pgbench':>7} | {'Python, 6 round trips':>21} {'ratio':>6} | {'Python, 1 statement':>19} "
+        f"{'ratio':>6}"
+    )
     for clients, pgb, six, one in rows:
         log(f"{clients:7} | {pgb:7.0f} | {six:21.0f} {six / pgb:6.0%} | {one:19.0f} {one / pgb:6.0%}")
     log("")
     log(f"budget per posting for 50% of pgbench at 8 clients: {cores} cores / ({pgb8:.0f} / 2) = {budget:.2f} ms CPU")
-    log(f"posting_create:                  client {client:.2f} + server {server:.2f} = {client + server:.2f} ms "
-        f"({(client + server) / budget:.1f}x the budget; the server alone {server / budget:.0%})")
-    log(f"  with the integrity triggers off: client {bare_client:.2f} + server {bare_server:.2f} ms "
-        f"(the triggers: {server - bare_server:+.2f} ms of server time)")
+    log(
+        f"posting_create:                  client {client:.2f} + server {server:.2f} = {client + server:.2f} ms "
+        f"({(client + server) / budget:.1f}x the budget; the server alone {server / budget:.0%})"
+    )
+    log(
+        f"  with the integrity triggers off: client {bare_client:.2f} + server {bare_server:.2f} ms "
+        f"(the triggers: {server - bare_server:+.2f} ms of server time)"
+    )
 
     log("")
     log("3. the data model without Python: pgbench at 8 clients on a copy of the database, transactions/s")

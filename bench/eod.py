@@ -115,7 +115,11 @@ def migrate(args) -> None:
     t = time.perf_counter()
     proc = subprocess.run(
         [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT, env=django_env(args), capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        env=django_env(args),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode:
         sys.exit(f"migrate failed:\n{proc.stdout}\n{proc.stderr}")
@@ -149,8 +153,10 @@ def server(args) -> str:
     """PostgreSQL's version, the settings that matter here and the database's size."""
     with connect(args) as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]
-        settings = {k: conn.execute(f"SHOW {k}").fetchone()[0]
-                    for k in ["shared_buffers", "work_mem", "max_parallel_workers_per_gather"]}
+        settings = {
+            k: conn.execute(f"SHOW {k}").fetchone()[0]
+            for k in ["shared_buffers", "work_mem", "max_parallel_workers_per_gather"]
+        }
         size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
     return f"PostgreSQL {pg} ({', '.join(f'{k}={v}' for k, v in settings.items())}); database {args.db} {size}"
 
@@ -184,8 +190,13 @@ def read_meta(conn) -> dict | None:
 
 
 def sizes_match(meta: dict | None, args) -> bool:
-    return bool(meta) and meta.get("version") == GENERATOR_VERSION and meta.get("accounts") == args.accounts \
-        and meta.get("entries") == args.entries and meta.get("day") == args.day.isoformat()
+    return (
+        bool(meta)
+        and meta.get("version") == GENERATOR_VERSION
+        and meta.get("accounts") == args.accounts
+        and meta.get("entries") == args.entries
+        and meta.get("day") == args.day.isoformat()
+    )
 
 
 # --------------------------------------------------------------------------- generation
@@ -226,29 +237,55 @@ def generate(args) -> None:
         entity = conn.execute("SELECT id FROM accounts_entity WHERE code = 'MAIN'").fetchone()[0]
         types = dict(conn.execute("SELECT code, id FROM accounts_accounttype").fetchall())
         p = {
-            "U": users, "UC": users - users // 20, "UK": users // 20, "P": postings, "K": k, "E": entity,
-            "D": day, "D1": prev, "T_CASH": types["USER_CASH"], "T_CREDIT": types["USER_CREDIT"],
-            "T_CH": types["CHANNEL_CLEARING"], "T_FEE": types["FEE_INCOME"], "T_COUPON": types["COUPON"],
-            "T_ESCROW": types["ESCROW"], "CH": CHANNELS, "CHUNK": OPENING_CHUNK,
+            "U": users,
+            "UC": users - users // 20,
+            "UK": users // 20,
+            "P": postings,
+            "K": k,
+            "E": entity,
+            "D": day,
+            "D1": prev,
+            "T_CASH": types["USER_CASH"],
+            "T_CREDIT": types["USER_CREDIT"],
+            "T_CH": types["CHANNEL_CLEARING"],
+            "T_FEE": types["FEE_INCOME"],
+            "T_COUPON": types["COUPON"],
+            "T_ESCROW": types["ESCROW"],
+            "CH": CHANNELS,
+            "CHUNK": OPENING_CHUNK,
         }
         # --- who: customers, members, the account list with D-1 opening amounts
-        step("temp: users", """
+        step(
+            "temp: users",
+            """
             CREATE TEMP TABLE b_user AS
             SELECT i, (i %% 20 = 0) AS credit,
                    round(((CASE WHEN i %% 20 = 0 THEN 2000 + random() * 3000
                                 ELSE 2000 + random() * 8000 END) * %(K)s)::numeric, 2) AS opening
-              FROM generate_series(1, %(U)s) i""", p)
-        step("customers", """
+              FROM generate_series(1, %(U)s) i""",
+            p,
+        )
+        step(
+            "customers",
+            """
             INSERT INTO accounts_customer (id, kind, name, id_type, id_no, created_at)
             SELECT i, 'person', 'Bench customer ' || i, 'resident_id', 'B' || lpad(i::text, 17, '0'),
                    %(D1)s::timestamp AT TIME ZONE 'Asia/Shanghai'
-              FROM b_user""", p)
-        step("members", """
+              FROM b_user""",
+            p,
+        )
+        step(
+            "members",
+            """
             INSERT INTO accounts_member (id, member_no, customer_id, name, platform, created_at)
             SELECT i, 'M' || lpad(i::text, 11, '0'), i, 'Bench member ' || i, 'wallet',
                    %(D1)s::timestamp AT TIME ZONE 'Asia/Shanghai'
-              FROM b_user""", p)
-        step("temp: accounts", """
+              FROM b_user""",
+            p,
+        )
+        step(
+            "temp: accounts",
+            """
             CREATE TEMP TABLE b_acct AS
             SELECT j AS id, NULL::bigint AS member_id,
                    CASE WHEN j <= %(CH)s THEN %(T_CH)s WHEN j = 17 THEN %(T_FEE)s
@@ -261,9 +298,13 @@ def generate(args) -> None:
                    CASE WHEN credit THEN 50000 * %(K)s ELSE 0 END
               FROM b_user;
             ALTER TABLE b_acct ADD PRIMARY KEY (id);
-            ANALYZE b_acct""", p)
+            ANALYZE b_acct""",
+            p,
+        )
         # --- D-1: one opening posting per CHUNK members, balanced on a channel account
-        step("temp: D-1 legs", """
+        step(
+            "temp: D-1 legs",
+            """
             CREATE TEMP TABLE b_legs AS
             SELECT (i - 1) / %(CHUNK)s + 1 AS posting, i AS ord, 19 + i AS account_id,
                    CASE WHEN credit THEN 'D' ELSE 'C' END AS direction, opening AS amount,
@@ -272,23 +313,36 @@ def generate(args) -> None:
             UNION ALL
             SELECT (i - 1) / %(CHUNK)s + 1, 2147483647, ((i - 1) / %(CHUNK)s) %% %(CH)s + 1, 'D',
                    sum(CASE WHEN credit THEN -opening ELSE opening END), 'adjustment'
-              FROM b_user GROUP BY (i - 1) / %(CHUNK)s""", p)
+              FROM b_user GROUP BY (i - 1) / %(CHUNK)s""",
+            p,
+        )
         p["P1"] = conn.execute("SELECT max(posting) FROM b_legs").fetchone()[0]
-        step("D-1 postings", """
+        step(
+            "D-1 postings",
+            """
             INSERT INTO postings_posting (serial_no, source_system, request_no, fingerprint, business_type,
                    entity_id, currency, accounting_date, memo, external_ref, posted_by, created_at)
             SELECT g, 'bench', 'open-' || g, md5('open-' || g), 'adjustment', %(E)s, 'CNY', %(D1)s,
                    'opening balances', '', 'bench', %(D1)s::timestamp AT TIME ZONE 'Asia/Shanghai'
-              FROM generate_series(1, %(P1)s) g""", p)
-        step("D-1 entries (window: seq, balance chain)", ENTRIES_SQL.format(
-            legs="""SELECT row_number() OVER (ORDER BY posting, ord) AS serial_no, posting AS posting_id,
+              FROM generate_series(1, %(P1)s) g""",
+            p,
+        )
+        step(
+            "D-1 entries (window: seq, balance chain)",
+            ENTRIES_SQL.format(
+                legs="""SELECT row_number() OVER (ORDER BY posting, ord) AS serial_no, posting AS posting_id,
                            account_id, direction, amount, business_type,
                            %(D1)s::timestamp AT TIME ZONE 'Asia/Shanghai' AS created_at
                       FROM b_legs""",
-            start="SELECT id AS account_id, 0::numeric AS balance, 0::bigint AS seq FROM b_acct",
-            date="%(D1)s"), p)
+                start="SELECT id AS account_id, 0::numeric AS balance, 0::bigint AS seq FROM b_acct",
+                date="%(D1)s",
+            ),
+            p,
+        )
         p["E1"] = conn.execute("SELECT coalesce(max(serial_no), 0) FROM postings_entry").fetchone()[0]
-        step("temp: state after D-1", """
+        step(
+            "temp: state after D-1",
+            """
             CREATE TEMP TABLE b_state AS
             SELECT a.id AS account_id, coalesce(s.closing, 0) AS balance, coalesce(s.n, 0) AS seq,
                    coalesce(s.debit, 0) AS debit, coalesce(s.credit, 0) AS credit
@@ -299,9 +353,13 @@ def generate(args) -> None:
                      FROM postings_entry WHERE accounting_date = %(D1)s
                    WINDOW w AS (PARTITION BY account_id)
                     ORDER BY account_id, account_seq DESC) s ON s.account_id = a.id;
-            ALTER TABLE b_state ADD PRIMARY KEY (account_id)""", p)
+            ALTER TABLE b_state ADD PRIMARY KEY (account_id)""",
+            p,
+        )
         # --- day D: P two-leg postings
-        step("temp: D postings", """
+        step(
+            "temp: D postings",
+            """
             CREATE TEMP TABLE b_day AS
             WITH g AS (
                 SELECT p, random() AS r, round((random() * 9999 + 1)::numeric) / 100 AS amount,
@@ -329,26 +387,45 @@ def generate(args) -> None:
                    amount,
                    (%(D)s::timestamp + (p - 1) * interval '86399 seconds' / %(P)s) AT TIME ZONE 'Asia/Shanghai'
                        AS created_at
-              FROM x""", p)
-        step("D postings", """
+              FROM x""",
+            p,
+        )
+        step(
+            "D postings",
+            """
             INSERT INTO postings_posting (serial_no, source_system, request_no, fingerprint, business_type,
                    entity_id, currency, accounting_date, memo, external_ref, posted_by, created_at)
             SELECT %(P1)s + p, 'bench', 'req-' || p, md5('req-' || p), business_type, %(E)s, 'CNY', %(D)s,
                    '', '', 'bench', created_at
-              FROM b_day""", p)
-        step("D entries (window: seq, balance chain)", ENTRIES_SQL.format(
-            legs="""SELECT %(E1)s + 2 * p - 1 AS serial_no, %(P1)s + p AS posting_id, debit_account AS account_id,
+              FROM b_day""",
+            p,
+        )
+        step(
+            "D entries (window: seq, balance chain)",
+            ENTRIES_SQL.format(
+                legs="""SELECT %(E1)s + 2 * p - 1 AS serial_no, %(P1)s + p AS posting_id, debit_account AS account_id,
                            'D' AS direction, amount, business_type, created_at FROM b_day
                     UNION ALL
                     SELECT %(E1)s + 2 * p, %(P1)s + p, credit_account, 'C', amount, business_type, created_at
                       FROM b_day""",
-            start="SELECT account_id, balance, seq FROM b_state",
-            date="%(D)s"), p)
+                start="SELECT account_id, balance, seq FROM b_state",
+                date="%(D)s",
+            ),
+            p,
+        )
         # Columns added since by other issues, without a database default: their model default.
-        later = [(column, value) for column, value in [("posting_mode", "'realtime'")]
-                 if conn.execute("""SELECT 1 FROM information_schema.columns WHERE table_name = 'accounts_account'
-                                       AND column_name = %s""", [column]).fetchone()]
-        step("accounts (balance, entry_seq as after D)", """
+        later = [
+            (column, value)
+            for column, value in [("posting_mode", "'realtime'")]
+            if conn.execute(
+                """SELECT 1 FROM information_schema.columns WHERE table_name = 'accounts_account'
+                                       AND column_name = %s""",
+                [column],
+            ).fetchone()
+        ]
+        step(
+            "accounts (balance, entry_seq as after D)",
+            """
             INSERT INTO accounts_account (id, account_no, name, member_id, entity_id, account_type_id, category,
                    allow_negative, currency, balance, frozen, credit_limit, entry_seq, status, opened_on,
                    created_at, updated_at LATER_COLUMNS)
@@ -363,17 +440,25 @@ def generate(args) -> None:
               JOIN b_state s ON s.account_id = a.id
               LEFT JOIN (SELECT DISTINCT ON (account_id) account_id, balance_after AS balance, account_seq AS seq
                            FROM postings_entry WHERE accounting_date = %(D)s
-                          ORDER BY account_id, account_seq DESC) d ON d.account_id = a.id"""
-             .replace("LATER_COLUMNS", "".join(f", {c}" for c, _ in later))
-             .replace("LATER_VALUES", "".join(f", {v}" for _, v in later)), p)
-        step("D-1 daily balances (every account)", """
+                          ORDER BY account_id, account_seq DESC) d ON d.account_id = a.id""".replace(
+                "LATER_COLUMNS", "".join(f", {c}" for c, _ in later)
+            ).replace("LATER_VALUES", "".join(f", {v}" for _, v in later)),
+            p,
+        )
+        step(
+            "D-1 daily balances (every account)",
+            """
             INSERT INTO reports_dailybalance (entity_id, accounting_date, account_id, account_type_code,
                    subject_code, category, currency, opening, debit, credit, closing, entry_count)
             SELECT %(E)s, %(D1)s, a.id, t.code, t.subject_code, a.category, 'CNY', 0, s.debit, s.credit,
                    s.balance, s.seq
               FROM b_acct a JOIN accounts_accounttype t ON t.id = a.type_id
-              JOIN b_state s ON s.account_id = a.id""", p)
-        step("calendar: D-1 closed, D open, EOD of D-1 done", """
+              JOIN b_state s ON s.account_id = a.id""",
+            p,
+        )
+        step(
+            "calendar: D-1 closed, D open, EOD of D-1 done",
+            """
             INSERT INTO postings_accountingcalendar (entity_id, open_date, cut_time, updated_at)
             VALUES (%(E)s, %(D)s, '00:00', %(D)s::timestamp AT TIME ZONE 'Asia/Shanghai')
             ON CONFLICT (entity_id) DO UPDATE SET open_date = EXCLUDED.open_date, cut_time = EXCLUDED.cut_time;
@@ -385,7 +470,9 @@ def generate(args) -> None:
               (%(E)s, %(D)s, 'open', %(D)s::timestamp AT TIME ZONE 'Asia/Shanghai', NULL, NULL);
             INSERT INTO reports_eodrun (entity_id, accounting_date, status, started_at, ended_at, triggered_by)
             VALUES (%(E)s, %(D1)s, 'done', %(D)s::timestamp AT TIME ZONE 'Asia/Shanghai',
-                    (%(D)s::timestamp + interval '10 minutes') AT TIME ZONE 'Asia/Shanghai', 'bench')""", p)
+                    (%(D)s::timestamp + interval '10 minutes') AT TIME ZONE 'Asia/Shanghai', 'bench')""",
+            p,
+        )
         steps = eod_step_names()
         run_id = conn.execute("SELECT id FROM reports_eodrun WHERE accounting_date = %s", [prev]).fetchone()[0]
         with conn.cursor() as cur:
@@ -402,8 +489,14 @@ def generate(args) -> None:
     log(f"  load: {time.perf_counter() - t0:.1f} s; VACUUM ANALYZE")
     with connect(args, autocommit=True) as conn:
         t = time.perf_counter()
-        for table in ["accounts_customer", "accounts_member", "accounts_account", "postings_posting",
-                      "postings_entry", "reports_dailybalance"]:
+        for table in [
+            "accounts_customer",
+            "accounts_member",
+            "accounts_account",
+            "postings_posting",
+            "postings_entry",
+            "reports_dailybalance",
+        ]:
             conn.execute(f"VACUUM (ANALYZE) {table}")
         conn.execute("CHECKPOINT")
         log(f"  vacuum analyze + checkpoint: {time.perf_counter() - t:.1f} s")
@@ -411,10 +504,20 @@ def generate(args) -> None:
     with connect(args) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS bench_meta (meta jsonb NOT NULL)")
         conn.execute("DELETE FROM bench_meta")
-        conn.execute("INSERT INTO bench_meta VALUES (%s)", [json.dumps({
-            "version": GENERATOR_VERSION, "accounts": n_accounts, "entries": n_entries, "day": day.isoformat(),
-            "generated_seconds": round(time.perf_counter() - t0, 1),
-        })])
+        conn.execute(
+            "INSERT INTO bench_meta VALUES (%s)",
+            [
+                json.dumps(
+                    {
+                        "version": GENERATOR_VERSION,
+                        "accounts": n_accounts,
+                        "entries": n_entries,
+                        "day": day.isoformat(),
+                        "generated_seconds": round(time.perf_counter() - t0, 1),
+                    }
+                )
+            ],
+        )
     log(f"generated in {time.perf_counter() - t0:.1f} s")
 
 
@@ -488,9 +591,12 @@ def reset_day(args) -> None:
     with connect(args) as conn:
         conn.execute("SET session_replication_role = replica")  # delete in any order; orphans swept below
         entity = conn.execute("SELECT id FROM accounts_entity WHERE code = 'MAIN'").fetchone()[0]
-        tables = [r[0] for r in conn.execute("""
+        tables = [
+            r[0]
+            for r in conn.execute("""
             SELECT table_name FROM information_schema.columns
-             WHERE table_schema = 'public' AND table_name LIKE 'reports\\_%%' AND column_name = 'accounting_date'""")]
+             WHERE table_schema = 'public' AND table_name LIKE 'reports\\_%%' AND column_name = 'accounting_date'""")
+        ]
         deleted = 0
         for table in tables:
             deleted += conn.execute(f'DELETE FROM "{table}" WHERE accounting_date >= %s', [day]).rowcount
@@ -513,8 +619,11 @@ def reset_day(args) -> None:
             if not swept:
                 break
         conn.execute("DELETE FROM postings_accountingday WHERE entity_id = %s AND date > %s", [entity, day])
-        conn.execute("""UPDATE postings_accountingday SET status = 'open', cut_at = NULL, closed_at = NULL
-                         WHERE entity_id = %s AND date = %s""", [entity, day])
+        conn.execute(
+            """UPDATE postings_accountingday SET status = 'open', cut_at = NULL, closed_at = NULL
+                         WHERE entity_id = %s AND date = %s""",
+            [entity, day],
+        )
         conn.execute("UPDATE postings_accountingcalendar SET open_date = %s WHERE entity_id = %s", [day, entity])
         conn.execute("RESET session_replication_role")
         conn.commit()
@@ -562,12 +671,19 @@ def measure_aggregate(args) -> dict:
                 out["aggregate_rows"] = row
         conn.execute("DROP TABLE IF EXISTS bench_agg")
         conn.execute("RESET work_mem")
-        out["plan"] = "\n".join(r[0] for r in conn.execute(
-            f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT count(*), sum(debit), sum(credit), sum(entry_count) "
-            f"FROM ({AGGREGATE_SQL}) s", {"D": args.day}))
-    log(f"plain aggregate (best of 3): {out['aggregate']:.2f} s; into a temp table: {out['aggregate_into_temp']:.2f} s;"
+        out["plan"] = "\n".join(
+            r[0]
+            for r in conn.execute(
+                f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT count(*), sum(debit), sum(credit), sum(entry_count) "
+                f"FROM ({AGGREGATE_SQL}) s",
+                {"D": args.day},
+            )
+        )
+    log(
+        f"plain aggregate (best of 3): {out['aggregate']:.2f} s; into a temp table: {out['aggregate_into_temp']:.2f} s;"
         f" with work_mem=256MB: {out['aggregate_work_mem']:.2f} s"
-        f"  [{out['aggregate_rows'][0]:,} accounts, {out['aggregate_rows'][3]:,} entries]")
+        f"  [{out['aggregate_rows'][0]:,} accounts, {out['aggregate_rows'][3]:,} entries]"
+    )
     return out
 
 
@@ -632,8 +748,10 @@ def run_measured(cmd: list[str], env: dict, timeout: float | None = None, on_tim
             if key == "err" and os.environ.get("BENCH_VERBOSE"):
                 sys.stderr.write(line.decode(errors="replace"))
 
-    threads = [threading.Thread(target=drain, args=(proc.stdout, "out")),
-               threading.Thread(target=drain, args=(proc.stderr, "err"))]
+    threads = [
+        threading.Thread(target=drain, args=(proc.stdout, "out")),
+        threading.Thread(target=drain, args=(proc.stderr, "err")),
+    ]
     for th in threads:
         th.start()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -647,7 +765,8 @@ def run_measured(cmd: list[str], env: dict, timeout: float | None = None, on_tim
         "wall": wall,
         "timed_out": timed_out.is_set(),
         "rss_mb": usage.ru_maxrss / 1024,  # Linux: kilobytes
-        "user": usage.ru_utime, "sys": usage.ru_stime,
+        "user": usage.ru_utime,
+        "sys": usage.ru_stime,
         "returncode": proc.returncode,
         "stdout": b"".join(chunks["out"]).decode(errors="replace"),
         "stderr": b"".join(chunks["err"]).decode(errors="replace"),
@@ -663,26 +782,38 @@ def eod_command(args) -> list[str]:
 
 def steps_of_run(args) -> tuple[list[tuple], dict]:
     with connect(args) as conn:
-        run = conn.execute("""
+        run = conn.execute(
+            """
             SELECT id, status, started_at, ended_at FROM reports_eodrun r
              WHERE accounting_date = %s AND entity_id = (SELECT id FROM accounts_entity WHERE code = 'MAIN')""",
-                           [args.day]).fetchone()
+            [args.day],
+        ).fetchone()
         if not run:
             return [], {}
         # EodStep.ended_at is written inside the step's transaction, before its COMMIT (which runs
         # deferred constraint triggers): "until next" = from this step's start to the next one's.
-        steps = conn.execute("""
+        steps = conn.execute(
+            """
             SELECT position, name, status, extract(epoch FROM ended_at - started_at), rows, attempts, message,
                    extract(epoch FROM coalesce(lead(started_at) OVER (ORDER BY position), %s) - started_at)
-              FROM reports_eodstep WHERE run_id = %s ORDER BY position""", [run[3], run[0]]).fetchall()
+              FROM reports_eodstep WHERE run_id = %s ORDER BY position""",
+            [run[3], run[0]],
+        ).fetchall()
         counts = {}
         for table in ["reports_dailybalance", "reports_checkresult", "reports_voucher"]:
-            counts[table] = conn.execute(f"SELECT count(*) FROM {table} WHERE accounting_date = %s",
-                                         [args.day]).fetchone()[0]
-        failed = conn.execute("""SELECT check_name, summary FROM reports_checkresult
-                                  WHERE accounting_date = %s AND NOT passed""", [args.day]).fetchall()
-        passed = conn.execute("""SELECT count(*) FROM reports_checkresult
-                                  WHERE accounting_date = %s AND passed""", [args.day]).fetchone()[0]
+            counts[table] = conn.execute(
+                f"SELECT count(*) FROM {table} WHERE accounting_date = %s", [args.day]
+            ).fetchone()[0]
+        failed = conn.execute(
+            """SELECT check_name, summary FROM reports_checkresult
+                                  WHERE accounting_date = %s AND NOT passed""",
+            [args.day],
+        ).fetchall()
+        passed = conn.execute(
+            """SELECT count(*) FROM reports_checkresult
+                                  WHERE accounting_date = %s AND passed""",
+            [args.day],
+        ).fetchone()[0]
         return steps, {"run": run, "rows": counts, "failed_checks": failed, "passed_checks": passed}
 
 
@@ -693,18 +824,25 @@ def explain_env(args, env: dict) -> dict:
     """auto_explain for the worker's session: plans of statements slower than
     --explain seconds go to the server log (PGOPTIONS; needs a superuser)."""
     env = dict(env)
-    env["PGOPTIONS"] = " ".join([
-        env.get("PGOPTIONS", ""), "-c session_preload_libraries=auto_explain",
-        f"-c auto_explain.log_min_duration={int(args.explain * 1000)}", "-c auto_explain.log_analyze=on",
-        "-c auto_explain.log_buffers=on", "-c auto_explain.log_nested_statements=on",
-    ]).strip()
+    env["PGOPTIONS"] = " ".join(
+        [
+            env.get("PGOPTIONS", ""),
+            "-c session_preload_libraries=auto_explain",
+            f"-c auto_explain.log_min_duration={int(args.explain * 1000)}",
+            "-c auto_explain.log_analyze=on",
+            "-c auto_explain.log_buffers=on",
+            "-c auto_explain.log_nested_statements=on",
+        ]
+    ).strip()
     return env
 
 
 def measure_eod(args, label: str) -> dict:
     how = "manage.py eod" if args.via == "command" else "python -c 'eod_run(...)'"
-    log(f"end of day {args.day} ({label}) in a subprocess: {how}" + (
-        f" [auto_explain >= {args.explain:g} s: timings include its overhead]" if args.explain else ""))
+    log(
+        f"end of day {args.day} ({label}) in a subprocess: {how}"
+        + (f" [auto_explain >= {args.explain:g} s: timings include its overhead]" if args.explain else "")
+    )
     env = django_env(args)
     log_file = PG_LOGS[-1] if args.explain and PG_LOGS else None
     log_start = log_file.stat().st_size if log_file else 0
@@ -716,12 +854,19 @@ def measure_eod(args, label: str) -> dict:
     def give_up():
         # Name the statement that was running, then end the worker's own sessions.
         with connect(args, autocommit=True) as conn:
-            stuck.extend(conn.execute("""
+            stuck.extend(
+                conn.execute(
+                    """
                 SELECT now() - query_start, query FROM pg_stat_activity
                  WHERE application_name = %s AND datname = current_database() AND state = 'active'""",
-                                      [WORKER_APP]).fetchall())
-            conn.execute("""SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                             WHERE application_name = %s AND datname = current_database()""", [WORKER_APP])
+                    [WORKER_APP],
+                ).fetchall()
+            )
+            conn.execute(
+                """SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                             WHERE application_name = %s AND datname = current_database()""",
+                [WORKER_APP],
+            )
 
     result = run_measured(eod_command(args), env, timeout=args.timeout, on_timeout=give_up)
     if result["timed_out"]:
@@ -744,8 +889,10 @@ def measure_eod(args, label: str) -> dict:
         out.parent.mkdir(exist_ok=True)
         with open(out, "a") as f:
             f.write(f"==== {time.strftime('%Y-%m-%d %H:%M:%S')} {label}\n{text}\n")
-        log(f"  slow statements' plans appended to {out.relative_to(ROOT)} "
-            f"({text.count('duration:')} statements >= {args.explain:g} s)")
+        log(
+            f"  slow statements' plans appended to {out.relative_to(ROOT)} "
+            f"({text.count('duration:')} statements >= {args.explain:g} s)"
+        )
     steps, info = steps_of_run(args)
     result.update(label=label, steps=steps, **info)
     result["inner"] = None
@@ -757,15 +904,21 @@ def measure_eod(args, label: str) -> dict:
     result["ok"] = result["returncode"] == 0 and bool(run) and run[1] == "done"
     if not result["ok"]:
         err = [line for line in result["stderr"].strip().splitlines() if line.strip()]
-        log(f"  FAILED (exit {result['returncode']}, run {run[1] if run else 'missing'}): "
-            + (err[-1][:500] if err else ""))
-    log(f"  wall {result['wall']:.2f} s (eod_run itself {result['inner'] or 0:.2f} s), "
-        f"peak RSS {result['rss_mb']:.0f} MB, cpu {result['user'] + result['sys']:.1f} s")
+        log(
+            f"  FAILED (exit {result['returncode']}, run {run[1] if run else 'missing'}): "
+            + (err[-1][:500] if err else "")
+        )
+    log(
+        f"  wall {result['wall']:.2f} s (eod_run itself {result['inner'] or 0:.2f} s), "
+        f"peak RSS {result['rss_mb']:.0f} MB, cpu {result['user'] + result['sys']:.1f} s"
+    )
     if steps:
         log(f"    {'step':<16} {'status':<8} {'recorded':>10} {'until next':>11} {'rows':>12}")
     for pos, name, status, secs, rows, attempts, message, to_next in steps:
-        log(f"    {pos} {name:<14} {status:<8} {secs or 0:8.2f} s {to_next or 0:9.2f} s {rows:>12,}"
-            + (f"  {message[:100]}" if message and status != "done" else ""))
+        log(
+            f"    {pos} {name:<14} {status:<8} {secs or 0:8.2f} s {to_next or 0:9.2f} s {rows:>12,}"
+            + (f"  {message[:100]}" if message and status != "done" else "")
+        )
     if info.get("rows"):
         log("    rows for the day: " + ", ".join(f"{k}={v:,}" for k, v in info["rows"].items()))
     if info.get("rows"):
@@ -797,25 +950,60 @@ def report(args, agg: dict, runs: list[dict], base_rss: float | None) -> None:
     log(f"   load average before/after: {args.load_before} / {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     log(f"   {machine()}; {server(args)}")
     rows = [("plain SQL aggregate of the day (best of 3)", f"{agg['aggregate']:.2f} s", "", "1.00", "")]
-    rows.append(("  same, written into a temp table", f"{agg['aggregate_into_temp']:.2f} s", "",
-                 f"{agg['aggregate_into_temp'] / agg['aggregate']:.2f}", ""))
-    rows.append(("  same, work_mem=256MB (not the baseline)", f"{agg['aggregate_work_mem']:.2f} s", "",
-                 f"{agg['aggregate_work_mem'] / agg['aggregate']:.2f}", ""))
+    rows.append(
+        (
+            "  same, written into a temp table",
+            f"{agg['aggregate_into_temp']:.2f} s",
+            "",
+            f"{agg['aggregate_into_temp'] / agg['aggregate']:.2f}",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "  same, work_mem=256MB (not the baseline)",
+            f"{agg['aggregate_work_mem']:.2f} s",
+            "",
+            f"{agg['aggregate_work_mem'] / agg['aggregate']:.2f}",
+            "",
+        )
+    )
     if base_rss is not None:
         rows.append(("python worker at rest (django.setup)", f"{base_rss:.0f} MB", "", "", ""))
     for r in runs:
         ok = r["ok"]
         ratio = r["wall"] / agg["aggregate"]
-        verdict = ("PASS" if ratio <= RATIO_TARGET else "FAIL") if ok else (
-            "TIMEOUT (FAIL)" if r["timed_out"] else "ERROR")
-        rows.append((f"EOD {r['label']}: wall time (subprocess)", ("> " if r["timed_out"] else "") +
-                     f"{r['wall']:.2f} s", f"<= {RATIO_TARGET:.0f}x aggregate", f"{ratio:.2f}", verdict))
+        verdict = (
+            ("PASS" if ratio <= RATIO_TARGET else "FAIL") if ok else ("TIMEOUT (FAIL)" if r["timed_out"] else "ERROR")
+        )
+        rows.append(
+            (
+                f"EOD {r['label']}: wall time (subprocess)",
+                ("> " if r["timed_out"] else "") + f"{r['wall']:.2f} s",
+                f"<= {RATIO_TARGET:.0f}x aggregate",
+                f"{ratio:.2f}",
+                verdict,
+            )
+        )
         if r["inner"] is not None:
-            rows.append(("  eod_run call alone (no interpreter start)", f"{r['inner']:.2f} s", "",
-                         f"{r['inner'] / agg['aggregate']:.2f}", ""))
-        rows.append((f"EOD {r['label']}: peak RSS of the worker", f"{r['rss_mb']:.0f} MB",
-                     f"< {MEMORY_TARGET_MB:.0f} MB", "",
-                     ("PASS" if r["rss_mb"] < MEMORY_TARGET_MB else "FAIL") + ("" if ok else " (run failed)")))
+            rows.append(
+                (
+                    "  eod_run call alone (no interpreter start)",
+                    f"{r['inner']:.2f} s",
+                    "",
+                    f"{r['inner'] / agg['aggregate']:.2f}",
+                    "",
+                )
+            )
+        rows.append(
+            (
+                f"EOD {r['label']}: peak RSS of the worker",
+                f"{r['rss_mb']:.0f} MB",
+                f"< {MEMORY_TARGET_MB:.0f} MB",
+                "",
+                ("PASS" if r["rss_mb"] < MEMORY_TARGET_MB else "FAIL") + ("" if ok else " (run failed)"),
+            )
+        )
     widths = [max(len(str(row[i])) for row in rows + [("figure", "value", "target", "ratio", "")]) for i in range(5)]
     header = ("figure", "value", "target", "ratio", "result")
     log("   " + "  ".join(h.ljust(w) for h, w in zip(header, widths)))
@@ -824,8 +1012,12 @@ def report(args, agg: dict, runs: list[dict], base_rss: float | None) -> None:
         log("   " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
     for r in runs:
         if r["steps"]:
-            log(f"   steps, {r['label']} (recorded / until the next step starts): " + ", ".join(
-                f"{name} {secs or 0:.1f}/{to_next or 0:.1f} s" for _, name, _, secs, *_, to_next in r["steps"]))
+            log(
+                f"   steps, {r['label']} (recorded / until the next step starts): "
+                + ", ".join(
+                    f"{name} {secs or 0:.1f}/{to_next or 0:.1f} s" for _, name, _, secs, *_, to_next in r["steps"]
+                )
+            )
     log("   (printed, not asserted; ratio = EOD wall time / plain aggregate)")
 
 
@@ -848,14 +1040,28 @@ def main(argv=None) -> None:
     add_server_arguments(ap, "database (default ledger_bench; ledger_bench_<accounts>_<entries> for other sizes)")
     ap.add_argument("--regenerate", action="store_true", help="drop and regenerate the benchmark database")
     ap.add_argument("--generate-only", action="store_true", help="generate (if needed) and time the aggregate only")
-    ap.add_argument("--via", choices=["service", "command"], default="service",
-                    help="run the EOD as reports.services.eod_run in a python child (default) or manage.py eod")
+    ap.add_argument(
+        "--via",
+        choices=["service", "command"],
+        default="service",
+        help="run the EOD as reports.services.eod_run in a python child (default) or manage.py eod",
+    )
     ap.add_argument("--no-rerun", action="store_true", help="skip the second (re-run) end of day")
-    ap.add_argument("--timeout", type=float, default=900, metavar="SECONDS",
-                    help="give up on an end-of-day run after this long (default 900)")
-    ap.add_argument("--explain", type=float, default=0, metavar="SECONDS",
-                    help="log EXPLAIN ANALYZE of the EOD's statements slower than this (auto_explain, server log)\n"
-                         "to var/bench-eod-explain.log; the timings then include auto_explain's overhead")
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=900,
+        metavar="SECONDS",
+        help="give up on an end-of-day run after this long (default 900)",
+    )
+    ap.add_argument(
+        "--explain",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="log EXPLAIN ANALYZE of the EOD's statements slower than this (auto_explain, server log)\n"
+        "to var/bench-eod-explain.log; the timings then include auto_explain's overhead",
+    )
     args = ap.parse_args(argv)
     if not args.db:
         full = (args.accounts, args.entries) == (1_000_000, 2_000_000)

@@ -120,8 +120,11 @@ def _one_call_worker(conninfo: str, members: list[str], seed: int, start, stop, 
             request_no = f"{prefix}-{n}"
             fingerprint = hashlib.sha256(f"transfer|{debit}|{credit}|0.01".encode()).hexdigest()
             try:
-                cur.execute("SELECT bench_post_transfer(%s, %s, %s, %s, %s, %s, %s)",
-                            ("bench", request_no, fingerprint, debit, credit, "0.01", "bench"), prepare=True)
+                cur.execute(
+                    "SELECT bench_post_transfer(%s, %s, %s, %s, %s, %s, %s)",
+                    ("bench", request_no, fingerprint, debit, credit, "0.01", "bench"),
+                    prepare=True,
+                )
                 cur.fetchone()
             except psycopg.errors.CheckViolation:
                 refused += 1  # insufficient funds: the account's CHECK
@@ -138,7 +141,9 @@ def run_one_call(args, members: list[str], clients: int) -> float:
 
 def verify(args) -> str:
     """The spike's postings obey the ledger's rules like the service's do."""
-    return psql(args, """
+    return psql(
+        args,
+        """
         WITH spike AS (SELECT serial_no FROM postings_posting WHERE request_no LIKE 'one-%'),
              unbalanced AS (
                 SELECT e.posting_id FROM postings_entry e JOIN spike s ON s.serial_no = e.posting_id
@@ -153,7 +158,9 @@ def verify(args) -> str:
         SELECT (SELECT COUNT(*) FROM spike) || ' postings, ' || (SELECT COUNT(*) FROM unbalanced) || ' unbalanced, '
                || (SELECT COUNT(*) FROM links WHERE previous_seq IS NOT NULL
                      AND (balance_before <> previous_after OR account_seq <> previous_seq + 1))
-               || ' broken links in the touched accounts'' chains'""", db=args.db)
+               || ' broken links in the touched accounts'' chains'""",
+        db=args.db,
+    )
 
 
 def main() -> None:
@@ -163,8 +170,9 @@ def main() -> None:
     django_setup(args)
     from accounts.models import Account
 
-    members = list(Account.objects.filter(account_type__code="USER_CASH").values_list("account_no", flat=True)
-                   [:MEMBERS])
+    members = list(
+        Account.objects.filter(account_type__code="USER_CASH").values_list("account_no", flat=True)[:MEMBERS]
+    )
     if len(members) < 2:
         raise SystemExit(f"{args.db} has no members: run bench/throughput.py first")
     psql(args, f"DROP DATABASE IF EXISTS {FLOOR_DB} WITH (FORCE)")
@@ -181,8 +189,9 @@ def main() -> None:
         ledger = {"members": members, "fee": None}
         service = run_ours(args, "random", max(clients), ledger)
     finally:
-        psql(args, "DROP FUNCTION IF EXISTS bench_post_transfer(text, text, text, text, text, numeric, text)",
-             db=args.db)
+        psql(
+            args, "DROP FUNCTION IF EXISTS bench_post_transfer(text, text, text, text, text, numeric, text)", db=args.db
+        )
         psql(args, f"DROP DATABASE IF EXISTS {FLOOR_DB} WITH (FORCE)")
     log("")
     log(f"{'clients':>7} | {'pgbench random':>14} | {'one call':>8} {'ratio':>6}")

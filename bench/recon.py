@@ -55,8 +55,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eod import (  # noqa: E402
-    PYTHON, ROOT, SEQUENCES_SQL, Step, add_server_arguments, bulk_load_session, connect, django_env, log, machine,
-    prepare_data, run_measured, server, verify,
+    PYTHON,
+    ROOT,
+    SEQUENCES_SQL,
+    Step,
+    add_server_arguments,
+    bulk_load_session,
+    connect,
+    django_env,
+    log,
+    machine,
+    prepare_data,
+    run_measured,
+    server,
+    verify,
 )
 from eod import VERIFY_SQL as EOD_CHECKS  # noqa: E402
 
@@ -69,8 +81,13 @@ WALLET_OPENING = "100000.00"
 # Share of D's (and D-1's) records or lines planted as each kind of difference.
 RATE = {"short": 0.005, "pending": 0.005, "mismatch": 0.005, "long": 0.005, "skipped": 0.001}
 WINDOW_SECONDS = 1800  # the channel's pending window (30 minutes) before the cut at midnight
-HEADER = ["#易付通商户对账单", "#商户号:888800001234", "#账单日期:{day}", "#" + "-" * 40,
-          "交易流水号,交易时间,商户订单号,业务类型,金额(元),手续费(元),交易状态"]
+HEADER = [
+    "#易付通商户对账单",
+    "#商户号:888800001234",
+    "#账单日期:{day}",
+    "#" + "-" * 40,
+    "交易流水号,交易时间,商户订单号,业务类型,金额(元),手续费(元),交易状态",
+]
 FIRST_LINE_NO = len(HEADER) + 1
 
 
@@ -78,8 +95,12 @@ FIRST_LINE_NO = len(HEADER) + 1
 
 
 def sizes_match(meta: dict | None, args) -> bool:
-    return bool(meta) and meta.get("version") == GENERATOR_VERSION and meta.get("lines") == args.lines \
+    return (
+        bool(meta)
+        and meta.get("version") == GENERATOR_VERSION
+        and meta.get("lines") == args.lines
         and meta.get("day") == args.day.isoformat()
+    )
 
 
 def read_meta(conn) -> dict | None:
@@ -95,9 +116,15 @@ def plan_sizes(n: int) -> dict:
     long1 = max(round(n1 * RATE["long"]), 10)
     # D-1's long lines j = 1..long1: j % 10 < 5 booked on D with the same amount, j % 10 = 5 with another.
     late_booked = sum(1 for j in range(1, long1 + 1) if j % 10 <= 5)
-    return {"n1": n1, "long1": long1, "skipped1": max(round(n1 * RATE["skipped"]), 1),
-            "late_booked": late_booked, "n_base": n - late_booked, "skipped": max(round(n * RATE["skipped"]), 1),
-            "wallets": max(n // 100, 100)}
+    return {
+        "n1": n1,
+        "long1": long1,
+        "skipped1": max(round(n1 * RATE["skipped"]), 1),
+        "late_booked": late_booked,
+        "n_base": n - late_booked,
+        "skipped": max(round(n * RATE["skipped"]), 1),
+        "wallets": max(n // 100, 100),
+    }
 
 
 def generate(args) -> None:
@@ -106,8 +133,10 @@ def generate(args) -> None:
     sizes = plan_sizes(n)
     ws = WINDOW_SECONDS / 86399
     t0 = time.perf_counter()
-    log(f"generating {n:,} ledger records and statement lines on {day} ({sizes['n1']:,} on {d1}, "
-        f"wallets funded on {d0})")
+    log(
+        f"generating {n:,} ledger records and statement lines on {day} ({sizes['n1']:,} on {d1}, "
+        f"wallets funded on {d0})"
+    )
     with connect(args) as conn:
         if conn.execute("SELECT count(*) FROM accounts_account").fetchone()[0]:
             sys.exit(f"database {args.db} already has accounts; run with --regenerate")
@@ -118,27 +147,55 @@ def generate(args) -> None:
         entity = conn.execute("SELECT id FROM accounts_entity WHERE code = 'MAIN'").fetchone()[0]
         types = dict(conn.execute("SELECT code, id FROM accounts_accounttype").fetchall())
         channel = conn.execute("SELECT id FROM reports_channel WHERE code = %s", [CHANNEL]).fetchone()[0]
-        p = {"E": entity, "CH": channel, "D": day, "D1": d1, "D0": d0, "W": sizes["wallets"],
-             "N1": sizes["n1"], "NB": sizes["n_base"], "LONG1": sizes["long1"], "T_CASH": types["USER_CASH"],
-             "T_CH": types["CHANNEL_CLEARING"], "OPEN": WALLET_OPENING, "WS": ws, "TZ": TZ,
-             "P_PENDING": RATE["pending"] / ws, "P_SHORT": RATE["short"] / (1 - ws), "P_MIS": RATE["mismatch"],
-             "SK1": sizes["skipped1"], "SK": sizes["skipped"], "N": n, "WIN": WINDOW_SECONDS}
+        p = {
+            "E": entity,
+            "CH": channel,
+            "D": day,
+            "D1": d1,
+            "D0": d0,
+            "W": sizes["wallets"],
+            "N1": sizes["n1"],
+            "NB": sizes["n_base"],
+            "LONG1": sizes["long1"],
+            "T_CASH": types["USER_CASH"],
+            "T_CH": types["CHANNEL_CLEARING"],
+            "OPEN": WALLET_OPENING,
+            "WS": ws,
+            "TZ": TZ,
+            "P_PENDING": RATE["pending"] / ws,
+            "P_SHORT": RATE["short"] / (1 - ws),
+            "P_MIS": RATE["mismatch"],
+            "SK1": sizes["skipped1"],
+            "SK": sizes["skipped"],
+            "N": n,
+            "WIN": WINDOW_SECONDS,
+        }
         # --- accounts: 1 = the channel's clearing account, 2 = another channel's (funds the wallets), 3.. wallets
-        step("customers and members", """
+        step(
+            "customers and members",
+            """
             INSERT INTO accounts_customer (id, kind, name, id_type, id_no, created_at)
             SELECT i, 'person', 'Bench customer ' || i, 'resident_id', 'R' || lpad(i::text, 17, '0'),
                    %(D0)s::timestamp AT TIME ZONE %(TZ)s FROM generate_series(1, %(W)s) i;
             INSERT INTO accounts_member (id, member_no, customer_id, name, platform, created_at)
             SELECT i, 'M' || lpad(i::text, 11, '0'), i, 'Bench member ' || i, 'wallet',
-                   %(D0)s::timestamp AT TIME ZONE %(TZ)s FROM generate_series(1, %(W)s) i""", p)
-        step("temp: accounts", """
+                   %(D0)s::timestamp AT TIME ZONE %(TZ)s FROM generate_series(1, %(W)s) i""",
+            p,
+        )
+        step(
+            "temp: accounts",
+            """
             CREATE TEMP TABLE b_acct AS
             SELECT j AS id, NULL::bigint AS member_id, %(T_CH)s AS type_id, 'internal'::text AS category,
                    true AS allow_negative FROM generate_series(1, 2) j
             UNION ALL
-            SELECT 2 + i, i, %(T_CASH)s, 'liability', false FROM generate_series(1, %(W)s) i""", p)
+            SELECT 2 + i, i, %(T_CASH)s, 'liability', false FROM generate_series(1, %(W)s) i""",
+            p,
+        )
         # --- the records of D-1 and D: serial, direction, amount, wallet, time, what the statement does with it
-        step("bench_rec: ledger records of D-1 and D", """
+        step(
+            "bench_rec: ledger records of D-1 and D",
+            """
             CREATE TABLE bench_rec AS
             WITH g AS (
                 SELECT d.day, d.n, i, random() AS r_dir, random() AS r_kind, random() AS r_mis,
@@ -153,9 +210,13 @@ def generate(args) -> None:
                                   ELSE 'ok' END
                         WHEN r_kind < %(P_SHORT)s THEN 'short' WHEN r_mis < %(P_MIS)s THEN 'mismatch'
                         ELSE 'ok' END AS kind
-              FROM g""", p)
+              FROM g""",
+            p,
+        )
         # D-1's long lines: half booked on D with the same amount, a tenth with another amount.
-        step("bench_long1: D-1's long lines", """
+        step(
+            "bench_long1: D-1's long lines",
+            """
             CREATE TABLE bench_long1 AS
             SELECT j, 'YF' || to_char(%(D1)s::date, 'YYYYMMDD') || 'L' || lpad(j::text, 9, '0') AS serial,
                    CASE WHEN random() < 0.85 THEN 'in' ELSE 'out' END AS direction,
@@ -169,9 +230,13 @@ def generate(args) -> None:
                    CASE WHEN fate = 'late_booked' THEN amount ELSE amount + 1 END,
                    3 + floor(random() * %(W)s)::int,
                    (%(D)s::timestamp + j * interval '1 second') AT TIME ZONE %(TZ)s, fate
-              FROM bench_long1 WHERE fate <> 'never'""", p)
+              FROM bench_long1 WHERE fate <> 'never'""",
+            p,
+        )
         # --- postings and entries: the wallets' openings on D-2, then every record in time order
-        step("temp: legs", """
+        step(
+            "temp: legs",
+            """
             CREATE TEMP TABLE b_post AS
             SELECT row_number() OVER (ORDER BY created_at, day, i) AS k, * FROM bench_rec;
             CREATE TEMP TABLE b_legs AS
@@ -182,9 +247,13 @@ def generate(args) -> None:
             UNION ALL
             SELECT (i - 1) / 100 + 1, 2, 'D', sum(%(OPEN)s::numeric), 'adjustment', %(D0)s,
                    %(D0)s::timestamp AT TIME ZONE %(TZ)s, 0
-              FROM generate_series(1, %(W)s) i GROUP BY (i - 1) / 100""", p)
+              FROM generate_series(1, %(W)s) i GROUP BY (i - 1) / 100""",
+            p,
+        )
         p["P0"] = conn.execute("SELECT max(posting) FROM b_legs").fetchone()[0]
-        step("temp: legs of the records", """
+        step(
+            "temp: legs of the records",
+            """
             INSERT INTO b_legs
             SELECT %(P0)s + k, 1, CASE WHEN direction = 'in' THEN 'D' ELSE 'C' END, amount,
                    CASE WHEN direction = 'in' THEN 'recharge' ELSE 'withdrawal' END, day, created_at, 0
@@ -192,8 +261,12 @@ def generate(args) -> None:
             UNION ALL
             SELECT %(P0)s + k, wallet, CASE WHEN direction = 'in' THEN 'C' ELSE 'D' END, amount,
                    CASE WHEN direction = 'in' THEN 'recharge' ELSE 'withdrawal' END, day, created_at, 1
-              FROM b_post""", p)
-        step("postings", """
+              FROM b_post""",
+            p,
+        )
+        step(
+            "postings",
+            """
             INSERT INTO postings_posting (serial_no, source_system, request_no, fingerprint, business_type,
                    entity_id, currency, accounting_date, memo, external_ref, posted_by, created_at)
             SELECT g, 'bench', 'open-' || g, md5('open-' || g), 'adjustment', %(E)s, 'CNY', %(D0)s,
@@ -204,8 +277,12 @@ def generate(args) -> None:
             SELECT %(P0)s + k, 'bench', 'rec-' || serial, md5('rec-' || serial),
                    CASE WHEN direction = 'in' THEN 'recharge' ELSE 'withdrawal' END, %(E)s, 'CNY', day, '',
                    serial, 'bench', created_at
-              FROM b_post""", p)
-        step("entries (window: seq, balance chain)", """
+              FROM b_post""",
+            p,
+        )
+        step(
+            "entries (window: seq, balance chain)",
+            """
             INSERT INTO postings_entry (serial_no, posting_id, account_id, account_seq, direction, amount, currency,
                    balance_before, balance_after, frozen_before, frozen_after, business_type, accounting_date,
                    created_at)
@@ -215,8 +292,12 @@ def generate(args) -> None:
                            CASE WHEN l.direction = 'C' THEN l.amount ELSE -l.amount END AS delta
                       FROM b_legs l) x
             WINDOW w AS (PARTITION BY account_id ORDER BY serial_no ROWS UNBOUNDED PRECEDING)
-            ORDER BY serial_no""", p)
-        step("accounts (balance, entry_seq after D)", """
+            ORDER BY serial_no""",
+            p,
+        )
+        step(
+            "accounts (balance, entry_seq after D)",
+            """
             INSERT INTO accounts_account (id, account_no, name, member_id, entity_id, account_type_id, category,
                    allow_negative, currency, balance, frozen, credit_limit, entry_seq, status, opened_on,
                    created_at, updated_at, posting_mode)
@@ -229,8 +310,12 @@ def generate(args) -> None:
               JOIN accounts_accounttype t ON t.id = a.type_id
               LEFT JOIN (SELECT DISTINCT ON (account_id) account_id, balance_after AS balance, account_seq AS seq
                            FROM postings_entry ORDER BY account_id, account_seq DESC) e ON e.account_id = a.id;
-            INSERT INTO reports_channel_clearing_accounts (channel_id, account_id) VALUES (%(CH)s, 1)""", p)
-        step("calendar: D-2 and D-1 closed, D open", """
+            INSERT INTO reports_channel_clearing_accounts (channel_id, account_id) VALUES (%(CH)s, 1)""",
+            p,
+        )
+        step(
+            "calendar: D-2 and D-1 closed, D open",
+            """
             INSERT INTO postings_accountingcalendar (entity_id, open_date, cut_time, updated_at)
             VALUES (%(E)s, %(D)s, '00:00', %(D)s::timestamp AT TIME ZONE %(TZ)s)
             ON CONFLICT (entity_id) DO UPDATE SET open_date = EXCLUDED.open_date, cut_time = EXCLUDED.cut_time;
@@ -239,9 +324,13 @@ def generate(args) -> None:
             SELECT %(E)s, d, CASE WHEN d < %(D)s THEN 'closed' ELSE 'open' END, d::timestamp AT TIME ZONE %(TZ)s,
                    CASE WHEN d < %(D)s THEN (d + 1)::timestamp AT TIME ZONE %(TZ)s END,
                    CASE WHEN d < %(D)s THEN (d + 1)::timestamp AT TIME ZONE %(TZ)s + interval '10 minutes' END
-              FROM (SELECT generate_series(%(D0)s::date, %(D)s::date, interval '1 day')::date AS d) days""", p)
+              FROM (SELECT generate_series(%(D0)s::date, %(D)s::date, interval '1 day')::date AS d) days""",
+            p,
+        )
         # --- the statements' lines: D-1's is loaded below; D's is written to a file and imported when measured
-        step("bench_line: statement lines of D-1 and D", """
+        step(
+            "bench_line: statement lines of D-1 and D",
+            """
             CREATE TABLE bench_line AS
             WITH src AS (
                 -- records the channel has (a mismatch with another amount)
@@ -280,8 +369,12 @@ def generate(args) -> None:
                    || CASE WHEN direction = 'in' THEN amount ELSE -amount END::numeric(20, 2)::text || ','
                    || CASE WHEN direction = 'in' THEN round(amount * 0.0038, 2) ELSE 1.00 END::numeric(20, 2)::text
                    || ',' || CASE WHEN counts THEN '成功' ELSE '关闭' END AS raw
-              FROM al""", {**p, "FIRST": FIRST_LINE_NO})
-        step("D-1's statement (by SQL)", """
+              FROM al""",
+            {**p, "FIRST": FIRST_LINE_NO},
+        )
+        step(
+            "D-1's statement (by SQL)",
+            """
             INSERT INTO reports_statementimport (channel_id, statement_date, file_name, file_sha256, line_count,
                    imported_by, imported_at)
             VALUES (%(CH)s, %(D1)s, 'bench-d1.csv', md5('bench-d1') || md5('bench-d1-2'),
@@ -291,13 +384,28 @@ def generate(args) -> None:
                    direction, amount, fee, status, counts, raw)
             SELECT (SELECT id FROM reports_statementimport WHERE channel_id = %(CH)s AND statement_date = %(D1)s),
                    %(CH)s, day, line_no, serial, txn_time, direction, amount, fee, status, counts, raw
-              FROM bench_line WHERE day = %(D1)s ORDER BY line_no""", p)
+              FROM bench_line WHERE day = %(D1)s ORDER BY line_no""",
+            p,
+        )
         step("sequences", SEQUENCES_SQL)
         conn.execute("RESET session_replication_role")
         conn.commit()
     log(f"  load: {time.perf_counter() - t0:.1f} s; VACUUM ANALYZE")
-    vacuum(args, ["accounts_customer", "accounts_member", "accounts_account", "postings_posting", "postings_entry",
-                  "reports_statementimport", "reports_statementline", "bench_rec", "bench_line", "bench_long1"])
+    vacuum(
+        args,
+        [
+            "accounts_customer",
+            "accounts_member",
+            "accounts_account",
+            "postings_posting",
+            "postings_entry",
+            "reports_statementimport",
+            "reports_statementline",
+            "bench_rec",
+            "bench_line",
+            "bench_long1",
+        ],
+    )
     verify(args, VERIFY_SQL)
     log(f"matching D-1 ({d1}) as setup, with the tree's channel_recon_run")
     r = run_measured([PYTHON, "-c", RECON_WORKER, d1.isoformat()], django_env(args))
@@ -311,10 +419,21 @@ def generate(args) -> None:
         events = conn.execute("SELECT coalesce(max(id), 0) FROM reports_differenceevent").fetchone()[0]
         conn.execute("CREATE TABLE IF NOT EXISTS bench_meta (meta jsonb NOT NULL)")
         conn.execute("DELETE FROM bench_meta")
-        conn.execute("INSERT INTO bench_meta VALUES (%s)", [json.dumps({
-            "version": GENERATOR_VERSION, "lines": n, "day": day.isoformat(), "sizes": sizes,
-            "max_event_id": events, "generated_seconds": round(time.perf_counter() - t0, 1),
-        })])
+        conn.execute(
+            "INSERT INTO bench_meta VALUES (%s)",
+            [
+                json.dumps(
+                    {
+                        "version": GENERATOR_VERSION,
+                        "lines": n,
+                        "day": day.isoformat(),
+                        "sizes": sizes,
+                        "max_event_id": events,
+                        "generated_seconds": round(time.perf_counter() - t0, 1),
+                    }
+                )
+            ],
+        )
     log(f"generated in {time.perf_counter() - t0:.1f} s")
 
 
@@ -358,8 +477,16 @@ def reset(args) -> None:
         removed += conn.execute("DELETE FROM reports_statementimport WHERE statement_date >= %s", [args.day]).rowcount
         conn.execute("RESET session_replication_role")
         conn.commit()
-    vacuum(args, ["reports_differenceevent", "reports_difference", "reports_reconrun", "reports_statementline",
-                  "reports_statementimport"])
+    vacuum(
+        args,
+        [
+            "reports_differenceevent",
+            "reports_difference",
+            "reports_reconrun",
+            "reports_statementline",
+            "reports_statementimport",
+        ],
+    )
     log(f"reset: {removed:,} rows of D's statement and of earlier runs removed; D-1's differences restored")
 
 
@@ -376,39 +503,55 @@ def statement_file(args) -> Path:
     tmp = path.with_suffix(".tmp")
     with connect(args) as conn, open(tmp, "wb") as f:
         f.write(("\n".join(HEADER).format(day=args.day) + "\n").encode())
-        with conn.cursor().copy("COPY (SELECT raw FROM bench_line WHERE day = %s ORDER BY line_no) TO STDOUT",
-                                [args.day]) as copy:
+        with conn.cursor().copy(
+            "COPY (SELECT raw FROM bench_line WHERE day = %s ORDER BY line_no) TO STDOUT", [args.day]
+        ) as copy:
             for block in copy:
                 f.write(block)
-        count, money_in, money_out, fees = conn.execute("""
+        count, money_in, money_out, fees = conn.execute(
+            """
             SELECT count(*), coalesce(sum(amount) FILTER (WHERE counts AND direction = 'in'), 0),
                    coalesce(sum(amount) FILTER (WHERE counts AND direction = 'out'), 0),
                    coalesce(sum(fee) FILTER (WHERE counts), 0)
-              FROM bench_line WHERE day = %s""", [args.day]).fetchone()
-        f.write(("#" + "-" * 40 + "\n" + f"#汇总,总笔数:{count},收入金额:{money_in:.2f},支出金额:{money_out:.2f},"
-                 f"手续费合计:{fees:.2f}\n").encode())
+              FROM bench_line WHERE day = %s""",
+            [args.day],
+        ).fetchone()
+        f.write(
+            (
+                "#" + "-" * 40 + "\n" + f"#汇总,总笔数:{count},收入金额:{money_in:.2f},支出金额:{money_out:.2f},"
+                f"手续费合计:{fees:.2f}\n"
+            ).encode()
+        )
     tmp.rename(path)
-    log(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size / 2**20:.0f} MB, {count:,} lines) "
-        f"in {time.perf_counter() - t:.1f} s")
+    log(
+        f"wrote {path.relative_to(ROOT)} ({path.stat().st_size / 2**20:.0f} MB, {count:,} lines) "
+        f"in {time.perf_counter() - t:.1f} s"
+    )
     return path
 
 
 def load_lines_by_sql(args) -> None:
     with connect(args) as conn:
         t = time.perf_counter()
-        conn.execute("""
+        conn.execute(
+            """
             INSERT INTO reports_statementimport (channel_id, statement_date, file_name, file_sha256, line_count,
                    imported_by, imported_at)
             SELECT id, %(D)s, 'bench-d.csv', md5('bench-d') || md5('bench-d-2'),
                    (SELECT count(*) FROM bench_line WHERE day = %(D)s), 'bench', now()
-              FROM reports_channel WHERE code = %(C)s""", {"D": args.day, "C": CHANNEL})
-        conn.execute("""
+              FROM reports_channel WHERE code = %(C)s""",
+            {"D": args.day, "C": CHANNEL},
+        )
+        conn.execute(
+            """
             INSERT INTO reports_statementline (statement_id, channel_id, statement_date, line_no, serial_no, txn_time,
                    direction, amount, fee, status, counts, raw)
             SELECT s.id, s.channel_id, l.day, l.line_no, l.serial, l.txn_time, l.direction, l.amount, l.fee, l.status,
                    l.counts, l.raw
               FROM bench_line l JOIN reports_statementimport s ON s.statement_date = l.day
-             WHERE l.day = %(D)s ORDER BY l.line_no""", {"D": args.day})
+             WHERE l.day = %(D)s ORDER BY l.line_no""",
+            {"D": args.day},
+        )
         conn.commit()
     log(f"D's statement lines inserted by SQL in {time.perf_counter() - t:.1f} s (--sql-lines)")
 
@@ -430,7 +573,8 @@ statement = statement_import(channel=Channel.objects.get(code=sys.argv[3]), stat
 print(json.dumps({"seconds": time.perf_counter() - t, "read": read, "lines": statement.line_count}))
 """
 
-RECON_WORKER = """
+RECON_WORKER = (
+    """
 import json, sys, time
 import django
 django.setup()
@@ -441,7 +585,9 @@ t = time.perf_counter()
 run = channel_recon_run(channel=Channel.objects.get(code="%s"), recon_date=date.fromisoformat(sys.argv[1]),
                         actor="bench")
 print(json.dumps({"seconds": time.perf_counter() - t}))
-""" % CHANNEL
+"""
+    % CHANNEL
+)
 
 BASELINE = """
 import django
@@ -462,10 +608,14 @@ def measure(args, label: str, cmd: list[str]) -> dict:
     result["ok"] = result["returncode"] == 0 and result["inner"] is not None
     if not result["ok"]:
         err = [line for line in result["stderr"].strip().splitlines() if line.strip()]
-        log(f"  FAILED (exit {result['returncode']}{', timed out' if result['timed_out'] else ''}): "
-            + (err[-1][:500] if err else ""))
-    log(f"  wall {result['wall']:.2f} s (the call itself {result['inner'] or 0:.2f} s), "
-        f"peak RSS {result['rss_mb']:.0f} MB, cpu {result['user'] + result['sys']:.1f} s")
+        log(
+            f"  FAILED (exit {result['returncode']}{', timed out' if result['timed_out'] else ''}): "
+            + (err[-1][:500] if err else "")
+        )
+    log(
+        f"  wall {result['wall']:.2f} s (the call itself {result['inner'] or 0:.2f} s), "
+        f"peak RSS {result['rss_mb']:.0f} MB, cpu {result['user'] + result['sys']:.1f} s"
+    )
     return result
 
 
@@ -482,12 +632,20 @@ JOIN_SQL = """
 
 def measure_join(args) -> dict:
     with connect(args, autocommit=True) as conn:
-        statement = conn.execute("""SELECT s.id FROM reports_statementimport s JOIN reports_channel c
+        statement = conn.execute(
+            """SELECT s.id FROM reports_statementimport s JOIN reports_channel c
                                      ON c.id = s.channel_id WHERE c.code = %s AND s.statement_date = %s""",
-                                 [CHANNEL, args.day]).fetchone()[0]
-        accounts = [r[0] for r in conn.execute("""
+            [CHANNEL, args.day],
+        ).fetchone()[0]
+        accounts = [
+            r[0]
+            for r in conn.execute(
+                """
             SELECT a.account_id FROM reports_channel_clearing_accounts a JOIN reports_channel c ON c.id = a.channel_id
-             WHERE c.code = %s""", [CHANNEL])]
+             WHERE c.code = %s""",
+                [CHANNEL],
+            )
+        ]
         params = {"S": statement, "A": accounts, "D": args.day}
         times = []
         for _ in range(3):
@@ -525,23 +683,35 @@ def outcome(args) -> dict:
         p = {"D": args.day, "D1": args.day - timedelta(days=1), "C": CHANNEL}
         expected = conn.execute(EXPECTED_SQL, p).fetchone()
         got = conn.execute(GOT_SQL, p).fetchone()
-        counts = conn.execute("""
+        counts = conn.execute(
+            """
             SELECT count(*), (SELECT count(*) FROM reports_differenceevent),
                    count(*) FILTER (WHERE recon_date = %(D1)s AND resolution = 'matched_late'),
                    count(*) FILTER (WHERE recon_date = %(D1)s AND outcome = 'amount_mismatch'),
                    count(*) FILTER (WHERE recon_date = %(D1)s AND outcome = 'short')
-              FROM reports_difference""", p).fetchone()
+              FROM reports_difference""",
+            p,
+        ).fetchone()
         # D-1: pending records of D-1 that never arrive become short on D, those arriving with another
         # amount and D-1's long lines booked with another amount become mismatches.
-        d1_expected = conn.execute("""
+        d1_expected = conn.execute(
+            """
             SELECT (SELECT count(*) FROM bench_rec WHERE day = %(D1)s AND kind = 'short')
                      + (SELECT count(*) FROM bench_rec WHERE day = %(D1)s AND kind = 'pending' AND i %% 10 > 5),
                    (SELECT count(*) FROM bench_rec WHERE day = %(D1)s AND kind = 'mismatch')
                      + (SELECT count(*) FROM bench_line WHERE day = %(D)s AND kind = 'arrival_other')
                      + (SELECT count(*) FROM bench_rec WHERE day = %(D)s AND kind = 'late_booked_other')""",
-                                   p).fetchone()
-    return {"expected": expected, "got": got, "differences": counts[0], "events": counts[1],
-            "d1": (counts[4], counts[3]), "d1_expected": d1_expected, "late_d1": counts[2]}
+            p,
+        ).fetchone()
+    return {
+        "expected": expected,
+        "got": got,
+        "differences": counts[0],
+        "events": counts[1],
+        "d1": (counts[4], counts[3]),
+        "d1_expected": d1_expected,
+        "late_d1": counts[2],
+    }
 
 
 # --------------------------------------------------------------------------- report
@@ -549,33 +719,62 @@ def outcome(args) -> dict:
 
 def report(args, imp: dict | None, join: dict, runs: list[dict], base_rss: float, outcomes: list[dict]) -> None:
     log("")
-    log(f"== channel reconciliation benchmark: {args.lines:,} statement lines against {args.lines:,} ledger records"
-        f" on {args.day}")
-    log(f"   {time.strftime('%Y-%m-%d %H:%M %Z')}; load average before/after: {args.load_before} / "
-        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    log(
+        f"== channel reconciliation benchmark: {args.lines:,} statement lines against {args.lines:,} ledger records"
+        f" on {args.day}"
+    )
+    log(
+        f"   {time.strftime('%Y-%m-%d %H:%M %Z')}; load average before/after: {args.load_before} / "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     log(f"   {machine()}; {server(args)}")
     base = join["seconds"]
-    rows = [("plain SQL join lines-postings-entries (best of 3)", f"{base:.2f} s", "", "1.00", ""),
-            ("python worker at rest (django.setup)", f"{base_rss:.0f} MB", "", "", "")]
+    rows = [
+        ("plain SQL join lines-postings-entries (best of 3)", f"{base:.2f} s", "", "1.00", ""),
+        ("python worker at rest (django.setup)", f"{base_rss:.0f} MB", "", "", ""),
+    ]
     if imp is not None:
         rows.append(("statement_import of the CSV file: wall (subprocess)", f"{imp['wall']:.2f} s", "", "", ""))
         if imp["inner"] is not None:
             rows.append(("  the call alone (with reading the file)", f"{imp['inner']:.2f} s", "", "", ""))
-        rows.append(("statement_import: peak RSS", f"{imp['rss_mb']:.0f} MB", f"< {MEMORY_TARGET_MB:.0f} MB", "",
-                     ("PASS" if imp["rss_mb"] < MEMORY_TARGET_MB else "FAIL") + ("" if imp["ok"] else " (failed)")))
+        rows.append(
+            (
+                "statement_import: peak RSS",
+                f"{imp['rss_mb']:.0f} MB",
+                f"< {MEMORY_TARGET_MB:.0f} MB",
+                "",
+                ("PASS" if imp["rss_mb"] < MEMORY_TARGET_MB else "FAIL") + ("" if imp["ok"] else " (failed)"),
+            )
+        )
     else:
         rows.append(("statement lines inserted by SQL (--sql-lines)", "", "", "", ""))
     for r in runs:
         ok = r["ok"]
-        verdict = ("PASS" if r["wall"] < TIME_TARGET_S else "FAIL") if ok else (
-            "TIMEOUT (FAIL)" if r["timed_out"] else "ERROR")
-        rows.append((f"channel_recon_run {r['label']}: wall (subprocess)", ("> " if r["timed_out"] else "")
-                     + f"{r['wall']:.2f} s", f"< {TIME_TARGET_S:.0f} s", f"{r['wall'] / base:.1f}", verdict))
+        verdict = (
+            ("PASS" if r["wall"] < TIME_TARGET_S else "FAIL")
+            if ok
+            else ("TIMEOUT (FAIL)" if r["timed_out"] else "ERROR")
+        )
+        rows.append(
+            (
+                f"channel_recon_run {r['label']}: wall (subprocess)",
+                ("> " if r["timed_out"] else "") + f"{r['wall']:.2f} s",
+                f"< {TIME_TARGET_S:.0f} s",
+                f"{r['wall'] / base:.1f}",
+                verdict,
+            )
+        )
         if r["inner"] is not None:
             rows.append(("  the call alone", f"{r['inner']:.2f} s", "", f"{r['inner'] / base:.1f}", ""))
-        rows.append((f"channel_recon_run {r['label']}: peak RSS", f"{r['rss_mb']:.0f} MB",
-                     f"< {MEMORY_TARGET_MB:.0f} MB", "",
-                     ("PASS" if r["rss_mb"] < MEMORY_TARGET_MB else "FAIL") + ("" if ok else " (run failed)")))
+        rows.append(
+            (
+                f"channel_recon_run {r['label']}: peak RSS",
+                f"{r['rss_mb']:.0f} MB",
+                f"< {MEMORY_TARGET_MB:.0f} MB",
+                "",
+                ("PASS" if r["rss_mb"] < MEMORY_TARGET_MB else "FAIL") + ("" if ok else " (run failed)"),
+            )
+        )
     header = ("figure", "value", "target", "ratio", "result")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(5)]
     log("   " + "  ".join(h.ljust(w) for h, w in zip(header, widths)))
@@ -587,14 +786,18 @@ def report(args, imp: dict | None, join: dict, runs: list[dict], base_rss: float
     for o, r in zip(outcomes, runs):
         got = o["got"]
         agree = got is not None and tuple(got[:7]) == tuple(o["expected"]) and tuple(o["d1"]) == tuple(o["d1_expected"])
-        log(f"   after the {r['label']}: " + ", ".join(
-            f"{name} {g:,}" + ("" if g == e else f" (planted {e:,})")
-            for name, g, e in zip(names, got or [0] * 7, o["expected"]))
+        log(
+            f"   after the {r['label']}: "
+            + ", ".join(
+                f"{name} {g:,}" + ("" if g == e else f" (planted {e:,})")
+                for name, g, e in zip(names, got or [0] * 7, o["expected"])
+            )
             + (f"; lines {got[7]:,}, ledger records {got[8]:,}, runs {got[9]}" if got else "")
             + f"; D-1 short {o['d1'][0]:,}, mismatch {o['d1'][1]:,}"
             + ("" if tuple(o["d1"]) == tuple(o["d1_expected"]) else f" (planted {o['d1_expected']})")
             + f"; {o['differences']:,} differences, {o['events']:,} events in all"
-            + ("  [as planted]" if agree else "  [NOT AS PLANTED]"))
+            + ("  [as planted]" if agree else "  [NOT AS PLANTED]")
+        )
 
 
 # --------------------------------------------------------------------------- main
@@ -606,11 +809,19 @@ def main(argv=None) -> None:
     ap.add_argument("--day", type=date.fromisoformat, default=date(2026, 11, 23), help="day D (default 2026-11-23)")
     add_server_arguments(ap, "database (default recon_bench; recon_bench_<lines> for other sizes)")
     ap.add_argument("--regenerate", action="store_true", help="drop and regenerate the benchmark database")
-    ap.add_argument("--sql-lines", action="store_true",
-                    help="insert D's statement lines by SQL instead of importing the CSV file (no import figures)")
+    ap.add_argument(
+        "--sql-lines",
+        action="store_true",
+        help="insert D's statement lines by SQL instead of importing the CSV file (no import figures)",
+    )
     ap.add_argument("--no-rerun", action="store_true", help="skip the second (re-run) matching")
-    ap.add_argument("--timeout", type=float, default=1800, metavar="SECONDS",
-                    help="give up on a subprocess after this long (default 1800)")
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=1800,
+        metavar="SECONDS",
+        help="give up on a subprocess after this long (default 1800)",
+    )
     ap.add_argument("--plan", action="store_true", help="print the plain join's EXPLAIN ANALYZE")
     args = ap.parse_args(argv)
     if args.lines < 1000:
@@ -627,8 +838,11 @@ def main(argv=None) -> None:
         load_lines_by_sql(args)
     else:
         path = statement_file(args)
-        imp = measure(args, f"statement_import of {path.name}",
-                      [PYTHON, "-c", IMPORT_WORKER, str(path), args.day.isoformat(), CHANNEL])
+        imp = measure(
+            args,
+            f"statement_import of {path.name}",
+            [PYTHON, "-c", IMPORT_WORKER, str(path), args.day.isoformat(), CHANNEL],
+        )
         if not imp["ok"]:
             sys.exit("the import failed: " + imp["stderr"][-3000:])
     join = measure_join(args)
@@ -637,8 +851,9 @@ def main(argv=None) -> None:
     base_rss = run_measured([PYTHON, "-c", BASELINE], django_env(args))["rss_mb"]
     runs, outcomes = [], []
     for label in ["first run", "re-run"][: 1 if args.no_rerun else 2]:
-        result = measure(args, f"channel_recon_run {args.day} ({label})",
-                         [PYTHON, "-c", RECON_WORKER, args.day.isoformat()])
+        result = measure(
+            args, f"channel_recon_run {args.day} ({label})", [PYTHON, "-c", RECON_WORKER, args.day.isoformat()]
+        )
         result["label"] = label
         runs.append(result)
         outcomes.append(outcome(args))

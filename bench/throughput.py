@@ -95,7 +95,9 @@ def django_setup(args) -> None:
 def psql(args, sql: str, db: str = "postgres") -> str:
     out = subprocess.run(
         ["psql", "-h", args.host, "-p", args.port, "-U", args.user, "-d", db, "-Atqc", sql],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return out.stdout.strip()
 
@@ -121,8 +123,8 @@ def build_ledger(args) -> dict:
     from django.db import connection, transaction
 
     from accounts.chart import install_defaults
-    from accounts.services import account_number
     from accounts.models import Account, AccountType, Customer, Entity, Member
+    from accounts.services import account_number
     from postings.services import Leg, PostingRequest, posting_create_batch
 
     install_defaults()
@@ -142,35 +144,46 @@ def build_ledger(args) -> dict:
                 members = Member.objects.bulk_create(
                     [Member(member_no=f"B{i:09d}", customer=c, name=c.name) for i, c in zip(n, customers)]
                 )
-                accounts = Account.objects.bulk_create([
-                    Account(account_no=f"tmp-b{i}", name=f"bench {i}", member=m, entity=entity, account_type=cash,
-                            category=cash.category, allow_negative=cash.allow_negative, currency="CNY",
-                            opened_on=today)
-                    for i, m in zip(n, members)
-                ])
+                accounts = Account.objects.bulk_create(
+                    [
+                        Account(
+                            account_no=f"tmp-b{i}",
+                            name=f"bench {i}",
+                            member=m,
+                            entity=entity,
+                            account_type=cash,
+                            category=cash.category,
+                            allow_negative=cash.allow_negative,
+                            currency="CNY",
+                            opened_on=today,
+                        )
+                        for i, m in zip(n, members)
+                    ]
+                )
                 for a in accounts:
-                    a.account_no = account_number(subject_code=cash.subject_code, entity_id=entity.id,
-                                                  account_id=a.id)
+                    a.account_no = account_number(subject_code=cash.subject_code, entity_id=entity.id, account_id=a.id)
                 Account.objects.bulk_update(accounts, ["account_no"])
         log(f"  opened in {time.perf_counter() - t0:.1f} s")
     channel = _internal(entity, "CHANNEL_CLEARING")
     fee = _internal(entity, "FEE_INCOME")
     members = list(
-        Account.objects.filter(account_type=cash, name__startswith="bench").order_by("id")
+        Account.objects.filter(account_type=cash, name__startswith="bench")
+        .order_by("id")
         .values_list("account_no", flat=True)[: args.members]
     )
-    unfunded = list(
-        Account.objects.filter(account_no__in=members, balance=0).values_list("account_no", flat=True)
-    )
+    unfunded = list(Account.objects.filter(account_no__in=members, balance=0).values_list("account_no", flat=True))
     if unfunded:
         log(f"  funding {len(unfunded):,} accounts by batch posting ...")
         t0 = time.perf_counter()
         for start in range(0, len(unfunded), 1000):
-            chunk = unfunded[start:start + 1000]
+            chunk = unfunded[start : start + 1000]
             results = posting_create_batch(
-                [PostingRequest(f"fund-{no}", "recharge", [Leg.debit(channel, FUNDING), Leg.credit(no, FUNDING)])
-                 for no in chunk],
-                posted_by="bench", source_system="bench",
+                [
+                    PostingRequest(f"fund-{no}", "recharge", [Leg.debit(channel, FUNDING), Leg.credit(no, FUNDING)])
+                    for no in chunk
+                ],
+                posted_by="bench",
+                source_system="bench",
             )
             bad = [r.error for r in results if r.error]
             if bad:
@@ -208,9 +221,14 @@ def _history_account(args, entity, cash, channel) -> str:
         t0 = time.perf_counter()
         for start in range(account.entry_seq, args.history, 1000):
             posting_create_batch(
-                [PostingRequest(f"hist-{i}", "recharge", [Leg.debit(channel, AMOUNT), Leg.credit(account.account_no, AMOUNT)])
-                 for i in range(start, min(start + 1000, args.history))],
-                posted_by="bench", source_system="bench",
+                [
+                    PostingRequest(
+                        f"hist-{i}", "recharge", [Leg.debit(channel, AMOUNT), Leg.credit(account.account_no, AMOUNT)]
+                    )
+                    for i in range(start, min(start + 1000, args.history))
+                ],
+                posted_by="bench",
+                source_system="bench",
             )
         log(f"  posted in {time.perf_counter() - t0:.1f} s")
     return account.account_no
@@ -263,12 +281,32 @@ def pgbench(args, clients: list[int]) -> dict[tuple[str, int], float]:
             path.write_text(script.format(n=args.members))
             for c in clients:
                 out = subprocess.run(
-                    ["pgbench", "-h", args.host, "-p", args.port, "-U", args.user, "-n", "-f", str(path),
-                     "-c", str(c), "-j", str(min(c, os.cpu_count() or 1)), "-T", str(int(args.seconds)), args.db],
-                    capture_output=True, text=True, check=True,
+                    [
+                        "pgbench",
+                        "-h",
+                        args.host,
+                        "-p",
+                        args.port,
+                        "-U",
+                        args.user,
+                        "-n",
+                        "-f",
+                        str(path),
+                        "-c",
+                        str(c),
+                        "-j",
+                        str(min(c, os.cpu_count() or 1)),
+                        "-T",
+                        str(int(args.seconds)),
+                        args.db,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
                 ).stdout
-                tps = next(float(line.split("=")[1].split()[0]) for line in out.splitlines()
-                           if line.startswith("tps ="))
+                tps = next(
+                    float(line.split("=")[1].split()[0]) for line in out.splitlines() if line.startswith("tps =")
+                )
                 results[(name, c)] = tps
                 log(f"  pgbench {name:6} {c} clients: {tps:8.0f} tx/s")
     psql(args, "DROP TABLE IF EXISTS pgb_entry, pgb_account", db=args.db)
@@ -307,8 +345,9 @@ def _worker(args, kind: str, ledger: dict, seed: int, start, stop, counts, index
         else:
             legs = [Leg.debit(rng.choice(members), AMOUNT), Leg.credit(ledger["fee"], AMOUNT)]
             business_type = "fee"
-        posting_create(request_no=f"{prefix}-{n}", business_type=business_type, legs=legs,
-                       posted_by="bench", source_system="bench")
+        posting_create(
+            request_no=f"{prefix}-{n}", business_type=business_type, legs=legs, posted_by="bench", source_system="bench"
+        )
         n += 1
         counts[index] = n
 
@@ -334,8 +373,10 @@ def run_ours(args, kind: str, processes: int, ledger: dict, *, flusher: bool = F
     ctx = mp.get_context("spawn")  # each process builds its own Django and connection
     start, stop = ctx.Event(), ctx.Event()
     counts = ctx.Array("q", processes + 1)
-    procs = [ctx.Process(target=_worker, args=(args, kind, ledger, 1000 * processes + i, start, stop, counts, i))
-             for i in range(processes)]
+    procs = [
+        ctx.Process(target=_worker, args=(args, kind, ledger, 1000 * processes + i, start, stop, counts, i))
+        for i in range(processes)
+    ]
     if flusher:
         procs.append(ctx.Process(target=_flusher, args=(args, start, stop, counts, processes)))
     for p in procs:
@@ -433,26 +474,36 @@ def main() -> None:
     read = reads(args, ledger)
 
     log("")
-    log(f"{'clients':>7} | {'pgbench random':>14} | {'ours random':>11} {'ratio':>6} | {'pgbench hot':>11} | "
-        f"{'hot real-time':>13} {'vs ours':>7} | {'hot buffered':>12} {'vs ours':>7} {'vs pgb hot':>10}")
+    log(
+        f"{'clients':>7} | {'pgbench random':>14} | {'ours random':>11} {'ratio':>6} | {'pgbench hot':>11} | "
+        f"{'hot real-time':>13} {'vs ours':>7} | {'hot buffered':>12} {'vs ours':>7} {'vs pgb hot':>10}"
+    )
     for c in clients:
         pr, ph = limit[("random", c)], limit[("hot", c)]
-        log(f"{c:>7} | {pr:14.0f} | {ours[c]:11.0f} {ours[c] / pr:6.0%} | {ph:11.0f} | "
+        log(
+            f"{c:>7} | {pr:14.0f} | {ours[c]:11.0f} {ours[c] / pr:6.0%} | {ph:11.0f} | "
             f"{hot_rt[c]:13.0f} {hot_rt[c] / ours[c]:7.0%} | {hot_buf[c]:12.0f} {hot_buf[c] / ours[c]:7.0%} "
-            f"{hot_buf[c] / ph:10.0%}")
+            f"{hot_buf[c] / ph:10.0%}"
+        )
     top = max(clients)
     log("")
     log("targets (issue 6), measured in this run:")
-    log(f"  single postings at {top} processes >= 50% of pgbench random: "
-        f"{ours[top]:.0f} / {limit[('random', top)]:.0f} = {ours[top] / limit[('random', top)]:.0%}")
+    log(
+        f"  single postings at {top} processes >= 50% of pgbench random: "
+        f"{ours[top]:.0f} / {limit[('random', top)]:.0f} = {ours[top] / limit[('random', top)]:.0%}"
+    )
     log(f"  buffered hot >= 90% of our random: {hot_buf[top]:.0f} / {ours[top]:.0f} = {hot_buf[top] / ours[top]:.0%}")
-    log(f"  buffered hot above pgbench hot row: {hot_buf[top]:.0f} vs {limit[('hot', top)]:.0f} "
-        f"= {hot_buf[top] / limit[('hot', top)]:.2f}x")
+    log(
+        f"  buffered hot above pgbench hot row: {hot_buf[top]:.0f} vs {limit[('hot', top)]:.0f} "
+        f"= {hot_buf[top] / limit[('hot', top)]:.2f}x"
+    )
     log(f"  real-time hot collapses: {hot_rt[top]:.0f} = {hot_rt[top] / ours[top]:.0%} of our random")
     for c, rate in batch.items():
         log(f"  batch posting (100 per call), {c} process(es) >= 5,000/s: {rate:.0f}/s")
-    log(f"  balance read < 2 ms median: {read['balance']:.2f} ms; last 50 entries {read['last 50 entries']:.2f} ms; "
-        f"summing the legs on read instead (peers' way) {read['sum of legs']:.2f} ms")
+    log(
+        f"  balance read < 2 ms median: {read['balance']:.2f} ms; last 50 entries {read['last 50 entries']:.2f} ms; "
+        f"summing the legs on read instead (peers' way) {read['sum of legs']:.2f} ms"
+    )
     log(f"total bench time {time.perf_counter() - t_all:.0f} s")
 
 

@@ -111,8 +111,9 @@ else:
         # error: 2 - 9 % more ledger_post calls from pgbench at 8 clients, about
         # 2 % more postings through the service (bench/README.md).
         # pgtrigger.ignore() still works: it sets the list for its block.
-        _options["options"] = (f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan "
-                               "-c pgtrigger.ignore={}").strip()
+        _options["options"] = (
+            f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan -c pgtrigger.ignore={{}}"
+        ).strip()
 # Each service owns its transaction (STYLE.md); no request-wide atomic block.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -148,8 +149,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ledger API (账务系统接口)",
     "DESCRIPTION": "Postings, holds, withdrawals and reads of the ledger core for business systems. "
-                   "Authenticate with `Authorization: Api-Key <key>`. Amounts are decimal strings. "
-                   "Every error is `{\"error\": {\"code\", \"message\", \"fields\"}}`; see docs/api.md.",
+    "Authenticate with `Authorization: Api-Key <key>`. Amounts are decimal strings. "
+    'Every error is `{"error": {"code", "message", "fields"}}`; see docs/api.md.',
     "VERSION": "1.0.0",
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -179,10 +180,13 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # every web process must share it: CACHE_URL (redis://...), else the broker's
 # Redis, else this process's memory (the one-process demo).
 CACHE_URL = os.environ.get("CACHE_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
-CACHES = {"default": (
-    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "ledger"}
-    if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-)}
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "ledger"}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 # Calls a minute per API client when the client has no limit of its own; 0: none.
 API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_RATE_LIMIT_PER_MINUTE", "60000"))
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL or None)

@@ -143,8 +143,9 @@ def _apply(serials, seqs, befores, afters, *, frozen: Decimal) -> int:
     return len(entries)
 
 
-def posting_mode_set(*, mode: str, actor: str, account: Account | None = None,
-                     account_type: AccountType | None = None) -> int:
+def posting_mode_set(
+    *, mode: str, actor: str, account: Account | None = None, account_type: AccountType | None = None
+) -> int:
     """Make an account, or an account type and every account of it, buffered
     or real-time. Returns the number of accounts changed.
 
@@ -174,15 +175,23 @@ def posting_mode_set(*, mode: str, actor: str, account: Account | None = None,
         changed = [a.pk for a in switching]
         Account.objects.filter(pk__in=changed).update(posting_mode=mode, updated_at=timezone.now())
         AccountPostingModeChange.objects.bulk_create(
-            AccountPostingModeChange(account=a, from_mode=a.posting_mode, to_mode=mode, changed_by=actor,
-                                     via_type=account_type.code if account_type is not None else "")
+            AccountPostingModeChange(
+                account=a,
+                from_mode=a.posting_mode,
+                to_mode=mode,
+                changed_by=actor,
+                via_type=account_type.code if account_type is not None else "",
+            )
             for a in switching
         )
         if account is not None:
             account.posting_mode = mode
         logger.info(
             "posting mode %s set by %s on %s (%d accounts changed)",
-            mode, actor, account_type or account, len(changed),
+            mode,
+            actor,
+            account_type or account,
+            len(changed),
         )
     if mode == PostingMode.REALTIME and changed:
         buffers_flush(account_ids=changed)

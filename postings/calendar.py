@@ -79,15 +79,21 @@ def accounting_date_for_posting(*, entity: Entity, requested: date | None) -> da
     # Not only the day itself: a day before a cut day (say, before the first
     # end of day, which opens from zero) is covered by that day's sheet, whose
     # balances would no longer follow from the entries.
-    cut = (AccountingDay.objects.filter(entity=entity, date__gte=requested, status__in=_CUT)
-           .order_by("date").values_list("date", "status").first())
+    cut = (
+        AccountingDay.objects.filter(entity=entity, date__gte=requested, status__in=_CUT)
+        .order_by("date")
+        .values_list("date", "status")
+        .first()
+    )
     if cut is not None:
         cut_date, status = cut
         if cut_date == requested:
             message = f"Accounting day {requested} of {entity.code} is {status}; post a correction on {open_date}."
         else:
-            message = (f"Accounting day {requested} of {entity.code} comes before {cut_date}, which is {status}; "
-                       f"post a correction on {open_date}.")
+            message = (
+                f"Accounting day {requested} of {entity.code} comes before {cut_date}, which is {status}; "
+                f"post a correction on {open_date}."
+            )
         raise DayClosed(message, accounting_date=requested, open_date=open_date)
     return requested
 

@@ -126,9 +126,7 @@ class Posting(models.Model):
     # A channel's serial number, bank reference or payment slip number.
     external_ref = models.CharField("external reference", max_length=64, blank=True)
     posted_by = models.CharField(max_length=150)
-    reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
-    )
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
     # A correction posted on the open day for a day already closed says which.
     corrects_date = models.DateField("corrects accounting date", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -144,8 +142,10 @@ class Posting(models.Model):
             ),
         ]
         # external_ref: equality lookups only (a channel's serial), so no LIKE index beside it.
-        indexes = [models.Index(fields=["accounting_date", "business_type"]),
-                   models.Index(fields=["external_ref"], name="posting_external_ref_idx")]
+        indexes = [
+            models.Index(fields=["accounting_date", "business_type"]),
+            models.Index(fields=["external_ref"], name="posting_external_ref_idx"),
+        ]
         triggers = [
             pgtrigger.Protect(name="posting_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
             pgtrigger.Trigger(
@@ -200,12 +200,18 @@ class Entry(models.Model):
             # Pending (all NULL) or applied (none NULL), nothing in between.
             models.CheckConstraint(
                 condition=Q(
-                    account_seq__isnull=True, balance_before__isnull=True, balance_after__isnull=True,
-                    frozen_before__isnull=True, frozen_after__isnull=True,
+                    account_seq__isnull=True,
+                    balance_before__isnull=True,
+                    balance_after__isnull=True,
+                    frozen_before__isnull=True,
+                    frozen_after__isnull=True,
                 )
                 | Q(
-                    account_seq__isnull=False, balance_before__isnull=False, balance_after__isnull=False,
-                    frozen_before__isnull=False, frozen_after__isnull=False,
+                    account_seq__isnull=False,
+                    balance_before__isnull=False,
+                    balance_after__isnull=False,
+                    frozen_before__isnull=False,
+                    frozen_after__isnull=False,
                 ),
                 name="entry_pending_or_applied",
             ),

@@ -9,7 +9,7 @@ valid amount is.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 
 from babel.numbers import get_currency_precision, list_currencies
 from djmoney.money import Money
@@ -20,8 +20,15 @@ AMOUNT_MAX_DIGITS = 20
 AMOUNT_DECIMAL_PLACES = 4
 ZERO = Decimal("0")
 
-__all__ = ["Money", "ZERO", "to_amount", "amount_and_places", "currencies_with_fewer_places", "currency_places",
-           "as_money"]
+__all__ = [
+    "Money",
+    "ZERO",
+    "to_amount",
+    "amount_and_places",
+    "currencies_with_fewer_places",
+    "currency_places",
+    "as_money",
+]
 
 
 def currency_places(currency: str) -> int:
@@ -47,7 +54,7 @@ def amount_and_places(value, *, field: str = "amount") -> tuple[Decimal, int]:
     return amount, max(0, -amount.normalize().as_tuple().exponent)
 
 
-@lru_cache(maxsize=None)
+@cache
 def currencies_with_fewer_places(places: int) -> tuple[str, ...]:
     """The currencies in which an amount with ``places`` decimals is not valid."""
     return tuple(sorted(code for code in list_currencies() if currency_places(code) < places))
@@ -57,7 +64,9 @@ def _amount(value, places: int, currency: str, *, field: str, allow_zero: bool) 
     if isinstance(value, Money):
         value = value.amount
     if isinstance(value, float) or isinstance(value, bool):
-        raise InvalidAmount(f"{field}: floats are not accepted for money, pass a Decimal or a string.", **{field: value})
+        raise InvalidAmount(
+            f"{field}: floats are not accepted for money, pass a Decimal or a string.", **{field: value}
+        )
     try:
         amount = Decimal(value) if not isinstance(value, Decimal) else value
     except (InvalidOperation, TypeError, ValueError):
@@ -69,7 +78,9 @@ def _amount(value, places: int, currency: str, *, field: str, allow_zero: bool) 
     if amount.adjusted() >= AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES:
         raise InvalidAmount(f"{field}: {amount} is too large.", **{field: value})
     if amount != amount.quantize(Decimal(1).scaleb(-places)):
-        raise InvalidAmount(f"{field}: {currency} allows at most {places} decimal places, got {amount}.", **{field: value})
+        raise InvalidAmount(
+            f"{field}: {currency} allows at most {places} decimal places, got {amount}.", **{field: value}
+        )
     return amount.quantize(Decimal(1).scaleb(-AMOUNT_DECIMAL_PLACES))
 
 

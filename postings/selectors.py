@@ -100,8 +100,10 @@ def _identity_totals_portable(entity: Entity | None) -> list[IdentityTotals]:
         category = row["account__category"]
         raises = (row["direction"] == "D") == (category == "asset")
         totals[key][category] += row["total"] if raises else -row["total"]
-    return [IdentityTotals(code, currency, t["asset"], t["liability"], t["internal"])
-            for (code, currency), t in sorted(totals.items())]
+    return [
+        IdentityTotals(code, currency, t["asset"], t["liability"], t["internal"])
+        for (code, currency), t in sorted(totals.items())
+    ]
 
 
 @dataclass(frozen=True)
@@ -225,14 +227,18 @@ def account_chain_breaks(*, account: Account) -> list[ChainBreak]:
     balance = Decimal(0)
     expected_seq = 1
     # Pending buffered entries have no place in the chain yet (postings.buffers).
-    entries = Entry.objects.filter(account=account, account_seq__isnull=False).order_by("account_seq").values_list(
-        "serial_no", "account_seq", "direction", "amount", "balance_before", "balance_after"
+    entries = (
+        Entry.objects.filter(account=account, account_seq__isnull=False)
+        .order_by("account_seq")
+        .values_list("serial_no", "account_seq", "direction", "amount", "balance_before", "balance_after")
     )
     for serial, seq, direction, amount, before, after in entries.iterator(chunk_size=2000):
         if seq != expected_seq:
             breaks.append(ChainBreak(account.account_no, serial, f"sequence {seq}, expected {expected_seq}"))
         if before != balance:
-            breaks.append(ChainBreak(account.account_no, serial, f"balance before {before} != previous after {balance}"))
+            breaks.append(
+                ChainBreak(account.account_no, serial, f"balance before {before} != previous after {balance}")
+            )
         signed = amount if direction == account.normal_side else -amount
         if after != before + signed:
             breaks.append(ChainBreak(account.account_no, serial, f"balance after {after} != {before} {signed:+}"))

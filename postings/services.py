@@ -62,6 +62,7 @@ from django.utils import timezone
 from accounts.models import Account, AccountStatus, Category, Entity, PostingMode
 from accounts.selectors import account_get, internal_account_for
 
+from .calendar import accounting_date_for_posting
 from .exceptions import (
     AccountBlocked,
     AccountClosed,
@@ -95,7 +96,6 @@ from .models import (
     PostingRule,
 )
 from .money import Money, amount_and_places, currencies_with_fewer_places, to_amount
-from .calendar import accounting_date_for_posting
 
 DEFAULT_SOURCE = "ledger"
 T = TypeVar("T", bound=Model)
@@ -299,8 +299,10 @@ def _hot_cursor():
 _FULL_PATH_CONSTRAINTS = {"ledger_post_full_path", "account_available_not_negative"}
 # Every parameter a str, so that psycopg keys one prepared statement: no
 # currency is '', no currency too coarse is '', the arrays are literals.
-_ONE_CALL_SQL = ("SELECT * FROM ledger_post(%s, %s, %s, %s, NULLIF(%s, ''), %s, %s, %s, %s::text[], %s::text[], "
-                 "%s::numeric[], string_to_array(NULLIF(%s, ''), ','))")
+_ONE_CALL_SQL = (
+    "SELECT * FROM ledger_post(%s, %s, %s, %s, NULLIF(%s, ''), %s, %s, %s, %s::text[], %s::text[], "
+    "%s::numeric[], string_to_array(NULLIF(%s, ''), ','))"
+)
 
 
 class _FullPath(Exception):
@@ -347,19 +349,48 @@ def _array_literal(values: Iterable[str]) -> str:
     return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
-def _post_in_one_call(*, source_system: str, request_no: str, fingerprint: str, business_type: str,
-                      legs: Sequence[Leg], posted_by: str, memo: str, currency: str | None,
-                      external_ref: str) -> Posting:
+def _post_in_one_call(
+    *,
+    source_system: str,
+    request_no: str,
+    fingerprint: str,
+    business_type: str,
+    legs: Sequence[Leg],
+    posted_by: str,
+    memo: str,
+    currency: str | None,
+    external_ref: str,
+) -> Posting:
     account_nos, directions, amounts, currency, too_coarse = _one_call_arguments(legs, currency)
     memo = memo[:255]
-    params = [source_system, request_no, fingerprint, business_type, currency or "", memo, external_ref, posted_by,
-              _array_literal(account_nos), _array_literal(directions), _array_literal(map(str, amounts)),
-              ",".join(too_coarse)]
+    params = [
+        source_system,
+        request_no,
+        fingerprint,
+        business_type,
+        currency or "",
+        memo,
+        external_ref,
+        posted_by,
+        _array_literal(account_nos),
+        _array_literal(directions),
+        _array_literal(map(str, amounts)),
+        ",".join(too_coarse),
+    ]
     ((serial_no, accounting_date, created_at, entity_id, currency),) = _call(_ONE_CALL_SQL, params)
     return _written_posting(
-        serial_no=serial_no, source_system=source_system, request_no=request_no, fingerprint=fingerprint,
-        business_type=business_type, entity_id=entity_id, currency=currency, accounting_date=accounting_date,
-        memo=memo, external_ref=external_ref, posted_by=posted_by, created_at=created_at,
+        serial_no=serial_no,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        business_type=business_type,
+        entity_id=entity_id,
+        currency=currency,
+        accounting_date=accounting_date,
+        memo=memo,
+        external_ref=external_ref,
+        posted_by=posted_by,
+        created_at=created_at,
     )
 
 
@@ -427,9 +458,12 @@ def _lock_accounts(account_nos: Iterable[str]) -> dict[str, Account]:
     if connection.vendor == "postgresql":
         accounts = _lock_accounts_in_one_statement(sorted(account_nos))
     else:
-        locked = Account.objects.select_related("entity").select_for_update(no_key=True, of=("self",)).filter(
-            account_no__in=account_nos, posting_mode=PostingMode.REALTIME
-        ).order_by("id")
+        locked = (
+            Account.objects.select_related("entity")
+            .select_for_update(no_key=True, of=("self",))
+            .filter(account_no__in=account_nos, posting_mode=PostingMode.REALTIME)
+            .order_by("id")
+        )
         accounts = {a.account_no: a for a in locked}
         if len(accounts) < len(account_nos):
             rest = account_nos - accounts.keys()
@@ -454,7 +488,7 @@ def _lock_accounts_in_one_statement(account_nos: list[str]) -> dict[str, Account
         cursor.execute(sql, [account_nos, account_nos], prepare=True)
         for row in cursor.fetchall():
             account = Account.from_db(connection.alias, account_fields, row[: len(account_fields)])
-            account.entity = Entity.from_db(connection.alias, entity_fields, row[len(account_fields):-1])
+            account.entity = Entity.from_db(connection.alias, entity_fields, row[len(account_fields) : -1])
             account.open_date = row[-1]
             accounts[account.account_no] = account
     return accounts
@@ -572,9 +606,19 @@ def _write_posting(
 ) -> Posting:
     """Validate legs against locked accounts, then write posting, entries and balances."""
     posting, entries, touched = _prepare_posting(
-        source_system=source_system, request_no=request_no, fingerprint=fingerprint, business_type=business_type,
-        legs=legs, accounts=accounts, posted_by=posted_by, memo=memo, currency=currency,
-        accounting_date=accounting_date, external_ref=external_ref, reverses=reverses, hold_leg=hold_leg,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        business_type=business_type,
+        legs=legs,
+        accounts=accounts,
+        posted_by=posted_by,
+        memo=memo,
+        currency=currency,
+        accounting_date=accounting_date,
+        external_ref=external_ref,
+        reverses=reverses,
+        hold_leg=hold_leg,
         corrects_date=corrects_date,
     )
     if connection.vendor != "postgresql":
@@ -599,13 +643,27 @@ _UPDATE_BALANCES_SQL = """
 
 
 def _balance_arrays(accounts: list[Account]) -> list[list]:
-    return [[a.pk for a in accounts], [a.balance for a in accounts], [a.frozen for a in accounts],
-            [a.entry_seq for a in accounts]]
+    return [
+        [a.pk for a in accounts],
+        [a.balance for a in accounts],
+        [a.frozen for a in accounts],
+        [a.entry_seq for a in accounts],
+    ]
 
 
 _POSTING_COLUMNS = (
-    "source_system", "request_no", "fingerprint", "business_type", "entity_id", "currency", "accounting_date",
-    "corrects_date", "memo", "external_ref", "posted_by", "reverses_id",
+    "source_system",
+    "request_no",
+    "fingerprint",
+    "business_type",
+    "entity_id",
+    "currency",
+    "accounting_date",
+    "corrects_date",
+    "memo",
+    "external_ref",
+    "posted_by",
+    "reverses_id",
 )
 
 
@@ -616,11 +674,11 @@ def _write_in_one_statement(posting: Posting, entries: list[Entry], touched: lis
     entry_arrays = ", ".join(f"%s::{t}[]" for t in _ENTRY_TYPES[1:])
     sql = f"""
         WITH p AS (
-            INSERT INTO postings_posting ({', '.join(_POSTING_COLUMNS)}, created_at)
-            VALUES ({', '.join(['%s'] * len(_POSTING_COLUMNS))}, now())
+            INSERT INTO postings_posting ({", ".join(_POSTING_COLUMNS)}, created_at)
+            VALUES ({", ".join(["%s"] * len(_POSTING_COLUMNS))}, now())
             RETURNING serial_no, created_at
         ), e AS (
-            INSERT INTO postings_entry (posting_id, {', '.join(entry_columns)}, created_at)
+            INSERT INTO postings_entry (posting_id, {", ".join(entry_columns)}, created_at)
             SELECT p.serial_no, v.*, now() FROM p, unnest({entry_arrays}) AS v
         ), b AS ({_UPDATE_BALANCES_SQL})
         SELECT serial_no, created_at FROM p
@@ -658,11 +716,31 @@ def _insert_postings(postings: list[Posting]) -> None:
 
 
 _ENTRY_COLUMNS = (
-    "posting_id", "account_id", "account_seq", "direction", "amount", "currency", "balance_before",
-    "balance_after", "frozen_before", "frozen_after", "business_type", "accounting_date",
+    "posting_id",
+    "account_id",
+    "account_seq",
+    "direction",
+    "amount",
+    "currency",
+    "balance_before",
+    "balance_after",
+    "frozen_before",
+    "frozen_after",
+    "business_type",
+    "accounting_date",
 )
 _ENTRY_TYPES = (
-    "bigint", "bigint", "bigint", "text", "numeric", "text", "numeric", "numeric", "numeric", "numeric", "text",
+    "bigint",
+    "bigint",
+    "bigint",
+    "text",
+    "numeric",
+    "text",
+    "numeric",
+    "numeric",
+    "numeric",
+    "numeric",
+    "text",
     "date",
 )
 _INSERT_ENTRIES_SQL = (
@@ -812,15 +890,27 @@ def _check_business_type(business_type: str) -> None:
         raise LedgerValidationError(f"Unknown business type {business_type!r}.", business_type=business_type)
 
 
-def _posting_fingerprint(*, business_type: str, legs: Sequence[Leg], memo: str, currency: str | None,
-                         external_ref: str, corrects_date: date | None) -> str:
+def _posting_fingerprint(
+    *,
+    business_type: str,
+    legs: Sequence[Leg],
+    memo: str,
+    currency: str | None,
+    external_ref: str,
+    corrects_date: date | None,
+) -> str:
     """What a posting request asks for, refusing what can never post."""
     _check_business_type(business_type)
     if len(legs) < 2:
         raise UnbalancedPosting("A posting needs at least one debit and one credit leg.")
     return _fingerprint(
-        op="post", business_type=business_type, legs=_legs_content(legs), memo=memo, currency=currency,
-        external_ref=external_ref, corrects_date=corrects_date,
+        op="post",
+        business_type=business_type,
+        legs=_legs_content(legs),
+        memo=memo,
+        currency=currency,
+        external_ref=external_ref,
+        corrects_date=corrects_date,
     )
 
 
@@ -841,7 +931,11 @@ def posting_create(
     ``posting.replayed`` tells whether it had been posted before.
     ``corrects_date`` marks an adjustment of a day already closed."""
     fingerprint = _posting_fingerprint(
-        business_type=business_type, legs=legs, memo=memo, currency=currency, external_ref=external_ref,
+        business_type=business_type,
+        legs=legs,
+        memo=memo,
+        currency=currency,
+        external_ref=external_ref,
         corrects_date=corrects_date,
     )
 
@@ -864,8 +958,14 @@ def posting_create(
 
     def one_call() -> Posting:
         return _post_in_one_call(
-            source_system=source_system, request_no=request_no, fingerprint=fingerprint,
-            business_type=business_type, legs=legs, posted_by=posted_by, memo=memo, currency=currency,
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            business_type=business_type,
+            legs=legs,
+            posted_by=posted_by,
+            memo=memo,
+            currency=currency,
             external_ref=external_ref,
         )
 
@@ -937,8 +1037,12 @@ def posting_create_batch(
         try:
             _check_request_no(item.request_no)
             fingerprint = _posting_fingerprint(
-                business_type=item.business_type, legs=item.legs, memo=item.memo, currency=item.currency,
-                external_ref=item.external_ref, corrects_date=None,
+                business_type=item.business_type,
+                legs=item.legs,
+                memo=item.memo,
+                currency=item.currency,
+                external_ref=item.external_ref,
+                corrects_date=None,
             )
         except LedgerError as exc:
             results[i].error = exc
@@ -1023,8 +1127,9 @@ def _batch_post(items, todo, fingerprints, results, *, posted_by: str, source_sy
         _batch_part(items, todo, fingerprints, results, one_call=False, **kw)
 
 
-def _batch_part(items, todo, fingerprints, results, *, one_call: bool, posted_by: str,
-                source_system: str) -> int | None:
+def _batch_part(
+    items, todo, fingerprints, results, *, one_call: bool, posted_by: str, source_system: str
+) -> int | None:
     """Where the one call stopped (see _batch_in_one_call), or None: all done."""
     kw = {"posted_by": posted_by, "source_system": source_system}
     try:
@@ -1040,8 +1145,13 @@ def _batch_part(items, todo, fingerprints, results, *, one_call: bool, posted_by
             results[i] = BatchResult(item.request_no)
             try:
                 results[i].posting = posting_create(
-                    request_no=item.request_no, business_type=item.business_type, legs=item.legs,
-                    posted_by=posted_by, source_system=source_system, memo=item.memo, currency=item.currency,
+                    request_no=item.request_no,
+                    business_type=item.business_type,
+                    legs=item.legs,
+                    posted_by=posted_by,
+                    source_system=source_system,
+                    memo=item.memo,
+                    currency=item.currency,
                     external_ref=item.external_ref,
                 )
             except LedgerError as exc:
@@ -1049,8 +1159,10 @@ def _batch_part(items, todo, fingerprints, results, *, one_call: bool, posted_by
     return None
 
 
-_BATCH_ONE_CALL_SQL = ("SELECT * FROM ledger_post_batch(%s, %s, %s::text[], %s::text[], %s::text[], %s::text[], "
-                       "%s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::numeric[])")
+_BATCH_ONE_CALL_SQL = (
+    "SELECT * FROM ledger_post_batch(%s, %s, %s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::numeric[])"
+)
 
 
 def _batch_in_one_call(items, todo, fingerprints, results, *, posted_by: str, source_system: str) -> int | None:
@@ -1068,7 +1180,8 @@ def _batch_in_one_call(items, todo, fingerprints, results, *, posted_by: str, so
         item = items[i]
         try:
             item_accounts, item_directions, item_amounts, currency, coarse = _one_call_arguments(
-                item.legs, item.currency)
+                item.legs, item.currency
+            )
         except _FullPath:
             stopped_at = k - 1
             break
@@ -1084,20 +1197,41 @@ def _batch_in_one_call(items, todo, fingerprints, results, *, posted_by: str, so
         amounts += item_amounts
     if not request_nos:
         return stopped_at
-    params = [source_system, posted_by, request_nos, [fingerprints[i] for i in todo[:len(request_nos)]],
-              business_types, currencies, memos, external_refs, too_coarse, leg_items, account_nos, directions,
-              amounts]
+    params = [
+        source_system,
+        posted_by,
+        request_nos,
+        [fingerprints[i] for i in todo[: len(request_nos)]],
+        business_types,
+        currencies,
+        memos,
+        external_refs,
+        too_coarse,
+        leg_items,
+        account_nos,
+        directions,
+        amounts,
+    ]
     # Binary: psycopg dumps long lists of text about three times faster that way.
     written = {row[0]: row[1:] for row in _call(_BATCH_ONE_CALL_SQL, params, binary=True)}
     # The function writes the items from the first on, up to one it does not take.
     if len(written) < len(request_nos):
         stopped_at = len(written)
-    for k, i in enumerate(todo[:len(written)]):
+    for k, i in enumerate(todo[: len(written)]):
         serial_no, accounting_date, entity_id, currency, created_at = written[request_nos[k]]
         posting = _written_posting(
-            serial_no=serial_no, source_system=source_system, request_no=request_nos[k], fingerprint=fingerprints[i],
-            business_type=business_types[k], entity_id=entity_id, currency=currency, accounting_date=accounting_date,
-            memo=memos[k], external_ref=external_refs[k], posted_by=posted_by, created_at=created_at,
+            serial_no=serial_no,
+            source_system=source_system,
+            request_no=request_nos[k],
+            fingerprint=fingerprints[i],
+            business_type=business_types[k],
+            entity_id=entity_id,
+            currency=currency,
+            accounting_date=accounting_date,
+            memo=memos[k],
+            external_ref=external_refs[k],
+            posted_by=posted_by,
+            created_at=created_at,
         )
         posting.replayed = False
         results[i].posting = posting
@@ -1147,9 +1281,17 @@ def _batch_write(items, todo, fingerprints, results, *, posted_by: str, source_s
         before = {a.pk: (a.balance, a.frozen, a.entry_seq) for a in mine.values()}
         try:
             posting, item_entries, item_touched = _prepare_posting(
-                source_system=source_system, request_no=item.request_no, fingerprint=fingerprints[i],
-                business_type=item.business_type, legs=item.legs, accounts=mine, posted_by=posted_by,
-                memo=item.memo, currency=item.currency, accounting_date=None, external_ref=item.external_ref,
+                source_system=source_system,
+                request_no=item.request_no,
+                fingerprint=fingerprints[i],
+                business_type=item.business_type,
+                legs=item.legs,
+                accounts=mine,
+                posted_by=posted_by,
+                memo=item.memo,
+                currency=item.currency,
+                accounting_date=None,
+                external_ref=item.external_ref,
                 open_dates=open_dates,
             )
         except LedgerError as exc:
@@ -1241,9 +1383,11 @@ def posting_create_by_rule(
 ) -> Posting:
     """Post a business event through its configured rule (记账规则), e.g.
     ``recharge(member_account=..., channel_account=..., amount=...)``."""
-    rule = PostingRule.objects.filter(business_type=business_type, active=True).prefetch_related(
-        "legs__internal_account_type"
-    ).first()
+    rule = (
+        PostingRule.objects.filter(business_type=business_type, active=True)
+        .prefetch_related("legs__internal_account_type")
+        .first()
+    )
     if rule is None:
         raise RuleNotConfigured(f"No active posting rule for {business_type!r}.", business_type=business_type)
     rule_legs = list(rule.legs.all())
@@ -1278,8 +1422,10 @@ def posting_create_by_rule(
             account_no = internal.account_no
         currency = anchor_account.currency if anchor_account else None
         amount = sum(
-            (to_amount(params[name.strip()], currency or "CNY", field=name.strip(), allow_zero=True)
-             for name in leg.amount_expr.split("+")),
+            (
+                to_amount(params[name.strip()], currency or "CNY", field=name.strip(), allow_zero=True)
+                for name in leg.amount_expr.split("+")
+            ),
             Decimal(0),
         )
         if amount:
@@ -1403,7 +1549,11 @@ def hold_settle(
         counter_legs = [Leg.credit(counter_account_no, amount)]
     legs = [Leg.debit(hold.account.account_no, amount), *counter_legs]
     fingerprint = _fingerprint(
-        op="settle", hold_id=hold.id, business_type=business_type, legs=_legs_content(legs), memo=memo,
+        op="settle",
+        hold_id=hold.id,
+        business_type=business_type,
+        legs=_legs_content(legs),
+        memo=memo,
         external_ref=external_ref,
     )
 
@@ -1454,8 +1604,16 @@ def hold_settle(
     )
 
 
-def _release(hold: Hold, amount: Decimal | None, *, kind: str, actor: str, source_system: str,
-             request_no: str | None, fingerprint: str) -> HoldEvent:
+def _release(
+    hold: Hold,
+    amount: Decimal | None,
+    *,
+    kind: str,
+    actor: str,
+    source_system: str,
+    request_no: str | None,
+    fingerprint: str,
+) -> HoldEvent:
     account = _lock_accounts([hold.account.account_no])[hold.account.account_no]
     locked_hold = _lock_active_hold(hold.id, amount)
     value = locked_hold.remaining if amount is None else amount
@@ -1498,8 +1656,15 @@ def hold_release(
 
     def write() -> HoldEvent:
         value = None if amount is None else to_amount(amount, hold.account.currency)
-        return _release(hold, value, kind=HoldEvent.Kind.RELEASE, actor=actor, source_system=source_system,
-                        request_no=request_no, fingerprint=fingerprint)
+        return _release(
+            hold,
+            value,
+            kind=HoldEvent.Kind.RELEASE,
+            actor=actor,
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+        )
 
     event = _idempotent(
         HoldEvent,
@@ -1525,8 +1690,15 @@ def holds_expire_due(*, now: datetime | None = None, actor: str = "system:hold-e
     for hold in due.iterator():
         try:
             with transaction.atomic():
-                _release(hold, None, kind=HoldEvent.Kind.EXPIRE, actor=actor, source_system=DEFAULT_SOURCE,
-                         request_no=None, fingerprint="")
+                _release(
+                    hold,
+                    None,
+                    kind=HoldEvent.Kind.EXPIRE,
+                    actor=actor,
+                    source_system=DEFAULT_SOURCE,
+                    request_no=None,
+                    fingerprint="",
+                )
         except (HoldNotActive, HoldExceeded):
             continue
         expired += 1

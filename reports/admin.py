@@ -20,11 +20,18 @@ class ChannelForm(forms.ModelForm):
         """A clearing account belongs to one channel: its entries are that
         channel's records, and a record can be matched (or be a difference) once."""
         accounts = self.cleaned_data["clearing_accounts"]
-        taken = Channel.clearing_accounts.through.objects.filter(account__in=accounts).exclude(
-            channel_id=self.instance.pk).select_related("account", "channel")
+        taken = (
+            Channel.clearing_accounts.through.objects.filter(account__in=accounts)
+            .exclude(channel_id=self.instance.pk)
+            .select_related("account", "channel")
+        )
         if taken:
-            raise forms.ValidationError("; ".join(
-                f"{link.account.account_no} is already the clearing account of {link.channel.code}" for link in taken))
+            raise forms.ValidationError(
+                "; ".join(
+                    f"{link.account.account_no} is already the clearing account of {link.channel.code}"
+                    for link in taken
+                )
+            )
         return accounts
 
 
@@ -38,15 +45,41 @@ class ChannelAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("code", "name", "entity", "currency", "clearing_accounts", "active")}),
         ("Statement file", {"fields": ("encoding", "delimiter", "skip_lines", "footer_marker", "footer_check")}),
-        ("Columns", {"fields": (
-            "col_serial", "col_date", "col_time", "time_format", "amount_mode", "col_amount", "positive_is",
-            "col_direction", "direction_in_values", "direction_out_values", "col_debit", "col_credit", "debit_is",
-            "col_fee", "col_status", "status_success_values",
-        )}),
-        ("Matching and fees", {"fields": (
-            "pending_window_minutes", "expected_fee_in_fixed", "expected_fee_in_rate", "expected_fee_out_fixed",
-            "expected_fee_out_rate",
-        )}),
+        (
+            "Columns",
+            {
+                "fields": (
+                    "col_serial",
+                    "col_date",
+                    "col_time",
+                    "time_format",
+                    "amount_mode",
+                    "col_amount",
+                    "positive_is",
+                    "col_direction",
+                    "direction_in_values",
+                    "direction_out_values",
+                    "col_debit",
+                    "col_credit",
+                    "debit_is",
+                    "col_fee",
+                    "col_status",
+                    "status_success_values",
+                )
+            },
+        ),
+        (
+            "Matching and fees",
+            {
+                "fields": (
+                    "pending_window_minutes",
+                    "expected_fee_in_fixed",
+                    "expected_fee_in_rate",
+                    "expected_fee_out_fixed",
+                    "expected_fee_out_rate",
+                )
+            },
+        ),
     )
 
     def has_delete_permission(self, request, obj=None):
@@ -81,8 +114,20 @@ class StatementLineAdmin(ReadOnlyAdmin):
 
 @admin.register(ReconRun)
 class ReconRunAdmin(ReadOnlyAdmin):
-    list_display = ("channel", "recon_date", "channel_count", "ledger_count", "matched_count", "long_count",
-                    "short_count", "mismatch_count", "pending_count", "late_matched_count", "runs", "last_run_at")
+    list_display = (
+        "channel",
+        "recon_date",
+        "channel_count",
+        "ledger_count",
+        "matched_count",
+        "long_count",
+        "short_count",
+        "mismatch_count",
+        "pending_count",
+        "late_matched_count",
+        "runs",
+        "last_run_at",
+    )
     list_filter = ("channel",)
     date_hierarchy = "recon_date"
 
@@ -99,8 +144,19 @@ class DifferenceEventInline(admin.TabularInline):
 
 @admin.register(Difference)
 class DifferenceAdmin(ReadOnlyAdmin):
-    list_display = ("id", "channel", "recon_date", "outcome", "status", "resolution", "serial_no",
-                    "channel_amount", "ledger_amount", "difference", "owner")
+    list_display = (
+        "id",
+        "channel",
+        "recon_date",
+        "outcome",
+        "status",
+        "resolution",
+        "serial_no",
+        "channel_amount",
+        "ledger_amount",
+        "difference",
+        "owner",
+    )
     list_filter = ("channel", "outcome", "status", "resolution")
     search_fields = ("serial_no",)
     raw_id_fields = ("statement_line", "entry", "posting", "resolution_posting", "owner")

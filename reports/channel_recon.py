@@ -141,7 +141,12 @@ class ChannelNotConfigured(LedgerValidationError):
 
 
 def statement_import(
-    *, channel: Channel, statement_date: date, file_name: str, content: bytes, imported_by: str,
+    *,
+    channel: Channel,
+    statement_date: date,
+    file_name: str,
+    content: bytes,
+    imported_by: str,
     queue_matching: bool = False,
 ) -> StatementImport:
     """Check the whole file, then store it with its lines in one transaction.
@@ -158,8 +163,12 @@ def statement_import(
         try:
             with transaction.atomic():
                 statement = StatementImport.objects.create(
-                    channel=channel, statement_date=statement_date, file_name=(file_name or "")[-255:] or "upload",
-                    file_sha256=sha256, line_count=spool.count, imported_by=imported_by,
+                    channel=channel,
+                    statement_date=statement_date,
+                    file_name=(file_name or "")[-255:] or "upload",
+                    file_sha256=sha256,
+                    line_count=spool.count,
+                    imported_by=imported_by,
                 )
                 _store_lines(statement, spool)
                 if queue_matching:
@@ -180,20 +189,30 @@ def _store_lines(statement: StatementImport, spool: _Spool) -> None:
     million lines went from 84 s to 30 s with it and the streaming read;
     bench/README.md), else bulk_create."""
     if _copy_supported():
-        columns = ", ".join(StatementLine._meta.get_field(name).column
-                            for name in ("statement", "channel", "statement_date", *_LINE_FIELDS))
+        columns = ", ".join(
+            StatementLine._meta.get_field(name).column
+            for name in ("statement", "channel", "statement_date", *_LINE_FIELDS)
+        )
         head = (statement.pk, statement.channel_id, statement.statement_date)
-        with connection.cursor() as cursor, cursor.cursor.copy(
-                f"COPY {StatementLine._meta.db_table} ({columns}) FROM STDIN") as copy:
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {StatementLine._meta.db_table} ({columns}) FROM STDIN") as copy,
+        ):
             for batch in spool.batches():
                 for fields in batch:
                     copy.write_row(head + fields)
         return
     for batch in spool.batches():
         StatementLine.objects.bulk_create(
-            [StatementLine(statement=statement, channel_id=statement.channel_id,
-                           statement_date=statement.statement_date, **dict(zip(_LINE_FIELDS, fields)))
-             for fields in batch],
+            [
+                StatementLine(
+                    statement=statement,
+                    channel_id=statement.channel_id,
+                    statement_date=statement.statement_date,
+                    **dict(zip(_LINE_FIELDS, fields)),
+                )
+                for fields in batch
+            ],
             batch_size=_SPOOL_BATCH,
         )
 
@@ -206,9 +225,9 @@ def _refuse_duplicate(channel: Channel, statement_date: date, sha256: str) -> No
     earlier = StatementImport.objects.select_related("channel").filter(file_sha256=sha256).first()
     if earlier is not None:
         raise StatementAlreadyImported(earlier, "This file was already imported")
-    earlier = StatementImport.objects.select_related("channel").filter(
-        channel=channel, statement_date=statement_date
-    ).first()
+    earlier = (
+        StatementImport.objects.select_related("channel").filter(channel=channel, statement_date=statement_date).first()
+    )
     if earlier is not None:
         raise StatementAlreadyImported(earlier, f"{channel.code} already has a statement for {statement_date}")
 
@@ -317,8 +336,12 @@ def _parse(channel: Channel, content: bytes, keep) -> int:
     except csv.Error as exc:
         raise StatementFileInvalid([f"line {skip + reader.line_num}: not a readable CSV line ({exc})"]) from None
     if header is None:
-        raise StatementFileInvalid([f"line {physical.count + 1}: the file ends before its column header "
-                                    f"(after {skip} header line{'s' if skip != 1 else ''})"])
+        raise StatementFileInvalid(
+            [
+                f"line {physical.count + 1}: the file ends before its column header "
+                f"(after {skip} header line{'s' if skip != 1 else ''})"
+            ]
+        )
     columns = _columns(channel, header_line, header, problems)
     problems.raise_if_any()
 
@@ -337,8 +360,18 @@ def _parse(channel: Channel, content: bytes, keep) -> int:
                 footer = "\n".join([physical.last, *physical])  # the footer is the rest of the file
                 break
             last_line = line_no
-            line = _read_line(channel, line_no, record, header, columns, physical.last, problems,
-                              in_values=in_values, out_values=out_values, success=success)
+            line = _read_line(
+                channel,
+                line_no,
+                record,
+                header,
+                columns,
+                physical.last,
+                problems,
+                in_values=in_values,
+                out_values=out_values,
+                success=success,
+            )
             if line is None:
                 continue
             if line.serial_no in seen:
@@ -359,8 +392,10 @@ def _parse(channel: Channel, content: bytes, keep) -> int:
 
     if channel.footer_marker:
         if footer_line is None:
-            problems.add(f"line {last_line + 1}: the summary footer (a line starting with {channel.footer_marker!r}) "
-                         f"is missing; the file is truncated")
+            problems.add(
+                f"line {last_line + 1}: the summary footer (a line starting with {channel.footer_marker!r}) "
+                f"is missing; the file is truncated"
+            )
         elif channel.footer_check:
             _check_footer(channel, footer_line, footer, totals, problems)
     problems.raise_if_any()
@@ -425,7 +460,7 @@ def _decodes(content: bytes, encoding: str) -> bool:
     decoder, view, step = codecs.getincrementaldecoder(encoding)(), memoryview(content), 1 << 20
     try:
         for at in range(0, len(content), step):
-            decoder.decode(view[at:at + step])
+            decoder.decode(view[at : at + step])
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
@@ -438,8 +473,13 @@ def _values(text: str) -> set[str]:
 
 def _columns(channel: Channel, line_no: int, header: list[str], problems: Problems) -> dict[str, int]:
     """Field -> index in the row, for every column the mapping names."""
-    wanted = {"serial": channel.col_serial, "time": channel.col_time, "date": channel.col_date,
-              "fee": channel.col_fee, "status": channel.col_status}
+    wanted = {
+        "serial": channel.col_serial,
+        "time": channel.col_time,
+        "date": channel.col_date,
+        "fee": channel.col_fee,
+        "status": channel.col_status,
+    }
     if channel.amount_mode == AmountMode.DEBIT_CREDIT:
         wanted |= {"debit": channel.col_debit, "credit": channel.col_credit}
     else:
@@ -455,18 +495,20 @@ def _columns(channel: Channel, line_no: int, header: list[str], problems: Proble
         else:
             missing.append(name)
     if missing:
-        problems.add(f"line {line_no}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                     f"(the header has: {', '.join(h for h in header if h)})")
+        problems.add(
+            f"line {line_no}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"(the header has: {', '.join(h for h in header if h)})"
+        )
     return found
 
 
-def _read_line(channel, line_no, record, header, columns, raw, problems, *, in_values, out_values,
-               success) -> ParsedLine | None:
+def _read_line(
+    channel, line_no, record, header, columns, raw, problems, *, in_values, out_values, success
+) -> ParsedLine | None:
     before = problems.count
-    extra = record[len(header):]
+    extra = record[len(header) :]
     if len(record) < len(header) or any(cell.strip() for cell in extra):
-        problems.add(f"line {line_no}: {len(record)} fields, the header has {len(header)} "
-                     f"(a truncated or broken line)")
+        problems.add(f"line {line_no}: {len(record)} fields, the header has {len(header)} (a truncated or broken line)")
         return None
 
     def cell(field: str) -> str:
@@ -521,8 +563,10 @@ def _read_line(channel, line_no, record, header, columns, raw, problems, *, in_v
             elif given in out_values:
                 direction, amount = OUT, value
             else:
-                problems.add(f"line {line_no}, column {channel.col_direction}: {given!r} is neither in "
-                             f"({channel.direction_in_values}) nor out ({channel.direction_out_values})")
+                problems.add(
+                    f"line {line_no}, column {channel.col_direction}: {given!r} is neither in "
+                    f"({channel.direction_in_values}) nor out ({channel.direction_out_values})"
+                )
 
     fee = ZERO
     if "fee" in columns:
@@ -535,8 +579,15 @@ def _read_line(channel, line_no, record, header, columns, raw, problems, *, in_v
     if problems.count > before:
         return None
     return ParsedLine(
-        line_no=line_no, serial_no=serial, txn_time=txn_time, direction=direction, amount=amount, fee=fee,
-        status=status[:32], counts=(status in success) if "status" in columns else True, raw=raw,
+        line_no=line_no,
+        serial_no=serial,
+        txn_time=txn_time,
+        direction=direction,
+        amount=amount,
+        fee=fee,
+        status=status[:32],
+        counts=(status in success) if "status" in columns else True,
+        raw=raw,
     )
 
 
@@ -565,13 +616,17 @@ def _check_footer(channel: Channel, line_no: int, footer: str, totals: dict, pro
     """``totals``: the number of lines read and the in, out and fee totals of those that count."""
     match = re.search(channel.footer_check, footer, re.S)
     if match is None:
-        problems.add(f"line {line_no}: the summary footer does not read as {channel.code}'s footer; "
-                     f"the file may be truncated or of another channel")
+        problems.add(
+            f"line {line_no}: the summary footer does not read as {channel.code}'s footer; "
+            f"the file may be truncated or of another channel"
+        )
         return
     found = match.groupdict()
     if found.get("count") is not None and int(found["count"]) != totals["count"]:
-        problems.add(f"line {line_no}: the footer counts {int(found['count'])} lines, the file has {totals['count']}; "
-                     f"the file is truncated or altered")
+        problems.add(
+            f"line {line_no}: the footer counts {int(found['count'])} lines, the file has {totals['count']}; "
+            f"the file is truncated or altered"
+        )
     for name in ("in_total", "out_total", "fee_total"):
         if found.get(name) is None:
             continue
@@ -626,12 +681,14 @@ def channel_recon_run(*, channel: Channel, recon_date: date, actor: str = SYSTEM
     module docstring). Re-runnable: a second run changes nothing."""
     statement = StatementImport.objects.filter(channel=channel, statement_date=recon_date).first()
     if statement is None:
-        raise StatementMissing(f"{channel.code} has no statement imported for {recon_date}.",
-                               channel=channel.code, recon_date=recon_date)
+        raise StatementMissing(
+            f"{channel.code} has no statement imported for {recon_date}.", channel=channel.code, recon_date=recon_date
+        )
     account_ids = list(channel.clearing_accounts.values_list("id", flat=True))
     if not account_ids:
-        raise ChannelNotConfigured(f"{channel.code} has no clearing account; link one in the admin.",
-                                   channel=channel.code)
+        raise ChannelNotConfigured(
+            f"{channel.code} has no clearing account; link one in the admin.", channel=channel.code
+        )
     calendar = calendar_for(entity=channel.entity)
     near_cut = calendar.cut_moment(recon_date) - timedelta(minutes=channel.pending_window_minutes)
 
@@ -750,24 +807,34 @@ def _match(work: _Work, statement: StatementImport, account_ids: list[int], near
     at a time (PostgreSQL: from a server-side cursor). The matched pairs'
     count and amount."""
     ops = connection.ops
-    tables = {"line": StatementLine._meta.db_table, "difference": Difference._meta.db_table,
-              "entry": Entry._meta.db_table, "posting": Posting._meta.db_table}
+    tables = {
+        "line": StatementLine._meta.db_table,
+        "difference": Difference._meta.db_table,
+        "entry": Entry._meta.db_table,
+        "posting": Posting._meta.db_table,
+    }
     joined = (_FULL_JOIN_SQL if _full_join_supported() else _LEFT_JOINS_SQL).format(
-        columns=_JOINED_COLUMNS, lines=_LINES_SQL.format(**tables),
+        columns=_JOINED_COLUMNS,
+        lines=_LINES_SQL.format(**tables),
         records=_RECORDS_SQL.format(accounts=", ".join(f"%(account{i})s" for i in range(len(account_ids))), **tables),
     )
-    sql = _PAIRING_SQL.format(joined=joined, total=_TOTAL, matched=_MATCHED, mismatch=_MISMATCH, long=_LONG,
-                              left=_LEFT)
-    values = {"channel": work.channel.pk, "statement": statement.pk, "true": True,
-              "day": ops.adapt_datefield_value(work.recon_date), "near_cut": ops.adapt_datetimefield_value(near_cut),
-              "currency": work.channel.currency, "resolved": DifferenceStatus.RESOLVED}
+    sql = _PAIRING_SQL.format(joined=joined, total=_TOTAL, matched=_MATCHED, mismatch=_MISMATCH, long=_LONG, left=_LEFT)
+    values = {
+        "channel": work.channel.pk,
+        "statement": statement.pk,
+        "true": True,
+        "day": ops.adapt_datefield_value(work.recon_date),
+        "near_cut": ops.adapt_datetimefield_value(near_cut),
+        "currency": work.channel.currency,
+        "resolved": DifferenceStatus.RESOLVED,
+    }
     values.update((f"account{i}", pk) for i, pk in enumerate(account_ids))
     params = [values[name] for name in re.findall(r"%\((\w+)\)s", sql)]  # positional: SQLite's cursor wants them
     sql = re.sub(r"%\(\w+\)s", "%s", sql)
 
     count, amount = 0, ZERO
     streamed = connection.vendor == "postgresql"
-    with (connection.chunked_cursor() if streamed else connection.cursor()) as cursor:
+    with connection.chunked_cursor() if streamed else connection.cursor() as cursor:
         cursor.execute(sql, params)
         # SQLite (the demo) reads everything first: its cursor would see the writes made meanwhile.
         rows = cursor.fetchall() if not streamed else None
@@ -801,9 +868,23 @@ def _money(value) -> Decimal | None:
 
 _MONEY = DecimalField(max_digits=40, decimal_places=10)
 
-_WRITTEN_FIELDS = ["statement_line", "entry", "posting", "serial_no", "channel_direction", "channel_amount",
-                   "ledger_direction", "ledger_amount", "difference", "outcome", "status", "resolution", "resolved_at",
-                   "resolved_by", "updated_at"]
+_WRITTEN_FIELDS = [
+    "statement_line",
+    "entry",
+    "posting",
+    "serial_no",
+    "channel_direction",
+    "channel_amount",
+    "ledger_direction",
+    "ledger_amount",
+    "difference",
+    "outcome",
+    "status",
+    "resolution",
+    "resolved_at",
+    "resolved_by",
+    "updated_at",
+]
 
 
 class _Work:
@@ -825,12 +906,32 @@ class _Work:
             "line": self._waiting([row[3] for row in rows if row[0] == _LONG], needs="line"),
             "entry": self._waiting([row[9] for row in rows if row[0] == _LEFT and row[9]], needs="entry"),
         }
-        for kind, line_id, line_no, serial_no, line_direction, line_amount, line_diff, entry_id, posting_id, serial, \
-                direction, amount, pending, entry_diff in rows:
-            line = None if line_id is None else _Line(line_id, line_no, serial_no, line_direction,
-                                                      _money(line_amount), self.statement_date)
-            record = None if entry_id is None else _Record(entry_id, posting_id, serial or "", direction,
-                                                           _money(amount), bool(pending))
+        for (
+            kind,
+            line_id,
+            line_no,
+            serial_no,
+            line_direction,
+            line_amount,
+            line_diff,
+            entry_id,
+            posting_id,
+            serial,
+            direction,
+            amount,
+            pending,
+            entry_diff,
+        ) in rows:
+            line = (
+                None
+                if line_id is None
+                else _Line(line_id, line_no, serial_no, line_direction, _money(line_amount), self.statement_date)
+            )
+            record = (
+                None
+                if entry_id is None
+                else _Record(entry_id, posting_id, serial or "", direction, _money(amount), bool(pending))
+            )
             if kind == _MATCHED:
                 self.matched(line, record, known.get(line_diff), known.get(entry_diff))
             elif kind == _MISMATCH:
@@ -848,8 +949,17 @@ class _Work:
             diff.updated_at = now
         Difference.objects.bulk_update(list(self.changed.values()), _WRITTEN_FIELDS, batch_size=500)
         DifferenceEvent.objects.bulk_create(
-            [DifferenceEvent(difference_id=diff.pk, kind=kind, from_value=from_value, to_value=to_value, note=note,
-                             actor=self.actor) for diff, kind, from_value, to_value, note in self.events],
+            [
+                DifferenceEvent(
+                    difference_id=diff.pk,
+                    kind=kind,
+                    from_value=from_value,
+                    to_value=to_value,
+                    note=note,
+                    actor=self.actor,
+                )
+                for diff, kind, from_value, to_value, note in self.events
+            ],
             batch_size=1000,
         )
         self.created, self.changed, self.events = [], {}, []
@@ -858,8 +968,9 @@ class _Work:
         self.events.append((diff, kind, from_value, to_value, note))
 
     def _create(self, outcome, *, line=None, record=None, note=""):
-        diff = Difference(channel=self.channel, recon_date=self.recon_date, outcome=outcome,
-                          currency=self.channel.currency)
+        diff = Difference(
+            channel=self.channel, recon_date=self.recon_date, outcome=outcome, currency=self.channel.currency
+        )
         self._attach(diff, line=line, record=record)
         self.created.append(diff)
         self._event(diff, DifferenceEvent.Kind.FOUND, to_value=outcome, note=note)
@@ -875,15 +986,19 @@ class _Work:
             diff.entry_id, diff.posting_id = record.entry_id, record.posting_id
             diff.serial_no = diff.serial_no or record.serial
             diff.ledger_direction, diff.ledger_amount = record.direction, record.amount
-        diff.difference = (_signed(diff.channel_direction, diff.channel_amount)
-                           - _signed(diff.ledger_direction, diff.ledger_amount))
+        diff.difference = _signed(diff.channel_direction, diff.channel_amount) - _signed(
+            diff.ledger_direction, diff.ledger_amount
+        )
 
     def _leave_record(self, diff, line, record):
         """The difference keeps only its record: short (the line is matched elsewhere)."""
         diff.statement_line_id, diff.channel_direction, diff.channel_amount = None, "", None
         diff.difference = -_signed(diff.ledger_direction, diff.ledger_amount)
-        self._set_outcome(diff, Outcome.SHORT, f"statement line {line.line_no} agrees with entry E{record.entry_id}; "
-                                               f"entry E{diff.entry_id} has no line")
+        self._set_outcome(
+            diff,
+            Outcome.SHORT,
+            f"statement line {line.line_no} agrees with entry E{record.entry_id}; entry E{diff.entry_id} has no line",
+        )
 
     def _set_outcome(self, diff, outcome, note=""):
         if diff.outcome != outcome:
@@ -970,9 +1085,12 @@ class _Work:
         next chunk looks."""
         if not serials:
             return {}
-        qs = Difference.objects.select_for_update(no_key=True).filter(
-            channel=self.channel, serial_no__in=set(serials)
-        ).exclude(status=DifferenceStatus.RESOLVED).exclude(recon_date=self.recon_date)
+        qs = (
+            Difference.objects.select_for_update(no_key=True)
+            .filter(channel=self.channel, serial_no__in=set(serials))
+            .exclude(status=DifferenceStatus.RESOLVED)
+            .exclude(recon_date=self.recon_date)
+        )
         if needs == "line":
             qs = qs.filter(statement_line__isnull=True, outcome__in=[Outcome.PENDING, Outcome.SHORT])
         else:
@@ -990,19 +1108,34 @@ def _written(diff: Difference):
 def _age_pending(channel: Channel, recon_date: date, actor: str) -> set[date]:
     """Pending differences held long enough become short; the days they were found on."""
     due = list(
-        Difference.objects.select_for_update(no_key=True).filter(
-            channel=channel, outcome=Outcome.PENDING, recon_date__lte=recon_date - timedelta(days=pending_days()),
-        ).exclude(status=DifferenceStatus.RESOLVED).values_list("id", "recon_date")
+        Difference.objects.select_for_update(no_key=True)
+        .filter(
+            channel=channel,
+            outcome=Outcome.PENDING,
+            recon_date__lte=recon_date - timedelta(days=pending_days()),
+        )
+        .exclude(status=DifferenceStatus.RESOLVED)
+        .values_list("id", "recon_date")
     )
     note = f"not in the statements up to {recon_date}"
     for start in range(0, len(due), 500):
-        batch = due[start:start + 500]
-        DifferenceEvent.objects.bulk_create([
-            DifferenceEvent(difference_id=pk, kind=DifferenceEvent.Kind.OUTCOME, from_value=Outcome.PENDING,
-                            to_value=Outcome.SHORT, note=note, actor=actor) for pk, _ in batch
-        ])
-        Difference.objects.filter(id__in=[pk for pk, _ in batch]).update(outcome=Outcome.SHORT,
-                                                                          updated_at=timezone.now())
+        batch = due[start : start + 500]
+        DifferenceEvent.objects.bulk_create(
+            [
+                DifferenceEvent(
+                    difference_id=pk,
+                    kind=DifferenceEvent.Kind.OUTCOME,
+                    from_value=Outcome.PENDING,
+                    to_value=Outcome.SHORT,
+                    note=note,
+                    actor=actor,
+                )
+                for pk, _ in batch
+            ]
+        )
+        Difference.objects.filter(id__in=[pk for pk, _ in batch]).update(
+            outcome=Outcome.SHORT, updated_at=timezone.now()
+        )
     return {day for _, day in due}
 
 
@@ -1020,9 +1153,11 @@ def _summarize(run: ReconRun, channel: Channel, statement: StatementImport, acco
     lines = StatementLine.objects.filter(statement=statement).order_by()
     counted = Q(counts=True)
     figures = {
-        "count": Count("id", filter=counted), "skipped": Count("id", filter=Q(counts=False)),
+        "count": Count("id", filter=counted),
+        "skipped": Count("id", filter=Q(counts=False)),
         "money_in": Sum("amount", filter=counted & Q(direction=IN)),
-        "money_out": Sum("amount", filter=counted & Q(direction=OUT)), "fee": Sum("fee", filter=counted),
+        "money_out": Sum("amount", filter=counted & Q(direction=OUT)),
+        "fee": Sum("fee", filter=counted),
     }
     if connection.vendor == "postgresql":
         figures["fee_expected"] = Sum(_expected_fee_sql(channel), filter=counted)
@@ -1034,22 +1169,32 @@ def _summarize(run: ReconRun, channel: Channel, statement: StatementImport, acco
         run.fee_expected = totals["fee_expected"] or ZERO
     else:  # SQLite's arithmetic is binary floating point: per distinct (direction, amount), in Decimal
         run.fee_expected = ZERO
-        for direction, amount, n in lines.filter(counted).values_list("direction", "amount").annotate(
-                n=Count("id")).iterator(chunk_size=10000):
+        for direction, amount, n in (
+            lines.filter(counted).values_list("direction", "amount").annotate(n=Count("id")).iterator(chunk_size=10000)
+        ):
             run.fee_expected += n * _expected_fee(channel, direction, amount)
-    ledger = _channel_entries(channel, account_ids, run.recon_date).order_by().aggregate(
-        count=Count("pk"), money_in=Sum("amount", filter=Q(direction="D")),
-        money_out=Sum("amount", filter=Q(direction="C")),
+    ledger = (
+        _channel_entries(channel, account_ids, run.recon_date)
+        .order_by()
+        .aggregate(
+            count=Count("pk"),
+            money_in=Sum("amount", filter=Q(direction="D")),
+            money_out=Sum("amount", filter=Q(direction="C")),
+        )
     )
     run.ledger_count = ledger["count"]
     run.ledger_in, run.ledger_out = ledger["money_in"] or ZERO, ledger["money_out"] or ZERO
     _count_differences(run)
-    late = Difference.objects.filter(channel=channel, resolution=Resolution.MATCHED_LATE).exclude(
-        recon_date=run.recon_date
-    ).filter(
-        Q(statement_line__statement=statement)
-        | Q(entry__accounting_date=run.recon_date, entry__account_id__in=account_ids)
-    ).order_by().aggregate(count=Count("id"), amount=Sum(Coalesce("ledger_amount", "channel_amount")))
+    late = (
+        Difference.objects.filter(channel=channel, resolution=Resolution.MATCHED_LATE)
+        .exclude(recon_date=run.recon_date)
+        .filter(
+            Q(statement_line__statement=statement)
+            | Q(entry__accounting_date=run.recon_date, entry__account_id__in=account_ids)
+        )
+        .order_by()
+        .aggregate(count=Count("id"), amount=Sum(Coalesce("ledger_amount", "channel_amount")))
+    )
     run.late_matched_count, run.late_matched_amount = late["count"], late["amount"] or ZERO
 
 
@@ -1059,11 +1204,15 @@ def _expected_fee_sql(channel: Channel):
     places = currency_places(channel.currency)
 
     def fee(fixed, rate):
-        return Value(fixed, output_field=_MONEY) + Round(F("amount") * Value(rate, output_field=_MONEY) / 100, places,
-                                                         output_field=_MONEY)
+        return Value(fixed, output_field=_MONEY) + Round(
+            F("amount") * Value(rate, output_field=_MONEY) / 100, places, output_field=_MONEY
+        )
 
-    return Case(When(direction=IN, then=fee(channel.expected_fee_in_fixed, channel.expected_fee_in_rate)),
-                default=fee(channel.expected_fee_out_fixed, channel.expected_fee_out_rate), output_field=_MONEY)
+    return Case(
+        When(direction=IN, then=fee(channel.expected_fee_in_fixed, channel.expected_fee_in_rate)),
+        default=fee(channel.expected_fee_out_fixed, channel.expected_fee_out_rate),
+        output_field=_MONEY,
+    )
 
 
 def _channel_entries(channel: Channel, account_ids: list[int], recon_date: date):
@@ -1073,14 +1222,19 @@ def _channel_entries(channel: Channel, account_ids: list[int], recon_date: date)
     reversed on its own day together with its reversal: they carry the same
     serial, net to nothing, and the channel moved nothing for them. (The
     pairing query, ``_PAIRING_SQL``, selects the same entries.)"""
-    same_day_reversals = Posting.objects.filter(business_type="reversal", accounting_date=recon_date,
-                                                reverses__accounting_date=recon_date)
-    return Entry.objects.filter(
-        account_id__in=account_ids, accounting_date=recon_date, currency=channel.currency
-    ).exclude(posting_id__in=Difference.objects.filter(
-        channel=channel, resolution_posting__isnull=False).values("resolution_posting_id")
-    ).exclude(posting_id__in=same_day_reversals.values("serial_no")
-    ).exclude(posting_id__in=same_day_reversals.values("reverses_id"))
+    same_day_reversals = Posting.objects.filter(
+        business_type="reversal", accounting_date=recon_date, reverses__accounting_date=recon_date
+    )
+    return (
+        Entry.objects.filter(account_id__in=account_ids, accounting_date=recon_date, currency=channel.currency)
+        .exclude(
+            posting_id__in=Difference.objects.filter(channel=channel, resolution_posting__isnull=False).values(
+                "resolution_posting_id"
+            )
+        )
+        .exclude(posting_id__in=same_day_reversals.values("serial_no"))
+        .exclude(posting_id__in=same_day_reversals.values("reverses_id"))
+    )
 
 
 def _count_differences(run: ReconRun) -> None:
@@ -1090,11 +1244,13 @@ def _count_differences(run: ReconRun) -> None:
         When(outcome__in=[Outcome.SHORT, Outcome.PENDING], then=F("ledger_amount")),
         default=Abs(F("difference")),
     )
-    counts = {outcome: [0, ZERO] for outcome in (Outcome.LONG, Outcome.SHORT, Outcome.AMOUNT_MISMATCH,
-                                                  Outcome.PENDING)}
-    for outcome, n, total in Difference.objects.filter(
-            channel_id=run.channel_id, recon_date=run.recon_date).order_by().values_list("outcome").annotate(
-            n=Count("id"), total=Sum(amount)):
+    counts = {outcome: [0, ZERO] for outcome in (Outcome.LONG, Outcome.SHORT, Outcome.AMOUNT_MISMATCH, Outcome.PENDING)}
+    for outcome, n, total in (
+        Difference.objects.filter(channel_id=run.channel_id, recon_date=run.recon_date)
+        .order_by()
+        .values_list("outcome")
+        .annotate(n=Count("id"), total=Sum(amount))
+    ):
         counts[outcome] = [n, total or ZERO]
     run.long_count, run.long_amount = counts[Outcome.LONG]
     run.short_count, run.short_amount = counts[Outcome.SHORT]

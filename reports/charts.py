@@ -15,8 +15,20 @@ from .selectors import Series
 
 WIDTH, HEIGHT = 960, 300
 LEFT, RIGHT, TOP, BOTTOM = 96, 16, 16, 34
-PALETTE = ["#2f6fb0", "#1f7a4d", "#a86400", "#8a1c1c", "#6b3fa0", "#0f766e", "#b45309", "#4b5563",
-           "#be185d", "#15803d", "#1d4ed8", "#92400e"]
+PALETTE = [
+    "#2f6fb0",
+    "#1f7a4d",
+    "#a86400",
+    "#8a1c1c",
+    "#6b3fa0",
+    "#0f766e",
+    "#b45309",
+    "#4b5563",
+    "#be185d",
+    "#15803d",
+    "#1d4ed8",
+    "#92400e",
+]
 CATEGORY_COLOURS = {"asset": "#2f6fb0", "liability": "#1f7a4d", "internal": "#a86400"}
 TENTH = Decimal("0.1")
 
@@ -109,11 +121,15 @@ def line_chart(series: list[Series], days: list[date], *, title: str, colours: d
             continue
         colour = colours.get(s.name, "#4b5563")
         points = " ".join(f"{_px(frame.x(d))},{_px(frame.y(v))}" for d, v in s.points)
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}" '
-                     f'data-series="{escape(s.name)}"/>')
+        parts.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}" '
+            f'data-series="{escape(s.name)}"/>'
+        )
         for d, v in s.points:
-            parts.append(f'<circle cx="{_px(frame.x(d))}" cy="{_px(frame.y(v))}" r="2.5" fill="{colour}">'
-                         f"<title>{escape(s.name)} {d:%Y-%m-%d}: {escape(_label(v))}</title></circle>")
+            parts.append(
+                f'<circle cx="{_px(frame.x(d))}" cy="{_px(frame.y(v))}" r="2.5" fill="{colour}">'
+                f"<title>{escape(s.name)} {d:%Y-%m-%d}: {escape(_label(v))}</title></circle>"
+            )
     return _svg(parts, title)
 
 
@@ -133,9 +149,11 @@ def stacked_bar_chart(series: list[Series], days: list[date], *, title: str, col
             below = base.get(d, Decimal(0))
             top, bottom = frame.y(below + v), frame.y(below)
             x = LEFT + frame.slot() * frame.index[d] + frame.slot() * Decimal("0.1")
-            parts.append(f'<rect x="{_px(x)}" y="{_px(min(top, bottom))}" width="{_px(width)}" '
-                         f'height="{_px(abs(bottom - top))}" fill="{colour}" data-series="{escape(s.name)}">'
-                         f"<title>{escape(s.name)} {d:%Y-%m-%d}: {escape(_label(v))}</title></rect>")
+            parts.append(
+                f'<rect x="{_px(x)}" y="{_px(min(top, bottom))}" width="{_px(width)}" '
+                f'height="{_px(abs(bottom - top))}" fill="{colour}" data-series="{escape(s.name)}">'
+                f"<title>{escape(s.name)} {d:%Y-%m-%d}: {escape(_label(v))}</title></rect>"
+            )
             base[d] = below + v
     return _svg(parts, title)
 

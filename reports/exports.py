@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import csv
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from django.http import FileResponse, StreamingHttpResponse
 
@@ -70,8 +71,7 @@ def csv_response(filename: str, columns: list[Column], rows: Iterable, currency_
     return response
 
 
-def xlsx_response(filename: str, title: str, columns: list[Column], rows: Iterable,
-                  currency_of: Callable[[Any], str]):
+def xlsx_response(filename: str, title: str, columns: list[Column], rows: Iterable, currency_of: Callable[[Any], str]):
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font

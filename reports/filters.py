@@ -63,16 +63,19 @@ class _DateRangeFilter(filters.FilterSet):
 
 
 class BalanceSheetFilter(_DateRangeFilter):
-    group_by = filters.ChoiceFilter(choices=list(GROUP_LABELS.items()), method="keep", label="Group by",
-                                    empty_label=None)
+    group_by = filters.ChoiceFilter(
+        choices=list(GROUP_LABELS.items()), method="keep", label="Group by", empty_label=None
+    )
     entity = filters.ModelChoiceFilter(queryset=Entity.objects.order_by("code"), label="Entity")
     currency = filters.ChoiceFilter(choices=_currency_choices, label="Currency")
     category = filters.ChoiceFilter(choices=Category.choices, label="Category")
     account_type = filters.ChoiceFilter(field_name="account_type_code", choices=_type_choices, label="Account type")
-    subject_code = filters.CharFilter(field_name="subject_code", label="Subject code",
-                                      widget=forms.TextInput(attrs={"size": 8}))
-    account_no = filters.CharFilter(field_name="account__account_no", label="Account no.",
-                                    widget=forms.TextInput(attrs={"size": 16}))
+    subject_code = filters.CharFilter(
+        field_name="subject_code", label="Subject code", widget=forms.TextInput(attrs={"size": 8})
+    )
+    account_no = filters.CharFilter(
+        field_name="account__account_no", label="Account no.", widget=forms.TextInput(attrs={"size": 16})
+    )
 
     class Meta:
         model = DailyBalance
@@ -90,8 +93,11 @@ class BalanceSheetFilter(_DateRangeFilter):
 class CheckResultFilter(_DateRangeFilter):
     entity = filters.ModelChoiceFilter(queryset=Entity.objects.order_by("code"), label="Entity")
     check_name = filters.CharFilter(field_name="check_name", label="Check", widget=forms.TextInput(attrs={"size": 14}))
-    passed = filters.BooleanFilter(field_name="passed", label="Result", widget=forms.Select(choices=[
-        ("", "all"), ("false", "failed"), ("true", "passed")]))
+    passed = filters.BooleanFilter(
+        field_name="passed",
+        label="Result",
+        widget=forms.Select(choices=[("", "all"), ("false", "failed"), ("true", "passed")]),
+    )
 
     class Meta:
         model = CheckResult
@@ -101,12 +107,14 @@ class CheckResultFilter(_DateRangeFilter):
 class VoucherFilter(_DateRangeFilter):
     entity = filters.ModelChoiceFilter(queryset=Entity.objects.order_by("code"), label="Entity")
     currency = filters.ChoiceFilter(choices=_currency_choices, label="Currency")
-    subject_code = filters.CharFilter(field_name="subject_code", label="Subject code",
-                                      widget=forms.TextInput(attrs={"size": 8}))
+    subject_code = filters.CharFilter(
+        field_name="subject_code", label="Subject code", widget=forms.TextInput(attrs={"size": 8})
+    )
     direction = filters.ChoiceFilter(choices=Direction.choices, label="Direction")
     business_type = filters.ChoiceFilter(choices=BusinessType.choices, label="Business type")
-    voucher_no = filters.CharFilter(field_name="voucher_no", label="Voucher no.",
-                                    widget=forms.TextInput(attrs={"size": 14}))
+    voucher_no = filters.CharFilter(
+        field_name="voucher_no", label="Voucher no.", widget=forms.TextInput(attrs={"size": 14})
+    )
 
     class Meta:
         model = Voucher
@@ -143,8 +151,9 @@ class GlDifferenceFilter(filters.FilterSet):
             return []
         currency = self.form.cleaned_data.get("currency")
         subject = (self.form.cleaned_data.get("subject_code") or "").strip()
-        return [d for d in differences if (not currency or d.currency == currency)
-                and d.subject_code.startswith(subject)]
+        return [
+            d for d in differences if (not currency or d.currency == currency) and d.subject_code.startswith(subject)
+        ]
 
 
 class EodRunFilter(filters.FilterSet):
@@ -184,8 +193,9 @@ class VoucherEntryFilter(filters.FilterSet):
 class ChartFilter(filters.FilterSet):
     """The chart page: one entity and currency, 90 days up to ``end``."""
 
-    entity = filters.ModelChoiceFilter(queryset=Entity.objects.order_by("code"), label="Entity", method="keep",
-                                       empty_label=None)
+    entity = filters.ModelChoiceFilter(
+        queryset=Entity.objects.order_by("code"), label="Entity", method="keep", empty_label=None
+    )
     currency = filters.ChoiceFilter(choices=_currency_choices, label="Currency", method="keep", empty_label=None)
     end = filters.DateFilter(label="Last day", method="keep", widget=DATE)
 

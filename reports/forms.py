@@ -17,10 +17,10 @@ class GlUploadForm(forms.Form):
     file = forms.FileField(
         label="GL trial balance (CSV or XLSX)",
         help_text="Columns subject_code, currency (optional), opening, debit, credit, closing, "
-                  "accounting_date (optional); see docs/reports.md.",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv,"
-                                                         "application/vnd.openxmlformats-officedocument"
-                                                         ".spreadsheetml.sheet"}),
+        "accounting_date (optional); see docs/reports.md.",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+        ),
     )
 
     def clean_file(self):
@@ -48,8 +48,10 @@ class StatementUploadForm(forms.Form):
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > MAX_STATEMENT_BYTES:
-            raise forms.ValidationError(f"The file is larger than {MAX_STATEMENT_BYTES // (1024 * 1024)} MB; "
-                                        f"drop it into the statement folder instead.")
+            raise forms.ValidationError(
+                f"The file is larger than {MAX_STATEMENT_BYTES // (1024 * 1024)} MB; "
+                f"drop it into the statement folder instead."
+            )
         return upload
 
 
@@ -59,4 +61,3 @@ class AdjustmentForm(forms.Form):
 
     counter_account_no = forms.CharField(label="Counter account", max_length=32)
     memo = forms.CharField(label="Why", max_length=255)
-

@@ -58,10 +58,11 @@ import hashlib
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -146,8 +147,12 @@ def gl_import(*, entity: Entity, accounting_date: date, file_name: str, content:
     try:
         with transaction.atomic():
             gl = GlImport.objects.create(
-                entity=entity, accounting_date=accounting_date, file_name=(file_name or "")[-255:] or "upload",
-                file_sha256=sha256, row_count=len(rows), uploaded_by=user,
+                entity=entity,
+                accounting_date=accounting_date,
+                file_name=(file_name or "")[-255:] or "upload",
+                file_sha256=sha256,
+                row_count=len(rows),
+                uploaded_by=user,
             )
             GlImportRow.objects.bulk_create(GlImportRow(gl_import=gl, **row) for row in rows)
     except IntegrityError:
@@ -271,8 +276,9 @@ def _columns(row_no: int, header, problems: Problems) -> dict[str, tuple[int, st
     return found
 
 
-def _read_row(cells: dict[str, Cell], subjects: set[str], entity: Entity, accounting_date: date,
-              problems: Problems) -> dict | None:
+def _read_row(
+    cells: dict[str, Cell], subjects: set[str], entity: Entity, accounting_date: date, problems: Problems
+) -> dict | None:
     before = len(problems.items) + problems.more
     subject = _text(cells["subject_code"].value)
     if not subject:
@@ -284,8 +290,10 @@ def _read_row(cells: dict[str, Cell], subjects: set[str], entity: Entity, accoun
     if "currency" in cells:
         given = _text(cells["currency"].value).upper()
         if given and given not in settings.CURRENCIES:
-            problems.add(f"{cells['currency'].where()}: {given} is not a currency of the ledger "
-                         f"({', '.join(settings.CURRENCIES)})")
+            problems.add(
+                f"{cells['currency'].where()}: {given} is not a currency of the ledger "
+                f"({', '.join(settings.CURRENCIES)})"
+            )
         currency = given or currency
 
     if "accounting_date" in cells:

@@ -87,11 +87,11 @@ class DailyBalance(models.Model):
     # next day's opening). The day's index only grows at its end; the
     # account's takes a day's rows all over, so it is the costly one and
     # there is no third (measured: bench/README.md).
-    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+", db_index=False,
-                               db_constraint=False)
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     accounting_date = models.DateField()
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="daily_balances", db_index=False,
-                                db_constraint=False)
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="daily_balances", db_index=False, db_constraint=False
+    )
     # Copied from the account and its type on the day, so totals need no joins
     # and a later chart edit does not rewrite history.
     account_type_code = models.CharField(max_length=32)

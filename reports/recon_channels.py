@@ -39,8 +39,8 @@ SAMPLE_CHANNELS = [
         "skip_lines": 4,
         "footer_marker": "#",
         "footer_check": r"总笔数[:：](?P<count>\d+).*收入金额[:：](?P<in_total>-?[\d,]*\d(?:\.\d+)?)"
-                        r".*支出金额[:：](?P<out_total>-?[\d,]*\d(?:\.\d+)?)"
-                        r".*手续费合计[:：](?P<fee_total>-?[\d,]*\d(?:\.\d+)?)",
+        r".*支出金额[:：](?P<out_total>-?[\d,]*\d(?:\.\d+)?)"
+        r".*手续费合计[:：](?P<fee_total>-?[\d,]*\d(?:\.\d+)?)",
         "col_serial": "交易流水号",
         "col_time": "交易时间",
         "time_format": "%Y-%m-%d %H:%M:%S",

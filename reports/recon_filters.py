@@ -13,14 +13,16 @@ from django.db.models.functions import Abs
 from .filters import DATE, _DateRangeFilter
 from .recon_models import Channel, Difference, DifferenceStatus, Outcome, ReconRun
 from .recon_selectors import difference_workers
+
 UNRESOLVED = "unresolved"
 
 
 class _DayRange(_DateRangeFilter):
     """Channel and statement days, any span: differences are worked for as long as they take."""
 
-    channel = filters.ModelChoiceFilter(queryset=Channel.objects.order_by("code"), to_field_name="code",
-                                        label="Channel", empty_label="all channels")
+    channel = filters.ModelChoiceFilter(
+        queryset=Channel.objects.order_by("code"), to_field_name="code", label="Channel", empty_label="all channels"
+    )
     date_from = filters.DateFilter(field_name="recon_date", lookup_expr="gte", label="Day from", widget=DATE)
     date_to = filters.DateFilter(field_name="recon_date", lookup_expr="lte", label="Day to", widget=DATE)
     max_days = None
@@ -36,18 +38,33 @@ class DifferenceFilter(_DayRange):
     outcome = filters.ChoiceFilter(choices=Outcome.choices, empty_label="any outcome")
     status = filters.ChoiceFilter(
         choices=[(UNRESOLVED, "unresolved (open or investigating)"), *DifferenceStatus.choices],
-        empty_label="any status", method="filter_status",
+        empty_label="any status",
+        method="filter_status",
     )
-    owner = filters.ModelChoiceFilter(queryset=difference_workers(), to_field_name="username",
-                                      null_label="— nobody —", empty_label="anyone", label="Owner")
+    owner = filters.ModelChoiceFilter(
+        queryset=difference_workers(),
+        to_field_name="username",
+        null_label="— nobody —",
+        empty_label="anyone",
+        label="Owner",
+    )
     amount_min = filters.NumberFilter(label="|Difference| ≥", method="filter_amount_min", min_value=0)
     amount_max = filters.NumberFilter(label="|Difference| ≤", method="filter_amount_max", min_value=0)
     serial_no = filters.CharFilter(lookup_expr="icontains", label="Serial no.")
 
     class Meta:
         model = Difference
-        fields = ["channel", "date_from", "date_to", "outcome", "status", "owner", "amount_min", "amount_max",
-                  "serial_no"]
+        fields = [
+            "channel",
+            "date_from",
+            "date_to",
+            "outcome",
+            "status",
+            "owner",
+            "amount_min",
+            "amount_max",
+            "serial_no",
+        ]
 
     def __init__(self, data=None, *args, **kwargs):
         if data is not None and "status" not in data:

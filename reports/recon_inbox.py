@@ -76,7 +76,10 @@ class InboxRefusal(LedgerValidationError):
 
 
 def statement_inbox_scan(
-    *, inbox: Path | str | None = None, settle_seconds: int | None = None, claim_minutes: int | None = None,
+    *,
+    inbox: Path | str | None = None,
+    settle_seconds: int | None = None,
+    claim_minutes: int | None = None,
 ) -> list[dict]:
     """Import every settled file of the inbox; one summary dict per file seen:
     ``channel``, ``file``, ``outcome`` (``imported``, ``refused``, ``waiting``:
@@ -85,8 +88,7 @@ def statement_inbox_scan(
     ``import_id``, ``lines``, ``moved_to`` (relative to the inbox), ``reason``."""
     inbox = Path(inbox if inbox is not None else settings.CHANNEL_STATEMENT_INBOX)
     settle = settings.CHANNEL_STATEMENT_SETTLE_SECONDS if settle_seconds is None else settle_seconds
-    claim_for = timedelta(minutes=settings.CHANNEL_STATEMENT_CLAIM_MINUTES if claim_minutes is None
-                          else claim_minutes)
+    claim_for = timedelta(minutes=settings.CHANNEL_STATEMENT_CLAIM_MINUTES if claim_minutes is None else claim_minutes)
     if not inbox.is_dir():
         # Not every installation uses the folder: nothing to say every minute.
         logger.debug("statement inbox %s does not exist; nothing to scan", inbox)
@@ -98,10 +100,14 @@ def statement_inbox_scan(
         if entry.is_dir():
             scan.folder(entry)
         elif entry.is_file() and not entry.name.endswith(IGNORED_SUFFIXES):
-            logger.warning("statement inbox: %s is not in a channel folder (%s/<channel code>/); left where it is",
-                           entry.name, inbox)
-            scan.results.append({"channel": "", "file": entry.name, "outcome": "ignored",
-                                 "reason": "not in a channel folder"})
+            logger.warning(
+                "statement inbox: %s is not in a channel folder (%s/<channel code>/); left where it is",
+                entry.name,
+                inbox,
+            )
+            scan.results.append(
+                {"channel": "", "file": entry.name, "outcome": "ignored", "reason": "not in a channel folder"}
+            )
     return scan.results
 
 
@@ -118,10 +124,13 @@ def statement_date_from_name(name: str) -> date:
             raise InboxRefusal(f"the date in the file name ({match.group(0)}) is in the future")
         return found
     if candidates:
-        raise InboxRefusal(f"the file name has no valid date ({', '.join(m.group(0) for m in candidates)} "
-                           f"is not a calendar date); name the file like <code>_YYYYMMDD.csv")
-    raise InboxRefusal("the file name has no statement date (YYYYMMDD or YYYY-MM-DD); "
-                       "name the file like <code>_YYYYMMDD.csv")
+        raise InboxRefusal(
+            f"the file name has no valid date ({', '.join(m.group(0) for m in candidates)} "
+            f"is not a calendar date); name the file like <code>_YYYYMMDD.csv"
+        )
+    raise InboxRefusal(
+        "the file name has no statement date (YYYYMMDD or YYYY-MM-DD); name the file like <code>_YYYYMMDD.csv"
+    )
 
 
 def _hidden(name: str) -> bool:
@@ -148,10 +157,15 @@ class _Scan:
             except FileNotFoundError:
                 continue  # claimed by another scan meanwhile
             if age < self.settle:
-                logger.debug("statement inbox: %s/%s changed %.0f s ago; left for a later scan",
-                             folder.name, name, age)
-                self.results.append({"channel": folder.name, "file": name, "outcome": "waiting",
-                                     "reason": f"changed {age:.0f} s ago (settles after {self.settle} s)"})
+                logger.debug("statement inbox: %s/%s changed %.0f s ago; left for a later scan", folder.name, name, age)
+                self.results.append(
+                    {
+                        "channel": folder.name,
+                        "file": name,
+                        "outcome": "waiting",
+                        "reason": f"changed {age:.0f} s ago (settles after {self.settle} s)",
+                    }
+                )
                 continue
             claimed = self._claim(path, processing, at=_now())
             if claimed is not None:
@@ -174,8 +188,12 @@ class _Scan:
                     continue
                 claimed = self._claim(path, processing, at=now)
                 if claimed is not None:
-                    logger.warning("statement inbox: %s/%s was left claimed since %s; taking it over",
-                                   processing.parent.name, path.name, match.group(1))
+                    logger.warning(
+                        "statement inbox: %s/%s was left claimed since %s; taking it over",
+                        processing.parent.name,
+                        path.name,
+                        match.group(1),
+                    )
                     self._record(self._process(processing.parent, claimed, taken_over=True))
             _remove_empty_dir(claim_dir)
 
@@ -208,8 +226,10 @@ class _Scan:
         try:
             channel = Channel.objects.filter(code=code).first()
             if channel is None:
-                raise InboxRefusal(f"no channel has the code {code!r} (the folder's name); "
-                                   f"put statements in {self.inbox}/<channel code>/")
+                raise InboxRefusal(
+                    f"no channel has the code {code!r} (the folder's name); "
+                    f"put statements in {self.inbox}/<channel code>/"
+                )
             if not channel.active:
                 raise InboxRefusal(f"the channel {code} is inactive")
             statement_date = statement_date_from_name(name)
@@ -217,14 +237,19 @@ class _Scan:
                 content = claimed.read_bytes()
             except FileNotFoundError:
                 # Our claim was taken over (a claim time shorter than this scan's wait): the other scan has it.
-                logger.warning("statement inbox: %s/%s was taken over by another scan before it was read",
-                               code, name)
+                logger.warning("statement inbox: %s/%s was taken over by another scan before it was read", code, name)
                 return None
             sha256 = hashlib.sha256(content).hexdigest()
             started = timezone.now()
             try:
-                statement = statement_import(channel=channel, statement_date=statement_date, file_name=name,
-                                             content=content, imported_by=INBOX_ACTOR, queue_matching=True)
+                statement = statement_import(
+                    channel=channel,
+                    statement_date=statement_date,
+                    file_name=name,
+                    content=content,
+                    imported_by=INBOX_ACTOR,
+                    queue_matching=True,
+                )
                 note = ""
             except StatementAlreadyImported as exc:
                 if not (taken_over and _imported_from_here(exc.earlier, channel, statement_date, name, sha256)):
@@ -241,21 +266,40 @@ class _Scan:
                 logger.exception("statement inbox: %s/%s: unexpected error", code, name)
                 return self._refuse(folder, claimed, result, exc, unexpected=True)
             # The import committed; what failed came after it (queueing the matching on commit).
-            logger.warning("statement inbox: %s/%s imported as #%s, but queueing its matching failed: %r; "
-                           "run the matching for %s %s again", code, name, statement.pk, exc, code,
-                           statement.statement_date)
+            logger.warning(
+                "statement inbox: %s/%s imported as #%s, but queueing its matching failed: %r; "
+                "run the matching for %s %s again",
+                code,
+                name,
+                statement.pk,
+                exc,
+                code,
+                statement.statement_date,
+            )
             note = f"imported; queueing the matching failed ({exc!r})"
         return self._done(folder, claimed, result, statement, note)
 
     def _done(self, folder: Path, claimed: Path, result: dict, statement: StatementImport, note: str) -> dict:
         moved = _move(claimed, folder / DONE)
-        result.update(outcome="imported", statement_date=statement.statement_date.isoformat(),
-                      import_id=statement.pk, lines=statement.line_count, moved_to=self._rel(moved))
+        result.update(
+            outcome="imported",
+            statement_date=statement.statement_date.isoformat(),
+            import_id=statement.pk,
+            lines=statement.line_count,
+            moved_to=self._rel(moved),
+        )
         if note:
             result["reason"] = note
-        logger.info("statement inbox: %s/%s imported as #%s (%s, %s lines)%s -> %s", folder.name, claimed.name,
-                    statement.pk, statement.statement_date, statement.line_count, f"; {note}" if note else "",
-                    result["moved_to"] or "left claimed (taken over by another scan)")
+        logger.info(
+            "statement inbox: %s/%s imported as #%s (%s, %s lines)%s -> %s",
+            folder.name,
+            claimed.name,
+            statement.pk,
+            statement.statement_date,
+            statement.line_count,
+            f"; {note}" if note else "",
+            result["moved_to"] or "left claimed (taken over by another scan)",
+        )
         return result
 
     def _refuse(self, folder: Path, claimed: Path, result: dict, exc: Exception, *, unexpected: bool = False) -> dict:
@@ -264,8 +308,12 @@ class _Scan:
             code = "unexpected_error"
         else:
             reason, code = exc.message, exc.code
-        text = [f"{folder.name}/{claimed.name}: refused ({code})",
-                f"at {timezone.localtime():%Y-%m-%d %H:%M:%S %z} by {INBOX_ACTOR}", "", reason]
+        text = [
+            f"{folder.name}/{claimed.name}: refused ({code})",
+            f"at {timezone.localtime():%Y-%m-%d %H:%M:%S %z} by {INBOX_ACTOR}",
+            "",
+            reason,
+        ]
         if isinstance(exc, StatementFileInvalid):
             text += ["", "Problems (line numbers count from 1, as in an editor):"]
             text += [f"  {problem}" for problem in exc.problems]
@@ -273,21 +321,26 @@ class _Scan:
             text += ["", "A statement cannot be replaced by a second file; nothing was imported."]
         moved = _move(claimed, folder / FAILED, error_text="\n".join(text) + "\n")
         result.update(outcome="refused", reason=reason, moved_to=self._rel(moved))
-        logger.warning("statement inbox: %s/%s refused: %s -> %s", folder.name, claimed.name, reason,
-                       result["moved_to"] or "left claimed (taken over by another scan)")
+        logger.warning(
+            "statement inbox: %s/%s refused: %s -> %s",
+            folder.name,
+            claimed.name,
+            reason,
+            result["moved_to"] or "left claimed (taken over by another scan)",
+        )
         return result
 
     def _retry_later(self, folder: Path, claimed: Path, result: dict, exc: Exception) -> dict:
         """The database is unreachable: keep the file claimed, dated back so
         the next scan takes it over (as a claim, so an import that did commit
         is recognised)."""
-        logger.error("statement inbox: %s/%s: database error, retried by the next scan: %s",
-                     folder.name, claimed.name, exc)
+        logger.error(
+            "statement inbox: %s/%s: database error, retried by the next scan: %s", folder.name, claimed.name, exc
+        )
         again = self._claim(claimed, claimed.parent.parent, at=_now() - self.claim_for)
         if again is not None:
             _remove_empty_dir(claimed.parent)
-        result.update(outcome="retry", reason=f"database error: {exc}",
-                      moved_to=self._rel(again or claimed))
+        result.update(outcome="retry", reason=f"database error: {exc}", moved_to=self._rel(again or claimed))
         return result
 
     @staticmethod
@@ -298,8 +351,12 @@ class _Scan:
             return None
         try:
             return StatementImport.objects.filter(
-                file_sha256=sha256, channel=channel, statement_date=statement_date, imported_by=INBOX_ACTOR,
-                file_name=name[-255:], imported_at__gte=started,
+                file_sha256=sha256,
+                channel=channel,
+                statement_date=statement_date,
+                imported_by=INBOX_ACTOR,
+                file_name=name[-255:],
+                imported_at__gte=started,
             ).first()
         except (OperationalError, InterfaceError):
             return None
@@ -308,11 +365,16 @@ class _Scan:
         return None if path is None else path.relative_to(self.inbox).as_posix()
 
 
-def _imported_from_here(earlier: StatementImport, channel: Channel, statement_date: date, name: str,
-                        sha256: str) -> bool:
-    return (earlier.file_sha256 == sha256 and earlier.channel_id == channel.pk
-            and earlier.statement_date == statement_date and earlier.imported_by == INBOX_ACTOR
-            and earlier.file_name == name[-255:])
+def _imported_from_here(
+    earlier: StatementImport, channel: Channel, statement_date: date, name: str, sha256: str
+) -> bool:
+    return (
+        earlier.file_sha256 == sha256
+        and earlier.channel_id == channel.pk
+        and earlier.statement_date == statement_date
+        and earlier.imported_by == INBOX_ACTOR
+        and earlier.file_name == name[-255:]
+    )
 
 
 # ------------------------------------------------------------- files ----

@@ -32,8 +32,20 @@ from accounts.models import CURRENCY_CHOICES, Account, Entity, money_field
 from postings.models import Entry, Posting
 
 __all__ = [
-    "AmountMode", "Channel", "Difference", "DifferenceEvent", "DifferenceProposal", "DifferenceStatus",
-    "MoneyDirection", "Outcome", "ProposalStatus", "ReconRun", "Resolution", "StatementEncoding", "StatementImport", "StatementLine",
+    "AmountMode",
+    "Channel",
+    "Difference",
+    "DifferenceEvent",
+    "DifferenceProposal",
+    "DifferenceStatus",
+    "MoneyDirection",
+    "Outcome",
+    "ProposalStatus",
+    "ReconRun",
+    "Resolution",
+    "StatementEncoding",
+    "StatementImport",
+    "StatementLine",
 ]
 
 
@@ -62,7 +74,9 @@ class Channel(models.Model):
     entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="CNY")
     clearing_accounts = models.ManyToManyField(
-        Account, blank=True, related_name="recon_channels",
+        Account,
+        blank=True,
+        related_name="recon_channels",
         help_text="The internal clearing account(s) whose entries are this channel's records in the ledger.",
     )
     active = models.BooleanField(default=True)
@@ -74,13 +88,16 @@ class Channel(models.Model):
         "header lines to skip", default=0, help_text="Lines before the column header row (a title, a header block)."
     )
     footer_marker = models.CharField(
-        max_length=32, blank=True,
+        max_length=32,
+        blank=True,
         help_text="A line starting with this text begins the summary footer; empty: the file has no footer.",
     )
     footer_check = models.CharField(
-        "footer check (regex)", max_length=255, blank=True,
+        "footer check (regex)",
+        max_length=255,
+        blank=True,
         help_text="Searched in the footer. Named groups count, in_total, out_total, fee_total are compared "
-                  "with the lines read; a footer that does not match is refused.",
+        "with the lines read; a footer that does not match is refused.",
     )
     col_serial = models.CharField("column: serial number", max_length=64)
     col_date = models.CharField(
@@ -88,7 +105,8 @@ class Channel(models.Model):
     )
     col_time = models.CharField("column: time", max_length=64)
     time_format = models.CharField(
-        max_length=64, default="%Y-%m-%d %H:%M:%S",
+        max_length=64,
+        default="%Y-%m-%d %H:%M:%S",
         help_text="strptime format of the time column (of 'date time' when there is a date column).",
     )
     amount_mode = models.CharField(max_length=20, choices=AmountMode.choices, default=AmountMode.SIGNED)
@@ -102,13 +120,17 @@ class Channel(models.Model):
     col_debit = models.CharField("column: debit", max_length=64, blank=True)
     col_credit = models.CharField("column: credit", max_length=64, blank=True)
     debit_is = models.CharField(
-        "the debit column is", max_length=3, choices=MoneyDirection.choices, default=MoneyDirection.OUT,
+        "the debit column is",
+        max_length=3,
+        choices=MoneyDirection.choices,
+        default=MoneyDirection.OUT,
         help_text="On a bank's statement of our account, debit (借方) is money paid out.",
     )
     col_fee = models.CharField("column: fee", max_length=64, blank=True)
     col_status = models.CharField("column: status", max_length=64, blank=True)
     status_success_values = models.CharField(
-        max_length=255, blank=True,
+        max_length=255,
+        blank=True,
         help_text="Comma separated; lines with another status are kept but move no money (not matched).",
     )
 
@@ -116,14 +138,16 @@ class Channel(models.Model):
     pending_window_minutes = models.PositiveIntegerField(
         default=30,
         help_text="Ledger records posted this close to the day's cut (or after it) may be in the next statement: "
-                  "they are held pending for CHANNEL_RECON_PENDING_DAYS before they are short.",
+        "they are held pending for CHANNEL_RECON_PENDING_DAYS before they are short.",
     )
     expected_fee_in_fixed = money_field()
-    expected_fee_in_rate = models.DecimalField("expected fee in, % of amount", max_digits=7, decimal_places=4,
-                                               default=0)
+    expected_fee_in_rate = models.DecimalField(
+        "expected fee in, % of amount", max_digits=7, decimal_places=4, default=0
+    )
     expected_fee_out_fixed = money_field()
-    expected_fee_out_rate = models.DecimalField("expected fee out, % of amount", max_digits=7, decimal_places=4,
-                                                default=0)
+    expected_fee_out_rate = models.DecimalField(
+        "expected fee out, % of amount", max_digits=7, decimal_places=4, default=0
+    )
 
     class Meta:
         verbose_name = "channel (支付渠道)"
@@ -136,8 +160,7 @@ class Channel(models.Model):
     def clean(self):
         needed = {
             AmountMode.SIGNED: ["col_amount"],
-            AmountMode.DIRECTION_COLUMN: ["col_amount", "col_direction", "direction_in_values",
-                                          "direction_out_values"],
+            AmountMode.DIRECTION_COLUMN: ["col_amount", "col_direction", "direction_in_values", "direction_out_values"],
             AmountMode.DEBIT_CREDIT: ["col_debit", "col_credit"],
         }[self.amount_mode]
         errors = {name: "Required by the amount mode." for name in needed if not getattr(self, name)}
@@ -280,9 +303,12 @@ class ReconRun(models.Model):
     @property
     def outcome_cells(self) -> list[tuple[str, int, object]]:
         """(outcome, count, amount) of the differences found on the day, in the pages' column order."""
-        return [(Outcome.LONG, self.long_count, self.long_amount), (Outcome.SHORT, self.short_count, self.short_amount),
-                (Outcome.AMOUNT_MISMATCH, self.mismatch_count, self.mismatch_amount),
-                (Outcome.PENDING, self.pending_count, self.pending_amount)]
+        return [
+            (Outcome.LONG, self.long_count, self.long_amount),
+            (Outcome.SHORT, self.short_count, self.short_amount),
+            (Outcome.AMOUNT_MISMATCH, self.mismatch_count, self.mismatch_amount),
+            (Outcome.PENDING, self.pending_count, self.pending_amount),
+        ]
 
 
 class Difference(models.Model):
@@ -293,17 +319,24 @@ class Difference(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     status = models.CharField(max_length=16, choices=DifferenceStatus.choices, default=DifferenceStatus.OPEN)
     resolution = models.CharField(max_length=20, choices=Resolution.choices, blank=True)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     serial_no = models.CharField(max_length=64, blank=True)
     currency = models.CharField(max_length=3)
-    statement_line = models.OneToOneField(StatementLine, null=True, blank=True, on_delete=models.PROTECT,
-                                          related_name="difference")
-    entry = models.OneToOneField(Entry, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                 help_text="Our record: the entry on the channel's clearing account.")
+    statement_line = models.OneToOneField(
+        StatementLine, null=True, blank=True, on_delete=models.PROTECT, related_name="difference"
+    )
+    entry = models.OneToOneField(
+        Entry,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Our record: the entry on the channel's clearing account.",
+    )
     posting = models.ForeignKey(Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    resolution_posting = models.ForeignKey(Posting, null=True, blank=True, on_delete=models.PROTECT,
-                                           related_name="+")
+    resolution_posting = models.ForeignKey(Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     channel_direction = models.CharField(max_length=3, choices=MoneyDirection.choices, blank=True)
     channel_amount = money_field(null=True, blank=True, default=None)
     ledger_direction = models.CharField(max_length=3, choices=MoneyDirection.choices, blank=True)
@@ -321,8 +354,9 @@ class Difference(models.Model):
         ordering = ["-recon_date", "id"]
         indexes = [models.Index(fields=["channel", "status", "outcome"]), models.Index(fields=["recon_date"])]
         constraints = [
-            models.CheckConstraint(condition=Q(statement_line__isnull=False) | Q(entry__isnull=False),
-                                   name="difference_has_a_record"),
+            models.CheckConstraint(
+                condition=Q(statement_line__isnull=False) | Q(entry__isnull=False), name="difference_has_a_record"
+            ),
             models.CheckConstraint(
                 condition=Q(status="resolved", resolved_at__isnull=False) & ~Q(resolution="")
                 | ~Q(status="resolved") & Q(resolution=""),
@@ -379,22 +413,28 @@ class DifferenceProposal(models.Model):
     counter account gets the other side. Never deleted; the posting is written
     once, under ``request_no``."""
 
-    KINDS = [(Resolution.ADJUSTING_POSTING, Resolution.ADJUSTING_POSTING.label),
-             (Resolution.WRITE_OFF, Resolution.WRITE_OFF.label)]
+    KINDS = [
+        (Resolution.ADJUSTING_POSTING, Resolution.ADJUSTING_POSTING.label),
+        (Resolution.WRITE_OFF, Resolution.WRITE_OFF.label),
+    ]
 
     difference = models.ForeignKey(Difference, on_delete=models.PROTECT, related_name="proposals")
     kind = models.CharField(max_length=20, choices=KINDS)
     status = models.CharField(max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.PROPOSED)
     clearing_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
-    direction = models.CharField(max_length=1, choices=[("D", "debit (借)"), ("C", "credit (贷)")],
-                                 help_text="Of the clearing leg; the counter account gets the other side.")
+    direction = models.CharField(
+        max_length=1,
+        choices=[("D", "debit (借)"), ("C", "credit (贷)")],
+        help_text="Of the clearing leg; the counter account gets the other side.",
+    )
     amount = money_field()
     counter_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
     memo = models.CharField(max_length=255)
     proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     proposed_at = models.DateTimeField(auto_now_add=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
     request_no = models.CharField(max_length=64, blank=True, help_text="The posting's request number (recon).")
@@ -404,11 +444,16 @@ class DifferenceProposal(models.Model):
         verbose_name = "difference proposal (调账/核销申请)"
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["difference"], condition=Q(status__in=["proposed", "approved"]),
-                                    name="difference_proposal_one_live"),
+            models.UniqueConstraint(
+                fields=["difference"],
+                condition=Q(status__in=["proposed", "approved"]),
+                name="difference_proposal_one_live",
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="difference_proposal_amount_positive"),
-            models.CheckConstraint(condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("proposed_by")),
-                                   name="difference_proposal_four_eyes"),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("proposed_by")),
+                name="difference_proposal_four_eyes",
+            ),
             models.CheckConstraint(
                 condition=Q(status="approved", posting__isnull=False) | ~Q(status="approved") & Q(posting__isnull=True),
                 name="difference_proposal_posting_iff_approved",

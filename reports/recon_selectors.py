@@ -24,10 +24,27 @@ from .recon_models import (
 )
 
 SUMMARY_FIELDS = (
-    "channel_count", "channel_in", "channel_out", "channel_skipped_count", "ledger_count", "ledger_in", "ledger_out",
-    "fee_charged", "fee_expected", "matched_count", "matched_amount", "late_matched_count", "late_matched_amount",
-    "long_count", "long_amount", "short_count", "short_amount", "mismatch_count", "mismatch_amount",
-    "pending_count", "pending_amount",
+    "channel_count",
+    "channel_in",
+    "channel_out",
+    "channel_skipped_count",
+    "ledger_count",
+    "ledger_in",
+    "ledger_out",
+    "fee_charged",
+    "fee_expected",
+    "matched_count",
+    "matched_amount",
+    "late_matched_count",
+    "late_matched_amount",
+    "long_count",
+    "long_amount",
+    "short_count",
+    "short_amount",
+    "mismatch_count",
+    "mismatch_amount",
+    "pending_count",
+    "pending_amount",
 )
 
 
@@ -45,8 +62,9 @@ def recon_runs(*, channel: Channel | None = None) -> QuerySet[ReconRun]:
     return qs.filter(channel=channel) if channel else qs
 
 
-def differences(*, channel: Channel | None = None, recon_date: date | None = None,
-                open_only: bool = False) -> QuerySet[Difference]:
+def differences(
+    *, channel: Channel | None = None, recon_date: date | None = None, open_only: bool = False
+) -> QuerySet[Difference]:
     qs = Difference.objects.select_related("channel", "statement_line", "owner", "posting")
     if channel is not None:
         qs = qs.filter(channel=channel)
@@ -59,9 +77,13 @@ def differences(*, channel: Channel | None = None, recon_date: date | None = Non
 
 def ledger_records(*, channel: Channel, recon_date: date) -> QuerySet[Entry]:
     """Our side of a channel's day: entries on its clearing accounts, with the posting (external_ref)."""
-    return Entry.objects.filter(
-        account__in=channel.clearing_accounts.all(), accounting_date=recon_date, currency=channel.currency
-    ).select_related("posting").order_by("serial_no")
+    return (
+        Entry.objects.filter(
+            account__in=channel.clearing_accounts.all(), accounting_date=recon_date, currency=channel.currency
+        )
+        .select_related("posting")
+        .order_by("serial_no")
+    )
 
 
 def difference_get(*, difference_id: int) -> Difference:
@@ -76,9 +98,11 @@ def difference_history(*, difference: Difference) -> QuerySet[DifferenceEvent]:
 
 
 def difference_proposals(*, difference: Difference) -> QuerySet[DifferenceProposal]:
-    return DifferenceProposal.objects.filter(difference=difference).select_related(
-        "clearing_account", "counter_account", "proposed_by", "decided_by", "posting"
-    ).order_by("id")
+    return (
+        DifferenceProposal.objects.filter(difference=difference)
+        .select_related("clearing_account", "counter_account", "proposed_by", "decided_by", "posting")
+        .order_by("id")
+    )
 
 
 def proposals_awaiting_approval(*, channel: Channel | None = None, checker=None) -> QuerySet[DifferenceProposal]:
@@ -105,8 +129,12 @@ def statements_unmatched(*, channel: Channel | None = None) -> QuerySet[Statemen
 
 def difference_totals(rows: QuerySet[Difference]) -> list[dict]:
     """Per currency: how many differences, their net (channel minus ledger) and absolute amount."""
-    return list(rows.order_by().values("currency").annotate(
-        n=Count("id"), net=Sum("difference"), gross=Sum(Abs("difference"))).order_by("currency"))
+    return list(
+        rows.order_by()
+        .values("currency")
+        .annotate(n=Count("id"), net=Sum("difference"), gross=Sum(Abs("difference")))
+        .order_by("currency")
+    )
 
 
 def difference_postings(*, difference: Difference) -> list[dict]:
@@ -125,6 +153,9 @@ def difference_workers() -> QuerySet:
     """Active users who may work differences (the owner choices)."""
     User = get_user_model()
     perm = Permission.objects.filter(content_type__app_label="reports", codename="work_difference")
-    return User.objects.filter(is_active=True).filter(
-        Q(is_superuser=True) | Q(user_permissions__in=perm) | Q(groups__permissions__in=perm)
-    ).distinct().order_by("username")
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(user_permissions__in=perm) | Q(groups__permissions__in=perm))
+        .distinct()
+        .order_by("username")
+    )

@@ -51,8 +51,9 @@ def _queue_matching(request, channel: Channel, day: date) -> None:
         messages.error(request, f"Matching of {channel.code} on {day:%Y-%m-%d} refused: {exc.message}")
     else:
         done = "done" if settings.CELERY_TASK_ALWAYS_EAGER else "queued"
-        messages.info(request, f"Matching of {channel.code} on {day:%Y-%m-%d} {done}; "
-                               f"running it again gives the same figures.")
+        messages.info(
+            request, f"Matching of {channel.code} on {day:%Y-%m-%d} {done}; running it again gives the same figures."
+        )
 
 
 # ---------------------------------------------------------------- runs ----
@@ -64,24 +65,31 @@ def recon_runs(request):
     filterset = ReconRunFilter(request.GET or None, queryset=selectors.recon_runs())
     rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     data = filterset.form.cleaned_data if filterset.is_valid() else {}
-    return render(request, "reports/recon_runs.html", {
-        "filter": filterset,
-        "page": paginate(request, rows, 50),
-        "unmatched": selectors.statements_unmatched(channel=data.get("channel")).order_by("-statement_date")[:50],
-        "can_run": request.user.has_perm(IMPORT),
-        "querystring": querystring_without(request, "page"),
-    })
+    return render(
+        request,
+        "reports/recon_runs.html",
+        {
+            "filter": filterset,
+            "page": paginate(request, rows, 50),
+            "unmatched": selectors.statements_unmatched(channel=data.get("channel")).order_by("-statement_date")[:50],
+            "can_run": request.user.has_perm(IMPORT),
+            "querystring": querystring_without(request, "page"),
+        },
+    )
 
 
 @require_POST
 @staff_page(VIEW_RUNS, IMPORT)
 def recon_match(request):
     """Run (or re-run) the matching of one imported statement's day."""
-    statement = get_object_or_404(StatementImport.objects.select_related("channel"),
-                                  pk=request.POST.get("statement") or 0)
+    statement = get_object_or_404(
+        StatementImport.objects.select_related("channel"), pk=request.POST.get("statement") or 0
+    )
     _queue_matching(request, statement.channel, statement.statement_date)
-    return redirect(reverse("reports:recon_runs") + f"?channel={statement.channel.code}"
-                    f"&date_from={statement.statement_date:%Y-%m-%d}&date_to={statement.statement_date:%Y-%m-%d}")
+    return redirect(
+        reverse("reports:recon_runs") + f"?channel={statement.channel.code}"
+        f"&date_from={statement.statement_date:%Y-%m-%d}&date_to={statement.statement_date:%Y-%m-%d}"
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -94,21 +102,32 @@ def statement_upload(request):
             data = form.cleaned_data
             upload, channel, day = data["file"], data["channel"], data["statement_date"]
             try:
-                statement = statement_import(channel=channel, statement_date=day, file_name=upload.name,
-                                             content=upload.read(), imported_by=request.user.get_username())
+                statement = statement_import(
+                    channel=channel,
+                    statement_date=day,
+                    file_name=upload.name,
+                    content=upload.read(),
+                    imported_by=request.user.get_username(),
+                )
             except LedgerError as exc:
                 form.add_error("file", exc.message)
                 problems = getattr(exc, "problems", None)
             else:
                 lines = f"{statement.line_count} line{'s' if statement.line_count != 1 else ''}"
-                messages.success(request, f"Statement #{statement.pk}: {lines} of "
-                                          f"{statement.file_name} for {channel.code} on {day:%Y-%m-%d}.")
+                messages.success(
+                    request,
+                    f"Statement #{statement.pk}: {lines} of "
+                    f"{statement.file_name} for {channel.code} on {day:%Y-%m-%d}.",
+                )
                 _queue_matching(request, channel, day)
-                return redirect(reverse("reports:recon_runs") + f"?channel={channel.code}"
-                                f"&date_from={day:%Y-%m-%d}&date_to={day:%Y-%m-%d}")
+                return redirect(
+                    reverse("reports:recon_runs") + f"?channel={channel.code}"
+                    f"&date_from={day:%Y-%m-%d}&date_to={day:%Y-%m-%d}"
+                )
         return render(request, "reports/recon_upload.html", {"form": form, "problems": problems}, status=400)
-    form = StatementUploadForm(initial={"channel": request.GET.get("channel"),
-                                        "statement_date": request.GET.get("date")})
+    form = StatementUploadForm(
+        initial={"channel": request.GET.get("channel"), "statement_date": request.GET.get("date")}
+    )
     return render(request, "reports/recon_upload.html", {"form": form})
 
 
@@ -156,31 +175,38 @@ def _export_name(filterset: DifferenceFilter) -> str:
 def differences(request):
     filterset, rows = _differences(request)
     query = filterset.data.urlencode()
-    return render(request, "reports/recon_differences.html", {
-        "filter": filterset,
-        "page": paginate(request, rows, 50),
-        "totals": selectors.difference_totals(rows),
-        "awaiting": selectors.proposals_awaiting_approval(checker=request.user)[:50]
-        if request.user.has_perm(WORK) else [],
-        "querystring": querystring_without(request, "page"),
-        "export_query": query,
-    })
+    return render(
+        request,
+        "reports/recon_differences.html",
+        {
+            "filter": filterset,
+            "page": paginate(request, rows, 50),
+            "totals": selectors.difference_totals(rows),
+            "awaiting": selectors.proposals_awaiting_approval(checker=request.user)[:50]
+            if request.user.has_perm(WORK)
+            else [],
+            "querystring": querystring_without(request, "page"),
+            "export_query": query,
+        },
+    )
 
 
 @require_GET
 @staff_page(VIEW_DIFFERENCES)
 def differences_csv(request):
     filterset, rows = _differences(request)
-    return csv_response(_export_name(filterset), DIFFERENCE_COLUMNS, rows.iterator(chunk_size=2000),
-                        lambda d: d.currency)
+    return csv_response(
+        _export_name(filterset), DIFFERENCE_COLUMNS, rows.iterator(chunk_size=2000), lambda d: d.currency
+    )
 
 
 @require_GET
 @staff_page(VIEW_DIFFERENCES)
 def differences_xlsx(request):
     filterset, rows = _differences(request)
-    return xlsx_response(_export_name(filterset), "Differences", DIFFERENCE_COLUMNS,
-                         rows.iterator(chunk_size=2000), lambda d: d.currency)
+    return xlsx_response(
+        _export_name(filterset), "Differences", DIFFERENCE_COLUMNS, rows.iterator(chunk_size=2000), lambda d: d.currency
+    )
 
 
 @require_GET
@@ -195,22 +221,26 @@ def difference_detail(request, pk: int):
     may_work = request.user.has_perm(WORK)
     open_ = diff.status != DifferenceStatus.RESOLVED
     clearing = list(diff.channel.clearing_accounts.filter(currency=diff.currency).order_by("account_no"))
-    return render(request, "reports/recon_difference.html", {
-        "d": diff,
-        "line": diff.statement_line,
-        "postings": selectors.difference_postings(difference=diff),
-        "proposals": proposals,
-        "live": live,
-        "history": selectors.difference_history(difference=diff).order_by("id"),
-        "may_work": may_work and open_,
-        "may_decide": may_work and live is not None and live.proposed_by_id != request.user.pk,
-        "own_proposal": live is not None and live.proposed_by_id == request.user.pk,
-        "workers": selectors.difference_workers() if may_work and open_ else [],
-        "clearing": clearing,
-        "clearing_side": "debit (借)" if diff.difference > 0 else "credit (贷)",
-        "size": abs(diff.difference),
-        "adjustment": AdjustmentForm(),
-    })
+    return render(
+        request,
+        "reports/recon_difference.html",
+        {
+            "d": diff,
+            "line": diff.statement_line,
+            "postings": selectors.difference_postings(difference=diff),
+            "proposals": proposals,
+            "live": live,
+            "history": selectors.difference_history(difference=diff).order_by("id"),
+            "may_work": may_work and open_,
+            "may_decide": may_work and live is not None and live.proposed_by_id != request.user.pk,
+            "own_proposal": live is not None and live.proposed_by_id == request.user.pk,
+            "workers": selectors.difference_workers() if may_work and open_ else [],
+            "clearing": clearing,
+            "clearing_side": "debit (借)" if diff.difference > 0 else "credit (贷)",
+            "size": abs(diff.difference),
+            "adjustment": AdjustmentForm(),
+        },
+    )
 
 
 ACTIONS = {"assign", "investigate", "note", "adjust", "write_off", "approve", "reject", "channel_error"}
@@ -245,24 +275,40 @@ def difference_act(request, pk: int):
         elif action == "adjust":
             form = AdjustmentForm(request.POST)
             if not form.is_valid():
-                messages.error(request, "An adjusting posting needs " + "; ".join(
-                    f"{form.fields[name].label.lower()}: {' '.join(errs)}" for name, errs in form.errors.items()))
+                messages.error(
+                    request,
+                    "An adjusting posting needs "
+                    + "; ".join(
+                        f"{form.fields[name].label.lower()}: {' '.join(errs)}" for name, errs in form.errors.items()
+                    ),
+                )
                 return back
             diff = get_object_or_404(Difference, pk=pk)
             proposal = work.adjustment_propose(
-                difference_id=pk, user=user, amount=abs(diff.difference), direction="D" if diff.difference > 0
-                else "C", counter_account_no=form.cleaned_data["counter_account_no"].strip(),
-                memo=form.cleaned_data["memo"], clearing_account_no=request.POST.get("clearing_account_no") or None,
+                difference_id=pk,
+                user=user,
+                amount=abs(diff.difference),
+                direction="D" if diff.difference > 0 else "C",
+                counter_account_no=form.cleaned_data["counter_account_no"].strip(),
+                memo=form.cleaned_data["memo"],
+                clearing_account_no=request.POST.get("clearing_account_no") or None,
             )
             done = f"Adjusting posting P{proposal.pk} proposed; another member of staff must approve it."
         elif action == "write_off":
-            proposal = work.write_off_propose(difference_id=pk, user=user, memo=note,
-                                              clearing_account_no=request.POST.get("clearing_account_no") or None)
+            proposal = work.write_off_propose(
+                difference_id=pk,
+                user=user,
+                memo=note,
+                clearing_account_no=request.POST.get("clearing_account_no") or None,
+            )
             done = f"Write-off P{proposal.pk} proposed; another member of staff must approve it."
         elif action == "approve":
             proposal = work.proposal_approve(proposal_id=_proposal_of(pk, request), user=user, note=note)
-            done = (f"P{proposal.pk} approved: posting {proposal.posting_id}; the difference is resolved."
-                    if not proposal.replayed else f"P{proposal.pk} was already approved (posting {proposal.posting_id}).")
+            done = (
+                f"P{proposal.pk} approved: posting {proposal.posting_id}; the difference is resolved."
+                if not proposal.replayed
+                else f"P{proposal.pk} was already approved (posting {proposal.posting_id})."
+            )
         elif action == "reject":
             proposal = work.proposal_reject(proposal_id=_proposal_of(pk, request), user=user, note=note)
             done = f"P{proposal.pk} {'withdrawn' if proposal.decided_by_id is None else 'rejected'}."
@@ -279,7 +325,9 @@ def difference_act(request, pk: int):
 def _proposal_of(pk: int, request) -> int:
     """The proposal named in the form, which must belong to this difference."""
     proposal_id = request.POST.get("proposal", "")
-    if not proposal_id.isdigit() or not selectors.difference_proposals(
-            difference=Difference(pk=pk)).filter(pk=int(proposal_id)).exists():
+    if (
+        not proposal_id.isdigit()
+        or not selectors.difference_proposals(difference=Difference(pk=pk)).filter(pk=int(proposal_id)).exists()
+    ):
         raise work.UnknownDifference(f"D{pk} has no proposal {proposal_id or '(none given)'}.", difference_id=pk)
     return int(proposal_id)

@@ -97,29 +97,44 @@ class UnknownDifference(LedgerError):
 
 def _require(user: AbstractBaseUser) -> None:
     if user is None or not user.is_active or not user.has_perm(PERM_WORK):
-        raise NotAllowed(f"{getattr(user, 'username', 'anonymous')} may not work differences ({PERM_WORK}).",
-                         permission=PERM_WORK)
+        raise NotAllowed(
+            f"{getattr(user, 'username', 'anonymous')} may not work differences ({PERM_WORK}).", permission=PERM_WORK
+        )
 
 
 def _locked(difference_id: int) -> Difference:
-    diff = (Difference.objects.select_for_update(no_key=True, of=("self",)).select_related("channel", "entry")
-            .filter(pk=difference_id).first())
+    diff = (
+        Difference.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("channel", "entry")
+        .filter(pk=difference_id)
+        .first()
+    )
     if diff is None:
         raise UnknownDifference(f"No difference {difference_id}.", difference_id=difference_id)
     return diff
 
 
 def _event(diff: Difference, kind: str, *, user, from_value: str = "", to_value: str = "", note: str = "") -> None:
-    DifferenceEvent.objects.create(difference=diff, kind=kind, from_value=from_value[:64], to_value=to_value[:64],
-                                   note=note, actor=user.get_username())
+    DifferenceEvent.objects.create(
+        difference=diff,
+        kind=kind,
+        from_value=from_value[:64],
+        to_value=to_value[:64],
+        note=note,
+        actor=user.get_username(),
+    )
 
 
 def _move(diff: Difference, to_status: str, *, user, note: str = "", resolution: str = "") -> None:
     """The one place a status changes: checked against TRANSITIONS, with its event."""
     from_status = diff.status
     if to_status not in TRANSITIONS[from_status]:
-        raise IllegalTransition(f"Difference {diff.pk} is {from_status}; it cannot become {to_status}.",
-                                difference_id=diff.pk, from_status=from_status, to_status=to_status)
+        raise IllegalTransition(
+            f"Difference {diff.pk} is {from_status}; it cannot become {to_status}.",
+            difference_id=diff.pk,
+            from_status=from_status,
+            to_status=to_status,
+        )
     diff.status = to_status
     fields = ["status", "updated_at"]
     if to_status == RESOLVED:
@@ -140,14 +155,17 @@ def _required_note(note: str, what: str) -> str:
 
 def _unresolved(diff: Difference, action: str) -> None:
     if diff.status == RESOLVED:
-        raise IllegalTransition(f"Difference {diff.pk} is resolved; cannot {action}.", difference_id=diff.pk,
-                                from_status=diff.status)
+        raise IllegalTransition(
+            f"Difference {diff.pk} is resolved; cannot {action}.", difference_id=diff.pk, from_status=diff.status
+        )
 
 
 # ------------------------------------------------------------ owner/status ----
 
-def difference_assign(*, difference_id: int, owner: AbstractBaseUser | None, user: AbstractBaseUser,
-                      note: str = "") -> Difference:
+
+def difference_assign(
+    *, difference_id: int, owner: AbstractBaseUser | None, user: AbstractBaseUser, note: str = ""
+) -> Difference:
     """Give the difference an owner (or take it away with ``owner=None``)."""
     _require(user)
     if owner is not None and not (owner.is_active and owner.has_perm(PERM_WORK)):
@@ -160,8 +178,14 @@ def difference_assign(*, difference_id: int, owner: AbstractBaseUser | None, use
             return diff
         diff.owner = owner
         diff.save(update_fields=["owner", "updated_at"])
-        _event(diff, DifferenceEvent.Kind.OWNER, user=user, from_value=before,
-               to_value=owner.get_username() if owner else "", note=note)
+        _event(
+            diff,
+            DifferenceEvent.Kind.OWNER,
+            user=user,
+            from_value=before,
+            to_value=owner.get_username() if owner else "",
+            note=note,
+        )
         return diff
 
 
@@ -194,8 +218,9 @@ def difference_mark_channel_error(*, difference_id: int, user: AbstractBaseUser,
     with transaction.atomic(durable=True):
         diff = _locked(difference_id)
         if diff.proposals.filter(status=ProposalStatus.PROPOSED).exists():
-            raise ProposalPending(f"Difference {diff.pk} has a proposal awaiting a decision; reject it first.",
-                                  difference_id=diff.pk)
+            raise ProposalPending(
+                f"Difference {diff.pk} has a proposal awaiting a decision; reject it first.", difference_id=diff.pk
+            )
         diff.note = note
         diff.save(update_fields=["note", "updated_at"])
         _move(diff, RESOLVED, user=user, note=note, resolution=Resolution.CHANNEL_ERROR)
@@ -204,81 +229,128 @@ def difference_mark_channel_error(*, difference_id: int, user: AbstractBaseUser,
 
 # ------------------------------------------------------------- proposals ----
 
+
 def _clearing_account(diff: Difference, account_no: str | None) -> Account:
     accounts = diff.channel.clearing_accounts.filter(currency=diff.currency)
     if account_no:
         account = accounts.filter(account_no=account_no).first()
         if account is None:
-            raise LedgerValidationError(f"{account_no} is not a clearing account of {diff.channel.code}.",
-                                        clearing_account_no=account_no)
+            raise LedgerValidationError(
+                f"{account_no} is not a clearing account of {diff.channel.code}.", clearing_account_no=account_no
+            )
         return account
     if diff.entry_id is not None:
         return Account.objects.get(pk=diff.entry.account_id)
     found = list(accounts[:2])
     if len(found) != 1:
-        raise LedgerValidationError(f"{diff.channel.code} has {len(found) or 'no'} clearing accounts in "
-                                    f"{diff.currency}; name one.", channel=diff.channel.code)
+        raise LedgerValidationError(
+            f"{diff.channel.code} has {len(found) or 'no'} clearing accounts in {diff.currency}; name one.",
+            channel=diff.channel.code,
+        )
     return found[0]
 
 
-def _propose(diff: Difference, *, user, kind: str, clearing: Account, counter: Account, direction: str,
-             amount: Decimal, memo: str) -> DifferenceProposal:
+def _propose(
+    diff: Difference,
+    *,
+    user,
+    kind: str,
+    clearing: Account,
+    counter: Account,
+    direction: str,
+    amount: Decimal,
+    memo: str,
+) -> DifferenceProposal:
     _unresolved(diff, "propose a posting")
     if diff.proposals.filter(status=ProposalStatus.PROPOSED).exists():
-        raise ProposalPending(f"Difference {diff.pk} already has a proposal awaiting a decision.",
-                              difference_id=diff.pk)
+        raise ProposalPending(
+            f"Difference {diff.pk} already has a proposal awaiting a decision.", difference_id=diff.pk
+        )
     if counter.pk == clearing.pk:
-        raise LedgerValidationError("The counter account cannot be the clearing account.",
-                                    counter_account_no=counter.account_no)
+        raise LedgerValidationError(
+            "The counter account cannot be the clearing account.", counter_account_no=counter.account_no
+        )
     expected_direction = "D" if diff.difference > 0 else "C"
     if diff.difference == 0 or direction != expected_direction or amount != abs(diff.difference):
         raise ProposalMismatch(
             f"Difference {diff.pk} is {diff.difference:+.2f}: the clearing leg must be "
             f"{expected_direction} {abs(diff.difference):.2f}, not {direction} {amount:.2f}.",
-            difference=diff.difference, direction=direction, amount=amount,
+            difference=diff.difference,
+            direction=direction,
+            amount=amount,
         )
     proposal = DifferenceProposal.objects.create(
-        difference=diff, kind=kind, clearing_account=clearing, direction=direction, amount=amount,
-        counter_account=counter, memo=memo[:255], proposed_by=user,
+        difference=diff,
+        kind=kind,
+        clearing_account=clearing,
+        direction=direction,
+        amount=amount,
+        counter_account=counter,
+        memo=memo[:255],
+        proposed_by=user,
     )
     proposal.request_no = f"recon-D{diff.pk}-P{proposal.pk}"
     proposal.save(update_fields=["request_no"])
-    _event(diff, DifferenceEvent.Kind.PROPOSED, user=user, to_value=f"P{proposal.pk} {kind}",
-           note=f"{direction} {clearing.account_no} {amount:.2f} / {counter.account_no}: {memo}")
+    _event(
+        diff,
+        DifferenceEvent.Kind.PROPOSED,
+        user=user,
+        to_value=f"P{proposal.pk} {kind}",
+        note=f"{direction} {clearing.account_no} {amount:.2f} / {counter.account_no}: {memo}",
+    )
     return proposal
 
 
-def adjustment_propose(*, difference_id: int, user: AbstractBaseUser, amount, direction: str,
-                       counter_account_no: str, memo: str, clearing_account_no: str | None = None
-                       ) -> DifferenceProposal:
+def adjustment_propose(
+    *,
+    difference_id: int,
+    user: AbstractBaseUser,
+    amount,
+    direction: str,
+    counter_account_no: str,
+    memo: str,
+    clearing_account_no: str | None = None,
+) -> DifferenceProposal:
     """Propose an adjusting posting (调账): ``direction`` ``amount`` on the
     clearing account, the other side on ``counter_account_no``."""
     _require(user)
     memo = _required_note(memo, "An adjusting posting")
     direction = {"D": "D", "DEBIT": "D", "借": "D", "C": "C", "CREDIT": "C", "贷": "C"}.get(
-        str(direction).strip().upper())
+        str(direction).strip().upper()
+    )
     if direction is None:
         raise LedgerValidationError("direction must be debit or credit.", direction=direction)
     counter = account_get(account_no=counter_account_no)
     with transaction.atomic(durable=True):
         diff = _locked(difference_id)
         amount = to_amount(amount, diff.currency)
-        return _propose(diff, user=user, kind=Resolution.ADJUSTING_POSTING,
-                        clearing=_clearing_account(diff, clearing_account_no), counter=counter,
-                        direction=direction, amount=amount, memo=memo)
+        return _propose(
+            diff,
+            user=user,
+            kind=Resolution.ADJUSTING_POSTING,
+            clearing=_clearing_account(diff, clearing_account_no),
+            counter=counter,
+            direction=direction,
+            amount=amount,
+            memo=memo,
+        )
 
 
 def suspense_account_for(*, entity, currency: str) -> Account:
     account_type = AccountType.objects.filter(code=SUSPENSE_TYPE, category=Category.INTERNAL).first()
     account = account_type and internal_account_for(entity=entity, account_type=account_type, currency=currency)
     if not account:
-        raise SuspenseNotConfigured(f"Open one suspense account ({SUSPENSE_TYPE}) for {entity.code} in {currency}.",
-                                    entity=entity.code, currency=currency)
+        raise SuspenseNotConfigured(
+            f"Open one suspense account ({SUSPENSE_TYPE}) for {entity.code} in {currency}.",
+            entity=entity.code,
+            currency=currency,
+        )
     return account
 
 
-def write_off_propose(*, difference_id: int, user: AbstractBaseUser, memo: str,
-                      clearing_account_no: str | None = None) -> DifferenceProposal:
+def write_off_propose(
+    *, difference_id: int, user: AbstractBaseUser, memo: str, clearing_account_no: str | None = None
+) -> DifferenceProposal:
     """Propose writing the difference off to the suspense account (核销挂账):
     the clearing account moves by the difference, suspense takes the other side."""
     _require(user)
@@ -287,9 +359,16 @@ def write_off_propose(*, difference_id: int, user: AbstractBaseUser, memo: str,
         diff = _locked(difference_id)
         _unresolved(diff, "propose a write-off")
         counter = suspense_account_for(entity=diff.channel.entity, currency=diff.currency)
-        return _propose(diff, user=user, kind=Resolution.WRITE_OFF,
-                        clearing=_clearing_account(diff, clearing_account_no), counter=counter,
-                        direction="D" if diff.difference > 0 else "C", amount=abs(diff.difference), memo=memo)
+        return _propose(
+            diff,
+            user=user,
+            kind=Resolution.WRITE_OFF,
+            clearing=_clearing_account(diff, clearing_account_no),
+            counter=counter,
+            direction="D" if diff.difference > 0 else "C",
+            amount=abs(diff.difference),
+            memo=memo,
+        )
 
 
 def _locked_proposal(proposal_id: int) -> tuple[Difference, DifferenceProposal]:
@@ -297,8 +376,11 @@ def _locked_proposal(proposal_id: int) -> tuple[Difference, DifferenceProposal]:
     if difference_id is None:
         raise UnknownDifference(f"No proposal {proposal_id}.", proposal_id=proposal_id)
     diff = _locked(difference_id)
-    proposal = DifferenceProposal.objects.select_for_update(no_key=True).select_related(
-        "clearing_account", "counter_account").get(pk=proposal_id)
+    proposal = (
+        DifferenceProposal.objects.select_for_update(no_key=True)
+        .select_related("clearing_account", "counter_account")
+        .get(pk=proposal_id)
+    )
     return diff, proposal
 
 
@@ -312,27 +394,38 @@ def proposal_approve(*, proposal_id: int, user: AbstractBaseUser, note: str = ""
             proposal.replayed = True
             return proposal
         if proposal.status != ProposalStatus.PROPOSED:
-            raise IllegalTransition(f"Proposal {proposal.pk} is {proposal.status}; it cannot be approved.",
-                                    proposal_id=proposal.pk, from_status=proposal.status)
+            raise IllegalTransition(
+                f"Proposal {proposal.pk} is {proposal.status}; it cannot be approved.",
+                proposal_id=proposal.pk,
+                from_status=proposal.status,
+            )
         if proposal.proposed_by_id == user.pk:
-            raise SamePerson(f"{user.get_username()} proposed P{proposal.pk}; another person must approve it.",
-                             proposal_id=proposal.pk)
+            raise SamePerson(
+                f"{user.get_username()} proposed P{proposal.pk}; another person must approve it.",
+                proposal_id=proposal.pk,
+            )
         _unresolved(diff, "approve a posting")
         other = "C" if proposal.direction == "D" else "D"
         opened = current_accounting_date(entity=diff.channel.entity)
         posting = posting_create(
-            request_no=proposal.request_no, business_type="adjustment", source_system=SOURCE,
-            legs=[Leg(proposal.clearing_account.account_no, proposal.direction, proposal.amount),
-                  Leg(proposal.counter_account.account_no, other, proposal.amount)],
-            posted_by=user.get_username(), currency=diff.currency,
+            request_no=proposal.request_no,
+            business_type="adjustment",
+            source_system=SOURCE,
+            legs=[
+                Leg(proposal.clearing_account.account_no, proposal.direction, proposal.amount),
+                Leg(proposal.counter_account.account_no, other, proposal.amount),
+            ],
+            posted_by=user.get_username(),
+            currency=diff.currency,
             memo=f"D{diff.pk} {proposal.get_kind_display()}: {proposal.memo}",
             corrects_date=diff.recon_date if diff.recon_date < opened else None,
         )
         proposal.status, proposal.posting = ProposalStatus.APPROVED, posting
         proposal.decided_by, proposal.decided_at, proposal.decision_note = user, timezone.now(), note
         proposal.save(update_fields=["status", "posting", "decided_by", "decided_at", "decision_note"])
-        _event(diff, DifferenceEvent.Kind.APPROVED, user=user, to_value=f"P{proposal.pk} posting {posting.pk}",
-               note=note)
+        _event(
+            diff, DifferenceEvent.Kind.APPROVED, user=user, to_value=f"P{proposal.pk} posting {posting.pk}", note=note
+        )
         diff.resolution_posting = posting
         _move(diff, RESOLVED, user=user, note=proposal.memo, resolution=proposal.kind)
         proposal.replayed = False
@@ -347,8 +440,11 @@ def proposal_reject(*, proposal_id: int, user: AbstractBaseUser, note: str) -> D
     with transaction.atomic(durable=True):
         diff, proposal = _locked_proposal(proposal_id)
         if proposal.status != ProposalStatus.PROPOSED:
-            raise IllegalTransition(f"Proposal {proposal.pk} is {proposal.status}; it cannot be rejected.",
-                                    proposal_id=proposal.pk, from_status=proposal.status)
+            raise IllegalTransition(
+                f"Proposal {proposal.pk} is {proposal.status}; it cannot be rejected.",
+                proposal_id=proposal.pk,
+                from_status=proposal.status,
+            )
         proposal.status, proposal.decision_note, proposal.decided_at = ProposalStatus.REJECTED, note, timezone.now()
         # decided_by stays empty for a withdrawal by the proposer (four-eyes constraint)
         proposal.decided_by = None if proposal.proposed_by_id == user.pk else user

@@ -29,8 +29,15 @@ FIGURES = ("opening", "debit", "credit", "closing")
 
 # group_by -> the columns that identify a row of the balance sheet
 GROUPINGS: dict[str, tuple[str, ...]] = {
-    "account": ("entity__code", "account__account_no", "account__name", "account_type_code", "subject_code",
-                "category", "currency"),
+    "account": (
+        "entity__code",
+        "account__account_no",
+        "account__name",
+        "account_type_code",
+        "subject_code",
+        "category",
+        "currency",
+    ),
     "account_type": ("entity__code", "account_type_code", "subject_code", "category", "currency"),
     "subject": ("entity__code", "subject_code", "currency"),
     "entity": ("entity__code", "currency", "category"),
@@ -165,8 +172,13 @@ def ledger_subject_totals(*, entity: Entity, accounting_date: date) -> dict[tupl
     rows = (
         DailyBalance.objects.filter(entity=entity, accounting_date=accounting_date)
         .values("subject_code", "currency")
-        .annotate(opening=_money("opening"), debit=_money("debit"), credit=_money("credit"),
-                  closing=_money("closing"), accounts=Count("account"))
+        .annotate(
+            opening=_money("opening"),
+            debit=_money("debit"),
+            credit=_money("credit"),
+            closing=_money("closing"),
+            accounts=Count("account"),
+        )
     )
     return {(r["subject_code"], r["currency"]): r for r in rows}
 
@@ -191,8 +203,9 @@ def gl_differences(gl_import: GlImport) -> list[GlDifference]:
         if not any(f.differs for f in figures):
             continue
         presence = "both" if row and sums else ("gl_only" if row else "ledger_only")
-        differences.append(GlDifference(key[0], key[1], presence, row.line if row else None, figures,
-                                        sums["accounts"] if sums else 0))
+        differences.append(
+            GlDifference(key[0], key[1], presence, row.line if row else None, figures, sums["accounts"] if sums else 0)
+        )
     return differences
 
 
@@ -214,12 +227,15 @@ def vouchers() -> QuerySet:
 def voucher_totals(queryset: QuerySet) -> list[dict]:
     """Debit and credit voucher amounts per currency: equal when the day balances."""
     return list(
-        queryset.order_by().values("currency").annotate(
+        queryset.order_by()
+        .values("currency")
+        .annotate(
             debit=_money(Case(When(direction="D", then=F("amount")), default=Value(ZERO))),
             credit=_money(Case(When(direction="C", then=F("amount")), default=Value(ZERO))),
             vouchers=Count("id"),
             entries=Sum("entry_count", default=0),
-        ).order_by("currency")
+        )
+        .order_by("currency")
     )
 
 
@@ -241,8 +257,9 @@ def voucher_entries(voucher: Voucher) -> QuerySet:
 
 
 def entries_summary(entries: QuerySet) -> dict:
-    return entries.order_by().aggregate(n=Count("serial_no"), amount=_money("amount"), first=Min("serial_no"),
-                                        last=Max("serial_no"))
+    return entries.order_by().aggregate(
+        n=Count("serial_no"), amount=_money("amount"), first=Min("serial_no"), last=Max("serial_no")
+    )
 
 
 def vouchers_of_entry(entry: Entry) -> QuerySet:
@@ -264,8 +281,9 @@ def latest_check_date() -> date | None:
 
 
 def check_results() -> QuerySet:
-    return CheckResult.objects.select_related("entity", "run").order_by("-accounting_date", "entity__code",
-                                                                         "check_name")
+    return CheckResult.objects.select_related("entity", "run").order_by(
+        "-accounting_date", "entity__code", "check_name"
+    )
 
 
 # -------------------------------------------------------------- charts ----
@@ -301,16 +319,18 @@ def turnover_by_business_type(*, entity: Entity, currency: str, days: list[date]
     aggregated from the entries; days without vouchers (the open day, a day
     not yet closed) are aggregated from the entries themselves."""
     sums: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
-    vouchers_qs = Voucher.objects.filter(entity=entity, currency=currency, direction="D",
-                                         accounting_date__gte=days[0], accounting_date__lte=days[-1])
+    vouchers_qs = Voucher.objects.filter(
+        entity=entity, currency=currency, direction="D", accounting_date__gte=days[0], accounting_date__lte=days[-1]
+    )
     closed_days = set(vouchers_qs.values_list("accounting_date", flat=True).distinct())
     for r in vouchers_qs.values("accounting_date", "business_type").annotate(total=_money("amount")).order_by():
         sums[r["business_type"]][r["accounting_date"]] += r["total"]
     open_days = [d for d in days if d not in closed_days]
     if open_days:
         entries = (
-            Entry.objects.filter(accounting_date__in=open_days, account__entity=entity, currency=currency,
-                                 direction="D")
+            Entry.objects.filter(
+                accounting_date__in=open_days, account__entity=entity, currency=currency, direction="D"
+            )
             .values("accounting_date", "business_type")
             .annotate(total=_money("amount"))
             .order_by()

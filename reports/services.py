@@ -234,7 +234,11 @@ def _step_execute(run: EodRun, position: int) -> bool:
     )
     if not created:
         EodStep.objects.filter(pk=step.pk).update(
-            status=RunStatus.RUNNING, started_at=started, ended_at=None, rows=0, message="",
+            status=RunStatus.RUNNING,
+            started_at=started,
+            ended_at=None,
+            rows=0,
+            message="",
             attempts=F("attempts") + 1,
         )
     try:
@@ -449,9 +453,9 @@ _SIGNED = "CASE WHEN {cat} = 'asset' THEN {d} - {c} ELSE {c} - {d} END"
 def previous_run_date(*, entity: Entity, accounting_date: date) -> date | None:
     """The last day before ``accounting_date`` whose end of day is done: its
     balance sheet holds the opening balances of ``accounting_date``."""
-    return EodRun.objects.filter(
-        entity=entity, accounting_date__lt=accounting_date, status=RunStatus.DONE
-    ).aggregate(d=Max("accounting_date"))["d"]
+    return EodRun.objects.filter(entity=entity, accounting_date__lt=accounting_date, status=RunStatus.DONE).aggregate(
+        d=Max("accounting_date")
+    )["d"]
 
 
 @dataclass(frozen=True)
@@ -468,8 +472,12 @@ class _Day:
 
 def _day_of(entity: Entity, day: date) -> _Day:
     others = Entity.objects.exclude(pk=entity.pk).values_list("pk", flat=True)  # a handful: one probe each
-    return _Day(entity, day, previous_run_date(entity=entity, accounting_date=day),
-                sole_entity=not any(Account.objects.filter(entity_id=pk).exists() for pk in others))
+    return _Day(
+        entity,
+        day,
+        previous_run_date(entity=entity, accounting_date=day),
+        sole_entity=not any(Account.objects.filter(entity_id=pk).exists() for pk in others),
+    )
 
 
 def _day_sql(d: _Day) -> str:
@@ -486,13 +494,20 @@ def _day_sql(d: _Day) -> str:
     for the account's very first entry. The entry_chain check then examines
     these accounts' entries one by one; an account not marked has no broken
     entry of the day."""
-    entries_of_entity = "" if d.sole_entity else (
-        "AND e.account_id IN (SELECT id FROM accounts_account WHERE entity_id = %(entity)s)")
+    entries_of_entity = (
+        "" if d.sole_entity else ("AND e.account_id IN (SELECT id FROM accounts_account WHERE entity_id = %(entity)s)")
+    )
     # An entry moves its balance by its amount: up on the account's normal side, down on the other.
-    debit_normal = _differs("CASE WHEN w.direction = 'D' THEN w.balance_after - w.balance_before "
-                            "ELSE w.balance_before - w.balance_after END", "w.amount")
-    credit_normal = _differs("CASE WHEN w.direction = 'C' THEN w.balance_after - w.balance_before "
-                             "ELSE w.balance_before - w.balance_after END", "w.amount")
+    debit_normal = _differs(
+        "CASE WHEN w.direction = 'D' THEN w.balance_after - w.balance_before "
+        "ELSE w.balance_before - w.balance_after END",
+        "w.amount",
+    )
+    credit_normal = _differs(
+        "CASE WHEN w.direction = 'C' THEN w.balance_after - w.balance_before "
+        "ELSE w.balance_before - w.balance_after END",
+        "w.amount",
+    )
     # A fence: the day's rows are read (by date) and sorted; walking an index by account
     # instead, as the planner may prefer, would read every account's whole history.
     fence = "OFFSET 0" if _postgres() else "LIMIT -1 OFFSET 0"
@@ -501,8 +516,9 @@ def _day_sql(d: _Day) -> str:
                                     WHERE q.account_id = f.account_id AND q.account_seq = f.first_seq - 1) END"""
     later = {
         (state, side): f"SUM(CASE WHEN e.balance_after IS {state} NULL AND e.direction = '{side}' "
-                       f"THEN e.amount ELSE 0 END)"
-        for state in ("NOT", "") for side in "DC"
+        f"THEN e.amount ELSE 0 END)"
+        for state in ("NOT", "")
+        for side in "DC"
     }
     accounts = f"""
         SELECT a.id AS account_id, t.code AS account_type_code, t.subject_code, a.category, a.currency, a.balance,
@@ -585,13 +601,16 @@ def _day_build(d: _Day, *, fresh: bool = False) -> None:
         _execute("SET LOCAL enable_nestloop TO DEFAULT", {})
     else:
         _execute(_day_sql(d), d.params)
-        _execute(f"""
+        _execute(
+            f"""
             INSERT INTO {_temp(_DAY)} (account_id, of_entity, chain_suspect, prev_closing, prev_subject,
                                        prev_currency)
             SELECT p.account_id, 0, 0, p.closing, p.subject_code, p.currency
               FROM reports_dailybalance p
              WHERE p.entity_id = %(entity)s AND p.accounting_date = %(prev)s
-               AND NOT EXISTS (SELECT 1 FROM {_temp(_DAY)} g WHERE g.account_id = p.account_id)""", d.params)
+               AND NOT EXISTS (SELECT 1 FROM {_temp(_DAY)} g WHERE g.account_id = p.account_id)""",
+            d.params,
+        )
     _mark_built(_DAY, d)
 
 
@@ -599,7 +618,8 @@ def _lines_build(d: _Day) -> None:
     if _reusable(_LINES, d):
         return
     _execute(f"DROP TABLE IF EXISTS {_temp(_LINES)}", {})
-    _execute(f"""
+    _execute(
+        f"""
         CREATE TEMP TABLE {_LINES} AS
         SELECT t.subject_code, a.category, e.direction, e.business_type, e.currency, SUM(e.amount) AS amount,
                COUNT(*) AS entry_count, MIN(e.serial_no) AS first_serial, MAX(e.serial_no) AS last_serial
@@ -607,7 +627,9 @@ def _lines_build(d: _Day) -> None:
           JOIN accounts_account a ON a.id = e.account_id
           JOIN accounts_accounttype t ON t.id = a.account_type_id
          WHERE e.accounting_date = %(day)s AND a.entity_id = %(entity)s
-         GROUP BY t.subject_code, a.category, e.direction, e.business_type, e.currency""", d.params)
+         GROUP BY t.subject_code, a.category, e.direction, e.business_type, e.currency""",
+        d.params,
+    )
     _mark_built(_LINES, d)
 
 
@@ -626,12 +648,14 @@ def balance_sheet_build(*, entity: Entity, accounting_date: date) -> int:
         _tune_session()
         d = _day_of(entity, accounting_date)
         _day_build(d, fresh=True)
-        _execute("DELETE FROM reports_dailybalance WHERE entity_id = %(entity)s AND accounting_date = %(day)s",
-                 d.params)
+        _execute(
+            "DELETE FROM reports_dailybalance WHERE entity_id = %(entity)s AND accounting_date = %(day)s", d.params
+        )
         opening, debit, credit = "COALESCE(g.prev_closing, 0)", "COALESCE(g.debit, 0)", "COALESCE(g.credit, 0)"
         closing = f"{opening} + {_SIGNED.format(cat='g.category', d=debit, c=credit)}"
         # In account order, so the (account, date) index is filled leaf after leaf.
-        rows = _execute(f"""
+        rows = _execute(
+            f"""
             INSERT INTO reports_dailybalance
                    (entity_id, accounting_date, account_id, account_type_code, subject_code, category, currency,
                     opening, debit, credit, closing, entry_count)
@@ -640,7 +664,9 @@ def balance_sheet_build(*, entity: Entity, accounting_date: date) -> int:
                    COALESCE(g.entry_count, 0)
               FROM {_temp(_DAY)} g
              WHERE g.of_entity = 1 AND (g.entry_count IS NOT NULL OR {_round(opening)} <> 0)
-             ORDER BY g.account_id""", d.params)
+             ORDER BY g.account_id""",
+            d.params,
+        )
         if _postgres():
             # Fresh statistics (ANALYZE counts this transaction's own rows):
             # else the report pages plan a day's million rows as one.
@@ -715,12 +741,16 @@ def _sweep(d: _Day) -> list[tuple]:
     currency and category of the stored rows and per subject and currency of
     the previous ones, the sums the checks compare and each check's failures."""
     if not _postgres():  # no FULL JOIN: give the stored rows of other accounts a row of eod_day first
-        _execute(f"""
+        _execute(
+            f"""
             INSERT INTO {_temp(_DAY)} (account_id, of_entity, chain_suspect)
             SELECT s.account_id, 0, 0 FROM reports_dailybalance s
              WHERE s.entity_id = %(entity)s AND s.accounting_date = %(day)s
-               AND NOT EXISTS (SELECT 1 FROM {_temp(_DAY)} g WHERE g.account_id = s.account_id)""", d.params)
-    return _fetch(f"""
+               AND NOT EXISTS (SELECT 1 FROM {_temp(_DAY)} g WHERE g.account_id = s.account_id)""",
+            d.params,
+        )
+    return _fetch(
+        f"""
         SELECT s.subject_code, s.currency, s.category, g.prev_subject, g.prev_currency,
                COUNT(s.account_id), SUM(CASE WHEN s.entry_count > 0 THEN 1 ELSE 0 END), SUM(s.entry_count),
                SUM(s.closing), SUM(s.debit), SUM(s.credit), SUM(g.prev_closing),
@@ -728,16 +758,21 @@ def _sweep(d: _Day) -> list[tuple]:
                SUM({_failing_account_balance()}), SUM({_failing_last_entry()}), SUM(g.chain_suspect),
                SUM({_failing_live_balance()})
           FROM {_joined(d)}
-         GROUP BY s.subject_code, s.currency, s.category, g.prev_subject, g.prev_currency""", d.params)
+         GROUP BY s.subject_code, s.currency, s.category, g.prev_subject, g.prev_currency""",
+        d.params,
+    )
 
 
 def _failing_rows(d: _Day, condition: str, columns: str) -> list[tuple]:
-    return _fetch(f"""
+    return _fetch(
+        f"""
         SELECT COALESCE(g.account_id, s.account_id) AS account_id, {columns}
           FROM {_joined(d)}
          WHERE ({condition}) = 1
          ORDER BY COALESCE(g.account_id, s.account_id)
-         LIMIT %(cap)s""", d.params)
+         LIMIT %(cap)s""",
+        d.params,
+    )
 
 
 @dataclass
@@ -758,8 +793,22 @@ class _Sweep:
     @classmethod
     def of(cls, rows: list[tuple]) -> _Sweep:
         sweep = cls(failing=dict.fromkeys(["account_balance", "last_entry", "entry_chain", "live_balance"], 0))
-        for (subject, currency, category, prev_subject, prev_currency, sheet_rows, day_accounts, day_entries,
-             closing, debit, credit, prev_closing, accounts, *failing) in rows:
+        for (
+            subject,
+            currency,
+            category,
+            prev_subject,
+            prev_currency,
+            sheet_rows,
+            day_accounts,
+            day_entries,
+            closing,
+            debit,
+            credit,
+            prev_closing,
+            accounts,
+            *failing,
+        ) in rows:
             sweep.sheet_rows += int(sheet_rows or 0)
             sweep.day_accounts += int(day_accounts or 0)
             sweep.day_entries += int(day_entries or 0)
@@ -786,16 +835,18 @@ def _check_account_balance(d: _Day, sweep: _Sweep) -> CheckOutcome:
     none) and closing = opening + turnover on the normal side; no account
     with a balance the day before is missing. (That the closing is the last
     entry's balance after is the last_entry check.)"""
-    outcome = CheckOutcome("account_balance", checked_rows=sweep.sheet_rows,
-                           failures=sweep.failing["account_balance"])
+    outcome = CheckOutcome("account_balance", checked_rows=sweep.sheet_rows, failures=sweep.failing["account_balance"])
     if outcome.failures:
-        rows = _failing_rows(d, _failing_account_balance(), """s.account_id, s.category, s.opening, s.debit,
-                             s.credit, s.closing, g.prev_closing""")
+        rows = _failing_rows(
+            d,
+            _failing_account_balance(),
+            """s.account_id, s.category, s.opening, s.debit,
+                             s.credit, s.closing, g.prev_closing""",
+        )
         numbers = _account_numbers(r[0] for r in rows)
         for account_id, in_sheet, category, opening, debit, credit, closing, prev_closing in rows:
             before = _amount(prev_closing)
-            item = {"account_no": numbers.get(account_id), "account_id": account_id,
-                    "previous_closing": _money(before)}
+            item = {"account_no": numbers.get(account_id), "account_id": account_id, "previous_closing": _money(before)}
             if in_sheet is None:
                 item["problem"] = f"missing from the balance sheet (previous closing {before})"
             else:
@@ -804,14 +855,21 @@ def _check_account_balance(d: _Day, sweep: _Sweep) -> CheckOutcome:
                 if _amount(opening) != before:
                     problems.append(f"opening {_amount(opening)} != previous closing {before}")
                 if _amount(closing) != _amount(opening + moved):
-                    problems.append(f"closing {_amount(closing)} != opening {_amount(opening)} "
-                                    f"{_amount(moved):+} turnover")
-                item.update(opening=_money(opening), debit=_money(debit), credit=_money(credit),
-                            closing=_money(closing), problem="; ".join(problems))
+                    problems.append(
+                        f"closing {_amount(closing)} != opening {_amount(opening)} {_amount(moved):+} turnover"
+                    )
+                item.update(
+                    opening=_money(opening),
+                    debit=_money(debit),
+                    credit=_money(credit),
+                    closing=_money(closing),
+                    problem="; ".join(problems),
+                )
             outcome.details.append(item)
     outcome.summary = (
         f"{outcome.failures} accounts do not follow from the previous closing and the day's turnover"
-        if outcome.failures else f"{outcome.checked_rows} accounts: opening + turnover = closing"
+        if outcome.failures
+        else f"{outcome.checked_rows} accounts: opening + turnover = closing"
     )
     return outcome
 
@@ -832,7 +890,8 @@ def _check_entry_chain(d: _Day, sweep: _Sweep) -> CheckOutcome:
     if sweep.failing["entry_chain"]:
         signed = "CASE WHEN (w.category = 'asset') = (w.direction = 'D') THEN w.amount ELSE -w.amount END"
         materialized = "MATERIALIZED" if _postgres() else ""
-        rows = _fetch(f"""
+        rows = _fetch(
+            f"""
         WITH day AS {materialized} (
             SELECT e.serial_no, e.account_id, e.account_seq, a.category, e.direction, e.amount,
                    e.balance_before, e.balance_after
@@ -854,7 +913,9 @@ def _check_entry_chain(d: _Day, sweep: _Sweep) -> CheckOutcome:
             OR {_differs("w.balance_before", "w.prev_after")}
             OR {_differs("w.balance_after", "w.balance_before + " + signed)}
          ORDER BY w.serial_no
-         LIMIT %(cap)s""", d.params)
+         LIMIT %(cap)s""",
+            d.params,
+        )
         outcome.failures = int(rows[0][-1]) if rows else 0
         numbers = _account_numbers(r[1] for r in rows)
         for serial, account_id, seq, category, direction, amount, before, after, prev_after, _ in rows:
@@ -868,13 +929,22 @@ def _check_entry_chain(d: _Day, sweep: _Sweep) -> CheckOutcome:
             moved = _amount(amount) if (category == "asset") == (direction == "D") else -_amount(amount)
             if seq is not None and _amount(after) != _amount(before) + moved:
                 problems.append(f"balance after {_amount(after)} != {_amount(before)} {moved:+}")
-            outcome.details.append({
-                "entry": serial, "account_no": numbers.get(account_id), "account_seq": seq,
-                "balance_before": _money(before), "balance_after": _money(after),
-                "previous_balance_after": _money(prev_after), "problem": "; ".join(problems),
-            })
-    outcome.summary = (f"{outcome.failures} entries break their account's chain" if outcome.failures
-                       else f"{outcome.checked_rows} entries chain")
+            outcome.details.append(
+                {
+                    "entry": serial,
+                    "account_no": numbers.get(account_id),
+                    "account_seq": seq,
+                    "balance_before": _money(before),
+                    "balance_after": _money(after),
+                    "previous_balance_after": _money(prev_after),
+                    "problem": "; ".join(problems),
+                }
+            )
+    outcome.summary = (
+        f"{outcome.failures} entries break their account's chain"
+        if outcome.failures
+        else f"{outcome.checked_rows} entries chain"
+    )
     return outcome
 
 
@@ -883,8 +953,12 @@ def _check_last_entry(d: _Day, sweep: _Sweep) -> CheckOutcome:
     entry of the day, and its entry count = the day's entries."""
     outcome = CheckOutcome("last_entry", checked_rows=sweep.day_accounts, failures=sweep.failing["last_entry"])
     if outcome.failures:
-        rows = _failing_rows(d, _failing_last_entry(), """s.account_id, s.closing, s.entry_count, g.entry_count,
-                             g.last_serial, g.last_after""")
+        rows = _failing_rows(
+            d,
+            _failing_last_entry(),
+            """s.account_id, s.closing, s.entry_count, g.entry_count,
+                             g.last_serial, g.last_after""",
+        )
         numbers = _account_numbers(r[0] for r in rows)
         for account_id, sheet_account, sheet_closing, sheet_count, n, serial, after in rows:
             if sheet_account is None:
@@ -894,17 +968,27 @@ def _check_last_entry(d: _Day, sweep: _Sweep) -> CheckOutcome:
             else:
                 problems = []
                 if _amount(sheet_closing) != _amount(after):
-                    problems.append(f"closing {_amount(sheet_closing)} != balance after {_amount(after)} "
-                                    f"of entry {serial}")
+                    problems.append(
+                        f"closing {_amount(sheet_closing)} != balance after {_amount(after)} of entry {serial}"
+                    )
                 if int(sheet_count) != int(n):
                     problems.append(f"entry count {sheet_count} != {n} entries of the day")
                 problem = "; ".join(problems)
-            outcome.details.append({
-                "account_no": numbers.get(account_id), "account_id": account_id, "entry": serial,
-                "closing": _money(sheet_closing), "last_balance_after": _money(after), "problem": problem,
-            })
-    outcome.summary = (f"{outcome.failures} accounts' closings differ from their last entry" if outcome.failures
-                       else f"{outcome.checked_rows} accounts close at their last entry's balance")
+            outcome.details.append(
+                {
+                    "account_no": numbers.get(account_id),
+                    "account_id": account_id,
+                    "entry": serial,
+                    "closing": _money(sheet_closing),
+                    "last_balance_after": _money(after),
+                    "problem": problem,
+                }
+            )
+    outcome.summary = (
+        f"{outcome.failures} accounts' closings differ from their last entry"
+        if outcome.failures
+        else f"{outcome.checked_rows} accounts close at their last entry's balance"
+    )
     return outcome
 
 
@@ -922,25 +1006,36 @@ def _check_live_balance(d: _Day, sweep: _Sweep) -> CheckOutcome:
         for account_id, balance, closing, applied, pending in rows:
             c, p = _amount(closing), _amount(pending)
             m = _amount(applied) + p
-            item = {"account_no": numbers.get(account_id), "account_id": account_id, "balance": _money(balance),
-                    "closing": _money(c), "later_turnover": _money(m)}
+            item = {
+                "account_no": numbers.get(account_id),
+                "account_id": account_id,
+                "balance": _money(balance),
+                "closing": _money(c),
+                "later_turnover": _money(m),
+            }
             if p:
                 item["pending"] = _money(p)
-                item["problem"] = (f"balance {_amount(balance)} + {p} pending != closing {c} {m:+} posted since")
+                item["problem"] = f"balance {_amount(balance)} + {p} pending != closing {c} {m:+} posted since"
             else:
                 item["problem"] = f"balance {_amount(balance)} != closing {c} {m:+} posted since"
             outcome.details.append(item)
-    outcome.summary = (f"{outcome.failures} accounts' balances do not follow from the day's closing"
-                       if outcome.failures else f"{outcome.checked_rows} balances follow from the day's closing")
+    outcome.summary = (
+        f"{outcome.failures} accounts' balances do not follow from the day's closing"
+        if outcome.failures
+        else f"{outcome.checked_rows} balances follow from the day's closing"
+    )
     return outcome
 
 
 def _lines_by_currency(d: _Day) -> list[tuple]:
     """(currency, debit, credit, entries) of the day's entries, from eod_lines."""
-    return _fetch(f"""
+    return _fetch(
+        f"""
         SELECT currency, SUM(CASE WHEN direction = 'D' THEN amount ELSE 0 END),
                SUM(CASE WHEN direction = 'C' THEN amount ELSE 0 END), SUM(entry_count)
-          FROM {_temp(_LINES)} GROUP BY currency ORDER BY currency""", {})
+          FROM {_temp(_LINES)} GROUP BY currency ORDER BY currency""",
+        {},
+    )
 
 
 def _check_debits_credits(d: _Day, sweep: _Sweep) -> CheckOutcome:
@@ -952,12 +1047,19 @@ def _check_debits_credits(d: _Day, sweep: _Sweep) -> CheckOutcome:
     for currency, debit, credit, _ in totals:
         if _amount(debit) != _amount(credit):
             unequal.append(currency)
-            outcome.details.append({"currency": currency, "debit": _money(debit), "credit": _money(credit),
-                                    "difference": _money(_amount(debit) - _amount(credit))})
+            outcome.details.append(
+                {
+                    "currency": currency,
+                    "debit": _money(debit),
+                    "credit": _money(credit),
+                    "difference": _money(_amount(debit) - _amount(credit)),
+                }
+            )
     if not unequal:
         outcome.summary = ", ".join(f"{c} debits = credits = {_money(dr)}" for c, dr, _, _ in totals) or "no entries"
         return outcome
-    postings = _fetch(f"""
+    postings = _fetch(
+        f"""
         SELECT e.posting_id, e.currency,
                SUM(CASE WHEN e.direction = 'D' THEN e.amount ELSE 0 END),
                SUM(CASE WHEN e.direction = 'C' THEN e.amount ELSE 0 END),
@@ -966,18 +1068,30 @@ def _check_debits_credits(d: _Day, sweep: _Sweep) -> CheckOutcome:
          GROUP BY e.posting_id, e.currency
         HAVING {_differs("SUM(CASE WHEN e.direction = 'D' THEN e.amount ELSE -e.amount END)", "0")}
          ORDER BY e.posting_id
-         LIMIT %(cap)s""", d.params)
+         LIMIT %(cap)s""",
+        d.params,
+    )
     entries_of: dict[int, list[int]] = {}
-    for posting_id, serial in Entry.objects.filter(posting_id__in=[p[0] for p in postings]).order_by(
-        "serial_no"
-    ).values_list("posting_id", "serial_no"):
+    for posting_id, serial in (
+        Entry.objects.filter(posting_id__in=[p[0] for p in postings])
+        .order_by("serial_no")
+        .values_list("posting_id", "serial_no")
+    ):
         entries_of.setdefault(posting_id, []).append(serial)
     for posting_id, currency, debit, credit, _ in postings:
-        outcome.details.append({"posting": posting_id, "currency": currency, "debit": _money(debit),
-                                "credit": _money(credit), "entries": entries_of.get(posting_id, [])})
+        outcome.details.append(
+            {
+                "posting": posting_id,
+                "currency": currency,
+                "debit": _money(debit),
+                "credit": _money(credit),
+                "entries": entries_of.get(posting_id, []),
+            }
+        )
     outcome.failures = len(unequal) + (postings[0][-1] if postings else 0)
-    outcome.summary = "debits != credits in " + ", ".join(unequal) + (
-        f"; {postings[0][-1]} unbalanced postings" if postings else "")
+    outcome.summary = (
+        "debits != credits in " + ", ".join(unequal) + (f"; {postings[0][-1]} unbalanced postings" if postings else "")
+    )
     return outcome
 
 
@@ -989,12 +1103,20 @@ def _check_identity(d: _Day, sweep: _Sweep) -> CheckOutcome:
         by_category = sweep.closing_by_category[currency]
         asset, liability, internal = (_amount(by_category.get(c)) for c in ("asset", "liability", "internal"))
         difference = asset - liability - internal
-        parts.append(f"{currency} {asset} = {liability} + {internal}" if not difference
-                     else f"{currency} off by {difference}")
+        parts.append(
+            f"{currency} {asset} = {liability} + {internal}" if not difference else f"{currency} off by {difference}"
+        )
         if difference:
             outcome.failures += 1
-            outcome.details.append({"currency": currency, "asset": _money(asset), "liability": _money(liability),
-                                    "internal": _money(internal), "difference": _money(difference)})
+            outcome.details.append(
+                {
+                    "currency": currency,
+                    "asset": _money(asset),
+                    "liability": _money(liability),
+                    "internal": _money(internal),
+                    "difference": _money(difference),
+                }
+            )
     outcome.summary = "; ".join(parts) or "no balances"
     return outcome
 
@@ -1006,8 +1128,7 @@ def _check_subject_totals(d: _Day, sweep: _Sweep) -> CheckOutcome:
     from the per-account pass); and the accounts' debit and credit turnover
     add up to the subject's."""
     subjects = {key: list(figures) + [Decimal(0)] * 3 for key, figures in sweep.subjects.items()}
-    for subject, category, direction, _, currency, amount, _, _, _ in _fetch(
-            f"SELECT * FROM {_temp(_LINES)}", {}):
+    for subject, category, direction, _, currency, amount, _, _, _ in _fetch(f"SELECT * FROM {_temp(_LINES)}", {}):
         figures = subjects.setdefault((subject, currency), [Decimal(0)] * 8)
         amount = _exact(amount)
         figures[5] += amount if (category == "asset") == (direction == "D") else -amount
@@ -1020,17 +1141,28 @@ def _check_subject_totals(d: _Day, sweep: _Sweep) -> CheckOutcome:
         if closing != subject_total:
             problems.append(f"accounts {closing} != subject {subject_total}")
         if _amount(debit) != _amount(entry_debit) or _amount(credit) != _amount(entry_credit):
-            problems.append(f"accounts' turnover Dr {_amount(debit)} Cr {_amount(credit)} != entries' "
-                            f"Dr {_amount(entry_debit)} Cr {_amount(entry_credit)}")
+            problems.append(
+                f"accounts' turnover Dr {_amount(debit)} Cr {_amount(credit)} != entries' "
+                f"Dr {_amount(entry_debit)} Cr {_amount(entry_credit)}"
+            )
         if problems:
             outcome.failures += 1
-            outcome.details.append({
-                "subject_code": subject, "currency": currency, "accounts": int(accounts),
-                "accounts_closing": _money(closing), "subject_closing": _money(subject_total),
-                "difference": _money(closing - subject_total), "problem": "; ".join(problems),
-            })
-    outcome.summary = (f"{outcome.failures} of {len(subjects)} subjects differ from their accounts"
-                       if outcome.failures else f"{len(subjects)} subjects agree with their accounts")
+            outcome.details.append(
+                {
+                    "subject_code": subject,
+                    "currency": currency,
+                    "accounts": int(accounts),
+                    "accounts_closing": _money(closing),
+                    "subject_closing": _money(subject_total),
+                    "difference": _money(closing - subject_total),
+                    "problem": "; ".join(problems),
+                }
+            )
+    outcome.summary = (
+        f"{outcome.failures} of {len(subjects)} subjects differ from their accounts"
+        if outcome.failures
+        else f"{len(subjects)} subjects agree with their accounts"
+    )
     return outcome
 
 
@@ -1044,8 +1176,15 @@ CHECKS: list[Callable[[_Day, _Sweep], CheckOutcome]] = [
     _check_subject_totals,
     _check_live_balance,
 ]
-CHECK_NAMES = ["account_balance", "entry_chain", "last_entry", "debits_credits", "identity", "subject_totals",
-               "live_balance"]
+CHECK_NAMES = [
+    "account_balance",
+    "entry_chain",
+    "last_entry",
+    "debits_credits",
+    "identity",
+    "subject_totals",
+    "live_balance",
+]
 
 
 def checks_run(*, entity: Entity, accounting_date: date, run: EodRun | None = None) -> list[CheckResult]:
@@ -1060,13 +1199,21 @@ def checks_run(*, entity: Entity, accounting_date: date, run: EodRun | None = No
         sweep = _Sweep.of(_sweep(d))
         outcomes = [check(d, sweep) for check in CHECKS]
         CheckResult.objects.filter(entity=entity, accounting_date=accounting_date).delete()
-        return CheckResult.objects.bulk_create([
-            CheckResult(
-                entity=entity, accounting_date=accounting_date, run=run, check_name=o.name, passed=o.passed,
-                checked_rows=o.checked_rows, details=o.details[:DETAILS_CAP], summary=o.summary[:255],
-            )
-            for o in outcomes
-        ])
+        return CheckResult.objects.bulk_create(
+            [
+                CheckResult(
+                    entity=entity,
+                    accounting_date=accounting_date,
+                    run=run,
+                    check_name=o.name,
+                    passed=o.passed,
+                    checked_rows=o.checked_rows,
+                    details=o.details[:DETAILS_CAP],
+                    summary=o.summary[:255],
+                )
+                for o in outcomes
+            ]
+        )
 
 
 # ------------------------------------------------------------- vouchers ----
@@ -1085,21 +1232,34 @@ def vouchers_build(*, entity: Entity, accounting_date: date) -> int:
         _tune_session()
         d = _day_of(entity, accounting_date)
         _lines_build(d)
-        lines = _fetch(f"""
+        lines = _fetch(
+            f"""
             SELECT subject_code, direction, business_type, currency, SUM(amount), SUM(entry_count),
                    MIN(first_serial), MAX(last_serial)
               FROM {_temp(_LINES)}
              GROUP BY subject_code, direction, business_type, currency
-             ORDER BY currency, business_type, direction DESC, subject_code""", {})
+             ORDER BY currency, business_type, direction DESC, subject_code""",
+            {},
+        )
         Voucher.objects.filter(entity=entity, accounting_date=accounting_date).delete()
-        Voucher.objects.bulk_create([
-            Voucher(
-                entity=entity, accounting_date=accounting_date, voucher_no=f"V{accounting_date:%Y%m%d}-{n:04d}",
-                subject_code=subject, direction=direction, business_type=business_type, currency=currency,
-                amount=_amount(amount), entry_count=int(count), first_entry_serial=first, last_entry_serial=last,
-            )
-            for n, (subject, direction, business_type, currency, amount, count, first, last) in enumerate(lines, 1)
-        ])
+        Voucher.objects.bulk_create(
+            [
+                Voucher(
+                    entity=entity,
+                    accounting_date=accounting_date,
+                    voucher_no=f"V{accounting_date:%Y%m%d}-{n:04d}",
+                    subject_code=subject,
+                    direction=direction,
+                    business_type=business_type,
+                    currency=currency,
+                    amount=_amount(amount),
+                    entry_count=int(count),
+                    first_entry_serial=first,
+                    last_entry_serial=last,
+                )
+                for n, (subject, direction, business_type, currency, amount, count, first, last) in enumerate(lines, 1)
+            ]
+        )
     return len(lines)
 
 
@@ -1125,8 +1285,9 @@ def eod_run_due(*, actor: str = "system:eod", now: datetime | None = None, max_d
         pending = AccountingDay.objects.filter(entity=entity, status=DayStatus.CLOSING).order_by("date")
         for day in pending.values_list("date", flat=True):
             if _needs_a_person(entity, day):
-                logger.warning("end of day %s %s failed %s times; waiting for a retry by staff",
-                               entity.code, day, AUTO_RETRIES)
+                logger.warning(
+                    "end of day %s %s failed %s times; waiting for a retry by staff", entity.code, day, AUTO_RETRIES
+                )
                 break
             try:
                 run = eod_run(entity=entity, accounting_date=day, actor=actor)
@@ -1141,8 +1302,11 @@ def eod_run_due(*, actor: str = "system:eod", now: datetime | None = None, max_d
 
 def _needs_a_person(entity: Entity, day: date) -> bool:
     return EodStep.objects.filter(
-        run__entity=entity, run__accounting_date=day, run__status=RunStatus.FAILED,
-        status=RunStatus.FAILED, attempts__gte=AUTO_RETRIES,
+        run__entity=entity,
+        run__accounting_date=day,
+        run__status=RunStatus.FAILED,
+        status=RunStatus.FAILED,
+        attempts__gte=AUTO_RETRIES,
     ).exists()
 
 
@@ -1157,8 +1321,12 @@ def eod_days_to_catch_up(*, entity: Entity, until: date | None = None) -> list[d
     if last_done is not None:
         start = last_done + timedelta(days=1)
     else:
-        start = Entry.objects.filter(account__entity=entity).order_by("accounting_date").values_list(
-            "accounting_date", flat=True).first()
+        start = (
+            Entry.objects.filter(account__entity=entity)
+            .order_by("accounting_date")
+            .values_list("accounting_date", flat=True)
+            .first()
+        )
         if start is None:
             return []
     return [start + timedelta(days=n) for n in range((until - start).days + 1)]

@@ -21,14 +21,15 @@ def eod_run_due() -> list[str]:
 
 
 @shared_task(name="reports.tasks.eod_run_day")
-def eod_run_day(entity_code: str, date_iso: str, from_step: str | None = None,
-                actor: str = "system:eod-task") -> str:
+def eod_run_day(entity_code: str, date_iso: str, from_step: str | None = None, actor: str = "system:eod-task") -> str:
     """One entity's end of day for one date (staff's retry button, a backfill);
     ``actor`` is who asked, recorded on the run."""
     try:
         run = services.eod_run(
-            entity=Entity.objects.get(code=entity_code), accounting_date=date.fromisoformat(date_iso),
-            actor=actor, from_step=from_step,
+            entity=Entity.objects.get(code=entity_code),
+            accounting_date=date.fromisoformat(date_iso),
+            actor=actor,
+            from_step=from_step,
         )
     except services.EodInProgress:
         return "running"  # a duplicate delivery while the first is at work
@@ -43,8 +44,11 @@ def channel_recon_run(channel_code: str, date_iso: str) -> dict:
     from .recon_models import Channel
     from .recon_selectors import recon_summary
 
-    run = run_day(channel=Channel.objects.get(code=channel_code), recon_date=date.fromisoformat(date_iso),
-                  actor="system:channel-recon-task")
+    run = run_day(
+        channel=Channel.objects.get(code=channel_code),
+        recon_date=date.fromisoformat(date_iso),
+        actor="system:channel-recon-task",
+    )
     return recon_summary(run)
 
 

@@ -20,8 +20,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.staff import paginate, querystring_without, staff_page
 from accounts.models import Account, Category, Entity
+from config.staff import paginate, querystring_without, staff_page
 from postings.exceptions import LedgerError
 from postings.models import Entry
 
@@ -54,9 +54,6 @@ VIEW_POSTINGS = "postings.view_posting"
 VIEW_ACCOUNTS = "accounts.view_account"
 
 
-
-
-
 # ------------------------------------------------------- balance sheet ----
 
 
@@ -65,8 +62,7 @@ class _Sheet:
 
     def __init__(self, request):
         latest = selectors.latest_balance_date()
-        self.filter = BalanceSheetFilter(with_default_dates(request.GET, latest),
-                                         queryset=DailyBalance.objects.all())
+        self.filter = BalanceSheetFilter(with_default_dates(request.GET, latest), queryset=DailyBalance.objects.all())
         self.latest = latest
         self.valid = self.filter.is_valid()
         data = self.filter.form.cleaned_data if self.valid else {}
@@ -76,8 +72,9 @@ class _Sheet:
         self.ready = self.valid and self.date_from is not None and self.date_to is not None
         if self.ready:
             rows = self.filter.qs
-            self.rows = selectors.balance_sheet(rows=rows, group_by=self.group_by, date_from=self.date_from,
-                                                date_to=self.date_to)
+            self.rows = selectors.balance_sheet(
+                rows=rows, group_by=self.group_by, date_from=self.date_from, date_to=self.date_to
+            )
             self.totals = selectors.balance_sheet_totals(rows=rows, date_from=self.date_from, date_to=self.date_to)
         else:
             self.rows, self.totals = DailyBalance.objects.none().values(), []
@@ -116,31 +113,41 @@ class _Sheet:
 def balance_sheet(request):
     sheet = _Sheet(request)
     querystring = querystring_without(request, "page")
-    return render(request, "reports/balance_sheet.html", {
-        "sheet": sheet,
-        "filter": sheet.filter,
-        "page": paginate(request, sheet.rows, 100),
-        "group_label": selectors.GROUP_LABELS[sheet.group_by],
-        "columns": selectors.GROUPINGS[sheet.group_by],
-        "querystring": querystring,
-        "export_query": with_default_dates(request.GET, sheet.latest).urlencode(),
-    })
+    return render(
+        request,
+        "reports/balance_sheet.html",
+        {
+            "sheet": sheet,
+            "filter": sheet.filter,
+            "page": paginate(request, sheet.rows, 100),
+            "group_label": selectors.GROUP_LABELS[sheet.group_by],
+            "columns": selectors.GROUPINGS[sheet.group_by],
+            "querystring": querystring,
+            "export_query": with_default_dates(request.GET, sheet.latest).urlencode(),
+        },
+    )
 
 
 @require_GET
 @staff_page(VIEW_BALANCES)
 def balance_sheet_csv(request):
     sheet = _Sheet(request)
-    return csv_response(sheet.filename(), sheet.columns(), sheet.rows.iterator(chunk_size=2000),
-                        lambda r: r["currency"])
+    return csv_response(
+        sheet.filename(), sheet.columns(), sheet.rows.iterator(chunk_size=2000), lambda r: r["currency"]
+    )
 
 
 @require_GET
 @staff_page(VIEW_BALANCES)
 def balance_sheet_xlsx(request):
     sheet = _Sheet(request)
-    return xlsx_response(sheet.filename(), "Balance sheet", sheet.columns(), sheet.rows.iterator(chunk_size=2000),
-                         lambda r: r["currency"])
+    return xlsx_response(
+        sheet.filename(),
+        "Balance sheet",
+        sheet.columns(),
+        sheet.rows.iterator(chunk_size=2000),
+        lambda r: r["currency"],
+    )
 
 
 # -------------------------------------------------------------- checks ----
@@ -149,16 +156,21 @@ def balance_sheet_xlsx(request):
 @require_GET
 @staff_page(VIEW_CHECKS)
 def checks(request):
-    filterset = CheckResultFilter(with_default_dates(request.GET, selectors.latest_check_date()),
-                                  queryset=selectors.check_results())
+    filterset = CheckResultFilter(
+        with_default_dates(request.GET, selectors.latest_check_date()), queryset=selectors.check_results()
+    )
     results = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     page = paginate(request, results, 50)
-    return render(request, "reports/checks.html", {
-        "filter": filterset,
-        "page": page,
-        "failed": results.filter(passed=False).count(),
-        "querystring": querystring_without(request, "page"),
-    })
+    return render(
+        request,
+        "reports/checks.html",
+        {
+            "filter": filterset,
+            "page": page,
+            "failed": results.filter(passed=False).count(),
+            "querystring": querystring_without(request, "page"),
+        },
+    )
 
 
 # ------------------------------------------------------------ vouchers ----
@@ -180,8 +192,9 @@ VOUCHER_COLUMNS = [
 
 
 def _voucher_filter(request) -> VoucherFilter:
-    return VoucherFilter(with_default_dates(request.GET, selectors.latest_voucher_date()),
-                         queryset=selectors.vouchers())
+    return VoucherFilter(
+        with_default_dates(request.GET, selectors.latest_voucher_date()), queryset=selectors.vouchers()
+    )
 
 
 def _voucher_filename(filterset: VoucherFilter) -> str:
@@ -197,13 +210,17 @@ def _voucher_filename(filterset: VoucherFilter) -> str:
 def vouchers(request):
     filterset = _voucher_filter(request)
     rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
-    return render(request, "reports/vouchers.html", {
-        "filter": filterset,
-        "page": paginate(request, rows, 100),
-        "totals": selectors.voucher_totals(rows),
-        "querystring": querystring_without(request, "page"),
-        "export_query": with_default_dates(request.GET, selectors.latest_voucher_date()).urlencode(),
-    })
+    return render(
+        request,
+        "reports/vouchers.html",
+        {
+            "filter": filterset,
+            "page": paginate(request, rows, 100),
+            "totals": selectors.voucher_totals(rows),
+            "querystring": querystring_without(request, "page"),
+            "export_query": with_default_dates(request.GET, selectors.latest_voucher_date()).urlencode(),
+        },
+    )
 
 
 @require_GET
@@ -211,8 +228,9 @@ def vouchers(request):
 def vouchers_csv(request):
     filterset = _voucher_filter(request)
     rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
-    return csv_response(_voucher_filename(filterset), VOUCHER_COLUMNS, rows.iterator(chunk_size=2000),
-                        lambda v: v.currency)
+    return csv_response(
+        _voucher_filename(filterset), VOUCHER_COLUMNS, rows.iterator(chunk_size=2000), lambda v: v.currency
+    )
 
 
 @require_GET
@@ -220,8 +238,9 @@ def vouchers_csv(request):
 def vouchers_xlsx(request):
     filterset = _voucher_filter(request)
     rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
-    return xlsx_response(_voucher_filename(filterset), "Vouchers", VOUCHER_COLUMNS, rows.iterator(chunk_size=2000),
-                         lambda v: v.currency)
+    return xlsx_response(
+        _voucher_filename(filterset), "Vouchers", VOUCHER_COLUMNS, rows.iterator(chunk_size=2000), lambda v: v.currency
+    )
 
 
 @require_GET
@@ -231,16 +250,24 @@ def voucher_detail(request, pk: int):
     entries = selectors.voucher_entries(voucher)
     summary = selectors.entries_summary(entries)
     filterset = VoucherEntryFilter(request.GET or None, queryset=entries)
-    consistent = (summary["n"] == voucher.entry_count and summary["amount"] == voucher.amount
-                  and summary["first"] == voucher.first_entry_serial and summary["last"] == voucher.last_entry_serial)
-    return render(request, "reports/voucher_detail.html", {
-        "v": voucher,
-        "summary": summary,
-        "consistent": consistent,
-        "filter": filterset,
-        "page": paginate(request, filterset.qs, 100),
-        "querystring": querystring_without(request, "page"),
-    })
+    consistent = (
+        summary["n"] == voucher.entry_count
+        and summary["amount"] == voucher.amount
+        and summary["first"] == voucher.first_entry_serial
+        and summary["last"] == voucher.last_entry_serial
+    )
+    return render(
+        request,
+        "reports/voucher_detail.html",
+        {
+            "v": voucher,
+            "summary": summary,
+            "consistent": consistent,
+            "filter": filterset,
+            "page": paginate(request, filterset.qs, 100),
+            "querystring": querystring_without(request, "page"),
+        },
+    )
 
 
 # ---------------------------------------------------- GL reconciliation ----
@@ -250,11 +277,15 @@ def voucher_detail(request, pk: int):
 @staff_page(VIEW_GL)
 def gl_imports(request):
     filterset = GlImportFilter(request.GET or None, queryset=selectors.gl_imports())
-    return render(request, "reports/gl_imports.html", {
-        "filter": filterset,
-        "page": paginate(request, filterset.qs, 50),
-        "querystring": querystring_without(request, "page"),
-    })
+    return render(
+        request,
+        "reports/gl_imports.html",
+        {
+            "filter": filterset,
+            "page": paginate(request, filterset.qs, 50),
+            "querystring": querystring_without(request, "page"),
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -266,18 +297,30 @@ def gl_upload(request):
             data = form.cleaned_data
             upload = data["file"]
             try:
-                gl = gl_import(entity=data["entity"], accounting_date=data["accounting_date"],
-                               file_name=upload.name, content=upload.read(), user=request.user)
+                gl = gl_import(
+                    entity=data["entity"],
+                    accounting_date=data["accounting_date"],
+                    file_name=upload.name,
+                    content=upload.read(),
+                    user=request.user,
+                )
             except LedgerError as exc:
                 form.add_error("file", exc.message)
                 problems = getattr(exc, "problems", None)
                 return render(request, "reports/gl_upload.html", {"form": form, "problems": problems}, status=400)
-            messages.success(request, f"GL import #{gl.pk}: {gl.row_count} rows of {gl.file_name} for "
-                                      f"{gl.entity.code} on {gl.accounting_date:%Y-%m-%d}.")
+            messages.success(
+                request,
+                f"GL import #{gl.pk}: {gl.row_count} rows of {gl.file_name} for "
+                f"{gl.entity.code} on {gl.accounting_date:%Y-%m-%d}.",
+            )
             return redirect("reports:gl_import", pk=gl.pk)
     else:
-        form = GlUploadForm(initial={"entity": Entity.objects.order_by("code").first(),
-                                     "accounting_date": selectors.latest_balance_date()})
+        form = GlUploadForm(
+            initial={
+                "entity": Entity.objects.order_by("code").first(),
+                "accounting_date": selectors.latest_balance_date(),
+            }
+        )
     return render(request, "reports/gl_upload.html", {"form": form})
 
 
@@ -288,14 +331,18 @@ def gl_import_result(request, pk: int):
     differences = selectors.gl_differences(gl)
     filterset = GlDifferenceFilter(request.GET or None, queryset=gl.rows.all())
     ledger_has_day = DailyBalance.objects.filter(entity=gl.entity, accounting_date=gl.accounting_date).exists()
-    return render(request, "reports/gl_result.html", {
-        "gl": gl,
-        "differences": filterset.keep(differences),
-        "all_count": len(differences),
-        "filter": filterset,
-        "ledger_has_day": ledger_has_day,
-        "compared": gl.rows.count(),
-    })
+    return render(
+        request,
+        "reports/gl_result.html",
+        {
+            "gl": gl,
+            "differences": filterset.keep(differences),
+            "all_count": len(differences),
+            "filter": filterset,
+            "ledger_has_day": ledger_has_day,
+            "compared": gl.rows.count(),
+        },
+    )
 
 
 # ------------------------------------------------------ end-of-day runs ----
@@ -308,17 +355,22 @@ def failed_step(run: EodRun):
 @require_GET
 @staff_page(VIEW_RUNS)
 def eod_runs(request):
-    filterset = EodRunFilter(request.GET or None,
-                             queryset=EodRun.objects.select_related("entity").prefetch_related("steps"))
+    filterset = EodRunFilter(
+        request.GET or None, queryset=EodRun.objects.select_related("entity").prefetch_related("steps")
+    )
     page = paginate(request, filterset.qs, 30)
     can_retry = request.user.has_perm(RUN_EOD)
-    return render(request, "reports/eod_runs.html", {
-        "filter": filterset,
-        "page": page,
-        "runs": [(run, failed_step(run)) for run in page.object_list],
-        "can_retry": can_retry,
-        "querystring": querystring_without(request, "page"),
-    })
+    return render(
+        request,
+        "reports/eod_runs.html",
+        {
+            "filter": filterset,
+            "page": page,
+            "runs": [(run, failed_step(run)) for run in page.object_list],
+            "can_retry": can_retry,
+            "querystring": querystring_without(request, "page"),
+        },
+    )
 
 
 @require_POST
@@ -336,8 +388,9 @@ def eod_retry(request, pk: int):
         messages.warning(request, f"{what} has no failed step to retry.")
     else:
         try:
-            result = tasks.eod_run_day.delay(run.entity.code, run.accounting_date.isoformat(), step.name,
-                                             actor=request.user.get_username())
+            result = tasks.eod_run_day.delay(
+                run.entity.code, run.accounting_date.isoformat(), step.name, actor=request.user.get_username()
+            )
         except LedgerError as exc:
             messages.error(request, f"Retry from {step.name} refused: {exc.message}")
         else:
@@ -346,8 +399,9 @@ def eod_retry(request, pk: int):
                 level = messages.success if status == RunStatus.DONE else messages.warning
                 level(request, f"{what} retried from {step.name}: {status}.")
             else:
-                messages.info(request, f"{what}: retry from {step.name} queued; this page shows its steps as "
-                                       f"they finish.")
+                messages.info(
+                    request, f"{what}: retry from {step.name} queued; this page shows its steps as they finish."
+                )
     return redirect(f"{reverse('reports:eod_runs')}#run-{run.pk}")
 
 
@@ -362,12 +416,16 @@ def hot_accounts(request):
     from postings.selectors import buffer_depths, identity_totals
 
     alert_after = settings.BUFFER_ALERT_SECONDS
-    return render(request, "reports/hot_accounts.html", {
-        "depths": buffer_depths(),
-        "identity": identity_totals(),
-        "alert_after": alert_after,
-        "can_flush": request.user.has_perm(RUN_EOD),
-    })
+    return render(
+        request,
+        "reports/hot_accounts.html",
+        {
+            "depths": buffer_depths(),
+            "identity": identity_totals(),
+            "alert_after": alert_after,
+            "can_flush": request.user.has_perm(RUN_EOD),
+        },
+    )
 
 
 @require_POST
@@ -398,27 +456,32 @@ def chart_page(request):
         closing = selectors.closing_by_category(rows=rows, days=days)
         turnover = selectors.turnover_by_business_type(entity=entity, currency=currency, days=days)
         turnover_colours = charts.colours_for([s.name for s in turnover])
-        context.update({
-            "closing": closing,
-            "turnover": turnover,
-            "closing_svg": charts.line_chart(closing, days, title=f"Daily closing balance by category, {currency}",
-                                             colours=charts.CATEGORY_COLOURS),
-            "turnover_svg": charts.stacked_bar_chart(turnover, days,
-                                                     title=f"Daily turnover by business type, {currency}",
-                                                     colours=turnover_colours),
-            "closing_legend": [(s.name, charts.CATEGORY_COLOURS[s.name]) for s in closing],
-            "turnover_legend": list(turnover_colours.items()),
-            "closing_table": _table(closing, days),
-            "turnover_table": _table(turnover, days),
-        })
+        context.update(
+            {
+                "closing": closing,
+                "turnover": turnover,
+                "closing_svg": charts.line_chart(
+                    closing,
+                    days,
+                    title=f"Daily closing balance by category, {currency}",
+                    colours=charts.CATEGORY_COLOURS,
+                ),
+                "turnover_svg": charts.stacked_bar_chart(
+                    turnover, days, title=f"Daily turnover by business type, {currency}", colours=turnover_colours
+                ),
+                "closing_legend": [(s.name, charts.CATEGORY_COLOURS[s.name]) for s in closing],
+                "turnover_legend": list(turnover_colours.items()),
+                "closing_table": _table(closing, days),
+                "turnover_table": _table(turnover, days),
+            }
+        )
     return render(request, "reports/charts.html", context)
 
 
 def _table(series, days) -> dict:
     by_name = {s.name: dict(s.points) for s in series}
     names = [s.name for s in series]
-    rows = [(d, [by_name[n].get(d) for n in names]) for d in reversed(days)
-            if any(d in by_name[n] for n in names)]
+    rows = [(d, [by_name[n].get(d) for n in names]) for d in reversed(days) if any(d in by_name[n] for n in names)]
     return {"names": names, "rows": rows}
 
 
@@ -429,13 +492,19 @@ def _table(series, days) -> dict:
 @staff_page(VIEW_ENTRIES, VIEW_ACCOUNTS)
 def account_entries(request, account_no: str):
     """An account's entries over a day or range, under its balance sheet rows."""
-    account = get_object_or_404(Account.objects.select_related("entity", "account_type", "member"),
-                                account_no=account_no)
-    latest = (DailyBalance.objects.filter(account=account).order_by("-accounting_date")
-              .values_list("accounting_date", flat=True).first())
-    filterset = EntryFilter(with_default_dates(request.GET, latest),
-                            queryset=Entry.objects.filter(account=account).select_related("posting")
-                            .order_by("account_seq"))
+    account = get_object_or_404(
+        Account.objects.select_related("entity", "account_type", "member"), account_no=account_no
+    )
+    latest = (
+        DailyBalance.objects.filter(account=account)
+        .order_by("-accounting_date")
+        .values_list("accounting_date", flat=True)
+        .first()
+    )
+    filterset = EntryFilter(
+        with_default_dates(request.GET, latest),
+        queryset=Entry.objects.filter(account=account).select_related("posting").order_by("account_seq"),
+    )
     entries = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     data = filterset.form.cleaned_data if filterset.is_valid() else {}
     balances = DailyBalance.objects.filter(account=account)
@@ -443,28 +512,39 @@ def account_entries(request, account_no: str):
         balances = balances.filter(accounting_date__gte=data["date_from"])
     if data.get("date_to"):
         balances = balances.filter(accounting_date__lte=data["date_to"])
-    return render(request, "reports/account_entries.html", {
-        "account": account,
-        "filter": filterset,
-        "balances": balances.order_by("accounting_date")[:400],
-        "page": paginate(request, entries, 100),
-        "querystring": querystring_without(request, "page"),
-    })
+    return render(
+        request,
+        "reports/account_entries.html",
+        {
+            "account": account,
+            "filter": filterset,
+            "balances": balances.order_by("accounting_date")[:400],
+            "page": paginate(request, entries, 100),
+            "querystring": querystring_without(request, "page"),
+        },
+    )
 
 
 @require_GET
 @staff_page(VIEW_ENTRIES, VIEW_POSTINGS)
 def entry_detail(request, serial_no: int):
-    entry = (Entry.objects.select_related("account__entity", "account__account_type", "posting__reverses")
-             .filter(serial_no=serial_no).first())
+    entry = (
+        Entry.objects.select_related("account__entity", "account__account_type", "posting__reverses")
+        .filter(serial_no=serial_no)
+        .first()
+    )
     if entry is None:
         raise Http404(f"No entry E{serial_no}.")
     posting = entry.posting
-    return render(request, "reports/entry_detail.html", {
-        "e": entry,
-        "posting": posting,
-        "reversed_by": getattr(posting, "reversed_by", None),
-        "legs": posting.entries.select_related("account").order_by("serial_no"),
-        "vouchers": selectors.vouchers_of_entry(entry),
-        "category_normal": "D" if entry.account.category == Category.ASSET else "C",
-    })
+    return render(
+        request,
+        "reports/entry_detail.html",
+        {
+            "e": entry,
+            "posting": posting,
+            "reversed_by": getattr(posting, "reversed_by", None),
+            "legs": posting.entries.select_related("account").order_by("serial_no"),
+            "vouchers": selectors.vouchers_of_entry(entry),
+            "category_normal": "D" if entry.account.category == Category.ASSET else "C",
+        },
+    )

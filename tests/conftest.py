@@ -33,14 +33,19 @@ class Ledger:
 
     def cash(self, member=None, *, currency: str = "CNY", entity: Entity | None = None) -> Account:
         return account_open(
-            entity=entity or self.entity, account_type=self.types["USER_CASH"], member=member or self.member(),
+            entity=entity or self.entity,
+            account_type=self.types["USER_CASH"],
+            member=member or self.member(),
             currency=currency,
         )
 
     def credit(self, member=None, *, limit="1000", currency: str = "CNY") -> Account:
         return account_open(
-            entity=self.entity, account_type=self.types["USER_CREDIT"], member=member or self.member(),
-            credit_limit=limit, currency=currency,
+            entity=self.entity,
+            account_type=self.types["USER_CREDIT"],
+            member=member or self.member(),
+            credit_limit=limit,
+            currency=currency,
         )
 
     def internal(self, type_code: str, *, currency: str = "CNY", entity: Entity | None = None) -> Account:
@@ -48,9 +53,7 @@ class Ledger:
         entity = entity or self.entity
         key = (entity.id, type_code, currency)
         if key not in self._internal:
-            existing = Account.objects.filter(
-                entity=entity, account_type__code=type_code, currency=currency
-            ).first()
+            existing = Account.objects.filter(entity=entity, account_type__code=type_code, currency=currency).first()
             self._internal[key] = existing or account_open(
                 entity=entity, account_type=self.types[type_code], currency=currency
             )
@@ -120,9 +123,24 @@ def celery_worker_on_redis(transactional_db):
         "LOG_LEVEL": "WARNING",
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue,
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning",
-         "-n", f"{queue}@%h"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "warning",
+            "-n",
+            f"{queue}@%h",
+        ],
         env=env,
         cwd=settings.BASE_DIR,
     )

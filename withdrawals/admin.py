@@ -100,24 +100,64 @@ class ApprovalInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class PayoutInstructionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PayoutInstruction
-    fields = ["instruction_no", "attempt", "bank", "status", "bank_ref", "failure_reason", "sent_by", "sent_at",
-              "answered_at", "duplicate_answers", "needs_attention"]
+    fields = [
+        "instruction_no",
+        "attempt",
+        "bank",
+        "status",
+        "bank_ref",
+        "failure_reason",
+        "sent_by",
+        "sent_at",
+        "answered_at",
+        "duplicate_answers",
+        "needs_attention",
+    ]
     readonly_fields = fields
     extra = 0
 
 
 @admin.register(Withdrawal)
 class WithdrawalAdmin(LedgerTableAdmin):
-    list_display = ["id", "created_at", "member", "amount_display", "fee_display", "status", "card_masked",
-                    "source_system", "request_no"]
+    list_display = [
+        "id",
+        "created_at",
+        "member",
+        "amount_display",
+        "fee_display",
+        "status",
+        "card_masked",
+        "source_system",
+        "request_no",
+    ]
     list_filter = ["status", "currency", "source_system", ("created_at", DateRangeFilter)]
     search_fields = ["=request_no", "=member__member_no", "=account__account_no"]
     list_select_related = ["member"]
     # card_number is deliberately absent: pages show the masked card only.
-    fields = ["id", "status", "page_link", "member", "account_link", "entity", "amount_display", "fee_display",
-              "fee_rule", "card_holder", "card_bank", "card_masked", "review_rules", "approvals_required",
-              "hold_link", "settlement_link", "created_by", "created_at", "updated_at", "closing_reason",
-              "source_system", "request_no"]
+    fields = [
+        "id",
+        "status",
+        "page_link",
+        "member",
+        "account_link",
+        "entity",
+        "amount_display",
+        "fee_display",
+        "fee_rule",
+        "card_holder",
+        "card_bank",
+        "card_masked",
+        "review_rules",
+        "approvals_required",
+        "hold_link",
+        "settlement_link",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "closing_reason",
+        "source_system",
+        "request_no",
+    ]
     readonly_fields = fields
     inlines = [WithdrawalEventInline, ApprovalInline, PayoutInstructionInline]
 
@@ -143,7 +183,17 @@ class WithdrawalAdmin(LedgerTableAdmin):
 
 @admin.register(PayoutInstruction)
 class PayoutInstructionAdmin(LedgerTableAdmin):
-    list_display = ["instruction_no", "withdrawal", "bank", "attempt", "status", "bank_ref", "sent_at",
-                    "answered_at", "duplicate_answers", "needs_attention"]
+    list_display = [
+        "instruction_no",
+        "withdrawal",
+        "bank",
+        "attempt",
+        "status",
+        "bank_ref",
+        "sent_at",
+        "answered_at",
+        "duplicate_answers",
+        "needs_attention",
+    ]
     list_filter = ["status", "bank", ("sent_at", DateRangeFilter)]
     search_fields = ["=instruction_no", "=bank_ref"]

@@ -63,8 +63,9 @@ class ReviewQueueFilter(_MemberAmountFilter):
 
 
 class PayoutQueueFilter(_MemberAmountFilter):
-    status = filters.ChoiceFilter(choices=[(Status.APPROVED, Status.APPROVED.label),
-                                           (Status.FAILED, Status.FAILED.label)], label="Status")
+    status = filters.ChoiceFilter(
+        choices=[(Status.APPROVED, Status.APPROVED.label), (Status.FAILED, Status.FAILED.label)], label="Status"
+    )
     currency = filters.ChoiceFilter(choices=_currency_choices, label="Currency")
     older_than = filters.NumberFilter(method=_older_than, label="Waiting more than (minutes)", min_value=0)
 
@@ -74,15 +75,25 @@ class PayoutQueueFilter(_MemberAmountFilter):
 
 
 class WithdrawalFilter(_MemberAmountFilter):
-    status = filters.MultipleChoiceFilter(choices=Status.choices, label="Status",
-                                          widget=forms.SelectMultiple(attrs={"size": 4}))
+    status = filters.MultipleChoiceFilter(
+        choices=Status.choices, label="Status", widget=forms.SelectMultiple(attrs={"size": 4})
+    )
     currency = filters.ChoiceFilter(choices=_currency_choices, label="Currency")
-    created_from = filters.DateFilter(field_name="created_at", lookup_expr="date__gte", label="Created from",
-                                      widget=forms.DateInput(attrs={"type": "date"}))
-    created_to = filters.DateFilter(field_name="created_at", lookup_expr="date__lte", label="Created to",
-                                    widget=forms.DateInput(attrs={"type": "date"}))
-    bank = filters.ModelChoiceFilter(queryset=PayingBank.objects.order_by("code"), method="filter_bank",
-                                     label="Sent through bank")
+    created_from = filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__gte",
+        label="Created from",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    created_to = filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__lte",
+        label="Created to",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    bank = filters.ModelChoiceFilter(
+        queryset=PayingBank.objects.order_by("code"), method="filter_bank", label="Sent through bank"
+    )
 
     class Meta:
         model = Withdrawal
@@ -107,8 +118,7 @@ class InstructionFilter(filters.FilterSet):
 
 
 class InFlightFilter(InstructionFilter):
-    stuck = filters.BooleanFilter(method="filter_stuck", label="Stuck only",
-                                  widget=forms.CheckboxInput)
+    stuck = filters.BooleanFilter(method="filter_stuck", label="Stuck only", widget=forms.CheckboxInput)
 
     def filter_stuck(self, queryset, name, value):
         return queryset.filter(is_stuck=True) if value else queryset

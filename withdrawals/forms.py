@@ -30,12 +30,20 @@ class WithdrawalRequestForm(forms.Form):
     form twice records one withdrawal."""
 
     account_no = forms.CharField(label="Account number", max_length=32)
-    amount = forms.DecimalField(label="Amount", max_digits=16, decimal_places=4, min_value=0,
-                                help_text="In the account's currency; the fee is added and frozen with it.")
+    amount = forms.DecimalField(
+        label="Amount",
+        max_digits=16,
+        decimal_places=4,
+        min_value=0,
+        help_text="In the account's currency; the fee is added and frozen with it.",
+    )
     card_holder = forms.CharField(label="Card holder", max_length=128)
     card_bank = forms.CharField(label="Bank", max_length=64, help_text="The bank that issued the card, e.g. ICBC.")
-    card_number = forms.CharField(label="Card number", max_length=32,
-                                  widget=CardNumberInput(attrs={"autocomplete": "off", "inputmode": "numeric"}))
+    card_number = forms.CharField(
+        label="Card number",
+        max_length=32,
+        widget=CardNumberInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
     request_no = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args, **kwargs):
@@ -66,8 +74,9 @@ class ReasonForm(forms.Form):
 
 
 class WithdrawalIdsForm(forms.Form):
-    withdrawal_ids = forms.TypedMultipleChoiceField(coerce=int, error_messages={
-        "required": "Tick at least one withdrawal."})
+    withdrawal_ids = forms.TypedMultipleChoiceField(
+        coerce=int, error_messages={"required": "Tick at least one withdrawal."}
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -81,5 +90,8 @@ class BulkApproveForm(WithdrawalIdsForm):
 
 
 class PayoutSendForm(WithdrawalIdsForm):
-    bank = forms.ModelChoiceField(queryset=paying_banks_active(), empty_label="— choose the paying bank —",
-                                  error_messages={"required": "Choose the bank to pay through."})
+    bank = forms.ModelChoiceField(
+        queryset=paying_banks_active(),
+        empty_label="— choose the paying bank —",
+        error_messages={"required": "Choose the bank to pay through."},
+    )

@@ -60,8 +60,9 @@ class FeeRule(models.Model):
     name = models.CharField(max_length=64)
     currency = models.CharField(max_length=3)
     fixed = money_field(help_text="Charged on every withdrawal.")
-    rate_percent = models.DecimalField(max_digits=7, decimal_places=4, default=0,
-                                       help_text="Percent of the amount, e.g. 0.1 for 0.1%.")
+    rate_percent = models.DecimalField(
+        max_digits=7, decimal_places=4, default=0, help_text="Percent of the amount, e.g. 0.1 for 0.1%."
+    )
     minimum = money_field()
     maximum = money_field(null=True, blank=True, default=None, help_text="Empty for no cap.")
     active = models.BooleanField(default=True)
@@ -70,10 +71,13 @@ class FeeRule(models.Model):
     class Meta:
         verbose_name = "fee rule (手续费规则)"
         constraints = [
-            models.CheckConstraint(condition=Q(fixed__gte=0, minimum__gte=0, rate_percent__gte=0),
-                                   name="fee_rule_not_negative"),
-            models.CheckConstraint(condition=Q(maximum__isnull=True) | Q(maximum__gte=models.F("minimum")),
-                                   name="fee_rule_max_at_least_min"),
+            models.CheckConstraint(
+                condition=Q(fixed__gte=0, minimum__gte=0, rate_percent__gte=0), name="fee_rule_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(maximum__isnull=True) | Q(maximum__gte=models.F("minimum")),
+                name="fee_rule_max_at_least_min",
+            ),
         ]
 
     def __str__(self):
@@ -111,10 +115,12 @@ class ReviewRule(models.Model):
                 condition=~Q(kind__in=["amount_over", "daily_amount", "dual_approval"]) | Q(amount__isnull=False),
                 name="review_rule_amount_given",
             ),
-            models.CheckConstraint(condition=~Q(kind="daily_count") | Q(count__isnull=False),
-                                   name="review_rule_count_given"),
-            models.CheckConstraint(condition=~Q(kind="young_account") | Q(days__isnull=False),
-                                   name="review_rule_days_given"),
+            models.CheckConstraint(
+                condition=~Q(kind="daily_count") | Q(count__isnull=False), name="review_rule_count_given"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="young_account") | Q(days__isnull=False), name="review_rule_days_given"
+            ),
         ]
 
     def __str__(self):
@@ -176,12 +182,19 @@ class Withdrawal(models.Model):
     approvals_required = models.PositiveSmallIntegerField(default=1)
     review_rules = models.JSONField(default=list, blank=True, help_text="Codes of the rules that fired.")
     settlement = models.OneToOneField(Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+", help_text="The staff member who took it; empty when the member did.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The staff member who took it; empty when the member did.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    closing_reason = models.CharField(max_length=255, blank=True,
-                                      help_text="Why it was rejected or cancelled, for the member.")
+    closing_reason = models.CharField(
+        max_length=255, blank=True, help_text="Why it was rejected or cancelled, for the member."
+    )
 
     class Meta:
         verbose_name = "withdrawal (提现)"
@@ -194,8 +207,9 @@ class Withdrawal(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source_system", "request_no"], name="withdrawal_unique_request"),
             models.CheckConstraint(condition=Q(amount__gt=0) & Q(fee__gte=0), name="withdrawal_amount_positive"),
-            models.CheckConstraint(condition=~Q(status="paid") | Q(settlement__isnull=False),
-                                   name="withdrawal_paid_has_settlement"),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | Q(settlement__isnull=False), name="withdrawal_paid_has_settlement"
+            ),
         ]
         indexes = [models.Index(fields=["status", "created_at"]), models.Index(fields=["member", "created_at"])]
 
@@ -230,13 +244,15 @@ class WithdrawalEvent(models.Model):
     reason = models.CharField(max_length=255, blank=True)
     rule_codes = models.JSONField(default=list, blank=True)
     bank_ref = models.CharField(max_length=64, blank=True)
-    instruction = models.ForeignKey("PayoutInstruction", null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+")
+    instruction = models.ForeignKey(
+        "PayoutInstruction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["id"]
-        triggers = [pgtrigger.Protect(name="withdrawal_event_append_only",
-                                      operation=pgtrigger.Update | pgtrigger.Delete)]
+        triggers = [
+            pgtrigger.Protect(name="withdrawal_event_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+        ]
 
     def __str__(self):
         return f"W{self.withdrawal_id} {self.from_status or '-'} -> {self.to_status} by {self.actor}"
@@ -287,8 +303,9 @@ class PayoutInstruction(models.Model):
             models.UniqueConstraint(fields=["withdrawal", "attempt"], name="instruction_attempt_unique"),
             # At most one unanswered instruction per withdrawal: two cashiers
             # racing can never have the bank pay twice.
-            models.UniqueConstraint(fields=["withdrawal"], condition=Q(status="sent"),
-                                    name="instruction_one_in_flight"),
+            models.UniqueConstraint(
+                fields=["withdrawal"], condition=Q(status="sent"), name="instruction_one_in_flight"
+            ),
         ]
 
     def __str__(self):

@@ -82,9 +82,13 @@ def review_verdict(withdrawal: Withdrawal) -> Verdict:
             total = _member_today(withdrawal).filter(currency=withdrawal.currency).aggregate(s=Sum("amount"))["s"]
             hit = (total or 0) > rule.amount
         elif kind == RuleKind.NEW_CARD:
-            hit = not Withdrawal.objects.filter(
-                member_id=withdrawal.member_id, card_number=withdrawal.card_number, status=Status.PAID
-            ).exclude(pk=withdrawal.pk).exists()
+            hit = (
+                not Withdrawal.objects.filter(
+                    member_id=withdrawal.member_id, card_number=withdrawal.card_number, status=Status.PAID
+                )
+                .exclude(pk=withdrawal.pk)
+                .exists()
+            )
         elif kind == RuleKind.WATCH_LIST:
             hit = WatchListEntry.objects.filter(member_id=withdrawal.member_id, active=True).exists()
         elif kind == RuleKind.YOUNG_ACCOUNT:
@@ -111,9 +115,12 @@ def withdrawals_base() -> QuerySet[Withdrawal]:
 
 def review_queue() -> QuerySet[Withdrawal]:
     """Requests waiting for a reviewer, oldest first."""
-    return withdrawals_base().filter(status=Status.IN_REVIEW).annotate(
-        approvals_given=Count("approvals")
-    ).order_by("created_at", "id")
+    return (
+        withdrawals_base()
+        .filter(status=Status.IN_REVIEW)
+        .annotate(approvals_given=Count("approvals"))
+        .order_by("created_at", "id")
+    )
 
 
 def payout_queue() -> QuerySet[Withdrawal]:
@@ -126,9 +133,11 @@ def stuck_after() -> timedelta:
 
 
 def instructions_in_flight() -> QuerySet[PayoutInstruction]:
-    return PayoutInstruction.objects.filter(status=InstructionStatus.SENT).select_related(
-        "withdrawal", "withdrawal__member", "bank"
-    ).order_by("sent_at")
+    return (
+        PayoutInstruction.objects.filter(status=InstructionStatus.SENT)
+        .select_related("withdrawal", "withdrawal__member", "bank")
+        .order_by("sent_at")
+    )
 
 
 def instructions_stuck() -> QuerySet[PayoutInstruction]:
@@ -179,9 +188,7 @@ def dashboard() -> Dashboard:
         stuck=instructions_stuck().count(),
         paid_today=paid_today.count(),
         paid_today_amount=_by_currency(paid_today),
-        failed_today=PayoutInstruction.objects.filter(
-            status=InstructionStatus.FAILED, answered_at__gte=start
-        ).count(),
+        failed_today=PayoutInstruction.objects.filter(status=InstructionStatus.FAILED, answered_at__gte=start).count(),
         needs_attention=instructions_needing_attention().count(),
     )
 
@@ -237,9 +244,7 @@ class PayoutRow:
 
 
 def payout_rows(withdrawals) -> list[PayoutRow]:
-    return [
-        PayoutRow(w, last_failure(w) if w.status == Status.FAILED else None) for w in withdrawals
-    ]
+    return [PayoutRow(w, last_failure(w) if w.status == Status.FAILED else None) for w in withdrawals]
 
 
 def _with_stuck_flag(qs: QuerySet[PayoutInstruction]) -> QuerySet[PayoutInstruction]:
@@ -265,10 +270,14 @@ def withdrawals_list() -> QuerySet[Withdrawal]:
     from django.db.models import Subquery
 
     latest = PayoutInstruction.objects.filter(withdrawal=OuterRef("pk")).order_by("-attempt")
-    return withdrawals_base().annotate(
-        last_bank_code=Subquery(latest.values("bank__code")[:1]),
-        last_bank_name=Subquery(latest.values("bank__name")[:1]),
-    ).order_by("-created_at", "-id")
+    return (
+        withdrawals_base()
+        .annotate(
+            last_bank_code=Subquery(latest.values("bank__code")[:1]),
+            last_bank_name=Subquery(latest.values("bank__name")[:1]),
+        )
+        .order_by("-created_at", "-id")
+    )
 
 
 @dataclass(frozen=True)
@@ -289,9 +298,7 @@ def withdrawal_detail(*, withdrawal_id) -> WithdrawalDetail:
     names = review_rule_names()
     settlement_entries = []
     if withdrawal.settlement_id:
-        settlement_entries = list(
-            withdrawal.settlement.entries.select_related("account").order_by("serial_no")
-        )
+        settlement_entries = list(withdrawal.settlement.entries.select_related("account").order_by("serial_no"))
     return WithdrawalDetail(
         withdrawal=withdrawal,
         events=list(withdrawal.events.select_related("instruction").order_by("id")),

@@ -36,7 +36,15 @@ from accounts.selectors import account_get, internal_account_for
 from accounts.services import luhn_check_digit
 from postings.exceptions import CurrencyMismatch, IdempotencyConflict, LedgerError, LedgerValidationError
 from postings.money import Money, as_money, to_amount
-from postings.services import Leg, canonical_amount, hold_place, hold_release, hold_settle, request_fingerprint, run_once
+from postings.services import (
+    Leg,
+    canonical_amount,
+    hold_place,
+    hold_release,
+    hold_settle,
+    request_fingerprint,
+    run_once,
+)
 
 from . import gateways
 from .exceptions import IllegalTransition, InvalidCardNumber, NotAllowed, SegregationOfDuties, WithdrawalNotConfigured
@@ -95,15 +103,23 @@ def _transition(
     if to_status not in TRANSITIONS[from_status]:
         raise IllegalTransition(
             f"Withdrawal {withdrawal.id} is {from_status}; it cannot become {to_status}.",
-            withdrawal_id=withdrawal.id, from_status=from_status, to_status=to_status,
+            withdrawal_id=withdrawal.id,
+            from_status=from_status,
+            to_status=to_status,
         )
     changes["status"] = to_status
     for field, value in changes.items():
         setattr(withdrawal, field, value)
     withdrawal.save(update_fields=[*changes, "updated_at"])
     WithdrawalEvent.objects.create(
-        withdrawal=withdrawal, from_status=from_status, to_status=to_status, actor=actor, reason=reason[:255],
-        rule_codes=list(rule_codes), bank_ref=bank_ref, instruction=instruction,
+        withdrawal=withdrawal,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        reason=reason[:255],
+        rule_codes=list(rule_codes),
+        bank_ref=bank_ref,
+        instruction=instruction,
     )
     return withdrawal
 
@@ -122,8 +138,9 @@ def _clean_card(card_number: str) -> str:
     if not (number.isascii() and number.isdigit()) or not 12 <= len(number) <= 19:
         raise InvalidCardNumber("A bank card number has 12 to 19 digits.", card_number="…" + number[-4:])
     if not luhn_valid(number):
-        raise InvalidCardNumber("The card number fails its check digit; please check it.",
-                                card_number="…" + number[-4:])
+        raise InvalidCardNumber(
+            "The card number fails its check digit; please check it.", card_number="…" + number[-4:]
+        )
     return number
 
 
@@ -136,7 +153,8 @@ def _fee_account(entity, currency: str):
     account = fee_type and internal_account_for(entity=entity, account_type=fee_type, currency=currency)
     if account is None:
         raise WithdrawalNotConfigured(
-            f"Entity {entity.code} has no single fee income account in {currency}.", entity=entity.code,
+            f"Entity {entity.code} has no single fee income account in {currency}.",
+            entity=entity.code,
             currency=currency,
         )
     return account
@@ -164,8 +182,10 @@ def withdrawal_request(
         raise LedgerValidationError("Withdrawals are paid from a member's cash account.", account_no=account_no)
     if isinstance(amount, Money) and amount.currency.code != account.currency:
         # to_amount reads only a Money's number: 100 USD must not become 100 CNY.
-        raise CurrencyMismatch(f"The amount is in {amount.currency.code}; account {account_no} is in "
-                               f"{account.currency}.", account_no=account_no)
+        raise CurrencyMismatch(
+            f"The amount is in {amount.currency.code}; account {account_no} is in {account.currency}.",
+            account_no=account_no,
+        )
     value = to_amount(amount, account.currency)
     number = _clean_card(card_number)
     card_holder, card_bank = (card_holder or "").strip(), (card_bank or "").strip()
@@ -175,8 +195,12 @@ def withdrawal_request(
     if fee:
         _fee_account(account.entity, account.currency)
     fingerprint = request_fingerprint(
-        op="withdrawal", account_no=account_no, amount=canonical_amount(value), card_holder=card_holder,
-        card_bank=card_bank, card_number=number,
+        op="withdrawal",
+        account_no=account_no,
+        amount=canonical_amount(value),
+        card_holder=card_holder,
+        card_bank=card_bank,
+        card_number=number,
     )
 
     replayed_by_race = False
@@ -189,27 +213,47 @@ def withdrawal_request(
     def write() -> Withdrawal:
         nonlocal replayed_by_race
         hold = hold_place(
-            account_no=account_no, amount=value + fee, reason=f"withdrawal {source_system}/{request_no}",
-            request_no=hold_request_no, actor=_actor(created_by), source_system=SOURCE,
+            account_no=account_no,
+            amount=value + fee,
+            reason=f"withdrawal {source_system}/{request_no}",
+            request_no=hold_request_no,
+            actor=_actor(created_by),
+            source_system=SOURCE,
         )
         if hold.replayed:
             # A concurrent first attempt won the hold's unique key and has
             # committed its withdrawal: answer with that one.
             existing = Withdrawal.objects.get(hold=hold)
             if existing.fingerprint != fingerprint:
-                raise IdempotencyConflict(f"Request {request_no} was already used for another withdrawal.",
-                                          request_no=request_no)
+                raise IdempotencyConflict(
+                    f"Request {request_no} was already used for another withdrawal.", request_no=request_no
+                )
             replayed_by_race = True
             return existing
         withdrawal = Withdrawal.objects.create(
-            source_system=source_system, request_no=request_no, fingerprint=fingerprint, account=account,
-            member_id=account.member_id, entity=account.entity, currency=account.currency, amount=value, fee=fee,
-            fee_rule=fee_rule, card_holder=card_holder, card_bank=card_bank, card_number=number,
-            card_masked=mask_card(number), hold=hold, created_by=created_by,
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            account=account,
+            member_id=account.member_id,
+            entity=account.entity,
+            currency=account.currency,
+            amount=value,
+            fee=fee,
+            fee_rule=fee_rule,
+            card_holder=card_holder,
+            card_bank=card_bank,
+            card_number=number,
+            card_masked=mask_card(number),
+            hold=hold,
+            created_by=created_by,
         )
         WithdrawalEvent.objects.create(
-            withdrawal=withdrawal, from_status="", to_status=Status.REQUESTED, actor=_actor(created_by) if created_by
-            else f"member:{account.member.member_no}", reason=f"amount {as_money(value, account.currency)} + fee {as_money(fee, account.currency)} frozen",
+            withdrawal=withdrawal,
+            from_status="",
+            to_status=Status.REQUESTED,
+            actor=_actor(created_by) if created_by else f"member:{account.member.member_no}",
+            reason=f"amount {as_money(value, account.currency)} + fee {as_money(fee, account.currency)} frozen",
         )
         from .tasks import withdrawal_auto_review
 
@@ -217,7 +261,10 @@ def withdrawal_request(
         return withdrawal
 
     withdrawal = run_once(
-        Withdrawal, source_system=source_system, request_no=request_no, fingerprint=fingerprint,
+        Withdrawal,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
         what="withdrawal",
         write=write,
     )
@@ -239,12 +286,15 @@ def withdrawal_auto_review(*, withdrawal_id: int) -> Withdrawal:
         verdict = review_verdict(withdrawal)
         if verdict.manual:
             return _transition(
-                withdrawal, Status.IN_REVIEW, actor=SYSTEM, rule_codes=verdict.rule_codes,
-                reason="rules fired: " + ", ".join(verdict.rule_codes), review_rules=verdict.rule_codes,
+                withdrawal,
+                Status.IN_REVIEW,
+                actor=SYSTEM,
+                rule_codes=verdict.rule_codes,
+                reason="rules fired: " + ", ".join(verdict.rule_codes),
+                review_rules=verdict.rule_codes,
                 approvals_required=verdict.approvals_required,
             )
-        return _transition(withdrawal, Status.APPROVED, actor=SYSTEM, reason="no review rule fired",
-                           review_rules=[])
+        return _transition(withdrawal, Status.APPROVED, actor=SYSTEM, reason="no review rule fired", review_rules=[])
 
 
 def withdrawal_approve(*, withdrawal_id: int, user: AbstractBaseUser, reason: str = "") -> Withdrawal:
@@ -255,14 +305,20 @@ def withdrawal_approve(*, withdrawal_id: int, user: AbstractBaseUser, reason: st
     with transaction.atomic():
         withdrawal = _locked(withdrawal_id)
         if withdrawal.status != Status.IN_REVIEW:
-            raise IllegalTransition(f"Withdrawal {withdrawal.id} is {withdrawal.status}, not in review.",
-                                    withdrawal_id=withdrawal.id, from_status=withdrawal.status)
+            raise IllegalTransition(
+                f"Withdrawal {withdrawal.id} is {withdrawal.status}, not in review.",
+                withdrawal_id=withdrawal.id,
+                from_status=withdrawal.status,
+            )
         if withdrawal.created_by_id == user.pk:
-            raise SegregationOfDuties("You took this request; another reviewer must approve it.",
-                                      withdrawal_id=withdrawal.id)
+            raise SegregationOfDuties(
+                "You took this request; another reviewer must approve it.", withdrawal_id=withdrawal.id
+            )
         if withdrawal.approvals.filter(reviewer=user).exists():
-            raise SegregationOfDuties("You have approved this request already; the second approval must come "
-                                      "from another reviewer.", withdrawal_id=withdrawal.id)
+            raise SegregationOfDuties(
+                "You have approved this request already; the second approval must come from another reviewer.",
+                withdrawal_id=withdrawal.id,
+            )
         Approval.objects.create(withdrawal=withdrawal, reviewer=user, reason=reason[:255])
         given = withdrawal.approvals.count()
         target = Status.APPROVED if given >= withdrawal.approvals_required else Status.IN_REVIEW
@@ -277,16 +333,18 @@ def _close_and_release(withdrawal_id: int, to_status: str, *, user, reason: str,
     with transaction.atomic():
         withdrawal = _locked(withdrawal_id)
         _transition(withdrawal, to_status, actor=_actor(user), reason=reason, closing_reason=reason[:255])
-        hold_release(hold_id=withdrawal.hold_id, request_no=f"W{withdrawal.id}-release", actor=_actor(user),
-                     source_system=SOURCE)
+        hold_release(
+            hold_id=withdrawal.hold_id, request_no=f"W{withdrawal.id}-release", actor=_actor(user), source_system=SOURCE
+        )
         return withdrawal
 
 
 def withdrawal_reject(*, withdrawal_id: int, user: AbstractBaseUser, reason: str) -> Withdrawal:
     """Reject with a reason the member will read; the hold is released."""
     _require(user, PERM_REVIEW)
-    return _close_and_release(withdrawal_id, Status.REJECTED, user=user, reason=reason,
-                              missing_reason="A rejection needs a reason.")
+    return _close_and_release(
+        withdrawal_id, Status.REJECTED, user=user, reason=reason, missing_reason="A rejection needs a reason."
+    )
 
 
 def _ids(withdrawal_ids: Iterable) -> list[int]:
@@ -330,8 +388,13 @@ def withdrawals_approve_bulk(*, withdrawal_ids: Iterable[int], user: AbstractBas
 def payment_order(instruction: PayoutInstruction) -> gateways.PaymentOrder:
     w = instruction.withdrawal
     return gateways.PaymentOrder(
-        instruction_no=instruction.instruction_no, attempt=instruction.attempt, bank_code=instruction.bank.code,
-        amount=w.amount, currency=w.currency, card_holder=w.card_holder, card_bank=w.card_bank,
+        instruction_no=instruction.instruction_no,
+        attempt=instruction.attempt,
+        bank_code=instruction.bank.code,
+        amount=w.amount,
+        currency=w.currency,
+        card_holder=w.card_holder,
+        card_bank=w.card_bank,
         card_number=w.card_number,
     )
 
@@ -345,25 +408,43 @@ def payout_send(*, withdrawal_id: int, bank: PayingBank, user: AbstractBaseUser)
         raise LedgerValidationError(f"Paying bank {bank.code} is not active.", bank=bank.code)
     if bank.gateway not in settings.BANK_GATEWAYS:
         # Checked here, not first in the transmit task after the commit (a KeyError there).
-        raise WithdrawalNotConfigured(f"Paying bank {bank.code} names gateway {bank.gateway!r}, which is not "
-                                      f"configured.", bank=bank.code, gateway=bank.gateway)
+        raise WithdrawalNotConfigured(
+            f"Paying bank {bank.code} names gateway {bank.gateway!r}, which is not configured.",
+            bank=bank.code,
+            gateway=bank.gateway,
+        )
     with transaction.atomic():
         withdrawal = _locked(withdrawal_id)
-        if bank.clearing_account.currency != withdrawal.currency or bank.clearing_account.entity_id != withdrawal.entity_id:
+        if (
+            bank.clearing_account.currency != withdrawal.currency
+            or bank.clearing_account.entity_id != withdrawal.entity_id
+        ):
             raise LedgerValidationError(
                 f"{bank.name} pays {bank.clearing_account.currency} for entity {bank.clearing_account.entity.code}; "
-                f"this withdrawal is {withdrawal.currency} of {withdrawal.entity.code}.", bank=bank.code,
+                f"this withdrawal is {withdrawal.currency} of {withdrawal.entity.code}.",
+                bank=bank.code,
             )
         if Status.PAYING not in TRANSITIONS[withdrawal.status]:
-            raise IllegalTransition(f"Withdrawal {withdrawal.id} is {withdrawal.status}; it cannot be paid.",
-                                    withdrawal_id=withdrawal.id, from_status=withdrawal.status)
+            raise IllegalTransition(
+                f"Withdrawal {withdrawal.id} is {withdrawal.status}; it cannot be paid.",
+                withdrawal_id=withdrawal.id,
+                from_status=withdrawal.status,
+            )
         attempt = withdrawal.instructions.count() + 1
         instruction = PayoutInstruction.objects.create(
-            instruction_no=f"PO{withdrawal.id:010d}{attempt:02d}", withdrawal=withdrawal, bank=bank, attempt=attempt,
+            instruction_no=f"PO{withdrawal.id:010d}{attempt:02d}",
+            withdrawal=withdrawal,
+            bank=bank,
+            attempt=attempt,
             sent_by=_actor(user),
         )
-        _transition(withdrawal, Status.PAYING, actor=_actor(user), instruction=instruction,
-                    reason=f"attempt {attempt} through {bank.code}")
+        _transition(
+            withdrawal,
+            Status.PAYING,
+            actor=_actor(user),
+            instruction=instruction,
+            reason=f"attempt {attempt} through {bank.code}",
+        )
         from .tasks import payout_transmit
 
         transaction.on_commit(lambda: payout_transmit.delay(instruction.id))
@@ -398,7 +479,8 @@ def payout_transmit(*, instruction_id: int) -> PayoutInstruction:
         # retry racing the original) hand the bank one instruction, once.
         instruction = (
             PayoutInstruction.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("withdrawal", "bank").get(pk=instruction_id)
+            .select_related("withdrawal", "bank")
+            .get(pk=instruction_id)
         )
         if instruction.bank_ref or instruction.status != InstructionStatus.SENT:
             return instruction
@@ -413,8 +495,9 @@ def payout_transmit(*, instruction_id: int) -> PayoutInstruction:
     return instruction
 
 
-def payout_answer_record(*, instruction_no: str, outcome: str, bank_ref: str = "", reason: str = "",
-                         source: str = "callback") -> PayoutInstruction:
+def payout_answer_record(
+    *, instruction_no: str, outcome: str, bank_ref: str = "", reason: str = "", source: str = "callback"
+) -> PayoutInstruction:
     """The bank's answer to an instruction, by callback or query. The first
     final answer is applied: paid settles the hold, refused fails the
     withdrawal. A repeated answer is only counted. An answer that contradicts
@@ -432,7 +515,8 @@ def payout_answer_record(*, instruction_no: str, outcome: str, bank_ref: str = "
     with transaction.atomic():
         withdrawal = _locked(withdrawal_id)
         instruction = (
-            PayoutInstruction.objects.select_for_update(no_key=True, of=("self",)).select_related("bank")
+            PayoutInstruction.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("bank")
             .get(instruction_no=instruction_no)
         )
         now = timezone.now()
@@ -459,11 +543,24 @@ def payout_answer_record(*, instruction_no: str, outcome: str, bank_ref: str = "
         instruction.save(update_fields=["status", "bank_ref", "failure_reason", "answered_at"])
         if outcome == gateways.SUCCEEDED:
             posting = _settle(withdrawal, instruction, actor=actor)
-            _transition(withdrawal, Status.PAID, actor=actor, bank_ref=instruction.bank_ref, instruction=instruction,
-                        reason=f"paid by {instruction.bank.code}", settlement=posting)
+            _transition(
+                withdrawal,
+                Status.PAID,
+                actor=actor,
+                bank_ref=instruction.bank_ref,
+                instruction=instruction,
+                reason=f"paid by {instruction.bank.code}",
+                settlement=posting,
+            )
         else:
-            _transition(withdrawal, Status.FAILED, actor=actor, bank_ref=instruction.bank_ref,
-                        instruction=instruction, reason=reason or "refused by the bank")
+            _transition(
+                withdrawal,
+                Status.FAILED,
+                actor=actor,
+                bank_ref=instruction.bank_ref,
+                instruction=instruction,
+                reason=reason or "refused by the bank",
+            )
         return instruction
 
 
@@ -472,9 +569,15 @@ def _settle(withdrawal: Withdrawal, instruction: PayoutInstruction, *, actor: st
     if withdrawal.fee:
         legs.append(Leg.credit(_fee_account(withdrawal.entity, withdrawal.currency).account_no, withdrawal.fee))
     return hold_settle(
-        hold_id=withdrawal.hold_id, request_no=f"W{withdrawal.id}-settle", amount=withdrawal.total,
-        business_type="withdrawal", actor=actor, counter_legs=legs, source_system=SOURCE,
-        memo=f"withdrawal W{withdrawal.id} to {withdrawal.card_masked}", external_ref=instruction.bank_ref,
+        hold_id=withdrawal.hold_id,
+        request_no=f"W{withdrawal.id}-settle",
+        amount=withdrawal.total,
+        business_type="withdrawal",
+        actor=actor,
+        counter_legs=legs,
+        source_system=SOURCE,
+        memo=f"withdrawal W{withdrawal.id} to {withdrawal.card_masked}",
+        external_ref=instruction.bank_ref,
     )
 
 
@@ -487,8 +590,13 @@ def payout_query(*, instruction_id: int, user: AbstractBaseUser | None = None) -
     if instruction.status != InstructionStatus.SENT:
         return instruction
     answer = gateways.gateway_for(instruction.bank.gateway).query(payment_order(instruction))
-    return payout_answer_record(instruction_no=instruction.instruction_no, outcome=answer.outcome,
-                                bank_ref=answer.bank_ref, reason=answer.reason, source="query")
+    return payout_answer_record(
+        instruction_no=instruction.instruction_no,
+        outcome=answer.outcome,
+        bank_ref=answer.bank_ref,
+        reason=answer.reason,
+        source="query",
+    )
 
 
 def payouts_query_unanswered() -> int:
@@ -515,5 +623,10 @@ def payout_cancel(*, withdrawal_id: int, user: AbstractBaseUser, reason: str) ->
     """Give up on paying: the hold is released and the reason recorded for
     the member to fix (usually the card)."""
     _require(user, PERM_PAY)
-    return _close_and_release(withdrawal_id, Status.CANCELLED, user=user, reason=reason,
-                              missing_reason="A cancellation needs a reason the member can act on.")
+    return _close_and_release(
+        withdrawal_id,
+        Status.CANCELLED,
+        user=user,
+        reason=reason,
+        missing_reason="A cancellation needs a reason the member can act on.",
+    )

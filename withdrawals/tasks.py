@@ -23,7 +23,10 @@ def sandbox_bank_callback(instruction_no: str) -> str:
     instruction = PayoutInstruction.objects.select_related("withdrawal", "bank").get(instruction_no=instruction_no)
     answer = gateways.sandbox_answer(services.payment_order(instruction))
     return services.payout_answer_record(
-        instruction_no=instruction_no, outcome=answer.outcome, bank_ref=answer.bank_ref, reason=answer.reason,
+        instruction_no=instruction_no,
+        outcome=answer.outcome,
+        bank_ref=answer.bank_ref,
+        reason=answer.reason,
         source="callback",
     ).status
 

@@ -38,12 +38,12 @@ PAY = services.PERM_PAY
 REQUEST = services.PERM_REQUEST
 
 
-
 def _back(request, default: str):
     """Where to go after an action: a same-site ``next`` or the default page."""
     target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return redirect(target)
     return redirect(default)
 
@@ -54,10 +54,8 @@ def _form_errors(request, form, prefix: str = "") -> None:
             messages.error(request, f"{prefix}{error}")
 
 
-
 def _amounts(by_currency: dict) -> list:
     return [as_money(amount, currency) for currency, amount in by_currency.items()]
-
 
 
 # --------------------------------------------------------------- pages ----
@@ -67,13 +65,17 @@ def _amounts(by_currency: dict) -> list:
 @staff_page(VIEW)
 def dashboard(request):
     figures = selectors.dashboard()
-    return render(request, "withdrawals/dashboard.html", {
-        "d": figures,
-        "in_review_amount": _amounts(figures.in_review_amount),
-        "to_pay_amount": _amounts(figures.to_pay_amount),
-        "paid_today_amount": _amounts(figures.paid_today_amount),
-        "stuck_minutes": selectors.stuck_after().total_seconds() // 60,
-    })
+    return render(
+        request,
+        "withdrawals/dashboard.html",
+        {
+            "d": figures,
+            "in_review_amount": _amounts(figures.in_review_amount),
+            "to_pay_amount": _amounts(figures.to_pay_amount),
+            "paid_today_amount": _amounts(figures.paid_today_amount),
+            "stuck_minutes": selectors.stuck_after().total_seconds() // 60,
+        },
+    )
 
 
 @require_GET
@@ -81,13 +83,17 @@ def dashboard(request):
 def review_queue(request):
     filterset = ReviewQueueFilter(request.GET or None, queryset=selectors.review_queue())
     page = paginate(request, filterset.qs, 20)
-    return render(request, "withdrawals/review_queue.html", {
-        "filter": filterset,
-        "page": page,
-        "cards": selectors.review_cards(page.object_list),
-        "bulk_max": settings.WITHDRAWAL_BULK_APPROVE_MAX,
-        "querystring": querystring_without(request, "page"),
-    })
+    return render(
+        request,
+        "withdrawals/review_queue.html",
+        {
+            "filter": filterset,
+            "page": page,
+            "cards": selectors.review_cards(page.object_list),
+            "bulk_max": settings.WITHDRAWAL_BULK_APPROVE_MAX,
+            "querystring": querystring_without(request, "page"),
+        },
+    )
 
 
 @require_GET
@@ -95,22 +101,28 @@ def review_queue(request):
 def payout_desk(request):
     queue = PayoutQueueFilter(request.GET or None, queryset=selectors.payout_queue())
     page = paginate(request, queue.qs, 50)
-    in_flight = InFlightFilter(request.GET or None, queryset=selectors.instructions_in_flight_flagged(),
-                               prefix="flight")
-    attention = InstructionFilter(request.GET or None, queryset=selectors.instructions_needing_attention(),
-                                  prefix="attn")
-    return render(request, "withdrawals/payout_desk.html", {
-        "filter": queue,
-        "page": page,
-        "rows": selectors.payout_rows(page.object_list),
-        "banks": list(selectors.paying_banks_active()),
-        "in_flight_filter": in_flight,
-        "in_flight": in_flight.qs,
-        "attention_filter": attention,
-        "attention": attention.qs,
-        "stuck_minutes": selectors.stuck_after().total_seconds() // 60,
-        "querystring": querystring_without(request, "page"),
-    })
+    in_flight = InFlightFilter(
+        request.GET or None, queryset=selectors.instructions_in_flight_flagged(), prefix="flight"
+    )
+    attention = InstructionFilter(
+        request.GET or None, queryset=selectors.instructions_needing_attention(), prefix="attn"
+    )
+    return render(
+        request,
+        "withdrawals/payout_desk.html",
+        {
+            "filter": queue,
+            "page": page,
+            "rows": selectors.payout_rows(page.object_list),
+            "banks": list(selectors.paying_banks_active()),
+            "in_flight_filter": in_flight,
+            "in_flight": in_flight.qs,
+            "attention_filter": attention,
+            "attention": attention.qs,
+            "stuck_minutes": selectors.stuck_after().total_seconds() // 60,
+            "querystring": querystring_without(request, "page"),
+        },
+    )
 
 
 @require_GET
@@ -122,30 +134,55 @@ def withdrawal_detail(request, pk: int):
         raise Http404(f"No withdrawal {pk}.") from None
     user = request.user
     w = detail.withdrawal
-    return render(request, "withdrawals/detail.html", {
-        "detail": detail,
-        "w": w,
-        "can_review": w.status == Status.IN_REVIEW and user.has_perm(REVIEW),
-        "can_pay": w.status in (Status.APPROVED, Status.FAILED) and user.has_perm(PAY),
-        "banks": [b for b in selectors.paying_banks_active() if b.clearing_account.currency == w.currency],
-    })
+    return render(
+        request,
+        "withdrawals/detail.html",
+        {
+            "detail": detail,
+            "w": w,
+            "can_review": w.status == Status.IN_REVIEW and user.has_perm(REVIEW),
+            "can_pay": w.status in (Status.APPROVED, Status.FAILED) and user.has_perm(PAY),
+            "banks": [b for b in selectors.paying_banks_active() if b.clearing_account.currency == w.currency],
+        },
+    )
 
 
 @require_GET
 @staff_page(VIEW)
 def withdrawal_list(request):
     filterset = WithdrawalFilter(request.GET or None, queryset=selectors.withdrawals_list())
-    return render(request, "withdrawals/list.html", {
-        "filter": filterset,
-        "page": paginate(request, filterset.qs, 50),
-        "querystring": querystring_without(request, "page"),
-    })
+    return render(
+        request,
+        "withdrawals/list.html",
+        {
+            "filter": filterset,
+            "page": paginate(request, filterset.qs, 50),
+            "querystring": querystring_without(request, "page"),
+        },
+    )
 
 
 CSV_COLUMNS = [
-    "id", "created_at", "status", "member_no", "member_name", "account_no", "currency", "amount", "fee", "total",
-    "card_holder", "card_bank", "card_masked", "source_system", "request_no", "approvals_required",
-    "review_rules", "last_bank", "closing_reason", "updated_at",
+    "id",
+    "created_at",
+    "status",
+    "member_no",
+    "member_name",
+    "account_no",
+    "currency",
+    "amount",
+    "fee",
+    "total",
+    "card_holder",
+    "card_bank",
+    "card_masked",
+    "source_system",
+    "request_no",
+    "approvals_required",
+    "review_rules",
+    "last_bank",
+    "closing_reason",
+    "updated_at",
 ]
 
 
@@ -166,21 +203,35 @@ def withdrawal_export(request):
     Chinese names): amounts as plain decimals, the card masked."""
     filterset = WithdrawalFilter(request.GET or None, queryset=selectors.withdrawals_list())
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="withdrawals-{timezone.localtime():%Y%m%d-%H%M%S}.csv"'
-    )
+    response["Content-Disposition"] = f'attachment; filename="withdrawals-{timezone.localtime():%Y%m%d-%H%M%S}.csv"'
     response.write("\ufeff")
     writer = csv.writer(response)
     writer.writerow(CSV_COLUMNS)
     for w in filterset.qs.iterator(chunk_size=500):
-        writer.writerow([
-            w.id, timezone.localtime(w.created_at).isoformat(timespec="seconds"), w.status, w.member.member_no,
-            _csv_text(w.member.name), w.account.account_no, w.currency, _plain(w.amount, w.currency),
-            _plain(w.fee, w.currency), _plain(w.total, w.currency), _csv_text(w.card_holder),
-            _csv_text(w.card_bank), w.card_masked, w.source_system, _csv_text(w.request_no), w.approvals_required,
-            " ".join(w.review_rules), w.last_bank_code or "", _csv_text(w.closing_reason),
-            timezone.localtime(w.updated_at).isoformat(timespec="seconds"),
-        ])
+        writer.writerow(
+            [
+                w.id,
+                timezone.localtime(w.created_at).isoformat(timespec="seconds"),
+                w.status,
+                w.member.member_no,
+                _csv_text(w.member.name),
+                w.account.account_no,
+                w.currency,
+                _plain(w.amount, w.currency),
+                _plain(w.fee, w.currency),
+                _plain(w.total, w.currency),
+                _csv_text(w.card_holder),
+                _csv_text(w.card_bank),
+                w.card_masked,
+                w.source_system,
+                _csv_text(w.request_no),
+                w.approvals_required,
+                " ".join(w.review_rules),
+                w.last_bank_code or "",
+                _csv_text(w.closing_reason),
+                timezone.localtime(w.updated_at).isoformat(timespec="seconds"),
+            ]
+        )
     return response
 
 
@@ -205,9 +256,14 @@ def withdrawal_new(request):
             data = form.cleaned_data
             try:
                 w = services.withdrawal_request(
-                    account_no=data["account_no"].strip(), amount=data["amount"], card_holder=data["card_holder"],
-                    card_bank=data["card_bank"], card_number=data["card_number"], request_no=data["request_no"],
-                    source_system="staff", created_by=request.user,
+                    account_no=data["account_no"].strip(),
+                    amount=data["amount"],
+                    card_holder=data["card_holder"],
+                    card_bank=data["card_bank"],
+                    card_number=data["card_number"],
+                    request_no=data["request_no"],
+                    source_system="staff",
+                    created_by=request.user,
                 )
             except LedgerError as exc:
                 form.add_error(REQUEST_ERROR_FIELDS.get(exc.code), exc.message)
@@ -215,8 +271,11 @@ def withdrawal_new(request):
                 if getattr(w, "replayed", False):
                     messages.info(request, f"W{w.id} was already recorded by this form; nothing new was frozen.")
                 else:
-                    messages.success(request, f"W{w.id} recorded: {w.total_money} frozen on {w.account.account_no} "
-                                              f"(amount {w.amount_money} + fee {w.fee_money}); it goes to review.")
+                    messages.success(
+                        request,
+                        f"W{w.id} recorded: {w.total_money} frozen on {w.account.account_no} "
+                        f"(amount {w.amount_money} + fee {w.fee_money}); it goes to review.",
+                    )
                 return redirect("withdrawals:detail", pk=w.id)
         # The card number is never echoed back (CardNumberInput).
     else:
@@ -250,8 +309,11 @@ def withdrawal_approve(request, pk: int):
             if w.status == Status.APPROVED:
                 messages.success(request, f"W{pk} approved; it is on the payout desk.")
             else:
-                messages.success(request, f"W{pk}: your approval is recorded ({w.approvals.count()} of "
-                                          f"{w.approvals_required}); another reviewer must approve it too.")
+                messages.success(
+                    request,
+                    f"W{pk}: your approval is recorded ({w.approvals.count()} of "
+                    f"{w.approvals_required}); another reviewer must approve it too.",
+                )
     return _back(request, reverse("withdrawals:review"))
 
 
@@ -278,7 +340,8 @@ def withdrawals_bulk_approve(request):
     else:
         try:
             result = services.withdrawals_approve_bulk(
-                withdrawal_ids=form.cleaned_data["withdrawal_ids"], user=request.user,
+                withdrawal_ids=form.cleaned_data["withdrawal_ids"],
+                user=request.user,
                 reason=form.cleaned_data["reason"],
             )
         except LedgerError as exc:
@@ -299,14 +362,19 @@ def payout_send(request):
     else:
         bank = form.cleaned_data["bank"]
         try:
-            result = services.payout_send_batch(withdrawal_ids=form.cleaned_data["withdrawal_ids"], bank=bank,
-                                                user=request.user)
+            result = services.payout_send_batch(
+                withdrawal_ids=form.cleaned_data["withdrawal_ids"], bank=bank, user=request.user
+            )
         except LedgerError as exc:
             messages.error(request, exc.message)
         else:
             if result.sent:
-                messages.success(request, f"Sent through {bank.name}: " + ", ".join(
-                    f"W{i.withdrawal_id} ({i.instruction_no})" for i in result.sent) + ".")
+                messages.success(
+                    request,
+                    f"Sent through {bank.name}: "
+                    + ", ".join(f"W{i.withdrawal_id} ({i.instruction_no})" for i in result.sent)
+                    + ".",
+                )
             for withdrawal_id, why in result.refused.items():
                 messages.warning(request, f"W{withdrawal_id} not sent: {why}")
     return _back(request, reverse("withdrawals:payout"))

@@ -4,20 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_default_chart'),
+        ("accounts", "0002_default_chart"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='posting_mode',
-            field=models.CharField(choices=[('realtime', 'real-time (实时记账)'), ('buffered', 'buffered (缓冲记账)')], default='realtime', max_length=16),
+            model_name="account",
+            name="posting_mode",
+            field=models.CharField(
+                choices=[("realtime", "real-time (实时记账)"), ("buffered", "buffered (缓冲记账)")],
+                default="realtime",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='accounttype',
-            name='posting_mode',
-            field=models.CharField(choices=[('realtime', 'real-time (实时记账)'), ('buffered', 'buffered (缓冲记账)')], default='realtime', help_text='The mode new accounts of this type get; changing it here changes every account of the type.', max_length=16),
+            model_name="accounttype",
+            name="posting_mode",
+            field=models.CharField(
+                choices=[("realtime", "real-time (实时记账)"), ("buffered", "buffered (缓冲记账)")],
+                default="realtime",
+                help_text="The mode new accounts of this type get; changing it here changes every account of the type.",
+                max_length=16,
+            ),
         ),
     ]

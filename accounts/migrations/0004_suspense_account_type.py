@@ -10,8 +10,12 @@ def add(apps, schema_editor):
     AccountType = apps.get_model("accounts", "AccountType")
     AccountType.objects.get_or_create(
         code="SUSPENSE",
-        defaults={"name": "Suspense, reconciliation write-offs (待处理差错挂账)", "category": "internal",
-                  "subject_code": "1901", "allow_negative": True},
+        defaults={
+            "name": "Suspense, reconciliation write-offs (待处理差错挂账)",
+            "category": "internal",
+            "subject_code": "1901",
+            "allow_negative": True,
+        },
     )
 
 

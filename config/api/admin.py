@@ -57,11 +57,15 @@ class ApiKeyInline(admin.TabularInline):
 
 
 def _show_keys(request, issued: list[tuple[ApiClient, str]]):
-    return TemplateResponse(request, "api/key_issued.html", {
-        **admin.site.each_context(request),
-        "title": "API key issued",
-        "issued": issued,
-    })
+    return TemplateResponse(
+        request,
+        "api/key_issued.html",
+        {
+            **admin.site.each_context(request),
+            "title": "API key issued",
+            "issued": issued,
+        },
+    )
 
 
 @admin.register(ApiClient)
@@ -120,8 +124,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["__str__", "client", "label", "created_at", "last_used_at", "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter), "client"]
     search_fields = ["prefix", "client__name", "label"]
-    readonly_fields = ["client", "prefix", "label", "created_by", "created_at", "last_used_at", "revoked_at",
-                       "revoked_by"]
+    readonly_fields = [
+        "client",
+        "prefix",
+        "label",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "revoked_by",
+    ]
     fields = readonly_fields
     actions = ["revoke"]
 

@@ -62,9 +62,7 @@ class HasScope(BasePermission):
         allowed = getattr(view, "scopes", {}).get(method, ())
         if any(client.has_scope(scope) for scope in allowed):
             return True
-        self.message = (
-            f"Client {client.name} lacks the scope this endpoint needs: {' or '.join(allowed) or 'none'}."
-        )
+        self.message = f"Client {client.name} lacks the scope this endpoint needs: {' or '.join(allowed) or 'none'}."
         return False
 
 
@@ -78,5 +76,5 @@ class ApiKeySchema(OpenApiAuthenticationExtension):
             "in": "header",
             "name": "Authorization",
             "description": f"`{KEYWORD} <key>`: the key issued with the client (admin or `manage.py "
-                           "create_api_client`). Keys look like `lk_1a2b3c4d.…`.",
+            "create_api_client`). Keys look like `lk_1a2b3c4d.…`.",
         }

@@ -138,8 +138,11 @@ def _api_exception(exc: exceptions.APIException) -> tuple[int, dict]:
         return 401, error_body(code, "No API key: send 'Authorization: Api-Key <key>'.")
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait or 1)
-        return 429, error_body(code, f"Too many calls from this API client in the last minute; nothing was changed. "
-                                     f"Retry in {wait} s.", {"retry_after": wait})
+        return 429, error_body(
+            code,
+            f"Too many calls from this API client in the last minute; nothing was changed. Retry in {wait} s.",
+            {"retry_after": wait},
+        )
     return exc.status_code, error_body(code, str(exc.detail))
 
 
@@ -166,18 +169,31 @@ def exception_handler(exc, context):
     elif isinstance(exc, RequestDataTooBig):
         # Raised while the body is read, before anything is looked at: not a
         # fault to retry, a request to split (a batch of fewer postings).
-        status_code, body = 413, error_body(
-            "request_too_large", f"The body is larger than the ledger reads ({settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} "
-            "bytes); nothing was changed. Send fewer postings per batch.")
+        status_code, body = (
+            413,
+            error_body(
+                "request_too_large",
+                f"The body is larger than the ledger reads ({settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} "
+                "bytes); nothing was changed. Send fewer postings per batch.",
+            ),
+        )
     elif isinstance(exc, DataError) and "numeric field overflow" in str(exc):
         # A balance past numeric(20,4): the service's transaction rolled back.
-        status_code, body = 422, error_body("amount_out_of_range", "A balance would exceed the largest amount "
-                                            "the ledger stores; nothing was posted.")
+        status_code, body = (
+            422,
+            error_body(
+                "amount_out_of_range",
+                "A balance would exceed the largest amount the ledger stores; nothing was posted.",
+            ),
+        )
     else:
         log.exception("API call failed: %s", context.get("request") and context["request"].path)
-        status_code, body = 500, error_body(
-            "internal_error", "The ledger failed to answer; nothing was changed by this call. "
-            "Retry with the same request number."
+        status_code, body = (
+            500,
+            error_body(
+                "internal_error",
+                "The ledger failed to answer; nothing was changed by this call. Retry with the same request number.",
+            ),
         )
     set_rollback()
     return Response(body, status=status_code, headers=headers)
@@ -215,18 +231,18 @@ def _error_serializer(status_code: int) -> type[serializers.Serializer]:
 ERROR_SERIALIZERS = {s: _error_serializer(s) for s in sorted({s for s, _ in ERROR_CODES.values()})}
 _DESCRIPTIONS = {
     400: "The request is not valid (validation_error), or an amount or card number is (invalid_amount, "
-         "invalid_card_number).",
+    "invalid_card_number).",
     401: "No valid API key: send `Authorization: Api-Key <key>` (unauthenticated).",
     403: "The key's client lacks the scope this endpoint needs, or the object belongs to another source system "
-         "(forbidden).",
+    "(forbidden).",
     404: "Not found (not_found).",
     405: "Method not allowed (method_not_allowed).",
     409: "The request number was used before for a different request (idempotency_conflict), or an ID document "
-         "belongs to a customer with another name or kind (customer_mismatch).",
+    "belongs to a customer with another name or kind (customer_mismatch).",
     413: "The body is too large (request_too_large); nothing was read or changed.",
     415: "Unsupported media type: send application/json (unsupported_media_type).",
     429: "The API client is over its rate limit (rate_limited); nothing was changed. Retry after `Retry-After` "
-         "seconds.",
+    "seconds.",
     422: "The ledger refused the request; the code says why.",
     500: "A fault of the ledger (internal_error); nothing was changed.",
 }

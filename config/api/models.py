@@ -42,9 +42,11 @@ class ApiClient(models.Model):
     scopes = models.JSONField(default=list, help_text="Any of: read, post, hold, withdraw, admin.")
     active = models.BooleanField(default=True, help_text="An inactive client's keys are all refused.")
     rate_limit_per_minute = models.PositiveIntegerField(
-        "rate limit (calls a minute)", null=True, blank=True,
+        "rate limit (calls a minute)",
+        null=True,
+        blank=True,
         help_text="All the client's keys together; over it a call is answered 429 and changes nothing. "
-                  "Empty: the ledger's default (API_RATE_LIMIT_PER_MINUTE); 0: no limit.",
+        "Empty: the ledger's default (API_RATE_LIMIT_PER_MINUTE); 0: no limit.",
     )
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

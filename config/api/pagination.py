@@ -20,7 +20,9 @@ def _page_size(request, default: int, maximum: int) -> int:
 
 def page_size_parameter(default: int, maximum: int) -> OpenApiParameter:
     return OpenApiParameter(
-        "page_size", {"type": "integer", "minimum": 1, "maximum": maximum}, OpenApiParameter.QUERY,
+        "page_size",
+        {"type": "integer", "minimum": 1, "maximum": maximum},
+        OpenApiParameter.QUERY,
         description=f"Rows per page, default {default}.",
     )
 

@@ -66,9 +66,10 @@ class StrictCharField(serializers.CharField):
 
 def request_no_field(**kwargs) -> StrictCharField:
     return StrictCharField(
-        min_length=1, max_length=64,
+        min_length=1,
+        max_length=64,
         help_text="The caller's request number, unique within its source system. The same request sent again "
-                  "is answered with the original result; the same number with other content is 409.",
+        "is answered with the original result; the same number with other content is 409.",
         **kwargs,
     )
 
@@ -84,7 +85,7 @@ class AmountField(StrictCharField):
     (``invalid_amount``)."""
 
     default_error_messages = {
-        "format": "Must be a decimal string such as \"100.00\": digits, at most one point, no sign or exponent.",
+        "format": 'Must be a decimal string such as "100.00": digits, at most one point, no sign or exponent.',
         "zero": "Must be greater than zero.",
     }
 
@@ -176,7 +177,8 @@ class ErrorDetailOut(serializers.Serializer):
 class CustomerIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Customer.Kind.values)
     id_type = serializers.ChoiceField(
-        choices=Customer.IdType.values, required=False,
+        choices=Customer.IdType.values,
+        required=False,
         help_text="Default: resident_id for a person, business_license for a company.",
     )
     id_no = StrictCharField(min_length=1, max_length=64)
@@ -262,9 +264,7 @@ class EntriesQuery(serializers.Serializer):
     def validate(self, attrs):
         after, before = attrs.get("accounting_date_after"), attrs.get("accounting_date_before")
         if after and before and after > before:
-            raise serializers.ValidationError(
-                {"accounting_date_before": "Must not be before accounting_date_after."}
-            )
+            raise serializers.ValidationError({"accounting_date_before": "Must not be before accounting_date_after."})
         return attrs
 
 
@@ -298,13 +298,16 @@ class PostingIn(serializers.Serializer):
     memo = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
     currency = serializers.ChoiceField(choices=list(settings.CURRENCIES), required=False)
     external_ref = StrictCharField(
-        max_length=64, required=False, default="", allow_blank=True,
+        max_length=64,
+        required=False,
+        default="",
+        allow_blank=True,
         help_text="A channel serial number, bank reference or payment slip number.",
     )
     accounting_date = serializers.DateField(
         required=False,
         help_text="The accounting day the caller expects; must be the entity's open day. A day already cut is "
-                  "refused (day_closed). Omit to post on the open day.",
+        "refused (day_closed). Omit to post on the open day.",
     )
 
 
@@ -327,7 +330,7 @@ class ByRuleIn(serializers.Serializer):
     params = serializers.DictField(
         child=StrictCharField(max_length=64),
         help_text="The rule's parameters: account numbers and decimal-string amounts, e.g. recharge: "
-                  "member_account, channel_account, amount, channel_serial_no.",
+        "member_account, channel_account, amount, channel_serial_no.",
     )
     memo = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
 
@@ -359,8 +362,9 @@ class PostingOut(serializers.Serializer):
     accounting_date = serializers.DateField()
     memo = serializers.CharField(allow_blank=True)
     external_ref = serializers.CharField(allow_blank=True)
-    reverses = serializers.IntegerField(source="reverses_id", allow_null=True,
-                                        help_text="The posting this one reverses (冲正).")
+    reverses = serializers.IntegerField(
+        source="reverses_id", allow_null=True, help_text="The posting this one reverses (冲正)."
+    )
     corrects_date = serializers.DateField(allow_null=True)
     created_at = serializers.DateTimeField()
     entries = PostingEntryOut(many=True, source="api_entries")

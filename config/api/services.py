@@ -80,7 +80,12 @@ def api_key_issue(*, client: ApiClient, actor: str, label: str = "") -> tuple[Ap
 
 
 def api_client_create(
-    *, name: str, source_system: str, scopes: Iterable[str], actor: str, description: str = "",
+    *,
+    name: str,
+    source_system: str,
+    scopes: Iterable[str],
+    actor: str,
+    description: str = "",
     rate_limit_per_minute: int | None = None,
 ) -> tuple[ApiClient, str]:
     """Register a calling system with its first key; returns the client and the key.
@@ -91,8 +96,10 @@ def api_client_create(
     source_system = clean_source_system(source_system)
     scopes = clean_scopes(scopes)
     if rate_limit_per_minute is not None and (not isinstance(rate_limit_per_minute, int) or rate_limit_per_minute < 0):
-        raise LedgerValidationError("The rate limit is a whole number of calls a minute, 0 or more.",
-                                    rate_limit_per_minute=rate_limit_per_minute)
+        raise LedgerValidationError(
+            "The rate limit is a whole number of calls a minute, 0 or more.",
+            rate_limit_per_minute=rate_limit_per_minute,
+        )
     with transaction.atomic():
         if ApiClient.objects.filter(name=name).exists():
             raise LedgerValidationError(f"A client named {name!r} already exists.", name=name)
@@ -101,7 +108,10 @@ def api_client_create(
                 f"Source system {source_system!r} belongs to another client.", source_system=source_system
             )
         client = ApiClient.objects.create(
-            name=name, source_system=source_system, scopes=scopes, description=description,
+            name=name,
+            source_system=source_system,
+            scopes=scopes,
+            description=description,
             rate_limit_per_minute=rate_limit_per_minute,
         )
         _, raw = api_key_issue(client=client, actor=actor, label="first key")
@@ -110,9 +120,7 @@ def api_client_create(
 
 def api_key_revoke(*, key: ApiKey, actor: str) -> ApiKey:
     """Revoke a key at once; revoking it again changes nothing."""
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_by=actor[:150]
-    )
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_by=actor[:150])
     key.refresh_from_db()
     return key
 

@@ -116,9 +116,7 @@ class LedgerView(APIView):
         super().initial(request, *args, **kwargs)
         unknown = sorted(set(request.query_params) - self.query_parameters)
         if unknown:
-            raise exceptions.ValidationError(
-                {name or "(empty name)": "Unknown query parameter." for name in unknown}
-            )
+            raise exceptions.ValidationError({name or "(empty name)": "Unknown query parameter." for name in unknown})
 
     def _log_call(self, request, response, started: float) -> None:
         key: ApiKey | None = getattr(request, "api_key", None)
@@ -213,7 +211,9 @@ def _path_id(name: str, what: str) -> OpenApiParameter:
 
 
 ACCOUNT_NO_PARAMETER = OpenApiParameter(
-    "account_no", {"type": "string", "pattern": r"^[0-9A-Za-z_-]{1,32}$"}, OpenApiParameter.PATH,
+    "account_no",
+    {"type": "string", "pattern": r"^[0-9A-Za-z_-]{1,32}$"},
+    OpenApiParameter.PATH,
     description="Account number, e.g. 22410010000000427.",
 )
 
@@ -225,14 +225,18 @@ class MembersView(LedgerView):
     scopes = {"POST": (ADMIN,)}
 
     @extend_schema(
-        operation_id="member_create", tags=["members and accounts"], request=MemberIn,
-        responses={201: MemberOut, 200: OpenApiResponse(MemberOut, description="The member existed with these "
-                                                        "details (a replay)."),
-                   **error_responses(*AUTH_ERRORS, 415, 409)},
+        operation_id="member_create",
+        tags=["members and accounts"],
+        request=MemberIn,
+        responses={
+            201: MemberOut,
+            200: OpenApiResponse(MemberOut, description="The member existed with these details (a replay)."),
+            **error_responses(*AUTH_ERRORS, 415, 409),
+        },
         summary="Register a member (会员) of a customer (客户)",
         description="The customer is identified by its ID document (id_type, id_no) and created on first use; "
-                    "the document under another customer name or kind is 409 customer_mismatch. "
-                    "member_no is the idempotency key: the same member again is 200, other details 409.",
+        "the document under another customer name or kind is 409 customer_mismatch. "
+        "member_no is the idempotency key: the same member again is 200, other details 409.",
     )
     def post(self, request):
         data = self.validated(MemberIn)
@@ -244,10 +248,12 @@ class MembersView(LedgerView):
             return self._replay(existing, data, id_type)
         try:
             with transaction.atomic():  # the customer and its member, or neither
-                person = customer_create(kind=customer["kind"], name=customer["name"], id_type=id_type,
-                                         id_no=customer["id_no"])
-                member = member_create(member_no=data["member_no"], customer=person, name=data["name"],
-                                       platform=data["platform"])
+                person = customer_create(
+                    kind=customer["kind"], name=customer["name"], id_type=id_type, id_no=customer["id_no"]
+                )
+                member = member_create(
+                    member_no=data["member_no"], customer=person, name=data["name"], platform=data["platform"]
+                )
         except (IntegrityError, LedgerValidationError):
             existing = selectors.member_find(member_no=data["member_no"])
             if existing is None:
@@ -257,7 +263,11 @@ class MembersView(LedgerView):
 
     def _replay(self, member, data, id_type) -> Response:
         same = (member.name, member.platform, member.customer.id_type, member.customer.id_no) == (
-            data["name"], data["platform"], id_type, data["customer"]["id_no"])
+            data["name"],
+            data["platform"],
+            id_type,
+            data["customer"]["id_no"],
+        )
         if not same:
             raise IdempotencyConflict(
                 f"Member {member.member_no} exists with other details.", member_no=member.member_no
@@ -272,12 +282,17 @@ class AccountsView(LedgerView):
     scopes = {"POST": (ADMIN,)}
 
     @extend_schema(
-        operation_id="account_open", tags=["members and accounts"], request=AccountIn,
-        responses={201: AccountOut, 200: OpenApiResponse(AccountOut, description="Replay of request_no."),
-                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        operation_id="account_open",
+        tags=["members and accounts"],
+        request=AccountIn,
+        responses={
+            201: AccountOut,
+            200: OpenApiResponse(AccountOut, description="Replay of request_no."),
+            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+        },
         summary="Open an account (开户)",
         description="A member's account (cash, credit line) or, without member_no, an internal account (内部户). "
-                    "With request_no, a retry answers the account opened the first time.",
+        "With request_no, a retry answers the account opened the first time.",
     )
     def post(self, request):
         data = self.validated(AccountIn)
@@ -288,25 +303,43 @@ class AccountsView(LedgerView):
         credit_limit = data.get("credit_limit", "0")
 
         def open_account():
-            return account_open(entity=entity, account_type=account_type, currency=currency, member=member,
-                                name=data["name"], credit_limit=credit_limit)
+            return account_open(
+                entity=entity,
+                account_type=account_type,
+                currency=currency,
+                member=member,
+                name=data["name"],
+                credit_limit=credit_limit,
+            )
 
         request_no = data.get("request_no")
         if not request_no:
             return self.written(AccountOut(account_get(account_no=open_account().account_no)).data, replayed=False)
         fingerprint = request_fingerprint(
-            op="account", entity=entity.code, account_type=account_type.code, currency=currency,
-            member_no=member.member_no if member else None, credit_limit=canonical_amount(credit_limit),
+            op="account",
+            entity=entity.code,
+            account_type=account_type.code,
+            currency=currency,
+            member_no=member.member_no if member else None,
+            credit_limit=canonical_amount(credit_limit),
             name=data["name"],
         )
 
         def write() -> ApiAccountRequest:
-            return ApiAccountRequest.objects.create(source_system=self.client.source_system, request_no=request_no,
-                                                    fingerprint=fingerprint, account=open_account())
+            return ApiAccountRequest.objects.create(
+                source_system=self.client.source_system,
+                request_no=request_no,
+                fingerprint=fingerprint,
+                account=open_account(),
+            )
 
         opened = run_once(
-            ApiAccountRequest, source_system=self.client.source_system, request_no=request_no,
-            fingerprint=fingerprint, what="account", write=write,
+            ApiAccountRequest,
+            source_system=self.client.source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            what="account",
+            write=write,
         )
         account = account_get(account_no=opened.account.account_no)
         return self.written(AccountOut(account).data, replayed=opened.replayed)
@@ -316,7 +349,9 @@ class AccountDetailView(LedgerView):
     scopes = {"GET": (READ,)}
 
     @extend_schema(
-        operation_id="account_get", tags=["members and accounts"], parameters=[ACCOUNT_NO_PARAMETER],
+        operation_id="account_get",
+        tags=["members and accounts"],
+        parameters=[ACCOUNT_NO_PARAMETER],
         responses={200: AccountOut, **error_responses(*AUTH_ERRORS, 404)},
         summary="An account: balance, frozen, available (余额/冻结/可用)",
     )
@@ -328,8 +363,11 @@ class AccountStatusView(LedgerView):
     scopes = {"POST": (ADMIN,)}
 
     @extend_schema(
-        operation_id="account_change_status", tags=["members and accounts"], parameters=[ACCOUNT_NO_PARAMETER],
-        request=AccountStatusIn, responses={200: AccountOut, **error_responses(*AUTH_ERRORS, 415, 404, 422)},
+        operation_id="account_change_status",
+        tags=["members and accounts"],
+        parameters=[ACCOUNT_NO_PARAMETER],
+        request=AccountStatusIn,
+        responses={200: AccountOut, **error_responses(*AUTH_ERRORS, 415, 404, 422)},
         summary="Block, unblock or close an account (止付/止收/冻结/销户)",
         description="Asking for the status the account already has changes nothing and answers 200.",
     )
@@ -339,8 +377,7 @@ class AccountStatusView(LedgerView):
         if account.status == data["status"]:
             self.outcome = "unchanged"
         else:
-            account_change_status(account=account, to_status=data["status"], reason=data["reason"],
-                                  actor=self.actor)
+            account_change_status(account=account, to_status=data["status"], reason=data["reason"], actor=self.actor)
         return Response(AccountOut(account_get(account_no=account_no)).data)
 
 
@@ -349,24 +386,39 @@ class AccountEntriesView(LedgerView):
     query_parameters = frozenset({*EntriesQuery().fields, "cursor", "page_size"})
 
     @extend_schema(
-        operation_id="account_entries", tags=["members and accounts"],
-        parameters=[ACCOUNT_NO_PARAMETER, EntriesQuery, CURSOR_PARAMETER,
-                    page_size_parameter(EntryCursor.page_size, EntryCursor.max_page_size)],
-        responses={200: OpenApiResponse(
-            {"type": "object", "required": ["next", "previous", "results"], "properties": {
-                "next": {"type": "string", "format": "uri", "nullable": True},
-                "previous": {"type": "string", "format": "uri", "nullable": True},
-                "results": {"type": "array", "items": {"$ref": "#/components/schemas/EntryOut"}},
-            }}, description="A page of entries (账务流水), oldest first."),
-            **error_responses(*AUTH_ERRORS, 404)},
+        operation_id="account_entries",
+        tags=["members and accounts"],
+        parameters=[
+            ACCOUNT_NO_PARAMETER,
+            EntriesQuery,
+            CURSOR_PARAMETER,
+            page_size_parameter(EntryCursor.page_size, EntryCursor.max_page_size),
+        ],
+        responses={
+            200: OpenApiResponse(
+                {
+                    "type": "object",
+                    "required": ["next", "previous", "results"],
+                    "properties": {
+                        "next": {"type": "string", "format": "uri", "nullable": True},
+                        "previous": {"type": "string", "format": "uri", "nullable": True},
+                        "results": {"type": "array", "items": {"$ref": "#/components/schemas/EntryOut"}},
+                    },
+                },
+                description="A page of entries (账务流水), oldest first.",
+            ),
+            **error_responses(*AUTH_ERRORS, 404),
+        },
         summary="An account's entries (账务流水)",
     )
     def get(self, request, account_no: str):
         query = self.query(EntriesQuery)
         account = account_get(account_no=account_no)
         entries = selectors.account_entries(
-            account=account, date_after=query.get("accounting_date_after"),
-            date_before=query.get("accounting_date_before"), business_type=query.get("business_type"),
+            account=account,
+            date_after=query.get("accounting_date_after"),
+            date_before=query.get("accounting_date_before"),
+            business_type=query.get("business_type"),
         )
         paginator = EntryCursor()
         page = paginator.paginate_queryset(entries, request, view=self)
@@ -380,13 +432,17 @@ class PostingsView(LedgerView):
     scopes = {"POST": (POST,)}
 
     @extend_schema(
-        operation_id="posting_create", tags=["postings"], request=PostingIn,
-        responses={201: PostingOut,
-                   200: OpenApiResponse(PostingOut, description="A replay: the original posting, same body."),
-                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        operation_id="posting_create",
+        tags=["postings"],
+        request=PostingIn,
+        responses={
+            201: PostingOut,
+            200: OpenApiResponse(PostingOut, description="A replay: the original posting, same body."),
+            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+        },
         summary="Post a balanced set of legs (记账)",
         description="Debits equal credits, in one currency and one accounting entity. All entries are written "
-                    "in one transaction, or none.",
+        "in one transaction, or none.",
     )
     def post(self, request):
         data = self.validated(PostingIn)
@@ -395,9 +451,15 @@ class PostingsView(LedgerView):
         if accounting_date is not None:
             self._expect_open_day(legs[0].account_no, accounting_date)
         posting = posting_create(
-            request_no=data["request_no"], business_type=data["business_type"], legs=legs, posted_by=self.actor,
-            source_system=self.client.source_system, memo=data["memo"], currency=data.get("currency"),
-            accounting_date=accounting_date, external_ref=data["external_ref"],
+            request_no=data["request_no"],
+            business_type=data["business_type"],
+            legs=legs,
+            posted_by=self.actor,
+            source_system=self.client.source_system,
+            memo=data["memo"],
+            currency=data.get("currency"),
+            accounting_date=accounting_date,
+            external_ref=data["external_ref"],
         )
         return self.written(posting_payload(posting), replayed=posting.replayed)
 
@@ -409,18 +471,26 @@ class PostingsView(LedgerView):
         entity = account_get(account_no=account_no).entity
         open_day = current_accounting_date(entity=entity)
         if day < open_day:
-            raise DayClosed(f"Accounting day {day} of {entity.code} is closed; the open day is {open_day}.",
-                            accounting_date=day, open_date=open_day)
+            raise DayClosed(
+                f"Accounting day {day} of {entity.code} is closed; the open day is {open_day}.",
+                accounting_date=day,
+                open_date=open_day,
+            )
         if day > open_day:
-            raise LedgerValidationError(f"Accounting day {day} is not open yet; the open day is {open_day}.",
-                                        accounting_date=day, open_date=open_day)
+            raise LedgerValidationError(
+                f"Accounting day {day} is not open yet; the open day is {open_day}.",
+                accounting_date=day,
+                open_date=open_day,
+            )
 
 
 class PostingDetailView(LedgerView):
     scopes = {"GET": (READ,)}
 
     @extend_schema(
-        operation_id="posting_get", tags=["postings"], parameters=[_path_id("serial_no", "Posting serial number.")],
+        operation_id="posting_get",
+        tags=["postings"],
+        parameters=[_path_id("serial_no", "Posting serial number.")],
         responses={200: PostingOut, **error_responses(*AUTH_ERRORS, 404)},
         summary="A posting with its entries",
     )
@@ -432,19 +502,28 @@ class PostingByRuleView(LedgerView):
     scopes = {"POST": (POST,)}
 
     @extend_schema(
-        operation_id="posting_create_by_rule", tags=["postings"], request=ByRuleIn,
-        responses={201: PostingOut, 200: OpenApiResponse(PostingOut, description="A replay."),
-                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        operation_id="posting_create_by_rule",
+        tags=["postings"],
+        request=ByRuleIn,
+        responses={
+            201: PostingOut,
+            200: OpenApiResponse(PostingOut, description="A replay."),
+            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+        },
         summary="Post a business event through its posting rule (记账规则)",
         description="E.g. recharge: {member_account, channel_account, amount, channel_serial_no}; the rule "
-                    "makes the legs (Dr channel / Cr member). channel_serial_no (or external_ref) is kept as "
-                    "the posting's external reference.",
+        "makes the legs (Dr channel / Cr member). channel_serial_no (or external_ref) is kept as "
+        "the posting's external reference.",
     )
     def post(self, request):
         data = self.validated(ByRuleIn)
         posting = posting_create_by_rule(
-            business_type=data["business_type"], request_no=data["request_no"], params=dict(data["params"]),
-            posted_by=self.actor, source_system=self.client.source_system, memo=data["memo"],
+            business_type=data["business_type"],
+            request_no=data["request_no"],
+            params=dict(data["params"]),
+            posted_by=self.actor,
+            source_system=self.client.source_system,
+            memo=data["memo"],
         )
         return self.written(posting_payload(posting), replayed=posting.replayed)
 
@@ -453,20 +532,28 @@ class PostingBatchView(LedgerView):
     scopes = {"POST": (POST,)}
 
     @extend_schema(
-        operation_id="posting_create_batch", tags=["postings"], request=BatchIn,
-        responses={200: OpenApiResponse(BatchOut, description="One result per item, in the order sent."),
-                   **error_responses(*AUTH_ERRORS, 415)},
+        operation_id="posting_create_batch",
+        tags=["postings"],
+        request=BatchIn,
+        responses={
+            200: OpenApiResponse(BatchOut, description="One result per item, in the order sent."),
+            **error_responses(*AUTH_ERRORS, 415),
+        },
         summary="Post many independent postings (批量记账)",
         description="Each item is its own posting with its own request number: it is created, replayed, or "
-                    "refused with an error in the usual shape, without affecting the others. A malformed batch "
-                    "is refused whole (400) and posts nothing.",
+        "refused with an error in the usual shape, without affecting the others. A malformed batch "
+        "is refused whole (400) and posts nothing.",
     )
     def post(self, request):
         data = self.validated(BatchIn)
         items = [
             posting_services.PostingRequest(
-                request_no=item["request_no"], business_type=item["business_type"], legs=_legs(item["legs"]),
-                memo=item["memo"], currency=item.get("currency"), external_ref=item["external_ref"],
+                request_no=item["request_no"],
+                business_type=item["business_type"],
+                legs=_legs(item["legs"]),
+                memo=item["memo"],
+                currency=item.get("currency"),
+                external_ref=item["external_ref"],
             )
             for item in data["postings"]
         ]
@@ -477,12 +564,24 @@ class PostingBatchView(LedgerView):
         for result in results:
             if result.posting is not None:
                 status = "replayed" if getattr(result.posting, "replayed", False) else "created"
-                out.append({"request_no": result.request_no, "status": status,
-                            "posting": PostingOut(postings[result.posting.serial_no]).data, "error": None})
+                out.append(
+                    {
+                        "request_no": result.request_no,
+                        "status": status,
+                        "posting": PostingOut(postings[result.posting.serial_no]).data,
+                        "error": None,
+                    }
+                )
             else:
                 status = "error"
-                out.append({"request_no": result.request_no, "status": status, "posting": None,
-                            "error": result.error.as_dict()})
+                out.append(
+                    {
+                        "request_no": result.request_no,
+                        "status": status,
+                        "posting": None,
+                        "error": result.error.as_dict(),
+                    }
+                )
             counts[status] += 1
         self.outcome = ", ".join(f"{n} {status}" for status, n in counts.items())
         return Response({"results": out})
@@ -492,21 +591,29 @@ class PostingReversalView(LedgerView):
     scopes = {"POST": (POST,)}
 
     @extend_schema(
-        operation_id="posting_reverse", tags=["postings"],
-        parameters=[_path_id("serial_no", "The posting to reverse.")], request=ReversalIn,
-        responses={201: PostingOut, 200: OpenApiResponse(PostingOut, description="A replay."),
-                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        operation_id="posting_reverse",
+        tags=["postings"],
+        parameters=[_path_id("serial_no", "The posting to reverse.")],
+        request=ReversalIn,
+        responses={
+            201: PostingOut,
+            200: OpenApiResponse(PostingOut, description="A replay."),
+            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+        },
         summary="Reverse a posting (冲正)",
         description="A new posting with every leg's direction swapped, linked to the original (reverses). Only "
-                    "the source system that made a posting may reverse it.",
+        "the source system that made a posting may reverse it.",
     )
     def post(self, request, serial_no: int):
         data = self.validated(ReversalIn)
         original = selectors.posting_get(serial_no=serial_no)
         self.own(original.source_system, "posting")
         posting = posting_reverse(
-            serial_no=original.serial_no, request_no=data["request_no"], posted_by=self.actor,
-            source_system=self.client.source_system, memo=data["memo"],
+            serial_no=original.serial_no,
+            request_no=data["request_no"],
+            posted_by=self.actor,
+            source_system=self.client.source_system,
+            memo=data["memo"],
         )
         return self.written(posting_payload(posting), replayed=posting.replayed)
 
@@ -518,17 +625,26 @@ class HoldsView(LedgerView):
     scopes = {"POST": (HOLD,)}
 
     @extend_schema(
-        operation_id="hold_place", tags=["holds"], request=HoldIn,
-        responses={201: HoldOut, 200: OpenApiResponse(HoldOut, description="A replay: the hold as it is now."),
-                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        operation_id="hold_place",
+        tags=["holds"],
+        request=HoldIn,
+        responses={
+            201: HoldOut,
+            200: OpenApiResponse(HoldOut, description="A replay: the hold as it is now."),
+            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+        },
         summary="Freeze an amount (冻结)",
         description="Available drops by the amount; the balance does not move until the hold is settled.",
     )
     def post(self, request):
         data = self.validated(HoldIn)
         hold = hold_place(
-            account_no=data["account_no"], amount=data["amount"], reason=data["reason"],
-            request_no=data["request_no"], actor=self.actor, source_system=self.client.source_system,
+            account_no=data["account_no"],
+            amount=data["amount"],
+            reason=data["reason"],
+            request_no=data["request_no"],
+            actor=self.actor,
+            source_system=self.client.source_system,
             expires_at=data.get("expires_at"),
         )
         return self.written(hold_payload(hold), replayed=hold.replayed)
@@ -541,8 +657,11 @@ class HoldDetailView(LedgerView):
     scopes = {"GET": (READ, HOLD)}
 
     @extend_schema(
-        operation_id="hold_get", tags=["holds"], parameters=[_HOLD_ID],
-        responses={200: HoldOut, **error_responses(*AUTH_ERRORS, 404)}, summary="A hold",
+        operation_id="hold_get",
+        tags=["holds"],
+        parameters=[_HOLD_ID],
+        responses={200: HoldOut, **error_responses(*AUTH_ERRORS, 404)},
+        summary="A hold",
     )
     def get(self, request, hold_id: int):
         hold = selectors.hold_get(hold_id=hold_id)
@@ -554,21 +673,33 @@ class HoldSettleView(LedgerView):
     scopes = {"POST": (HOLD,)}
 
     @extend_schema(
-        operation_id="hold_settle", tags=["holds"], parameters=[_HOLD_ID], request=SettleIn,
-        responses={201: PostingOut, 200: OpenApiResponse(PostingOut, description="A replay."),
-                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        operation_id="hold_settle",
+        tags=["holds"],
+        parameters=[_HOLD_ID],
+        request=SettleIn,
+        responses={
+            201: PostingOut,
+            200: OpenApiResponse(PostingOut, description="A replay."),
+            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+        },
         summary="Deduct a frozen amount (扣除冻结)",
         description="Posts Dr held account / Cr counter account for all or part of the hold; balance and frozen "
-                    "drop together. Answers the settlement posting.",
+        "drop together. Answers the settlement posting.",
     )
     def post(self, request, hold_id: int):
         data = self.validated(SettleIn)
         hold = selectors.hold_get(hold_id=hold_id)
         self.own(hold.source_system, "hold")
         posting = hold_settle(
-            hold_id=hold.id, request_no=data["request_no"], amount=data["amount"],
-            business_type=data["business_type"], actor=self.actor, counter_account_no=data["counter_account_no"],
-            source_system=self.client.source_system, memo=data["memo"], external_ref=data["external_ref"],
+            hold_id=hold.id,
+            request_no=data["request_no"],
+            amount=data["amount"],
+            business_type=data["business_type"],
+            actor=self.actor,
+            counter_account_no=data["counter_account_no"],
+            source_system=self.client.source_system,
+            memo=data["memo"],
+            external_ref=data["external_ref"],
         )
         return self.written(posting_payload(posting), replayed=posting.replayed)
 
@@ -577,7 +708,10 @@ class HoldReleaseView(LedgerView):
     scopes = {"POST": (HOLD,)}
 
     @extend_schema(
-        operation_id="hold_release", tags=["holds"], parameters=[_HOLD_ID], request=ReleaseIn,
+        operation_id="hold_release",
+        tags=["holds"],
+        parameters=[_HOLD_ID],
+        request=ReleaseIn,
         responses={200: HoldOut, **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
         summary="Release a frozen amount (解冻)",
         description="The rest of the hold, or part of it. A replay answers 200 with the hold as it is now.",
@@ -587,7 +721,10 @@ class HoldReleaseView(LedgerView):
         held = selectors.hold_get(hold_id=hold_id)
         self.own(held.source_system, "hold")
         hold = hold_release(
-            hold_id=held.id, request_no=data["request_no"], actor=self.actor, amount=data.get("amount"),
+            hold_id=held.id,
+            request_no=data["request_no"],
+            actor=self.actor,
+            amount=data.get("amount"),
             source_system=self.client.source_system,
         )
         self.outcome = "replayed" if hold.replayed else "released"
@@ -607,10 +744,14 @@ class WithdrawalsView(LedgerView):
     scopes = {"POST": (WITHDRAW,)}
 
     @extend_schema(
-        operation_id="withdrawal_request", tags=["withdrawals"], request=WithdrawalIn,
-        responses={201: WithdrawalOut, 200: OpenApiResponse(WithdrawalOut, description="A replay: the "
-                                                            "withdrawal as it is now."),
-                   **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        operation_id="withdrawal_request",
+        tags=["withdrawals"],
+        request=WithdrawalIn,
+        responses={
+            201: WithdrawalOut,
+            200: OpenApiResponse(WithdrawalOut, description="A replay: the withdrawal as it is now."),
+            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+        },
         summary="Request a withdrawal (提现)",
         description="Freezes amount + fee on the member's cash account; review and payout follow (status).",
     )
@@ -618,8 +759,13 @@ class WithdrawalsView(LedgerView):
         data = self.validated(WithdrawalIn)
         card = data["bank_card"]
         withdrawal = withdrawal_request(
-            account_no=data["account_no"], amount=data["amount"], card_holder=card["holder"], card_bank=card["bank"],
-            card_number=card["number"], request_no=data["request_no"], source_system=self.client.source_system,
+            account_no=data["account_no"],
+            amount=data["amount"],
+            card_holder=card["holder"],
+            card_bank=card["bank"],
+            card_number=card["number"],
+            request_no=data["request_no"],
+            source_system=self.client.source_system,
         )
         return self.written(withdrawal_payload(withdrawal.id), replayed=withdrawal.replayed)
 
@@ -628,7 +774,8 @@ class WithdrawalDetailView(LedgerView):
     scopes = {"GET": (READ, WITHDRAW)}
 
     @extend_schema(
-        operation_id="withdrawal_get", tags=["withdrawals"],
+        operation_id="withdrawal_get",
+        tags=["withdrawals"],
         parameters=[_path_id("withdrawal_id", "Withdrawal id.")],
         responses={200: WithdrawalOut, **error_responses(*AUTH_ERRORS, 404)},
         summary="A withdrawal: status and history",
@@ -648,29 +795,45 @@ class BalanceSheetView(LedgerView):
     query_parameters = frozenset({*BalanceSheetQuery().fields, "page", "page_size"})
 
     @extend_schema(
-        operation_id="balance_sheet", tags=["reports"],
-        parameters=[BalanceSheetQuery, PAGE_PARAMETER, page_size_parameter(SheetPages.page_size,
-                                                                           SheetPages.max_page_size)],
-        responses={200: OpenApiResponse(
-            {"type": "object", "required": ["date", "group_by", "count", "next", "previous", "results"],
-             "properties": {
-                 "date": {"type": "string", "format": "date", "nullable": True,
-                          "description": "The accounting date shown; null when no sheet exists yet."},
-                 "group_by": {"type": "string", "enum": ["account", "account_type", "subject", "entity"]},
-                 "count": {"type": "integer"},
-                 "next": {"type": "string", "format": "uri", "nullable": True},
-                 "previous": {"type": "string", "format": "uri", "nullable": True},
-                 "results": {"type": "array", "items": {"$ref": "#/components/schemas/BalanceSheetRowOut"}},
-             }}, description="Rows of the balance sheet (余额表) of one accounting date, built by the end of day."),
-            **error_responses(*AUTH_ERRORS, 404)},
+        operation_id="balance_sheet",
+        tags=["reports"],
+        parameters=[
+            BalanceSheetQuery,
+            PAGE_PARAMETER,
+            page_size_parameter(SheetPages.page_size, SheetPages.max_page_size),
+        ],
+        responses={
+            200: OpenApiResponse(
+                {
+                    "type": "object",
+                    "required": ["date", "group_by", "count", "next", "previous", "results"],
+                    "properties": {
+                        "date": {
+                            "type": "string",
+                            "format": "date",
+                            "nullable": True,
+                            "description": "The accounting date shown; null when no sheet exists yet.",
+                        },
+                        "group_by": {"type": "string", "enum": ["account", "account_type", "subject", "entity"]},
+                        "count": {"type": "integer"},
+                        "next": {"type": "string", "format": "uri", "nullable": True},
+                        "previous": {"type": "string", "format": "uri", "nullable": True},
+                        "results": {"type": "array", "items": {"$ref": "#/components/schemas/BalanceSheetRowOut"}},
+                    },
+                },
+                description="Rows of the balance sheet (余额表) of one accounting date, built by the end of day.",
+            ),
+            **error_responses(*AUTH_ERRORS, 404),
+        },
         summary="Balance sheet (余额表) of a closed day",
     )
     def get(self, request):
         query = self.query(BalanceSheetQuery)
         entity = selectors.entity_get(code=query["entity"]) if query.get("entity") else None
         day = query.get("date") or report_selectors.latest_balance_date(entity=entity)
-        sheet = selectors.balance_sheet_rows(day=day, entity=entity, currency=query.get("currency"),
-                                             group_by=query["group_by"])
+        sheet = selectors.balance_sheet_rows(
+            day=day, entity=entity, currency=query.get("currency"), group_by=query["group_by"]
+        )
         paginator = SheetPages()
         page = paginator.paginate_queryset(sheet, request, view=self)
         response = paginator.get_paginated_response(BalanceSheetRowOut(page, many=True).data)

@@ -6,56 +6,98 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_buffered_posting_mode'),
-        ('postings', '0003_accounting_calendar'),
+        ("accounts", "0003_buffered_posting_mode"),
+        ("postings", "0003_accounting_calendar"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='entry',
-            name='entry_append_only',
+            model_name="entry",
+            name="entry_append_only",
         ),
         migrations.AlterField(
-            model_name='entry',
-            name='account_seq',
+            model_name="entry",
+            name="account_seq",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='entry',
-            name='balance_after',
+            model_name="entry",
+            name="balance_after",
             field=models.DecimalField(blank=True, decimal_places=4, default=None, max_digits=20, null=True),
         ),
         migrations.AlterField(
-            model_name='entry',
-            name='balance_before',
+            model_name="entry",
+            name="balance_before",
             field=models.DecimalField(blank=True, decimal_places=4, default=None, max_digits=20, null=True),
         ),
         migrations.AlterField(
-            model_name='entry',
-            name='frozen_after',
+            model_name="entry",
+            name="frozen_after",
             field=models.DecimalField(blank=True, decimal_places=4, default=None, max_digits=20, null=True),
         ),
         migrations.AlterField(
-            model_name='entry',
-            name='frozen_before',
+            model_name="entry",
+            name="frozen_before",
             field=models.DecimalField(blank=True, decimal_places=4, default=None, max_digits=20, null=True),
         ),
         migrations.AddIndex(
-            model_name='entry',
-            index=models.Index(condition=models.Q(('account_seq__isnull', True)), fields=['account', 'accounting_date', 'serial_no'], name='entry_pending_idx'),
+            model_name="entry",
+            index=models.Index(
+                condition=models.Q(("account_seq__isnull", True)),
+                fields=["account", "accounting_date", "serial_no"],
+                name="entry_pending_idx",
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='entry',
-            trigger=pgtrigger.compiler.Trigger(name='entry_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot delete rows from % table', TG_TABLE_NAME;", hash='1ad41375990a4960e33b4182e3989daff32eb7b0', operation='DELETE', pgid='pgtrigger_entry_append_only_d5637', table='postings_entry', when='BEFORE')),
+            model_name="entry",
+            trigger=pgtrigger.compiler.Trigger(
+                name="entry_append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot delete rows from % table', TG_TABLE_NAME;",
+                    hash="1ad41375990a4960e33b4182e3989daff32eb7b0",
+                    operation="DELETE",
+                    pgid="pgtrigger_entry_append_only_d5637",
+                    table="postings_entry",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='entry',
-            trigger=pgtrigger.compiler.Trigger(name='entry_applied_once', sql=pgtrigger.compiler.UpsertTriggerSql(func="\nBEGIN\n    IF OLD.account_seq IS NOT NULL\n       OR NEW.account_seq IS NULL\n       OR (NEW.serial_no, NEW.posting_id, NEW.account_id, NEW.direction, NEW.amount, NEW.currency,\n           NEW.business_type, NEW.accounting_date, NEW.created_at)\n          IS DISTINCT FROM\n          (OLD.serial_no, OLD.posting_id, OLD.account_id, OLD.direction, OLD.amount, OLD.currency,\n           OLD.business_type, OLD.accounting_date, OLD.created_at)\n    THEN\n        RAISE EXCEPTION 'entry % is append-only: only a pending buffered entry may be applied, once',\n            OLD.serial_no USING ERRCODE = 'restrict_violation';\n    END IF;\n    RETURN NEW;\nEND;\n", hash='6a3734f73ff926973c87aaee0cbb218979faf3af', operation='UPDATE', pgid='pgtrigger_entry_applied_once_412b2', table='postings_entry', when='BEFORE')),
+            model_name="entry",
+            trigger=pgtrigger.compiler.Trigger(
+                name="entry_applied_once",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="\nBEGIN\n    IF OLD.account_seq IS NOT NULL\n       OR NEW.account_seq IS NULL\n       OR (NEW.serial_no, NEW.posting_id, NEW.account_id, NEW.direction, NEW.amount, NEW.currency,\n           NEW.business_type, NEW.accounting_date, NEW.created_at)\n          IS DISTINCT FROM\n          (OLD.serial_no, OLD.posting_id, OLD.account_id, OLD.direction, OLD.amount, OLD.currency,\n           OLD.business_type, OLD.accounting_date, OLD.created_at)\n    THEN\n        RAISE EXCEPTION 'entry % is append-only: only a pending buffered entry may be applied, once',\n            OLD.serial_no USING ERRCODE = 'restrict_violation';\n    END IF;\n    RETURN NEW;\nEND;\n",
+                    hash="6a3734f73ff926973c87aaee0cbb218979faf3af",
+                    operation="UPDATE",
+                    pgid="pgtrigger_entry_applied_once_412b2",
+                    table="postings_entry",
+                    when="BEFORE",
+                ),
+            ),
         ),
         migrations.AddConstraint(
-            model_name='entry',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('account_seq__isnull', True), ('balance_after__isnull', True), ('balance_before__isnull', True), ('frozen_after__isnull', True), ('frozen_before__isnull', True)), models.Q(('account_seq__isnull', False), ('balance_after__isnull', False), ('balance_before__isnull', False), ('frozen_after__isnull', False), ('frozen_before__isnull', False)), _connector='OR'), name='entry_pending_or_applied'),
+            model_name="entry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("account_seq__isnull", True),
+                        ("balance_after__isnull", True),
+                        ("balance_before__isnull", True),
+                        ("frozen_after__isnull", True),
+                        ("frozen_before__isnull", True),
+                    ),
+                    models.Q(
+                        ("account_seq__isnull", False),
+                        ("balance_after__isnull", False),
+                        ("balance_before__isnull", False),
+                        ("frozen_after__isnull", False),
+                        ("frozen_before__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="entry_pending_or_applied",
+            ),
         ),
     ]

@@ -15,8 +15,11 @@ over the whole entry table (what AlterField would do).
 import django.db.models.deletion
 from django.db import migrations, models
 
-DROPPED = ["postings_entry_account_id_8662da6a", "postings_posting_entity_id_cf494511",
-           "postings_posting_external_ref_a323fee8_like"]
+DROPPED = [
+    "postings_entry_account_id_8662da6a",
+    "postings_posting_entity_id_cf494511",
+    "postings_posting_external_ref_a323fee8_like",
+]
 OLD_REF, NEW_REF = "postings_posting_external_ref_a323fee8", "posting_external_ref_idx"
 
 
@@ -38,40 +41,48 @@ def backwards(apps, schema_editor):
     schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {q(DROPPED[0])} ON postings_entry (account_id)")
     schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {q(DROPPED[1])} ON postings_posting (entity_id)")
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {q(DROPPED[2])} "
-                              f"ON postings_posting (external_ref varchar_pattern_ops)")
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {q(DROPPED[2])} ON postings_posting (external_ref varchar_pattern_ops)"
+        )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0004_suspense_account_type'),
-        ('postings', '0004_pending_entries'),
+        ("accounts", "0004_suspense_account_type"),
+        ("postings", "0004_pending_entries"),
     ]
 
     operations = [
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.AlterField(
-                    model_name='entry',
-                    name='account',
-                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT,
-                                            related_name='entries', to='accounts.account'),
+                    model_name="entry",
+                    name="account",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="accounts.account",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='posting',
-                    name='entity',
-                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT,
-                                            related_name='postings', to='accounts.entity'),
+                    model_name="posting",
+                    name="entity",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="postings",
+                        to="accounts.entity",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='posting',
-                    name='external_ref',
-                    field=models.CharField(blank=True, max_length=64, verbose_name='external reference'),
+                    model_name="posting",
+                    name="external_ref",
+                    field=models.CharField(blank=True, max_length=64, verbose_name="external reference"),
                 ),
                 migrations.AddIndex(
-                    model_name='posting',
-                    index=models.Index(fields=['external_ref'], name='posting_external_ref_idx'),
+                    model_name="posting",
+                    index=models.Index(fields=["external_ref"], name="posting_external_ref_idx"),
                 ),
             ],
             database_operations=[migrations.RunPython(forwards, backwards)],

@@ -131,8 +131,10 @@ BEGIN
 END $$;
 """
 
-DROP = ("DROP FUNCTION IF EXISTS ledger_post(text, text, text, text, text, text, text, text, text[], text[], "
-        "numeric[], text[])")
+DROP = (
+    "DROP FUNCTION IF EXISTS ledger_post(text, text, text, text, text, text, text, text, text[], text[], "
+    "numeric[], text[])"
+)
 
 
 def forwards(apps, schema_editor):

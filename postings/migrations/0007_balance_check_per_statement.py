@@ -6,18 +6,29 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('postings', '0006_ledger_post_function'),
+        ("postings", "0006_ledger_post_function"),
     ]
 
     operations = [
         pgtrigger.migrations.RemoveTrigger(
-            model_name='entry',
-            name='entry_posting_balanced',
+            model_name="entry",
+            name="entry_posting_balanced",
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='entry',
-            trigger=pgtrigger.compiler.Trigger(name='entry_postings_balanced', sql=pgtrigger.compiler.UpsertTriggerSql(func="\nDECLARE\n    bad record;\nBEGIN\n    SELECT n.posting_id, s.currency, s.debits, s.credits\n      INTO bad\n      FROM (SELECT DISTINCT posting_id FROM new_entries) AS n\n     CROSS JOIN LATERAL (\n           SELECT e.currency,\n                  SUM(CASE WHEN e.direction = 'D' THEN e.amount ELSE 0 END) AS debits,\n                  SUM(CASE WHEN e.direction = 'C' THEN e.amount ELSE 0 END) AS credits\n             FROM postings_entry e\n            WHERE e.posting_id = n.posting_id\n            GROUP BY e.currency) AS s\n     WHERE s.debits <> s.credits\n     LIMIT 1;\n    IF FOUND THEN\n        RAISE EXCEPTION 'unbalanced posting %: % debits % <> credits %',\n            bad.posting_id, bad.currency, bad.debits, bad.credits\n            USING ERRCODE = 'check_violation';\n    END IF;\n    RETURN NULL;\nEND;\n", hash='603d2a71db62f600d895b6cb0967a3b8f9fed69d', level='STATEMENT', operation='INSERT', pgid='pgtrigger_entry_postings_balanced_52bef', referencing='REFERENCING NEW TABLE AS new_entries ', table='postings_entry', when='AFTER')),
+            model_name="entry",
+            trigger=pgtrigger.compiler.Trigger(
+                name="entry_postings_balanced",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="\nDECLARE\n    bad record;\nBEGIN\n    SELECT n.posting_id, s.currency, s.debits, s.credits\n      INTO bad\n      FROM (SELECT DISTINCT posting_id FROM new_entries) AS n\n     CROSS JOIN LATERAL (\n           SELECT e.currency,\n                  SUM(CASE WHEN e.direction = 'D' THEN e.amount ELSE 0 END) AS debits,\n                  SUM(CASE WHEN e.direction = 'C' THEN e.amount ELSE 0 END) AS credits\n             FROM postings_entry e\n            WHERE e.posting_id = n.posting_id\n            GROUP BY e.currency) AS s\n     WHERE s.debits <> s.credits\n     LIMIT 1;\n    IF FOUND THEN\n        RAISE EXCEPTION 'unbalanced posting %: % debits % <> credits %',\n            bad.posting_id, bad.currency, bad.debits, bad.credits\n            USING ERRCODE = 'check_violation';\n    END IF;\n    RETURN NULL;\nEND;\n",
+                    hash="603d2a71db62f600d895b6cb0967a3b8f9fed69d",
+                    level="STATEMENT",
+                    operation="INSERT",
+                    pgid="pgtrigger_entry_postings_balanced_52bef",
+                    referencing="REFERENCING NEW TABLE AS new_entries ",
+                    table="postings_entry",
+                    when="AFTER",
+                ),
+            ),
         ),
     ]

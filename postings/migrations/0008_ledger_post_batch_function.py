@@ -155,8 +155,10 @@ BEGIN
 END $$;
 """
 
-DROP = ("DROP FUNCTION IF EXISTS ledger_post_batch(text, text, text[], text[], text[], text[], text[], text[], "
-        "text[], int[], text[], text[], numeric[])")
+DROP = (
+    "DROP FUNCTION IF EXISTS ledger_post_batch(text, text, text[], text[], text[], text[], text[], text[], "
+    "text[], int[], text[], text[], numeric[])"
+)
 
 
 def forwards(apps, schema_editor):

@@ -26,26 +26,33 @@ _BEFORE = import_module("postings.migrations.0008_ledger_post_batch_function")
 EDITS = [
     ("    allowed boolean;\n", "    refused int;  -- the first item not taken, counting from 1\n"),
     # An account it does not know: the first item naming one is not taken.
-    ("""    IF wanted <> coalesce(cardinality(accts), 0) THEN
+    (
+        """    IF wanted <> coalesce(cardinality(accts), 0) THEN
         RAISE check_violation USING CONSTRAINT = 'ledger_post_full_path', MESSAGE = 'unknown account';
     END IF;
-""", """    IF wanted <> coalesce(cardinality(accts), 0) THEN
+""",
+        """    IF wanted <> coalesce(cardinality(accts), 0) THEN
         SELECT min(l.item) INTO refused FROM unnest(p_leg_items, p_account_nos) AS l(item, account_no)
          WHERE l.account_no NOT IN (SELECT a.account_no FROM unnest(accts) AS a);
     END IF;
-"""),
+""",
+    ),
     # The first item a leg of which the rules do not plainly allow (as
     # bool_and skipped a NULL, NOT NULL is not counted).
     ("    SELECT bool_and(\n", "    SELECT least(refused, min(r.item) FILTER (WHERE NOT (\n"),
-    ("OR (r.posting_mode = 'buffered' AND (r.delta > 0 OR r.allow_negative)))),\n",
-     "OR (r.posting_mode = 'buffered' AND (r.delta > 0 OR r.allow_negative)))))),\n"),
+    (
+        "OR (r.posting_mode = 'buffered' AND (r.delta > 0 OR r.allow_negative)))),\n",
+        "OR (r.posting_mode = 'buffered' AND (r.delta > 0 OR r.allow_negative)))))),\n",
+    ),
     ("      INTO allowed, l_leg,", "      INTO refused, l_leg,"),
     # Only the items before it are written (their running balances do not
     # depend on any later item); none at all when it is the first.
-    ("""    IF NOT allowed THEN
+    (
+        """    IF NOT allowed THEN
         RAISE check_violation USING CONSTRAINT = 'ledger_post_full_path', MESSAGE = 'not plainly allowed';
     END IF;
-""", """    IF refused IS NOT NULL THEN
+""",
+        """    IF refused IS NOT NULL THEN
         SELECT array_agg(l.leg), array_agg(l.item), array_agg(l.account), array_agg(l.seq), array_agg(l.before),
                array_agg(l.after), array_agg(l.frozen), array_agg(l.currency), array_agg(l.entity)
           INTO l_leg, l_item, l_account, l_seq, l_before, l_after, l_frozen, l_currency, l_entity
@@ -56,7 +63,8 @@ EDITS = [
             RETURN;
         END IF;
     END IF;
-"""),
+""",
+    ),
 ]
 
 

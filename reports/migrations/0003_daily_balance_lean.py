@@ -5,21 +5,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_default_chart'),
-        ('reports', '0002_report_roles'),
+        ("accounts", "0002_default_chart"),
+        ("reports", "0002_report_roles"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='dailybalance',
-            name='account',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='daily_balances', to='accounts.account'),
+            model_name="dailybalance",
+            name="account",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="daily_balances",
+                to="accounts.account",
+            ),
         ),
         migrations.AlterField(
-            model_name='dailybalance',
-            name='entity',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.entity'),
+            model_name="dailybalance",
+            name="entity",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="accounts.entity",
+            ),
         ),
     ]

@@ -4,32 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     # The day's sheet is found by its date (and entity); an account's days, and the
     # one-row-per-account-and-day rule, by one unique index on (account, date).
     dependencies = [
-        ('reports', '0003_daily_balance_lean'),
+        ("reports", "0003_daily_balance_lean"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='dailybalance',
-            name='daily_balance_unique',
+            model_name="dailybalance",
+            name="daily_balance_unique",
         ),
         migrations.RemoveIndex(
-            model_name='dailybalance',
-            name='reports_dai_entity__8545f8_idx',
+            model_name="dailybalance",
+            name="reports_dai_entity__8545f8_idx",
         ),
         migrations.RemoveIndex(
-            model_name='dailybalance',
-            name='reports_dai_account_22e83f_idx',
+            model_name="dailybalance",
+            name="reports_dai_account_22e83f_idx",
         ),
         migrations.AddIndex(
-            model_name='dailybalance',
-            index=models.Index(fields=['accounting_date', 'entity'], name='daily_balance_day'),
+            model_name="dailybalance",
+            index=models.Index(fields=["accounting_date", "entity"], name="daily_balance_day"),
         ),
         migrations.AddConstraint(
-            model_name='dailybalance',
-            constraint=models.UniqueConstraint(fields=('account', 'accounting_date'), name='daily_balance_unique'),
+            model_name="dailybalance",
+            constraint=models.UniqueConstraint(fields=("account", "accounting_date"), name="daily_balance_unique"),
         ),
     ]

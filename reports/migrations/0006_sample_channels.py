@@ -30,8 +30,11 @@ def install(apps, schema_editor):
             continue
         for grant in grants:
             if grant == "view":
-                group.permissions.add(*Permission.objects.filter(
-                    content_type__app_label="reports", codename__in=[f"view_{m}" for m in MODELS]))
+                group.permissions.add(
+                    *Permission.objects.filter(
+                        content_type__app_label="reports", codename__in=[f"view_{m}" for m in MODELS]
+                    )
+                )
             else:
                 app_label, codename = grant.split(".")
                 group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))

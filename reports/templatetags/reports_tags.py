@@ -55,20 +55,25 @@ def check_detail(item, accounting_date=None):
             continue
         link = None
         if key in ENTRY_LIST_KEYS and isinstance(value, (list, tuple)):
-            links = format_html_join(", ", '<a href="{}">E{}</a>',
-                                     ((reverse("reports:entry", args=[s]), s) for s in value if _serial(s) is not None))
+            links = format_html_join(
+                ", ",
+                '<a href="{}">E{}</a>',
+                ((reverse("reports:entry", args=[s]), s) for s in value if _serial(s) is not None),
+            )
             parts.append(format_html('<span class="muted">{}</span> {}', key, links))
             continue
         if key in POSTING_KEYS and _serial(value) is not None:
             link = reverse("admin:postings_posting_change", args=[_serial(value)])
         elif key in ACCOUNT_KEYS and isinstance(value, str):
-            link = reverse("reports:account_entries", args=[value]) + query(date_from=accounting_date,
-                                                                              date_to=accounting_date)
+            link = reverse("reports:account_entries", args=[value]) + query(
+                date_from=accounting_date, date_to=accounting_date
+            )
         elif key in ENTRY_KEYS and _serial(value) is not None:
             link = reverse("reports:entry", args=[_serial(value)])
         elif key in SUBJECT_KEYS and isinstance(value, str):
-            link = reverse("reports:balance_sheet") + query(group_by="account", subject_code=value,
-                                                            date_from=accounting_date, date_to=accounting_date)
+            link = reverse("reports:balance_sheet") + query(
+                group_by="account", subject_code=value, date_from=accounting_date, date_to=accounting_date
+            )
         if isinstance(value, (list, tuple)):
             value = ", ".join(str(v) for v in value)
         if link:

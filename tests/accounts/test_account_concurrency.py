@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_concurrent_opens_of_a_type_found_by_type_give_one_account(ledger):
     workers = 6
-    outcomes = run_parallel(workers, lambda i: account_open(entity=ledger.entity,
-                                                             account_type=ledger.types["FEE_INCOME"]))
+    outcomes = run_parallel(
+        workers, lambda i: account_open(entity=ledger.entity, account_type=ledger.types["FEE_INCOME"])
+    )
     opened = [o for o in outcomes if isinstance(o, Account)]
     refused = [o for o in outcomes if isinstance(o, LedgerValidationError)]
     assert (len(opened), len(refused)) == (1, workers - 1), outcomes

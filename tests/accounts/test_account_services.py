@@ -51,18 +51,24 @@ def test_internal_accounts_have_no_member_and_customer_accounts_need_one(ledger)
 
 def test_only_credit_accounts_have_a_limit(ledger):
     with pytest.raises(LedgerValidationError):
-        account_open(entity=ledger.entity, account_type=ledger.types["USER_CASH"], member=ledger.member(),
-                     credit_limit="100")
+        account_open(
+            entity=ledger.entity, account_type=ledger.types["USER_CASH"], member=ledger.member(), credit_limit="100"
+        )
 
 
 def test_status_changes_are_recorded_with_reason_and_actor(ledger):
     account = ledger.cash()
     account_change_status(account=account, to_status="debit_blocked", reason="fraud suspicion", actor="risk:wang")
     account_change_status(account=account, to_status="active", reason="cleared", actor="risk:wang")
-    history = list(AccountStatusChange.objects.filter(account=account).order_by("id").values_list(
-        "from_status", "to_status", "reason", "changed_by"))
-    assert history == [("active", "debit_blocked", "fraud suspicion", "risk:wang"),
-                       ("debit_blocked", "active", "cleared", "risk:wang")]
+    history = list(
+        AccountStatusChange.objects.filter(account=account)
+        .order_by("id")
+        .values_list("from_status", "to_status", "reason", "changed_by")
+    )
+    assert history == [
+        ("active", "debit_blocked", "fraud suspicion", "risk:wang"),
+        ("debit_blocked", "active", "cleared", "risk:wang"),
+    ]
 
 
 def test_a_reason_is_required(ledger):
@@ -95,9 +101,12 @@ def test_credit_limit_cannot_go_below_used_and_frozen(ledger):
     from postings.services import posting_create_by_rule
 
     credit, shop = ledger.credit(limit="1000"), ledger.cash()
-    posting_create_by_rule(business_type="credit_purchase", request_no="cp", posted_by="t",
-                           params={"credit_account": credit.account_no, "merchant_account": shop.account_no,
-                                   "amount": "600"})
+    posting_create_by_rule(
+        business_type="credit_purchase",
+        request_no="cp",
+        posted_by="t",
+        params={"credit_account": credit.account_no, "merchant_account": shop.account_no, "amount": "600"},
+    )
     with pytest.raises(InsufficientFunds):
         account_set_credit_limit(account=credit, credit_limit="599.99", reason="risk", actor="risk")
     account_set_credit_limit(account=credit, credit_limit="600", reason="risk", actor="risk")

@@ -45,21 +45,37 @@ def book(ledger) -> Book:
     shop = ledger.cash(ledger.member("Shop"))
     alice_credit = ledger.credit(alice.member, limit="1000")
     channel = ledger.channel()
-    old = post("recharge", "rc-old", member_account=alice, channel_account=channel, amount="100",
-               accounting_date=OLD_DATE)
+    old = post(
+        "recharge", "rc-old", member_account=alice, channel_account=channel, amount="100", accounting_date=OLD_DATE
+    )
     recharge = post("recharge", "rc-today", member_account=alice, channel_account=channel, amount="250")
     small = post("recharge", "rc-small", member_account=alice, channel_account=channel, amount="5")
     reversal = posting_reverse(serial_no=small.serial_no, request_no="rv-small", posted_by="test")
-    hold = hold_place(account_no=alice.account_no, amount="30", reason="withdrawal W1", request_no="hold-w1",
-                      actor="test")
-    settlement = hold_settle(hold_id=hold.id, request_no="settle-w1", amount="10", business_type="withdrawal",
-                             actor="test", counter_account_no=channel.account_no)
+    hold = hold_place(
+        account_no=alice.account_no, amount="30", reason="withdrawal W1", request_no="hold-w1", actor="test"
+    )
+    settlement = hold_settle(
+        hold_id=hold.id,
+        request_no="settle-w1",
+        amount="10",
+        business_type="withdrawal",
+        actor="test",
+        counter_account_no=channel.account_no,
+    )
     purchase = post("credit_purchase", "cp-1", credit_account=alice_credit, merchant_account=shop, amount="300")
     hold.refresh_from_db()
     return Book(
-        alice=ledger.fresh(alice), alice_credit=ledger.fresh(alice_credit), shop=ledger.fresh(shop),
-        channel=ledger.fresh(channel), old_recharge=old, recharge=recharge, reversed_recharge=small,
-        reversal=reversal, hold=hold, settlement=settlement, purchase=purchase,
+        alice=ledger.fresh(alice),
+        alice_credit=ledger.fresh(alice_credit),
+        shop=ledger.fresh(shop),
+        channel=ledger.fresh(channel),
+        old_recharge=old,
+        recharge=recharge,
+        reversed_recharge=small,
+        reversal=reversal,
+        hold=hold,
+        settlement=settlement,
+        purchase=purchase,
     )
 
 

@@ -34,8 +34,15 @@ def test_adding_an_account_opens_it_through_the_service(admin_client, ledger):
     cash_type = ledger.types["USER_CASH"]
     response = admin_client.post(
         admin_url(Account, "add"),
-        {"entity": ledger.entity.pk, "account_type": cash_type.pk, "member": member.pk, "currency": "CNY",
-         "name": "", "credit_limit": "0", "_save": "Save"},
+        {
+            "entity": ledger.entity.pk,
+            "account_type": cash_type.pk,
+            "member": member.pk,
+            "currency": "CNY",
+            "name": "",
+            "credit_limit": "0",
+            "_save": "Save",
+        },
         follow=True,
     )
     assert response.status_code == 200
@@ -50,8 +57,15 @@ def test_adding_an_account_opens_it_through_the_service(admin_client, ledger):
 def test_adding_an_internal_account_with_a_member_is_refused_with_a_message(admin_client, ledger):
     member = ledger.member("Dave")
     fee_type = ledger.types["FEE_INCOME"]
-    data = {"entity": ledger.entity.pk, "account_type": fee_type.pk, "member": member.pk, "currency": "CNY",
-            "name": "fees", "credit_limit": "0", "_save": "Save"}
+    data = {
+        "entity": ledger.entity.pk,
+        "account_type": fee_type.pk,
+        "member": member.pk,
+        "currency": "CNY",
+        "name": "fees",
+        "credit_limit": "0",
+        "_save": "Save",
+    }
     response = admin_client.post(admin_url(Account, "add"), data)
     assert response.status_code == 302
     # Back on the add form, filled with what was entered.
@@ -65,8 +79,15 @@ def test_adding_an_internal_account_with_a_member_is_refused_with_a_message(admi
 def test_adding_a_second_fee_income_account_is_refused_with_a_message(admin_client, ledger):
     first = ledger.internal("FEE_INCOME")
     fee_type = ledger.types["FEE_INCOME"]
-    data = {"entity": ledger.entity.pk, "account_type": fee_type.pk, "member": "", "currency": "CNY",
-            "name": "fees 2", "credit_limit": "0", "_save": "Save"}
+    data = {
+        "entity": ledger.entity.pk,
+        "account_type": fee_type.pk,
+        "member": "",
+        "currency": "CNY",
+        "name": "fees 2",
+        "credit_limit": "0",
+        "_save": "Save",
+    }
     response = admin_client.post(admin_url(Account, "add"), data)
     assert response.status_code == 302 and response.url.startswith(admin_url(Account, "add") + "?")
     shown = messages_of(admin_client.get(response.url))
@@ -91,8 +112,14 @@ def test_balances_and_identity_are_read_only_on_the_change_form(admin_client, bo
 
 def test_renaming_writes_only_the_name(admin_client, book):
     url = admin_url(Account, "change", book.alice.pk)
-    data = {"name": "Alice Wong", "balance": "1000000", "status": "closed", "account_no": "1", "_save": "Save",
-            **inline_management(admin_client.get(url))}
+    data = {
+        "name": "Alice Wong",
+        "balance": "1000000",
+        "status": "closed",
+        "account_no": "1",
+        "_save": "Save",
+        **inline_management(admin_client.get(url)),
+    }
     assert admin_client.post(url, data).status_code == 302
     fresh = Account.objects.get(pk=book.alice.pk)
     assert fresh.name == "Alice Wong"
@@ -119,8 +146,13 @@ def test_credit_limit_change_needs_a_reason_and_is_recorded(admin_client, book):
 def test_credit_limit_below_what_is_used_is_refused_with_a_message(admin_client, book):
     account = book.alice_credit  # 300 used
     url = admin_url(Account, "change", account.pk)
-    data = {"name": "renamed", "credit_limit": "200", "reason": "cut", "_save": "Save",
-            **inline_management(admin_client.get(url))}
+    data = {
+        "name": "renamed",
+        "credit_limit": "200",
+        "reason": "cut",
+        "_save": "Save",
+        **inline_management(admin_client.get(url)),
+    }
     response = admin_client.post(url, data, follow=True)
     assert response.status_code == 200
     assert any("cannot go below used" in m for m in messages_of(response))
@@ -147,7 +179,10 @@ def test_block_with_a_reason_blocks_and_records_it(admin_client, book):
     assert Account.objects.get(pk=book.alice.pk).status == AccountStatus.BLOCKED
     change = AccountStatusChange.objects.get(account=book.alice)
     assert (change.from_status, change.to_status, change.reason, change.changed_by) == (
-        "active", "blocked", "fraud check 4711", "admin"
+        "active",
+        "blocked",
+        "fraud check 4711",
+        "admin",
     )
     assert any("1 account(s) now blocked" in m for m in messages_of(response))
 
@@ -197,8 +232,10 @@ def test_making_an_account_buffered_shows_in_its_posting_mode_history(admin_clie
     assert "Posting mode history" in page.text and "buffered (缓冲记账)" in page.text
 
 
-@pytest.mark.parametrize("role,sees", [("Auditor", True), ("Finance staff", True), ("Ledger admin", True),
-                                       ("Reviewer", False), ("Cashier", False)])
+@pytest.mark.parametrize(
+    "role,sees",
+    [("Auditor", True), ("Finance staff", True), ("Ledger admin", True), ("Reviewer", False), ("Cashier", False)],
+)
 def test_who_reads_the_posting_mode_history(client, ledger, role, sees):
     from tests.reports.reporting import staff_user
 

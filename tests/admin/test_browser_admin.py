@@ -24,8 +24,14 @@ def test_browse_an_accounts_entries_and_filter_by_date(live_server, admin_user, 
     old_serial_no = str(book.old_recharge.entries.get(account=book.alice).serial_no)
     yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
     with chromium() as browser:
-        browse(browser.new_page(viewport={"width": 1600, "height": 1000}), live_server.url, account_no=account_no,
-               serial_no=serial_no, old_serial_no=old_serial_no, yesterday=yesterday)
+        browse(
+            browser.new_page(viewport={"width": 1600, "height": 1000}),
+            live_server.url,
+            account_no=account_no,
+            serial_no=serial_no,
+            old_serial_no=old_serial_no,
+            yesterday=yesterday,
+        )
 
 
 def browse(page, base_url: str, *, account_no: str, serial_no: str, old_serial_no: str, yesterday: str) -> None:

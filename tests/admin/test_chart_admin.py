@@ -64,21 +64,35 @@ def test_a_type_first_used_while_the_form_was_open_is_refused_with_a_message(adm
 def test_an_unused_type_can_still_be_reshaped(admin_client, db):
     response = admin_client.post(
         admin_url(AccountType, "add"),
-        {"code": "MERCHANT_CASH", "name": "Merchant cash", "category": "liability", "subject_code": "2241",
-         "posting_mode": "realtime", "_save": "Save"},
+        {
+            "code": "MERCHANT_CASH",
+            "name": "Merchant cash",
+            "category": "liability",
+            "subject_code": "2241",
+            "posting_mode": "realtime",
+            "_save": "Save",
+        },
     )
     assert response.status_code == 302
     new = AccountType.objects.get(code="MERCHANT_CASH")
-    response = admin_client.post(admin_url(AccountType, "change", new.pk), type_data(new, category="internal",
-                                                                                    allow_negative="on"))
+    response = admin_client.post(
+        admin_url(AccountType, "change", new.pk), type_data(new, category="internal", allow_negative="on")
+    )
     assert response.status_code == 302
     new.refresh_from_db()
     assert (new.category, new.allow_negative) == ("internal", True)
 
 
 def rule_data(legs: list[dict], **fields) -> dict:
-    data = {"business_type": "refund", "description": "Refund: Dr merchant / Cr member", "active": "on",
-            "legs-TOTAL_FORMS": len(legs), "legs-INITIAL_FORMS": 0, "_save": "Save", **fields}
+    data = {
+        "business_type": "refund",
+        "description": "Refund: Dr merchant / Cr member",
+        "active": "on",
+        "legs-TOTAL_FORMS": len(legs),
+        "legs-INITIAL_FORMS": 0,
+        "_save": "Save",
+        **fields,
+    }
     for i, leg in enumerate(legs):
         data.update({f"legs-{i}-{k}": v for k, v in {"position": i, "amount_expr": "amount", **leg}.items()})
     return data
@@ -87,13 +101,18 @@ def rule_data(legs: list[dict], **fields) -> dict:
 def test_finance_configures_a_posting_rule_with_its_legs(admin_client, db):
     response = admin_client.post(
         admin_url(PostingRule, "add"),
-        rule_data([{"direction": "D", "account_param": "merchant_account"},
-                   {"direction": "C", "account_param": "member_account"}]),
+        rule_data(
+            [
+                {"direction": "D", "account_param": "merchant_account"},
+                {"direction": "C", "account_param": "member_account"},
+            ]
+        ),
     )
     assert response.status_code == 302
     rule = PostingRule.objects.get(business_type="refund")
     assert [(leg.direction, leg.account_param) for leg in rule.legs.all()] == [
-        ("D", "merchant_account"), ("C", "member_account")
+        ("D", "merchant_account"),
+        ("C", "member_account"),
     ]
 
 
@@ -101,8 +120,12 @@ def test_a_rule_leg_naming_two_account_sources_is_a_form_error(admin_client, led
     fee_type = ledger.types["FEE_INCOME"]
     response = admin_client.post(
         admin_url(PostingRule, "add"),
-        rule_data([{"direction": "D", "account_param": "merchant_account", "internal_account_type": fee_type.pk},
-                   {"direction": "C", "account_param": "member_account"}]),
+        rule_data(
+            [
+                {"direction": "D", "account_param": "merchant_account", "internal_account_type": fee_type.pk},
+                {"direction": "C", "account_param": "member_account"},
+            ]
+        ),
     )
     assert response.status_code == 200
     assert "rule_leg_one_account_source" in response.text

@@ -37,9 +37,7 @@ def test_date_range_shows_only_entries_inside_it(admin_client, book):
 
 
 def test_date_range_combines_with_the_account_and_ignores_bad_dates(admin_client, book):
-    alice_in_march = shown(
-        admin_client, Entry, account__id__exact=book.alice.pk, accounting_date__lte="2024-12-31"
-    )
+    alice_in_march = shown(admin_client, Entry, account__id__exact=book.alice.pk, accounting_date__lte="2024-12-31")
     assert alice_in_march == entries(posting=book.old_recharge, account=book.alice)
     assert shown(admin_client, Entry, accounting_date__gte="not-a-date") == entries()
 

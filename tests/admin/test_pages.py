@@ -36,8 +36,9 @@ def test_changelists_show_the_book(admin_client, book):
 
 
 def test_change_pages_render(admin_client, book):
-    status_change = account_change_status(account=book.shop, to_status="debit_blocked", reason="KYC review",
-                                          actor="ops")
+    status_change = account_change_status(
+        account=book.shop, to_status="debit_blocked", reason="KYC review", actor="ops"
+    )
     objects = [
         book.alice.entity,
         book.alice.member.customer,

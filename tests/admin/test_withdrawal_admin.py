@@ -48,8 +48,9 @@ def test_withdrawals_are_view_only_and_hide_the_card_number(admin_client, paid):
 def test_created_date_range_includes_the_last_day(admin_client, paid):
     today = timezone.localdate()
     url = admin_url(Withdrawal, "changelist")
-    shown = admin_client.get(url, {"created_at__date__gte": today.isoformat(),
-                                   "created_at__date__lte": today.isoformat()})
+    shown = admin_client.get(
+        url, {"created_at__date__gte": today.isoformat(), "created_at__date__lte": today.isoformat()}
+    )
     assert shown.context["cl"].result_count == 1
     before = admin_client.get(url, {"created_at__date__lte": (today - timedelta(days=1)).isoformat()})
     assert before.context["cl"].result_count == 0
@@ -73,17 +74,25 @@ def test_ledger_admin_edits_rules_others_only_look(client, desk):
 def test_watch_list_records_who_added_the_member(client, desk):
     client.force_login(desk.user("Ledger admin"))
     member = desk.member_account.member
-    response = client.post(admin_url(WatchListEntry, "add"), {"member": member.pk, "reason": "chargebacks",
-                                                               "active": "on"})
+    response = client.post(
+        admin_url(WatchListEntry, "add"), {"member": member.pk, "reason": "chargebacks", "active": "on"}
+    )
     assert response.status_code == 302
     assert WatchListEntry.objects.get(member=member).added_by == "ledger_admin"
 
 
 def test_paying_bank_takes_only_a_channel_clearing_account(client, desk):
     client.force_login(desk.user("Ledger admin"))
-    response = client.post(admin_url(PayingBank, "add"), {
-        "code": "boc", "name": "BOC", "gateway": "sandbox", "clearing_account": desk.fee_income.pk, "active": "on",
-    })
+    response = client.post(
+        admin_url(PayingBank, "add"),
+        {
+            "code": "boc",
+            "name": "BOC",
+            "gateway": "sandbox",
+            "clearing_account": desk.fee_income.pk,
+            "active": "on",
+        },
+    )
     assert response.status_code == 200  # the form again, with an error
     assert "clearing_account" in response.context["adminform"].form.errors
     assert not PayingBank.objects.filter(code="boc").exists()

@@ -34,19 +34,25 @@ class Caller:
         headers = {"HTTP_AUTHORIZATION": f"Api-Key {key}"} if key else {}
         return {**headers, **(extra or {})}
 
-    def post(self, path: str, body=None, *, key=None, raw: str | bytes | None = None,
-             content_type: str = "application/json", **extra):
+    def post(
+        self,
+        path: str,
+        body=None,
+        *,
+        key=None,
+        raw: str | bytes | None = None,
+        content_type: str = "application/json",
+        **extra,
+    ):
         data = raw if raw is not None else json.dumps(body if body is not None else {})
-        return self.http.post(f"/api/v1/{path}", data=data, content_type=content_type,
-                              **self.headers(key, extra))
+        return self.http.post(f"/api/v1/{path}", data=data, content_type=content_type, **self.headers(key, extra))
 
     def get(self, path: str, params=None, *, key=None, **extra):
         return self.http.get(f"/api/v1/{path}", data=params or {}, **self.headers(key, extra))
 
     def call(self, method: str, url: str, body=None, *, key=None, **extra):
         data = json.dumps(body) if body is not None else ""
-        return self.http.generic(method, url, data=data, content_type="application/json",
-                                 **self.headers(key, extra))
+        return self.http.generic(method, url, data=data, content_type="application/json", **self.headers(key, extra))
 
 
 def error_of(response, status: int, code: str) -> dict:
@@ -83,8 +89,14 @@ def book(ledger) -> Book:
     bob = ledger.cash(ledger.member("Bob"))
     carol_credit = ledger.credit(ledger.member("Carol"), limit="500")
     ledger.recharge(alice, "1000.00")
-    return Book(ledger=ledger, alice=ledger.fresh(alice), bob=ledger.fresh(bob), carol_credit=carol_credit,
-                channel=ledger.channel(), fee_income=ledger.internal("FEE_INCOME"))
+    return Book(
+        ledger=ledger,
+        alice=ledger.fresh(alice),
+        bob=ledger.fresh(bob),
+        carol_credit=carol_credit,
+        channel=ledger.channel(),
+        fee_income=ledger.internal("FEE_INCOME"),
+    )
 
 
 @pytest.fixture

@@ -62,13 +62,16 @@ def test_every_endpoint_wants_a_key_and_its_scope(method, path, body, allowed):
         ApiClient.objects.filter(name=f"c-{scope}").update(active=False)
 
 
-@pytest.mark.parametrize("header", [
-    "Api-Key lk_00000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",  # well formed, unknown
-    "Api-Key not-a-key",
-    "Api-Key ",
-    "Bearer lk_00000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-    "Basic dXNlcjpwYXNz",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Api-Key lk_00000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",  # well formed, unknown
+        "Api-Key not-a-key",
+        "Api-Key ",
+        "Bearer lk_00000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "Basic dXNlcjpwYXNz",
+    ],
+)
 def test_wrong_keys_are_401(trade, book, header):
     r = trade.http.get(f"/api/v1/accounts/{book.alice.account_no}", HTTP_AUTHORIZATION=header)
     error_of(r, 401, "unauthenticated")
@@ -119,8 +122,11 @@ def test_every_call_is_logged(trade, book):
     trade.get("accounts/000")
     Caller(None).get("reports/balance-sheet")
     Caller(None).get("postings/1/nothing")
-    rows = list(ApiCallLog.objects.order_by("id").values_list(
-        "client__name", "method", "endpoint", "request_no", "status_code", "outcome"))
+    rows = list(
+        ApiCallLog.objects.order_by("id").values_list(
+            "client__name", "method", "endpoint", "request_no", "status_code", "outcome"
+        )
+    )
     assert rows == [
         ("trade", "POST", "/api/v1/postings", "log-1", 201, "created"),
         ("trade", "POST", "/api/v1/postings", "log-1", 200, "replayed"),
@@ -172,13 +178,16 @@ def test_create_api_client_prints_a_working_key(book):
     assert client.keys.count() == 2
 
 
-@pytest.mark.parametrize("args, message", [
-    (["x1", "--scopes", "read,root"], "Unknown scope"),
-    (["x2", "--scopes", ""], "at least one scope"),
-    (["x3", "--scopes", "read", "--source-system", "ledger"], "ledger's own"),
-    (["x4", "--scopes", "read", "--source-system", "Bad Code"], "source-system code"),
-    (["nobody", "--new-key"], "No API client"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["x1", "--scopes", "read,root"], "Unknown scope"),
+        (["x2", "--scopes", ""], "at least one scope"),
+        (["x3", "--scopes", "read", "--source-system", "ledger"], "ledger's own"),
+        (["x4", "--scopes", "read", "--source-system", "Bad Code"], "source-system code"),
+        (["nobody", "--new-key"], "No API client"),
+    ],
+)
 def test_create_api_client_refusals(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("create_api_client", *args, stdout=StringIO(), stderr=StringIO())
@@ -187,8 +196,16 @@ def test_create_api_client_refusals(args, message):
 def test_one_source_system_one_client():
     call_command("create_api_client", "trade", "--scopes", "read", stdout=StringIO(), stderr=StringIO())
     with pytest.raises(CommandError, match="belongs to another client"):
-        call_command("create_api_client", "trade2", "--scopes", "read", "--source-system", "trade",
-                     stdout=StringIO(), stderr=StringIO())
+        call_command(
+            "create_api_client",
+            "trade2",
+            "--scopes",
+            "read",
+            "--source-system",
+            "trade",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
 
 
 # --------------------------------------------------------------- admin ----
@@ -202,10 +219,20 @@ def admin_client(client):
 
 
 def test_admin_adds_a_client_and_shows_its_key_once(admin_client, book):
-    r = admin_client.post("/admin/api/apiclient/add/", {
-        "name": "Risk", "source_system": "risk", "scopes": ["read"], "active": "on", "description": "",
-        "keys-TOTAL_FORMS": "0", "keys-INITIAL_FORMS": "0", "keys-MIN_NUM_FORMS": "0", "keys-MAX_NUM_FORMS": "1000",
-    })
+    r = admin_client.post(
+        "/admin/api/apiclient/add/",
+        {
+            "name": "Risk",
+            "source_system": "risk",
+            "scopes": ["read"],
+            "active": "on",
+            "description": "",
+            "keys-TOTAL_FORMS": "0",
+            "keys-INITIAL_FORMS": "0",
+            "keys-MIN_NUM_FORMS": "0",
+            "keys-MAX_NUM_FORMS": "1000",
+        },
+    )
     assert r.status_code == 200, r.content[:2000]
     html = r.content.decode()
     key = html.split('<code class="api-key">')[1].split("</code>")[0]
@@ -224,10 +251,18 @@ def test_admin_adds_a_client_and_shows_its_key_once(admin_client, book):
 
 
 def test_admin_refuses_bad_clients(admin_client):
-    r = admin_client.post("/admin/api/apiclient/add/", {
-        "name": "Own", "source_system": "withdrawals", "scopes": ["read"],
-        "keys-TOTAL_FORMS": "0", "keys-INITIAL_FORMS": "0", "keys-MIN_NUM_FORMS": "0", "keys-MAX_NUM_FORMS": "1000",
-    })
+    r = admin_client.post(
+        "/admin/api/apiclient/add/",
+        {
+            "name": "Own",
+            "source_system": "withdrawals",
+            "scopes": ["read"],
+            "keys-TOTAL_FORMS": "0",
+            "keys-INITIAL_FORMS": "0",
+            "keys-MIN_NUM_FORMS": "0",
+            "keys-MAX_NUM_FORMS": "1000",
+        },
+    )
     assert r.status_code == 200 and "ledger&#x27;s own source system" in r.content.decode()
     assert not ApiClient.objects.exists()
 

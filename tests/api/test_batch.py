@@ -32,8 +32,13 @@ def test_each_item_gets_its_own_result_in_order(trade, book):
     assert r.status_code == 200, r.content
     results = r.json()["results"]
     assert [(x["request_no"], x["status"]) for x in results] == [
-        ("b-1", "created"), ("b-0", "replayed"), ("b-2", "error"), ("b-0", "error"), ("b-3", "created"),
-        ("b-4", "error")]
+        ("b-1", "created"),
+        ("b-0", "replayed"),
+        ("b-2", "error"),
+        ("b-0", "error"),
+        ("b-3", "created"),
+        ("b-4", "error"),
+    ]
     assert results[1]["posting"] == earlier
     assert results[2]["error"]["code"] == "insufficient_funds" and results[2]["posting"] is None
     assert results[3]["error"]["code"] == "idempotency_conflict"
@@ -57,12 +62,15 @@ def test_the_whole_batch_replays(trade, book):
     assert Posting.objects.count() == count
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "postings"),
-    ({"postings": []}, "postings"),
-    ({"postings": "x"}, "postings"),
-    ({"postings": [{"request_no": "x"}]}, "postings[0].business_type"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "postings"),
+        ({"postings": []}, "postings"),
+        ({"postings": "x"}, "postings"),
+        ({"postings": [{"request_no": "x"}]}, "postings[0].business_type"),
+    ],
+)
 def test_a_malformed_batch_is_refused_whole(trade, book, body, field):
     good = transfer_body(book.alice, book.bob, "1", request_no="ok-1")
     if body.get("postings") and isinstance(body["postings"], list):

@@ -35,8 +35,12 @@ def post_in_parallel(key: str, path: str, bodies: list[dict]):
         try:
             http = Client()
             barrier.wait()
-            r = http.post(f"/api/v1/{path}", data=json.dumps(bodies[i]), content_type="application/json",
-                          HTTP_AUTHORIZATION=f"Api-Key {key}")
+            r = http.post(
+                f"/api/v1/{path}",
+                data=json.dumps(bodies[i]),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Api-Key {key}",
+            )
             results[i] = (r.status_code, r.content)
         except BaseException as exc:  # noqa: BLE001 - reported to the test
             results[i] = exc
@@ -104,8 +108,7 @@ def test_twenty_identical_holds_hold_once(ledger, funded):
 def test_twenty_identical_account_openings_open_one(ledger, funded):
     payer, _, key = funded
     before = Account.objects.count()
-    body = {"request_no": "open-1", "member_no": payer.member.member_no, "entity": "MAIN",
-            "account_type": "USER_CASH"}
+    body = {"request_no": "open-1", "member_no": payer.member.member_no, "entity": "MAIN", "account_type": "USER_CASH"}
     results = post_in_parallel(key, "accounts", [body] * WORKERS)
     assert Counter(status for status, _ in results) == Counter({201: 1, 200: WORKERS - 1})
     assert len({content for _, content in results}) == 1
@@ -114,8 +117,11 @@ def test_twenty_identical_account_openings_open_one(ledger, funded):
 
 def test_twenty_identical_members_register_one(ledger, funded):
     _, _, key = funded
-    body = {"member_no": "RACE-1", "name": "Wang Fang",
-            "customer": {"kind": "person", "id_no": "310101199001010022", "name": "Wang Fang"}}
+    body = {
+        "member_no": "RACE-1",
+        "name": "Wang Fang",
+        "customer": {"kind": "person", "id_no": "310101199001010022", "name": "Wang Fang"},
+    }
     results = post_in_parallel(key, "members", [body] * WORKERS)
     assert Counter(status for status, _ in results) == Counter({201: 1, 200: WORKERS - 1}), results
     assert len({content for _, content in results}) == 1
@@ -129,8 +135,12 @@ def test_twenty_identical_withdrawals_freeze_once(ledger, funded):
     ensure_withdrawal_defaults()
     ledger.internal("FEE_INCOME")
     payer, _, key = funded
-    body = {"request_no": "w-1", "account_no": payer.account_no, "amount": "60.00",
-            "bank_card": {"holder": "Li Lei", "bank": "ICBC", "number": CARD_OK}}
+    body = {
+        "request_no": "w-1",
+        "account_no": payer.account_no,
+        "amount": "60.00",
+        "bank_card": {"holder": "Li Lei", "bank": "ICBC", "number": CARD_OK},
+    }
     results = post_in_parallel(key, "withdrawals", [body] * WORKERS)
     assert Counter(status for status, _ in results) == Counter({201: 1, 200: WORKERS - 1}), results
     assert {json.loads(content)["withdrawal_id"] for _, content in results} == {Withdrawal.objects.get().id}
@@ -140,8 +150,9 @@ def test_twenty_identical_withdrawals_freeze_once(ledger, funded):
 
 def test_twenty_identical_releases_release_once(ledger, funded):
     payer, _, key = funded
-    hold = post_in_parallel(key, "holds", [{"request_no": "h-1", "account_no": payer.account_no, "amount": "60",
-                                            "reason": "order"}])[0]
+    hold = post_in_parallel(
+        key, "holds", [{"request_no": "h-1", "account_no": payer.account_no, "amount": "60", "reason": "order"}]
+    )[0]
     hold_id = json.loads(hold[1])["hold_id"]
     results = post_in_parallel(key, f"holds/{hold_id}/release", [{"request_no": "r-1"}] * WORKERS)
     assert Counter(status for status, _ in results) == Counter({200: WORKERS}), results
@@ -151,8 +162,12 @@ def test_twenty_identical_releases_release_once(ledger, funded):
 
 def test_twenty_identical_batches_post_each_item_once(ledger, funded):
     payer, payee, key = funded
-    body = {"postings": [transfer_body(payer, payee, "60.00", request_no="b-1"),
-                         transfer_body(payer, payee, "30.00", request_no="b-2")]}
+    body = {
+        "postings": [
+            transfer_body(payer, payee, "60.00", request_no="b-1"),
+            transfer_body(payer, payee, "30.00", request_no="b-2"),
+        ]
+    }
     results = post_in_parallel(key, "postings/batch", [body] * WORKERS)
     assert {status for status, _ in results} == {200}
     outcomes = Counter()
@@ -161,7 +176,13 @@ def test_twenty_identical_batches_post_each_item_once(ledger, funded):
         for item in json.loads(content)["results"]:
             outcomes[(item["request_no"], item["status"])] += 1
             postings.add(json.dumps(item["posting"], sort_keys=True))
-    assert outcomes == Counter({("b-1", "created"): 1, ("b-1", "replayed"): WORKERS - 1,
-                                ("b-2", "created"): 1, ("b-2", "replayed"): WORKERS - 1}), outcomes
+    assert outcomes == Counter(
+        {
+            ("b-1", "created"): 1,
+            ("b-1", "replayed"): WORKERS - 1,
+            ("b-2", "created"): 1,
+            ("b-2", "replayed"): WORKERS - 1,
+        }
+    ), outcomes
     assert len(postings) == 2, "every caller sees the same two postings"
     assert ledger.balance(payer) == Decimal("10.00")

@@ -27,10 +27,10 @@ import os
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,

@@ -17,8 +17,16 @@ pytestmark = pytest.mark.django_db
 
 
 def place(caller, book, amount="300.00", request_no="h-1", **extra):
-    return caller.post("holds", {"request_no": request_no, "account_no": book.alice.account_no, "amount": amount,
-                                 "reason": "escrow order O-1", **extra})
+    return caller.post(
+        "holds",
+        {
+            "request_no": request_no,
+            "account_no": book.alice.account_no,
+            "amount": amount,
+            "reason": "escrow order O-1",
+            **extra,
+        },
+    )
 
 
 def test_a_hold_lowers_available_not_balance(trade, book):
@@ -49,13 +57,18 @@ def test_settle_part_then_release_the_rest(trade, book):
     posting = r.json()
     assert posting["business_type"] == "guarantee_settlement"
     assert [(e["account_no"], e["direction"], e["amount"]) for e in posting["entries"]] == [
-        (book.alice.account_no, "debit", "120.00"), (book.bob.account_no, "credit", "120.00")]
+        (book.alice.account_no, "debit", "120.00"),
+        (book.bob.account_no, "credit", "120.00"),
+    ]
     again = trade.post(f"holds/{hold['hold_id']}/settle", settle)
     assert again.status_code == 200 and again.content == r.content
     now = trade.get(f"holds/{hold['hold_id']}").json()
     assert (now["status"], now["remaining"]) == ("partially_settled", "180.00")
-    error_of(trade.post(f"holds/{hold['hold_id']}/settle", {**settle, "request_no": "s-2", "amount": "180.01"}),
-             422, "hold_exceeded")
+    error_of(
+        trade.post(f"holds/{hold['hold_id']}/settle", {**settle, "request_no": "s-2", "amount": "180.01"}),
+        422,
+        "hold_exceeded",
+    )
 
     released = trade.post(f"holds/{hold['hold_id']}/release", {"request_no": "r-1"})
     assert released.status_code == 200, released.content
@@ -64,8 +77,11 @@ def test_settle_part_then_release_the_rest(trade, book):
     assert replay.status_code == 200 and replay.json() == released.json()
     account = trade.get(f"accounts/{book.alice.account_no}").json()
     assert (account["balance"], account["frozen"], account["available"]) == ("880.00", "0.00", "880.00")
-    error_of(trade.post(f"holds/{hold['hold_id']}/settle", {**settle, "request_no": "s-3", "amount": "1"}),
-             422, "hold_not_active")
+    error_of(
+        trade.post(f"holds/{hold['hold_id']}/settle", {**settle, "request_no": "s-3", "amount": "1"}),
+        422,
+        "hold_not_active",
+    )
     error_of(trade.post(f"holds/{hold['hold_id']}/release", {"request_no": "r-2"}), 422, "hold_not_active")
 
 
@@ -73,39 +89,70 @@ def test_release_part_of_a_hold(trade, book):
     hold = place(trade, book).json()
     r = trade.post(f"holds/{hold['hold_id']}/release", {"request_no": "r-1", "amount": "100"})
     assert (r.json()["status"], r.json()["remaining"]) == ("held", "200.00")
-    error_of(trade.post(f"holds/{hold['hold_id']}/release", {"request_no": "r-2", "amount": "200.01"}), 422,
-             "hold_exceeded")
-    error_of(trade.post(f"holds/{hold['hold_id']}/release", {"request_no": "r-1", "amount": "50"}), 409,
-             "idempotency_conflict")
+    error_of(
+        trade.post(f"holds/{hold['hold_id']}/release", {"request_no": "r-2", "amount": "200.01"}), 422, "hold_exceeded"
+    )
+    error_of(
+        trade.post(f"holds/{hold['hold_id']}/release", {"request_no": "r-1", "amount": "50"}),
+        409,
+        "idempotency_conflict",
+    )
 
 
 def test_settle_to_an_unknown_or_foreign_currency_account(trade, book):
     hold = place(trade, book).json()
     before = Posting.objects.count()
-    error_of(trade.post(f"holds/{hold['hold_id']}/settle",
-                        {"request_no": "s-1", "amount": "1", "counter_account_no": "11111111"}), 404, "not_found")
+    error_of(
+        trade.post(
+            f"holds/{hold['hold_id']}/settle", {"request_no": "s-1", "amount": "1", "counter_account_no": "11111111"}
+        ),
+        404,
+        "not_found",
+    )
     usd = book.ledger.cash(currency="USD")
-    error_of(trade.post(f"holds/{hold['hold_id']}/settle",
-                        {"request_no": "s-2", "amount": "1", "counter_account_no": usd.account_no}), 422,
-             "currency_mismatch")
+    error_of(
+        trade.post(
+            f"holds/{hold['hold_id']}/settle",
+            {"request_no": "s-2", "amount": "1", "counter_account_no": usd.account_no},
+        ),
+        422,
+        "currency_mismatch",
+    )
     assert Posting.objects.count() == before
     assert trade.get(f"holds/{hold['hold_id']}").json()["remaining"] == "300.00"
 
 
 def test_unknown_hold_is_404(trade, book):
-    error_of(trade.post("holds/424242/settle", {"request_no": "s", "amount": "1",
-                                                "counter_account_no": book.bob.account_no}), 404, "not_found")
+    error_of(
+        trade.post(
+            "holds/424242/settle", {"request_no": "s", "amount": "1", "counter_account_no": book.bob.account_no}
+        ),
+        404,
+        "not_found",
+    )
     error_of(trade.post("holds/424242/release", {"request_no": "r"}), 404, "not_found")
     error_of(trade.get("holds/424242"), 404, "not_found")
 
 
 def test_only_the_source_system_that_placed_a_hold_may_settle_or_release_it(trade, callers, book):
     # A withdrawal's hold, placed by the ledger's own withdrawal flow.
-    theirs = hold_place(account_no=book.alice.account_no, amount="50", reason="withdrawal W1", request_no="w:1",
-                        actor="test", source_system="withdrawals")
+    theirs = hold_place(
+        account_no=book.alice.account_no,
+        amount="50",
+        reason="withdrawal W1",
+        request_no="w:1",
+        actor="test",
+        source_system="withdrawals",
+    )
     error_of(trade.post(f"holds/{theirs.id}/release", {"request_no": "r-1"}), 403, "forbidden")
-    error_of(trade.post(f"holds/{theirs.id}/settle", {"request_no": "s-1", "amount": "50",
-                                                      "counter_account_no": book.bob.account_no}), 403, "forbidden")
+    error_of(
+        trade.post(
+            f"holds/{theirs.id}/settle",
+            {"request_no": "s-1", "amount": "50", "counter_account_no": book.bob.account_no},
+        ),
+        403,
+        "forbidden",
+    )
     assert HoldEvent.objects.filter(hold=theirs).count() == 1
     assert Hold.objects.get(pk=theirs.pk).remaining == Decimal("50")
     # A client with the hold scope but not read sees only its own holds.

@@ -33,8 +33,9 @@ def test_a_posting_moves_both_balances_and_shows_its_entries(trade, book):
     assert body["memo"] == "rent" and body["external_ref"] == "TR-1"
     assert body["reverses"] is None
     assert body["accounting_date"] == current_accounting_date(entity=book.alice.entity).isoformat()
-    assert [(e["account_no"], e["direction"], e["amount"], e["balance_before"], e["balance_after"])
-            for e in body["entries"]] == [
+    assert [
+        (e["account_no"], e["direction"], e["amount"], e["balance_before"], e["balance_after"]) for e in body["entries"]
+    ] == [
         (book.alice.account_no, "debit", "250.50", "1000.00", "749.50"),
         (book.bob.account_no, "credit", "250.50", "0.00", "250.50"),
     ]
@@ -69,8 +70,7 @@ def test_request_numbers_belong_to_their_source_system(trade, callers, book):
     b = pay.post("postings", transfer_body(book.alice, book.bob, "1", request_no="same"))
     assert a.status_code == b.status_code == 201
     assert a.json()["serial_no"] != b.json()["serial_no"]
-    assert sorted(Posting.objects.filter(request_no="same").values_list("source_system", flat=True)) == [
-        "pay", "trade"]
+    assert sorted(Posting.objects.filter(request_no="same").values_list("source_system", flat=True)) == ["pay", "trade"]
 
 
 def test_unknown_account_is_404(trade, book):
@@ -99,18 +99,22 @@ def _blocked_account(book):
 
 def _other_entity_account(book):
     entity = Entity.objects.create(code="HK", name="HK entity", base_currency="CNY")
-    return account_open(entity=entity, account_type=book.ledger.types["USER_CASH"], member=book.ledger.member(),
-                        currency="CNY")
+    return account_open(
+        entity=entity, account_type=book.ledger.types["USER_CASH"], member=book.ledger.member(), currency="CNY"
+    )
 
 
-@pytest.mark.parametrize("case, code", [
-    ("overdraw", "insufficient_funds"),
-    ("unbalanced", "unbalanced_posting"),
-    ("currency", "currency_mismatch"),
-    ("blocked", "account_blocked"),
-    ("closed", "account_closed"),
-    ("entity", "cross_entity"),
-])
+@pytest.mark.parametrize(
+    "case, code",
+    [
+        ("overdraw", "insufficient_funds"),
+        ("unbalanced", "unbalanced_posting"),
+        ("currency", "currency_mismatch"),
+        ("blocked", "account_blocked"),
+        ("closed", "account_closed"),
+        ("entity", "cross_entity"),
+    ],
+)
 def test_ledger_refusals_are_422_with_their_code_and_write_nothing(trade, book, case, code):
     if case == "overdraw":
         body = transfer_body(book.alice, book.bob, "1000.01")
@@ -142,12 +146,18 @@ def test_accounting_date_must_be_the_open_day(trade, book):
     assert ok.status_code == 201 and ok.json()["accounting_date"] == open_day.isoformat()
     before = counts()
     yesterday = (open_day - timedelta(days=1)).isoformat()
-    error = error_of(trade.post("postings", transfer_body(book.alice, book.bob, "1", request_no="t-2",
-                                                          accounting_date=yesterday)), 422, "day_closed")
+    error = error_of(
+        trade.post("postings", transfer_body(book.alice, book.bob, "1", request_no="t-2", accounting_date=yesterday)),
+        422,
+        "day_closed",
+    )
     assert error["fields"]["accounting_date"] == yesterday
     tomorrow = (open_day + timedelta(days=1)).isoformat()
-    error_of(trade.post("postings", transfer_body(book.alice, book.bob, "1", request_no="t-3",
-                                                  accounting_date=tomorrow)), 400, "validation_error")
+    error_of(
+        trade.post("postings", transfer_body(book.alice, book.bob, "1", request_no="t-3", accounting_date=tomorrow)),
+        400,
+        "validation_error",
+    )
     assert counts() == before
 
 
@@ -163,15 +173,24 @@ def test_get_a_posting(trade, book):
 
 
 def test_recharge_by_rule(trade, book):
-    body = {"request_no": "rc-1", "business_type": "recharge", "params": {
-        "member_account": book.bob.account_no, "channel_account": book.channel.account_no, "amount": "88.80",
-        "channel_serial_no": "CH2024-0001"}}
+    body = {
+        "request_no": "rc-1",
+        "business_type": "recharge",
+        "params": {
+            "member_account": book.bob.account_no,
+            "channel_account": book.channel.account_no,
+            "amount": "88.80",
+            "channel_serial_no": "CH2024-0001",
+        },
+    }
     r = trade.post("postings/by-rule", body)
     assert r.status_code == 201, r.content
     posting = r.json()
     assert posting["external_ref"] == "CH2024-0001"
     assert [(e["account_no"], e["direction"], e["amount"]) for e in posting["entries"]] == [
-        (book.channel.account_no, "debit", "88.80"), (book.bob.account_no, "credit", "88.80")]
+        (book.channel.account_no, "debit", "88.80"),
+        (book.bob.account_no, "credit", "88.80"),
+    ]
     again = trade.post("postings/by-rule", body)
     assert again.status_code == 200 and again.content == r.content
     body["params"]["amount"] = "88.81"
@@ -179,14 +198,20 @@ def test_recharge_by_rule(trade, book):
 
 
 def test_by_rule_refusals(trade, book):
-    missing = {"request_no": "rc-2", "business_type": "recharge",
-               "params": {"member_account": book.bob.account_no, "amount": "1"}}
+    missing = {
+        "request_no": "rc-2",
+        "business_type": "recharge",
+        "params": {"member_account": book.bob.account_no, "amount": "1"},
+    }
     error = error_of(trade.post("postings/by-rule", missing), 400, "validation_error")
     assert error["fields"] == {"channel_account": "required"}
     no_rule = {"request_no": "rf-1", "business_type": "refund", "params": {"amount": "1"}}
     error_of(trade.post("postings/by-rule", no_rule), 422, "rule_not_configured")
-    number = {"request_no": "rc-3", "business_type": "recharge", "params": {
-        "member_account": book.bob.account_no, "channel_account": book.channel.account_no, "amount": 5}}
+    number = {
+        "request_no": "rc-3",
+        "business_type": "recharge",
+        "params": {"member_account": book.bob.account_no, "channel_account": book.channel.account_no, "amount": 5},
+    }
     error = error_of(trade.post("postings/by-rule", number), 400, "validation_error")
     assert "params.amount" in error["fields"]
 
@@ -202,29 +227,31 @@ def test_reverse_a_posting(trade, book):
     assert reversal["business_type"] == "reversal"
     assert reversal["reverses"] == original["serial_no"]
     assert [(e["account_no"], e["direction"]) for e in reversal["entries"]] == [
-        (book.alice.account_no, "credit"), (book.bob.account_no, "debit")]
+        (book.alice.account_no, "credit"),
+        (book.bob.account_no, "debit"),
+    ]
     assert book.ledger.balance(book.alice) == Decimal("1000.00")
     again = trade.post(f"postings/{original['serial_no']}/reversal", {"request_no": "rv-1"})
     assert again.status_code == 200 and again.content == r.content
-    error_of(trade.post(f"postings/{original['serial_no']}/reversal", {"request_no": "rv-2"}), 422,
-             "already_reversed")
-    error_of(trade.post(f"postings/{reversal['serial_no']}/reversal", {"request_no": "rv-3"}), 422,
-             "reversal_not_allowed")
+    error_of(trade.post(f"postings/{original['serial_no']}/reversal", {"request_no": "rv-2"}), 422, "already_reversed")
+    error_of(
+        trade.post(f"postings/{reversal['serial_no']}/reversal", {"request_no": "rv-3"}), 422, "reversal_not_allowed"
+    )
     error_of(trade.post("postings/987654321/reversal", {"request_no": "rv-4"}), 404, "not_found")
 
 
 def test_a_reversal_that_would_overdraw_is_refused(trade, book):
     original = trade.post("postings", transfer_body(book.alice, book.bob, "40")).json()
     trade.post("postings", transfer_body(book.bob, book.alice, "40", request_no="t-2"))  # Bob spends it
-    error_of(trade.post(f"postings/{original['serial_no']}/reversal", {"request_no": "rv-1"}), 422,
-             "insufficient_funds")
+    error_of(
+        trade.post(f"postings/{original['serial_no']}/reversal", {"request_no": "rv-1"}), 422, "insufficient_funds"
+    )
 
 
 def test_only_the_source_system_may_reverse_its_posting(trade, callers, book):
     original = trade.post("postings", transfer_body(book.alice, book.bob, "40")).json()
     other = callers("pay", ["post"])
     before = counts()
-    error = error_of(other.post(f"postings/{original['serial_no']}/reversal", {"request_no": "rv-1"}), 403,
-                     "forbidden")
+    error = error_of(other.post(f"postings/{original['serial_no']}/reversal", {"request_no": "rv-1"}), 403, "forbidden")
     assert "trade" in error["message"]
     assert counts() == before

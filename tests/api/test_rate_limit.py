@@ -22,8 +22,9 @@ from .conftest import Caller, client_with_key, error_of, transfer_body
 @pytest.fixture(autouse=True)
 def own_cache(settings):
     """A cache of this test's own: no count carries over from another test."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": f"rate-{uuid.uuid4()}"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"rate-{uuid.uuid4()}"}
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -110,8 +111,13 @@ def test_unauthenticated_calls_and_calls_without_the_scope_do_not_count(book):
 def test_the_limit_holds_for_concurrent_callers_sharing_redis(ledger, settings):
     """8 threads, each its own HTTP client, database connection and Redis
     connection, 10 calls each at once against a limit of 50: exactly 50 pass."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:6379/14", "KEY_PREFIX": f"t-{uuid.uuid4()}"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/14",
+            "KEY_PREFIX": f"t-{uuid.uuid4()}",
+        }
+    }
     from django.core.cache import caches
 
     assert type(caches["default"]).__name__ == "RedisCache"
@@ -120,8 +126,10 @@ def test_the_limit_holds_for_concurrent_callers_sharing_redis(ledger, settings):
 
     def work(_):
         http = Client()
-        return [http.get(f"/api/v1/accounts/{account.account_no}", HTTP_AUTHORIZATION=f"Api-Key {busy.key}").status_code
-                for _ in range(10)]
+        return [
+            http.get(f"/api/v1/accounts/{account.account_no}", HTTP_AUTHORIZATION=f"Api-Key {busy.key}").status_code
+            for _ in range(10)
+        ]
 
     per_thread = run_parallel(8, work)
     assert not [r for r in per_thread if isinstance(r, BaseException)]
@@ -135,23 +143,34 @@ def test_admin_sets_a_clients_limit_and_lists_it(admin_client, book, settings):
     busy = caller("busy", None)
     client = ApiClient.objects.get(name="busy")
     assert "60,000 (default)" in admin_client.get("/admin/api/apiclient/").content.decode()
-    r = admin_client.post(f"/admin/api/apiclient/{client.pk}/change/", {
-        "name": "busy", "scopes": ["read", "post"], "active": "on", "rate_limit_per_minute": "1", "description": "",
-        "keys-TOTAL_FORMS": "0", "keys-INITIAL_FORMS": "0", "keys-MIN_NUM_FORMS": "0", "keys-MAX_NUM_FORMS": "1000",
-    })
+    r = admin_client.post(
+        f"/admin/api/apiclient/{client.pk}/change/",
+        {
+            "name": "busy",
+            "scopes": ["read", "post"],
+            "active": "on",
+            "rate_limit_per_minute": "1",
+            "description": "",
+            "keys-TOTAL_FORMS": "0",
+            "keys-INITIAL_FORMS": "0",
+            "keys-MIN_NUM_FORMS": "0",
+            "keys-MAX_NUM_FORMS": "1000",
+        },
+    )
     assert r.status_code == 302, r.content[:2000]
     path = f"accounts/{book.alice.account_no}"
     assert [busy.get(path).status_code for _ in range(2)] == [200, 429]
     listed = admin_client.get("/admin/api/apiclient/").content.decode()
-    assert "<td class=\"field-rate_limit\">1</td>" in listed
+    assert '<td class="field-rate_limit">1</td>' in listed
 
 
 @pytest.mark.django_db
 def test_an_outage_of_the_cache_lets_calls_through(book, settings, caplog):
     """The limit protects the ledger; a cache that cannot be reached must not
     stop it. Nothing listens on this port: every count fails."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:6390/0"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6390/0"}
+    }
     busy = caller("busy", 1)
     assert [busy.get(f"accounts/{book.alice.account_no}").status_code for _ in range(3)] == [200, 200, 200]
     r = busy.post("postings", transfer_body(book.alice, book.bob, "5", request_no="outage-1"))

@@ -28,14 +28,28 @@ def test_balance_sheet_per_account(trade, book, closed_day):
     assert r.status_code == 200, r.content
     sheet = r.json()
     assert (sheet["date"], sheet["group_by"], sheet["next"], sheet["previous"]) == (
-        closed_day.isoformat(), "account", None, None)
+        closed_day.isoformat(),
+        "account",
+        None,
+        None,
+    )
     rows = {row["account_no"]: row for row in sheet["results"]}
     assert sheet["count"] == len(sheet["results"])
     alice = rows[book.alice.account_no]
     assert alice == {
-        "entity": "MAIN", "account_no": book.alice.account_no, "account_name": "Alice", "account_type": "USER_CASH",
-        "subject_code": "2241", "category": "liability", "currency": "CNY", "opening": "0.00", "debit": "100.00",
-        "credit": "1000.00", "closing": "900.00", "entries": 2, "accounts": 1,
+        "entity": "MAIN",
+        "account_no": book.alice.account_no,
+        "account_name": "Alice",
+        "account_type": "USER_CASH",
+        "subject_code": "2241",
+        "category": "liability",
+        "currency": "CNY",
+        "opening": "0.00",
+        "debit": "100.00",
+        "credit": "1000.00",
+        "closing": "900.00",
+        "entries": 2,
+        "accounts": 1,
     }
     assert rows[book.channel.account_no]["closing"] == "-1000.00"
 
@@ -46,8 +60,9 @@ def test_balance_sheet_per_subject_defaults_to_the_latest_day(trade, book, close
     rows = {row["subject_code"]: row for row in sheet["results"]}
     assert rows["2241"]["closing"] == "1000.00" and rows["2241"]["accounts"] >= 2
     assert rows["2241"]["account_no"] is None and rows["2241"]["category"] is None
-    per_type = trade.get("reports/balance-sheet", {"group_by": "account_type", "currency": "CNY",
-                                                   "entity": "MAIN"}).json()
+    per_type = trade.get(
+        "reports/balance-sheet", {"group_by": "account_type", "currency": "CNY", "entity": "MAIN"}
+    ).json()
     assert {row["account_type"] for row in per_type["results"]} >= {"USER_CASH", "CHANNEL_CLEARING"}
 
 

@@ -19,13 +19,23 @@ from postings.exceptions import LedgerError
 pytestmark = pytest.mark.django_db
 
 OPERATIONS = {
-    ("post", "/api/v1/members"), ("post", "/api/v1/accounts"), ("get", "/api/v1/accounts/{account_no}"),
-    ("get", "/api/v1/accounts/{account_no}/entries"), ("post", "/api/v1/accounts/{account_no}/status"),
-    ("post", "/api/v1/postings"), ("get", "/api/v1/postings/{serial_no}"), ("post", "/api/v1/postings/by-rule"),
-    ("post", "/api/v1/postings/batch"), ("post", "/api/v1/postings/{serial_no}/reversal"),
-    ("post", "/api/v1/holds"), ("get", "/api/v1/holds/{hold_id}"), ("post", "/api/v1/holds/{hold_id}/settle"),
-    ("post", "/api/v1/holds/{hold_id}/release"), ("post", "/api/v1/withdrawals"),
-    ("get", "/api/v1/withdrawals/{withdrawal_id}"), ("get", "/api/v1/reports/balance-sheet"),
+    ("post", "/api/v1/members"),
+    ("post", "/api/v1/accounts"),
+    ("get", "/api/v1/accounts/{account_no}"),
+    ("get", "/api/v1/accounts/{account_no}/entries"),
+    ("post", "/api/v1/accounts/{account_no}/status"),
+    ("post", "/api/v1/postings"),
+    ("get", "/api/v1/postings/{serial_no}"),
+    ("post", "/api/v1/postings/by-rule"),
+    ("post", "/api/v1/postings/batch"),
+    ("post", "/api/v1/postings/{serial_no}/reversal"),
+    ("post", "/api/v1/holds"),
+    ("get", "/api/v1/holds/{hold_id}"),
+    ("post", "/api/v1/holds/{hold_id}/settle"),
+    ("post", "/api/v1/holds/{hold_id}/release"),
+    ("post", "/api/v1/withdrawals"),
+    ("get", "/api/v1/withdrawals/{withdrawal_id}"),
+    ("get", "/api/v1/reports/balance-sheet"),
 }
 
 
@@ -40,8 +50,11 @@ def test_schema_lists_every_endpoint_with_its_errors(schema):
     operations = {(method, path) for path, item in schema["paths"].items() for method in item}
     assert operations == OPERATIONS
     assert schema["components"]["securitySchemes"]["ApiKey"] == {
-        "type": "apiKey", "in": "header", "name": "Authorization",
-        "description": schema["components"]["securitySchemes"]["ApiKey"]["description"]}
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": schema["components"]["securitySchemes"]["ApiKey"]["description"],
+    }
     for path, item in schema["paths"].items():
         for method, operation in item.items():
             assert operation["security"] == [{"ApiKey": []}], (method, path)

@@ -21,8 +21,12 @@ def withdrawal_defaults(db):
 
 
 def request_body(book, amount="100.00", request_no="w-1", number=CARD_OK):
-    return {"request_no": request_no, "account_no": book.alice.account_no, "amount": amount,
-            "bank_card": {"holder": "Alice Zhang", "bank": "ICBC", "number": number}}
+    return {
+        "request_no": request_no,
+        "account_no": book.alice.account_no,
+        "amount": amount,
+        "bank_card": {"holder": "Alice Zhang", "bank": "ICBC", "number": number},
+    }
 
 
 def test_a_withdrawal_freezes_amount_and_fee(trade, book):
@@ -54,14 +58,16 @@ def test_withdrawal_history_follows_the_review(trade, book):
     assert [h["to_status"] for h in now["history"]] == ["requested", "approved"]
 
 
-@pytest.mark.parametrize("body_change, status, code", [
-    ({"amount": "1000.00"}, 422, "insufficient_funds"),  # 1000 + fee 2
-    ({"number": "6222021000000001"}, 400, "invalid_card_number"),
-    ({"amount": "0.001"}, 400, "invalid_amount"),
-])
+@pytest.mark.parametrize(
+    "body_change, status, code",
+    [
+        ({"amount": "1000.00"}, 422, "insufficient_funds"),  # 1000 + fee 2
+        ({"number": "6222021000000001"}, 400, "invalid_card_number"),
+        ({"amount": "0.001"}, 400, "invalid_amount"),
+    ],
+)
 def test_withdrawal_refusals(trade, book, body_change, status, code):
-    body = request_body(book, amount=body_change.get("amount", "100.00"),
-                        number=body_change.get("number", CARD_OK))
+    body = request_body(book, amount=body_change.get("amount", "100.00"), number=body_change.get("number", CARD_OK))
     error_of(trade.post("withdrawals", body), status, code)
     assert not Withdrawal.objects.exists() and not Hold.objects.exists()
 

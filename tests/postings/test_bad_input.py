@@ -21,8 +21,13 @@ def accts(ledger):
 
 
 def snapshot():
-    return (Posting.objects.count(), Entry.objects.count(), Hold.objects.count(), HoldEvent.objects.count(),
-            sorted(Entry.objects.values_list("account_id", "balance_after")))
+    return (
+        Posting.objects.count(),
+        Entry.objects.count(),
+        Hold.objects.count(),
+        HoldEvent.objects.count(),
+        sorted(Entry.objects.values_list("account_id", "balance_after")),
+    )
 
 
 def expect(code, fn):
@@ -37,8 +42,13 @@ def expect(code, fn):
 
 def transfer(a, b, amount_a, amount_b=None, **kw):
     return posting_create(
-        request_no=kw.pop("request_no", "bad-1"), business_type=kw.pop("business_type", "transfer"), posted_by="t",
-        legs=[Leg.debit(a.account_no, amount_a), Leg.credit(b.account_no, amount_b if amount_b is not None else amount_a)],
+        request_no=kw.pop("request_no", "bad-1"),
+        business_type=kw.pop("business_type", "transfer"),
+        posted_by="t",
+        legs=[
+            Leg.debit(a.account_no, amount_a),
+            Leg.credit(b.account_no, amount_b if amount_b is not None else amount_a),
+        ],
         **kw,
     )
 
@@ -50,8 +60,12 @@ def test_unbalanced_legs(accts):
 
 def test_one_leg_is_not_a_posting(accts):
     a, _ = accts
-    expect("unbalanced_posting", lambda: posting_create(request_no="x", business_type="transfer", posted_by="t",
-                                                        legs=[Leg.debit(a.account_no, "1")]))
+    expect(
+        "unbalanced_posting",
+        lambda: posting_create(
+            request_no="x", business_type="transfer", posted_by="t", legs=[Leg.debit(a.account_no, "1")]
+        ),
+    )
 
 
 @pytest.mark.parametrize("amount", ["0", "-5", "0.001", "abc", "NaN", "Infinity", 1.5, "1e30"])
@@ -78,9 +92,15 @@ def test_wrong_currency(ledger, accts):
     a, _ = accts
     usd = ledger.cash(currency="USD")
     expect("currency_mismatch", lambda: transfer(a, usd, "10"))
-    expect("currency_mismatch", lambda: posting_create(
-        request_no="m", business_type="transfer", posted_by="t",
-        legs=[Leg.debit(a.account_no, Money("10", "USD")), Leg.credit(accts[1].account_no, Money("10", "USD"))]))
+    expect(
+        "currency_mismatch",
+        lambda: posting_create(
+            request_no="m",
+            business_type="transfer",
+            posted_by="t",
+            legs=[Leg.debit(a.account_no, Money("10", "USD")), Leg.credit(accts[1].account_no, Money("10", "USD"))],
+        ),
+    )
     expect("currency_mismatch", lambda: transfer(a, accts[1], "10", currency="USD"))
 
 
@@ -114,9 +134,14 @@ def test_closed_account(ledger, accts):
     expect("account_closed", lambda: transfer(a, b, "10"))
 
 
-@pytest.mark.parametrize("status,debit_ok,credit_ok", [
-    ("debit_blocked", False, True), ("credit_blocked", True, False), ("blocked", False, False),
-])
+@pytest.mark.parametrize(
+    "status,debit_ok,credit_ok",
+    [
+        ("debit_blocked", False, True),
+        ("credit_blocked", True, False),
+        ("blocked", False, False),
+    ],
+)
 def test_blocked_directions(ledger, accts, status, debit_ok, credit_ok):
     a, b = accts
     ledger.recharge(b, "50")
@@ -138,43 +163,73 @@ def test_insufficient_funds(accts):
 
 def test_credit_line_cannot_be_exceeded(ledger):
     credit, shop = ledger.credit(limit="300"), ledger.cash()
-    expect("insufficient_funds", lambda: posting_create_by_rule(
-        business_type="credit_purchase", request_no="cp", posted_by="t",
-        params={"credit_account": credit.account_no, "merchant_account": shop.account_no, "amount": "300.01"}))
+    expect(
+        "insufficient_funds",
+        lambda: posting_create_by_rule(
+            business_type="credit_purchase",
+            request_no="cp",
+            posted_by="t",
+            params={"credit_account": credit.account_no, "merchant_account": shop.account_no, "amount": "300.01"},
+        ),
+    )
 
 
 def test_repaying_more_than_owed_is_refused(ledger):
     credit, cash = ledger.credit(limit="300"), ledger.cash()
     ledger.recharge(cash, "100")
-    expect("insufficient_funds", lambda: posting_create_by_rule(
-        business_type="credit_repayment", request_no="rp", posted_by="t",
-        params={"cash_account": cash.account_no, "credit_account": credit.account_no, "amount": "1"}))
+    expect(
+        "insufficient_funds",
+        lambda: posting_create_by_rule(
+            business_type="credit_repayment",
+            request_no="rp",
+            posted_by="t",
+            params={"cash_account": cash.account_no, "credit_account": credit.account_no, "amount": "1"},
+        ),
+    )
 
 
 def test_over_settling_a_hold(accts):
     a, b = accts
     hold = hold_place(account_no=a.account_no, amount="40", reason="escrow", request_no="h1", actor="t")
-    expect("hold_exceeded", lambda: hold_settle(hold_id=hold.id, request_no="s1", amount="40.01",
-                                                business_type="guarantee_settlement", actor="t",
-                                                counter_account_no=b.account_no))
+    expect(
+        "hold_exceeded",
+        lambda: hold_settle(
+            hold_id=hold.id,
+            request_no="s1",
+            amount="40.01",
+            business_type="guarantee_settlement",
+            actor="t",
+            counter_account_no=b.account_no,
+        ),
+    )
 
 
 def test_hold_beyond_available(accts):
     a, _ = accts
-    expect("insufficient_funds", lambda: hold_place(account_no=a.account_no, amount="100.01", reason="x",
-                                                    request_no="h2", actor="t"))
+    expect(
+        "insufficient_funds",
+        lambda: hold_place(account_no=a.account_no, amount="100.01", reason="x", request_no="h2", actor="t"),
+    )
 
 
 def test_rule_with_missing_parameters(accts):
     a, _ = accts
-    err = expect("validation_error", lambda: posting_create_by_rule(
-        business_type="recharge", request_no="r", posted_by="t", params={"member_account": a.account_no}))
+    err = expect(
+        "validation_error",
+        lambda: posting_create_by_rule(
+            business_type="recharge", request_no="r", posted_by="t", params={"member_account": a.account_no}
+        ),
+    )
     assert set(err.fields) == {"amount", "channel_account"}
 
 
 def test_rule_not_configured(accts):
-    expect("rule_not_configured", lambda: posting_create_by_rule(
-        business_type="adjustment", request_no="r", posted_by="t", params={"amount": "1"}))
+    expect(
+        "rule_not_configured",
+        lambda: posting_create_by_rule(
+            business_type="adjustment", request_no="r", posted_by="t", params={"amount": "1"}
+        ),
+    )
 
 
 def test_request_no_is_required(accts):

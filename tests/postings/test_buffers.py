@@ -34,8 +34,12 @@ def hot(ledger):
 
 
 def charge(member, fee, amount, request_no):
-    return posting_create(request_no=request_no, business_type="fee", posted_by="trade",
-                          legs=[Leg.debit(member.account_no, amount), Leg.credit(fee.account_no, amount)])
+    return posting_create(
+        request_no=request_no,
+        business_type="fee",
+        posted_by="trade",
+        legs=[Leg.debit(member.account_no, amount), Leg.credit(fee.account_no, amount)],
+    )
 
 
 def test_a_buffered_leg_is_pending_until_the_flush_and_the_books_balance_throughout(ledger, hot):
@@ -58,8 +62,11 @@ def test_a_buffered_leg_is_pending_until_the_flush_and_the_books_balance_through
     assert buffers_flush() == 3
     row = ledger.fresh(fee)
     assert (row.balance, row.entry_seq) == (D("4.00"), 3)
-    chain = list(Entry.objects.filter(account=fee).order_by("account_seq").values_list(
-        "account_seq", "balance_before", "balance_after", "frozen_before", "frozen_after"))
+    chain = list(
+        Entry.objects.filter(account=fee)
+        .order_by("account_seq")
+        .values_list("account_seq", "balance_before", "balance_after", "frozen_before", "frozen_after")
+    )
     assert chain == [(1, D("0"), D("1.50"), 0, 0), (2, D("1.50"), D("3.75"), 0, 0), (3, D("3.75"), D("4.00"), 0, 0)]
     assert account_chain_breaks(account=row) == []
     after = account_balance(account=row)
@@ -91,8 +98,12 @@ def test_a_debit_that_needs_a_balance_check_is_refused_and_writes_nothing(ledger
     postings_before = Posting.objects.count()
 
     with pytest.raises(BufferedDebitRefused) as refused:
-        posting_create(request_no="md-1", business_type="transfer", posted_by="trade",
-                       legs=[Leg.debit(merchant.account_no, "5"), Leg.credit(payer.account_no, "5")])
+        posting_create(
+            request_no="md-1",
+            business_type="transfer",
+            posted_by="trade",
+            legs=[Leg.debit(merchant.account_no, "5"), Leg.credit(payer.account_no, "5")],
+        )
     assert refused.value.code == "buffered_debit_refused"
     assert merchant.account_no in refused.value.message and "balance check" in refused.value.message
     with pytest.raises(BufferedDebitRefused):
@@ -101,8 +112,12 @@ def test_a_debit_that_needs_a_balance_check_is_refused_and_writes_nothing(ledger
     assert ledger.fresh(merchant).frozen == 0
 
     # Credits to it are safe, and buffered.
-    posting_create(request_no="mc-1", business_type="transfer", posted_by="trade",
-                   legs=[Leg.debit(payer.account_no, "5"), Leg.credit(merchant.account_no, "5")])
+    posting_create(
+        request_no="mc-1",
+        business_type="transfer",
+        posted_by="trade",
+        legs=[Leg.debit(payer.account_no, "5"), Leg.credit(merchant.account_no, "5")],
+    )
     assert account_balance(account=ledger.fresh(merchant)).total == D("55")
 
 
@@ -152,11 +167,17 @@ def test_every_switch_is_kept_in_the_accounts_posting_mode_history(ledger):
     posting_mode_set(mode=PostingMode.REALTIME, account=fee, actor="ops-zhao")
 
     def history(account):
-        return list(AccountPostingModeChange.objects.filter(account=account).order_by("id")
-                    .values_list("from_mode", "to_mode", "via_type", "changed_by"))
+        return list(
+            AccountPostingModeChange.objects.filter(account=account)
+            .order_by("id")
+            .values_list("from_mode", "to_mode", "via_type", "changed_by")
+        )
 
     assert history(channel) == [("realtime", "buffered", "", "ops-li")]
-    assert history(fee) == [("realtime", "buffered", "FEE_INCOME", "ops-wang"), ("buffered", "realtime", "", "ops-zhao")]
+    assert history(fee) == [
+        ("realtime", "buffered", "FEE_INCOME", "ops-wang"),
+        ("buffered", "realtime", "", "ops-zhao"),
+    ]
     with pytest.raises(DatabaseError, match="Cannot update or delete rows"), transaction.atomic():
         AccountPostingModeChange.objects.filter(account=fee).update(changed_by="someone else")
     with pytest.raises(DatabaseError, match="Cannot update or delete rows"), transaction.atomic():
@@ -201,14 +222,19 @@ def test_the_database_lets_a_pending_entry_be_applied_once_and_nothing_else_chan
             cursor.execute(statement, params)
 
     with pytest.raises(DatabaseError, match="append-only"):  # changing what was posted
-        sql("UPDATE postings_entry SET amount = 2, account_seq = 1, balance_before = 0, balance_after = 2, "
-            "frozen_before = 0, frozen_after = 0 WHERE serial_no = %s", [entry.serial_no])
+        sql(
+            "UPDATE postings_entry SET amount = 2, account_seq = 1, balance_before = 0, balance_after = 2, "
+            "frozen_before = 0, frozen_after = 0 WHERE serial_no = %s",
+            [entry.serial_no],
+        )
     with pytest.raises(DatabaseError, match="entry_pending_or_applied"):  # half applied
         sql("UPDATE postings_entry SET account_seq = 1 WHERE serial_no = %s", [entry.serial_no])
     buffers_flush()
     with pytest.raises(DatabaseError, match="append-only"):  # applied twice
-        sql("UPDATE postings_entry SET account_seq = 9, balance_before = 5, balance_after = 6 "
-            "WHERE serial_no = %s", [entry.serial_no])
+        sql(
+            "UPDATE postings_entry SET account_seq = 9, balance_before = 5, balance_after = 6 WHERE serial_no = %s",
+            [entry.serial_no],
+        )
     assert Entry.objects.get(pk=entry.pk).account_seq == 1
 
 

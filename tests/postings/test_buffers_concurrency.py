@@ -14,10 +14,10 @@ import pytest
 from django.db import connection
 
 from accounts.models import PostingMode
+from postings import services
 from postings.buffers import buffers_flush, posting_mode_set
 from postings.models import Entry
 from postings.selectors import account_balance, account_chain_breaks, account_signed_turnover, identity_totals
-from postings import services
 from postings.services import Leg, PostingRequest, posting_create, posting_create_batch
 from tests.postings.test_concurrency import run_parallel
 
@@ -56,17 +56,23 @@ def test_a_storm_on_one_buffered_account_with_racing_flushes(ledger, monkeypatch
         if i < posters:
             try:
                 rng = random.Random(i)
-                items = [PostingRequest(f"storm-{i}-{n}", "fee", [Leg.debit(rng.choice(members).account_no, "0.01"),
-                                                                  Leg.credit(fee.account_no, "0.01")])
-                         for n in range(per_poster)]
+                items = [
+                    PostingRequest(
+                        f"storm-{i}-{n}",
+                        "fee",
+                        [Leg.debit(rng.choice(members).account_no, "0.01"), Leg.credit(fee.account_no, "0.01")],
+                    )
+                    for n in range(per_poster)
+                ]
                 if by == "batches":
                     for k in range(0, per_poster, 10):
-                        results = posting_create_batch(items[k:k + 10], posted_by=f"trade{i}")
+                        results = posting_create_batch(items[k : k + 10], posted_by=f"trade{i}")
                         assert all(r.ok for r in results), [r.error for r in results if r.error]
                 else:
                     for item in items:
-                        posting_create(request_no=item.request_no, business_type="fee", posted_by=f"trade{i}",
-                                       legs=item.legs)
+                        posting_create(
+                            request_no=item.request_no, business_type="fee", posted_by=f"trade{i}", legs=item.legs
+                        )
                 return "posted"
             finally:
                 with counter:
@@ -87,7 +93,7 @@ def test_a_storm_on_one_buffered_account_with_racing_flushes(ledger, monkeypatch
 
     errors = [r for r in results if isinstance(r, BaseException)]
     assert not errors, errors
-    flushed_in_race = sum(r for r in results[posters:posters + 2])
+    flushed_in_race = sum(r for r in results[posters : posters + 2])
     final = buffers_flush()
     assert flushed_in_race + final == posters * per_poster  # each entry applied exactly once
     assert flushed_in_race > 0  # the flushers did race the posters
@@ -119,8 +125,12 @@ def test_a_flush_killed_mid_batch_loses_nothing_and_applies_nothing_twice(ledger
     member = ledger.cash()
     ledger.recharge(member, "100")
     for n in range(300):
-        posting_create(request_no=f"k-{n}", business_type="fee", posted_by="trade",
-                       legs=[Leg.debit(member.account_no, "0.10"), Leg.credit(fee.account_no, "0.10")])
+        posting_create(
+            request_no=f"k-{n}",
+            business_type="fee",
+            posted_by="trade",
+            legs=[Leg.debit(member.account_no, "0.10"), Leg.credit(fee.account_no, "0.10")],
+        )
     pending = list(Entry.objects.filter(account=fee).order_by("serial_no").values_list("serial_no", flat=True))
     assert len(pending) == 300
 
@@ -128,8 +138,7 @@ def test_a_flush_killed_mid_batch_loses_nothing_and_applies_nothing_twice(ledger
     # worker's flush stops inside its UPDATE with half the batch written.
     db = connection.settings_dict
     blocker = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"])
-    watcher = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"],
-                              autocommit=True)
+    watcher = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=True)
     flushing = None
     try:
         blocker.execute("SELECT 1 FROM postings_entry WHERE serial_no = %s FOR UPDATE", [pending[150]])
@@ -191,8 +200,12 @@ def test_the_flush_task_runs_on_a_real_worker(ledger, celery_worker_on_redis):
     member = ledger.cash()
     ledger.recharge(member, "10")
     for n in range(5):
-        posting_create(request_no=f"wk-{n}", business_type="fee", posted_by="trade",
-                       legs=[Leg.debit(member.account_no, "1"), Leg.credit(fee.account_no, "1")])
+        posting_create(
+            request_no=f"wk-{n}",
+            business_type="fee",
+            posted_by="trade",
+            legs=[Leg.debit(member.account_no, "1"), Leg.credit(fee.account_no, "1")],
+        )
     assert celery_worker_on_redis("postings.tasks.buffers_flush") == 5
     assert ledger.balance(fee) == D("5")
     assert celery_worker_on_redis("postings.tasks.buffers_flush") == 0

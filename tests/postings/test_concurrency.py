@@ -11,11 +11,11 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from accounts.services import account_change_status
+from postings import services
 from postings.exceptions import HoldExceeded, HoldNotActive, InsufficientFunds
 from postings.models import Entry, Posting
 from postings.selectors import account_chain_breaks, identity_totals
-from accounts.services import account_change_status
-from postings import services
 from postings.services import Leg, PostingRequest, hold_place, hold_settle, posting_create, posting_create_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,8 +53,12 @@ def test_many_debits_on_one_account_never_overdraw(ledger):
         outcome = Counter()
         for i in range(200):
             try:
-                posting_create(request_no=f"w{worker}-{i}", business_type="withdrawal", posted_by=f"worker{worker}",
-                               legs=[Leg.debit(wallet.account_no, "1.00"), Leg.credit(channel.account_no, "1.00")])
+                posting_create(
+                    request_no=f"w{worker}-{i}",
+                    business_type="withdrawal",
+                    posted_by=f"worker{worker}",
+                    legs=[Leg.debit(wallet.account_no, "1.00"), Leg.credit(channel.account_no, "1.00")],
+                )
                 outcome["ok"] += 1
             except InsufficientFunds:
                 outcome["refused"] += 1
@@ -78,8 +82,12 @@ def test_concurrent_duplicates_post_once(ledger):
     ledger.recharge(payer, "100")
 
     def work(_):
-        return posting_create(request_no="dup-1", business_type="transfer", posted_by="trade",
-                              legs=[Leg.debit(payer.account_no, "30"), Leg.credit(payee.account_no, "30")])
+        return posting_create(
+            request_no="dup-1",
+            business_type="transfer",
+            posted_by="trade",
+            legs=[Leg.debit(payer.account_no, "30"), Leg.credit(payee.account_no, "30")],
+        )
 
     results = run_parallel(8, work)
     errors = [r for r in results if isinstance(r, BaseException)]
@@ -99,8 +107,12 @@ def test_opposite_transfers_do_not_deadlock(ledger):
     def work(worker):
         src, dst = (a, b) if worker % 2 == 0 else (b, a)
         for i in range(150):
-            posting_create(request_no=f"x{worker}-{i}", business_type="transfer", posted_by="t",
-                           legs=[Leg.credit(dst.account_no, "1"), Leg.debit(src.account_no, "1")])
+            posting_create(
+                request_no=f"x{worker}-{i}",
+                business_type="transfer",
+                posted_by="t",
+                legs=[Leg.credit(dst.account_no, "1"), Leg.debit(src.account_no, "1")],
+            )
         return "done"
 
     results = run_parallel(4, work)
@@ -117,9 +129,14 @@ def test_racing_settlements_of_one_hold_settle_once(ledger):
     hold = hold_place(account_no=wallet.account_no, amount="100", reason="escrow", request_no="h", actor="t")
 
     def work(worker):
-        return hold_settle(hold_id=hold.id, request_no=f"settle-{worker}", amount="100",
-                           business_type="guarantee_settlement", actor=f"w{worker}",
-                           counter_account_no=escrow.account_no)
+        return hold_settle(
+            hold_id=hold.id,
+            request_no=f"settle-{worker}",
+            amount="100",
+            business_type="guarantee_settlement",
+            actor=f"w{worker}",
+            counter_account_no=escrow.account_no,
+        )
 
     results = run_parallel(6, work)
     settled = [r for r in results if isinstance(r, Posting)]
@@ -138,8 +155,12 @@ def test_concurrent_duplicates_that_would_overdraw_answer_with_the_original(ledg
     ledger.recharge(payer, "100")
 
     def work(_):
-        return posting_create(request_no="dup-60", business_type="transfer", posted_by="trade",
-                              legs=[Leg.debit(payer.account_no, "60"), Leg.credit(payee.account_no, "60")])
+        return posting_create(
+            request_no="dup-60",
+            business_type="transfer",
+            posted_by="trade",
+            legs=[Leg.debit(payer.account_no, "60"), Leg.credit(payee.account_no, "60")],
+        )
 
     results = run_parallel(20, work)
     errors = [r for r in results if isinstance(r, BaseException)]
@@ -154,8 +175,9 @@ def test_concurrent_identical_batches_answer_with_the_original_postings(ledger):
 
     payer, payee = ledger.cash(), ledger.cash()
     ledger.recharge(payer, "100")
-    items = [PostingRequest("bdup-60", "transfer", [Leg.debit(payer.account_no, "60"),
-                                                    Leg.credit(payee.account_no, "60")])]
+    items = [
+        PostingRequest("bdup-60", "transfer", [Leg.debit(payer.account_no, "60"), Leg.credit(payee.account_no, "60")])
+    ]
 
     results = run_parallel(8, lambda _: posting_create_batch(items, posted_by="trade"))
     errors = [r for r in results if isinstance(r, BaseException)]

@@ -31,11 +31,14 @@ def posted(ledger):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("sql", [
-    "UPDATE postings_entry SET amount = 1 WHERE serial_no = %s",
-    "UPDATE postings_entry SET balance_after = 0 WHERE serial_no = %s",
-    "DELETE FROM postings_entry WHERE serial_no = %s",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE postings_entry SET amount = 1 WHERE serial_no = %s",
+        "UPDATE postings_entry SET balance_after = 0 WHERE serial_no = %s",
+        "DELETE FROM postings_entry WHERE serial_no = %s",
+    ],
+)
 def test_entries_are_append_only(posted, sql):
     _, posting = posted
     entry = posting.entries.first()
@@ -46,10 +49,13 @@ def test_entries_are_append_only(posted, sql):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("sql", [
-    "UPDATE postings_posting SET memo = 'edited' WHERE serial_no = %s",
-    "DELETE FROM postings_posting WHERE serial_no = %s",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE postings_posting SET memo = 'edited' WHERE serial_no = %s",
+        "DELETE FROM postings_posting WHERE serial_no = %s",
+    ],
+)
 def test_postings_are_append_only(posted, sql):
     _, posting = posted
     with pytest.raises(DatabaseError, match="Cannot update or delete rows from postings_posting"):
@@ -134,8 +140,11 @@ def raw_posting(ledger, request_no):
 
 def raw_entries(*legs):
     """Entries (posting, account, seq, direction, amount), inserted by one statement."""
-    raw(RAW_ENTRIES, [[serial for serial, *_ in legs], [account.id for _, account, *_ in legs]]
-        + [list(column) for column in zip(*[rest for _, _, *rest in legs])])
+    raw(
+        RAW_ENTRIES,
+        [[serial for serial, *_ in legs], [account.id for _, account, *_ in legs]]
+        + [list(column) for column in zip(*[rest for _, _, *rest in legs])],
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -173,20 +182,28 @@ def test_one_unbalanced_posting_among_many_fails_the_whole_insert(ledger):
     with pytest.raises(IntegrityError, match=BALANCE_CHECK) as caught:
         with transaction.atomic():
             serials = [raw_posting(ledger, f"many-{i}") for i in range(3)]
-            raw_entries((serials[0], a, 1, "D", 1), (serials[0], b, 1, "C", 1),
-                        (serials[1], a, 2, "D", 1), (serials[1], b, 2, "C", 2),
-                        (serials[2], a, 3, "D", 1), (serials[2], b, 3, "C", 1))
+            raw_entries(
+                (serials[0], a, 1, "D", 1),
+                (serials[0], b, 1, "C", 1),
+                (serials[1], a, 2, "D", 1),
+                (serials[1], b, 2, "C", 2),
+                (serials[2], a, 3, "D", 1),
+                (serials[2], b, 3, "C", 1),
+            )
     assert f"posting {serials[1]}:" in str(caught.value)
     assert not Posting.objects.filter(source_system="rogue").exists()
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("sql,constraint", [
-    ("UPDATE accounts_account SET balance = -0.01 WHERE id = %s", "account_available_not_negative"),
-    ("UPDATE accounts_account SET frozen = 100.01 WHERE id = %s", "account_available_not_negative"),
-    ("UPDATE accounts_account SET frozen = -1 WHERE id = %s", "account_frozen_not_negative"),
-    ("UPDATE accounts_account SET credit_limit = 5 WHERE id = %s", "account_credit_limit_only_on_assets"),
-])
+@pytest.mark.parametrize(
+    "sql,constraint",
+    [
+        ("UPDATE accounts_account SET balance = -0.01 WHERE id = %s", "account_available_not_negative"),
+        ("UPDATE accounts_account SET frozen = 100.01 WHERE id = %s", "account_available_not_negative"),
+        ("UPDATE accounts_account SET frozen = -1 WHERE id = %s", "account_frozen_not_negative"),
+        ("UPDATE accounts_account SET credit_limit = 5 WHERE id = %s", "account_credit_limit_only_on_assets"),
+    ],
+)
 def test_customer_accounts_stay_within_their_sign_rule(posted, sql, constraint):
     account, _ = posted
     with pytest.raises(IntegrityError, match=constraint):

@@ -22,13 +22,26 @@ def wallet(ledger):
 
 
 def place(account, amount, request_no="h", **kw):
-    return hold_place(account_no=account.account_no, amount=amount, reason="escrow purchase", request_no=request_no,
-                      actor="trade", **kw)
+    return hold_place(
+        account_no=account.account_no,
+        amount=amount,
+        reason="escrow purchase",
+        request_no=request_no,
+        actor="trade",
+        **kw,
+    )
 
 
 def settle(hold, amount, request_no, counter, **kw):
-    return hold_settle(hold_id=hold.id, request_no=request_no, amount=amount, business_type="guarantee_settlement",
-                       actor="trade", counter_account_no=counter.account_no, **kw)
+    return hold_settle(
+        hold_id=hold.id,
+        request_no=request_no,
+        amount=amount,
+        business_type="guarantee_settlement",
+        actor="trade",
+        counter_account_no=counter.account_no,
+        **kw,
+    )
 
 
 def test_freeze_lowers_available_not_balance(ledger, wallet):
@@ -44,8 +57,12 @@ def test_frozen_money_cannot_be_spent_elsewhere(ledger, wallet):
     place(wallet, "900")
     shop = ledger.cash()
     with pytest.raises(InsufficientFunds):
-        posting_create(request_no="spend", business_type="transfer", posted_by="t",
-                       legs=[Leg.debit(wallet.account_no, "100.01"), Leg.credit(shop.account_no, "100.01")])
+        posting_create(
+            request_no="spend",
+            business_type="transfer",
+            posted_by="t",
+            legs=[Leg.debit(wallet.account_no, "100.01"), Leg.credit(shop.account_no, "100.01")],
+        )
 
 
 def test_partial_settle_then_release_the_rest(ledger, wallet):
@@ -77,8 +94,14 @@ def test_a_settlement_needs_a_known_business_type_and_changes_nothing_otherwise(
     escrow = ledger.internal("ESCROW")
     hold = place(wallet, "300")
     with pytest.raises(LedgerValidationError, match="Unknown business type"):
-        hold_settle(hold_id=hold.id, request_no="s-bad", amount="100", business_type=business_type, actor="trade",
-                    counter_account_no=escrow.account_no)
+        hold_settle(
+            hold_id=hold.id,
+            request_no="s-bad",
+            amount="100",
+            business_type=business_type,
+            actor="trade",
+            counter_account_no=escrow.account_no,
+        )
     w = ledger.fresh(wallet)
     assert (w.balance, w.frozen) == (Decimal("1000"), Decimal("300"))
     hold.refresh_from_db()
@@ -89,8 +112,14 @@ def test_a_settlement_needs_a_known_business_type_and_changes_nothing_otherwise(
 def test_settle_in_full_with_three_legs(ledger, wallet):
     channel, fee = ledger.channel(), ledger.internal("FEE_INCOME")
     hold = place(wallet, "102")
-    hold_settle(hold_id=hold.id, request_no="wd-settle", amount="102", business_type="withdrawal", actor="cashier",
-                counter_legs=[Leg.credit(channel.account_no, "100"), Leg.credit(fee.account_no, "2")])
+    hold_settle(
+        hold_id=hold.id,
+        request_no="wd-settle",
+        amount="102",
+        business_type="withdrawal",
+        actor="cashier",
+        counter_legs=[Leg.credit(channel.account_no, "100"), Leg.credit(fee.account_no, "2")],
+    )
     hold.refresh_from_db()
     assert (hold.status, hold.remaining) == (HoldStatus.SETTLED, Decimal("0"))
     w = ledger.fresh(wallet)
@@ -189,7 +218,13 @@ def test_credit_line_hold(ledger):
     credit, shop = ledger.credit(limit="500"), ledger.cash()
     hold = hold_place(account_no=credit.account_no, amount="200", reason="pre-auth", request_no="pa", actor="t")
     assert ledger.fresh(credit).available == Decimal("300")
-    hold_settle(hold_id=hold.id, request_no="pa-s", amount="150", business_type="credit_purchase", actor="t",
-                counter_account_no=shop.account_no)
+    hold_settle(
+        hold_id=hold.id,
+        request_no="pa-s",
+        amount="150",
+        business_type="credit_purchase",
+        actor="t",
+        counter_account_no=shop.account_no,
+    )
     c = ledger.fresh(credit)
     assert (c.balance, c.frozen, c.available) == (Decimal("150"), Decimal("50"), Decimal("300"))

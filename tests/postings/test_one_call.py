@@ -46,8 +46,9 @@ def paths(monkeypatch):
 
 
 def post(request_no, *legs, currency="CNY", business_type="transfer", **kw):
-    return posting_create(request_no=request_no, business_type=business_type, posted_by="test", currency=currency,
-                          legs=list(legs), **kw)
+    return posting_create(
+        request_no=request_no, business_type=business_type, posted_by="test", currency=currency, legs=list(legs), **kw
+    )
 
 
 def book(ledger):
@@ -66,9 +67,21 @@ def entries_of(postings, roles, start):
         for e in Entry.objects.filter(posting=p).order_by("serial_no"):
             role = role_of[e.account_id]
             seq0, balance0 = start[role]
-            rows.append((role, e.account_seq - seq0, e.direction, e.amount, e.balance_before - balance0,
-                         e.balance_after - balance0, e.frozen_before, e.frozen_after, e.currency, e.business_type,
-                         e.accounting_date))
+            rows.append(
+                (
+                    role,
+                    e.account_seq - seq0,
+                    e.direction,
+                    e.amount,
+                    e.balance_before - balance0,
+                    e.balance_after - balance0,
+                    e.frozen_before,
+                    e.frozen_after,
+                    e.currency,
+                    e.business_type,
+                    e.accounting_date,
+                )
+            )
     return rows
 
 
@@ -79,31 +92,57 @@ def scenario(ledger, paths, settings, *, one_call: bool):
     start = {role: (a.entry_seq, a.balance) for role, a in ((r, ledger.fresh(a)) for r, a in roles.items())}
     n = "on" if one_call else "off"
     postings = [
-        post(f"{n}-1", Leg.debit(channel.account_no, "100"), Leg.credit(wallet.account_no, "100"),
-             business_type="recharge", memo="top up"),
+        post(
+            f"{n}-1",
+            Leg.debit(channel.account_no, "100"),
+            Leg.credit(wallet.account_no, "100"),
+            business_type="recharge",
+            memo="top up",
+        ),
         post(f"{n}-2", Leg.debit(wallet.account_no, "30.50"), Leg.credit(payee.account_no, "30.50")),
         # A transfer with its fee: three legs.
-        post(f"{n}-3", Leg.debit(wallet.account_no, "10"), Leg.credit(payee.account_no, "9"),
-             Leg.credit(fee.account_no, "1"), business_type="fee"),
+        post(
+            f"{n}-3",
+            Leg.debit(wallet.account_no, "10"),
+            Leg.credit(payee.account_no, "9"),
+            Leg.credit(fee.account_no, "1"),
+            business_type="fee",
+        ),
         # Two legs on one account: each entry continues the one before it.
-        post(f"{n}-4", Leg.debit(wallet.account_no, "5"), Leg.credit(wallet.account_no, "2"),
-             Leg.credit(payee.account_no, "3")),
+        post(
+            f"{n}-4",
+            Leg.debit(wallet.account_no, "5"),
+            Leg.credit(wallet.account_no, "2"),
+            Leg.credit(payee.account_no, "3"),
+        ),
         # A purchase on a credit line (asset: a debit raises what is owed).
-        post(f"{n}-5", Leg.debit(credit.account_no, "120"), Leg.credit(payee.account_no, "120"),
-             business_type="credit_purchase"),
-        post(f"{n}-6", Leg.debit(payee.account_no, Money("20", "CNY")), Leg.credit(credit.account_no, "20"),
-             business_type="credit_repayment", currency=None),
+        post(
+            f"{n}-5",
+            Leg.debit(credit.account_no, "120"),
+            Leg.credit(payee.account_no, "120"),
+            business_type="credit_purchase",
+        ),
+        post(
+            f"{n}-6",
+            Leg.debit(payee.account_no, Money("20", "CNY")),
+            Leg.credit(credit.account_no, "20"),
+            business_type="credit_repayment",
+            currency=None,
+        ),
     ]
     posting_mode_set(mode=PostingMode.BUFFERED, account=fee, actor="test")
-    postings.append(post(f"{n}-7", Leg.debit(wallet.account_no, "1.25"), Leg.credit(fee.account_no, "1.25"),
-                         business_type="fee"))
+    postings.append(
+        post(f"{n}-7", Leg.debit(wallet.account_no, "1.25"), Leg.credit(fee.account_no, "1.25"), business_type="fee")
+    )
     taken = list(paths)
     paths.clear()
     buffers_flush()
     for p in postings:
         p.refresh_from_db()
-    end = {role: (ledger.fresh(a).entry_seq - start[role][0], ledger.fresh(a).balance - start[role][1])
-           for role, a in roles.items()}
+    end = {
+        role: (ledger.fresh(a).entry_seq - start[role][0], ledger.fresh(a).balance - start[role][1])
+        for role, a in roles.items()
+    }
     return postings, roles, taken, start, end
 
 
@@ -115,8 +154,17 @@ def test_the_one_call_writes_what_the_full_path_writes(ledger, paths, settings):
     assert full_paths == [] and one_paths == ["one call"] * 7
     assert entries_of(one, one_roles, one_start) == entries_of(full, full_roles, full_start)
     assert one_end == full_end  # entries added and balance moved, per account
-    fields = ("business_type", "currency", "accounting_date", "memo", "external_ref", "posted_by", "entity_id",
-              "corrects_date", "reverses_id")
+    fields = (
+        "business_type",
+        "currency",
+        "accounting_date",
+        "memo",
+        "external_ref",
+        "posted_by",
+        "entity_id",
+        "corrects_date",
+        "reverses_id",
+    )
     assert [[getattr(p, f) for f in fields] for p in one] == [[getattr(p, f) for f in fields] for p in full]
     for account in [*one_roles.values(), *full_roles.values()]:
         assert account_chain_breaks(account=ledger.fresh(account)) == []
@@ -180,8 +228,11 @@ def test_every_refusal_is_the_full_paths_own_error_and_writes_nothing(ledger, pa
             errors[one_call] = (refused.value.code, refused.value.message, refused.value.fields)
             assert "one call" not in paths, name  # refused before the call, or by the full path
         assert errors[True] == errors[False], name
-    assert (Posting.objects.count(), Entry.objects.count(),
-            sorted(Account.objects.values_list("pk", "balance"))) == snapshot
+    assert (
+        Posting.objects.count(),
+        Entry.objects.count(),
+        sorted(Account.objects.values_list("pk", "balance")),
+    ) == snapshot
 
 
 @contextmanager
@@ -200,8 +251,11 @@ def round_trips():
         finally:
             pgconn.untrace()
             trace.seek(0)
-            waits += [line for line in trace.read().splitlines()
-                      if line.split("\t")[0] == "F" and line.split("\t")[2] in ("Query", "Sync")]
+            waits += [
+                line
+                for line in trace.read().splitlines()
+                if line.split("\t")[0] == "F" and line.split("\t")[2] in ("Query", "Sync")
+            ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -254,8 +308,13 @@ def batch_paths(monkeypatch):
 
 
 def batch(*items):
-    return posting_create_batch([PostingRequest(request_no, business_type, list(legs), currency=currency, **kw)
-                                 for request_no, business_type, legs, currency, kw in items], posted_by="test")
+    return posting_create_batch(
+        [
+            PostingRequest(request_no, business_type, list(legs), currency=currency, **kw)
+            for request_no, business_type, legs, currency, kw in items
+        ],
+        posted_by="test",
+    )
 
 
 def batch_scenario(ledger, settings, *, one_call: bool):
@@ -285,8 +344,10 @@ def batch_scenario(ledger, settings, *, one_call: bool):
     assert Entry.objects.filter(account=fee, account_seq__isnull=True).count() == 2
     buffers_flush()
     posting_mode_set(mode=PostingMode.REALTIME, account=fee, actor="test")
-    end = {role: (ledger.fresh(a).entry_seq - start[role][0], ledger.fresh(a).balance - start[role][1])
-           for role, a in roles.items()}
+    end = {
+        role: (ledger.fresh(a).entry_seq - start[role][0], ledger.fresh(a).balance - start[role][1])
+        for role, a in roles.items()
+    }
     return [r.posting for r in results], roles, start, end
 
 
@@ -314,8 +375,9 @@ def test_a_batch_in_one_call_writes_what_the_full_path_writes(ledger, batch_path
 
 
 @pytest.mark.django_db
-def test_a_refused_item_goes_alone_down_the_full_path_and_the_others_in_one_call(ledger, batch_paths, settings,
-                                                                                 monkeypatch):
+def test_a_refused_item_goes_alone_down_the_full_path_and_the_others_in_one_call(
+    ledger, batch_paths, settings, monkeypatch
+):
     monkeypatch.setattr(services, "_BATCH_RUN_MIN", 1)  # a new call after a run of one item
     cases = _refusals(ledger)
     a, b = ledger.cash(), ledger.cash()
@@ -390,6 +452,7 @@ def test_thick_refusals_send_the_rest_of_the_batch_down_the_full_path(ledger, ba
     the last call allowed, leaves the items from its stop on to the full path
     together: a batch full of refusals costs a few calls, not one per
     refusal. The answers are the full path's."""
+
     def scenario(one_call: bool, refused: set[int], size: int):
         settings.POSTING_ONE_CALL = one_call
         batch_paths.clear()
@@ -398,8 +461,12 @@ def test_thick_refusals_send_the_rest_of_the_batch_down_the_full_path(ledger, ba
         ledger.recharge(a, "1000")
         n = f"thick-{one_call}-{len(refused)}"
         payee = {i: (closed if i in refused else b).account_no for i in range(size)}
-        results = batch(*[(f"{n}-{i}", "transfer", [Leg.debit(a.account_no, "1"), Leg.credit(payee[i], "1")], "CNY", {})
-                          for i in range(size)])
+        results = batch(
+            *[
+                (f"{n}-{i}", "transfer", [Leg.debit(a.account_no, "1"), Leg.credit(payee[i], "1")], "CNY", {})
+                for i in range(size)
+            ]
+        )
         return [r.error.code if r.error else "ok" for r in results], ledger.balance(a), list(batch_paths)
 
     # A run of 12 before the first refusal: its own call; a run of 1 after the next: the rest together.
@@ -419,8 +486,10 @@ def test_thick_refusals_send_the_rest_of_the_batch_down_the_full_path(ledger, ba
 def test_a_batch_in_one_call_is_its_own_transaction_and_a_replay_answers_the_first(ledger, batch_paths):
     a, b = ledger.cash(), ledger.cash()
     ledger.recharge(a, "10")
-    items = [(f"own-{i}", "transfer", [Leg.debit(a.account_no, "1"), Leg.credit(b.account_no, "1")], "CNY", {})
-             for i in range(5)]
+    items = [
+        (f"own-{i}", "transfer", [Leg.debit(a.account_no, "1"), Leg.credit(b.account_no, "1")], "CNY", {})
+        for i in range(5)
+    ]
     first = batch(*items)
     assert batch_paths == ["one call"] and all(r.ok and not r.posting.replayed for r in first)
     assert connection.connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE

@@ -15,8 +15,12 @@ def test_the_lock_and_the_write_are_prepared_and_reused(ledger):
     payer, payee = ledger.cash(), ledger.cash()
     ledger.recharge(payer, "100.00")
     for n in range(4):
-        posting_create(request_no=f"prep-{n}", business_type="transfer", posted_by="test",
-                       legs=[Leg.debit(payer.account_no, "1.00"), Leg.credit(payee.account_no, "1.00")])
+        posting_create(
+            request_no=f"prep-{n}",
+            business_type="transfer",
+            posted_by="test",
+            legs=[Leg.debit(payer.account_no, "1.00"), Leg.credit(payee.account_no, "1.00")],
+        )
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement, generic_plans FROM pg_prepared_statements")
         prepared = cursor.fetchall()

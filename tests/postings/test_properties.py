@@ -69,34 +69,53 @@ class Book:
     def apply(self, op):
         kind, *args = op
         rule = lambda bt, **p: posting_create_by_rule(  # noqa: E731
-            business_type=bt, request_no=self.req(), posted_by="prop",
-            params={k: getattr(v, "account_no", v) for k, v in p.items()})
+            business_type=bt,
+            request_no=self.req(),
+            posted_by="prop",
+            params={k: getattr(v, "account_no", v) for k, v in p.items()},
+        )
         if kind == "recharge":
             rule("recharge", member_account=self.cash[args[0]], channel_account=self.channel, amount=args[1])
         elif kind == "transfer":
             rule("transfer", payer_account=self.cash[args[0]], payee_account=self.cash[args[1]], amount=args[2])
         elif kind == "credit_purchase":
-            rule("credit_purchase", credit_account=self.credit[args[0]], merchant_account=self.cash[args[1]],
-                 amount=args[2])
+            rule(
+                "credit_purchase",
+                credit_account=self.credit[args[0]],
+                merchant_account=self.cash[args[1]],
+                amount=args[2],
+            )
         elif kind == "repay":
-            rule("credit_repayment", cash_account=self.cash[args[0]], credit_account=self.credit[args[0]],
-                 amount=args[1])
+            rule(
+                "credit_repayment", cash_account=self.cash[args[0]], credit_account=self.credit[args[0]], amount=args[1]
+            )
         elif kind == "withdraw_with_fee":
-            rule("withdrawal", member_account=self.cash[args[0]], channel_account=self.channel, amount=args[1],
-                 fee=args[2])
+            rule(
+                "withdrawal",
+                member_account=self.cash[args[0]],
+                channel_account=self.channel,
+                amount=args[1],
+                fee=args[2],
+            )
         elif kind == "hold":
             account = (self.credit if args[2] else self.cash)[args[0]]
-            hold_place(account_no=account.account_no, amount=args[1], reason="prop", request_no=self.req(),
-                       actor="prop")
+            hold_place(
+                account_no=account.account_no, amount=args[1], reason="prop", request_no=self.req(), actor="prop"
+            )
         elif kind in ("settle", "release"):
             holds = list(Hold.objects.order_by("id").values_list("id", flat=True))
             if not holds:
                 return
             hold_id = holds[args[0] % len(holds)]
             if kind == "settle":
-                hold_settle(hold_id=hold_id, request_no=self.req(), amount=args[1],
-                            business_type="guarantee_settlement", actor="prop",
-                            counter_account_no=self.escrow.account_no)
+                hold_settle(
+                    hold_id=hold_id,
+                    request_no=self.req(),
+                    amount=args[1],
+                    business_type="guarantee_settlement",
+                    actor="prop",
+                    counter_account_no=self.escrow.account_no,
+                )
             else:
                 hold_release(hold_id=hold_id, request_no=self.req(), amount=args[1], actor="prop")
         elif kind == "reverse":
@@ -120,8 +139,9 @@ class Book:
 
 
 @pytest.mark.django_db
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(ops=st.lists(operations, min_size=1, max_size=25))
 def test_random_sequences_keep_the_books(ops):
     try:
@@ -135,7 +155,10 @@ def test_random_sequences_keep_the_books(ops):
                     book.apply(op)
                 except LedgerError as refusal:
                     assert refusal.code in {
-                        "insufficient_funds", "hold_exceeded", "hold_not_active", "already_reversed",
+                        "insufficient_funds",
+                        "hold_exceeded",
+                        "hold_not_active",
+                        "already_reversed",
                         "reversal_not_allowed",
                     }, refusal
                 book.check_step()

@@ -15,8 +15,12 @@ pytestmark = pytest.mark.django_db
 def test_reversal_swaps_every_leg_and_links_the_original(ledger):
     payer, payee = ledger.cash(), ledger.cash()
     ledger.recharge(payer, "100")
-    original = posting_create(request_no="t1", business_type="transfer", posted_by="t",
-                              legs=[Leg.debit(payer.account_no, "40"), Leg.credit(payee.account_no, "40")])
+    original = posting_create(
+        request_no="t1",
+        business_type="transfer",
+        posted_by="t",
+        legs=[Leg.debit(payer.account_no, "40"), Leg.credit(payee.account_no, "40")],
+    )
     reversal = posting_reverse(serial_no=original.serial_no, request_no="t1-rev", posted_by="ops")
     assert reversal.reverses_id == original.serial_no
     assert reversal.business_type == "reversal"
@@ -45,8 +49,12 @@ def test_a_posting_is_reversed_once_and_a_reversal_never(ledger):
 def test_reversing_money_already_spent_is_refused(ledger):
     a, b = ledger.cash(), ledger.cash()
     recharge = ledger.recharge(a, "10")
-    posting_create(request_no="spend", business_type="transfer", posted_by="t",
-                   legs=[Leg.debit(a.account_no, "8"), Leg.credit(b.account_no, "8")])
+    posting_create(
+        request_no="spend",
+        business_type="transfer",
+        posted_by="t",
+        legs=[Leg.debit(a.account_no, "8"), Leg.credit(b.account_no, "8")],
+    )
     with pytest.raises(InsufficientFunds):
         posting_reverse(serial_no=recharge.serial_no, request_no="rev", posted_by="ops")
     assert not Posting.objects.filter(business_type="reversal").exists()
@@ -57,8 +65,12 @@ def test_replay_returns_the_original_and_posts_nothing(ledger):
     ledger.recharge(a, "100")
     legs = [Leg.debit(a.account_no, "25"), Leg.credit(b.account_no, "25")]
     first = posting_create(request_no="pay-1", business_type="transfer", legs=legs, posted_by="trade")
-    second = posting_create(request_no="pay-1", business_type="transfer", posted_by="trade",
-                            legs=[Leg.credit(b.account_no, "25.00"), Leg.debit(a.account_no, Decimal("25"))])
+    second = posting_create(
+        request_no="pay-1",
+        business_type="transfer",
+        posted_by="trade",
+        legs=[Leg.credit(b.account_no, "25.00"), Leg.debit(a.account_no, Decimal("25"))],
+    )
     assert (first.replayed, second.replayed, second.serial_no) == (False, True, first.serial_no)
     assert ledger.balance(a) == Decimal("75")
 
@@ -66,11 +78,19 @@ def test_replay_returns_the_original_and_posts_nothing(ledger):
 def test_same_request_no_other_content_is_a_conflict(ledger):
     a, b = ledger.cash(), ledger.cash()
     ledger.recharge(a, "100")
-    posting_create(request_no="pay-2", business_type="transfer", posted_by="trade",
-                   legs=[Leg.debit(a.account_no, "25"), Leg.credit(b.account_no, "25")])
+    posting_create(
+        request_no="pay-2",
+        business_type="transfer",
+        posted_by="trade",
+        legs=[Leg.debit(a.account_no, "25"), Leg.credit(b.account_no, "25")],
+    )
     with pytest.raises(IdempotencyConflict) as err:
-        posting_create(request_no="pay-2", business_type="transfer", posted_by="trade",
-                       legs=[Leg.debit(a.account_no, "26"), Leg.credit(b.account_no, "26")])
+        posting_create(
+            request_no="pay-2",
+            business_type="transfer",
+            posted_by="trade",
+            legs=[Leg.debit(a.account_no, "26"), Leg.credit(b.account_no, "26")],
+        )
     assert err.value.code == "idempotency_conflict" and err.value.http_status == 409
     assert ledger.balance(a) == Decimal("75")
 

@@ -23,9 +23,16 @@ def seed(**options):
 
 def snapshot():
     return (
-        Entity.objects.count(), Customer.objects.count(), Member.objects.count(), Account.objects.count(),
-        Posting.objects.count(), Entry.objects.count(), Hold.objects.count(), HoldEvent.objects.count(),
-        AccountStatusChange.objects.count(), Account.objects.aggregate(b=Sum("balance"), f=Sum("frozen")),
+        Entity.objects.count(),
+        Customer.objects.count(),
+        Member.objects.count(),
+        Account.objects.count(),
+        Posting.objects.count(),
+        Entry.objects.count(),
+        Hold.objects.count(),
+        HoldEvent.objects.count(),
+        AccountStatusChange.objects.count(),
+        Account.objects.aggregate(b=Sum("balance"), f=Sum("frozen")),
     )
 
 
@@ -48,7 +55,14 @@ def test_seed_demo_builds_a_ledger_that_holds_together():
         assert members.filter(accounts__entity=entity).exists()
 
     business_types = set(Posting.objects.values_list("business_type", flat=True))
-    assert {"recharge", "transfer", "credit_purchase", "withdrawal", "guarantee_settlement", "reversal"} <= business_types
+    assert {
+        "recharge",
+        "transfer",
+        "credit_purchase",
+        "withdrawal",
+        "guarantee_settlement",
+        "reversal",
+    } <= business_types
     assert Posting.objects.filter(reverses__isnull=False).exists()
     assert Hold.objects.filter(status=HoldStatus.SETTLED).exists()
     assert Posting.objects.filter(hold_event__isnull=False, business_type="withdrawal").exists()

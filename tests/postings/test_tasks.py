@@ -15,8 +15,14 @@ from postings.tasks import holds_expire_due
 def expired_hold(ledger):
     wallet = ledger.cash()
     ledger.recharge(wallet, "100")
-    hold = hold_place(account_no=wallet.account_no, amount="60", reason="pre-auth", request_no="h-exp",
-                      actor="t", expires_at=timezone.now() - timedelta(minutes=1))
+    hold = hold_place(
+        account_no=wallet.account_no,
+        amount="60",
+        reason="pre-auth",
+        request_no="h-exp",
+        actor="t",
+        expires_at=timezone.now() - timedelta(minutes=1),
+    )
     return wallet, hold
 
 

@@ -46,8 +46,9 @@ def book(ledger):
 
 def post(rule, **params):
     params = {k: (v.account_no if hasattr(v, "account_no") else v) for k, v in params.items()}
-    return posting_create_by_rule(business_type=rule, request_no=f"{rule}-{next(_requests)}", params=params,
-                                  posted_by="accountant")
+    return posting_create_by_rule(
+        business_type=rule, request_no=f"{rule}-{next(_requests)}", params=params, posted_by="accountant"
+    )
 
 
 def test_recharge_100(book, ledger):
@@ -61,7 +62,9 @@ def test_recharge_100(book, ledger):
 def test_withdraw_100(book, ledger):
     before = totals()
     posting_create(
-        request_no="wd-1", business_type="withdrawal", posted_by="accountant",
+        request_no="wd-1",
+        business_type="withdrawal",
+        posted_by="accountant",
         legs=[Leg.debit(book["alice"].account_no, "100"), Leg.credit(book["channel"].account_no, "100")],
     )
     assert moved(before, totals()) == (0, -100, 100)

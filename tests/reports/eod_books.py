@@ -34,8 +34,9 @@ def open_date(entity) -> date:
 
 def post(rule: str, **params):
     params = {k: (v.account_no if hasattr(v, "account_no") else v) for k, v in params.items()}
-    return posting_create_by_rule(business_type=rule, request_no=f"eod-{rule}-{next(_requests)}", params=params,
-                                  posted_by="accountant")
+    return posting_create_by_rule(
+        business_type=rule, request_no=f"eod-{rule}-{next(_requests)}", params=params, posted_by="accountant"
+    )
 
 
 def sheet(entity, day: date) -> dict[str, tuple]:
@@ -49,9 +50,17 @@ def sheet(entity, day: date) -> dict[str, tuple]:
 def vouchers(entity, day: date) -> list[tuple]:
     """(voucher no, subject, direction, business type, amount, entry count, first serial, last serial)."""
     return list(
-        Voucher.objects.filter(entity=entity, accounting_date=day).order_by("voucher_no").values_list(
-            "voucher_no", "subject_code", "direction", "business_type", "amount", "entry_count",
-            "first_entry_serial", "last_entry_serial",
+        Voucher.objects.filter(entity=entity, accounting_date=day)
+        .order_by("voucher_no")
+        .values_list(
+            "voucher_no",
+            "subject_code",
+            "direction",
+            "business_type",
+            "amount",
+            "entry_count",
+            "first_entry_serial",
+            "last_entry_serial",
         )
     )
 
@@ -75,11 +84,25 @@ def serials(*postings, account=None) -> list[int]:
 def report_rows(entity, day: date) -> tuple:
     """Everything the end of day wrote for the day, without ids and timestamps."""
     return (
-        sorted(DailyBalance.objects.filter(entity=entity, accounting_date=day).values_list(
-            "account_id", "account_type_code", "subject_code", "category", "currency", "opening", "debit",
-            "credit", "closing", "entry_count")),
-        sorted(CheckResult.objects.filter(entity=entity, accounting_date=day).values_list(
-            "check_name", "passed", "checked_rows", "summary")),
+        sorted(
+            DailyBalance.objects.filter(entity=entity, accounting_date=day).values_list(
+                "account_id",
+                "account_type_code",
+                "subject_code",
+                "category",
+                "currency",
+                "opening",
+                "debit",
+                "credit",
+                "closing",
+                "entry_count",
+            )
+        ),
+        sorted(
+            CheckResult.objects.filter(entity=entity, accounting_date=day).values_list(
+                "check_name", "passed", "checked_rows", "summary"
+            )
+        ),
         [c.details for c in CheckResult.objects.filter(entity=entity, accounting_date=day).order_by("check_name")],
         vouchers(entity, day),
     )

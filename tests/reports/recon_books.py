@@ -34,8 +34,13 @@ def sample_file(name: str) -> bytes:
 
 def epay_file(day, rows) -> bytes:
     """The sample payment company's statement. rows: (serial, signed amount, fee[, status])."""
-    out = ["#易付通商户对账单", "#商户号:888800001234", f"#账单日期:{day}", "#" + "-" * 40,
-           "交易流水号,交易时间,商户订单号,业务类型,金额(元),手续费(元),交易状态"]
+    out = [
+        "#易付通商户对账单",
+        "#商户号:888800001234",
+        f"#账单日期:{day}",
+        "#" + "-" * 40,
+        "交易流水号,交易时间,商户订单号,业务类型,金额(元),手续费(元),交易状态",
+    ]
     total_in, total_out, fees = D(0), D(0), D(0)
     for serial, amount, fee, *status in rows:
         status = status[0] if status else "成功"
@@ -46,17 +51,24 @@ def epay_file(day, rows) -> bytes:
             total_in += max(value, D(0))
             total_out += max(-value, D(0))
             fees += D(fee)
-    out += ["#" + "-" * 40, f"#汇总,总笔数:{len(rows)},收入金额:{total_in:.2f},支出金额:{total_out:.2f},"
-                            f"手续费合计:{fees:.2f}"]
+    out += [
+        "#" + "-" * 40,
+        f"#汇总,总笔数:{len(rows)},收入金额:{total_in:.2f},支出金额:{total_out:.2f},手续费合计:{fees:.2f}",
+    ]
     return ("\n".join(out) + "\n").encode("utf-8")
 
 
 def recharge(ledger, wallet, amount: str, serial: str):
     """Money in through the channel: Dr clearing / Cr member cash, with the channel's serial."""
     return posting_create_by_rule(
-        business_type="recharge", request_no=f"recon-rc-{next(_requests)}",
-        params={"member_account": wallet.account_no, "channel_account": ledger.channel().account_no,
-                "amount": amount, "channel_serial_no": serial},
+        business_type="recharge",
+        request_no=f"recon-rc-{next(_requests)}",
+        params={
+            "member_account": wallet.account_no,
+            "channel_account": ledger.channel().account_no,
+            "amount": amount,
+            "channel_serial_no": serial,
+        },
         posted_by="test",
     )
 
@@ -64,7 +76,9 @@ def recharge(ledger, wallet, amount: str, serial: str):
 def payout(ledger, wallet, amount: str, serial: str):
     """Money out through the channel: Dr member cash / Cr clearing, with the channel's serial."""
     return posting_create(
-        request_no=f"recon-po-{next(_requests)}", business_type="withdrawal",
+        request_no=f"recon-po-{next(_requests)}",
+        business_type="withdrawal",
         legs=[Leg.debit(wallet.account_no, amount), Leg.credit(ledger.channel().account_no, amount)],
-        posted_by="test", external_ref=serial,
+        posted_by="test",
+        external_ref=serial,
     )

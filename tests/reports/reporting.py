@@ -42,8 +42,9 @@ def ensure_report_roles() -> None:
         group, _ = Group.objects.get_or_create(name=group_name)
         for grant in perms:
             if grant.startswith("view:"):
-                group.permissions.add(*Permission.objects.filter(content_type__app_label=grant[5:],
-                                                                 codename__startswith="view_"))
+                group.permissions.add(
+                    *Permission.objects.filter(content_type__app_label=grant[5:], codename__startswith="view_")
+                )
             else:
                 app_label, codename = grant.split(".")
                 group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
@@ -53,8 +54,11 @@ def ensure_report_roles() -> None:
         group = Group.objects.get(name=group_name)
         for grant in [*perms, *proposals.get(group_name, [])]:
             if grant == "view":
-                group.permissions.add(*Permission.objects.filter(
-                    content_type__app_label="reports", codename__in=[f"view_{m}" for m in recon.MODELS]))
+                group.permissions.add(
+                    *Permission.objects.filter(
+                        content_type__app_label="reports", codename__in=[f"view_{m}" for m in recon.MODELS]
+                    )
+                )
             else:
                 app_label, codename = grant.split(".")
                 group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
@@ -70,9 +74,18 @@ def staff_user(username: str, role: str | None) -> User:
 def balance_row(account: Account, day: date, opening, debit, credit, closing, count=0) -> DailyBalance:
     t = account.account_type
     return DailyBalance.objects.create(
-        entity=account.entity, accounting_date=day, account=account, account_type_code=t.code,
-        subject_code=t.subject_code, category=t.category, currency=account.currency, opening=Decimal(opening),
-        debit=Decimal(debit), credit=Decimal(credit), closing=Decimal(closing), entry_count=count,
+        entity=account.entity,
+        accounting_date=day,
+        account=account,
+        account_type_code=t.code,
+        subject_code=t.subject_code,
+        category=t.category,
+        currency=account.currency,
+        opening=Decimal(opening),
+        debit=Decimal(debit),
+        credit=Decimal(credit),
+        closing=Decimal(closing),
+        entry_count=count,
     )
 
 
@@ -94,8 +107,9 @@ class Books:
             entries = list(Entry.objects.filter(account=account, accounting_date=self.day).order_by("account_seq"))
             debit = sum((e.amount for e in entries if e.direction == "D"), Decimal(0))
             credit = sum((e.amount for e in entries if e.direction == "C"), Decimal(0))
-            balance_row(account, self.day, entries[0].balance_before, debit, credit, entries[-1].balance_after,
-                        len(entries))
+            balance_row(
+                account, self.day, entries[0].balance_before, debit, credit, entries[-1].balance_after, len(entries)
+            )
 
     def vouchers_from_entries(self) -> list[Voucher]:
         """Summary vouchers of the day, one per subject, direction, business type and currency."""
@@ -107,30 +121,48 @@ class Books:
         for n, (key, entries) in enumerate(sorted(groups.items()), start=1):
             subject, direction, business_type, currency = key
             serials = [e.serial_no for e in entries]
-            vouchers.append(Voucher.objects.create(
-                entity=self.ledger.entity, accounting_date=self.day, voucher_no=f"V{self.day:%Y%m%d}-{n:04d}",
-                subject_code=subject, direction=direction, business_type=business_type, currency=currency,
-                amount=sum((e.amount for e in entries), Decimal(0)), entry_count=len(entries),
-                first_entry_serial=min(serials), last_entry_serial=max(serials),
-            ))
+            vouchers.append(
+                Voucher.objects.create(
+                    entity=self.ledger.entity,
+                    accounting_date=self.day,
+                    voucher_no=f"V{self.day:%Y%m%d}-{n:04d}",
+                    subject_code=subject,
+                    direction=direction,
+                    business_type=business_type,
+                    currency=currency,
+                    amount=sum((e.amount for e in entries), Decimal(0)),
+                    entry_count=len(entries),
+                    first_entry_serial=min(serials),
+                    last_entry_serial=max(serials),
+                )
+            )
         return vouchers
 
     def check(self, name: str, passed: bool, details=(), summary: str = "") -> CheckResult:
-        return CheckResult.objects.create(entity=self.ledger.entity, accounting_date=self.day, check_name=name,
-                                          passed=passed, details=list(details), summary=summary, checked_rows=3)
+        return CheckResult.objects.create(
+            entity=self.ledger.entity,
+            accounting_date=self.day,
+            check_name=name,
+            passed=passed,
+            details=list(details),
+            summary=summary,
+            checked_rows=3,
+        )
 
 
 def make_books(ledger) -> Books:
     alice = ledger.cash(ledger.member("Alice Zhang"))
     bob = ledger.cash(ledger.member("Bob Li"))
     channel = ledger.channel()
-    books = Books(ledger=ledger, day=current_accounting_date(entity=ledger.entity), alice=alice, bob=bob,
-                  channel=channel)
+    books = Books(
+        ledger=ledger, day=current_accounting_date(entity=ledger.entity), alice=alice, bob=bob, channel=channel
+    )
     books.requests["recharge"] = ledger.next_request("rc")
     ledger.recharge(alice, Decimal("1000.00"), request_no=books.requests["recharge"])
     books.requests["transfer"] = ledger.next_request("tf")
     posting_create_by_rule(
-        business_type="transfer", request_no=books.requests["transfer"],
+        business_type="transfer",
+        request_no=books.requests["transfer"],
         params={"payer_account": alice.account_no, "payee_account": bob.account_no, "amount": "300.00"},
         posted_by="test",
     )

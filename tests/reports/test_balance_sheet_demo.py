@@ -28,8 +28,7 @@ def recomputed_sheets(entity) -> dict:
     by_day = defaultdict(list)
     for e in Entry.objects.filter(account__entity=entity).order_by("accounting_date", "account_id", "account_seq"):
         by_day[e.accounting_date].append(e)
-    days = sorted(EodRun.objects.filter(entity=entity, status=RunStatus.DONE).values_list("accounting_date",
-                                                                                          flat=True))
+    days = sorted(EodRun.objects.filter(entity=entity, status=RunStatus.DONE).values_list("accounting_date", flat=True))
     balance = defaultdict(lambda: ZERO)
     sheets = {}
     for day in days:
@@ -41,8 +40,13 @@ def recomputed_sheets(entity) -> dict:
             normal = "D" if accounts[e.account_id].category == "asset" else "C"
             balance[e.account_id] += e.amount if e.direction == normal else -e.amount
         sheets[day] = {
-            account_id: (opening.get(account_id, ZERO), debit[account_id], credit[account_id], balance[account_id],
-                         count[account_id])
+            account_id: (
+                opening.get(account_id, ZERO),
+                debit[account_id],
+                credit[account_id],
+                balance[account_id],
+                count[account_id],
+            )
             for account_id in balance
             if count[account_id] or opening.get(account_id, ZERO)
         }
@@ -73,10 +77,16 @@ def test_the_demo_month_closes_and_agrees_with_an_independent_recomputation():
         runs = EodRun.objects.filter(entity=entity)
         assert runs.count() == 5, out.getvalue()  # six days of history; the last one (today) stays open
         assert set(runs.values_list("status", flat=True)) == {RunStatus.DONE}
-        assert set(AccountingDay.objects.filter(entity=entity, date__in=runs.values("accounting_date"))
-                   .values_list("status", flat=True)) == {DayStatus.CLOSED}
-        failed = list(CheckResult.objects.filter(entity=entity, passed=False).values_list(
-            "accounting_date", "check_name", "summary"))
+        assert set(
+            AccountingDay.objects.filter(entity=entity, date__in=runs.values("accounting_date")).values_list(
+                "status", flat=True
+            )
+        ) == {DayStatus.CLOSED}
+        failed = list(
+            CheckResult.objects.filter(entity=entity, passed=False).values_list(
+                "accounting_date", "check_name", "summary"
+            )
+        )
         assert failed == []
 
         for day, expected in recomputed_sheets(entity).items():
@@ -85,22 +95,43 @@ def test_the_demo_month_closes_and_agrees_with_an_independent_recomputation():
                 for r in DailyBalance.objects.filter(entity=entity, accounting_date=day)
             }
             assert got == expected, (entity.code, day)
-            got_vouchers = list(Voucher.objects.filter(entity=entity, accounting_date=day).order_by(
-                "voucher_no").values_list("voucher_no", "subject_code", "direction", "business_type", "currency",
-                                          "amount", "entry_count", "first_entry_serial", "last_entry_serial"))
+            got_vouchers = list(
+                Voucher.objects.filter(entity=entity, accounting_date=day)
+                .order_by("voucher_no")
+                .values_list(
+                    "voucher_no",
+                    "subject_code",
+                    "direction",
+                    "business_type",
+                    "currency",
+                    "amount",
+                    "entry_count",
+                    "first_entry_serial",
+                    "last_entry_serial",
+                )
+            )
             assert got_vouchers == recomputed_vouchers(entity, day), (entity.code, day)
 
 
 def test_the_embedded_demo_closes_its_days_on_sqlite(tmp_path):
     """The demo's database is SQLite: seed a small demo there and close its days."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", LEDGER_VAR_DIR=str(tmp_path), LOG_LEVEL="WARNING",
-               CELERY_BROKER_URL="")
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        LEDGER_VAR_DIR=str(tmp_path),
+        LOG_LEVEL="WARNING",
+        CELERY_BROKER_URL="",
+    )
     manage = [sys.executable, "manage.py"]
-    for args in (["migrate", "-v", "0"], ["seed_demo", "--members", "20", "--days", "4", "--seed", "3"],
-                 ["eod", "--catch-up"], ["eod", "--catch-up"]):
-        done = subprocess.run(manage + args, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True,
-                              timeout=300)
+    for args in (
+        ["migrate", "-v", "0"],
+        ["seed_demo", "--members", "20", "--days", "4", "--seed", "3"],
+        ["eod", "--catch-up"],
+        ["eod", "--catch-up"],
+    ):
+        done = subprocess.run(
+            manage + args, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == "Nothing to run."  # the second catch-up found every day closed
 

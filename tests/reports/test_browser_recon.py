@@ -41,14 +41,17 @@ def test_upload_find_the_short_propose_and_approve_an_adjustment(live_server, le
 
     with chromium() as browser:
         first = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-        propose(first, live_server.url, user=maker, day=day.isoformat(), statement=statement,
-                wallet=wallet.account_no)
+        propose(first, live_server.url, user=maker, day=day.isoformat(), statement=statement, wallet=wallet.account_no)
         second = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
         approve(second, live_server.url, user=checker)
 
     short = Difference.objects.get(serial_no="EP-F")
     assert (short.outcome, short.status, short.resolution, short.resolved_by) == (
-        "short", "resolved", "adjusting_posting", checker)
+        "short",
+        "resolved",
+        "adjusting_posting",
+        checker,
+    )
     proposal = DifferenceProposal.objects.get()
     assert (proposal.proposed_by.username, proposal.decided_by.username) == (maker, checker)
     posting = Posting.objects.get(business_type="adjustment")
@@ -71,8 +74,9 @@ def propose(page, base: str, *, user: str, day: str, statement: bytes, wallet: s
     page.get_by_role("link", name="Upload a statement").click()
     page.select_option("#id_channel", "epaysim")
     page.fill("#id_statement_date", day)
-    page.set_input_files("#id_file", files=[{"name": f"epaysim_{day}.csv", "mimeType": "text/csv",
-                                             "buffer": statement}])
+    page.set_input_files(
+        "#id_file", files=[{"name": f"epaysim_{day}.csv", "mimeType": "text/csv", "buffer": statement}]
+    )
     shot("01-upload")
     page.get_by_role("button", name="Import and match").click()
 

@@ -24,14 +24,25 @@ def test_finance_reads_the_reports_and_reconciles_the_gl(live_server, ledger):
     books = make_books(ledger)
     books.vouchers_from_entries()
     books.check("identity", True, summary="CNY 0 = 1000 + -1000")
-    books.check("entry_chain", False, [{"entry": books.bob.entries.get().serial_no, "account_no": books.bob.account_no,
-                                        "problem": "balance before 5.00 != previous balance after 0.00"}],
-                summary="1 entries break their account's chain")
+    books.check(
+        "entry_chain",
+        False,
+        [
+            {
+                "entry": books.bob.entries.get().serial_no,
+                "account_no": books.bob.account_no,
+                "problem": "balance before 5.00 != previous balance after 0.00",
+            }
+        ],
+        summary="1 entries break their account's chain",
+    )
     day, alice, bob = books.day.isoformat(), books.alice.account_no, books.bob.account_no
     # The GL's channel clearing closes 10.00 off the ledger's -1,000.00.
-    gl_file = ("\ufeffsubject_code,currency,opening,debit,credit,closing,accounting_date\n"
-               f"2241,CNY,0.00,300.00,1300.00,1000.00,{day}\n"
-               f"1002,CNY,0.00,1000.00,0.00,-990.00,{day}\n").encode()
+    gl_file = (
+        "\ufeffsubject_code,currency,opening,debit,credit,closing,accounting_date\n"
+        f"2241,CNY,0.00,300.00,1300.00,1000.00,{day}\n"
+        f"1002,CNY,0.00,1000.00,0.00,-990.00,{day}\n"
+    ).encode()
 
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
@@ -80,8 +91,7 @@ def walk_through(page, base: str, *, finance: str, day: str, alice: str, bob: st
     page.get_by_role("link", name="Upload a GL trial balance").click()
     page.select_option("#id_entity", label="MAIN · Main operating entity")
     page.fill("#id_accounting_date", day)
-    page.set_input_files("#id_file", files=[{"name": "trial-balance.csv", "mimeType": "text/csv",
-                                             "buffer": gl_file}])
+    page.set_input_files("#id_file", files=[{"name": "trial-balance.csv", "mimeType": "text/csv", "buffer": gl_file}])
     shot("04-gl-upload")
     page.get_by_role("button", name="Import and compare").click()
     expect(page).to_have_url(re.compile(r"/reports/gl/\d+/$"))

@@ -54,8 +54,13 @@ def test_a_posting_dated_on_a_cut_day_is_refused(ledger, status):
     assert AccountingDay.objects.get(entity=ledger.entity, date=NOV2).status == status
     postings = Posting.objects.count()
     with pytest.raises(DayClosed) as refused:
-        posting_create(request_no="late-1", business_type="adjustment", posted_by="finance", accounting_date=NOV2,
-                       legs=[Leg.debit(channel.account_no, "1"), Leg.credit(wallet.account_no, "1")])
+        posting_create(
+            request_no="late-1",
+            business_type="adjustment",
+            posted_by="finance",
+            accounting_date=NOV2,
+            legs=[Leg.debit(channel.account_no, "1"), Leg.credit(wallet.account_no, "1")],
+        )
     assert refused.value.code == "day_closed"
     assert refused.value.fields == {"accounting_date": NOV2, "open_date": NOV3}
     assert Posting.objects.count() == postings
@@ -73,8 +78,13 @@ def test_a_posting_dated_before_the_first_closed_day_is_refused(ledger):
     assert not AccountingDay.objects.filter(entity=ledger.entity, date=NOV2).exists()
     postings, balance = Posting.objects.count(), wallet.__class__.objects.get(pk=wallet.pk).balance
     with pytest.raises(DayClosed) as refused:
-        posting_create(request_no="late-0", business_type="adjustment", posted_by="finance", accounting_date=NOV2,
-                       legs=[Leg.debit(channel.account_no, "1"), Leg.credit(wallet.account_no, "1")])
+        posting_create(
+            request_no="late-0",
+            business_type="adjustment",
+            posted_by="finance",
+            accounting_date=NOV2,
+            legs=[Leg.debit(channel.account_no, "1"), Leg.credit(wallet.account_no, "1")],
+        )
     assert "2026-11-02" in str(refused.value) and "before 2026-11-03, which is closed" in str(refused.value)
     assert refused.value.fields == {"accounting_date": NOV2, "open_date": NOV4}
     assert Posting.objects.count() == postings
@@ -87,9 +97,13 @@ def test_a_back_dated_posting_before_any_end_of_day_is_still_taken(ledger):
     # history (the demo, a migration) posts on past days.
     open_books_on(ledger.entity, NOV3)
     wallet, channel = ledger.cash(), ledger.channel()
-    late = posting_create(request_no="history-1", business_type="adjustment", posted_by="finance",
-                          accounting_date=NOV2,
-                          legs=[Leg.debit(channel.account_no, "5"), Leg.credit(wallet.account_no, "5")])
+    late = posting_create(
+        request_no="history-1",
+        business_type="adjustment",
+        posted_by="finance",
+        accounting_date=NOV2,
+        legs=[Leg.debit(channel.account_no, "5"), Leg.credit(wallet.account_no, "5")],
+    )
     assert late.accounting_date == NOV2
 
 
@@ -101,9 +115,13 @@ def test_a_correction_after_the_close_is_posted_on_the_open_day_and_names_the_da
     eod_run(entity=ledger.entity, accounting_date=NOV2, actor="ops")
 
     reversal = posting_reverse(serial_no=wrong.serial_no, request_no="fix-1", posted_by="finance")
-    adjust = posting_create(request_no="fix-2", business_type="adjustment", posted_by="finance",
-                            corrects_date=NOV2,
-                            legs=[Leg.debit(channel.account_no, "100"), Leg.credit(wallet.account_no, "100")])
+    adjust = posting_create(
+        request_no="fix-2",
+        business_type="adjustment",
+        posted_by="finance",
+        corrects_date=NOV2,
+        legs=[Leg.debit(channel.account_no, "100"), Leg.credit(wallet.account_no, "100")],
+    )
     assert (reversal.accounting_date, reversal.corrects_date) == (NOV3, NOV2)
     assert (adjust.accounting_date, adjust.corrects_date) == (NOV3, NOV2)
 
@@ -194,8 +212,11 @@ def test_a_posting_in_flight_at_the_cut_lands_in_exactly_one_day(ledger, commit_
                 assert cut_done.wait(30)
             with transaction.atomic():
                 result["posting"] = posting_create(
-                    request_no="in-flight", business_type="transfer", posted_by="trade",
-                    legs=[Leg.debit(wallet.account_no, "30"), Leg.credit(channel.account_no, "30")])
+                    request_no="in-flight",
+                    business_type="transfer",
+                    posted_by="trade",
+                    legs=[Leg.debit(wallet.account_no, "30"), Leg.credit(channel.account_no, "30")],
+                )
                 posted.set()
                 release.wait(30)  # mid-transaction: entries written, not committed
             result["committed_at"] = clock.monotonic()

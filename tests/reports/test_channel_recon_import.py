@@ -17,13 +17,14 @@ DAY = date(2026, 11, 20)
 
 
 def load(channel, content, day=DAY, name="statement.csv"):
-    return statement_import(channel=channel, statement_date=day, file_name=name, content=content,
-                            imported_by="finance")
+    return statement_import(channel=channel, statement_date=day, file_name=name, content=content, imported_by="finance")
 
 
 def lines_of(statement):
-    return [(ln.line_no, ln.serial_no, ln.direction, ln.amount, ln.fee, ln.status, ln.counts)
-            for ln in statement.lines.order_by("line_no")]
+    return [
+        (ln.line_no, ln.serial_no, ln.direction, ln.amount, ln.fee, ln.status, ln.counts)
+        for ln in statement.lines.order_by("line_no")
+    ]
 
 
 def test_the_bank_sample_gbk_with_debit_and_credit_columns(ledger):
@@ -72,26 +73,49 @@ def epay_good() -> bytes:
     return epay_file("2026-11-20", GOOD)
 
 
-@pytest.mark.parametrize("name, mangle, expected", [
-    ("GBK instead of UTF-8", lambda b: b.decode("utf-8").encode("gbk"), "line 1: not UTF-8 text"),
-    ("missing fee column", lambda b: b.replace("手续费(元),".encode(), b""),
-     "line 5: missing column 手续费(元)"),
-    ("too many places", lambda b: b.replace(b"-50.00", b"-50.005"),
-     "line 7, column 金额(元): '-50.005': CNY allows at most 2 decimal places"),
-    ("not a number", lambda b: b.replace(b"20.00,0.08", b"2O.00,0.08"),
-     "line 8, column 金额(元): '2O.00' is not a decimal amount"),
-    ("zero amount", lambda b: b.replace(b"100.00,0.38", b"0.00,0.38"), "line 6, column 金额(元): the amount is zero"),
-    ("bad time", lambda b: b.replace(b"YF2,2026-11-20 10:00:00", b"YF2,2026-11-31 10:00:00"),
-     "line 7: '2026-11-31 10:00:00' is not a time"),
-    ("duplicate serial", lambda b: b.replace(b"YF3,", b"YF1,"), "line 8: serial number YF1 is already on line 6"),
-    ("truncated: footer gone", lambda b: b.rsplit(b"#---", 1)[0],
-     "line 9: the summary footer (a line starting with '#') is missing; the file is truncated"),
-    ("truncated: a line gone", lambda b: b.replace("YF3,2026-11-20 10:00:00,ORD-YF3,收款,20.00,0.08,成功\n"
-                                                   .encode(), b""),
-     "the footer counts 3 lines, the file has 2"),
-    ("truncated mid-line", lambda b: b.split(b"ORD-YF3")[0],
-     "line 8: 3 fields, the header has 7 (a truncated or broken line)"),
-])
+@pytest.mark.parametrize(
+    "name, mangle, expected",
+    [
+        ("GBK instead of UTF-8", lambda b: b.decode("utf-8").encode("gbk"), "line 1: not UTF-8 text"),
+        ("missing fee column", lambda b: b.replace("手续费(元),".encode(), b""), "line 5: missing column 手续费(元)"),
+        (
+            "too many places",
+            lambda b: b.replace(b"-50.00", b"-50.005"),
+            "line 7, column 金额(元): '-50.005': CNY allows at most 2 decimal places",
+        ),
+        (
+            "not a number",
+            lambda b: b.replace(b"20.00,0.08", b"2O.00,0.08"),
+            "line 8, column 金额(元): '2O.00' is not a decimal amount",
+        ),
+        (
+            "zero amount",
+            lambda b: b.replace(b"100.00,0.38", b"0.00,0.38"),
+            "line 6, column 金额(元): the amount is zero",
+        ),
+        (
+            "bad time",
+            lambda b: b.replace(b"YF2,2026-11-20 10:00:00", b"YF2,2026-11-31 10:00:00"),
+            "line 7: '2026-11-31 10:00:00' is not a time",
+        ),
+        ("duplicate serial", lambda b: b.replace(b"YF3,", b"YF1,"), "line 8: serial number YF1 is already on line 6"),
+        (
+            "truncated: footer gone",
+            lambda b: b.rsplit(b"#---", 1)[0],
+            "line 9: the summary footer (a line starting with '#') is missing; the file is truncated",
+        ),
+        (
+            "truncated: a line gone",
+            lambda b: b.replace("YF3,2026-11-20 10:00:00,ORD-YF3,收款,20.00,0.08,成功\n".encode(), b""),
+            "the footer counts 3 lines, the file has 2",
+        ),
+        (
+            "truncated mid-line",
+            lambda b: b.split(b"ORD-YF3")[0],
+            "line 8: 3 fields, the header has 7 (a truncated or broken line)",
+        ),
+    ],
+)
 def test_a_malformed_file_is_refused_whole_naming_the_line(ledger, name, mangle, expected):
     channel = sample_channel("epaysim")
     load(channel, epay_good(), day=date(2026, 11, 19))  # the good file is fine
@@ -116,8 +140,8 @@ def test_the_bank_refuses_utf8_and_lines_with_both_or_neither_column(ledger):
     text = sample_file("banksim_20261120.csv").decode("gbk")
     with pytest.raises(StatementFileInvalid, match="line 1: this is UTF-8 text, but banksim statements are GBK"):
         load(channel, text.encode("utf-8"))
-    both = text.replace(',充值,,250.50,', ',充值,1.00,250.50,')
-    neither = text.replace(',提现,300.00,,', ',提现,,,')
+    both = text.replace(",充值,,250.50,", ",充值,1.00,250.50,")
+    neither = text.replace(",提现,300.00,,", ",提现,,,")
     with pytest.raises(StatementFileInvalid, match=r"line 4: both debit \(1.0000\) and credit"):
         load(channel, both.encode("gbk"))
     with pytest.raises(StatementFileInvalid, match="line 5: neither debit nor credit has an amount"):
@@ -131,7 +155,8 @@ def test_the_migration_installed_both_sample_channels_and_the_grants():
     from reports.recon_models import Channel
 
     assert {c.code: (c.encoding, c.amount_mode) for c in Channel.objects.all()} == {
-        "banksim": ("gbk", "debit_credit"), "epaysim": ("utf-8", "signed"),
+        "banksim": ("gbk", "debit_credit"),
+        "epaysim": ("utf-8", "signed"),
     }
     finance = set(Group.objects.get(name="Finance staff").permissions.values_list("codename", flat=True))
     assert {"import_statement", "work_difference", "view_difference", "view_reconrun"} <= finance
@@ -164,8 +189,9 @@ def test_a_file_is_read_line_by_line_into_the_lines_the_whole_text_splits_into(e
 
 def test_a_file_that_does_not_decode_is_refused_for_that_first(ledger):
     content = epay_good().replace("手续费(元),".encode(), b"")  # a missing column ...
-    content = content.replace("YF3,2026-11-20 10:00:00,ORD-YF3,收款".encode(), "YF3,2026-11-20 10:00:00,ORD-YF3,收款"
-                              .encode("gbk"))  # ... and a GBK line further on
+    content = content.replace(
+        "YF3,2026-11-20 10:00:00,ORD-YF3,收款".encode(), "YF3,2026-11-20 10:00:00,ORD-YF3,收款".encode("gbk")
+    )  # ... and a GBK line further on
     with pytest.raises(StatementFileInvalid) as refused:
         load(sample_channel("epaysim"), content)
     assert refused.value.problems == ["line 8: not UTF-8 text (epaysim statements are UTF-8; was it saved as GBK?)"]
@@ -177,17 +203,34 @@ def test_copy_and_bulk_create_store_the_same_lines(ledger, monkeypatch):
 
     from reports import channel_recon
 
-    rows = [("YF1", "100.00", "0.38"), ("YF\\2", "-50.50", "1.00"), ("YF\t3", "20.00", "0.08", "关闭"),
-            ("YF4", "0.01", "0.00")]
+    rows = [
+        ("YF1", "100.00", "0.38"),
+        ("YF\\2", "-50.50", "1.00"),
+        ("YF\t3", "20.00", "0.08", "关闭"),
+        ("YF4", "0.01", "0.00"),
+    ]
     channel = sample_channel("epaysim")
     by_copy = load(channel, epay_file("2026-11-20", rows), day=date(2026, 11, 20))
     monkeypatch.setattr(channel_recon, "_copy_supported", lambda: False)
     by_orm = load(channel, epay_file("2026-11-21", rows), day=date(2026, 11, 21))
 
     def stored(statement, shift=timedelta(0)):
-        return [(ln.line_no, ln.serial_no, ln.txn_time - shift, ln.direction, ln.amount, ln.fee, ln.status, ln.counts,
-                 ln.raw.replace("2026-11-21", "2026-11-20"), ln.channel_id, ln.statement_date - shift)
-                for ln in statement.lines.order_by("line_no")]
+        return [
+            (
+                ln.line_no,
+                ln.serial_no,
+                ln.txn_time - shift,
+                ln.direction,
+                ln.amount,
+                ln.fee,
+                ln.status,
+                ln.counts,
+                ln.raw.replace("2026-11-21", "2026-11-20"),
+                ln.channel_id,
+                ln.statement_date - shift,
+            )
+            for ln in statement.lines.order_by("line_no")
+        ]
 
     assert stored(by_orm, timedelta(days=1)) == stored(by_copy)
     assert [ln[1] for ln in stored(by_copy)] == ["YF1", "YF\\2", "YF\t3", "YF4"]

@@ -72,16 +72,27 @@ def test_a_good_file_is_imported_and_moved_to_done(ledger, inbox, django_capture
     sample_channel("banksim")
     name = name_for("banksim")
     drop(inbox, "banksim", name, sample_file("banksim_20261120.csv"))
-    with caplog.at_level(logging.INFO, logger="reports.recon_inbox"), \
-            django_capture_on_commit_callbacks() as queued:
+    with caplog.at_level(logging.INFO, logger="reports.recon_inbox"), django_capture_on_commit_callbacks() as queued:
         results = statement_inbox_scan()
 
     statement = StatementImport.objects.get()
-    assert results == [{"channel": "banksim", "file": name, "outcome": "imported",
-                        "statement_date": DAY.isoformat(), "import_id": statement.pk, "lines": 4,
-                        "moved_to": f"banksim/done/{name}"}]
+    assert results == [
+        {
+            "channel": "banksim",
+            "file": name,
+            "outcome": "imported",
+            "statement_date": DAY.isoformat(),
+            "import_id": statement.pk,
+            "lines": 4,
+            "moved_to": f"banksim/done/{name}",
+        }
+    ]
     assert (statement.channel.code, statement.statement_date, statement.file_name, statement.imported_by) == (
-        "banksim", DAY, name, INBOX_ACTOR)
+        "banksim",
+        DAY,
+        name,
+        INBOX_ACTOR,
+    )
     assert StatementLine.objects.filter(statement=statement).count() == 4
     assert (inbox / "banksim" / "done" / name).read_bytes() == sample_file("banksim_20261120.csv")
     assert tree(inbox) == [f"banksim/done/{name}"]  # no claim left in processing/
@@ -114,8 +125,9 @@ def test_a_bad_amount_sends_the_file_to_failed_naming_the_line_and_stores_nothin
 @pytest.mark.django_db
 def test_a_duplicate_goes_to_failed_naming_the_earlier_import(ledger, inbox):
     channel = sample_channel("epaysim")
-    earlier = statement_import(channel=channel, statement_date=DAY, file_name="upload.csv", content=epay_good(),
-                               imported_by="finance")
+    earlier = statement_import(
+        channel=channel, statement_date=DAY, file_name="upload.csv", content=epay_good(), imported_by="finance"
+    )
     drop(inbox, "epaysim", name_for("epaysim"), epay_good())  # the same bytes
     other_day = TODAY - timedelta(days=4)
     drop(inbox, "epaysim", f"epaysim_{other_day:%Y-%m-%d}_corrected.csv", epay_good())
@@ -148,8 +160,9 @@ def test_a_file_too_fresh_is_left_for_a_later_scan(ledger, inbox):
     os.utime(path, (time.time() - 11, time.time() - 11))
     [result] = statement_inbox_scan()
     assert result["outcome"] == "imported"
-    assert tree(inbox) == sorted([f"epaysim/.{name}", f"epaysim/{name}.part", f"epaysim/{name}.tmp",
-                                  f"epaysim/done/{name}"])
+    assert tree(inbox) == sorted(
+        [f"epaysim/.{name}", f"epaysim/{name}.part", f"epaysim/{name}.tmp", f"epaysim/done/{name}"]
+    )
 
 
 @pytest.mark.django_db
@@ -166,13 +179,21 @@ def test_unknown_or_inactive_channel_folders_and_stray_files_are_refused(ledger,
     assert "no channel has the code 'nosuch'" in results["nosuch"]["reason"]
     assert results["banksim"]["outcome"] == "refused"
     assert results["banksim"]["reason"] == "the channel banksim is inactive"
-    assert results[""] == {"channel": "", "file": name_for("epaysim"), "outcome": "ignored",
-                           "reason": "not in a channel folder"}
-    assert tree(inbox) == sorted([
-        f"banksim/failed/{name_for('banksim')}", f"banksim/failed/{name_for('banksim')}.error.txt",
-        name_for("epaysim"),
-        f"nosuch/failed/{name_for('nosuch')}", f"nosuch/failed/{name_for('nosuch')}.error.txt",
-    ])
+    assert results[""] == {
+        "channel": "",
+        "file": name_for("epaysim"),
+        "outcome": "ignored",
+        "reason": "not in a channel folder",
+    }
+    assert tree(inbox) == sorted(
+        [
+            f"banksim/failed/{name_for('banksim')}",
+            f"banksim/failed/{name_for('banksim')}.error.txt",
+            name_for("epaysim"),
+            f"nosuch/failed/{name_for('nosuch')}",
+            f"nosuch/failed/{name_for('nosuch')}.error.txt",
+        ]
+    )
     assert StatementImport.objects.count() == 0
 
 
@@ -186,8 +207,7 @@ def test_a_file_name_without_a_date_is_refused(ledger, inbox):
     results = {r["file"]: r["reason"] for r in statement_inbox_scan()}
     assert results["statement.csv"].startswith("the file name has no statement date (YYYYMMDD or YYYY-MM-DD)")
     assert results["epaysim_20261340.csv"].startswith("the file name has no valid date (20261340 is not")
-    assert results[f"epaysim_{future:%Y%m%d}.csv"] == (
-        f"the date in the file name ({future:%Y%m%d}) is in the future")
+    assert results[f"epaysim_{future:%Y%m%d}.csv"] == (f"the date in the file name ({future:%Y%m%d}) is in the future")
     error = (inbox / "epaysim" / "failed" / "statement.csv.error.txt").read_text(encoding="utf-8")
     assert "refused (statement_inbox_refused)" in error and "has no statement date" in error
     assert StatementImport.objects.count() == 0
@@ -223,8 +243,10 @@ def test_the_management_command_and_the_task_in_process(ledger, inbox):
     assert "epaysim/" + name_for("epaysim") + ": waiting" in out.getvalue()
     call_command("statement_inbox_scan", "--settle-seconds", "0", stdout=out)
     statement = StatementImport.objects.get()
-    assert (f"epaysim/{name_for('epaysim')}: imported as #{statement.pk} ({DAY}, 3 lines) "
-            f"-> epaysim/done/{name_for('epaysim')}") in out.getvalue()
+    assert (
+        f"epaysim/{name_for('epaysim')}: imported as #{statement.pk} ({DAY}, 3 lines) "
+        f"-> epaysim/done/{name_for('epaysim')}"
+    ) in out.getvalue()
     assert out.getvalue().rstrip().endswith(f"{inbox}: 1 imported")
     drop(inbox, "epaysim", name_for("epaysim", TODAY - timedelta(days=5)), epay_file(TODAY, []))
     [result] = tasks.statement_inbox_scan.delay().get()
@@ -328,8 +350,9 @@ def test_a_claim_left_by_a_dead_scan_is_taken_over(ledger, inbox, caplog):
     assert result["outcome"] == "imported" and result["file"] == name_for("epaysim")
     assert "was left claimed since 20260101T000000Z; taking it over" in caplog.text
     assert StatementImport.objects.get().statement_date == DAY
-    assert tree(inbox) == sorted([f"epaysim/done/{name_for('epaysim')}",
-                                  f"epaysim/processing/{busy.name}/{name_for('epaysim', busy_day)}"])
+    assert tree(inbox) == sorted(
+        [f"epaysim/done/{name_for('epaysim')}", f"epaysim/processing/{busy.name}/{name_for('epaysim', busy_day)}"]
+    )
 
     # With a claim time shorter than its 20 minutes, the busy one is taken over too.
     [result] = statement_inbox_scan(claim_minutes=15)
@@ -342,8 +365,9 @@ def test_a_claim_whose_import_had_committed_goes_to_done_but_a_second_drop_is_a_
     channel = sample_channel("epaysim")
     name = name_for("epaysim")
     # The dead scan imported the file, then died before moving it.
-    earlier = statement_import(channel=channel, statement_date=DAY, file_name=name, content=epay_good(),
-                               imported_by=INBOX_ACTOR)
+    earlier = statement_import(
+        channel=channel, statement_date=DAY, file_name=name, content=epay_good(), imported_by=INBOX_ACTOR
+    )
     stale = inbox / "epaysim" / "processing" / "20260101T000000Z-0badc0de"
     stale.mkdir(parents=True)
     (stale / name).write_bytes(epay_good())
@@ -433,8 +457,9 @@ def test_the_scan_runs_on_a_real_worker_and_queues_the_matching(ledger, worker_o
     assert by_file[name]["outcome"] == "imported" and by_file[name]["import_id"] == statement.pk
     assert by_file["no-date.csv"]["outcome"] == "refused"
     assert statement.imported_by == INBOX_ACTOR and statement.statement_date == day
-    assert tree(inbox) == sorted([f"epaysim/done/{name}", "epaysim/failed/no-date.csv",
-                                  "epaysim/failed/no-date.csv.error.txt"])
+    assert tree(inbox) == sorted(
+        [f"epaysim/done/{name}", "epaysim/failed/no-date.csv", "epaysim/failed/no-date.csv.error.txt"]
+    )
     # The import queued the day's matching on the worker's queue.
     deadline = time.monotonic() + 60
     while not ReconRun.objects.filter(channel=channel, recon_date=day).exists():

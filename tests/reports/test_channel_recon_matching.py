@@ -50,19 +50,40 @@ WINDOW = timedelta(minutes=30)
 
 
 def differences():
-    return {d.serial_no: (d.recon_date, d.outcome, d.status, d.resolution, d.channel_amount, d.ledger_amount,
-                          d.difference)
-            for d in Difference.objects.all()}
+    return {
+        d.serial_no: (d.recon_date, d.outcome, d.status, d.resolution, d.channel_amount, d.ledger_amount, d.difference)
+        for d in Difference.objects.all()
+    }
 
 
 def snapshot():
     return (
-        sorted(Difference.objects.values_list(
-            "id", "channel_id", "recon_date", "outcome", "status", "resolution", "serial_no", "statement_line_id",
-            "entry_id", "posting_id", "channel_direction", "channel_amount", "ledger_direction", "ledger_amount",
-            "difference", "resolved_at", "resolved_by")),
-        sorted(DifferenceEvent.objects.values_list("id", "difference_id", "kind", "from_value", "to_value",
-                                                   "actor", "created_at")),
+        sorted(
+            Difference.objects.values_list(
+                "id",
+                "channel_id",
+                "recon_date",
+                "outcome",
+                "status",
+                "resolution",
+                "serial_no",
+                "statement_line_id",
+                "entry_id",
+                "posting_id",
+                "channel_direction",
+                "channel_amount",
+                "ledger_direction",
+                "ledger_amount",
+                "difference",
+                "resolved_at",
+                "resolved_by",
+            )
+        ),
+        sorted(
+            DifferenceEvent.objects.values_list(
+                "id", "difference_id", "kind", "from_value", "to_value", "actor", "created_at"
+            )
+        ),
         sorted(ReconRun.objects.values_list("channel_id", "recon_date", *SUMMARY_FIELDS)),
     )
 
@@ -94,9 +115,23 @@ def test_a_day_with_every_outcome_and_the_late_arrivals_next_day(ledger, setting
     AccountingCalendar.objects.filter(entity=ledger.entity).update(cut_time=timezone.localtime(cut).time())
     assert AccountingCalendar.objects.get(entity=ledger.entity).cut_moment(day) == cut, "ran across noon/midnight"
 
-    statement_import(channel=channel, statement_date=day, file_name="d.csv", imported_by="finance", content=epay_file(
-        day, [("A", "100.00", "0.38"), ("B", "-500.00", "1.00"), ("C", "30.00", "0.12"), ("E", "45.00", "0.17"),
-              ("J", "15.00", "0.06"), ("X", "20.00", "0.00", "关闭")]))
+    statement_import(
+        channel=channel,
+        statement_date=day,
+        file_name="d.csv",
+        imported_by="finance",
+        content=epay_file(
+            day,
+            [
+                ("A", "100.00", "0.38"),
+                ("B", "-500.00", "1.00"),
+                ("C", "30.00", "0.12"),
+                ("E", "45.00", "0.17"),
+                ("J", "15.00", "0.06"),
+                ("X", "20.00", "0.00", "关闭"),
+            ],
+        ),
+    )
     channel_recon_run(channel=channel, recon_date=day)
 
     assert differences() == {
@@ -109,12 +144,25 @@ def test_a_day_with_every_outcome_and_the_late_arrivals_next_day(ledger, setting
         "J": (day, "long", "open", "", D("15"), None, D("15")),
     }
     assert summary(channel, day) == {
-        "channel_count": 5, "channel_in": "190.00", "channel_out": "500.00", "channel_skipped_count": 1,
-        "ledger_count": 7, "ledger_in": "1350.00", "ledger_out": "500.00",
-        "fee_charged": "1.73", "fee_expected": "1.72",
-        "matched_count": 2, "matched_amount": "600.00",
-        "long_count": 2, "long_amount": "45.00", "short_count": 2, "short_amount": "1060.00",
-        "mismatch_count": 1, "mismatch_amount": "5.00", "pending_count": 2, "pending_amount": "150.00",
+        "channel_count": 5,
+        "channel_in": "190.00",
+        "channel_out": "500.00",
+        "channel_skipped_count": 1,
+        "ledger_count": 7,
+        "ledger_in": "1350.00",
+        "ledger_out": "500.00",
+        "fee_charged": "1.73",
+        "fee_expected": "1.72",
+        "matched_count": 2,
+        "matched_amount": "600.00",
+        "long_count": 2,
+        "long_amount": "45.00",
+        "short_count": 2,
+        "short_amount": "1060.00",
+        "mismatch_count": 1,
+        "mismatch_amount": "5.00",
+        "pending_count": 2,
+        "pending_amount": "150.00",
     }
     first = snapshot()
     channel_recon_run(channel=channel, recon_date=day)
@@ -125,8 +173,13 @@ def test_a_day_with_every_outcome_and_the_late_arrivals_next_day(ledger, setting
     nxt = day + timedelta(days=1)
     recharge(ledger, wallet, "10.00", "I")
     recharge(ledger, wallet, "15.00", "J")
-    statement_import(channel=channel, statement_date=nxt, file_name="d1.csv", imported_by="finance",
-                     content=epay_file(nxt, [("G", "70.00", "0.27"), ("I", "10.00", "0.04")]))
+    statement_import(
+        channel=channel,
+        statement_date=nxt,
+        file_name="d1.csv",
+        imported_by="finance",
+        content=epay_file(nxt, [("G", "70.00", "0.27"), ("I", "10.00", "0.04")]),
+    )
     with pytest.raises(StatementMissing):
         channel_recon_run(channel=channel, recon_date=nxt + timedelta(days=1))
     channel_recon_run(channel=channel, recon_date=nxt)
@@ -136,18 +189,26 @@ def test_a_day_with_every_outcome_and_the_late_arrivals_next_day(ledger, setting
     assert found["J"] == (day, "long", "resolved", "matched_late", D("15"), D("15"), D("0"))
     assert found["H"] == (day, "short", "open", "", None, D("80"), D("-80"))
     assert {k: v[1:4] for k, v in found.items() if k not in "GJH"} == {
-        "C": ("long", "open", ""), "E": ("amount_mismatch", "open", ""), "SEED": ("short", "open", ""),
+        "C": ("long", "open", ""),
+        "E": ("amount_mismatch", "open", ""),
+        "SEED": ("short", "open", ""),
         "F": ("short", "open", ""),
     }
     assert summary(channel, nxt) == {
-        "channel_count": 2, "channel_in": "80.00", "fee_charged": "0.31", "fee_expected": "0.31",
-        "ledger_count": 2, "ledger_in": "25.00", "matched_count": 1, "matched_amount": "10.00",
-        "late_matched_count": 2, "late_matched_amount": "85.00",
+        "channel_count": 2,
+        "channel_in": "80.00",
+        "fee_charged": "0.31",
+        "fee_expected": "0.31",
+        "ledger_count": 2,
+        "ledger_in": "25.00",
+        "matched_count": 1,
+        "matched_amount": "10.00",
+        "late_matched_count": 2,
+        "late_matched_amount": "85.00",
     }
     # Day D's summary now shows H short; G stays counted as pending (resolved, matched late).
     d = summary(channel, day)
-    assert (d["short_count"], d["short_amount"], d["pending_count"], d["pending_amount"]) == (3, "1140.00", 1,
-                                                                                             "70.00")
+    assert (d["short_count"], d["short_amount"], d["pending_count"], d["pending_amount"]) == (3, "1140.00", 1, "70.00")
     history = list(Difference.objects.get(serial_no="H").events.values_list("kind", "from_value", "to_value"))
     assert history == [("found", "", "pending"), ("outcome", "pending", "short")]
     history = list(Difference.objects.get(serial_no="G").events.values_list("kind", "to_value", "note"))
@@ -169,21 +230,32 @@ def test_a_record_booked_after_its_cut_waits_pending_then_is_short_and_still_mat
     channel.save()
     wallet = ledger.cash()
     recharge(ledger, wallet, "12.00", "K")  # booked on a day whose cut has passed: pending
-    statement_import(channel=channel, statement_date=day, file_name="k.csv", imported_by="finance",
-                     content=epay_file(day, []))
+    statement_import(
+        channel=channel, statement_date=day, file_name="k.csv", imported_by="finance", content=epay_file(day, [])
+    )
     run = channel_recon_run(channel=channel, recon_date=day)
     assert (run.pending_count, run.channel_count, run.ledger_count) == (1, 0, 1)
     # The statements of the next days do not have it; after three days it is short ...
     for n in (1, 2, 3):
         other = day + timedelta(days=n)
-        statement_import(channel=channel, statement_date=other, file_name=f"{n}.csv", imported_by="finance",
-                         content=epay_file(other, []))
+        statement_import(
+            channel=channel,
+            statement_date=other,
+            file_name=f"{n}.csv",
+            imported_by="finance",
+            content=epay_file(other, []),
+        )
         channel_recon_run(channel=channel, recon_date=other)
         assert Difference.objects.get(serial_no="K").outcome == ("short" if n == 3 else "pending")
     # ... and when it finally arrives, it is matched late all the same.
     last = day + timedelta(days=4)
-    statement_import(channel=channel, statement_date=last, file_name="4.csv", imported_by="finance",
-                     content=epay_file(last, [("K", "12.00", "0.05")]))
+    statement_import(
+        channel=channel,
+        statement_date=last,
+        file_name="4.csv",
+        imported_by="finance",
+        content=epay_file(last, [("K", "12.00", "0.05")]),
+    )
     run = channel_recon_run(channel=channel, recon_date=last)
     k = Difference.objects.get(serial_no="K")
     assert (k.outcome, k.status, k.resolution) == ("short", "resolved", "matched_late")
@@ -206,15 +278,22 @@ def test_pairing_within_a_serial_the_same_amount_first_then_the_lowest_entry(led
     second_q = recharge(ledger, wallet, "20.00", "Q")
     payout(ledger, wallet, "40.00", "R")  # out in the ledger, in on the statement
     nameless = payout(ledger, wallet, "5.00", "")  # no serial: never paired
-    statement_import(channel=channel, statement_date=day, file_name="p.csv", imported_by="finance", content=epay_file(
-        day, [("P", "60.00", "0.23"), ("Q", "30.00", "0.11"), ("R", "40.00", "0.15")]))
+    statement_import(
+        channel=channel,
+        statement_date=day,
+        file_name="p.csv",
+        imported_by="finance",
+        content=epay_file(day, [("P", "60.00", "0.23"), ("Q", "30.00", "0.11"), ("R", "40.00", "0.15")]),
+    )
     run = channel_recon_run(channel=channel, recon_date=day)
 
     def entry(posting):
         return posting.entries.get(account=ledger.channel()).pk
 
-    found = {(d.serial_no, d.entry_id): (d.outcome, d.channel_amount, d.ledger_amount, d.difference)
-             for d in Difference.objects.all()}
+    found = {
+        (d.serial_no, d.entry_id): (d.outcome, d.channel_amount, d.ledger_amount, d.difference)
+        for d in Difference.objects.all()
+    }
     seed = Difference.objects.get(serial_no="SEED").entry_id
     assert found == {
         ("SEED", seed): ("short", None, D("1000"), D("-1000")),
@@ -241,8 +320,13 @@ def test_a_posting_reversed_on_its_own_day_nets_to_nothing(ledger):
     rebooked = payout(ledger, wallet, "310.00", "Y")  # booked, reversed, booked again with the right amount
     posting_reverse(serial_no=rebooked.pk, request_no="rev-Y", posted_by="test")
     payout(ledger, wallet, "301.00", "Y")
-    statement_import(channel=channel, statement_date=day, file_name="r.csv", imported_by="finance",
-                     content=epay_file(day, [("SEED", "500.00", "1.90"), ("Y", "-301.00", "1.00")]))
+    statement_import(
+        channel=channel,
+        statement_date=day,
+        file_name="r.csv",
+        imported_by="finance",
+        content=epay_file(day, [("SEED", "500.00", "1.90"), ("Y", "-301.00", "1.00")]),
+    )
     run = channel_recon_run(channel=channel, recon_date=day)
     assert not Difference.objects.exists()
     assert (run.matched_count, run.ledger_count, run.ledger_in, run.ledger_out) == (2, 2, D("500"), D("301"))
@@ -254,8 +338,13 @@ def test_an_exact_record_booked_later_leaves_the_mismatched_one_short(ledger):
     channel never moved: the difference becomes that short, not resolved."""
     day, channel, wallet = run_in_future(ledger)
     wrong = recharge(ledger, wallet, "90.00", "M")
-    statement_import(channel=channel, statement_date=day, file_name="m.csv", imported_by="finance",
-                     content=epay_file(day, [("M", "100.00", "0.38")]))
+    statement_import(
+        channel=channel,
+        statement_date=day,
+        file_name="m.csv",
+        imported_by="finance",
+        content=epay_file(day, [("M", "100.00", "0.38")]),
+    )
     channel_recon_run(channel=channel, recon_date=day)
     diff = Difference.objects.get()
     assert (diff.outcome, diff.difference) == ("amount_mismatch", D("10"))
@@ -265,14 +354,27 @@ def test_an_exact_record_booked_later_leaves_the_mismatched_one_short(ledger):
     diff.refresh_from_db()
     wrong_entry = wrong.entries.get(account=ledger.channel())
     assert (diff.outcome, diff.status, diff.statement_line_id, diff.entry_id, diff.difference) == (
-        "short", "open", None, wrong_entry.pk, D("-90"))
+        "short",
+        "open",
+        None,
+        wrong_entry.pk,
+        D("-90"),
+    )
     assert Difference.objects.count() == 1
     right_entry = right.entries.get(account=ledger.channel())
     assert list(diff.events.values_list("kind", "from_value", "to_value", "note"))[-1] == (
-        "outcome", "amount_mismatch", "short", f"statement line 6 agrees with entry E{right_entry.pk}; "
-                                               f"entry E{wrong_entry.pk} has no line")
+        "outcome",
+        "amount_mismatch",
+        "short",
+        f"statement line 6 agrees with entry E{right_entry.pk}; entry E{wrong_entry.pk} has no line",
+    )
     assert (run.matched_count, run.matched_amount, run.mismatch_count, run.short_count, run.short_amount) == (
-        1, D("100"), 0, 1, D("90"))
+        1,
+        D("100"),
+        0,
+        1,
+        D("90"),
+    )
     before = snapshot()
     channel_recon_run(channel=channel, recon_date=day)
     assert snapshot() == before
@@ -280,8 +382,13 @@ def test_an_exact_record_booked_later_leaves_the_mismatched_one_short(ledger):
 
 def test_a_record_booked_later_the_same_day_resolves_the_long_line_on_a_rerun(ledger):
     day, channel, wallet = run_in_future(ledger)
-    statement_import(channel=channel, statement_date=day, file_name="l.csv", imported_by="finance",
-                     content=epay_file(day, [("L", "25.00", "0.10")]))
+    statement_import(
+        channel=channel,
+        statement_date=day,
+        file_name="l.csv",
+        imported_by="finance",
+        content=epay_file(day, [("L", "25.00", "0.10")]),
+    )
     run = channel_recon_run(channel=channel, recon_date=day)
     assert (run.long_count, run.matched_count) == (1, 0)
     posting = recharge(ledger, wallet, "25.00", "L")  # the day is still open: booked after the first run
@@ -289,9 +396,16 @@ def test_a_record_booked_later_the_same_day_resolves_the_long_line_on_a_rerun(le
     diff = Difference.objects.get(serial_no="L")
     entry = posting.entries.get(account=ledger.channel())
     assert (diff.outcome, diff.status, diff.resolution, diff.entry_id, diff.difference) == (
-        "long", "resolved", "matched_late", entry.pk, D("0"))
+        "long",
+        "resolved",
+        "matched_late",
+        entry.pk,
+        D("0"),
+    )
     assert list(diff.events.values_list("kind", "note")) == [
-        ("found", ""), ("resolved", f"statement line 6 and entry E{entry.pk} agree")]
+        ("found", ""),
+        ("resolved", f"statement line 6 and entry E{entry.pk} agree"),
+    ]
     assert (run.matched_count, run.long_count, run.ledger_count) == (1, 1, 1)  # counted on its day, resolved
     before = snapshot()
     channel_recon_run(channel=channel, recon_date=day)
@@ -322,18 +436,49 @@ def test_chunks_and_the_sqlite_form_of_the_pairing_change_nothing(ledger, settin
         for _ in range(12):
             book = rnd.choice([recharge, recharge, payout])
             book(ledger, wallet, rnd.choice(["10.00", "20.00"]), rnd.choice(serials + ([""] if book is payout else [])))
-        rows = [(s, ("-" if rnd.random() < 0.3 else "") + rnd.choice(["10.00", "20.00"]), "0.10",
-                 "关闭" if rnd.random() < 0.1 else "成功") for s in rnd.sample(serials, rnd.randint(2, 8))]
-        statement_import(channel=channel, statement_date=day, file_name=f"{n}.csv", imported_by="finance",
-                         content=epay_file(day, rows))
+        rows = [
+            (
+                s,
+                ("-" if rnd.random() < 0.3 else "") + rnd.choice(["10.00", "20.00"]),
+                "0.10",
+                "关闭" if rnd.random() < 0.1 else "成功",
+            )
+            for s in rnd.sample(serials, rnd.randint(2, 8))
+        ]
+        statement_import(
+            channel=channel,
+            statement_date=day,
+            file_name=f"{n}.csv",
+            imported_by="finance",
+            content=epay_file(day, rows),
+        )
 
     def outcome():
-        return (sorted(Difference.objects.values_list(
-                    "recon_date", "outcome", "status", "resolution", "serial_no", "statement_line_id", "entry_id",
-                    "channel_amount", "ledger_amount", "difference"), key=str),
-                sorted(((e.difference.statement_line_id, e.difference.entry_id, e.kind, e.from_value, e.to_value,
-                         e.note) for e in DifferenceEvent.objects.select_related("difference")), key=str),
-                sorted(ReconRun.objects.values_list("recon_date", *SUMMARY_FIELDS)))
+        return (
+            sorted(
+                Difference.objects.values_list(
+                    "recon_date",
+                    "outcome",
+                    "status",
+                    "resolution",
+                    "serial_no",
+                    "statement_line_id",
+                    "entry_id",
+                    "channel_amount",
+                    "ledger_amount",
+                    "difference",
+                ),
+                key=str,
+            ),
+            sorted(
+                (
+                    (e.difference.statement_line_id, e.difference.entry_id, e.kind, e.from_value, e.to_value, e.note)
+                    for e in DifferenceEvent.objects.select_related("difference")
+                ),
+                key=str,
+            ),
+            sorted(ReconRun.objects.values_list("recon_date", *SUMMARY_FIELDS)),
+        )
 
     class Undo(Exception):
         pass

@@ -43,8 +43,8 @@ from reports.recon_work import (
     proposal_reject,
     write_off_propose,
 )
-
 from tests.postings.test_concurrency import run_parallel
+
 from .eod_books import open_books_on
 from .recon_books import D, epay_file, recharge, sample_channel
 
@@ -54,15 +54,15 @@ pytestmark = pytest.mark.django_db
 def staff(username: str, *, may_work: bool = True) -> User:
     user = User.objects.create_user(username, password="password", is_staff=True)
     if may_work:
-        user.user_permissions.add(Permission.objects.get(content_type__app_label="reports",
-                                                         codename="work_difference"))
+        user.user_permissions.add(Permission.objects.get(content_type__app_label="reports", codename="work_difference"))
     return User.objects.get(pk=user.pk)  # fresh: no cached permissions
 
 
 def suspense(ledger):
     account_type, _ = AccountType.objects.get_or_create(
-        code="SUSPENSE", defaults={"name": "Suspense", "category": "internal", "subject_code": "1901",
-                                   "allow_negative": True})
+        code="SUSPENSE",
+        defaults={"name": "Suspense", "category": "internal", "subject_code": "1901", "allow_negative": True},
+    )
     return account_open(entity=ledger.entity, account_type=account_type, currency="CNY")
 
 
@@ -79,9 +79,13 @@ class Day:
         recharge(ledger, self.wallet, "100.00", "A")
         recharge(ledger, self.wallet, "40.00", "E")
         recharge(ledger, self.wallet, "60.00", "F")
-        statement_import(channel=self.channel, statement_date=self.day, file_name="d.csv", imported_by="finance",
-                         content=epay_file(self.day, [("A", "100.00", "0.38"), ("C", "30.00", "0.11"),
-                                                      ("E", "45.00", "0.17")]))
+        statement_import(
+            channel=self.channel,
+            statement_date=self.day,
+            file_name="d.csv",
+            imported_by="finance",
+            content=epay_file(self.day, [("A", "100.00", "0.38"), ("C", "30.00", "0.11"), ("E", "45.00", "0.17")]),
+        )
         channel_recon_run(channel=self.channel, recon_date=self.day)
         self.maker, self.checker = staff("maker"), staff("checker")
 
@@ -105,16 +109,21 @@ def day(ledger):
 
 
 def test_the_day_has_the_differences_to_work(day):
-    assert {d.serial_no: d.difference for d in Difference.objects.all()} == {
-        "C": D("30"), "E": D("5"), "F": D("-60")}
+    assert {d.serial_no: d.difference for d in Difference.objects.all()} == {"C": D("30"), "E": D("5"), "F": D("-60")}
 
 
 def test_an_adjusting_posting_needs_two_people_posts_once_and_keeps_the_books_true(day, ledger):
     long = day.diff("C")
     clearing_before, wallet_before = ledger.balance(day.clearing), ledger.balance(day.wallet)
     difference_investigate(difference_id=long.pk, user=day.maker, note="member says she paid 30")
-    proposal = adjustment_propose(difference_id=long.pk, user=day.maker, amount="30.00", direction="debit",
-                                  counter_account_no=day.wallet.account_no, memo="recharge C not booked")
+    proposal = adjustment_propose(
+        difference_id=long.pk,
+        user=day.maker,
+        amount="30.00",
+        direction="debit",
+        counter_account_no=day.wallet.account_no,
+        memo="recharge C not booked",
+    )
     assert list(proposals_awaiting_approval()) == [proposal]
 
     with pytest.raises(SamePerson) as refused:
@@ -129,11 +138,16 @@ def test_an_adjusting_posting_needs_two_people_posts_once_and_keeps_the_books_tr
     posting = Posting.objects.get(business_type="adjustment")
     assert (posting.source_system, posting.request_no) == ("recon", f"recon-D{long.pk}-P{proposal.pk}")
     assert sorted(Entry.objects.filter(posting=posting).values_list("account_id", "direction", "amount")) == sorted(
-        [(day.clearing.pk, "D", D("30")), (day.wallet.pk, "C", D("30"))])
+        [(day.clearing.pk, "D", D("30")), (day.wallet.pk, "C", D("30"))]
+    )
 
     long.refresh_from_db()
     assert (long.status, long.resolution, long.resolution_posting_id, long.resolved_by) == (
-        "resolved", "adjusting_posting", posting.pk, "checker")
+        "resolved",
+        "adjusting_posting",
+        posting.pk,
+        "checker",
+    )
     # Dr lowers the credit-normal clearing account; Cr raises the member's cash.
     assert ledger.balance(day.clearing) == clearing_before - 30
     assert ledger.balance(day.wallet) == wallet_before + 30
@@ -151,8 +165,14 @@ def test_an_adjusting_posting_needs_two_people_posts_once_and_keeps_the_books_tr
     channel_recon_run(channel=day.channel, recon_date=day.day)
     assert Difference.objects.count() == 3
     with pytest.raises(IllegalTransition):
-        adjustment_propose(difference_id=long.pk, user=day.maker, amount="30.00", direction="D",
-                           counter_account_no=day.wallet.account_no, memo="again")
+        adjustment_propose(
+            difference_id=long.pk,
+            user=day.maker,
+            amount="30.00",
+            direction="D",
+            counter_account_no=day.wallet.account_no,
+            memo="again",
+        )
 
 
 def test_a_proposal_must_be_the_difference_one_at_a_time_and_a_rejected_one_can_be_replaced(day, ledger):
@@ -173,7 +193,9 @@ def test_a_proposal_must_be_the_difference_one_at_a_time_and_a_rejected_one_can_
     second = adjustment_propose(amount="5.00", direction="D", **kwargs)
     proposal_approve(proposal_id=second.pk, user=day.checker)
     assert list(DifferenceProposal.objects.order_by("id").values_list("status", "decided_by__username")) == [
-        ("rejected", "checker"), ("approved", "checker")]
+        ("rejected", "checker"),
+        ("approved", "checker"),
+    ]
     mismatch.refresh_from_db()
     assert (mismatch.status, mismatch.resolution) == ("resolved", "adjusting_posting")
     assert Posting.objects.filter(business_type="adjustment").count() == 1
@@ -194,7 +216,8 @@ def test_a_write_off_goes_to_suspense_with_approval(day, ledger):
     assert (short.status, short.resolution) == ("resolved", "write_off")
     entries = Entry.objects.filter(posting=short.resolution_posting)
     assert sorted(entries.values_list("account_id", "direction", "amount")) == sorted(
-        [(day.clearing.pk, "C", D("60")), (account.pk, "D", D("60"))])
+        [(day.clearing.pk, "C", D("60")), (account.pk, "D", D("60"))]
+    )
     assert ledger.balance(account) == D("-60")  # a debit on a credit-normal internal account
     day.assert_books_true()
     assert account_chain_breaks(account=ledger.fresh(account)) == []
@@ -207,10 +230,16 @@ def test_a_channel_error_needs_a_note_and_posts_nothing(day):
     difference_mark_channel_error(difference_id=mismatch.pk, user=day.maker, note="channel double-charged 5.00")
     mismatch.refresh_from_db()
     assert (mismatch.status, mismatch.resolution, mismatch.resolution_posting_id, mismatch.note) == (
-        "resolved", "channel_error", None, "channel double-charged 5.00")
+        "resolved",
+        "channel_error",
+        None,
+        "channel double-charged 5.00",
+    )
     assert not Posting.objects.filter(business_type="adjustment").exists()
-    assert history(mismatch)[-2:] == [("status", "open", "resolved", "maker"),
-                                      ("resolved", "", "channel_error", "maker")]
+    assert history(mismatch)[-2:] == [
+        ("status", "open", "resolved", "maker"),
+        ("resolved", "", "channel_error", "maker"),
+    ]
 
 
 def test_illegal_transitions_are_refused_and_write_nothing(day):
@@ -219,8 +248,11 @@ def test_illegal_transitions_are_refused_and_write_nothing(day):
     events = DifferenceEvent.objects.count()
     with pytest.raises(IllegalTransition) as refused:
         difference_investigate(difference_id=diff.pk, user=day.maker)
-    assert refused.value.fields == {"difference_id": diff.pk, "from_status": "investigating",
-                                    "to_status": "investigating"}
+    assert refused.value.fields == {
+        "difference_id": diff.pk,
+        "from_status": "investigating",
+        "to_status": "investigating",
+    }
     difference_mark_channel_error(difference_id=diff.pk, user=day.maker, note="not ours")
     for attempt in (
         lambda: difference_investigate(difference_id=diff.pk, user=day.maker),
@@ -239,8 +271,11 @@ def test_owner_changes_are_recorded(day):
     difference_assign(difference_id=diff.pk, owner=day.maker, user=day.checker)  # no change, no event
     difference_assign(difference_id=diff.pk, owner=day.checker, user=day.checker)
     difference_assign(difference_id=diff.pk, owner=None, user=day.checker)
-    assert history(diff)[1:] == [("owner", "", "maker", "checker"), ("owner", "maker", "checker", "checker"),
-                                 ("owner", "checker", "", "checker")]
+    assert history(diff)[1:] == [
+        ("owner", "", "maker", "checker"),
+        ("owner", "maker", "checker", "checker"),
+        ("owner", "checker", "", "checker"),
+    ]
     with pytest.raises(LedgerValidationError):
         difference_assign(difference_id=diff.pk, owner=staff("clerk", may_work=False), user=day.checker)
 
@@ -248,15 +283,27 @@ def test_owner_changes_are_recorded(day):
 def test_a_user_without_the_permission_is_refused(day, ledger):
     clerk = staff("clerk", may_work=False)
     diff = day.diff("C")
-    proposal = adjustment_propose(difference_id=diff.pk, user=day.maker, amount="30", direction="D",
-                                  counter_account_no=day.wallet.account_no, memo="C")
+    proposal = adjustment_propose(
+        difference_id=diff.pk,
+        user=day.maker,
+        amount="30",
+        direction="D",
+        counter_account_no=day.wallet.account_no,
+        memo="C",
+    )
     events = DifferenceEvent.objects.count()
     for attempt in (
         lambda: difference_investigate(difference_id=diff.pk, user=clerk),
         lambda: difference_assign(difference_id=diff.pk, owner=clerk, user=clerk),
         lambda: difference_mark_channel_error(difference_id=diff.pk, user=clerk, note="x"),
-        lambda: adjustment_propose(difference_id=diff.pk, user=clerk, amount="30", direction="D",
-                                   counter_account_no=day.wallet.account_no, memo="C"),
+        lambda: adjustment_propose(
+            difference_id=diff.pk,
+            user=clerk,
+            amount="30",
+            direction="D",
+            counter_account_no=day.wallet.account_no,
+            memo="C",
+        ),
         lambda: write_off_propose(difference_id=diff.pk, user=clerk, memo="x"),
         lambda: proposal_approve(proposal_id=proposal.pk, user=clerk),
         lambda: proposal_reject(proposal_id=proposal.pk, user=clerk, note="no"),
@@ -273,8 +320,14 @@ def test_two_checkers_approving_at_once_post_once(ledger):
     day = Day(ledger)
     diff = day.diff("C")
     other = staff("checker2")
-    proposal = adjustment_propose(difference_id=diff.pk, user=day.maker, amount="30", direction="D",
-                                  counter_account_no=day.wallet.account_no, memo="C")
+    proposal = adjustment_propose(
+        difference_id=diff.pk,
+        user=day.maker,
+        amount="30",
+        direction="D",
+        counter_account_no=day.wallet.account_no,
+        memo="C",
+    )
     checkers = [day.checker, other]
 
     results = run_parallel(2, lambda i: proposal_approve(proposal_id=proposal.pk, user=checkers[i]))

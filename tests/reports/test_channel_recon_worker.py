@@ -28,8 +28,13 @@ def test_the_matching_runs_on_the_worker(ledger, celery_worker_on_redis):
     wallet = ledger.cash()
     recharge(ledger, wallet, "100.00", "W1")
     recharge(ledger, wallet, "40.00", "W2")
-    statement_import(channel=channel, statement_date=day, file_name="w.csv", imported_by="finance",
-                     content=epay_file(day, [("W1", "100.00", "0.38"), ("W3", "5.00", "0.02")]))
+    statement_import(
+        channel=channel,
+        statement_date=day,
+        file_name="w.csv",
+        imported_by="finance",
+        content=epay_file(day, [("W1", "100.00", "0.38"), ("W3", "5.00", "0.02")]),
+    )
 
     result = run("reports.tasks.channel_recon_run", "epaysim", day.isoformat())
     assert result["matched_count"] == 1 and result["long_count"] == 1 and result["pending_count"] == 1
@@ -45,6 +50,7 @@ def test_the_task_in_process(ledger):
     day = timezone.localdate() - timedelta(days=1)
     open_books_on(ledger.entity, day)
     channel = sample_channel("epaysim", clearing=ledger.channel())
-    statement_import(channel=channel, statement_date=day, file_name="p.csv", imported_by="finance",
-                     content=epay_file(day, []))
+    statement_import(
+        channel=channel, statement_date=day, file_name="p.csv", imported_by="finance", content=epay_file(day, [])
+    )
     assert channel_recon_run.delay("epaysim", day.isoformat()).get()["channel_count"] == 0

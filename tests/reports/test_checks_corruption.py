@@ -20,8 +20,15 @@ from .eod_books import checks, failed_checks, open_books_on, post, tamper
 pytestmark = pytest.mark.django_db
 
 NOV2, NOV3 = date(2026, 11, 2), date(2026, 11, 3)
-ALL_CHECKS = {"account_balance", "entry_chain", "last_entry", "debits_credits", "identity", "subject_totals",
-              "live_balance"}
+ALL_CHECKS = {
+    "account_balance",
+    "entry_chain",
+    "last_entry",
+    "debits_credits",
+    "identity",
+    "subject_totals",
+    "live_balance",
+}
 
 
 @pytest.fixture
@@ -52,8 +59,7 @@ def test_an_amount_changed_in_place_is_named_by_entry_account_and_posting(day):
 
     eod_run(entity=entity, accounting_date=NOV2, actor="ops")
     found = checks(entity, NOV2)
-    assert failed_checks(entity, NOV2) == {"last_entry", "entry_chain", "debits_credits", "identity",
-                                           "live_balance"}
+    assert failed_checks(entity, NOV2) == {"last_entry", "entry_chain", "debits_credits", "identity", "live_balance"}
     # The sheet and the subject totals are both built from the same (bad) entries, so they agree.
     assert found["account_balance"].passed and found["subject_totals"].passed
 
@@ -63,15 +69,22 @@ def test_an_amount_changed_in_place_is_named_by_entry_account_and_posting(day):
 
     (account,) = found["last_entry"].details
     assert account["account_no"] == alice.account_no and account["entry"] == bad.serial_no
-    assert account["problem"] == "closing 370.0000 != balance after 380.0000 of entry %d" % bad.serial_no
+    assert account["problem"] == f"closing 370.0000 != balance after 380.0000 of entry {bad.serial_no}"
 
     currency, posting = found["debits_credits"].details
     assert currency == {"currency": "CNY", "debit": "930.0000", "credit": "920.0000", "difference": "10.0000"}
     assert posting["posting"] == p3.serial_no
     assert posting["entries"] == sorted(Entry.objects.filter(posting=p3).values_list("serial_no", flat=True))
 
-    assert found["identity"].details == [{"currency": "CNY", "asset": "0.0000", "liability": "790.0000",
-                                          "internal": "-800.0000", "difference": "10.0000"}]
+    assert found["identity"].details == [
+        {
+            "currency": "CNY",
+            "asset": "0.0000",
+            "liability": "790.0000",
+            "internal": "-800.0000",
+            "difference": "10.0000",
+        }
+    ]
     (live,) = found["live_balance"].details
     assert (live["account_no"], live["balance"], live["closing"]) == (alice.account_no, "380.0000", "370.0000")
 
@@ -80,12 +93,14 @@ def test_an_inserted_entry_is_caught_by_the_totals_though_its_chain_is_consisten
     """A forged credit of 10 to Bob, appended neatly to his chain and to P3."""
     entity, alice, bob, channel, p1, p2, p3 = day
     last = Entry.objects.filter(account=bob).order_by("-account_seq").first()
-    tamper("""
+    tamper(
+        """
         INSERT INTO postings_entry (posting_id, account_id, account_seq, direction, amount, currency,
                balance_before, balance_after, frozen_before, frozen_after, business_type, accounting_date,
                created_at)
         VALUES (%s, %s, %s, 'C', 10, 'CNY', %s, %s, 0, 0, 'transfer', %s, now())""",
-           [p3.serial_no, bob.pk, last.account_seq + 1, last.balance_after, last.balance_after + 10, NOV2])
+        [p3.serial_no, bob.pk, last.account_seq + 1, last.balance_after, last.balance_after + 10, NOV2],
+    )
     forged = Entry.objects.get(account=bob, account_seq=last.account_seq + 1)
 
     eod_run(entity=entity, accounting_date=NOV2, actor="ops")
@@ -106,8 +121,9 @@ def test_a_broken_link_in_the_chain_is_named_only_by_the_chain_check(day):
     assert failed_checks(entity, NOV2) == {"entry_chain"}
     (chain,) = checks(entity, NOV2)["entry_chain"].details
     assert (chain["entry"], chain["account_no"], chain["account_seq"]) == (bad.serial_no, bob.account_no, 2)
-    assert chain["problem"] == ("balance before 299.0000 != previous balance after 300.0000; "
-                                "balance after 420.0000 != 299.0000 +120.0000")
+    assert chain["problem"] == (
+        "balance before 299.0000 != previous balance after 300.0000; balance after 420.0000 != 299.0000 +120.0000"
+    )
 
 
 def test_a_deleted_entry_is_named_by_the_entry_that_follows_it(day):
@@ -149,11 +165,18 @@ def test_a_tampered_balance_sheet_is_caught_when_the_checks_run_again(day):
     DailyBalance.objects.filter(accounting_date=NOV2, account=alice).update(closing=381)
     checks_run(entity=entity, accounting_date=NOV2)
     found = checks(entity, NOV2)
-    assert failed_checks(entity, NOV2) == {"account_balance", "last_entry", "identity", "subject_totals",
-                                           "live_balance"}
+    assert failed_checks(entity, NOV2) == {
+        "account_balance",
+        "last_entry",
+        "identity",
+        "subject_totals",
+        "live_balance",
+    }
     (alice_row,) = found["account_balance"].details
     assert (alice_row["account_no"], alice_row["problem"]) == (
-        alice.account_no, "closing 381.0000 != opening 0.0000 +380.0000 turnover")
+        alice.account_no,
+        "closing 381.0000 != opening 0.0000 +380.0000 turnover",
+    )
     problems = {d["account_no"]: d["problem"] for d in found["last_entry"].details}
     assert problems == {
         alice.account_no: f"closing 381.0000 != balance after 380.0000 of entry {entry(p3, alice).serial_no}",

@@ -50,7 +50,10 @@ def test_a_missing_range_is_backfilled_in_order(missed):
     assert error is None, err
     # Not a terminal here: one line per day instead of the bar, timings cut off.
     assert [line.rsplit(" (", 1)[0] for line in out.splitlines()] == [
-        "[1/3] MAIN 2026-11-02 already done", "[2/3] MAIN 2026-11-03 done", "[3/3] MAIN 2026-11-04 done"]
+        "[1/3] MAIN 2026-11-02 already done",
+        "[2/3] MAIN 2026-11-03 done",
+        "[3/3] MAIN 2026-11-04 done",
+    ]
     assert sheet(entity, NOV3)[wallet.account_no] == (D("100"), D("0"), D("20"), D("120"), 1)
     assert sheet(entity, NOV4)[wallet.account_no] == (D("120"), D("5"), D("0"), D("115"), 1)
     for day in (NOV2, NOV3, NOV4):
@@ -82,7 +85,13 @@ def test_a_failing_day_stops_the_backfill_and_retry_from_finishes_it(missed, mon
     run = EodRun.objects.get(accounting_date=NOV3)
     assert run.status == RunStatus.DONE
     assert dict(EodStep.objects.filter(run=run).values_list("name", "attempts")) == {
-        "day_cut": 1, "flush_buffers": 1, "balance_sheet": 1, "checks": 2, "vouchers": 1, "advance_day": 1}
+        "day_cut": 1,
+        "flush_buffers": 1,
+        "balance_sheet": 1,
+        "checks": 2,
+        "vouchers": 1,
+        "advance_day": 1,
+    }
     out, err, error = eod("--from", "2026-11-04")
     assert error is None and "[1/1] MAIN 2026-11-04 done" in out
 

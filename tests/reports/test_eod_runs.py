@@ -80,9 +80,13 @@ def test_the_first_day_opens_from_zero_and_empty_days_in_between_carry_balances(
     statuses = dict(AccountingDay.objects.filter(entity=entity).values_list("date", "status"))
     assert statuses[NOV3] == statuses[NOV4] == DayStatus.CLOSED
     with pytest.raises(DayClosed):
-        posting_create_by_rule(business_type="recharge", request_no="late", posted_by="t", accounting_date=NOV4,
-                               params={"member_account": wallet.account_no, "channel_account": channel.account_no,
-                                       "amount": "1"})
+        posting_create_by_rule(
+            business_type="recharge",
+            request_no="late",
+            posted_by="t",
+            accounting_date=NOV4,
+            params={"member_account": wallet.account_no, "channel_account": channel.account_no, "amount": "1"},
+        )
 
 
 def test_an_empty_gap_day_is_closed_even_if_it_never_had_a_calendar_row(books):
@@ -117,8 +121,11 @@ def test_a_failed_step_stops_the_run_and_a_retry_resumes_there(books, monkeypatc
     run = eod_run(entity=entity, accounting_date=NOV2, actor="beat")
     assert run.status == RunStatus.FAILED and run.ended_at is not None
     assert steps(run) == [
-        ("day_cut", RunStatus.DONE, 1), ("flush_buffers", RunStatus.DONE, 1), ("balance_sheet", RunStatus.DONE, 1),
-        ("checks", RunStatus.DONE, 1), ("vouchers", RunStatus.FAILED, 1),
+        ("day_cut", RunStatus.DONE, 1),
+        ("flush_buffers", RunStatus.DONE, 1),
+        ("balance_sheet", RunStatus.DONE, 1),
+        ("checks", RunStatus.DONE, 1),
+        ("vouchers", RunStatus.FAILED, 1),
     ]  # advance_day never started
     failed = EodStep.objects.get(run=run, name="vouchers")
     assert failed.message == "RuntimeError: GL mapping service unavailable"
@@ -135,8 +142,12 @@ def test_a_failed_step_stops_the_run_and_a_retry_resumes_there(books, monkeypatc
     run = eod_run(entity=entity, accounting_date=NOV2, actor="ops")
     assert run.status == RunStatus.DONE
     assert steps(run) == [
-        ("day_cut", RunStatus.DONE, 1), ("flush_buffers", RunStatus.DONE, 1), ("balance_sheet", RunStatus.DONE, 1),
-        ("checks", RunStatus.DONE, 1), ("vouchers", RunStatus.DONE, 3), ("advance_day", RunStatus.DONE, 1),
+        ("day_cut", RunStatus.DONE, 1),
+        ("flush_buffers", RunStatus.DONE, 1),
+        ("balance_sheet", RunStatus.DONE, 1),
+        ("checks", RunStatus.DONE, 1),
+        ("vouchers", RunStatus.DONE, 3),
+        ("advance_day", RunStatus.DONE, 1),
     ]
     assert EodStep.objects.get(run=run, name="vouchers").message == "2 vouchers"
     assert AccountingDay.objects.get(entity=entity, date=NOV2).status == DayStatus.CLOSED

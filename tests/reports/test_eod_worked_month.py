@@ -55,7 +55,10 @@ def month(ledger):
     """The month's accounts and postings, the days closed by the end of day as they go."""
     open_books_on(ledger.entity, NOV2)
     a = dict(
-        alice=ledger.cash(), bob=ledger.cash(), shop=ledger.cash(), channel=ledger.channel(),
+        alice=ledger.cash(),
+        bob=ledger.cash(),
+        shop=ledger.cash(),
+        channel=ledger.channel(),
         fee=ledger.internal("FEE_INCOME"),
     )
     a["credit"] = ledger.credit(a["alice"].member, limit="1000")
@@ -86,11 +89,19 @@ def test_every_day_closes_with_all_checks_passed(month, ledger):
     for day, run in runs.items():
         assert run.status == RunStatus.DONE, (day, [(s.name, s.status, s.message) for s in run.steps.all()])
         assert [(s.name, s.status) for s in run.steps.order_by("position")] == [
-            (name, RunStatus.DONE) for name in EOD_STEPS]
+            (name, RunStatus.DONE) for name in EOD_STEPS
+        ]
         assert AccountingDay.objects.get(entity=ledger.entity, date=day).status == DayStatus.CLOSED
         results = checks(ledger.entity, day)
-        assert set(results) == {"account_balance", "entry_chain", "last_entry", "debits_credits", "identity",
-                                "subject_totals", "live_balance"}
+        assert set(results) == {
+            "account_balance",
+            "entry_chain",
+            "last_entry",
+            "debits_credits",
+            "identity",
+            "subject_totals",
+            "live_balance",
+        }
         assert [(n, c.summary) for n, c in results.items() if not c.passed] == []
     assert open_date(ledger.entity) == date(2026, 11, 6)
 
@@ -157,8 +168,16 @@ def test_vouchers_equal_the_figures_worked_by_hand(month, ledger):
     # Numbered by business type, debit before credit, then subject.
     assert vouchers(ledger.entity, NOV2) == [
         ("V20261102-0001", "1002", "D", "recharge", D("800"), *span(p[1], p[2], account=a["channel"])),
-        ("V20261102-0002", "2241", "C", "recharge", D("800"), 2, serials(p[1], account=a["alice"])[0],
-         serials(p[2], account=a["bob"])[0]),
+        (
+            "V20261102-0002",
+            "2241",
+            "C",
+            "recharge",
+            D("800"),
+            2,
+            serials(p[1], account=a["alice"])[0],
+            serials(p[2], account=a["bob"])[0],
+        ),
         ("V20261102-0003", "2241", "D", "transfer", D("120"), *span(p[3], account=a["alice"])),
         ("V20261102-0004", "2241", "C", "transfer", D("120"), *span(p[3], account=a["bob"])),
     ]

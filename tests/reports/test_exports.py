@@ -39,7 +39,7 @@ D1 = D - timedelta(days=1)
 @pytest.fixture
 def two_days(ledger):
     cash, bob, channel = ledger.cash(), ledger.cash(), ledger.channel()
-    cash.name = "=HYPERLINK(\"http://evil\")"
+    cash.name = '=HYPERLINK("http://evil")'
     cash.save(update_fields=["name"])
     balance_row(cash, D1, "0", "0", "500.00", "500.00", 1)
     balance_row(cash, D, "500.00", "120.00", "0", "380.00", 1)
@@ -50,15 +50,25 @@ def two_days(ledger):
 
 
 def test_balance_sheet_over_a_range(two_days, as_role):
-    response = as_role("Auditor").get(reverse("reports:balance_sheet"), {
-        "date_from": D1.isoformat(), "date_to": D.isoformat(), "group_by": "account"})
+    response = as_role("Auditor").get(
+        reverse("reports:balance_sheet"), {"date_from": D1.isoformat(), "date_to": D.isoformat(), "group_by": "account"}
+    )
     rows = {r["account__account_no"]: r for r in response.context["page"]}
     cash = rows[two_days["cash"].account_no]
-    assert (cash["opening_total"], cash["debit_total"], cash["credit_total"], cash["closing_total"],
-            cash["entries"]) == (Decimal("0"), Decimal("120.00"), Decimal("500.00"), Decimal("380.00"), 2)
+    assert (
+        cash["opening_total"],
+        cash["debit_total"],
+        cash["credit_total"],
+        cash["closing_total"],
+        cash["entries"],
+    ) == (Decimal("0"), Decimal("120.00"), Decimal("500.00"), Decimal("380.00"), 2)
     channel = rows[two_days["channel"].account_no]
     assert (channel["opening_total"], channel["debit_total"], channel["credit_total"], channel["closing_total"]) == (
-        Decimal("0"), Decimal("500.00"), Decimal("120.00"), Decimal("-380.00"))
+        Decimal("0"),
+        Decimal("500.00"),
+        Decimal("120.00"),
+        Decimal("-380.00"),
+    )
     assert rows[two_days["bob"].account_no]["closing_total"] == Decimal("40.00")
 
     (cny,) = response.context["sheet"].totals
@@ -69,8 +79,9 @@ def test_balance_sheet_over_a_range(two_days, as_role):
 
 
 def test_balance_sheet_by_subject_over_a_range(two_days, as_role):
-    response = as_role("Auditor").get(reverse("reports:balance_sheet"), {
-        "date_from": D1.isoformat(), "date_to": D.isoformat(), "group_by": "subject"})
+    response = as_role("Auditor").get(
+        reverse("reports:balance_sheet"), {"date_from": D1.isoformat(), "date_to": D.isoformat(), "group_by": "subject"}
+    )
     rows = {r["subject_code"]: r for r in response.context["page"]}
     assert rows["2241"]["opening_total"] == Decimal("0")
     assert rows["2241"]["closing_total"] == Decimal("420.00")
@@ -78,14 +89,30 @@ def test_balance_sheet_by_subject_over_a_range(two_days, as_role):
 
 
 def test_balance_sheet_csv_has_the_filtered_rows(two_days, as_role):
-    response = as_role("Finance staff").get(reverse("reports:balance_sheet_csv"), {
-        "date_from": D1.isoformat(), "date_to": D.isoformat(), "subject_code": "2241"})
+    response = as_role("Finance staff").get(
+        reverse("reports:balance_sheet_csv"),
+        {"date_from": D1.isoformat(), "date_to": D.isoformat(), "subject_code": "2241"},
+    )
     assert response["Content-Type"].startswith("text/csv")
     assert f'filename="balance-sheet-account-{D1:%Y%m%d}-{D:%Y%m%d}.csv"' in response["Content-Disposition"]
     rows = csv_rows(response)
-    assert list(rows[0]) == ["date_from", "date_to", "entity", "account_no", "account_name", "account_type",
-                             "subject_code", "category", "currency", "opening", "debit", "credit", "closing",
-                             "entry_count", "accounts"]
+    assert list(rows[0]) == [
+        "date_from",
+        "date_to",
+        "entity",
+        "account_no",
+        "account_name",
+        "account_type",
+        "subject_code",
+        "category",
+        "currency",
+        "opening",
+        "debit",
+        "credit",
+        "closing",
+        "entry_count",
+        "accounts",
+    ]
     got = {r["account_no"]: (r["opening"], r["debit"], r["credit"], r["closing"], r["entry_count"]) for r in rows}
     assert got == {
         two_days["cash"].account_no: ("0.00", "120.00", "500.00", "380.00", "2"),
@@ -97,13 +124,17 @@ def test_balance_sheet_csv_has_the_filtered_rows(two_days, as_role):
 
 
 def test_balance_sheet_xlsx_has_the_filtered_rows(two_days, as_role):
-    response = as_role("Finance staff").get(reverse("reports:balance_sheet_xlsx"), {
-        "date_from": D.isoformat(), "group_by": "account_type", "currency": "CNY"})
+    response = as_role("Finance staff").get(
+        reverse("reports:balance_sheet_xlsx"),
+        {"date_from": D.isoformat(), "group_by": "account_type", "currency": "CNY"},
+    )
     assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     rows = xlsx_rows(response)
     got = {r["account_type"]: (Decimal(str(r["opening"])), Decimal(str(r["closing"])), r["accounts"]) for r in rows}
-    assert got == {"CHANNEL_CLEARING": (Decimal("-500"), Decimal("-380"), 1),
-                   "USER_CASH": (Decimal("500"), Decimal("380"), 1)}  # bob has no row on D
+    assert got == {
+        "CHANNEL_CLEARING": (Decimal("-500"), Decimal("-380"), 1),
+        "USER_CASH": (Decimal("500"), Decimal("380"), 1),
+    }  # bob has no row on D
     assert rows[0]["date_from"].date() == D
 
 
@@ -127,8 +158,20 @@ def test_downloads_of_nothing_are_just_the_header(db, as_role):
     assert xlsx_rows(as_role("Auditor").get(reverse("reports:vouchers_xlsx"))) == []
 
 
-VOUCHER_HEADER = ["voucher_no", "accounting_date", "entity", "subject_code", "direction", "direction_cn",
-                  "business_type", "currency", "amount", "entry_count", "first_entry_serial", "last_entry_serial"]
+VOUCHER_HEADER = [
+    "voucher_no",
+    "accounting_date",
+    "entity",
+    "subject_code",
+    "direction",
+    "direction_cn",
+    "business_type",
+    "currency",
+    "amount",
+    "entry_count",
+    "first_entry_serial",
+    "last_entry_serial",
+]
 
 
 def test_voucher_csv_in_the_gl_layout(books, as_role):
@@ -136,11 +179,34 @@ def test_voucher_csv_in_the_gl_layout(books, as_role):
     response = as_role("Auditor").get(reverse("reports:vouchers_csv"), {"business_type": "transfer"})
     rows = csv_rows(response)
     assert list(rows[0]) == VOUCHER_HEADER
-    expected = sorted((v.voucher_no, v.subject_code, v.direction, str(v.amount.quantize(Decimal("0.01"))),
-                       str(v.entry_count), str(v.first_entry_serial), str(v.last_entry_serial))
-                      for v in vouchers if v.business_type == "transfer")
-    assert sorted((r["voucher_no"], r["subject_code"], r["direction"], r["amount"], r["entry_count"],
-                   r["first_entry_serial"], r["last_entry_serial"]) for r in rows) == expected
+    expected = sorted(
+        (
+            v.voucher_no,
+            v.subject_code,
+            v.direction,
+            str(v.amount.quantize(Decimal("0.01"))),
+            str(v.entry_count),
+            str(v.first_entry_serial),
+            str(v.last_entry_serial),
+        )
+        for v in vouchers
+        if v.business_type == "transfer"
+    )
+    assert (
+        sorted(
+            (
+                r["voucher_no"],
+                r["subject_code"],
+                r["direction"],
+                r["amount"],
+                r["entry_count"],
+                r["first_entry_serial"],
+                r["last_entry_serial"],
+            )
+            for r in rows
+        )
+        == expected
+    )
     assert {(r["direction"], r["direction_cn"]) for r in rows} == {("D", "借"), ("C", "贷")}
     assert {r["accounting_date"] for r in rows} == {books.day.isoformat()}
     assert {r["entity"] for r in rows} == {"MAIN"} and {r["amount"] for r in rows} == {"300.00"}

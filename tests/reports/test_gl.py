@@ -105,8 +105,13 @@ def nothing_written():
 
 
 def test_csv_import_and_its_differences(day_books, finance):
-    gl = gl_import(entity=day_books.entity, accounting_date=D, file_name="tb-20260314.csv",
-                   content=csv_bytes(GL_ROWS), user=finance)
+    gl = gl_import(
+        entity=day_books.entity,
+        accounting_date=D,
+        file_name="tb-20260314.csv",
+        content=csv_bytes(GL_ROWS),
+        user=finance,
+    )
 
     assert gl.row_count == 4 and gl.uploaded_by == finance and gl.file_name == "tb-20260314.csv"
     stored = {(r.subject_code, r.currency): r for r in gl.rows.all()}
@@ -127,16 +132,24 @@ def test_csv_import_and_its_differences(day_books, finance):
     assert channel.figure("debit").delta == 0 and channel.gl_line == 3 and channel.accounts == 1
     usd = diffs[1]
     assert [usd.figure(n).delta for n in ("opening", "debit", "credit", "closing")] == [
-        Decimal("-10.00"), Decimal("0"), Decimal("-5.00"), Decimal("-15.00")]
+        Decimal("-10.00"),
+        Decimal("0"),
+        Decimal("-5.00"),
+        Decimal("-15.00"),
+    ]
     assert usd.gl_line is None and usd.figure("opening").gl is None
     assert diffs[2].accounts == 0 and diffs[2].figure("debit").ledger is None
 
 
 def test_a_gl_that_agrees_has_no_differences(day_books, finance):
-    rows = [["2241", "CNY", "600", "200", "1,050.00", "1,450.00"], ["1002", "CNY", "-600", "1050", "200", "-1450"],
-            ["2241", "USD", "10", "0", "5", "15"]]
-    gl = gl_import(entity=day_books.entity, accounting_date=D, file_name="tb.csv", content=csv_bytes(rows, bom=False),
-                   user=finance)
+    rows = [
+        ["2241", "CNY", "600", "200", "1,050.00", "1,450.00"],
+        ["1002", "CNY", "-600", "1050", "200", "-1450"],
+        ["2241", "USD", "10", "0", "5", "15"],
+    ]
+    gl = gl_import(
+        entity=day_books.entity, accounting_date=D, file_name="tb.csv", content=csv_bytes(rows, bom=False), user=finance
+    )
     assert gl_differences(gl) == []
 
 
@@ -148,11 +161,15 @@ def test_xlsx_import_with_number_and_date_cells(day_books, finance):
         [None, None, None, None, None, None, None, None],  # an empty row is skipped
         ["2241", "USD", "10.00", 0, 5, 15, "2026-03-14", "其他应付款 USD"],
     ]
-    gl = gl_import(entity=day_books.entity, accounting_date=D, file_name="tb.xlsx", content=xlsx_bytes(rows, header),
-                   user=finance)
+    gl = gl_import(
+        entity=day_books.entity, accounting_date=D, file_name="tb.xlsx", content=xlsx_bytes(rows, header), user=finance
+    )
     assert gl.row_count == 3
     assert sorted(gl.rows.values_list("subject_code", "currency", "line")) == [
-        ("1002", "CNY", 3), ("2241", "CNY", 2), ("2241", "USD", 5)]
+        ("1002", "CNY", 3),
+        ("2241", "CNY", 2),
+        ("2241", "USD", 5),
+    ]
     diffs = gl_differences(gl)
     assert [(d.subject_code, d.currency, d.differing) for d in diffs] == [("1002", "CNY", ("debit",))]
     assert diffs[0].figure("debit").delta == Decimal("0.50")
@@ -160,9 +177,13 @@ def test_xlsx_import_with_number_and_date_cells(day_books, finance):
 
 def test_currency_column_is_optional(day_books, finance):
     rows = [r[:1] + r[2:] for r in GL_ROWS[:2]]
-    gl = gl_import(entity=day_books.entity, accounting_date=D, file_name="tb.csv",
-                   content=csv_bytes(rows, header=["subject_code", "opening", "debit", "credit", "closing"]),
-                   user=finance)
+    gl = gl_import(
+        entity=day_books.entity,
+        accounting_date=D,
+        file_name="tb.csv",
+        content=csv_bytes(rows, header=["subject_code", "opening", "debit", "credit", "closing"]),
+        user=finance,
+    )
     assert set(gl.rows.values_list("currency", flat=True)) == {"CNY"}
 
 
@@ -170,8 +191,13 @@ def test_the_same_file_is_recognised(day_books, finance):
     content = csv_bytes(GL_ROWS)
     first = gl_import(entity=day_books.entity, accounting_date=D, file_name="tb.csv", content=content, user=finance)
     with pytest.raises(GlFileAlreadyImported) as refused:
-        gl_import(entity=day_books.entity, accounting_date=D + timedelta(days=1), file_name="copy.csv",
-                  content=content, user=finance)
+        gl_import(
+            entity=day_books.entity,
+            accounting_date=D + timedelta(days=1),
+            file_name="copy.csv",
+            content=content,
+            user=finance,
+        )
     assert f"GL import #{first.pk}" in refused.value.message
     assert "tb.csv" in refused.value.message and "finance" in refused.value.message
     assert GlImport.objects.count() == 1 and GlImportRow.objects.count() == 4
@@ -181,8 +207,9 @@ def test_only_finance_may_import(day_books):
     ensure_report_roles()
     auditor = staff_user("auditor", "Auditor")
     with pytest.raises(GlImportNotAllowed):
-        gl_import(entity=day_books.entity, accounting_date=D, file_name="tb.csv", content=csv_bytes(GL_ROWS),
-                  user=auditor)
+        gl_import(
+            entity=day_books.entity, accounting_date=D, file_name="tb.csv", content=csv_bytes(GL_ROWS), user=auditor
+        )
     assert nothing_written()
 
 
@@ -191,48 +218,93 @@ def test_only_finance_may_import(day_books):
 GOOD = ["2241", "CNY", "600.00", "200.00", "1050.00", "1450.00"]
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    pytest.param(csv_bytes([GOOD], header=HEADER[:-1]), ["row 1", "missing column closing"], id="missing-column"),
-    pytest.param(csv_bytes([GOOD, ["1002", "CNY", "0", "12.3x", "0", "0"]]), ["row 3, column debit", "'12.3x'"],
-                 id="non-numeric"),
-    pytest.param(csv_bytes([GOOD, ["1002", "CNY", "1.5E+3", "0", "0", "0"]]), ["row 3, column opening", "1.5E+3"],
-                 id="exponent"),
-    pytest.param(csv_bytes([GOOD, ["1002", "CNY", "0", "0", "10.005", "0"]]),
-                 ["row 3, column credit", "more than 2 decimal places"], id="too-many-places"),
-    pytest.param(csv_bytes([["2241", "JPY", "0", "0", "0", "10.5"]]),
-                 ["row 2, column closing", "more than 0 decimal places for JPY"], id="jpy-places"),
-    pytest.param(csv_bytes([GOOD, ["1002", "CNY", "0", "", "0", "0"]]), ["row 3, column debit", "empty"],
-                 id="empty-amount"),
-    pytest.param(csv_bytes([GOOD, ["1002", "CNY", "0", "0", "0", "0"], ["9999", "CNY", "0", "0", "0", "0"]]),
-                 ["row 4, column subject_code", "9999 is not the subject code of any account type"],
-                 id="unknown-subject"),
-    pytest.param(csv_bytes([GOOD, ["1002", "CNY", "0", "0", "0", "0"], GOOD]),
-                 ["row 4, column subject_code", "2241 CNY is already on row 2"], id="duplicate-subject"),
-    pytest.param(csv_bytes([GOOD, ["1002", "XYZ", "0", "0", "0", "0"]]), ["row 3, column currency", "XYZ"],
-                 id="unknown-currency"),
-    pytest.param(csv_bytes([[*GOOD, "2026-03-14"], ["1002", "CNY", "0", "0", "0", "0", "2026-03-13"]],
-                           header=[*HEADER, "accounting_date"]),
-                 ["row 3, column accounting_date", "2026-03-13 is not the date being imported, 2026-03-14"],
-                 id="wrong-date"),
-    pytest.param(csv_bytes([[*GOOD, "14/03/2026"]], header=[*HEADER, "accounting_date"]),
-                 ["row 2, column accounting_date", "not a date"], id="unreadable-date"),
-    pytest.param(b"", ["empty"], id="empty-file"),
-    pytest.param("\ufeff".encode(), ["empty"], id="bom-only"),
-    pytest.param(csv_bytes([]), ["row 2", "no rows"], id="header-only"),
-    pytest.param(csv_bytes([GOOD], header=[*HEADER[:3], "debit", *HEADER[3:]]), ["row 1, column debit", "twice"],
-                 id="duplicate-column"),
-    pytest.param("subject_code,opening,debit,credit,closing\n2241,0,0,0,0\n1002,期初,0,0,0\n".encode("gbk"),
-                 ["row 3", "not UTF-8"], id="not-utf8"),
-    pytest.param(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64, [".xls"], id="old-xls"),
-    pytest.param(b"PK\x03\x04 not really a zip", ["not a readable XLSX"], id="broken-xlsx"),
-    pytest.param(xlsx_bytes([GOOD, ["1002", "CNY", 0, 100 / 3, 0, 0]]), ["row 3, column debit (cell D3)",
-                                                                          "more than 2 decimal places"],
-                 id="xlsx-binary-fraction"),
-    pytest.param(xlsx_bytes([GOOD, ["1002", "CNY", 0, "abc", 0, 0]]), ["row 3, column debit (cell D3)", "'abc'"],
-                 id="xlsx-text-amount"),
-    pytest.param(xlsx_bytes([GOOD, [8888, "CNY", 0, 0, 0, 0]]), ["row 3, column subject_code (cell A3)", "8888"],
-                 id="xlsx-unknown-subject"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param(csv_bytes([GOOD], header=HEADER[:-1]), ["row 1", "missing column closing"], id="missing-column"),
+        pytest.param(
+            csv_bytes([GOOD, ["1002", "CNY", "0", "12.3x", "0", "0"]]),
+            ["row 3, column debit", "'12.3x'"],
+            id="non-numeric",
+        ),
+        pytest.param(
+            csv_bytes([GOOD, ["1002", "CNY", "1.5E+3", "0", "0", "0"]]),
+            ["row 3, column opening", "1.5E+3"],
+            id="exponent",
+        ),
+        pytest.param(
+            csv_bytes([GOOD, ["1002", "CNY", "0", "0", "10.005", "0"]]),
+            ["row 3, column credit", "more than 2 decimal places"],
+            id="too-many-places",
+        ),
+        pytest.param(
+            csv_bytes([["2241", "JPY", "0", "0", "0", "10.5"]]),
+            ["row 2, column closing", "more than 0 decimal places for JPY"],
+            id="jpy-places",
+        ),
+        pytest.param(
+            csv_bytes([GOOD, ["1002", "CNY", "0", "", "0", "0"]]), ["row 3, column debit", "empty"], id="empty-amount"
+        ),
+        pytest.param(
+            csv_bytes([GOOD, ["1002", "CNY", "0", "0", "0", "0"], ["9999", "CNY", "0", "0", "0", "0"]]),
+            ["row 4, column subject_code", "9999 is not the subject code of any account type"],
+            id="unknown-subject",
+        ),
+        pytest.param(
+            csv_bytes([GOOD, ["1002", "CNY", "0", "0", "0", "0"], GOOD]),
+            ["row 4, column subject_code", "2241 CNY is already on row 2"],
+            id="duplicate-subject",
+        ),
+        pytest.param(
+            csv_bytes([GOOD, ["1002", "XYZ", "0", "0", "0", "0"]]),
+            ["row 3, column currency", "XYZ"],
+            id="unknown-currency",
+        ),
+        pytest.param(
+            csv_bytes(
+                [[*GOOD, "2026-03-14"], ["1002", "CNY", "0", "0", "0", "0", "2026-03-13"]],
+                header=[*HEADER, "accounting_date"],
+            ),
+            ["row 3, column accounting_date", "2026-03-13 is not the date being imported, 2026-03-14"],
+            id="wrong-date",
+        ),
+        pytest.param(
+            csv_bytes([[*GOOD, "14/03/2026"]], header=[*HEADER, "accounting_date"]),
+            ["row 2, column accounting_date", "not a date"],
+            id="unreadable-date",
+        ),
+        pytest.param(b"", ["empty"], id="empty-file"),
+        pytest.param("\ufeff".encode(), ["empty"], id="bom-only"),
+        pytest.param(csv_bytes([]), ["row 2", "no rows"], id="header-only"),
+        pytest.param(
+            csv_bytes([GOOD], header=[*HEADER[:3], "debit", *HEADER[3:]]),
+            ["row 1, column debit", "twice"],
+            id="duplicate-column",
+        ),
+        pytest.param(
+            "subject_code,opening,debit,credit,closing\n2241,0,0,0,0\n1002,期初,0,0,0\n".encode("gbk"),
+            ["row 3", "not UTF-8"],
+            id="not-utf8",
+        ),
+        pytest.param(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64, [".xls"], id="old-xls"),
+        pytest.param(b"PK\x03\x04 not really a zip", ["not a readable XLSX"], id="broken-xlsx"),
+        pytest.param(
+            xlsx_bytes([GOOD, ["1002", "CNY", 0, 100 / 3, 0, 0]]),
+            ["row 3, column debit (cell D3)", "more than 2 decimal places"],
+            id="xlsx-binary-fraction",
+        ),
+        pytest.param(
+            xlsx_bytes([GOOD, ["1002", "CNY", 0, "abc", 0, 0]]),
+            ["row 3, column debit (cell D3)", "'abc'"],
+            id="xlsx-text-amount",
+        ),
+        pytest.param(
+            xlsx_bytes([GOOD, [8888, "CNY", 0, 0, 0, 0]]),
+            ["row 3, column subject_code (cell A3)", "8888"],
+            id="xlsx-unknown-subject",
+        ),
+    ],
+)
 def test_bad_files_are_refused_whole(day_books, finance, content, expected):
     with pytest.raises(LedgerValidationError) as refused:
         gl_import(entity=day_books.entity, accounting_date=D, file_name="bad", content=content, user=finance)
@@ -245,8 +317,9 @@ def test_bad_files_are_refused_whole(day_books, finance, content, expected):
 def test_every_problem_is_named_at_once(day_books, finance):
     rows = [["2241", "CNY", "x", "0", "0", "0"], ["7777", "CNY", "0", "0", "0", "0"], GOOD]
     with pytest.raises(GlFileInvalid) as refused:
-        gl_import(entity=day_books.entity, accounting_date=D, file_name="bad.csv", content=csv_bytes(rows),
-                  user=finance)
+        gl_import(
+            entity=day_books.entity, accounting_date=D, file_name="bad.csv", content=csv_bytes(rows), user=finance
+        )
     assert refused.value.problems == [
         "row 2, column opening: 'x' is not a decimal amount (digits, an optional sign and decimal point)",
         "row 3, column subject_code: 7777 is not the subject code of any account type",
@@ -259,6 +332,11 @@ def test_a_refused_file_can_be_fixed_and_imported(day_books, finance):
     with pytest.raises(GlFileInvalid):
         gl_import(entity=day_books.entity, accounting_date=D, file_name="tb.csv", content=bad, user=finance)
     # The refused file was not remembered as imported: the fixed one goes in.
-    gl = gl_import(entity=day_books.entity, accounting_date=D, file_name="tb.csv",
-                   content=csv_bytes([GOOD, ["1002", "CNY", "0", "0", "0", "0"]]), user=finance)
+    gl = gl_import(
+        entity=day_books.entity,
+        accounting_date=D,
+        file_name="tb.csv",
+        content=csv_bytes([GOOD, ["1002", "CNY", "0", "0", "0", "0"]]),
+        user=finance,
+    )
     assert gl.row_count == 2

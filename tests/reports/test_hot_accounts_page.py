@@ -28,9 +28,13 @@ def hot_fee_account(ledger, pending: int):
     posting_mode_set(mode=PostingMode.BUFFERED, account=fee, actor="ops")
     member = ledger.cash()
     ledger.recharge(member, "100")
-    for n in range(pending):
-        posting_create(request_no=ledger.next_request("hot"), business_type="fee", posted_by="trade",
-                       legs=[Leg.debit(member.account_no, "1.25"), Leg.credit(fee.account_no, "1.25")])
+    for _ in range(pending):
+        posting_create(
+            request_no=ledger.next_request("hot"),
+            business_type="fee",
+            posted_by="trade",
+            legs=[Leg.debit(member.account_no, "1.25"), Leg.credit(fee.account_no, "1.25")],
+        )
     return fee
 
 

@@ -45,11 +45,21 @@ def world(books, django_user_model):
     """One of everything the pages show."""
     vouchers = books.vouchers_from_entries()
     books.check("identity", True)
-    books.check("entry_chain", False, [{"account_no": books.bob.account_no, "entry": 999999, "expected": "0.00",
-                                        "found": "5.00"}], summary="1 broken entry")
+    books.check(
+        "entry_chain",
+        False,
+        [{"account_no": books.bob.account_no, "entry": 999999, "expected": "0.00", "found": "5.00"}],
+        summary="1 broken entry",
+    )
     uploader = django_user_model.objects.create_user("uploader")
-    gl = GlImport.objects.create(entity=books.ledger.entity, accounting_date=books.day, file_name="tb.csv",
-                                 file_sha256="0" * 64, row_count=0, uploaded_by=uploader)
+    gl = GlImport.objects.create(
+        entity=books.ledger.entity,
+        accounting_date=books.day,
+        file_name="tb.csv",
+        file_sha256="0" * 64,
+        row_count=0,
+        uploaded_by=uploader,
+    )
     run = failed_run(books)
     entry = books.alice.entries.order_by("serial_no").first()
     return {"books": books, "voucher": vouchers[0], "gl": gl, "run": run, "entry": entry}
@@ -57,13 +67,26 @@ def world(books, django_user_model):
 
 def failed_run(books) -> EodRun:
     now = timezone.now()
-    run = EodRun.objects.create(entity=books.ledger.entity, accounting_date=books.day, status=RunStatus.FAILED,
-                                triggered_by="beat", ended_at=now)
-    for position, (name, status, message) in enumerate([("day_cut", "done", ""),
-                                                        ("flush_buffers", "done", ""),
-                                                        ("balance_sheet", "failed", "deadlock detected")]):
-        EodStep.objects.create(run=run, name=name, position=position, status=status, started_at=now,
-                               ended_at=now, rows=10 * position, message=message)
+    run = EodRun.objects.create(
+        entity=books.ledger.entity,
+        accounting_date=books.day,
+        status=RunStatus.FAILED,
+        triggered_by="beat",
+        ended_at=now,
+    )
+    for position, (name, status, message) in enumerate(
+        [("day_cut", "done", ""), ("flush_buffers", "done", ""), ("balance_sheet", "failed", "deadlock detected")]
+    ):
+        EodStep.objects.create(
+            run=run,
+            name=name,
+            position=position,
+            status=status,
+            started_at=now,
+            ended_at=now,
+            rows=10 * position,
+            message=message,
+        )
     return run
 
 
@@ -155,7 +178,9 @@ def test_balance_sheet_by_subject_and_drill_down(world, as_role):
     page = client.get(reverse("reports:balance_sheet"), {"group_by": "subject"})
     rows = list(page.context["page"])
     assert [(r["subject_code"], r["closing_total"]) for r in rows] == [
-        ("1002", Decimal("-1000.0000")), ("2241", Decimal("1000.0000"))]
+        ("1002", Decimal("-1000.0000")),
+        ("2241", Decimal("1000.0000")),
+    ]
     html = page.content.decode()
     # subject -> its accounts -> an account's entries
     link = re.search(r'href="(/reports/\?[^"]*subject_code=2241[^"]*)"', html).group(1).replace("&amp;", "&")
@@ -175,8 +200,10 @@ def test_balance_sheet_defaults_to_the_latest_day(world, as_role):
 
 def test_balance_sheet_refuses_a_backwards_range(world, as_role):
     b = world["books"]
-    response = as_role("Auditor").get(reverse("reports:balance_sheet"), {
-        "date_from": b.day.isoformat(), "date_to": (b.day - timedelta(days=1)).isoformat()})
+    response = as_role("Auditor").get(
+        reverse("reports:balance_sheet"),
+        {"date_from": b.day.isoformat(), "date_to": (b.day - timedelta(days=1)).isoformat()},
+    )
     assert response.status_code == 200
     assert "The first date is after the last one." in response.content.decode()
     assert response.context["page"].paginator.count == 0
@@ -185,8 +212,11 @@ def test_balance_sheet_refuses_a_backwards_range(world, as_role):
 def test_check_results_red_with_links_to_what_breaks(world, as_role):
     b = world["books"]
     html = as_role("Auditor").get(reverse("reports:checks")).content.decode()
-    assert re.search(r'<tr id="check-\d+" class="bad">\s*<td class="nowrap">[^<]*</td>\s*<td>MAIN</td>\s*'
-                     r'<td class="mono">entry_chain</td>', html)
+    assert re.search(
+        r'<tr id="check-\d+" class="bad">\s*<td class="nowrap">[^<]*</td>\s*<td>MAIN</td>\s*'
+        r'<td class="mono">entry_chain</td>',
+        html,
+    )
     assert re.search(r'class="ok">\s*<td class="nowrap">[^<]*</td>\s*<td>MAIN</td>\s*<td class="mono">identity', html)
     assert f'href="/reports/accounts/{b.bob.account_no}/entries/?date_from={b.day}&amp;date_to={b.day}"' in html
     assert 'href="/reports/entries/999999/"' in html
@@ -236,9 +266,14 @@ def test_gl_upload_page_refuses_a_bad_file_and_writes_nothing(world, as_role):
     bad = csv_bytes([["2241", "CNY", "0", "lots", "0", "0"]])
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    response = as_role("Finance staff").post(reverse("reports:gl_upload"), {
-        "entity": b.ledger.entity.pk, "accounting_date": b.day.isoformat(),
-        "file": SimpleUploadedFile("tb.csv", bad, content_type="text/csv")})
+    response = as_role("Finance staff").post(
+        reverse("reports:gl_upload"),
+        {
+            "entity": b.ledger.entity.pk,
+            "accounting_date": b.day.isoformat(),
+            "file": SimpleUploadedFile("tb.csv", bad, content_type="text/csv"),
+        },
+    )
     assert response.status_code == 400
     assert "row 2, column debit: &#x27;lots&#x27; is not a decimal amount" in response.content.decode()
     assert GlImport.objects.count() == before
@@ -251,28 +286,39 @@ def test_gl_upload_page_imports_and_lists_differences(world, as_role):
     content = csv_bytes([["2241", "CNY", "0", "300", "1300", "1000"], ["1002", "CNY", "0", "1000", "0", "-990"]])
     client = as_role("Finance staff")
     form = {"entity": b.ledger.entity.pk, "accounting_date": b.day.isoformat()}
-    response = client.post(reverse("reports:gl_upload"),
-                           {**form, "file": SimpleUploadedFile("tb.csv", content, content_type="text/csv")},
-                           follow=True)
+    response = client.post(
+        reverse("reports:gl_upload"),
+        {**form, "file": SimpleUploadedFile("tb.csv", content, content_type="text/csv")},
+        follow=True,
+    )
     gl = GlImport.objects.get(file_name="tb.csv", row_count=2)
     assert response.redirect_chain == [(reverse("reports:gl_import", args=[gl.pk]), 302)]
     diffs = response.context["differences"]
     assert [(d.subject_code, d.differing, d.figure("closing").delta) for d in diffs] == [
-        ("1002", ("closing",), Decimal("10.0000"))]
+        ("1002", ("closing",), Decimal("10.0000"))
+    ]
     html = response.content.decode()
     assert 'id="diff-1002-CNY"' in html and "CN¥10.00" in html
     assert "1 difference" in html
 
     result = reverse("reports:gl_import", args=[gl.pk])
-    shown = {q: [d.subject_code for d in client.get(result, params).context["differences"]]
-             for q, params in {"10": {"subject_code": "10"}, "22": {"subject_code": "22"},
-                               "USD": {"currency": "USD"}, "CNY": {"currency": "CNY"},
-                               "bad": {"currency": "XXX"}}.items()}
+    shown = {
+        q: [d.subject_code for d in client.get(result, params).context["differences"]]
+        for q, params in {
+            "10": {"subject_code": "10"},
+            "22": {"subject_code": "22"},
+            "USD": {"currency": "USD"},
+            "CNY": {"currency": "CNY"},
+            "bad": {"currency": "XXX"},
+        }.items()
+    }
     assert shown == {"10": ["1002"], "22": [], "USD": [], "CNY": ["1002"], "bad": []}
     assert "Select a valid choice" in client.get(result, {"currency": "XXX"}).content.decode()
 
-    again = client.post(reverse("reports:gl_upload"),
-                        {**form, "file": SimpleUploadedFile("again.csv", content, content_type="text/csv")})
+    again = client.post(
+        reverse("reports:gl_upload"),
+        {**form, "file": SimpleUploadedFile("again.csv", content, content_type="text/csv")},
+    )
     assert again.status_code == 400
     assert f"already imported as GL import #{gl.pk}" in again.content.decode()
 
@@ -304,8 +350,9 @@ def test_the_pages_after_a_real_end_of_day(ledger, as_role):
 
     client = as_role("Finance staff")
     sheet = client.get(reverse("reports:balance_sheet"), {"group_by": "subject"})
-    assert [(r["subject_code"], r["debit_total"], r["credit_total"], r["closing_total"])
-            for r in sheet.context["page"]] == [
+    assert [
+        (r["subject_code"], r["debit_total"], r["credit_total"], r["closing_total"]) for r in sheet.context["page"]
+    ] == [
         ("1002", Decimal("1000.0000"), Decimal("0"), Decimal("-1000.0000")),
         ("2241", Decimal("300.0000"), Decimal("1300.0000"), Decimal("1000.0000")),
     ]
@@ -318,9 +365,15 @@ def test_the_pages_after_a_real_end_of_day(ledger, as_role):
     assert f'id="run-{run.pk}"' in runs and "balance_sheet" in runs
 
     agreeing = csv_bytes([["2241", "CNY", "0", "300", "1300", "1000"], ["1002", "CNY", "0", "1000", "0", "-1000"]])
-    result = client.post(reverse("reports:gl_upload"), {
-        "entity": ledger.entity.pk, "accounting_date": b.day.isoformat(),
-        "file": SimpleUploadedFile("tb.csv", agreeing, content_type="text/csv")}, follow=True)
+    result = client.post(
+        reverse("reports:gl_upload"),
+        {
+            "entity": ledger.entity.pk,
+            "accounting_date": b.day.isoformat(),
+            "file": SimpleUploadedFile("tb.csv", agreeing, content_type="text/csv"),
+        },
+        follow=True,
+    )
     assert result.context["differences"] == [] and "no differences" in result.content.decode()
 
 
@@ -330,28 +383,39 @@ def test_only_finance_may_post_an_upload(world, as_role):
     b = world["books"]
     before = GlImport.objects.count()
     for role in ("Auditor", "Ledger admin", "Reviewer"):
-        response = as_role(role).post(reverse("reports:gl_upload"), {
-            "entity": b.ledger.entity.pk, "accounting_date": b.day.isoformat(),
-            "file": SimpleUploadedFile("tb.csv", csv_bytes([["2241", "CNY", "0", "0", "0", "0"]]))})
+        response = as_role(role).post(
+            reverse("reports:gl_upload"),
+            {
+                "entity": b.ledger.entity.pk,
+                "accounting_date": b.day.isoformat(),
+                "file": SimpleUploadedFile("tb.csv", csv_bytes([["2241", "CNY", "0", "0", "0", "0"]])),
+            },
+        )
         assert response.status_code == 403
     assert GlImport.objects.count() == before
 
 
-@pytest.mark.parametrize(("params", "expected"), [
-    ({"account_no": "alice"}, {"alice"}),
-    ({"account_type": "CHANNEL_CLEARING"}, {"channel"}),
-    ({"subject_code": "2241"}, {"alice", "bob"}),
-    ({"category": "internal"}, {"channel"}),
-    ({"currency": "USD"}, set()),
-    ({"entity": "main"}, {"alice", "bob", "channel"}),
-])
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"account_no": "alice"}, {"alice"}),
+        ({"account_type": "CHANNEL_CLEARING"}, {"channel"}),
+        ({"subject_code": "2241"}, {"alice", "bob"}),
+        ({"category": "internal"}, {"channel"}),
+        ({"currency": "USD"}, set()),
+        ({"entity": "main"}, {"alice", "bob", "channel"}),
+    ],
+)
 def test_balance_sheet_filters(world, as_role, params, expected):
     b = world["books"]
     names = {b.alice.account_no: "alice", b.bob.account_no: "bob", b.channel.account_no: "channel"}
-    params = {k: (getattr(b, v).account_no if k == "account_no" else b.ledger.entity.pk if k == "entity" else v)
-              for k, v in params.items()}
+    params = {
+        k: (getattr(b, v).account_no if k == "account_no" else b.ledger.entity.pk if k == "entity" else v)
+        for k, v in params.items()
+    }
     response = as_role("Auditor").get(reverse("reports:balance_sheet"), params)
     assert {names[r["account__account_no"]] for r in response.context["page"]} == expected
-    csv_accounts = {r["account_no"] for r in csv_rows(as_role("Auditor").get(reverse("reports:balance_sheet_csv"),
-                                                                             params))}
+    csv_accounts = {
+        r["account_no"] for r in csv_rows(as_role("Auditor").get(reverse("reports:balance_sheet_csv"), params))
+    }
     assert {names[a] for a in csv_accounts} == expected

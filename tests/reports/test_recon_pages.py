@@ -21,7 +21,14 @@ from django.utils import timezone
 from postings.models import Posting
 from postings.selectors import identity_totals
 from reports.channel_recon import channel_recon_run, statement_import
-from reports.recon_models import Difference, DifferenceEvent, DifferenceProposal, ReconRun, StatementImport, StatementLine
+from reports.recon_models import (
+    Difference,
+    DifferenceEvent,
+    DifferenceProposal,
+    ReconRun,
+    StatementImport,
+    StatementLine,
+)
 
 from .eod_books import open_books_on
 from .recon_books import epay_file, recharge, sample_channel
@@ -48,8 +55,12 @@ class Day:
         recharge(ledger, self.wallet, "40.00", "E")
         recharge(ledger, self.wallet, "60.00", "F")
         self.statement = statement_import(
-            channel=self.channel, statement_date=self.day, file_name="d.csv", imported_by="finance",
-            content=epay_file(self.day, [("A", "100.00", "0.38"), ("C", "30.00", "0.11"), ("E", "45.00", "0.17")]))
+            channel=self.channel,
+            statement_date=self.day,
+            file_name="d.csv",
+            imported_by="finance",
+            content=epay_file(self.day, [("A", "100.00", "0.38"), ("C", "30.00", "0.11"), ("E", "45.00", "0.17")]),
+        )
         channel_recon_run(channel=self.channel, recon_date=self.day)
 
     @staticmethod
@@ -87,9 +98,13 @@ def _as(role):
 def test_every_page_is_for_its_roles_only(day, role):
     client = _as(role)
     c = day.diff("C")
-    pages = [reverse("reports:recon_runs"), reverse("reports:recon_differences"),
-             reverse("reports:recon_differences_csv"), reverse("reports:recon_differences_xlsx"),
-             reverse("reports:recon_difference", args=[c.pk])]
+    pages = [
+        reverse("reports:recon_runs"),
+        reverse("reports:recon_differences"),
+        reverse("reports:recon_differences_csv"),
+        reverse("reports:recon_differences_xlsx"),
+        reverse("reports:recon_difference", args=[c.pk]),
+    ]
     for url in pages:
         expect(client.get(url), role, READERS)
     expect(client.get(reverse("reports:statement_upload")), role, WORKERS)
@@ -110,8 +125,10 @@ def test_only_finance_staff_change_anything(day, role):
     assert ReconRun.objects.get().runs == runs + (1 if role in WORKERS else 0)
 
     upload = SimpleUploadedFile("e.csv", epay_file(day.day, [("Z", "1.00", "0")]))
-    response = client.post(reverse("reports:statement_upload"),
-                           {"channel": "banksim", "statement_date": day.day.isoformat(), "file": upload})
+    response = client.post(
+        reverse("reports:statement_upload"),
+        {"channel": "banksim", "statement_date": day.day.isoformat(), "file": upload},
+    )
     if role in WORKERS:
         assert response.status_code == 400  # banksim cannot read the payment company's file
     else:
@@ -134,9 +151,15 @@ def test_an_uploaded_statement_is_imported_and_matched(ledger):
     recharge(ledger, wallet, "100.00", "A")
     client, _ = login("finance")
     content = epay_file(today, [("A", "100.00", "0.38"), ("C", "30.00", "0.11")])
-    response = client.post(reverse("reports:statement_upload"), {
-        "channel": "epaysim", "statement_date": today.isoformat(),
-        "file": SimpleUploadedFile("epay.csv", content, content_type="text/csv")}, follow=True)
+    response = client.post(
+        reverse("reports:statement_upload"),
+        {
+            "channel": "epaysim",
+            "statement_date": today.isoformat(),
+            "file": SimpleUploadedFile("epay.csv", content, content_type="text/csv"),
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     text = response.content.decode()
     assert "2 lines of epay.csv for epaysim" in text
@@ -144,9 +167,14 @@ def test_an_uploaded_statement_is_imported_and_matched(ledger):
     assert (run.matched_count, run.long_count, run.long_amount) == (1, 1, Decimal("30.00"))
     assert f'id="run-epaysim-{today:%Y-%m-%d}"' in text
 
-    again = client.post(reverse("reports:statement_upload"), {
-        "channel": "epaysim", "statement_date": today.isoformat(),
-        "file": SimpleUploadedFile("copy.csv", content, content_type="text/csv")})
+    again = client.post(
+        reverse("reports:statement_upload"),
+        {
+            "channel": "epaysim",
+            "statement_date": today.isoformat(),
+            "file": SimpleUploadedFile("copy.csv", content, content_type="text/csv"),
+        },
+    )
     assert again.status_code == 400
     assert "This file was already imported" in again.content.decode()
     assert StatementImport.objects.count() == 1
@@ -157,9 +185,14 @@ def test_a_bad_statement_is_refused_whole_naming_the_line(day):
     content = epay_file(day.day, [("X1", "10.00", "0"), ("X2", "11.00", "0"), ("X3", "12.00", "0")])
     content = content.replace(b",11.00,", b",ten,")
     before = StatementLine.objects.count()
-    response = client.post(reverse("reports:statement_upload"), {
-        "channel": "epaysim", "statement_date": day.day.replace(day=1).isoformat(),
-        "file": SimpleUploadedFile("bad.csv", content)})
+    response = client.post(
+        reverse("reports:statement_upload"),
+        {
+            "channel": "epaysim",
+            "statement_date": day.day.replace(day=1).isoformat(),
+            "file": SimpleUploadedFile("bad.csv", content),
+        },
+    )
     assert response.status_code == 400
     text = response.content.decode()
     assert 'id="statement-problems"' in text and "nothing was written" in text
@@ -182,24 +215,29 @@ def test_the_runs_page_shows_the_days_figures_and_links_to_its_differences(day):
 def test_a_statement_not_matched_yet_is_listed_with_a_match_button(day, ledger):
     from accounts.services import account_open
 
-    bank_clearing = account_open(entity=ledger.entity, account_type=ledger.types["CHANNEL_CLEARING"],
-                                 currency="CNY", name="bank clearing")
+    bank_clearing = account_open(
+        entity=ledger.entity, account_type=ledger.types["CHANNEL_CLEARING"], currency="CNY", name="bank clearing"
+    )
     other = sample_channel("banksim", clearing=bank_clearing)
-    statement_import(channel=other, statement_date=day.day, file_name="bank.csv", imported_by="finance",
-                     content=_bank_file(day.day))
+    statement_import(
+        channel=other, statement_date=day.day, file_name="bank.csv", imported_by="finance", content=_bank_file(day.day)
+    )
     client, _ = day.client("finance")
     text = client.get(reverse("reports:recon_runs")).content.decode()
     assert "bank.csv" in text and ">Match</button>" in text
-    response = client.post(reverse("reports:recon_match"),
-                           {"statement": StatementImport.objects.get(file_name="bank.csv").pk}, follow=True)
+    response = client.post(
+        reverse("reports:recon_match"), {"statement": StatementImport.objects.get(file_name="bank.csv").pk}, follow=True
+    )
     assert ReconRun.objects.filter(channel=other, recon_date=day.day).exists()
     assert "Every imported statement has been matched" in response.content.decode()
 
 
 def _bank_file(day) -> bytes:
-    rows = ["模拟银行对账单",
-            "交易日期,交易时间,交易流水号,摘要,借方发生额,贷方发生额,余额,对方户名",
-            f'{day:%Y%m%d},091502,BK1,充值,,"1.00","1.00",张三']
+    rows = [
+        "模拟银行对账单",
+        "交易日期,交易时间,交易流水号,摘要,借方发生额,贷方发生额,余额,对方户名",
+        f'{day:%Y%m%d},091502,BK1,充值,,"1.00","1.00",张三',
+    ]
     return ("\r\n".join(rows) + "\r\n").encode("gbk")
 
 
@@ -222,7 +260,8 @@ def test_the_differences_filters(day, ledger):
     assert _listed(client, channel="banksim") == set()
     assert _listed(client, date_from=day.day.isoformat(), date_to=day.day.isoformat()) == {"C", "E", "F"}
     assert _listed(client, date_to=day.day.replace(day=1).isoformat()) == (
-        {"C", "E", "F"} if day.day.day == 1 else set())
+        {"C", "E", "F"} if day.day.day == 1 else set()
+    )
     assert _listed(client, serial_no="e") == {"E"}
     assert _listed(client, date_from="2020-01-01", date_to=day.day.isoformat()) == {"C", "E", "F"}  # any span
 
@@ -245,7 +284,10 @@ def test_the_export_is_the_filtered_open_differences(day):
     client, _ = day.client("auditor_2", "Auditor")
     rows = csv_rows(client.get(reverse("reports:recon_differences_csv")))
     assert {(r["serial_no"], r["outcome"], r["difference_amount"]) for r in rows} == {
-        ("C", "long", "30.00"), ("E", "amount_mismatch", "5.00"), ("F", day.diff("F").outcome, "-60.00")}
+        ("C", "long", "30.00"),
+        ("E", "amount_mismatch", "5.00"),
+        ("F", day.diff("F").outcome, "-60.00"),
+    }
     assert {r["status"] for r in rows} == {"open"}
     found = timezone.localtime(day.diff("C").created_at).strftime("%Y-%m-%d %H:%M:%S")
     assert {r["found_at"] for r in rows if r["serial_no"] == "C"} == {found}  # the company's time, as on the pages
@@ -313,8 +355,10 @@ def test_bad_actions_are_refused_with_a_message_and_change_nothing(day):
     events = DifferenceEvent.objects.count()
     cases = [
         ({"action": "adjust", "counter_account_no": "NOPE", "memo": "x"}, "NOPE"),
-        ({"action": "adjust", "counter_account_no": day.clearing.account_no, "memo": "x"},
-         "cannot be the clearing account"),
+        (
+            {"action": "adjust", "counter_account_no": day.clearing.account_no, "memo": "x"},
+            "cannot be the clearing account",
+        ),
         ({"action": "adjust", "counter_account_no": day.wallet.account_no, "memo": ""}, "needs"),
         ({"action": "write_off", "note": "lost"}, "suspense"),
         ({"action": "channel_error", "note": ""}, "needs a note"),

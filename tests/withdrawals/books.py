@@ -29,8 +29,14 @@ def books(desk, account: Account | None = None) -> Books:
     def bal(a):
         return Account.objects.get(pk=a.pk).balance
 
-    return Books(member.balance, member.frozen, member.available, bal(desk.bank_a.clearing_account),
-                 bal(desk.bank_b.clearing_account), bal(desk.fee_income))
+    return Books(
+        member.balance,
+        member.frozen,
+        member.available,
+        bal(desk.bank_a.clearing_account),
+        bal(desk.bank_b.clearing_account),
+        bal(desk.fee_income),
+    )
 
 
 def identity_holds() -> bool:
@@ -78,7 +84,8 @@ def state():
         counts(),
         sorted(Withdrawal.objects.values_list("id", "status", "approvals_required", "closing_reason")),
         sorted(Hold.objects.values_list("id", "status", "remaining")),
-        sorted(PayoutInstruction.objects.values_list("id", "status", "bank_ref", "duplicate_answers",
-                                                     "needs_attention")),
+        sorted(
+            PayoutInstruction.objects.values_list("id", "status", "bank_ref", "duplicate_answers", "needs_attention")
+        ),
         sorted(Account.objects.values_list("id", "balance", "frozen")),
     )

@@ -45,11 +45,20 @@ def ensure_withdrawal_defaults() -> None:
     later transactional test puts them back the way the migration did."""
     seed = importlib.import_module("withdrawals.migrations.0002_defaults_and_roles")
     for name, currency, fixed, rate, minimum, maximum in seed.FEE_RULES:
-        FeeRule.objects.get_or_create(name=name, currency=currency, defaults=dict(
-            fixed=Decimal(fixed), rate_percent=Decimal(rate), minimum=Decimal(minimum), maximum=Decimal(maximum)))
+        FeeRule.objects.get_or_create(
+            name=name,
+            currency=currency,
+            defaults=dict(
+                fixed=Decimal(fixed), rate_percent=Decimal(rate), minimum=Decimal(minimum), maximum=Decimal(maximum)
+            ),
+        )
     for code, kind, name, currency, amount, count, days in seed.REVIEW_RULES:
-        ReviewRule.objects.get_or_create(code=code, defaults=dict(
-            kind=kind, name=name, currency=currency, amount=amount and Decimal(amount), count=count, days=days))
+        ReviewRule.objects.get_or_create(
+            code=code,
+            defaults=dict(
+                kind=kind, name=name, currency=currency, amount=amount and Decimal(amount), count=count, days=days
+            ),
+        )
     for group_name, grants in seed.ROLES.items():
         group, created = Group.objects.get_or_create(name=group_name)
         if not created:
@@ -86,12 +95,23 @@ class Desk:
             self.users[key] = staff(key.lower().replace(" ", "_"), role)
         return self.users[key]
 
-    def request(self, amount="100.00", *, card_number=CARD_OK, account: Account | None = None,
-                created_by: User | None = None, request_no: str | None = None) -> Withdrawal:
+    def request(
+        self,
+        amount="100.00",
+        *,
+        card_number=CARD_OK,
+        account: Account | None = None,
+        created_by: User | None = None,
+        request_no: str | None = None,
+    ) -> Withdrawal:
         self._n += 1
         return withdrawal_request(
-            account_no=(account or self.member_account).account_no, amount=amount, card_holder="Alice Zhang",
-            card_bank="ICBC", card_number=card_number, request_no=request_no or f"app-{self._n}",
+            account_no=(account or self.member_account).account_no,
+            amount=amount,
+            card_holder="Alice Zhang",
+            card_bank="ICBC",
+            card_number=card_number,
+            request_no=request_no or f"app-{self._n}",
             created_by=created_by,
         )
 
@@ -105,16 +125,26 @@ def desk(ledger) -> Desk:
 
     ensure_withdrawal_defaults()
     # Opened a month ago, so the young-account rule stays quiet unless a test wants it.
-    member_account = account_open(entity=ledger.entity, account_type=ledger.types["USER_CASH"],
-                                  member=ledger.member("Alice"), opened_on=date.today() - timedelta(days=30))
+    member_account = account_open(
+        entity=ledger.entity,
+        account_type=ledger.types["USER_CASH"],
+        member=ledger.member("Alice"),
+        opened_on=date.today() - timedelta(days=30),
+    )
     ledger.recharge(member_account, Decimal("100000.00"))
-    bank_a = PayingBank.objects.create(code="icbc", name="ICBC payouts",
-                                       clearing_account=ledger.channel())
+    bank_a = PayingBank.objects.create(code="icbc", name="ICBC payouts", clearing_account=ledger.channel())
 
     bank_b = PayingBank.objects.create(
-        code="cmb", name="CMB payouts",
-        clearing_account=account_open(entity=ledger.entity, account_type=ledger.types["CHANNEL_CLEARING"],
-                                      currency="CNY", name="CMB clearing"),
+        code="cmb",
+        name="CMB payouts",
+        clearing_account=account_open(
+            entity=ledger.entity, account_type=ledger.types["CHANNEL_CLEARING"], currency="CNY", name="CMB clearing"
+        ),
     )
-    return Desk(ledger=ledger, member_account=member_account, bank_a=bank_a, bank_b=bank_b,
-                fee_income=ledger.internal("FEE_INCOME"))
+    return Desk(
+        ledger=ledger,
+        member_account=member_account,
+        bank_a=bank_a,
+        bank_b=bank_b,
+        fee_income=ledger.internal("FEE_INCOME"),
+    )

@@ -46,8 +46,14 @@ def expect(code, fn):
 
 def ask(desk, **kw):
     """A member's request through the app, any field overridden."""
-    fields = dict(account_no=desk.member_account.account_no, amount="100.00", card_holder="Alice Zhang",
-                  card_bank="ICBC", card_number=CARD_OK, request_no="app-1")
+    fields = dict(
+        account_no=desk.member_account.account_no,
+        amount="100.00",
+        card_holder="Alice Zhang",
+        card_bank="ICBC",
+        card_number=CARD_OK,
+        request_no="app-1",
+    )
     fields.update(kw)
     return lambda: withdrawal_request(**fields)
 
@@ -86,24 +92,27 @@ BAD_LUHN = CARD_OK[:-1] + str((int(CARD_OK[-1]) + 1) % 10)
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
-@pytest.mark.parametrize("number", [
-    BAD_LUHN,                       # one digit off: the check digit fails
-    "6222 0210 ABCD 4242",          # letters
-    "62220210000",                  # 11 digits: too short
-    "62220210000000000000",         # 20 digits: too long
-    "",
-    None,
-    "²" * 16,                       # str.isdigit() says yes, int() says no
-    CARD_OK.translate(FULL_WIDTH),  # a valid number in full-width digits
-    CARD_OK + "\n",
-])
+@pytest.mark.parametrize(
+    "number",
+    [
+        BAD_LUHN,  # one digit off: the check digit fails
+        "6222 0210 ABCD 4242",  # letters
+        "62220210000",  # 11 digits: too short
+        "62220210000000000000",  # 20 digits: too long
+        "",
+        None,
+        "²" * 16,  # str.isdigit() says yes, int() says no
+        CARD_OK.translate(FULL_WIDTH),  # a valid number in full-width digits
+        CARD_OK + "\n",
+    ],
+)
 def test_invalid_card_numbers(desk, number):
     err = expect("invalid_card_number", ask(desk, card_number=number))
     assert CARD_OK not in err.message  # the full number is never echoed back
 
 
 def test_spaces_and_dashes_in_a_card_number_are_accepted(desk):
-    spaced = " ".join(CARD_OK[i:i + 4] for i in range(0, len(CARD_OK), 4))
+    spaced = " ".join(CARD_OK[i : i + 4] for i in range(0, len(CARD_OK), 4))
     w = ask(desk, card_number=spaced.replace(" ", "-", 1))()
     assert (w.card_number, w.card_masked) == (CARD_OK, f"{CARD_OK[:4]} **** {CARD_OK[-4:]}")
 
@@ -114,6 +123,7 @@ def test_card_holder_and_bank_are_required(desk, field):
 
 
 # ---------------------------------------------------------- the account ----
+
 
 def test_insufficient_available_balance_counts_the_fee(desk, ledger):
     """100.00 in the wallet: 99.00 + 2.00 fee is 101.00, too much; 98.00 + 2.00 fits exactly."""
@@ -164,8 +174,10 @@ def test_unknown_account(desk):
 
 # ------------------------------------------------------------ the amount ----
 
-@pytest.mark.parametrize("amount", ["0", "0.00", "-5.00", 10.5, 0.1, "10.001", "abc", "NaN", "Infinity", "1e30",
-                                    None, True])
+
+@pytest.mark.parametrize(
+    "amount", ["0", "0.00", "-5.00", 10.5, 0.1, "10.001", "abc", "NaN", "Infinity", "1e30", None, True]
+)
 def test_bad_amounts(desk, amount):
     expect("invalid_amount", ask(desk, amount=amount))
 
@@ -182,11 +194,11 @@ def test_request_number_required_and_bounded(desk, request_no):
 
 # ---------------------------------------------------- review and payout ----
 
+
 @pytest.mark.parametrize("reason", ["", "   ", None])
 def test_reject_without_reason(desk, reason):
     w = in_review(desk)
-    expect("validation_error", lambda: withdrawal_reject(withdrawal_id=w.id, user=desk.user("Reviewer"),
-                                                         reason=reason))
+    expect("validation_error", lambda: withdrawal_reject(withdrawal_id=w.id, user=desk.user("Reviewer"), reason=reason))
 
 
 @pytest.mark.parametrize("reason", ["", "   ", None])
@@ -203,8 +215,7 @@ def test_pay_a_request_in_review(desk):
 def test_approve_a_request_not_yet_reviewed_by_the_rules(desk):
     w = desk.request()
     expect("illegal_transition", lambda: withdrawal_approve(withdrawal_id=w.id, user=desk.user("Reviewer")))
-    expect("illegal_transition", lambda: withdrawal_reject(withdrawal_id=w.id, user=desk.user("Reviewer"),
-                                                           reason="no"))
+    expect("illegal_transition", lambda: withdrawal_reject(withdrawal_id=w.id, user=desk.user("Reviewer"), reason="no"))
 
 
 def test_approve_or_reject_an_approved_one(desk):
@@ -228,14 +239,15 @@ def test_pay_or_cancel_a_paid_one(desk):
 
 def test_cancel_while_paying(desk):
     w, _ = paying(desk)
-    expect("illegal_transition", lambda: payout_cancel(withdrawal_id=w.id, user=desk.user("Cashier"),
-                                                       reason="member called"))
+    expect(
+        "illegal_transition",
+        lambda: payout_cancel(withdrawal_id=w.id, user=desk.user("Cashier"), reason="member called"),
+    )
 
 
 def test_pay_while_paying(desk):
     w, _ = paying(desk)
-    expect("illegal_transition", lambda: payout_send(withdrawal_id=w.id, bank=desk.bank_b,
-                                                     user=desk.user("Cashier")))
+    expect("illegal_transition", lambda: payout_send(withdrawal_id=w.id, bank=desk.bank_b, user=desk.user("Cashier")))
 
 
 def test_nothing_moves_a_rejected_or_cancelled_request(desk):
@@ -254,8 +266,10 @@ def test_nothing_moves_a_rejected_or_cancelled_request(desk):
 def test_cancel_a_request_in_review(desk):
     """Cancelling is the cashier's way out of a payout; in review it is the reviewer's rejection."""
     w = in_review(desk)
-    expect("illegal_transition", lambda: payout_cancel(withdrawal_id=w.id, user=desk.user("Cashier"),
-                                                       reason="member asked"))
+    expect(
+        "illegal_transition",
+        lambda: payout_cancel(withdrawal_id=w.id, user=desk.user("Cashier"), reason="member asked"),
+    )
 
 
 def test_pay_through_an_inactive_bank_or_one_of_another_currency(desk, ledger):
@@ -270,8 +284,9 @@ def test_pay_through_an_inactive_bank_or_one_of_another_currency(desk, ledger):
 
 def test_pay_through_a_bank_whose_gateway_is_not_configured(desk, ledger):
     w = approved(desk)
-    typo = PayingBank.objects.create(code="abc", name="ABC payouts", gateway="sandbx",
-                                     clearing_account=desk.bank_b.clearing_account)
+    typo = PayingBank.objects.create(
+        code="abc", name="ABC payouts", gateway="sandbx", clearing_account=desk.bank_b.clearing_account
+    )
     err = expect("not_configured", lambda: payout_send(withdrawal_id=w.id, bank=typo, user=desk.user("Cashier")))
     assert "sandbx" in err.message
 
@@ -298,12 +313,12 @@ def test_bulk_approval_refuses_an_unknown_id_and_goes_on(desk):
 
 def test_unknown_bank_answers(desk):
     _, instruction = paying(desk)
-    expect("validation_error", lambda: payout_answer_record(instruction_no=instruction.instruction_no,
-                                                            outcome="maybe"))
+    expect("validation_error", lambda: payout_answer_record(instruction_no=instruction.instruction_no, outcome="maybe"))
     expect("validation_error", lambda: payout_answer_record(instruction_no="PO-NONE", outcome="succeeded"))
 
 
 # ----------------------------------------------------------- idempotency ----
+
 
 def test_the_same_request_twice_is_one_withdrawal(desk):
     first = desk.request("100.00", request_no="app-42")
@@ -314,8 +329,7 @@ def test_the_same_request_twice_is_one_withdrawal(desk):
     assert desk.ledger.fresh(desk.member_account).frozen == D("102.00")
 
 
-@pytest.mark.parametrize("change", [dict(amount="100.01"), dict(card_number=card("4343")),
-                                    dict(card_holder="Bob Li")])
+@pytest.mark.parametrize("change", [dict(amount="100.01"), dict(card_number=card("4343")), dict(card_holder="Bob Li")])
 def test_the_same_request_number_with_other_content_is_a_conflict(desk, change):
     ask(desk, request_no="app-7")()
     expect("idempotency_conflict", ask(desk, request_no="app-7", **change))
@@ -375,8 +389,11 @@ def test_transmit_twice_sends_once(desk, bank_sends):
     before = state()
     again = payout_transmit(instruction_id=instruction.id)
     assert tasks.payout_transmit.apply(args=[instruction.id]).get() == first.bank_ref  # the task, retried
-    assert (bank_sends, again.bank_ref, again.status) == ([instruction.instruction_no], first.bank_ref,
-                                                          InstructionStatus.SENT)
+    assert (bank_sends, again.bank_ref, again.status) == (
+        [instruction.instruction_no],
+        first.bank_ref,
+        InstructionStatus.SENT,
+    )
     assert state() == before
 
     # Answered: a retry long after sends nothing either.

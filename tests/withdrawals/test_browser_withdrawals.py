@@ -28,15 +28,25 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_request_review_and_pay_in_the_browser(live_server, desk):
     # Everything the database has to give is read before the browser opens:
     # Playwright's event loop in this thread forbids ORM calls meanwhile.
-    finance, reviewer, cashier = (desk.user("Finance staff").username, desk.user("Reviewer").username,
-                                  desk.user("Cashier").username)
+    finance, reviewer, cashier = (
+        desk.user("Finance staff").username,
+        desk.user("Reviewer").username,
+        desk.user("Cashier").username,
+    )
     account_no = desk.member_account.account_no
     bank_label = f"{desk.bank_b.name} · CNY"
 
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
-        withdrawal_id = walk_through(page, live_server.url, finance=finance, reviewer=reviewer, cashier=cashier,
-                                     account_no=account_no, bank_label=bank_label)
+        withdrawal_id = walk_through(
+            page,
+            live_server.url,
+            finance=finance,
+            reviewer=reviewer,
+            cashier=cashier,
+            account_no=account_no,
+            bank_label=bank_label,
+        )
 
     w = Withdrawal.objects.get(pk=withdrawal_id)
     assert w.status == Status.PAID
@@ -46,8 +56,9 @@ def test_request_review_and_pay_in_the_browser(live_server, desk):
     assert w.settlement is not None
 
 
-def walk_through(page, base: str, *, finance: str, reviewer: str, cashier: str, account_no: str,
-                 bank_label: str) -> int:
+def walk_through(
+    page, base: str, *, finance: str, reviewer: str, cashier: str, account_no: str, bank_label: str
+) -> int:
     def shot(name: str) -> None:
         screenshot(page, f"withdrawals-{name}")
 

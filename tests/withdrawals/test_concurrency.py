@@ -149,9 +149,14 @@ def test_two_bank_callbacks_at_once_settle_once(desk):
         assert desk.fresh(w).status == Status.PAYING
 
         results = run_parallel(
-            lambda n: payout_answer_record(instruction_no=instruction.instruction_no, outcome="succeeded",
-                                           bank_ref=f"SBX-{instruction.instruction_no}", source=f"callback-{n}"),
-            1, 2,
+            lambda n: payout_answer_record(
+                instruction_no=instruction.instruction_no,
+                outcome="succeeded",
+                bank_ref=f"SBX-{instruction.instruction_no}",
+                source=f"callback-{n}",
+            ),
+            1,
+            2,
         )
         assert not [r for r in results if isinstance(r, BaseException)], results
         instruction.refresh_from_db()
@@ -192,7 +197,9 @@ def test_two_reviewers_approving_at_once_make_two_approvals(desk, ledger):
         w = desk.fresh(w)
         assert (w.status, w.approvals.count()) == (Status.APPROVED, 2)
         assert [e.reason for e in w.events.filter(from_status=Status.IN_REVIEW)] == [
-            "approval 1 of 2", "approval 2 of 2"]
+            "approval 1 of 2",
+            "approval 2 of 2",
+        ]
 
 
 def test_one_reviewer_clicking_twice_gives_one_approval(desk, ledger):
@@ -231,10 +238,20 @@ def test_a_withdrawal_and_a_transfer_racing_for_the_same_money(desk, ledger):
 
         def work(job):
             if job == "withdraw":
-                return withdrawal_request(account_no=wallet.account_no, amount="98.00", card_holder="Alice Zhang",
-                                          card_bank="ICBC", card_number=CARD_OK, request_no=f"race-{round_no}")
-            return posting_create(request_no=f"race-t-{round_no}", business_type="transfer", posted_by="trade",
-                                  legs=[Leg.debit(wallet.account_no, "100.00"), Leg.credit(bob.account_no, "100.00")])
+                return withdrawal_request(
+                    account_no=wallet.account_no,
+                    amount="98.00",
+                    card_holder="Alice Zhang",
+                    card_bank="ICBC",
+                    card_number=CARD_OK,
+                    request_no=f"race-{round_no}",
+                )
+            return posting_create(
+                request_no=f"race-t-{round_no}",
+                business_type="transfer",
+                posted_by="trade",
+                legs=[Leg.debit(wallet.account_no, "100.00"), Leg.credit(bob.account_no, "100.00")],
+            )
 
         results = run_parallel(work, "withdraw", "transfer")
         ok = [r for r in results if isinstance(r, (Withdrawal, Posting))]

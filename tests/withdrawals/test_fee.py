@@ -15,18 +15,21 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 
 
-@pytest.mark.parametrize("amount, fee", [
-    ("1234.56", "2.24"),    # 1.00 + 1.23456 = 2.23456 -> up to 2.24 (never down to 2.23)
-    ("1500.01", "2.51"),    # 1.00 + 1.50001 = 2.50001 -> 2.51: even 0.00001 rounds up
-    ("2000.00", "3.00"),    # exactly 3.00 stays 3.00
-    ("1000.00", "2.00"),    # 1.00 + 1.00 = 2.00, the minimum exactly
-    ("100.00", "2.00"),     # 1.10 is below the minimum: 2.00
-    ("0.01", "2.00"),       # the smallest withdrawal still pays the minimum
-    ("23999.99", "25.00"),  # 1.00 + 23.99999 = 24.99999 -> up to 25.00, just within the cap
-    ("24000.00", "25.00"),  # 1.00 + 24.00 = 25.00, the maximum exactly
-    ("30000.00", "25.00"),  # 31.00 capped at 25.00
-    ("1000000.00", "25.00"),
-])
+@pytest.mark.parametrize(
+    "amount, fee",
+    [
+        ("1234.56", "2.24"),  # 1.00 + 1.23456 = 2.23456 -> up to 2.24 (never down to 2.23)
+        ("1500.01", "2.51"),  # 1.00 + 1.50001 = 2.50001 -> 2.51: even 0.00001 rounds up
+        ("2000.00", "3.00"),  # exactly 3.00 stays 3.00
+        ("1000.00", "2.00"),  # 1.00 + 1.00 = 2.00, the minimum exactly
+        ("100.00", "2.00"),  # 1.10 is below the minimum: 2.00
+        ("0.01", "2.00"),  # the smallest withdrawal still pays the minimum
+        ("23999.99", "25.00"),  # 1.00 + 23.99999 = 24.99999 -> up to 25.00, just within the cap
+        ("24000.00", "25.00"),  # 1.00 + 24.00 = 25.00, the maximum exactly
+        ("30000.00", "25.00"),  # 31.00 capped at 25.00
+        ("1000000.00", "25.00"),
+    ],
+)
 def test_default_cny_fee(desk, amount, fee):
     value, rule = fee_for(amount=D(amount), currency="CNY")
     assert value == D(fee)
@@ -61,8 +64,9 @@ def test_a_currency_without_a_rule_pays_no_fee(desk):
 
 
 def test_the_newest_active_rule_wins(desk):
-    FeeRule.objects.create(name="Promotion", currency="CNY", fixed=D("0.50"), rate_percent=D("0.05"),
-                           minimum=D("1.00"), maximum=D("10.00"))
+    FeeRule.objects.create(
+        name="Promotion", currency="CNY", fixed=D("0.50"), rate_percent=D("0.05"), minimum=D("1.00"), maximum=D("10.00")
+    )
     # 0.50 + 0.61728 = 1.11728 -> 1.12
     value, rule = fee_for(amount=D("1234.56"), currency="CNY")
     assert (value, rule.name) == (D("1.12"), "Promotion")
@@ -74,8 +78,10 @@ def test_the_newest_active_rule_wins(desk):
 
     # Switching the promotion off brings the standard rule back.
     FeeRule.objects.filter(name="Promotion").update(active=False)
-    assert fee_for(amount=D("1234.56"), currency="CNY") == (D("2.24"), FeeRule.objects.get(
-        name="Standard CNY withdrawal fee"))
+    assert fee_for(amount=D("1234.56"), currency="CNY") == (
+        D("2.24"),
+        FeeRule.objects.get(name="Standard CNY withdrawal fee"),
+    )
 
 
 def test_a_rule_without_maximum_is_uncapped(desk):

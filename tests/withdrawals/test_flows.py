@@ -49,8 +49,14 @@ from .conftest import (
 pytestmark = pytest.mark.django_db
 
 D = Decimal
-START = Books(balance=D("100000.00"), frozen=D("0"), available=D("100000.00"), bank_a=D("-100000.00"),
-              bank_b=D("0"), fee_income=D("0"))
+START = Books(
+    balance=D("100000.00"),
+    frozen=D("0"),
+    available=D("100000.00"),
+    bank_a=D("-100000.00"),
+    bank_b=D("0"),
+    fee_income=D("0"),
+)
 SYSTEM = "system:auto-review"
 
 
@@ -86,7 +92,9 @@ def settlement(withdrawal) -> Posting:
     posting = withdrawal.settlement
     assert posting is not None
     assert (posting.business_type, posting.request_no, posting.external_ref) == (
-        "withdrawal", f"W{withdrawal.id}-settle", withdrawal.instructions.get(status="succeeded").bank_ref
+        "withdrawal",
+        f"W{withdrawal.id}-settle",
+        withdrawal.instructions.get(status="succeeded").bank_ref,
     )
     return posting
 
@@ -116,7 +124,12 @@ def test_auto_approved_and_paid(desk, commit, pending):
         w = desk.request("3000.00")
     w = desk.fresh(w)
     assert (w.status, w.amount, w.fee, w.review_rules, w.approvals_required) == (
-        Status.APPROVED, D("3000.00"), D("4.00"), [], 1)
+        Status.APPROVED,
+        D("3000.00"),
+        D("4.00"),
+        [],
+        1,
+    )
     # 3,004.00 frozen: balance unchanged, available down; nothing posted yet.
     assert books(desk) == Books(D("100000.00"), D("3004.00"), D("96996.00"), D("-100000.00"), D("0"), D("0"))
     assert withdrawal_postings() == 0
@@ -130,7 +143,11 @@ def test_auto_approved_and_paid(desk, commit, pending):
         instruction = payout_send(withdrawal_id=w.id, bank=desk.bank_a, user=desk.user("Cashier"))
     assert desk.fresh(w).status == Status.PAYING
     assert (instruction.attempt, instruction.bank, instruction.status, instruction.sent_by) == (
-        1, desk.bank_a, InstructionStatus.SENT, "cashier")
+        1,
+        desk.bank_a,
+        InstructionStatus.SENT,
+        "cashier",
+    )
     assert books(desk) == Books(D("100000.00"), D("3004.00"), D("96996.00"), D("-100000.00"), D("0"), D("0"))
     identity_holds()
 
@@ -138,9 +155,12 @@ def test_auto_approved_and_paid(desk, commit, pending):
     w = desk.fresh(w)
     assert w.status == Status.PAID
     assert books(desk) == Books(
-        balance=D("96996.00"), frozen=D("0"), available=D("96996.00"),
+        balance=D("96996.00"),
+        frozen=D("0"),
+        available=D("96996.00"),
         bank_a=D("-97000.00"),  # -100,000.00 + 3,000.00 paid out through ICBC
-        bank_b=D("0"), fee_income=D("4.00"),
+        bank_b=D("0"),
+        fee_income=D("4.00"),
     )
     assert entries(settlement(w)) == [
         (desk.member_account.account_no, "D", D("3004.00")),
@@ -233,7 +253,10 @@ def test_failed_then_paid_through_a_second_bank(desk, commit, pending):
     first.refresh_from_db()
     assert w.status == Status.FAILED
     assert (first.status, first.failure_reason, first.bank_ref) == (
-        InstructionStatus.FAILED, "bank busy, try again (银行繁忙)", bank_ref(w, 1))
+        InstructionStatus.FAILED,
+        "bank busy, try again (银行繁忙)",
+        bank_ref(w, 1),
+    )
     # Still frozen, nothing posted: the money has not left.
     assert books(desk) == Books(D("100000.00"), D("2003.00"), D("97997.00"), D("-100000.00"), D("0"), D("0"))
     assert withdrawal_postings() == 0
@@ -251,9 +274,12 @@ def test_failed_then_paid_through_a_second_bank(desk, commit, pending):
     w = desk.fresh(w)
     assert w.status == Status.PAID
     assert books(desk) == Books(
-        balance=D("97997.00"), frozen=D("0"), available=D("97997.00"),
+        balance=D("97997.00"),
+        frozen=D("0"),
+        available=D("97997.00"),
         bank_a=D("-100000.00"),  # ICBC refused: untouched
-        bank_b=D("2000.00"), fee_income=D("3.00"),
+        bank_b=D("2000.00"),
+        fee_income=D("3.00"),
     )
     assert entries(settlement(w)) == [
         (desk.member_account.account_no, "D", D("2003.00")),
@@ -305,8 +331,13 @@ def test_double_approval_above_the_threshold(desk, commit):
     # 60,000 also exceeds the large-amount (5,000) and daily-amount (20,000) rules.
     assert (w.status, w.approvals_required, w.fee) == (Status.IN_REVIEW, 2, D("25.00"))
     assert w.review_rules == ["daily-amount", "dual-approval", "large-amount", "new-card"]
-    assert history(w)[-1] == (Status.REQUESTED, Status.IN_REVIEW, SYSTEM,
-                              ["daily-amount", "dual-approval", "large-amount", "new-card"], "")
+    assert history(w)[-1] == (
+        Status.REQUESTED,
+        Status.IN_REVIEW,
+        SYSTEM,
+        ["daily-amount", "dual-approval", "large-amount", "new-card"],
+        "",
+    )
     assert books(desk) == Books(D("100000.00"), D("60025.00"), D("39975.00"), D("-100000.00"), D("0"), D("0"))
 
     wang, li = desk.user("Reviewer", "Reviewer Wang"), desk.user("Reviewer", "Reviewer Li")
@@ -329,7 +360,9 @@ def test_double_approval_above_the_threshold(desk, commit):
     assert history(w)[-1] == (Status.IN_REVIEW, Status.APPROVED, "reviewer_li", [], "")
     assert w.events.last().reason == "approval 2 of 2"
     assert set(Approval.objects.filter(withdrawal=w).values_list("reviewer__username", flat=True)) == {
-        "reviewer_wang", "reviewer_li"}
+        "reviewer_wang",
+        "reviewer_li",
+    }
     assert books(desk).frozen == D("60025.00")
 
     with commit():
@@ -347,7 +380,11 @@ def test_duplicate_callbacks_settle_once(desk, commit):
     instruction.refresh_from_db()
     w = desk.fresh(w)
     assert (w.status, instruction.status, instruction.duplicate_answers, instruction.needs_attention) == (
-        Status.PAID, InstructionStatus.SUCCEEDED, 1, "")
+        Status.PAID,
+        InstructionStatus.SUCCEEDED,
+        1,
+        "",
+    )
     assert withdrawal_postings() == 1
     assert [row[1] for row in history(w)].count(Status.PAID) == 1
     assert books(desk) == Books(D("99898.00"), D("0"), D("99898.00"), D("-99900.00"), D("0"), D("2.00"))
@@ -363,12 +400,14 @@ def test_late_callbacks_after_paid_are_counted_or_flagged(desk, commit):
     events = history(w)
 
     # The same answer again, a day late: counted, nothing else.
-    again = payout_answer_record(instruction_no=instruction.instruction_no, outcome="succeeded",
-                                 bank_ref=bank_ref(w), source="callback")
+    again = payout_answer_record(
+        instruction_no=instruction.instruction_no, outcome="succeeded", bank_ref=bank_ref(w), source="callback"
+    )
     assert (again.status, again.duplicate_answers, again.needs_attention) == (InstructionStatus.SUCCEEDED, 1, "")
     # A contradicting answer: nothing undone, flagged for finance.
-    contra = payout_answer_record(instruction_no=instruction.instruction_no, outcome="failed",
-                                  reason="account frozen", source="callback")
+    contra = payout_answer_record(
+        instruction_no=instruction.instruction_no, outcome="failed", reason="account frozen", source="callback"
+    )
     assert contra.status == InstructionStatus.SUCCEEDED
     assert "bank answered failed by callback" in contra.needs_attention
     assert desk.fresh(w).status == Status.PAID
@@ -390,8 +429,9 @@ def test_paid_answer_after_the_request_was_cancelled_settles_nothing(desk, commi
     assert books(desk) == START
     events = history(w)
 
-    late = payout_answer_record(instruction_no=instruction.instruction_no, outcome="succeeded",
-                                bank_ref=bank_ref(w), source="callback")
+    late = payout_answer_record(
+        instruction_no=instruction.instruction_no, outcome="succeeded", bank_ref=bank_ref(w), source="callback"
+    )
     assert late.status == InstructionStatus.FAILED  # the first answer stands
     assert "bank answered succeeded" in late.needs_attention and "cancelled" in late.needs_attention
     w = desk.fresh(w)
@@ -411,7 +451,10 @@ def test_silent_bank_is_answered_by_the_query(desk, commit, settings):
         instruction = payout_send(withdrawal_id=w.id, bank=desk.bank_a, user=desk.user("Cashier"))
     instruction.refresh_from_db()
     assert (desk.fresh(w).status, instruction.status, instruction.bank_ref) == (
-        Status.PAYING, InstructionStatus.SENT, bank_ref(w))  # accepted, then silence
+        Status.PAYING,
+        InstructionStatus.SENT,
+        bank_ref(w),
+    )  # accepted, then silence
     assert books(desk).frozen == D("402.00")
 
     settings.PAYOUT_QUERY_AFTER_SECONDS = 60
@@ -486,8 +529,12 @@ def test_one_payout_the_ledger_cannot_settle_does_not_hold_back_the_others(desk,
     second = approved(desk, commit, "400.00", CARD_SILENT_PAID)
     with commit():
         payout_send(withdrawal_id=second.id, bank=desk.bank_a, user=cashier)
-    account_change_status(account=desk.bank_b.clearing_account, to_status="credit_blocked",
-                          reason="channel under reconciliation", actor="ops")
+    account_change_status(
+        account=desk.bank_b.clearing_account,
+        to_status="credit_blocked",
+        reason="channel under reconciliation",
+        actor="ops",
+    )
 
     settings.PAYOUT_QUERY_AFTER_SECONDS = 0
     with commit():

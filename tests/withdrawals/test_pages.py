@@ -3,7 +3,7 @@
 Who may see and do what, per role (groups of migration 0002):
 
 ================  =========  ======  ======  ===========  ===
-role              view_*     review  pay     request      
+role              view_*     review  pay     request
 ================  =========  ======  ======  ===========  ===
 Finance staff     yes        -       -       yes
 Reviewer          yes        yes     -       -
@@ -88,8 +88,9 @@ def flow(desk, django_capture_on_commit_callbacks):
 
         def sent(self, w: Withdrawal, bank=None) -> Withdrawal:
             with django_capture_on_commit_callbacks(execute=True):
-                services.payout_send(withdrawal_id=w.id, bank=bank or desk.bank_a,
-                                     user=desk.user("Cashier", "flow-cashier"))
+                services.payout_send(
+                    withdrawal_id=w.id, bank=bank or desk.bank_a, user=desk.user("Cashier", "flow-cashier")
+                )
             return desk.fresh(w)
 
         def failed(self, amount="100.00") -> Withdrawal:
@@ -191,12 +192,18 @@ def test_nav_shows_only_the_pages_of_the_role(as_role, desk):
 def test_actions_are_post_only(as_role, flow):
     w = flow.in_review()
     reviewer = as_role("Reviewer")
-    for url in (reverse("withdrawals:approve", args=[w.id]), reverse("withdrawals:reject", args=[w.id]),
-                reverse("withdrawals:bulk_approve")):
+    for url in (
+        reverse("withdrawals:approve", args=[w.id]),
+        reverse("withdrawals:reject", args=[w.id]),
+        reverse("withdrawals:bulk_approve"),
+    ):
         assert reviewer.get(url).status_code == 405
     cashier = as_role("Cashier")
-    for url in (reverse("withdrawals:payout_send"), reverse("withdrawals:cancel", args=[w.id]),
-                reverse("withdrawals:payout_query", args=[1])):
+    for url in (
+        reverse("withdrawals:payout_send"),
+        reverse("withdrawals:cancel", args=[w.id]),
+        reverse("withdrawals:payout_query", args=[1]),
+    ):
         assert cashier.get(url).status_code == 405
     assert desk_status(w) == Status.IN_REVIEW
 
@@ -251,8 +258,9 @@ def test_bulk_approve_by_role(as_role, flow, role):
 def test_payout_send_by_role(as_role, flow, desk, role, django_capture_on_commit_callbacks):
     w = flow.approved()
     with django_capture_on_commit_callbacks(execute=True):
-        response = as_role(role).post(reverse("withdrawals:payout_send"),
-                                      {"withdrawal_ids": [w.id], "bank": desk.bank_a.pk})
+        response = as_role(role).post(
+            reverse("withdrawals:payout_send"), {"withdrawal_ids": [w.id], "bank": desk.bank_a.pk}
+        )
     expect(response, role, PERMITTED["pay"])
     if role == "Cashier":
         assert desk_status(w) == Status.PAID  # the sandbox bank answers at once in eager mode
@@ -301,8 +309,9 @@ def test_approve_shows_the_outcome_and_goes_back(as_role, flow):
 
 def test_next_pointing_elsewhere_is_ignored(as_role, flow):
     w = flow.in_review()
-    response = as_role("Reviewer").post(reverse("withdrawals:approve", args=[w.id]),
-                                        {"next": "https://evil.example.com/"})
+    response = as_role("Reviewer").post(
+        reverse("withdrawals:approve", args=[w.id]), {"next": "https://evil.example.com/"}
+    )
     assert response["Location"] == reverse("withdrawals:review")
 
 
@@ -350,8 +359,9 @@ def test_reject_needs_a_reason(as_role, flow):
 
 def test_bulk_approve_reports_the_refused_ones(as_role, flow):
     small, large = flow.in_review("10.00"), flow.in_review("6000.00")
-    response = as_role("Reviewer").post(reverse("withdrawals:bulk_approve"),
-                                        {"withdrawal_ids": [small.id, large.id]}, follow=True)
+    response = as_role("Reviewer").post(
+        reverse("withdrawals:bulk_approve"), {"withdrawal_ids": [small.id, large.id]}, follow=True
+    )
     said = " ".join(messages_of(response))
     assert f"Approved: W{small.id}" in said
     assert f"W{large.id} not approved" in said
@@ -366,9 +376,11 @@ def test_bulk_approve_with_nothing_ticked(as_role, flow):
 def test_batch_payout_reports_refusals_and_pays_the_rest(as_role, flow, desk, django_capture_on_commit_callbacks):
     ok, pending = flow.approved(), flow.in_review()
     with django_capture_on_commit_callbacks(execute=True):
-        response = as_role("Cashier").post(reverse("withdrawals:payout_send"),
-                                           {"withdrawal_ids": [ok.id, pending.id], "bank": desk.bank_b.pk},
-                                           follow=True)
+        response = as_role("Cashier").post(
+            reverse("withdrawals:payout_send"),
+            {"withdrawal_ids": [ok.id, pending.id], "bank": desk.bank_b.pk},
+            follow=True,
+        )
     said = " ".join(messages_of(response))
     assert f"W{ok.id}" in said and "CMB payouts" in said
     assert f"W{pending.id} not sent" in said
@@ -399,7 +411,9 @@ def test_pay_again_after_a_failure(as_role, flow, desk, django_capture_on_commit
         as_role("Cashier").post(reverse("withdrawals:payout_send"), {"withdrawal_ids": [w.id], "bank": desk.bank_b.pk})
     assert desk_status(w) == Status.PAID
     assert list(w.instructions.order_by("attempt").values_list("bank__code", "status")) == [
-        ("icbc", "failed"), ("cmb", "succeeded")]
+        ("icbc", "failed"),
+        ("cmb", "succeeded"),
+    ]
 
 
 def test_cancel_needs_a_reason_and_releases_the_hold(as_role, flow, desk):
@@ -466,7 +480,8 @@ def test_payout_desk_lists_in_flight_and_stuck(as_role, flow, settings):
     assert instruction.instruction_no in body and "Query bank now" in body
     assert 'class="badge s-stuck"' not in body
     PayoutInstruction.objects.filter(pk=instruction.pk).update(
-        sent_at=timezone.now() - timedelta(minutes=settings.PAYOUT_STUCK_AFTER_MINUTES + 1))
+        sent_at=timezone.now() - timedelta(minutes=settings.PAYOUT_STUCK_AFTER_MINUTES + 1)
+    )
     body = text(as_role("Cashier").get(reverse("withdrawals:payout")))
     assert 'class="badge s-stuck"' in body
     stuck_only = text(as_role("Cashier").get(reverse("withdrawals:payout"), {"flight-stuck": "on"}))
@@ -502,7 +517,8 @@ def test_full_card_number_appears_on_no_page_and_in_no_export(as_role, flow, des
     numbers = {w.card_number for w in Withdrawal.objects.all()}
     assert len(numbers) >= 4
     pages = [reverse(name) for name, _ in PAGES] + [
-        reverse("withdrawals:detail", args=[w.id]) for w in (paid, failed, stuck, pending)]
+        reverse("withdrawals:detail", args=[w.id]) for w in (paid, failed, stuck, pending)
+    ]
     clients = {role: as_role(role) for role in ROLES}
     seen = 0
     for url in pages:
@@ -527,8 +543,12 @@ def test_review_queue_filters(as_role, flow, desk, ledger):
     small = flow.in_review("50.00")
     large = flow.in_review("6000.00")  # new-card and large-amount
     bob = ledger.member("Bob Li")
-    bob_account = account_open(entity=ledger.entity, account_type=ledger.types["USER_CASH"], member=bob,
-                               opened_on=timezone.localdate() - timedelta(days=30))
+    bob_account = account_open(
+        entity=ledger.entity,
+        account_type=ledger.types["USER_CASH"],
+        member=bob,
+        opened_on=timezone.localdate() - timedelta(days=30),
+    )
     ledger.recharge(bob_account, Decimal("500.00"))
     bobs = flow.in_review("70.00", account=bob_account)
     client = as_role("Reviewer")
@@ -627,7 +647,7 @@ def test_csv_export_of_the_filtered_list(as_role, flow, desk):
 
 def test_csv_export_defuses_formulas(as_role, desk, flow):
     w = desk.request("10.00")
-    Withdrawal.objects.filter(pk=w.pk).update(card_holder="=HYPERLINK(\"http://x\")")
+    Withdrawal.objects.filter(pk=w.pk).update(card_holder='=HYPERLINK("http://x")')
     rows = list(csv.DictReader(io.StringIO(text(as_role("Auditor").get(reverse("withdrawals:export"))))))
     assert rows[0]["card_holder"].startswith("'=")
 
@@ -637,8 +657,12 @@ def test_csv_export_defuses_formulas(as_role, desk, flow):
 
 def new_request_data(desk, **changes) -> dict:
     data = {
-        "account_no": desk.member_account.account_no, "amount": "300.00", "card_holder": "Alice Zhang",
-        "card_bank": "ICBC", "card_number": CARD_OK, "request_no": "staff-test-1",
+        "account_no": desk.member_account.account_no,
+        "amount": "300.00",
+        "card_holder": "Alice Zhang",
+        "card_bank": "ICBC",
+        "card_number": CARD_OK,
+        "request_no": "staff-test-1",
     }
     data.update(changes)
     return data
@@ -668,17 +692,20 @@ def test_new_request_records_it_and_is_idempotent(as_role, desk, django_capture_
     assert WithdrawalEvent.objects.filter(withdrawal=w, to_status=Status.REQUESTED).count() == 1
 
 
-@pytest.mark.parametrize(("changes", "field", "message"), [
-    ({"card_number": CARD_OK[:-1] + str((int(CARD_OK[-1]) + 1) % 10)}, "card_number", "check digit"),
-    ({"card_number": "12ab"}, "card_number", "12 to 19 digits"),
-    ({"amount": "200000.00"}, "amount", "available"),
-    ({"amount": "0"}, "amount", "greater than zero"),
-    ({"amount": "-5"}, "amount", ""),
-    ({"amount": "10.001"}, "amount", "decimal places"),
-    ({"amount": "abc"}, "amount", "number"),
-    ({"account_no": "NOPE"}, "account_no", "No account NOPE"),
-    ({"card_holder": ""}, "card_holder", "required"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"card_number": CARD_OK[:-1] + str((int(CARD_OK[-1]) + 1) % 10)}, "card_number", "check digit"),
+        ({"card_number": "12ab"}, "card_number", "12 to 19 digits"),
+        ({"amount": "200000.00"}, "amount", "available"),
+        ({"amount": "0"}, "amount", "greater than zero"),
+        ({"amount": "-5"}, "amount", ""),
+        ({"amount": "10.001"}, "amount", "decimal places"),
+        ({"amount": "abc"}, "amount", "number"),
+        ({"account_no": "NOPE"}, "account_no", "No account NOPE"),
+        ({"card_holder": ""}, "card_holder", "required"),
+    ],
+)
 def test_new_request_bad_input_creates_nothing(as_role, desk, changes, field, message):
     frozen = desk.ledger.fresh(desk.member_account).frozen
     response = as_role("Finance staff").post(reverse("withdrawals:new"), new_request_data(desk, **changes))
@@ -694,8 +721,9 @@ def test_new_request_bad_input_creates_nothing(as_role, desk, changes, field, me
 
 
 def test_new_request_on_a_blocked_account_says_so(as_role, desk):
-    account_change_status(account=desk.member_account, to_status=AccountStatus.DEBIT_BLOCKED,
-                          reason="court order", actor="test")
+    account_change_status(
+        account=desk.member_account, to_status=AccountStatus.DEBIT_BLOCKED, reason="court order", actor="test"
+    )
     response = as_role("Finance staff").post(reverse("withdrawals:new"), new_request_data(desk))
     assert response.status_code == 200
     assert "account_no" in response.context["form"].errors
@@ -704,7 +732,8 @@ def test_new_request_on_a_blocked_account_says_so(as_role, desk):
 
 def test_new_request_from_an_internal_account_is_refused(as_role, desk):
     response = as_role("Finance staff").post(
-        reverse("withdrawals:new"), new_request_data(desk, account_no=desk.fee_income.account_no))
+        reverse("withdrawals:new"), new_request_data(desk, account_no=desk.fee_income.account_no)
+    )
     assert response.status_code == 200
     assert "cash account" in text(response)
     assert not Withdrawal.objects.exists()

@@ -190,8 +190,10 @@ def test_nobody_can_edit_or_delete_history(written):
     event.reason = "rewritten"
     refused_by_the_database(event.save)
     refused_by_the_database(written.events.first().delete)
-    assert list(WithdrawalEvent.objects.filter(withdrawal=written).values_list(
-        "id", "to_status", "actor", "reason")) == rows
+    assert (
+        list(WithdrawalEvent.objects.filter(withdrawal=written).values_list("id", "to_status", "actor", "reason"))
+        == rows
+    )
 
 
 def test_nobody_can_edit_or_delete_approvals(written):

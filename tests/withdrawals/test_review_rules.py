@@ -51,7 +51,10 @@ def fired(w) -> list[str]:
         assert decision.reason == "rules fired: " + ", ".join(w.review_rules)
     else:
         assert (w.status, decision.to_status, decision.reason) == (
-            Status.APPROVED, Status.APPROVED, "no review rule fired")
+            Status.APPROVED,
+            Status.APPROVED,
+            "no review rule fired",
+        )
     assert decision.actor == "system:auto-review"
     return w.review_rules
 
@@ -129,8 +132,12 @@ def test_young_account(desk, ledger):
     member = desk.member_account.member
 
     def account(days_old):
-        a = account_open(entity=ledger.entity, account_type=ledger.types["USER_CASH"], member=member,
-                         opened_on=date.today() - timedelta(days=days_old))
+        a = account_open(
+            entity=ledger.entity,
+            account_type=ledger.types["USER_CASH"],
+            member=member,
+            opened_on=date.today() - timedelta(days=days_old),
+        )
         ledger.recharge(a, "100")
         return a
 
@@ -159,8 +166,9 @@ def test_inactive_rules_do_not_fire(desk, ledger):
     the watch list, a new card, 60,000.00 on one day. With every rule
     switched off it is approved."""
     ReviewRule.objects.update(active=False)
-    young = account_open(entity=ledger.entity, account_type=ledger.types["USER_CASH"],
-                         member=desk.member_account.member)
+    young = account_open(
+        entity=ledger.entity, account_type=ledger.types["USER_CASH"], member=desk.member_account.member
+    )
     ledger.recharge(young, "100000")
     WatchListEntry.objects.create(member=desk.member_account.member, reason="review", added_by="risk")
     w = reviewed(desk, "60000.00", account=young)
@@ -171,9 +179,13 @@ def test_currency_specific_rules_apply_to_their_currency_only(desk, ledger):
     """large-amount, daily-amount and dual-approval are CNY rules: 60,000 HKD
     trips none of them. The new-card and watch-list rules name no currency
     and apply to HKD as well."""
-    hkd = account_open(entity=ledger.entity, account_type=ledger.types["USER_CASH"],
-                       member=desk.member_account.member, currency="HKD",
-                       opened_on=date.today() - timedelta(days=30))
+    hkd = account_open(
+        entity=ledger.entity,
+        account_type=ledger.types["USER_CASH"],
+        member=desk.member_account.member,
+        currency="HKD",
+        opened_on=date.today() - timedelta(days=30),
+    )
     ledger.internal("FEE_INCOME", currency="HKD")
     ledger.recharge(hkd, "100000")
     w = reviewed(desk, "60000.00", account=hkd)
@@ -185,8 +197,9 @@ def test_currency_specific_rules_apply_to_their_currency_only(desk, ledger):
     assert fired(reviewed(desk, "60000.00")) == ["daily-amount", "dual-approval", "large-amount", "new-card"]
 
     # A rule made for HKD fires on HKD and not on CNY.
-    ReviewRule.objects.create(code="hkd-large", kind="amount_over", name="Above 10,000 HKD", currency="HKD",
-                              amount=D("10000"))
+    ReviewRule.objects.create(
+        code="hkd-large", kind="amount_over", name="Above 10,000 HKD", currency="HKD", amount=D("10000")
+    )
     assert "hkd-large" in fired(reviewed(desk, "20000.00", account=hkd))
     assert "hkd-large" not in fired(reviewed(desk, "20000.00"))
 

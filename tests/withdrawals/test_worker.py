@@ -34,10 +34,14 @@ D = Decimal
 def queued(monkeypatch):
     """The tasks the services would have queued, caught before they run eagerly here."""
     caught = []
-    monkeypatch.setattr(tasks.withdrawal_auto_review, "delay",
-                        lambda *args: caught.append(("withdrawals.tasks.withdrawal_auto_review", *args)))
-    monkeypatch.setattr(tasks.payout_transmit, "delay",
-                        lambda *args: caught.append(("withdrawals.tasks.payout_transmit", *args)))
+    monkeypatch.setattr(
+        tasks.withdrawal_auto_review,
+        "delay",
+        lambda *args: caught.append(("withdrawals.tasks.withdrawal_auto_review", *args)),
+    )
+    monkeypatch.setattr(
+        tasks.payout_transmit, "delay", lambda *args: caught.append(("withdrawals.tasks.payout_transmit", *args))
+    )
     return caught
 
 
@@ -77,7 +81,10 @@ def test_review_transmit_and_callback_on_the_worker(desk, celery_worker_on_redis
     w = desk.fresh(w)
     instruction.refresh_from_db()
     assert (instruction.status, instruction.bank_ref, instruction.duplicate_answers) == (
-        InstructionStatus.SUCCEEDED, ref, 0)
+        InstructionStatus.SUCCEEDED,
+        ref,
+        0,
+    )
     assert history(w)[-1] == (Status.PAYING, Status.PAID, "bank:callback", [], ref)
     member = Account.objects.get(pk=desk.member_account.pk)
     assert (member.balance, member.frozen, member.available) == (D("98763.20"), D("0"), D("98763.20"))
@@ -118,4 +125,3 @@ def test_the_periodic_query_on_the_worker_answers_silent_payouts(desk, celery_wo
     assert (member.balance, member.frozen) == (D("99598.00"), D("402.00"))
     assert Account.objects.get(pk=desk.fee_income.pk).balance == D("2.00")
     identity_holds()
-

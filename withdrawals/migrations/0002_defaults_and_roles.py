@@ -33,22 +33,44 @@ LEDGER_APPS = ["accounts", "postings", "withdrawals", "reports"]
 ROLES = {
     "Finance staff": ["view:accounts", "view:postings", "view:withdrawals", "withdrawals.request_withdrawal"],
     "Reviewer": [
-        "withdrawals.view_withdrawal", "withdrawals.view_withdrawalevent", "withdrawals.view_approval",
-        "withdrawals.review_withdrawal", "accounts.view_account", "accounts.view_member", "postings.view_entry",
+        "withdrawals.view_withdrawal",
+        "withdrawals.view_withdrawalevent",
+        "withdrawals.view_approval",
+        "withdrawals.review_withdrawal",
+        "accounts.view_account",
+        "accounts.view_member",
+        "postings.view_entry",
     ],
     "Cashier": [
-        "withdrawals.view_withdrawal", "withdrawals.view_withdrawalevent", "withdrawals.view_payoutinstruction",
-        "withdrawals.view_payingbank", "withdrawals.pay_withdrawal", "accounts.view_account",
+        "withdrawals.view_withdrawal",
+        "withdrawals.view_withdrawalevent",
+        "withdrawals.view_payoutinstruction",
+        "withdrawals.view_payingbank",
+        "withdrawals.pay_withdrawal",
+        "accounts.view_account",
     ],
     "Auditor": ["view:accounts", "view:postings", "view:withdrawals", "view:reports"],
     "Ledger admin": [
-        "view:accounts", "view:postings", "view:withdrawals",
-        "accounts.add_accounttype", "accounts.change_accounttype", "accounts.add_entity", "accounts.change_entity",
-        "postings.add_postingrule", "postings.change_postingrule", "postings.add_postingruleleg",
-        "postings.change_postingruleleg", "postings.delete_postingruleleg",
-        "withdrawals.add_feerule", "withdrawals.change_feerule", "withdrawals.add_reviewrule",
-        "withdrawals.change_reviewrule", "withdrawals.add_watchlistentry", "withdrawals.change_watchlistentry",
-        "withdrawals.add_payingbank", "withdrawals.change_payingbank",
+        "view:accounts",
+        "view:postings",
+        "view:withdrawals",
+        "accounts.add_accounttype",
+        "accounts.change_accounttype",
+        "accounts.add_entity",
+        "accounts.change_entity",
+        "postings.add_postingrule",
+        "postings.change_postingrule",
+        "postings.add_postingruleleg",
+        "postings.change_postingruleleg",
+        "postings.delete_postingruleleg",
+        "withdrawals.add_feerule",
+        "withdrawals.change_feerule",
+        "withdrawals.add_reviewrule",
+        "withdrawals.change_reviewrule",
+        "withdrawals.add_watchlistentry",
+        "withdrawals.change_watchlistentry",
+        "withdrawals.add_payingbank",
+        "withdrawals.change_payingbank",
     ],
 }
 
@@ -62,11 +84,20 @@ def install(apps, schema_editor):
     FeeRule = apps.get_model("withdrawals", "FeeRule")
     ReviewRule = apps.get_model("withdrawals", "ReviewRule")
     for name, currency, fixed, rate, minimum, maximum in FEE_RULES:
-        FeeRule.objects.get_or_create(name=name, currency=currency, defaults=dict(
-            fixed=Decimal(fixed), rate_percent=Decimal(rate), minimum=Decimal(minimum), maximum=Decimal(maximum)))
+        FeeRule.objects.get_or_create(
+            name=name,
+            currency=currency,
+            defaults=dict(
+                fixed=Decimal(fixed), rate_percent=Decimal(rate), minimum=Decimal(minimum), maximum=Decimal(maximum)
+            ),
+        )
     for code, kind, name, currency, amount, count, days in REVIEW_RULES:
-        ReviewRule.objects.get_or_create(code=code, defaults=dict(
-            kind=kind, name=name, currency=currency, amount=amount and Decimal(amount), count=count, days=days))
+        ReviewRule.objects.get_or_create(
+            code=code,
+            defaults=dict(
+                kind=kind, name=name, currency=currency, amount=amount and Decimal(amount), count=count, days=days
+            ),
+        )
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

@@ -6,84 +6,131 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApiClient',
+            name="ApiClient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, unique=True)),
-                ('source_system', models.CharField(help_text='Request numbers are unique per source system; fixed once the client has called.', max_length=32, unique=True, validators=[django.core.validators.RegexValidator('^[a-z][a-z0-9_-]{1,31}$', "Lower-case letters, digits, '-' and '_', 2 to 32.")], verbose_name='source-system code')),
-                ('scopes', models.JSONField(default=list, help_text='Any of: read, post, hold, withdraw, admin.')),
-                ('active', models.BooleanField(default=True, help_text="An inactive client's keys are all refused.")),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=64, unique=True)),
+                (
+                    "source_system",
+                    models.CharField(
+                        help_text="Request numbers are unique per source system; fixed once the client has called.",
+                        max_length=32,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[a-z][a-z0-9_-]{1,31}$", "Lower-case letters, digits, '-' and '_', 2 to 32."
+                            )
+                        ],
+                        verbose_name="source-system code",
+                    ),
+                ),
+                ("scopes", models.JSONField(default=list, help_text="Any of: read, post, hold, withdraw, admin.")),
+                ("active", models.BooleanField(default=True, help_text="An inactive client's keys are all refused.")),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'API client (接入系统)',
-                'ordering': ['name'],
+                "verbose_name": "API client (接入系统)",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('prefix', models.CharField(help_text='The visible part of the key (lk_<prefix>.…).', max_length=16, unique=True)),
-                ('key_hash', models.CharField(editable=False, max_length=64, verbose_name='SHA-256 of the key')),
-                ('label', models.CharField(blank=True, max_length=64)),
-                ('created_by', models.CharField(max_length=150)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_by', models.CharField(blank=True, max_length=150)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='keys', to='api.apiclient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "prefix",
+                    models.CharField(
+                        help_text="The visible part of the key (lk_<prefix>.…).", max_length=16, unique=True
+                    ),
+                ),
+                ("key_hash", models.CharField(editable=False, max_length=64, verbose_name="SHA-256 of the key")),
+                ("label", models.CharField(blank=True, max_length=64)),
+                ("created_by", models.CharField(max_length=150)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_by", models.CharField(blank=True, max_length=150)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="keys", to="api.apiclient"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'API key',
-                'ordering': ['client', '-created_at'],
+                "verbose_name": "API key",
+                "ordering": ["client", "-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ApiAccountRequest',
+            name="ApiAccountRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source_system', models.CharField(max_length=32)),
-                ('request_no', models.CharField(max_length=64)),
-                ('fingerprint', models.CharField(editable=False, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.account')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("source_system", models.CharField(max_length=32)),
+                ("request_no", models.CharField(max_length=64)),
+                ("fingerprint", models.CharField(editable=False, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="accounts.account"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('source_system', 'request_no'), name='api_account_request_unique')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("source_system", "request_no"), name="api_account_request_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ApiCallLog',
+            name="ApiCallLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key_prefix', models.CharField(blank=True, max_length=16)),
-                ('method', models.CharField(max_length=8)),
-                ('endpoint', models.CharField(help_text='The route, e.g. api/v1/postings/<int:serial_no>/reversal.', max_length=128)),
-                ('path', models.CharField(max_length=255)),
-                ('request_no', models.CharField(blank=True, max_length=64)),
-                ('status_code', models.PositiveSmallIntegerField()),
-                ('outcome', models.CharField(max_length=64)),
-                ('latency_ms', models.PositiveIntegerField()),
-                ('remote_addr', models.GenericIPAddressField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('client', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='calls', to='api.apiclient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key_prefix", models.CharField(blank=True, max_length=16)),
+                ("method", models.CharField(max_length=8)),
+                (
+                    "endpoint",
+                    models.CharField(
+                        help_text="The route, e.g. api/v1/postings/<int:serial_no>/reversal.", max_length=128
+                    ),
+                ),
+                ("path", models.CharField(max_length=255)),
+                ("request_no", models.CharField(blank=True, max_length=64)),
+                ("status_code", models.PositiveSmallIntegerField()),
+                ("outcome", models.CharField(max_length=64)),
+                ("latency_ms", models.PositiveIntegerField()),
+                ("remote_addr", models.GenericIPAddressField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="calls",
+                        to="api.apiclient",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'API call',
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['client', 'created_at'], name='api_apicall_client__203e16_idx'), models.Index(fields=['created_at'], name='api_apicall_created_19c523_idx'), models.Index(fields=['request_no'], name='api_apicall_request_1421a6_idx')],
+                "verbose_name": "API call",
+                "ordering": ["-id"],
+                "indexes": [
+                    models.Index(fields=["client", "created_at"], name="api_apicall_client__203e16_idx"),
+                    models.Index(fields=["created_at"], name="api_apicall_created_19c523_idx"),
+                    models.Index(fields=["request_no"], name="api_apicall_request_1421a6_idx"),
+                ],
             },
         ),
     ]

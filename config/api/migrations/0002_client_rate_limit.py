@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('api', '0001_initial'),
+        ("api", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apiclient',
-            name='rate_limit_per_minute',
-            field=models.PositiveIntegerField(blank=True, help_text="All the client's keys together; over it a call is answered 429 and changes nothing. Empty: the ledger's default (API_RATE_LIMIT_PER_MINUTE); 0: no limit.", null=True, verbose_name='rate limit (calls a minute)'),
+            model_name="apiclient",
+            name="rate_limit_per_minute",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="All the client's keys together; over it a call is answered 429 and changes nothing. Empty: the ledger's default (API_RATE_LIMIT_PER_MINUTE); 0: no limit.",
+                null=True,
+                verbose_name="rate limit (calls a minute)",
+            ),
         ),
     ]

@@ -48,8 +48,9 @@ class Command(BaseCommand):
         # due by now. Today stays open. Days already closed are skipped.
         self.stdout.write(self.style.MIGRATE_HEADING("End of day for the days of the history ..."))
         try:
-            call_command("eod", catch_up=True, due=True, actor="rundemo", stdout=self.stdout._out,
-                         stderr=self.stderr._out)
+            call_command(
+                "eod", catch_up=True, due=True, actor="rundemo", stdout=self.stdout._out, stderr=self.stderr._out
+            )
         except CommandError as exc:
             self.stderr.write(f"End of day did not finish: {exc} (see the end-of-day page).")
 
@@ -66,8 +67,12 @@ class Command(BaseCommand):
             User.objects.create_superuser(ADMIN_USERNAME, "admin@example.com", ADMIN_PASSWORD)
             login = f"username {ADMIN_USERNAME}, password {ADMIN_PASSWORD}"
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
-        self.stdout.write(self.style.SUCCESS(f"Staff pages: http://{host}/withdrawals/  Admin: http://{host}/admin/  "
-                                             f"({login}; demo staff: password = user name)"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Staff pages: http://{host}/withdrawals/  Admin: http://{host}/admin/  "
+                f"({login}; demo staff: password = user name)"
+            )
+        )
 
         if no_server:
             return

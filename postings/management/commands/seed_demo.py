@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import random
 import time
-from contextlib import nullcontext
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -108,9 +108,9 @@ def demo_member_count() -> int:
 
 def next_run_number() -> int:
     runs = [
-        int(no[len(DEMO_PREFIX):len(DEMO_PREFIX) + 2])
+        int(no[len(DEMO_PREFIX) : len(DEMO_PREFIX) + 2])
         for no in Member.objects.filter(member_no__startswith=DEMO_PREFIX).values_list("member_no", flat=True)
-        if no[len(DEMO_PREFIX):len(DEMO_PREFIX) + 2].isdigit()
+        if no[len(DEMO_PREFIX) : len(DEMO_PREFIX) + 2].isdigit()
     ]
     return max(runs, default=0) + 1
 
@@ -183,8 +183,10 @@ class Seeder:
         if posting is None:
             return None
         self.posted[business_type] += 1
-        for account_no, balance, frozen in Entry.objects.filter(posting=posting).order_by("serial_no").values_list(
-            "account__account_no", "balance_after", "frozen_after"
+        for account_no, balance, frozen in (
+            Entry.objects.filter(posting=posting)
+            .order_by("serial_no")
+            .values_list("account__account_no", "balance_after", "frozen_after")
         ):
             self.balance[account_no], self.frozen[account_no] = balance, frozen
         return posting
@@ -230,8 +232,9 @@ class Seeder:
         )
         return self.track(posting, "reversal")
 
-    def place_hold(self, account_no: str, cents: int, reason: str, source: str, day: date,
-                   expires_at: datetime | None = None) -> Hold | None:
+    def place_hold(
+        self, account_no: str, cents: int, reason: str, source: str, day: date, expires_at: datetime | None = None
+    ) -> Hold | None:
         hold = self.attempt(
             lambda: hold_place(
                 account_no=account_no,
@@ -247,9 +250,18 @@ class Seeder:
             self.frozen[account_no] += hold.amount
         return hold
 
-    def settle_hold(self, hold: Hold, cents: int, business_type: str, day: date, *, memo: str,
-                    counter_account_no: str | None = None, counter_legs: list[Leg] | None = None,
-                    external_ref: str = "") -> Posting | None:
+    def settle_hold(
+        self,
+        hold: Hold,
+        cents: int,
+        business_type: str,
+        day: date,
+        *,
+        memo: str,
+        counter_account_no: str | None = None,
+        counter_legs: list[Leg] | None = None,
+        external_ref: str = "",
+    ) -> Posting | None:
         posting = self.attempt(
             lambda: hold_settle(
                 hold_id=hold.id,
@@ -289,11 +301,14 @@ class Seeder:
         for entity in (main, hk):
             book = Book(entity=entity, currency=entity.base_currency)
             self.books[entity.code] = book
-            for code, name in CHANNELS.get(entity.code, CHANNELS["MAIN"][:2]):
+            for _code, name in CHANNELS.get(entity.code, CHANNELS["MAIN"][:2]):
                 account = Account.objects.filter(
                     entity=entity, account_type=self.types["CHANNEL_CLEARING"], currency=book.currency, name=name
                 ).first() or account_open(
-                    entity=entity, account_type=self.types["CHANNEL_CLEARING"], currency=book.currency, name=name,
+                    entity=entity,
+                    account_type=self.types["CHANNEL_CLEARING"],
+                    currency=book.currency,
+                    name=name,
                     opened_on=self.start,
                 )
                 book.channels.append(account)
@@ -346,8 +361,12 @@ class Seeder:
                 member_no=f"{DEMO_PREFIX}{self.run:02d}{i:06d}", customer=customer, name=name, platform=platform
             )
             cash = account_open(
-                entity=book.entity, account_type=self.types["USER_CASH"], member=member, currency=book.currency,
-                name=f"{name} · cash (余额)", opened_on=self.start,
+                entity=book.entity,
+                account_type=self.types["USER_CASH"],
+                member=member,
+                currency=book.currency,
+                name=f"{name} · cash (余额)",
+                opened_on=self.start,
             )
             self.book_of[cash.account_no] = book
             if kind == "company":
@@ -358,8 +377,12 @@ class Seeder:
                 first_person.add(code)
                 limit = self.rng.choice(CREDIT_LIMITS if code == "MAIN" else CREDIT_LIMITS[2:])
                 credit = account_open(
-                    entity=book.entity, account_type=self.types["USER_CREDIT"], member=member,
-                    currency=book.currency, name=f"{name} · credit line (授信)", credit_limit=str(limit),
+                    entity=book.entity,
+                    account_type=self.types["USER_CREDIT"],
+                    member=member,
+                    currency=book.currency,
+                    name=f"{name} · credit line (授信)",
+                    credit_limit=str(limit),
                     opened_on=self.start,
                 )
                 book.credit_of[cash.account_no] = credit.account_no
@@ -380,8 +403,10 @@ class Seeder:
         else:
             name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
             id_type = "resident_id"
-            id_no = f"{rng.randint(110000, 659999)}{rng.randint(1960, 2004)}{rng.randint(1, 12):02d}" \
-                    f"{rng.randint(1, 28):02d}{rng.randint(1000, 9999)}"
+            id_no = (
+                f"{rng.randint(110000, 659999)}{rng.randint(1960, 2004)}{rng.randint(1, 12):02d}"
+                f"{rng.randint(1, 28):02d}{rng.randint(1000, 9999)}"
+            )
         return name, customer_create(kind=kind, name=name, id_type=id_type, id_no=id_no)
 
     # --------------------------------------------------------- activity ----
@@ -419,16 +444,25 @@ class Seeder:
 
     def recharge(self, day: date, book: Book, cash: str, cents: int, memo: str = "") -> Posting | None:
         channel = self.rng.choice(book.channels)
-        return self.by_rule("recharge", day, "cashier", {
-            "member_account": cash, "channel_account": channel.account_no, "amount": cents_str(cents),
-            "channel_serial_no": self.channel_serial(channel, day),
-        }, memo or f"recharge via {channel.name}")
+        return self.by_rule(
+            "recharge",
+            day,
+            "cashier",
+            {
+                "member_account": cash,
+                "channel_account": channel.account_no,
+                "amount": cents_str(cents),
+                "channel_serial_no": self.channel_serial(channel, day),
+            },
+            memo or f"recharge via {channel.name}",
+        )
 
     def opening_recharges(self, day: date) -> None:
         for book in self.books.values():
             for cash in book.persons:
-                self.recharge(day, book, cash, self.amount(200, self.rng.choice([2000, 5000, 20000])),
-                              "first recharge (首充)")
+                self.recharge(
+                    day, book, cash, self.amount(200, self.rng.choice([2000, 5000, 20000])), "first recharge (首充)"
+                )
 
     def event_recharge(self, day: date) -> None:
         book, cash = self.person()
@@ -442,26 +476,46 @@ class Seeder:
             cents = self.amount(100, 5000)  # more than there is, now and then: the ledger says no
         else:
             cents = self.rng.randint(100, max(100, int(available * 0.6)))
-        posting = self.by_rule("transfer", day, "wallet", {
-            "payer_account": payer, "payee_account": payee, "amount": cents_str(cents),
-        }, "transfer to a friend (转账)" if payee in book.persons else "pay a merchant (付款)")
+        posting = self.by_rule(
+            "transfer",
+            day,
+            "wallet",
+            {
+                "payer_account": payer,
+                "payee_account": payee,
+                "amount": cents_str(cents),
+            },
+            "transfer to a friend (转账)" if payee in book.persons else "pay a merchant (付款)",
+        )
         if posting is None:
             return
         self.reversible.append(posting.serial_no)
         if cents >= 200000:
             fee = max(100, cents // 1000)
-            self.by_rule("fee", day, "wallet", {"member_account": payer, "amount": cents_str(fee)},
-                         f"large transfer fee 0.1% on posting {posting.serial_no}")
+            self.by_rule(
+                "fee",
+                day,
+                "wallet",
+                {"member_account": payer, "amount": cents_str(fee)},
+                f"large transfer fee 0.1% on posting {posting.serial_no}",
+            )
 
     def event_credit_purchase(self, day: date) -> None:
         book, cash = self.person()
         if cash not in book.credit_of:
             return
         merchant = self.rng.choice(book.merchants)
-        self.by_rule("credit_purchase", day, "credit", {
-            "credit_account": book.credit_of[cash], "merchant_account": merchant,
-            "amount": cents_str(self.amount(20, self.rng.choice([300, 1500, 6000]))),
-        }, "buy now, pay later (信用消费)")
+        self.by_rule(
+            "credit_purchase",
+            day,
+            "credit",
+            {
+                "credit_account": book.credit_of[cash],
+                "merchant_account": merchant,
+                "amount": cents_str(self.amount(20, self.rng.choice([300, 1500, 6000]))),
+            },
+            "buy now, pay later (信用消费)",
+        )
 
     def event_credit_repayment(self, day: date) -> None:
         book, cash = self.person()
@@ -472,9 +526,17 @@ class Seeder:
         if owed <= 0 or available <= 0:
             return
         cents = min(owed, available) if self.rng.random() < 0.5 else self.rng.randint(1, min(owed, available))
-        self.by_rule("credit_repayment", day, "credit", {
-            "cash_account": cash, "credit_account": credit, "amount": cents_str(cents),
-        }, "repayment (还款)")
+        self.by_rule(
+            "credit_repayment",
+            day,
+            "credit",
+            {
+                "cash_account": cash,
+                "credit_account": credit,
+                "amount": cents_str(cents),
+            },
+            "repayment (还款)",
+        )
 
     def agreement_debits(self, day: date) -> None:
         """Statement day: automatic repayment under the signed agreement (代扣)."""
@@ -483,9 +545,17 @@ class Seeder:
                 owed, available = to_cents(self.balance[credit]), self.available(cash)
                 if owed <= 0 or available <= 0 or self.rng.random() < 0.4:
                     continue
-                self.by_rule("agreement_debit", day, "credit", {
-                    "payer_account": cash, "payee_account": credit, "amount": cents_str(min(owed, available)),
-                }, "automatic repayment on statement day (自动还款代扣)")
+                self.by_rule(
+                    "agreement_debit",
+                    day,
+                    "credit",
+                    {
+                        "payer_account": cash,
+                        "payee_account": credit,
+                        "amount": cents_str(min(owed, available)),
+                    },
+                    "automatic repayment on statement day (自动还款代扣)",
+                )
 
     def event_coupon(self, day: date) -> None:
         _, cash = self.person()
@@ -494,16 +564,24 @@ class Seeder:
 
     def event_fee(self, day: date) -> None:
         _, cash = self.person()
-        self.by_rule("fee", day, "wallet", {"member_account": cash, "amount": "3.00"},
-                     "SMS notification service fee (短信服务费)")
+        self.by_rule(
+            "fee",
+            day,
+            "wallet",
+            {"member_account": cash, "amount": "3.00"},
+            "SMS notification service fee (短信服务费)",
+        )
 
     def event_guarantee(self, day: date) -> None:
         """Escrow purchase (担保交易): freeze the buyer's money, then settle or release."""
         book, buyer = self.person()
         merchant = self.rng.choice(book.merchants)
         available = self.available(buyer)
-        cents = self.amount(10, 3000) if self.rng.random() < 0.1 or available < 1000 else \
-            self.rng.randint(1000, max(1000, int(available * 0.7)))
+        cents = (
+            self.amount(10, 3000)
+            if self.rng.random() < 0.1 or available < 1000
+            else self.rng.randint(1000, max(1000, int(available * 0.7)))
+        )
         # Unshipped orders are released automatically after 15 days (the hold-expiry job).
         expires = timezone.make_aware(datetime.combine(day + timedelta(days=15), datetime.min.time()))
         hold = self.place_hold(buyer, cents, "escrow purchase (担保交易)", "mall", day, expires)
@@ -525,16 +603,34 @@ class Seeder:
     def guarantee_capture(self, hold: Hold, merchant: str, cents: int, day: date) -> None:
         """A deposit (押金): capture part straight to the merchant, release the rest."""
         part = max(1, cents * self.rng.choice([100, 80, 50]) // 100)
-        if self.settle_hold(hold, part, "guarantee_settlement", day, counter_account_no=merchant,
-                            memo="deposit captured by the merchant (扣除押金)") is None:
+        if (
+            self.settle_hold(
+                hold,
+                part,
+                "guarantee_settlement",
+                day,
+                counter_account_no=merchant,
+                memo="deposit captured by the merchant (扣除押金)",
+            )
+            is None
+        ):
             return
         self.hold_outcomes["deposit captured to merchant"] += 1
         if part < cents and self.release_hold(hold, day) is not None:
             self.hold_outcomes["deposit remainder released"] += 1
 
     def guarantee_pay(self, hold: Hold, book: Book, merchant: str, cents: int, day: date) -> None:
-        if self.settle_hold(hold, cents, "guarantee_settlement", day, counter_account_no=book.escrow.account_no,
-                            memo="buyer paid into escrow (付款至担保户)") is None:
+        if (
+            self.settle_hold(
+                hold,
+                cents,
+                "guarantee_settlement",
+                day,
+                counter_account_no=book.escrow.account_no,
+                memo="buyer paid into escrow (付款至担保户)",
+            )
+            is None
+        ):
             return
         self.hold_outcomes["guarantee settled to escrow"] += 1
         when = day + timedelta(days=self.rng.choice([1, 2, 3, 5]))
@@ -544,14 +640,22 @@ class Seeder:
             self.due[when].append(lambda: self.escrow_release(book, merchant, cents, when))
 
     def escrow_release(self, book: Book, merchant: str, cents: int, day: date) -> None:
-        self.by_legs("guarantee_settlement", day, "mall",
-                     [Leg.debit(book.escrow.account_no, cents_str(cents)), Leg.credit(merchant, cents_str(cents))],
-                     "buyer confirmed receipt: escrow to merchant (确认收货)")
+        self.by_legs(
+            "guarantee_settlement",
+            day,
+            "mall",
+            [Leg.debit(book.escrow.account_no, cents_str(cents)), Leg.credit(merchant, cents_str(cents))],
+            "buyer confirmed receipt: escrow to merchant (确认收货)",
+        )
 
     def escrow_refund(self, book: Book, buyer: str, cents: int, day: date) -> None:
-        self.by_legs("refund", day, "mall",
-                     [Leg.debit(book.escrow.account_no, cents_str(cents)), Leg.credit(buyer, cents_str(cents))],
-                     "dispute won by the buyer: escrow refunded (退款)")
+        self.by_legs(
+            "refund",
+            day,
+            "mall",
+            [Leg.debit(book.escrow.account_no, cents_str(cents)), Leg.credit(buyer, cents_str(cents))],
+            "dispute won by the buyer: escrow refunded (退款)",
+        )
 
     def event_withdrawal(self, day: date) -> None:
         """Withdrawal (提现): freeze amount + fee, review, pay out, settle with three legs."""
@@ -566,10 +670,19 @@ class Seeder:
         channel = self.rng.choice(book.channels)
         if self.rng.random() < 0.2:
             # Instant payout: the real-time withdrawal rule, no hold.
-            self.by_rule("withdrawal", day, "payout", {
-                "member_account": cash, "channel_account": channel.account_no, "amount": cents_str(cents),
-                "fee": cents_str(fee), "channel_serial_no": self.channel_serial(channel, day),
-            }, f"instant withdrawal via {channel.name}")
+            self.by_rule(
+                "withdrawal",
+                day,
+                "payout",
+                {
+                    "member_account": cash,
+                    "channel_account": channel.account_no,
+                    "amount": cents_str(cents),
+                    "fee": cents_str(fee),
+                    "channel_serial_no": self.channel_serial(channel, day),
+                },
+                f"instant withdrawal via {channel.name}",
+            )
             return
         hold = self.place_hold(cash, cents + fee, "withdrawal request (提现申请)", "payout", day)
         if hold is None:
@@ -588,45 +701,67 @@ class Seeder:
         legs = [Leg.credit(channel.account_no, cents_str(cents))]
         if fee:
             legs.append(Leg.credit(book.fee_income.account_no, cents_str(fee)))
-        posting = self.settle_hold(hold, cents + fee, "withdrawal", day, counter_legs=legs,
-                                   memo=f"payout via {channel.name} (付款成功)",
-                                   external_ref=self.channel_serial(channel, day))
+        posting = self.settle_hold(
+            hold,
+            cents + fee,
+            "withdrawal",
+            day,
+            counter_legs=legs,
+            memo=f"payout via {channel.name} (付款成功)",
+            external_ref=self.channel_serial(channel, day),
+        )
         if posting is None:
             return
         self.hold_outcomes["withdrawal paid out (settled)"] += 1
         if self.rng.random() < 0.03:
             # The bank returns the payment days later (退票): reverse the settlement.
             when = day + timedelta(days=2)
-            self.due[when].append(lambda: self.reverse(
-                posting.serial_no, when, "bank returned the payout (退票): wrong beneficiary name"))
+            self.due[when].append(
+                lambda: self.reverse(posting.serial_no, when, "bank returned the payout (退票): wrong beneficiary name")
+            )
 
     def ops_events(self, day: date, offset: int) -> None:
         """Operations: provision moves between banks, risk blocks, credit line reviews."""
         main = self.books["MAIN"]
         if offset % 7 == 3 and len(main.channels) > 1:
             cents = self.rng.randint(50, 200) * 1000_00
-            self.by_legs("adjustment", day, "ops", [
-                Leg.debit(main.channels[1].account_no, cents_str(cents)),
-                Leg.credit(main.channels[0].account_no, cents_str(cents)),
-            ], f"provision transfer {main.channels[0].name} → {main.channels[1].name} (头寸调拨)")
+            self.by_legs(
+                "adjustment",
+                day,
+                "ops",
+                [
+                    Leg.debit(main.channels[1].account_no, cents_str(cents)),
+                    Leg.credit(main.channels[0].account_no, cents_str(cents)),
+                ],
+                f"provision transfer {main.channels[0].name} → {main.channels[1].name} (头寸调拨)",
+            )
         if offset == self.n_days // 2 and self.n_days >= 3:
             self.blocked_cash = self.rng.choice(main.persons)
-            self.set_status(self.blocked_cash, AccountStatus.DEBIT_BLOCKED,
-                            "risk control: suspected account takeover (风控止付)")
+            self.set_status(
+                self.blocked_cash, AccountStatus.DEBIT_BLOCKED, "risk control: suspected account takeover (风控止付)"
+            )
         if offset == self.n_days // 2 + 3 and self.blocked_cash:
             self.set_status(self.blocked_cash, AccountStatus.ACTIVE, "risk review cleared (解除止付)")
         if offset % 10 == 5:
             for credit in self.rng.sample(list(main.credit_of.values()), k=min(2, len(main.credit_of))):
                 new_limit = self.limit[credit] * 2
-                account = self.attempt(lambda: account_set_credit_limit(
-                    account=Account.objects.get(account_no=credit), credit_limit=new_limit,
-                    reason="periodic credit review (提额)", actor="demo:credit-ops"))
+                account = self.attempt(
+                    lambda credit=credit, new_limit=new_limit: account_set_credit_limit(
+                        account=Account.objects.get(account_no=credit),
+                        credit_limit=new_limit,
+                        reason="periodic credit review (提额)",
+                        actor="demo:credit-ops",
+                    )
+                )
                 if account is not None:
                     self.limit[credit] = account.credit_limit
 
     def set_status(self, account_no: str, status: str, reason: str) -> None:
-        self.attempt(lambda: account_change_status(
-            account=Account.objects.get(account_no=account_no), to_status=status, reason=reason, actor="demo:risk"))
+        self.attempt(
+            lambda: account_change_status(
+                account=Account.objects.get(account_no=account_no), to_status=status, reason=reason, actor="demo:risk"
+            )
+        )
 
     def corrections(self, day: date) -> None:
         """Reversals (冲正): a recharge booked with the wrong amount is reversed
@@ -680,15 +815,19 @@ class Command(BaseCommand):
     def summary(self, seeder: Seeder, *, run: int, seed: int, elapsed: float) -> None:
         w = self.stdout.write
         demo_members = Member.objects.filter(member_no__startswith=f"{DEMO_PREFIX}{run:02d}")
-        w(self.style.SUCCESS(
-            f"Demo run {run} seeded in {elapsed:.1f} s (seed {seed}, {seeder.n_days} days "
-            f"{seeder.start} .. {seeder.today}, {connection.vendor})."
-        ))
+        w(
+            self.style.SUCCESS(
+                f"Demo run {run} seeded in {elapsed:.1f} s (seed {seed}, {seeder.n_days} days "
+                f"{seeder.start} .. {seeder.today}, {connection.vendor})."
+            )
+        )
         w("Entities: " + ", ".join(f"{b.entity.code} · {b.entity.name} ({b.currency})" for b in seeder.books.values()))
         kinds = Counter(demo_members.values_list("customer__kind", flat=True))
         customers = demo_members.values("customer").distinct().count()
-        w(f"Members: {demo_members.count()} ({kinds.get('person', 0)} persons, {kinds.get('company', 0)} merchants) "
-          f"of {customers} customers")
+        w(
+            f"Members: {demo_members.count()} ({kinds.get('person', 0)} persons, {kinds.get('company', 0)} merchants) "
+            f"of {customers} customers"
+        )
         by_type = dict(Account.objects.values_list("account_type__code").annotate(n=Count("id")))
         w("Accounts: " + ", ".join(f"{code} {by_type.get(code, 0)}" for code in self.chart_order()))
         w("Postings of this run by business type:")
@@ -704,8 +843,10 @@ class Command(BaseCommand):
         broken = []
         for row in identity_totals():
             mark = "ok" if row.holds else f"BROKEN by {row.difference}"
-            w(f"  {row.entity:<5} {row.currency}  asset {row.asset:,.2f} = liability {row.liability:,.2f} "
-              f"+ internal {row.internal:,.2f}  {mark}")
+            w(
+                f"  {row.entity:<5} {row.currency}  asset {row.asset:,.2f} = liability {row.liability:,.2f} "
+                f"+ internal {row.internal:,.2f}  {mark}"
+            )
             if not row.holds:
                 broken.append(row)
         if broken:

@@ -41,8 +41,7 @@ class Progress:
             filled = self.width * self.done // max(self.total, 1)
             bar = "#" * filled + "-" * (self.width - filled)
             eta = elapsed / self.done * (self.total - self.done)
-            self.out.write(f"\r[{bar}] {self.done}/{self.total} {label:<40} {elapsed:6.1f}s eta {eta:5.0f}s",
-                           ending="")
+            self.out.write(f"\r[{bar}] {self.done}/{self.total} {label:<40} {elapsed:6.1f}s eta {eta:5.0f}s", ending="")
             self.out.flush()
             self.line_open = True
             if self.done == self.total:
@@ -60,17 +59,30 @@ class Command(BaseCommand):
     help = "Run the end of day (日终) for a date range, retry a step, or run what is due."
 
     def add_arguments(self, parser):
-        parser.add_argument("--entity", action="append", dest="entities", metavar="CODE",
-                            help="Entity code (repeatable; default: every entity).")
+        parser.add_argument(
+            "--entity",
+            action="append",
+            dest="entities",
+            metavar="CODE",
+            help="Entity code (repeatable; default: every entity).",
+        )
         parser.add_argument("--from", dest="date_from", type=date.fromisoformat, metavar="YYYY-MM-DD")
-        parser.add_argument("--to", dest="date_to", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                            help="Last day (default: --from).")
-        parser.add_argument("--retry-from", choices=EOD_STEPS, metavar="STEP",
-                            help=f"Start each day's run at this step ({', '.join(EOD_STEPS)}).")
+        parser.add_argument(
+            "--to", dest="date_to", type=date.fromisoformat, metavar="YYYY-MM-DD", help="Last day (default: --from)."
+        )
+        parser.add_argument(
+            "--retry-from",
+            choices=EOD_STEPS,
+            metavar="STEP",
+            help=f"Start each day's run at this step ({', '.join(EOD_STEPS)}).",
+        )
         parser.add_argument("--rerun", action="store_true", help="Recompute days already done.")
         parser.add_argument("--due", action="store_true", help="Cut the days whose cut time has passed and close them.")
-        parser.add_argument("--catch-up", action="store_true",
-                            help="Every day without a finished end of day, up to the day before the open day.")
+        parser.add_argument(
+            "--catch-up",
+            action="store_true",
+            help="Every day without a finished end of day, up to the day before the open day.",
+        )
         parser.add_argument("--actor", default=None, help="Recorded as who ran it (default: command:<user>).")
 
     def handle(self, *args, entities, date_from, date_to, retry_from, rerun, due, catch_up, actor, **options):
@@ -87,8 +99,9 @@ class Command(BaseCommand):
             if date_to < date_from:
                 raise CommandError("--to is before --from.")
             days = [date_from + timedelta(days=n) for n in range((date_to - date_from).days + 1)]
-            failed += self.run_days([(e, d) for e in selected for d in days], actor=actor,
-                                    retry_from=retry_from, rerun=rerun)
+            failed += self.run_days(
+                [(e, d) for e in selected for d in days], actor=actor, retry_from=retry_from, rerun=rerun
+            )
         if due:
             for run in eod_run_due(actor=actor):
                 self.report(run)
@@ -144,8 +157,9 @@ class Command(BaseCommand):
         style = self.style.SUCCESS if run.status == RunStatus.DONE else self.style.ERROR
         self.stdout.write(style(f"{run.entity.code} {run.accounting_date}: {run.status}"))
         for step in run.steps.order_by("position"):
-            self.stdout.write(f"  {step.position} {step.name:<14} {step.status:<8} {step.rows:>10} rows  "
-                              f"{step.message}")
+            self.stdout.write(
+                f"  {step.position} {step.name:<14} {step.status:<8} {step.rows:>10} rows  {step.message}"
+            )
 
 
 def _user() -> str:
@@ -155,5 +169,3 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name in some containers
         return "unknown"
-
-

@@ -63,12 +63,19 @@ class Command(BaseCommand):
                 if StatementImport.objects.filter(channel=channel, statement_date=day).exists():
                     continue
                 content = statement_for(channel, clearing, day)
-                statement_import(channel=channel, statement_date=day, content=content, imported_by=ACTOR,
-                                 file_name=f"{channel.code}_{day:%Y%m%d}.csv")
+                statement_import(
+                    channel=channel,
+                    statement_date=day,
+                    content=content,
+                    imported_by=ACTOR,
+                    file_name=f"{channel.code}_{day:%Y%m%d}.csv",
+                )
                 run = channel_recon_run(channel=channel, recon_date=day, actor=ACTOR)
-                self.stdout.write(f"Channel recon {channel.code} {day}: {run.matched_count} matched, "
-                                  f"{run.long_count} long, {run.short_count} short, {run.mismatch_count} mismatched, "
-                                  f"{run.pending_count} pending.")
+                self.stdout.write(
+                    f"Channel recon {channel.code} {day}: {run.matched_count} matched, "
+                    f"{run.long_count} long, {run.short_count} short, {run.mismatch_count} mismatched, "
+                    f"{run.pending_count} pending."
+                )
 
 
 def _records(clearing: Account, day: date) -> list[tuple[str, str, Decimal]]:
@@ -101,23 +108,36 @@ def _lines(channel: Channel, clearing: Account, day: date) -> list[tuple[str, st
 def statement_for(channel: Channel, clearing: Account, day: date) -> bytes:
     lines = _lines(channel, clearing, day)
     if channel.code == "banksim":
-        out = ["模拟银行账户交易明细 账号:6222020000001234 币种:人民币",
-               "交易日期,交易时间,交易流水号,摘要,借方发生额,贷方发生额,余额,对方户名"]
+        out = [
+            "模拟银行账户交易明细 账号:6222020000001234 币种:人民币",
+            "交易日期,交易时间,交易流水号,摘要,借方发生额,贷方发生额,余额,对方户名",
+        ]
         for n, (serial, direction, amount, _fee) in enumerate(lines):
             debit, credit = ("", f"{amount:.2f}") if direction == "in" else (f"{amount:.2f}", "")
-            out.append(f"{day:%Y%m%d},{9 + n % 12:02d}{n % 60:02d}00,{serial},{'充值' if credit else '提现'},"
-                       f"{debit},{credit},,")
+            out.append(
+                f"{day:%Y%m%d},{9 + n % 12:02d}{n % 60:02d}00,{serial},{'充值' if credit else '提现'},"
+                f"{debit},{credit},,"
+            )
         return ("\r\n".join(out) + "\r\n").encode("gbk")
-    out = ["#易付通商户对账单", "#商户号:888800001234", f"#账单日期:{day}", "#" + "-" * 40,
-           "交易流水号,交易时间,商户订单号,业务类型,金额(元),手续费(元),交易状态"]
+    out = [
+        "#易付通商户对账单",
+        "#商户号:888800001234",
+        f"#账单日期:{day}",
+        "#" + "-" * 40,
+        "交易流水号,交易时间,商户订单号,业务类型,金额(元),手续费(元),交易状态",
+    ]
     total_in = total_out = fees = Decimal(0)
     for n, (serial, direction, amount, fee) in enumerate(lines):
         signed = amount if direction == "in" else -amount
-        out.append(f"{serial},{day} {9 + n % 12:02d}:{n % 60:02d}:00,ORD{n:05d},{'收款' if signed > 0 else '付款'},"
-                   f"{signed:.2f},{fee:.2f},成功")
+        out.append(
+            f"{serial},{day} {9 + n % 12:02d}:{n % 60:02d}:00,ORD{n:05d},{'收款' if signed > 0 else '付款'},"
+            f"{signed:.2f},{fee:.2f},成功"
+        )
         total_in += max(signed, Decimal(0))
         total_out += max(-signed, Decimal(0))
         fees += fee
-    out += ["#" + "-" * 40,
-            f"#汇总,总笔数:{len(lines)},收入金额:{total_in:.2f},支出金额:{total_out:.2f},手续费合计:{fees:.2f}"]
+    out += [
+        "#" + "-" * 40,
+        f"#汇总,总笔数:{len(lines)},收入金额:{total_in:.2f},支出金额:{total_out:.2f},手续费合计:{fees:.2f}",
+    ]
     return ("\n".join(out) + "\n").encode("utf-8")

@@ -24,10 +24,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--inbox", help="the folder to scan (default: CHANNEL_STATEMENT_INBOX)")
-        parser.add_argument("--settle-seconds", type=int,
-                            help="take files unchanged for this long (default: CHANNEL_STATEMENT_SETTLE_SECONDS)")
-        parser.add_argument("--claim-minutes", type=int,
-                            help="take over claims older than this (default: CHANNEL_STATEMENT_CLAIM_MINUTES)")
+        parser.add_argument(
+            "--settle-seconds",
+            type=int,
+            help="take files unchanged for this long (default: CHANNEL_STATEMENT_SETTLE_SECONDS)",
+        )
+        parser.add_argument(
+            "--claim-minutes",
+            type=int,
+            help="take over claims older than this (default: CHANNEL_STATEMENT_CLAIM_MINUTES)",
+        )
 
     def handle(self, *args, inbox=None, settle_seconds=None, claim_minutes=None, **options):
         folder = Path(inbox) if inbox else Path(settings.CHANNEL_STATEMENT_INBOX)
@@ -43,8 +49,11 @@ class Command(BaseCommand):
                 line += f": {item['reason']}"
             if item.get("moved_to"):
                 line += f" -> {item['moved_to']}"
-            style = self.style.SUCCESS if item["outcome"] == "imported" else (
-                self.style.ERROR if item["outcome"] in {"refused", "retry"} else str)
+            style = (
+                self.style.SUCCESS
+                if item["outcome"] == "imported"
+                else (self.style.ERROR if item["outcome"] in {"refused", "retry"} else str)
+            )
             self.stdout.write(style(line))
         counts = Counter(item["outcome"] for item in results)
         summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "nothing to do"

@@ -62,14 +62,21 @@ class Command(BaseCommand):
             return
         rng = random.Random(7)
         wallets = list(
-            Account.objects.filter(category=Category.LIABILITY, member__isnull=False, status="active",
-                                   balance__gte=Decimal("3000"), currency="CNY").order_by("id")[:24]
+            Account.objects.filter(
+                category=Category.LIABILITY,
+                member__isnull=False,
+                status="active",
+                balance__gte=Decimal("3000"),
+                currency="CNY",
+            ).order_by("id")[:24]
         )
         if not wallets:
             self.stdout.write("No funded demo wallets; run seed_demo first.")
             return
         reviewer, reviewer2, cashier = (User.objects.get(username=u) for u in ("reviewer", "reviewer2", "cashier"))
-        bank = PayingBank.objects.filter(clearing_account__entity__code="MAIN", clearing_account__currency="CNY").first()
+        bank = PayingBank.objects.filter(
+            clearing_account__entity__code="MAIN", clearing_account__currency="CNY"
+        ).first()
         made = []
         for n, wallet in enumerate(wallets):
             amount = Decimal(rng.choice([120, 300, 880, 1500, 2600])) + Decimal(rng.randrange(100)) / 100
@@ -77,11 +84,17 @@ class Command(BaseCommand):
                 amount = Decimal("6200.00")  # above the large-amount rule
             tail = {3: CLOSED, 7: BUSY_ONCE, 11: STUCK}.get(n, PAID)
             try:
-                made.append(services.withdrawal_request(
-                    account_no=wallet.account_no, amount=amount, card_holder=wallet.member.name,
-                    card_bank=rng.choice(["ICBC", "CMB", "BOC", "CCB"]), card_number=card(tail, n),
-                    request_no=f"demo-{n:03d}", source_system="demo",
-                ))
+                made.append(
+                    services.withdrawal_request(
+                        account_no=wallet.account_no,
+                        amount=amount,
+                        card_holder=wallet.member.name,
+                        card_bank=rng.choice(["ICBC", "CMB", "BOC", "CCB"]),
+                        card_number=card(tail, n),
+                        request_no=f"demo-{n:03d}",
+                        source_system="demo",
+                    )
+                )
             except LedgerError as exc:
                 self.stdout.write(f"  request {n} refused: {exc.message}")
         # Work part of the queue, leave the rest for the visitor.

@@ -25,12 +25,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name", help="The calling system's name, unique.")
         parser.add_argument("--scopes", default="", help=f"Comma-separated: {', '.join(Scope.values)}.")
-        parser.add_argument("--source-system", default="",
-                            help="Its source-system code (request numbers are unique per code); "
-                                 "default: the name, slugified.")
+        parser.add_argument(
+            "--source-system",
+            default="",
+            help="Its source-system code (request numbers are unique per code); default: the name, slugified.",
+        )
         parser.add_argument("--description", default="")
-        parser.add_argument("--rate-limit", type=int, default=None, metavar="CALLS_A_MINUTE",
-                            help="All its keys together; default: API_RATE_LIMIT_PER_MINUTE; 0: no limit.")
+        parser.add_argument(
+            "--rate-limit",
+            type=int,
+            default=None,
+            metavar="CALLS_A_MINUTE",
+            help="All its keys together; default: API_RATE_LIMIT_PER_MINUTE; 0: no limit.",
+        )
         parser.add_argument("--new-key", action="store_true", help="Issue another key to an existing client.")
 
     def handle(self, *args, name, scopes, source_system, description, new_key, rate_limit, **options):
@@ -45,8 +52,12 @@ class Command(BaseCommand):
         source_system = source_system or slugify(name)
         try:
             client, raw = api_client_create(
-                name=name, source_system=source_system, scopes=scopes.split(","), actor=ACTOR,
-                description=description, rate_limit_per_minute=rate_limit,
+                name=name,
+                source_system=source_system,
+                scopes=scopes.split(","),
+                actor=ACTOR,
+                description=description,
+                rate_limit_per_minute=rate_limit,
             )
         except LedgerValidationError as exc:
             raise CommandError(exc.message) from None
