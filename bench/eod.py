@@ -33,7 +33,7 @@ What it does:
    the state the generator left (day D open) and again on the closed day
    (a re-run, which must replace the day's rows). For each: wall time, the
    subprocess's peak RSS (``wait4``), and the times of the steps recorded in
-   ``EodStep``. Then prints a table against the targets: within 3x of the
+   ``EodStep``. Then prints a table against the targets: within 4x of the
    aggregate, peak memory under 500 MB.
 """
 
@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 GENERATOR_VERSION = 1
 
-RATIO_TARGET = 3.0
+RATIO_TARGET = 4.0  # the project lead's target (issue 4 had 3x); see bench/README.md
 MEMORY_TARGET_MB = 500.0
 
 # Internal accounts: 1..16 channel clearing, then fee income, coupon, escrow.

@@ -2,7 +2,7 @@
 """Posting throughput against the physical limit (issue 6, "Benchmark").
 
     .venv/bin/python bench/throughput.py                 # the full run, about 6 minutes
-    .venv/bin/python bench/throughput.py --seconds 3 --clients 1,2 --history 5000   # quick mode
+    .venv/bin/python bench/throughput.py --seconds 3 --clients 1,2 --members 2000 --history 3000 --db ledger_tp_quick
 
 It prints figures and ratios; it asserts nothing and is not a test. See
 bench/README.md for the figures of the last run.
@@ -15,7 +15,11 @@ synchronous_commit as the server has them; printed at the start):
    rows, between random accounts among 100,000 ("random"), and with the
    credit going to one shared row ("hot"), at each client count.
 2. Ours, random: two-leg transfers between random members' cash accounts
-   among 100,000, through ``posting_create``, from N processes.
+   among 100,000, through ``posting_create``, from N processes; and, at each
+   client count right after ours, the peer Django ledger django-hordak doing
+   the same transfers among as many accounts in its own database on the same
+   server (``bench/peer_hordak.py``, in its own venv ``bench/.venv-hordak``,
+   made on the first run). Single postings are measured against it.
 3. Ours, hot: every posting credits one shared internal account (fee
    income) and debits a random member; the account real-time (row-locked per
    posting), then buffered (with one flusher process applying the buffer,
@@ -49,6 +53,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import peer_hordak  # noqa: E402  (imports no Django; the peer runs in its own venv)
 
 MEMBERS = 100_000
 FUNDING = Decimal("1000000.00")
@@ -76,7 +83,12 @@ def parse_args():
     p.add_argument("--members", type=int, default=MEMBERS)
     p.add_argument("--history", type=int, default=100_000, help="entries of the account whose reads are timed")
     p.add_argument("--rebuild", action="store_true")
-    return p.parse_args()
+    p.add_argument("--hordak-db", help="the peer's database (default: --db with ledger -> hordak, e.g. hordak_tp)")
+    p.add_argument("--no-peer", action="store_true", help="skip django-hordak")
+    args = p.parse_args()
+    if not args.hordak_db:
+        args.hordak_db = args.db.replace("ledger", "hordak", 1) if "ledger" in args.db else f"{args.db}_hordak"
+    return args
 
 
 # ------------------------------------------------------------------ setup ----
@@ -460,8 +472,16 @@ def main() -> None:
 
     log("1. the limit (pgbench):")
     limit = pgbench(args, clients)
-    log("2. ours, random accounts (posting_create):")
-    ours = {c: run_ours(args, "random", c, ledger) for c in clients}
+    log("2. ours, random accounts (posting_create), each count followed by the peer (django-hordak):")
+    if not args.no_peer:
+        made = peer_hordak.setup(args)
+        log(f"  hordak: {made['accounts']:,} accounts in {args.hordak_db} ({made['opened']:,} opened now)")
+    ours, hordak = {}, {}
+    for c in clients:
+        ours[c] = run_ours(args, "random", c, ledger)
+        if not args.no_peer:
+            hordak[c] = peer_hordak.run(args, c)
+            log(f"  hordak transfer_to       {c} procs: {hordak[c]:8.0f} postings/s")
     log("3. ours, one hot account credited by every posting:")
     set_mode(args, ledger["fee"], "realtime")
     hot_rt = {c: run_ours(args, "hot real-time", c, ledger) for c in clients}
@@ -475,21 +495,26 @@ def main() -> None:
 
     log("")
     log(
-        f"{'clients':>7} | {'pgbench random':>14} | {'ours random':>11} {'ratio':>6} | {'pgbench hot':>11} | "
-        f"{'hot real-time':>13} {'vs ours':>7} | {'hot buffered':>12} {'vs ours':>7} {'vs pgb hot':>10}"
+        f"{'clients':>7} | {'hordak':>6} {'ours/hordak':>11} | {'pgbench random':>14} | {'ours random':>11} {'ratio':>6} | "
+        f"{'pgbench hot':>11} | {'hot real-time':>13} {'vs ours':>7} | {'hot buffered':>12} {'vs ours':>7} {'vs pgb hot':>10}"
     )
     for c in clients:
         pr, ph = limit[("random", c)], limit[("hot", c)]
+        peer = f"{hordak[c]:6.0f} {ours[c] / hordak[c]:10.2f}x" if c in hordak else f"{'-':>6} {'-':>11}"
         log(
-            f"{c:>7} | {pr:14.0f} | {ours[c]:11.0f} {ours[c] / pr:6.0%} | {ph:11.0f} | "
+            f"{c:>7} | {peer} | {pr:14.0f} | {ours[c]:11.0f} {ours[c] / pr:6.0%} | {ph:11.0f} | "
             f"{hot_rt[c]:13.0f} {hot_rt[c] / ours[c]:7.0%} | {hot_buf[c]:12.0f} {hot_buf[c] / ours[c]:7.0%} "
             f"{hot_buf[c] / ph:10.0%}"
         )
     top = max(clients)
     log("")
-    log("targets (issue 6), measured in this run:")
+    log("targets, measured in this run:")
+    for c in hordak:
+        log(
+            f"  single postings against django-hordak, {c} process(es): {ours[c]:.0f} / {hordak[c]:.0f} = {ours[c] / hordak[c]:.2f}x"
+        )
     log(
-        f"  single postings at {top} processes >= 50% of pgbench random: "
+        f"  (informative) single postings at {top} processes against pgbench random: "
         f"{ours[top]:.0f} / {limit[('random', top)]:.0f} = {ours[top] / limit[('random', top)]:.0%}"
     )
     log(f"  buffered hot >= 90% of our random: {hot_buf[top]:.0f} / {ours[top]:.0f} = {hot_buf[top] / ours[top]:.0%}")

@@ -13,7 +13,7 @@ account (or an account type) can be *buffered*:
 * Only legs that can never break the sign rule are buffered: legs that raise
   the balance, and any leg on an account that may go negative. Anything else
   needs the balance checked at posting time and is refused
-  (``BufferedDebitRefused``): freeze first, then settle, as DOMAIN.md says.
+  (``BufferedDebitRefused``): freeze first, then settle, as docs/domain.md says.
 * The flush applies pending entries per account in order (accounting date,
   then serial number), in batches: it locks the account row, gives each
   entry of the batch its sequence number and exact balance before and after,

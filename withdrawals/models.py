@@ -1,6 +1,6 @@
 """Withdrawals (提现): a member's request to move money out to a bank card.
 
-Three steps, as in DOMAIN.md: the request freezes amount + fee on the
+Three steps, as in docs/domain.md: the request freezes amount + fee on the
 member's cash account (a ``postings.Hold``); review approves it
 automatically by rules or sends it to a reviewer; a cashier sends a payment
 instruction through a bank gateway, whose answer settles the hold

@@ -1,4 +1,4 @@
-"""The worked examples of DOMAIN.md, posted as an accountant would book them.
+"""The worked examples of docs/domain.md, posted as an accountant would book them.
 
 | business event            | entries                                 | asset | liability | internal |
 | recharge 100 (充值)        | Dr channel 100 / Cr user cash 100       |   0   |   +100    |  -100    |
