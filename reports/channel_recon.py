@@ -17,7 +17,7 @@ names the line (counting from 1, as an editor does) and the reason. A file
 imported before (same SHA-256) or a second file for a channel and day is
 refused, naming the earlier import. The file is read a line at a time:
 each line is checked as it is read and kept in a temporary file until the
-whole file is known good, then stored (PostgreSQL: COPY), so memory holds
+whole file is known good, then stored with COPY, so memory holds
 the file's bytes and the serial numbers seen, not the lines.
 
 Matching (``channel_recon_run``), per channel and statement day, one
@@ -50,9 +50,9 @@ Steps 1 and 2 are one SQL statement (``_PAIRING_SQL``). Matched pairs are
 only counted and summed there (nothing is stored for a matched pair); what
 did not simply match (a few per cent of a real day, and on a re-run only
 what could still change) comes to Python a chunk at a time, from a
-server-side cursor on PostgreSQL, and each chunk's new differences, changes
-and events are written in bulk. The summary figures are SQL aggregates. So on
-PostgreSQL a run's memory does not grow with the statement's size
+server-side cursor, and each chunk's new differences, changes and events
+are written in bulk. The summary figures are SQL aggregates. So a run's
+memory does not grow with the statement's size
 (bench/recon.py: a million lines against a million records).
 """
 
@@ -64,12 +64,11 @@ import functools
 import hashlib
 import pickle
 import re
-import sqlite3
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -185,40 +184,20 @@ def statement_import(
 
 
 def _store_lines(statement: StatementImport, spool: _Spool) -> None:
-    """The lines, a batch at a time: PostgreSQL's COPY (the import of a
-    million lines went from 84 s to 30 s with it and the streaming read;
-    bench/README.md), else bulk_create."""
-    if _copy_supported():
-        columns = ", ".join(
-            StatementLine._meta.get_field(name).column
-            for name in ("statement", "channel", "statement_date", *_LINE_FIELDS)
-        )
-        head = (statement.pk, statement.channel_id, statement.statement_date)
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {StatementLine._meta.db_table} ({columns}) FROM STDIN") as copy,
-        ):
-            for batch in spool.batches():
-                for fields in batch:
-                    copy.write_row(head + fields)
-        return
-    for batch in spool.batches():
-        StatementLine.objects.bulk_create(
-            [
-                StatementLine(
-                    statement=statement,
-                    channel_id=statement.channel_id,
-                    statement_date=statement.statement_date,
-                    **dict(zip(_LINE_FIELDS, fields)),
-                )
-                for fields in batch
-            ],
-            batch_size=_SPOOL_BATCH,
-        )
-
-
-def _copy_supported() -> bool:
-    return connection.vendor == "postgresql" and hasattr(connection.connection, "pgconn")  # psycopg 3
+    """The lines, a batch at a time, with COPY (the import of a million
+    lines went from 84 s to 30 s with it and the streaming read;
+    bench/README.md)."""
+    columns = ", ".join(
+        StatementLine._meta.get_field(name).column for name in ("statement", "channel", "statement_date", *_LINE_FIELDS)
+    )
+    head = (statement.pk, statement.channel_id, statement.statement_date)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {StatementLine._meta.db_table} ({columns}) FROM STDIN") as copy,
+    ):
+        for batch in spool.batches():
+            for fields in batch:
+                copy.write_row(head + fields)
 
 
 def _refuse_duplicate(channel: Channel, statement_date: date, sha256: str) -> None:
@@ -694,11 +673,10 @@ def channel_recon_run(*, channel: Channel, recon_date: date, actor: str = SYSTEM
 
     with transaction.atomic():
         Channel.objects.select_for_update(no_key=True).filter(pk=channel.pk).first()  # one run per channel at a time
-        if connection.vendor == "postgresql":
-            # The pairing sorts and hashes the day's lines and records (about 170 MB for a million of each).
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.CHANNEL_RECON_WORK_MEM])
-                cursor.execute("SET LOCAL jit = off")
+        # The pairing sorts and hashes the day's lines and records (about 170 MB for a million of each).
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.CHANNEL_RECON_WORK_MEM])
+            cursor.execute("SET LOCAL jit = off")
         work = _Work(channel=channel, recon_date=recon_date, actor=actor, statement_date=statement.statement_date)
         matched_count, matched_amount = _match(work, statement, account_ids, near_cut)
         aged_days = _age_pending(channel, recon_date, actor)
@@ -731,8 +709,8 @@ def channel_recon_run(*, channel: Channel, recon_date: date, actor: str = SYSTEM
 # matched pairs, then only what a run may have to write: matched pairs with
 # an unresolved difference on either side, mismatched pairs, lines without a
 # record and records without a line (those two only when no difference has
-# them yet). The lines and records are each read once (in the FULL JOIN
-# form), and the joined rows are only scanned afterwards: no join of a CTE,
+# them yet). The lines and records are each read once (one FULL JOIN), and
+# the joined rows are only scanned afterwards: no join of a CTE,
 # whose size the planner cannot know (that made nested loops of a million by
 # a million rows).
 _LINES_SQL = """
@@ -764,13 +742,7 @@ _JOINED_COLUMNS = """
     l.id AS line_id, l.line_no, l.serial_no, l.direction AS line_direction, l.amount AS line_amount,
     l.diff_id AS line_diff, l.diff_status AS line_diff_status, r.entry_id, r.posting_id, r.serial, r.direction,
     r.amount, r.pending, r.diff_id AS entry_diff, r.diff_status AS entry_diff_status"""
-_FULL_JOIN_SQL = "SELECT {columns} FROM ({lines}) l FULL JOIN ({records}) r ON r.serial_key = l.serial_no"
-# SQLite before 3.39 has no FULL JOIN.
-_LEFT_JOINS_SQL = """
-    SELECT {columns} FROM ({lines}) l LEFT JOIN ({records}) r ON r.serial_key = l.serial_no
-    UNION ALL
-    SELECT {columns} FROM ({records}) r LEFT JOIN ({lines}) l ON 1 = 0
-     WHERE NOT EXISTS (SELECT 1 FROM ({lines}) l2 WHERE l2.serial_no = r.serial_key)"""
+_JOINED_SQL = "SELECT {columns} FROM ({lines}) l FULL JOIN ({records}) r ON r.serial_key = l.serial_no"
 _PAIRING_SQL = """
 WITH ranked AS (
     SELECT j.*,
@@ -804,16 +776,14 @@ ORDER BY kind, line_no, entry_id
 
 def _match(work: _Work, statement: StatementImport, account_ids: list[int], near_cut) -> tuple[int, Decimal]:
     """Pair the day in SQL and hand ``work`` what did not simply match, a chunk
-    at a time (PostgreSQL: from a server-side cursor). The matched pairs'
-    count and amount."""
-    ops = connection.ops
+    at a time from a server-side cursor. The matched pairs' count and amount."""
     tables = {
         "line": StatementLine._meta.db_table,
         "difference": Difference._meta.db_table,
         "entry": Entry._meta.db_table,
         "posting": Posting._meta.db_table,
     }
-    joined = (_FULL_JOIN_SQL if _full_join_supported() else _LEFT_JOINS_SQL).format(
+    joined = _JOINED_SQL.format(
         columns=_JOINED_COLUMNS,
         lines=_LINES_SQL.format(**tables),
         records=_RECORDS_SQL.format(accounts=", ".join(f"%(account{i})s" for i in range(len(account_ids))), **tables),
@@ -823,47 +793,22 @@ def _match(work: _Work, statement: StatementImport, account_ids: list[int], near
         "channel": work.channel.pk,
         "statement": statement.pk,
         "true": True,
-        "day": ops.adapt_datefield_value(work.recon_date),
-        "near_cut": ops.adapt_datetimefield_value(near_cut),
+        "day": work.recon_date,
+        "near_cut": near_cut,
         "currency": work.channel.currency,
         "resolved": DifferenceStatus.RESOLVED,
     }
     values.update((f"account{i}", pk) for i, pk in enumerate(account_ids))
-    params = [values[name] for name in re.findall(r"%\((\w+)\)s", sql)]  # positional: SQLite's cursor wants them
-    sql = re.sub(r"%\(\w+\)s", "%s", sql)
 
     count, amount = 0, ZERO
-    streamed = connection.vendor == "postgresql"
-    with connection.chunked_cursor() if streamed else connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        # SQLite (the demo) reads everything first: its cursor would see the writes made meanwhile.
-        rows = cursor.fetchall() if not streamed else None
-        while True:
-            chunk = cursor.fetchmany(CHUNK) if streamed else rows[:CHUNK]
-            if not streamed:
-                del rows[:CHUNK]
-            if not chunk:
-                break
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, values)
+        while chunk := cursor.fetchmany(CHUNK):
             if chunk[0][0] == _TOTAL:
-                count, amount = chunk[0][2], _money(chunk[0][5]) or ZERO
+                count, amount = chunk[0][2], chunk[0][5] or ZERO
                 chunk = chunk[1:]
             work.handle(chunk)
     return count, amount
-
-
-def _full_join_supported() -> bool:
-    return connection.vendor != "sqlite" or sqlite3.sqlite_version_info >= (3, 39)
-
-
-def _money(value) -> Decimal | None:
-    """An amount of the pairing's raw rows: a Decimal from PostgreSQL. SQLite
-    (the demo) keeps decimals as numbers and hands back int or float, so they
-    go through Django's own SQLite converter for the column, exactly as the
-    ORM would read them."""
-    if value is None or isinstance(value, Decimal):
-        return value
-    column = Difference._meta.get_field("difference").get_col(Difference._meta.db_table)
-    return connection.ops.get_decimalfield_converter(column)(value, column, connection)
 
 
 _MONEY = DecimalField(max_digits=40, decimal_places=10)
@@ -925,12 +870,12 @@ class _Work:
             line = (
                 None
                 if line_id is None
-                else _Line(line_id, line_no, serial_no, line_direction, _money(line_amount), self.statement_date)
+                else _Line(line_id, line_no, serial_no, line_direction, line_amount, self.statement_date)
             )
             record = (
                 None
                 if entry_id is None
-                else _Record(entry_id, posting_id, serial or "", direction, _money(amount), bool(pending))
+                else _Record(entry_id, posting_id, serial or "", direction, amount, bool(pending))
             )
             if kind == _MATCHED:
                 self.matched(line, record, known.get(line_diff), known.get(entry_diff))
@@ -1139,15 +1084,6 @@ def _age_pending(channel: Channel, recon_date: date, actor: str) -> set[date]:
     return {day for _, day in due}
 
 
-def _expected_fee(channel: Channel, direction: str, amount: Decimal) -> Decimal:
-    if direction == IN:
-        fixed, rate = channel.expected_fee_in_fixed, channel.expected_fee_in_rate
-    else:
-        fixed, rate = channel.expected_fee_out_fixed, channel.expected_fee_out_rate
-    exponent = Decimal(1).scaleb(-currency_places(channel.currency))
-    return fixed + (amount * rate / 100).quantize(exponent, rounding=ROUND_HALF_UP)
-
-
 def _summarize(run: ReconRun, channel: Channel, statement: StatementImport, account_ids: list[int]) -> None:
     """The run's figures, by aggregates in the database."""
     lines = StatementLine.objects.filter(statement=statement).order_by()
@@ -1158,21 +1094,13 @@ def _summarize(run: ReconRun, channel: Channel, statement: StatementImport, acco
         "money_in": Sum("amount", filter=counted & Q(direction=IN)),
         "money_out": Sum("amount", filter=counted & Q(direction=OUT)),
         "fee": Sum("fee", filter=counted),
+        "fee_expected": Sum(_expected_fee_sql(channel), filter=counted),
     }
-    if connection.vendor == "postgresql":
-        figures["fee_expected"] = Sum(_expected_fee_sql(channel), filter=counted)
     totals = lines.aggregate(**figures)
     run.channel_count, run.channel_skipped_count = totals["count"], totals["skipped"]
     run.channel_in, run.channel_out = totals["money_in"] or ZERO, totals["money_out"] or ZERO
     run.fee_charged = totals["fee"] or ZERO
-    if "fee_expected" in totals:
-        run.fee_expected = totals["fee_expected"] or ZERO
-    else:  # SQLite's arithmetic is binary floating point: per distinct (direction, amount), in Decimal
-        run.fee_expected = ZERO
-        for direction, amount, n in (
-            lines.filter(counted).values_list("direction", "amount").annotate(n=Count("id")).iterator(chunk_size=10000)
-        ):
-            run.fee_expected += n * _expected_fee(channel, direction, amount)
+    run.fee_expected = totals["fee_expected"] or ZERO
     ledger = (
         _channel_entries(channel, account_ids, run.recon_date)
         .order_by()
@@ -1199,8 +1127,9 @@ def _summarize(run: ReconRun, channel: Channel, statement: StatementImport, acco
 
 
 def _expected_fee_sql(channel: Channel):
-    """``_expected_fee`` of a line, in PostgreSQL: numeric arithmetic is exact
-    and round() rounds half away from zero, as ROUND_HALF_UP does."""
+    """The fee the channel should charge for a line: fixed + amount x rate %,
+    rounded to the currency's places (numeric arithmetic is exact and round()
+    rounds half away from zero)."""
     places = currency_places(channel.currency)
 
     def fee(fixed, rate):

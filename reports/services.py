@@ -53,12 +53,6 @@ error, a bug): it fails the run and is retried.
 
 One run per entity at a time: PostgreSQL session advisory lock (released if
 the worker dies); a concurrent call raises ``EodInProgress``.
-
-SQLite (the embedded demo) runs the same statements, except that it has
-no FULL JOIN before 3.39: the rows only the other side has are added to
-eod_day by a statement of their own. It stores decimals as floating point,
-so sums are rounded to the stored places and comparisons allow half a unit
-of the last place.
 """
 
 from __future__ import annotations
@@ -139,9 +133,6 @@ def eod_run(*, entity: Entity, accounting_date: date, actor: str, from_step: str
 
 @contextmanager
 def _entity_lock(entity: Entity) -> Iterator[None]:
-    if connection.vendor != "postgresql":  # the demo: one process
-        yield
-        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, entity.pk])
         if not cursor.fetchone()[0]:
@@ -357,12 +348,8 @@ _DAY, _LINES = "eod_day", "eod_lines"
 _built: ContextVar[set | None] = ContextVar("eod_built", default=None)
 
 
-def _postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def _temp(name: str) -> str:
-    return f"pg_temp.{name}" if _postgres() else f"temp.{name}"
+    return f"pg_temp.{name}"
 
 
 @contextmanager
@@ -390,9 +377,7 @@ def _reusable(name: str, d: _Day) -> bool:
     failed rolled back what it built)."""
     if (name, d.entity.pk, d.day) not in (_built.get() or ()):
         return False
-    if _postgres():
-        return _fetch("SELECT to_regclass(%(t)s) IS NOT NULL", {"t": _temp(name)})[0][0]
-    return bool(_fetch("SELECT 1 FROM sqlite_temp_master WHERE type = 'table' AND name = %(t)s", {"t": name}))
+    return _fetch("SELECT to_regclass(%(t)s) IS NOT NULL", {"t": _temp(name)})[0][0]
 
 
 def _mark_built(name: str, d: _Day) -> None:
@@ -405,24 +390,14 @@ def _tune_session() -> None:
     """Inside the step's transaction only (SET LOCAL). Sorting and hashing
     a day of entries needs more than the server's default work_mem; JIT
     compiling these statements costs more than it saves."""
-    if _postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
-            cursor.execute("SET LOCAL jit = off")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [WORK_MEM])
+        cursor.execute("SET LOCAL jit = off")
 
 
 def _differs(a: str, b: str) -> str:
-    """SQL: a and b are different amounts (a NULL differs from anything).
-    PostgreSQL compares numerics exactly; SQLite keeps floats, so it allows
-    half a unit of the fourth place."""
-    if _postgres():
-        return f"({a}) IS DISTINCT FROM ({b})"
-    return f"COALESCE(ABS(({a}) - ({b})) > 0.00005, 1)"
-
-
-def _round(expr: str) -> str:
-    """SQLite sums decimals as floats: round to the stored places."""
-    return expr if _postgres() else f"ROUND({expr}, 4)"
+    """SQL: a and b are different amounts (a NULL differs from anything)."""
+    return f"({a}) IS DISTINCT FROM ({b})"
 
 
 def _money(value) -> str | None:
@@ -436,7 +411,7 @@ def _amount(value) -> Decimal:
 
 
 def _exact(value) -> Decimal:
-    """A sum as the database returned it, before rounding (SQLite: a float)."""
+    """A sum as the database returned it (numeric: exact), None as 0."""
     return Decimal(str(value or 0))
 
 
@@ -510,7 +485,7 @@ def _day_sql(d: _Day) -> str:
     )
     # A fence: the day's rows are read (by date) and sorted; walking an index by account
     # instead, as the planner may prefer, would read every account's whole history.
-    fence = "OFFSET 0" if _postgres() else "LIMIT -1 OFFSET 0"
+    fence = "OFFSET 0"
     previous_after = """CASE WHEN f.first_seq = 1 THEN 0
                              ELSE (SELECT q.balance_after FROM postings_entry q
                                     WHERE q.account_id = f.account_id AND q.account_seq = f.first_seq - 1) END"""
@@ -574,43 +549,23 @@ def _day_sql(d: _Day) -> str:
                p.currency AS prev_currency"""
     previous = """(SELECT account_id, closing, subject_code, currency FROM reports_dailybalance
                     WHERE entity_id = %(entity)s AND accounting_date = %(prev)s) p"""
-    if _postgres():
-        return f"""
-            CREATE TEMP TABLE {_DAY} AS
-            SELECT COALESCE(x.account_id, p.account_id) AS account_id,
-                   CASE WHEN x.account_id IS NULL THEN 0 ELSE 1 END AS of_entity, {columns}
-              FROM ({accounts}) x
-              FULL JOIN {previous} ON p.account_id = x.account_id"""
-    # SQLite has FULL JOIN only since 3.39: the previous sheet's other rows are added after.
     return f"""
         CREATE TEMP TABLE {_DAY} AS
-        SELECT x.account_id, 1 AS of_entity, {columns}
+        SELECT COALESCE(x.account_id, p.account_id) AS account_id,
+               CASE WHEN x.account_id IS NULL THEN 0 ELSE 1 END AS of_entity, {columns}
           FROM ({accounts}) x
-          LEFT JOIN {previous} ON p.account_id = x.account_id"""
+          FULL JOIN {previous} ON p.account_id = x.account_id"""
 
 
 def _day_build(d: _Day, *, fresh: bool = False) -> None:
     if not fresh and _reusable(_DAY, d):
         return
     _execute(f"DROP TABLE IF EXISTS {_temp(_DAY)}", {})
-    if _postgres():
-        # The planner cannot know how many accounts survive the joins;
-        # guessing few, it would probe indexes a million times.
-        _execute("SET LOCAL enable_nestloop = off", {})
-        _execute(_day_sql(d), d.params)
-        _execute("SET LOCAL enable_nestloop TO DEFAULT", {})
-    else:
-        _execute(_day_sql(d), d.params)
-        _execute(
-            f"""
-            INSERT INTO {_temp(_DAY)} (account_id, of_entity, chain_suspect, prev_closing, prev_subject,
-                                       prev_currency)
-            SELECT p.account_id, 0, 0, p.closing, p.subject_code, p.currency
-              FROM reports_dailybalance p
-             WHERE p.entity_id = %(entity)s AND p.accounting_date = %(prev)s
-               AND NOT EXISTS (SELECT 1 FROM {_temp(_DAY)} g WHERE g.account_id = p.account_id)""",
-            d.params,
-        )
+    # The planner cannot know how many accounts survive the joins;
+    # guessing few, it would probe indexes a million times.
+    _execute("SET LOCAL enable_nestloop = off", {})
+    _execute(_day_sql(d), d.params)
+    _execute("SET LOCAL enable_nestloop TO DEFAULT", {})
     _mark_built(_DAY, d)
 
 
@@ -660,17 +615,16 @@ def balance_sheet_build(*, entity: Entity, accounting_date: date) -> int:
                    (entity_id, accounting_date, account_id, account_type_code, subject_code, category, currency,
                     opening, debit, credit, closing, entry_count)
             SELECT %(entity)s, %(day)s, g.account_id, g.account_type_code, g.subject_code, g.category, g.currency,
-                   {_round(opening)}, {_round(debit)}, {_round(credit)}, {_round(closing)},
+                   {opening}, {debit}, {credit}, {closing},
                    COALESCE(g.entry_count, 0)
               FROM {_temp(_DAY)} g
-             WHERE g.of_entity = 1 AND (g.entry_count IS NOT NULL OR {_round(opening)} <> 0)
+             WHERE g.of_entity = 1 AND (g.entry_count IS NOT NULL OR {opening} <> 0)
              ORDER BY g.account_id""",
             d.params,
         )
-        if _postgres():
-            # Fresh statistics (ANALYZE counts this transaction's own rows):
-            # else the report pages plan a day's million rows as one.
-            _execute("ANALYZE reports_dailybalance", {})
+        # Fresh statistics (ANALYZE counts this transaction's own rows):
+        # else the report pages plan a day's million rows as one.
+        _execute("ANALYZE reports_dailybalance", {})
         return rows
 
 
@@ -731,24 +685,13 @@ def _joined(d: _Day) -> str:
     stored row of an account that is not the entity's is seen too."""
     sheet = """(SELECT account_id, category, currency, subject_code, opening, debit, credit, closing, entry_count
                   FROM reports_dailybalance WHERE entity_id = %(entity)s AND accounting_date = %(day)s) s"""
-    if _postgres():
-        return f"{_temp(_DAY)} g FULL JOIN {sheet} ON s.account_id = g.account_id"
-    return f"{_temp(_DAY)} g LEFT JOIN {sheet} ON s.account_id = g.account_id"
+    return f"{_temp(_DAY)} g FULL JOIN {sheet} ON s.account_id = g.account_id"
 
 
 def _sweep(d: _Day) -> list[tuple]:
     """One pass over the stored sheet joined with eod_day: per subject,
     currency and category of the stored rows and per subject and currency of
     the previous ones, the sums the checks compare and each check's failures."""
-    if not _postgres():  # no FULL JOIN: give the stored rows of other accounts a row of eod_day first
-        _execute(
-            f"""
-            INSERT INTO {_temp(_DAY)} (account_id, of_entity, chain_suspect)
-            SELECT s.account_id, 0, 0 FROM reports_dailybalance s
-             WHERE s.entity_id = %(entity)s AND s.accounting_date = %(day)s
-               AND NOT EXISTS (SELECT 1 FROM {_temp(_DAY)} g WHERE g.account_id = s.account_id)""",
-            d.params,
-        )
     return _fetch(
         f"""
         SELECT s.subject_code, s.currency, s.category, g.prev_subject, g.prev_currency,
@@ -889,10 +832,9 @@ def _check_entry_chain(d: _Day, sweep: _Sweep) -> CheckOutcome:
     outcome = CheckOutcome("entry_chain", checked_rows=sweep.day_entries)
     if sweep.failing["entry_chain"]:
         signed = "CASE WHEN (w.category = 'asset') = (w.direction = 'D') THEN w.amount ELSE -w.amount END"
-        materialized = "MATERIALIZED" if _postgres() else ""
         rows = _fetch(
             f"""
-        WITH day AS {materialized} (
+        WITH day AS MATERIALIZED (
             SELECT e.serial_no, e.account_id, e.account_seq, a.category, e.direction, e.amount,
                    e.balance_before, e.balance_after
             {_DAY_ENTRIES}
