@@ -13,7 +13,7 @@ from django.core.management import call_command
 
 from accounts.models import Account, Entity
 from postings.models import AccountingDay, DayStatus, Entry
-from reports.models import CheckResult, DailyBalance, EodRun, RunStatus, Voucher
+from reports.eod.models import CheckResult, DailyBalance, EodRun, RunStatus, Voucher
 
 ZERO = Decimal("0")
 

@@ -7,8 +7,9 @@ from datetime import date
 
 import pytest
 
-from reports.channel_recon import StatementAlreadyImported, StatementFileInvalid, statement_import
-from reports.recon_models import StatementImport, StatementLine
+from reports.channel.exceptions import StatementAlreadyImported, StatementFileInvalid
+from reports.channel.importing import statement_import
+from reports.channel.models import StatementImport, StatementLine
 
 from .recon_books import D, epay_file, sample_channel, sample_file
 
@@ -152,7 +153,7 @@ def test_the_bank_refuses_utf8_and_lines_with_both_or_neither_column(ledger):
 def test_the_migration_installed_both_sample_channels_and_the_grants():
     from django.contrib.auth.models import Group
 
-    from reports.recon_models import Channel
+    from reports.channel.models import Channel
 
     assert {c.code: (c.encoding, c.amount_mode) for c in Channel.objects.all()} == {
         "banksim": ("gbk", "debit_credit"),
@@ -170,8 +171,8 @@ def test_a_file_is_read_line_by_line_into_the_lines_the_whole_text_splits_into(e
     and separators splitlines also breaks at)."""
     import random
 
-    from reports.channel_recon import _decoded_lines
-    from reports.recon_models import Channel
+    from reports.channel.models import Channel
+    from reports.channel.parsing import _decoded_lines
 
     channel = Channel(code="x", encoding=encoding)
     pieces = ["", "a", "中文,交易", "x,y", "\x0c", "\x1c", " \x1e ", "\x0b"]
@@ -200,7 +201,7 @@ def test_a_file_that_does_not_decode_is_refused_for_that_first(ledger):
 def test_copy_stores_the_lines_as_they_were_read(ledger):
     """The lines go to the database with COPY: tabs, backslashes and
     non-ASCII text come back exactly as the parser read them."""
-    from reports.channel_recon import parse_statement
+    from reports.channel.parsing import parse_statement
 
     rows = [
         ("YF1", "100.00", "0.38"),

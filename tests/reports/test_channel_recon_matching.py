@@ -38,9 +38,11 @@ from django.utils import timezone
 
 from postings.calendar import day_cut
 from postings.models import AccountingCalendar
-from reports.channel_recon import StatementMissing, channel_recon_run, statement_import
-from reports.recon_models import Difference, DifferenceEvent, ReconRun
-from reports.recon_selectors import SUMMARY_FIELDS, recon_summary
+from reports.channel.exceptions import StatementMissing
+from reports.channel.importing import statement_import
+from reports.channel.matching import channel_recon_run
+from reports.channel.models import Difference, DifferenceEvent, ReconRun
+from reports.channel.selectors import SUMMARY_FIELDS, recon_summary
 
 from .eod_books import open_books_on
 from .recon_books import D, epay_file, payout, recharge, sample_channel
@@ -419,7 +421,7 @@ def test_chunks_of_the_pairing_change_nothing(ledger, settings, monkeypatch):
     chunk, a chunk of one row) and compared."""
     import random
 
-    from reports import channel_recon
+    from reports.channel import matching as channel_recon
 
     settings.CHANNEL_RECON_PENDING_DAYS = 1
     rnd = random.Random(1)
