@@ -84,7 +84,7 @@ from .models import (
     StatementImport,
     StatementLine,
 )
-from .outcomes import _LEFT, _LONG, _MATCHED, _MISMATCH, _TOTAL, _Work
+from .outcomes import _LEFT, _LONG, _MATCHED, _MISMATCH, _TOTAL, OutcomeWriter
 
 IN, OUT = MoneyDirection.IN, MoneyDirection.OUT
 
@@ -124,7 +124,9 @@ def channel_recon_run(*, channel: Channel, recon_date: date, actor: str = SYSTEM
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.CHANNEL_RECON_WORK_MEM])
             cursor.execute("SET LOCAL jit = off")
-        work = _Work(channel=channel, recon_date=recon_date, actor=actor, statement_date=statement.statement_date)
+        work = OutcomeWriter(
+            channel=channel, recon_date=recon_date, actor=actor, statement_date=statement.statement_date
+        )
         matched_count, matched_amount = _match(work, statement, account_ids, near_cut)
         aged_days = _age_pending(channel, recon_date, actor)
 
@@ -221,7 +223,7 @@ ORDER BY kind, line_no, entry_id
 """
 
 
-def _match(work: _Work, statement: StatementImport, account_ids: list[int], near_cut) -> tuple[int, Decimal]:
+def _match(work: OutcomeWriter, statement: StatementImport, account_ids: list[int], near_cut) -> tuple[int, Decimal]:
     """Pair the day in SQL and hand ``work`` what did not simply match, a chunk
     at a time from a server-side cursor. The matched pairs' count and amount."""
     tables = {

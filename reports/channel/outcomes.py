@@ -17,7 +17,7 @@ from .models import Difference, DifferenceEvent, DifferenceStatus, MoneyDirectio
 IN, OUT = MoneyDirection.IN, MoneyDirection.OUT
 
 
-# The rows of the pairing query (``_PAIRING_SQL``), in the order they are handled.
+# The kinds of row of the pairing query (``matching._PAIRING_SQL``), in the order they are handled.
 _TOTAL, _MATCHED, _MISMATCH, _LONG, _LEFT = 1, 2, 3, 4, 5
 
 
@@ -70,7 +70,7 @@ _WRITTEN_FIELDS = [
 ]
 
 
-class _Work:
+class OutcomeWriter:
     """Writes the differences of one run: finds what an earlier run wrote and
     changes only what is no longer true, with a history event for each change.
     Rows come a chunk at a time; each chunk's new differences, changes and

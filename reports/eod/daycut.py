@@ -20,8 +20,8 @@ from .exceptions import EodOutOfOrder
 from .models import EodRun, RunStatus
 
 
-def _refuse_out_of_order(*, entity: Entity, day: date) -> None:
-    """Every earlier day with entries must have a finished run; see the module docstring."""
+def refuse_out_of_order(*, entity: Entity, day: date) -> None:
+    """Every earlier day with entries must have a finished run; see ``reports.eod.services``."""
     calendar = calendar_for(entity=entity)
     if day > calendar.open_date:
         raise LedgerValidationError(
@@ -54,10 +54,10 @@ def _refuse_out_of_order(*, entity: Entity, day: date) -> None:
                 missing_day=first_missing,
             )
         if last_done is not None:
-            _close_empty_days(entity=entity, after=last_done, before=day)
+            close_empty_days(entity=entity, after=last_done, before=day)
 
 
-def _close_empty_days(*, entity: Entity, after: date, before: date) -> None:
+def close_empty_days(*, entity: Entity, after: date, before: date) -> None:
     """Close the days strictly between two run days: they have no entries
     (checked under the calendar lock), and the later sheet carries balances
     over them, so they must not take a back-dated posting any more."""
