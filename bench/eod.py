@@ -28,7 +28,7 @@ What it does:
    sign rule holds). A generated database is reused while it has the
    requested size; ``--regenerate`` rebuilds it.
 2. Times the plain SQL aggregate of day D's entries per account (best of 3).
-3. Runs the end of day for day D in a subprocess (``reports.services.eod_run``,
+3. Runs the end of day for day D in a subprocess (``reports.eod.services.eod_run``,
    as a worker would, or ``manage.py eod`` with ``--via command``) twice: from
    the state the generator left (day D open) and again on the closed day
    (a re-run, which must replace the day's rows). For each: wall time, the
@@ -576,8 +576,8 @@ def verify(args, checks: dict[str, str] | None = None) -> None:
 
 
 def eod_step_names() -> list[str]:
-    """reports.models.EOD_STEPS, read without importing Django."""
-    tree = ast.parse((ROOT / "reports" / "models.py").read_text())
+    """reports.eod.models.EOD_STEPS, read without importing Django."""
+    tree = ast.parse((ROOT / "reports" / "eod" / "models.py").read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "EOD_STEPS" for t in node.targets):
             return list(ast.literal_eval(node.value))
@@ -698,7 +698,7 @@ import django
 django.setup()
 from datetime import date
 from accounts.models import Entity
-from reports.services import eod_run
+from reports.eod.services import eod_run
 t = time.perf_counter()
 run = eod_run(entity=Entity.objects.get(code="MAIN"), accounting_date=date.fromisoformat(sys.argv[1]),
               actor="bench")
@@ -710,7 +710,7 @@ WORKER_APP = "bench-eod-worker"
 BASELINE = """
 import django
 django.setup()
-import reports.services  # noqa: F401
+import reports.eod.services  # noqa: F401
 """
 
 
@@ -1044,7 +1044,7 @@ def main(argv=None) -> None:
         "--via",
         choices=["service", "command"],
         default="service",
-        help="run the EOD as reports.services.eod_run in a python child (default) or manage.py eod",
+        help="run the EOD as reports.eod.services.eod_run in a python child (default) or manage.py eod",
     )
     ap.add_argument("--no-rerun", action="store_true", help="skip the second (re-run) end of day")
     ap.add_argument(

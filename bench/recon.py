@@ -562,8 +562,8 @@ import django
 django.setup()
 from datetime import date
 from pathlib import Path
-from reports.channel_recon import statement_import
-from reports.recon_models import Channel
+from reports.channel.importing import statement_import
+from reports.channel.models import Channel
 path, day = Path(sys.argv[1]), date.fromisoformat(sys.argv[2])
 t = time.perf_counter()
 content = path.read_bytes()
@@ -579,8 +579,8 @@ import json, sys, time
 import django
 django.setup()
 from datetime import date
-from reports.channel_recon import channel_recon_run
-from reports.recon_models import Channel
+from reports.channel.matching import channel_recon_run
+from reports.channel.models import Channel
 t = time.perf_counter()
 run = channel_recon_run(channel=Channel.objects.get(code="%s"), recon_date=date.fromisoformat(sys.argv[1]),
                         actor="bench")
@@ -592,7 +592,7 @@ print(json.dumps({"seconds": time.perf_counter() - t}))
 BASELINE = """
 import django
 django.setup()
-import reports.channel_recon  # noqa: F401
+import reports.channel.matching  # noqa: F401
 """
 
 

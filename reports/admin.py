@@ -1,14 +1,14 @@
 """Admin of channel reconciliation: finance edits a channel's clearing
 accounts and statement layout here; statements, runs and differences can be
 looked at, never added, changed or deleted (they are written only by
-``reports.channel_recon``)."""
+``reports.channel``)."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
 
-from .recon_models import Channel, Difference, DifferenceEvent, ReconRun, StatementImport, StatementLine
+from .channel.models import Channel, Difference, DifferenceEvent, ReconRun, StatementImport, StatementLine
 
 
 class ChannelForm(forms.ModelForm):

@@ -1,6 +1,8 @@
-"""Celery tasks of the end of day: thin shells over ``reports.services``,
-safe to run twice (a done day is recomputed to the same rows; a run already
-in progress for the entity is left alone)."""
+"""Celery tasks of the reports app (its one tasks module, so the names
+registered in beat and used by ``reports.enqueue`` stay ``reports.tasks.*``):
+thin shells over the services, safe to run twice (a done day is recomputed
+to the same rows; a run already in progress for the entity is left alone;
+matching a day again changes nothing)."""
 
 from __future__ import annotations
 
@@ -10,13 +12,18 @@ from celery import shared_task
 
 from accounts.models import Entity
 
-from . import services
+from .channel.inbox import statement_inbox_scan as inbox_scan
+from .channel.matching import channel_recon_run as match_day
+from .channel.models import Channel
+from .channel.selectors import recon_summary
+from .eod import services as eod
+from .eod.exceptions import EodInProgress
 
 
 @shared_task(name="reports.tasks.eod_run_due")
 def eod_run_due() -> list[str]:
     """The beat job: cut the days whose cut time has passed, then close them."""
-    runs = services.eod_run_due(actor="system:eod-beat")
+    runs = eod.eod_run_due(actor="system:eod-beat")
     return [f"{run.entity.code} {run.accounting_date} {run.status}" for run in runs]
 
 
@@ -25,13 +32,13 @@ def eod_run_day(entity_code: str, date_iso: str, from_step: str | None = None, a
     """One entity's end of day for one date (staff's retry button, a backfill);
     ``actor`` is who asked, recorded on the run."""
     try:
-        run = services.eod_run(
+        run = eod.eod_run(
             entity=Entity.objects.get(code=entity_code),
             accounting_date=date.fromisoformat(date_iso),
             actor=actor,
             from_step=from_step,
         )
-    except services.EodInProgress:
+    except EodInProgress:
         return "running"  # a duplicate delivery while the first is at work
     return run.status
 
@@ -40,11 +47,7 @@ def eod_run_day(entity_code: str, date_iso: str, from_step: str | None = None, a
 def channel_recon_run(channel_code: str, date_iso: str) -> dict:
     """Match one channel's statement day with the ledger (after an import, or
     again from the staff pages); running it twice changes nothing."""
-    from .channel_recon import channel_recon_run as run_day
-    from .recon_models import Channel
-    from .recon_selectors import recon_summary
-
-    run = run_day(
+    run = match_day(
         channel=Channel.objects.get(code=channel_code),
         recon_date=date.fromisoformat(date_iso),
         actor="system:channel-recon-task",
@@ -55,8 +58,6 @@ def channel_recon_run(channel_code: str, date_iso: str) -> dict:
 @shared_task(name="reports.tasks.statement_inbox_scan")
 def statement_inbox_scan() -> list[dict]:
     """The beat job of the statement folder: import the settled files of
-    CHANNEL_STATEMENT_INBOX (reports/recon_inbox.py); overlapping runs are
+    CHANNEL_STATEMENT_INBOX (reports/channel/inbox.py); overlapping runs are
     safe, each file is claimed before it is read."""
-    from .recon_inbox import statement_inbox_scan as scan
-
-    return scan()
+    return inbox_scan()

@@ -2,7 +2,10 @@
 
 from django.urls import path
 
-from . import recon_views, views
+from .channel import views as channel_views
+from .eod import views as eod_views
+from .gl_recon import views as gl_views
+from .pages import views
 
 app_name = "reports"
 
@@ -15,22 +18,22 @@ urlpatterns = [
     path("vouchers.csv", views.vouchers_csv, name="vouchers_csv"),
     path("vouchers.xlsx", views.vouchers_xlsx, name="vouchers_xlsx"),
     path("vouchers/<int:pk>/", views.voucher_detail, name="voucher"),
-    path("gl/", views.gl_imports, name="gl_imports"),
-    path("gl/upload/", views.gl_upload, name="gl_upload"),
-    path("gl/<int:pk>/", views.gl_import_result, name="gl_import"),
-    path("eod/", views.eod_runs, name="eod_runs"),
-    path("eod/<int:pk>/retry/", views.eod_retry, name="eod_retry"),
+    path("gl/", gl_views.gl_imports, name="gl_imports"),
+    path("gl/upload/", gl_views.gl_upload, name="gl_upload"),
+    path("gl/<int:pk>/", gl_views.gl_import_result, name="gl_import"),
+    path("eod/", eod_views.eod_runs, name="eod_runs"),
+    path("eod/<int:pk>/retry/", eod_views.eod_retry, name="eod_retry"),
     path("charts/", views.chart_page, name="charts"),
     path("hot-accounts/", views.hot_accounts, name="hot_accounts"),
     path("hot-accounts/flush/", views.hot_accounts_flush, name="hot_accounts_flush"),
-    path("recon/", recon_views.recon_runs, name="recon_runs"),
-    path("recon/match/", recon_views.recon_match, name="recon_match"),
-    path("recon/upload/", recon_views.statement_upload, name="statement_upload"),
-    path("recon/differences/", recon_views.differences, name="recon_differences"),
-    path("recon/differences.csv", recon_views.differences_csv, name="recon_differences_csv"),
-    path("recon/differences.xlsx", recon_views.differences_xlsx, name="recon_differences_xlsx"),
-    path("recon/differences/<int:pk>/", recon_views.difference_detail, name="recon_difference"),
-    path("recon/differences/<int:pk>/act/", recon_views.difference_act, name="recon_difference_act"),
+    path("recon/", channel_views.recon_runs, name="recon_runs"),
+    path("recon/match/", channel_views.recon_match, name="recon_match"),
+    path("recon/upload/", channel_views.statement_upload, name="statement_upload"),
+    path("recon/differences/", channel_views.differences, name="recon_differences"),
+    path("recon/differences.csv", channel_views.differences_csv, name="recon_differences_csv"),
+    path("recon/differences.xlsx", channel_views.differences_xlsx, name="recon_differences_xlsx"),
+    path("recon/differences/<int:pk>/", channel_views.difference_detail, name="recon_difference"),
+    path("recon/differences/<int:pk>/act/", channel_views.difference_act, name="recon_difference_act"),
     path("accounts/<str:account_no>/entries/", views.account_entries, name="account_entries"),
     path("entries/<int:serial_no>/", views.entry_detail, name="entry"),
 ]

@@ -12,8 +12,8 @@ from django.db.models import Prefetch, QuerySet
 from accounts.models import Account, AccountType, Entity, Member
 from postings.exceptions import UnknownHold, UnknownPosting
 from postings.models import Entry, Hold, Posting
-from reports.models import DailyBalance
-from reports.selectors import balance_sheet
+from reports.eod.models import DailyBalance
+from reports.pages.selectors import balance_sheet
 from withdrawals.models import Withdrawal, WithdrawalEvent
 
 from .errors import NotFound

@@ -40,7 +40,7 @@ from postings.services import (
     request_fingerprint,
     run_once,
 )
-from reports import selectors as report_selectors
+from reports.eod import selectors as report_selectors
 from withdrawals.services import withdrawal_request
 
 from . import selectors

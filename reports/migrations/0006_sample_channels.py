@@ -1,4 +1,4 @@
-"""The two sample channels (reports/recon_channels.py) and the reconciliation
+"""The two sample channels (reports/channel/sample_channels.py) and the reconciliation
 permissions of the staff roles: everyone who reads the reports reads the
 reconciliation; finance staff import statements and work differences; the
 ledger admin edits channels."""
@@ -6,7 +6,7 @@ ledger admin edits channels."""
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from reports.recon_channels import install_sample_channels
+from reports.channel.sample_channels import install_sample_channels
 
 MODELS = ("channel", "statementimport", "statementline", "reconrun", "difference", "differenceevent")
 GRANTS = {

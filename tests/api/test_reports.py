@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from postings.selectors import current_accounting_date
-from reports.services import eod_run
+from reports.eod.services import eod_run
 
 from .conftest import error_of, transfer_body
 

@@ -239,8 +239,8 @@ def test_the_database_lets_a_pending_entry_be_applied_once_and_nothing_else_chan
 
 
 def test_the_end_of_day_flush_applies_the_days_pending_entries_before_the_sheet(ledger):
-    from reports.models import CheckResult, DailyBalance
-    from reports.services import eod_run
+    from reports.eod.models import CheckResult, DailyBalance
+    from reports.eod.services import eod_run
     from tests.reports.eod_books import open_books_on
 
     open_books_on(ledger.entity, date(2026, 11, 2))
@@ -264,8 +264,9 @@ def test_the_end_of_day_flush_applies_the_days_pending_entries_before_the_sheet(
 
 
 def test_the_checks_of_a_closed_day_hold_while_the_next_days_hot_entries_are_pending(ledger):
-    from reports.models import CheckResult
-    from reports.services import checks_run, eod_run
+    from reports.eod.checks import checks_run
+    from reports.eod.models import CheckResult
+    from reports.eod.services import eod_run
     from tests.reports.eod_books import open_books_on
 
     open_books_on(ledger.entity, date(2026, 11, 2))

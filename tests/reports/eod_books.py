@@ -13,7 +13,7 @@ from django.db import connection
 from postings.calendar import calendar_for
 from postings.models import AccountingCalendar, AccountingDay, Entry
 from postings.services import posting_create_by_rule
-from reports.models import CheckResult, DailyBalance, Voucher
+from reports.eod.models import CheckResult, DailyBalance, Voucher
 
 D = Decimal
 _requests = itertools.count(1)

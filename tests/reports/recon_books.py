@@ -12,8 +12,8 @@ from django.conf import settings
 
 from accounts.models import Entity
 from postings.services import Leg, posting_create, posting_create_by_rule
-from reports.recon_channels import install_sample_channels
-from reports.recon_models import Channel
+from reports.channel.models import Channel
+from reports.channel.sample_channels import install_sample_channels
 
 D = Decimal
 FIXTURES = Path(settings.BASE_DIR) / "reports" / "fixtures" / "channels"

@@ -26,7 +26,7 @@ from accounts.models import Account
 from postings.models import Entry
 from postings.selectors import current_accounting_date
 from postings.services import posting_create_by_rule
-from reports.models import CheckResult, DailyBalance, Voucher
+from reports.eod.models import CheckResult, DailyBalance, Voucher
 from tests.withdrawals.conftest import ROLES, ensure_withdrawal_defaults
 
 ALL_ROLES = [*ROLES, None]  # None: not logged in

@@ -3,10 +3,6 @@ type) closed day by day, checked against a balance sheet and vouchers
 recomputed independently here: a plain walk over every entry in Python,
 the way an auditor would re-add the books, sharing no code with the SQL."""
 
-import os
-import sqlite3
-import subprocess
-import sys
 from collections import defaultdict
 from decimal import Decimal
 from io import StringIO
@@ -17,7 +13,7 @@ from django.core.management import call_command
 
 from accounts.models import Account, Entity
 from postings.models import AccountingDay, DayStatus, Entry
-from reports.models import CheckResult, DailyBalance, EodRun, RunStatus, Voucher
+from reports.eod.models import CheckResult, DailyBalance, EodRun, RunStatus, Voucher
 
 ZERO = Decimal("0")
 
@@ -111,39 +107,3 @@ def test_the_demo_month_closes_and_agrees_with_an_independent_recomputation():
                 )
             )
             assert got_vouchers == recomputed_vouchers(entity, day), (entity.code, day)
-
-
-def test_the_embedded_demo_closes_its_days_on_sqlite(tmp_path):
-    """The demo's database is SQLite: seed a small demo there and close its days."""
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        LEDGER_VAR_DIR=str(tmp_path),
-        LOG_LEVEL="WARNING",
-        CELERY_BROKER_URL="",
-    )
-    manage = [sys.executable, "manage.py"]
-    for args in (
-        ["migrate", "-v", "0"],
-        ["seed_demo", "--members", "20", "--days", "4", "--seed", "3"],
-        ["eod", "--catch-up"],
-        ["eod", "--catch-up"],
-    ):
-        done = subprocess.run(
-            manage + args, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=300
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.strip() == "Nothing to run."  # the second catch-up found every day closed
-
-    db = sqlite3.connect(tmp_path / "ledger.sqlite3")
-    assert db.execute("SELECT status, COUNT(*) FROM reports_eodrun GROUP BY status").fetchall() == [("done", 6)]
-    assert db.execute("SELECT COUNT(*) FROM reports_checkresult WHERE NOT passed").fetchone() == (0,)
-    # Every closing is the balance after of the account's last entry of the day (to the cent: SQLite keeps floats).
-    off = db.execute("""
-        SELECT COUNT(*), SUM(b.entry_count > 0) FROM reports_dailybalance b
-         WHERE b.entry_count > 0
-           AND ABS(b.closing - (SELECT e.balance_after FROM postings_entry e
-                                 WHERE e.account_id = b.account_id AND e.accounting_date = b.accounting_date
-                                 ORDER BY e.account_seq DESC LIMIT 1)) > 0.00005""").fetchone()
-    assert off[0] == 0
-    assert db.execute("SELECT COUNT(*) FROM reports_voucher").fetchone()[0] > 0

@@ -13,7 +13,7 @@ import pytest
 
 from postings.models import Entry, Posting
 from postings.selectors import current_accounting_date, identity_totals
-from reports.recon_models import Difference, DifferenceProposal
+from reports.channel.models import Difference, DifferenceProposal
 from tests.browser import chromium, expect, log_in, screenshot
 
 from .eod_books import open_books_on

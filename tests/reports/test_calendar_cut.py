@@ -14,8 +14,8 @@ from postings.calendar import cuts_due, day_cut
 from postings.exceptions import DayClosed
 from postings.models import AccountingDay, DayStatus, Entry, Posting
 from postings.services import Leg, posting_create, posting_reverse
-from reports.models import DailyBalance, EodRun, RunStatus
-from reports.services import eod_run, eod_run_due
+from reports.eod.models import DailyBalance, EodRun, RunStatus
+from reports.eod.services import eod_run, eod_run_due
 
 from .eod_books import D, open_books_on, open_date, post, sheet
 
@@ -161,7 +161,7 @@ def test_an_early_morning_cut_ends_the_day_the_next_morning(ledger):
 
 @pytest.mark.django_db
 def test_the_beat_catches_up_on_days_missed_and_stops_at_a_day_that_fails(ledger, monkeypatch):
-    from reports import services
+    from reports.eod import services
 
     open_books_on(ledger.entity, NOV2)
     wallet, channel = ledger.cash(), ledger.channel()

@@ -7,8 +7,9 @@ from datetime import date
 
 import pytest
 
-from reports.channel_recon import StatementAlreadyImported, StatementFileInvalid, statement_import
-from reports.recon_models import StatementImport, StatementLine
+from reports.channel.exceptions import StatementAlreadyImported, StatementFileInvalid
+from reports.channel.importing import statement_import
+from reports.channel.models import StatementImport, StatementLine
 
 from .recon_books import D, epay_file, sample_channel, sample_file
 
@@ -152,7 +153,7 @@ def test_the_bank_refuses_utf8_and_lines_with_both_or_neither_column(ledger):
 def test_the_migration_installed_both_sample_channels_and_the_grants():
     from django.contrib.auth.models import Group
 
-    from reports.recon_models import Channel
+    from reports.channel.models import Channel
 
     assert {c.code: (c.encoding, c.amount_mode) for c in Channel.objects.all()} == {
         "banksim": ("gbk", "debit_credit"),
@@ -170,8 +171,8 @@ def test_a_file_is_read_line_by_line_into_the_lines_the_whole_text_splits_into(e
     and separators splitlines also breaks at)."""
     import random
 
-    from reports.channel_recon import _decoded_lines
-    from reports.recon_models import Channel
+    from reports.channel.models import Channel
+    from reports.channel.parsing import _decoded_lines
 
     channel = Channel(code="x", encoding=encoding)
     pieces = ["", "a", "中文,交易", "x,y", "\x0c", "\x1c", " \x1e ", "\x0b"]
@@ -197,11 +198,10 @@ def test_a_file_that_does_not_decode_is_refused_for_that_first(ledger):
     assert refused.value.problems == ["line 8: not UTF-8 text (epaysim statements are UTF-8; was it saved as GBK?)"]
 
 
-def test_copy_and_bulk_create_store_the_same_lines(ledger, monkeypatch):
-    """PostgreSQL stores the lines with COPY, other databases with bulk_create."""
-    from datetime import timedelta
-
-    from reports import channel_recon
+def test_copy_stores_the_lines_as_they_were_read(ledger):
+    """The lines go to the database with COPY: tabs, backslashes and
+    non-ASCII text come back exactly as the parser read them."""
+    from reports.channel.parsing import parse_statement
 
     rows = [
         ("YF1", "100.00", "0.38"),
@@ -210,30 +210,14 @@ def test_copy_and_bulk_create_store_the_same_lines(ledger, monkeypatch):
         ("YF4", "0.01", "0.00"),
     ]
     channel = sample_channel("epaysim")
-    by_copy = load(channel, epay_file("2026-11-20", rows), day=date(2026, 11, 20))
-    monkeypatch.setattr(channel_recon, "_copy_supported", lambda: False)
-    by_orm = load(channel, epay_file("2026-11-21", rows), day=date(2026, 11, 21))
-
-    def stored(statement, shift=timedelta(0)):
-        return [
-            (
-                ln.line_no,
-                ln.serial_no,
-                ln.txn_time - shift,
-                ln.direction,
-                ln.amount,
-                ln.fee,
-                ln.status,
-                ln.counts,
-                ln.raw.replace("2026-11-21", "2026-11-20"),
-                ln.channel_id,
-                ln.statement_date - shift,
-            )
-            for ln in statement.lines.order_by("line_no")
-        ]
-
-    assert stored(by_orm, timedelta(days=1)) == stored(by_copy)
-    assert [ln[1] for ln in stored(by_copy)] == ["YF1", "YF\\2", "YF\t3", "YF4"]
+    content = epay_file("2026-11-20", rows)
+    statement = load(channel, content, day=date(2026, 11, 20))
+    fields = ("line_no", "serial_no", "txn_time", "direction", "amount", "fee", "status", "counts", "raw")
+    parsed = [tuple(getattr(line, f) for f in fields) for line in parse_statement(channel=channel, content=content)]
+    stored = [tuple(getattr(line, f) for f in fields) for line in statement.lines.order_by("line_no")]
+    assert len(stored) == 4 and stored == parsed
+    assert {line.serial_no for line in statement.lines.all()} == {"YF1", "YF\\2", "YF\t3", "YF4"}
+    assert set(statement.lines.values_list("channel_id", "statement_date")) == {(channel.pk, date(2026, 11, 20))}
 
 
 def test_a_long_file_is_stored_whole_or_not_at_all(ledger):

@@ -1,4 +1,4 @@
-"""The statement folder (reports/recon_inbox.py): files dropped into
+"""The statement folder (reports/channel/inbox.py): files dropped into
 <inbox>/<channel code>/ are imported whole or refused with the reason, moved
 to done/ or failed/, claimed first so two scans never import a file twice,
 and a claim left by a dead scan is taken over."""
@@ -14,14 +14,15 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from celery import current_app
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
 from reports import tasks
-from reports.channel_recon import statement_import
-from reports.recon_inbox import INBOX_ACTOR, statement_date_from_name, statement_inbox_scan
-from reports.recon_models import Channel, ReconRun, StatementImport, StatementLine
+from reports.channel.importing import statement_import
+from reports.channel.inbox import INBOX_ACTOR, statement_date_from_name, statement_inbox_scan
+from reports.channel.models import Channel, ReconRun, StatementImport, StatementLine
 
 from .eod_books import open_books_on
 from .recon_books import epay_file, recharge, sample_channel, sample_file
@@ -72,7 +73,7 @@ def test_a_good_file_is_imported_and_moved_to_done(ledger, inbox, django_capture
     sample_channel("banksim")
     name = name_for("banksim")
     drop(inbox, "banksim", name, sample_file("banksim_20261120.csv"))
-    with caplog.at_level(logging.INFO, logger="reports.recon_inbox"), django_capture_on_commit_callbacks() as queued:
+    with caplog.at_level(logging.INFO, logger="reports.channel.inbox"), django_capture_on_commit_callbacks() as queued:
         results = statement_inbox_scan()
 
     statement = StatementImport.objects.get()
@@ -107,7 +108,7 @@ def test_a_bad_amount_sends_the_file_to_failed_naming_the_line_and_stores_nothin
     name = name_for("epaysim")
     content = epay_good().replace(b"-50.00", b"-5x").replace(b"20.00,0.08", b"20.00,abc")
     drop(inbox, "epaysim", name, content)
-    with caplog.at_level(logging.WARNING, logger="reports.recon_inbox"):
+    with caplog.at_level(logging.WARNING, logger="reports.channel.inbox"):
         [result] = statement_inbox_scan()
 
     assert result["outcome"] == "refused" and result["moved_to"] == f"epaysim/failed/{name}"
@@ -262,6 +263,12 @@ def test_a_missing_inbox_is_nothing_to_do(tmp_path, settings):
 # ---------------------------------------------------------- claims ----
 
 
+def stand_in_for_matching(monkeypatch, stand_in) -> None:
+    """The import queues the matching by task name (reports.enqueue): put the
+    stand-in in the Celery registry under that name."""
+    monkeypatch.setitem(current_app.tasks, "reports.tasks.channel_recon_run", stand_in)
+
+
 class QueuedMatching:
     """Stands in for reports.tasks.channel_recon_run: records what was queued."""
 
@@ -274,7 +281,7 @@ class QueuedMatching:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_scans_at_once_import_each_file_once(ledger, inbox, monkeypatch):
-    monkeypatch.setattr(tasks, "channel_recon_run", queued := QueuedMatching())
+    stand_in_for_matching(monkeypatch, queued := QueuedMatching())
     sample_channel("epaysim")
     sample_channel("banksim")
     names = []
@@ -312,7 +319,7 @@ def test_two_scans_at_once_import_each_file_once(ledger, inbox, monkeypatch):
 
 @pytest.mark.django_db
 def test_the_scan_that_loses_the_claim_leaves_the_file_to_the_winner(ledger, inbox, monkeypatch):
-    import reports.recon_inbox as recon_inbox
+    import reports.channel.inbox as recon_inbox
 
     sample_channel("epaysim")
     drop(inbox, "epaysim", name_for("epaysim"), epay_good())
@@ -345,7 +352,7 @@ def test_a_claim_left_by_a_dead_scan_is_taken_over(ledger, inbox, caplog):
     busy.mkdir()
     (busy / name_for("epaysim", busy_day)).write_bytes(epay_good(busy_day))  # another scan is at work on it
 
-    with caplog.at_level(logging.WARNING, logger="reports.recon_inbox"):
+    with caplog.at_level(logging.WARNING, logger="reports.channel.inbox"):
         [result] = statement_inbox_scan()
     assert result["outcome"] == "imported" and result["file"] == name_for("epaysim")
     assert "was left claimed since 20260101T000000Z; taking it over" in caplog.text
@@ -389,10 +396,10 @@ def test_an_import_that_committed_before_queueing_failed_goes_to_done(ledger, in
         def delay(*args):
             raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks, "channel_recon_run", BrokerDown)
+    stand_in_for_matching(monkeypatch, BrokerDown)
     sample_channel("epaysim")
     drop(inbox, "epaysim", name_for("epaysim"), epay_good())
-    with caplog.at_level(logging.WARNING, logger="reports.recon_inbox"):
+    with caplog.at_level(logging.WARNING, logger="reports.channel.inbox"):
         [result] = statement_inbox_scan()
     assert result["outcome"] == "imported" and "queueing the matching failed" in result["reason"]
     assert StatementImport.objects.get().pk == result["import_id"]
@@ -404,7 +411,7 @@ def test_an_import_that_committed_before_queueing_failed_goes_to_done(ledger, in
 def test_a_database_error_leaves_the_file_claimed_for_the_next_scan(ledger, inbox, monkeypatch):
     from django.db import OperationalError
 
-    import reports.recon_inbox as recon_inbox
+    import reports.channel.inbox as recon_inbox
 
     sample_channel("epaysim")
     drop(inbox, "epaysim", name_for("epaysim"), epay_good())

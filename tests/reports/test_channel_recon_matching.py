@@ -38,9 +38,11 @@ from django.utils import timezone
 
 from postings.calendar import day_cut
 from postings.models import AccountingCalendar
-from reports.channel_recon import StatementMissing, channel_recon_run, statement_import
-from reports.recon_models import Difference, DifferenceEvent, ReconRun
-from reports.recon_selectors import SUMMARY_FIELDS, recon_summary
+from reports.channel.exceptions import StatementMissing
+from reports.channel.importing import statement_import
+from reports.channel.matching import channel_recon_run
+from reports.channel.models import Difference, DifferenceEvent, ReconRun
+from reports.channel.selectors import SUMMARY_FIELDS, recon_summary
 
 from .eod_books import open_books_on
 from .recon_books import D, epay_file, payout, recharge, sample_channel
@@ -412,15 +414,14 @@ def test_a_record_booked_later_the_same_day_resolves_the_long_line_on_a_rerun(le
     assert snapshot() == before
 
 
-def test_chunks_and_the_sqlite_form_of_the_pairing_change_nothing(ledger, settings, monkeypatch):
+def test_chunks_of_the_pairing_change_nothing(ledger, settings, monkeypatch):
     """The pairing's rows are handled a chunk at a time, each chunk's writes
-    flushed before the next chunk looks for earlier days' differences; SQLite
-    before 3.39 has no FULL JOIN and gets a LEFT JOIN form. Three random days,
-    run in a shuffled order, each run done both ways (a chunk of one row, the
-    LEFT JOIN form) and compared."""
+    flushed before the next chunk looks for earlier days' differences. Three
+    random days, run in a shuffled order, each run done both ways (the usual
+    chunk, a chunk of one row) and compared."""
     import random
 
-    from reports import channel_recon
+    from reports.channel import matching as channel_recon
 
     settings.CHANNEL_RECON_PENDING_DAYS = 1
     rnd = random.Random(1)
@@ -492,7 +493,6 @@ def test_chunks_and_the_sqlite_form_of_the_pairing_change_nothing(ledger, settin
         except Undo:
             pass
         monkeypatch.setattr(channel_recon, "CHUNK", 1)
-        monkeypatch.setattr(channel_recon, "_full_join_supported", lambda: False)
         channel_recon_run(channel=channel, recon_date=day)
         monkeypatch.undo()
         assert outcome() == usual

@@ -1,4 +1,4 @@
-"""Working reconciliation differences (reports.recon_work), on one day of the
+"""Working reconciliation differences (reports.channel.work), on one day of the
 sample payment company:
 
 =======  ===================  ==========  ===============================
@@ -26,10 +26,11 @@ from accounts.services import account_open
 from postings.exceptions import IllegalTransition, LedgerValidationError
 from postings.models import Entry, Posting
 from postings.selectors import account_chain_breaks, identity_totals
-from reports.channel_recon import channel_recon_run, statement_import
-from reports.recon_models import Difference, DifferenceEvent, DifferenceProposal
-from reports.recon_selectors import difference_history, proposals_awaiting_approval
-from reports.recon_work import (
+from reports.channel.importing import statement_import
+from reports.channel.matching import channel_recon_run
+from reports.channel.models import Difference, DifferenceEvent, DifferenceProposal
+from reports.channel.selectors import difference_history, proposals_awaiting_approval
+from reports.channel.work import (
     NotAllowed,
     ProposalMismatch,
     ProposalPending,

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from reports.channel_recon import statement_import
-from reports.recon_models import Difference, ReconRun
+from reports.channel.importing import statement_import
+from reports.channel.models import Difference, ReconRun
 from reports.tasks import channel_recon_run
 
 from .eod_books import open_books_on

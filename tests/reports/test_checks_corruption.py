@@ -12,8 +12,10 @@ from django.db import connection
 
 from accounts.models import Account
 from postings.models import Entry
-from reports.models import CheckResult, DailyBalance
-from reports.services import DETAILS_CAP, checks_run, eod_run
+from reports.eod.checks import checks_run
+from reports.eod.day import DETAILS_CAP
+from reports.eod.models import CheckResult, DailyBalance
+from reports.eod.services import eod_run
 
 from .eod_books import checks, failed_checks, open_books_on, post, tamper
 

@@ -9,10 +9,10 @@ from django.core.management.base import CommandError, OutputWrapper
 
 from postings.calendar import day_cut
 from postings.models import AccountingDay, DayStatus
-from reports import services
+from reports.eod import services
+from reports.eod.models import EodRun, EodStep, RunStatus
+from reports.eod.services import eod_run
 from reports.management.commands.eod import Progress
-from reports.models import EodRun, EodStep, RunStatus
-from reports.services import eod_run
 
 from .eod_books import D, failed_checks, open_books_on, open_date, post, sheet
 

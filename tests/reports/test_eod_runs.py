@@ -11,9 +11,10 @@ from postings.calendar import day_cut
 from postings.exceptions import DayClosed, LedgerValidationError
 from postings.models import AccountingDay, DayStatus
 from postings.services import posting_create_by_rule
-from reports import services
-from reports.models import EodRun, EodStep, RunStatus
-from reports.services import EodInProgress, EodOutOfOrder, eod_run
+from reports.eod import services
+from reports.eod.exceptions import EodInProgress, EodOutOfOrder
+from reports.eod.models import EodRun, EodStep, RunStatus
+from reports.eod.services import eod_run
 
 from .eod_books import D, checks, open_books_on, open_date, post, report_rows, sheet
 

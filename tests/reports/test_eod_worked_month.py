@@ -40,8 +40,8 @@ from accounts.models import Account
 from postings.calendar import day_cut
 from postings.models import AccountingDay, DayStatus, Posting
 from postings.services import posting_reverse
-from reports.models import EOD_STEPS, EodRun, RunStatus
-from reports.services import eod_run
+from reports.eod.models import EOD_STEPS, EodRun, RunStatus
+from reports.eod.services import eod_run
 
 from .eod_books import D, checks, open_books_on, open_date, post, report_rows, serials, sheet, vouchers
 

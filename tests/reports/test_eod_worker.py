@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from postings.models import AccountingDay, DayStatus
-from reports.models import EodRun, RunStatus
+from reports.eod.models import EodRun, RunStatus
 from reports.tasks import eod_run_day
 
 from .eod_books import D, failed_checks, open_books_on, open_date, post, report_rows, sheet

@@ -26,7 +26,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from reports.models import Voucher
+from reports.eod.models import Voucher
 
 from .reporting import as_role, balance_row, books, csv_rows, xlsx_rows  # noqa: F401
 

@@ -38,9 +38,9 @@ import pytest
 from openpyxl import Workbook
 
 from postings.exceptions import LedgerValidationError
-from reports.gl import GlFileAlreadyImported, GlFileInvalid, GlImportNotAllowed, gl_import
-from reports.models import GlImport, GlImportRow
-from reports.selectors import gl_differences
+from reports.gl_recon.models import GlImport, GlImportRow
+from reports.gl_recon.selectors import gl_differences
+from reports.gl_recon.services import GlFileAlreadyImported, GlFileInvalid, GlImportNotAllowed, gl_import
 
 from .reporting import balance_row, ensure_report_roles, staff_user
 

@@ -1,4 +1,4 @@
-"""The report pages (reports/views.py) through the Django test client.
+"""The report pages (reports/pages/views.py and the contexts' views) through the Django test client.
 
 Who may see what (groups of migrations withdrawals/0002 and reports/0002):
 
@@ -29,8 +29,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from reports import services
-from reports.models import EodRun, EodStep, GlImport, RunStatus, Voucher
+from reports.eod import services
+from reports.eod.models import EodRun, EodStep, RunStatus, Voucher
+from reports.gl_recon.models import GlImport
 
 from .reporting import ALL_ROLES, as_role, books, csv_rows, expect  # noqa: F401
 from .test_gl import csv_bytes
@@ -334,12 +335,12 @@ def test_forms_need_the_csrf_token(world):
 
 
 def test_the_pages_after_a_real_end_of_day(ledger, as_role):
-    """The end of day (reports.services) fills the tables the pages read:
+    """The end of day (reports.eod.services) fills the tables the pages read:
     the day of Alice's recharge and transfer, end to end."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from reports.models import DailyBalance
-    from reports.services import eod_run
+    from reports.eod.models import DailyBalance
+    from reports.eod.services import eod_run
 
     from .reporting import make_books
 

@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from reports.recon_models import Difference, ReconRun, StatementImport
+from reports.channel.models import Difference, ReconRun, StatementImport
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from postings.models import Posting
 from postings.selectors import identity_totals
-from reports.channel_recon import channel_recon_run, statement_import
-from reports.recon_models import (
+from reports.channel.importing import statement_import
+from reports.channel.matching import channel_recon_run
+from reports.channel.models import (
     Difference,
     DifferenceEvent,
     DifferenceProposal,
@@ -265,7 +266,7 @@ def test_the_differences_filters(day, ledger):
     assert _listed(client, serial_no="e") == {"E"}
     assert _listed(client, date_from="2020-01-01", date_to=day.day.isoformat()) == {"C", "E", "F"}  # any span
 
-    from reports.recon_work import difference_assign, difference_mark_channel_error
+    from reports.channel.work import difference_assign, difference_mark_channel_error
 
     difference_assign(difference_id=day.diff("E").pk, owner=user, user=user)
     assert _listed(client, owner="finance") == {"E"}

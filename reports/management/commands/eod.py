@@ -20,8 +20,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Entity
 from postings.exceptions import LedgerError
-from reports.models import EOD_STEPS, EodRun, RunStatus
-from reports.services import eod_days_to_catch_up, eod_run, eod_run_due
+from reports.eod.models import EOD_STEPS, EodRun, RunStatus
+from reports.eod.services import eod_days_to_catch_up, eod_run, eod_run_due
 
 
 class Progress:

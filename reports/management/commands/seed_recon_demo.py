@@ -20,10 +20,11 @@ from django.db.models import Max
 from accounts.models import Account, AccountType, Entity
 from accounts.selectors import internal_account_for
 from accounts.services import account_open
-from reports.channel_recon import channel_recon_run, statement_import
-from reports.models import DailyBalance
-from reports.recon_channels import install_sample_channels
-from reports.recon_models import Channel, StatementImport
+from reports.channel.importing import statement_import
+from reports.channel.matching import channel_recon_run
+from reports.channel.models import Channel, StatementImport
+from reports.channel.sample_channels import install_sample_channels
+from reports.eod.models import DailyBalance
 
 # sample channel -> the name of the demo clearing account it settles (seed_demo.CHANNELS)
 CLEARING = {"banksim": "ICBC clearing (工商银行备付金)", "epaysim": "Third-party pay clearing (第三方支付)"}

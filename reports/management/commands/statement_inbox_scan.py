@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from reports.recon_inbox import statement_inbox_scan
+from reports.channel.inbox import statement_inbox_scan
 
 
 class Command(BaseCommand):

@@ -1,12 +1,11 @@
-"""Report pages under /reports/: balance sheet, check results, vouchers, GL
-reconciliation, end-of-day runs, charts, and the drill-down from any of them
-to an account's entries, an entry, its posting and request number.
+"""Read-only report pages under /reports/: balance sheet, check results,
+vouchers, charts, hot accounts, and the drill-down from any of them to an
+account's entries, an entry, its posting and request number.
 
 Every page needs a logged-in user (else the login page) and the view
-permission of what it shows (else 403); the GL upload needs
-``reports.import_gl`` and the end-of-day retry ``reports.run_eod``, checked
-here and again by the service. Reads go through ``reports.selectors``;
-writes through ``reports.gl`` and ``reports.services``.
+permission of what it shows (else 403). Reads go through
+``reports.pages.selectors``. (GL reconciliation, end-of-day runs and channel
+reconciliation have their pages in their own packages.)
 """
 
 from __future__ import annotations
@@ -17,38 +16,34 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Account, Category, Entity
 from config.staff import paginate, querystring_without, staff_page
-from postings.exceptions import LedgerError
+from postings.buffers import buffers_flush
 from postings.models import Entry
+from postings.selectors import buffer_depths, identity_totals
 
+from ..eod.models import DailyBalance, Voucher
+from ..eod.selectors import latest_balance_date
+from ..exports import Column, csv_response, xlsx_response
+from ..filters import with_default_dates
 from . import charts, selectors
-from .exports import Column, csv_response, xlsx_response
 from .filters import (
     BalanceSheetFilter,
     ChartFilter,
     CheckResultFilter,
     EntryFilter,
-    EodRunFilter,
-    GlDifferenceFilter,
-    GlImportFilter,
     VoucherEntryFilter,
     VoucherFilter,
-    with_default_dates,
 )
-from .forms import GlUploadForm
-from .gl import PERM_IMPORT_GL, gl_import
-from .models import DailyBalance, EodRun, GlImport, RunStatus, Voucher
+
+RUN_EOD = "reports.run_eod"
+
 
 VIEW_BALANCES = "reports.view_dailybalance"
 VIEW_CHECKS = "reports.view_checkresult"
 VIEW_VOUCHERS = "reports.view_voucher"
-VIEW_GL = "reports.view_glimport"
-VIEW_RUNS = "reports.view_eodrun"
-RUN_EOD = "reports.run_eod"
 VIEW_ENTRIES = "postings.view_entry"
 VIEW_POSTINGS = "postings.view_posting"
 VIEW_ACCOUNTS = "accounts.view_account"
@@ -61,7 +56,7 @@ class _Sheet:
     """The balance sheet a request asks for, shared by the page and its downloads."""
 
     def __init__(self, request):
-        latest = selectors.latest_balance_date()
+        latest = latest_balance_date()
         self.filter = BalanceSheetFilter(with_default_dates(request.GET, latest), queryset=DailyBalance.objects.all())
         self.latest = latest
         self.valid = self.filter.is_valid()
@@ -270,141 +265,6 @@ def voucher_detail(request, pk: int):
     )
 
 
-# ---------------------------------------------------- GL reconciliation ----
-
-
-@require_GET
-@staff_page(VIEW_GL)
-def gl_imports(request):
-    filterset = GlImportFilter(request.GET or None, queryset=selectors.gl_imports())
-    return render(
-        request,
-        "reports/gl_imports.html",
-        {
-            "filter": filterset,
-            "page": paginate(request, filterset.qs, 50),
-            "querystring": querystring_without(request, "page"),
-        },
-    )
-
-
-@require_http_methods(["GET", "POST"])
-@staff_page(PERM_IMPORT_GL)
-def gl_upload(request):
-    if request.method == "POST":
-        form = GlUploadForm(request.POST, request.FILES)
-        if form.is_valid():
-            data = form.cleaned_data
-            upload = data["file"]
-            try:
-                gl = gl_import(
-                    entity=data["entity"],
-                    accounting_date=data["accounting_date"],
-                    file_name=upload.name,
-                    content=upload.read(),
-                    user=request.user,
-                )
-            except LedgerError as exc:
-                form.add_error("file", exc.message)
-                problems = getattr(exc, "problems", None)
-                return render(request, "reports/gl_upload.html", {"form": form, "problems": problems}, status=400)
-            messages.success(
-                request,
-                f"GL import #{gl.pk}: {gl.row_count} rows of {gl.file_name} for "
-                f"{gl.entity.code} on {gl.accounting_date:%Y-%m-%d}.",
-            )
-            return redirect("reports:gl_import", pk=gl.pk)
-    else:
-        form = GlUploadForm(
-            initial={
-                "entity": Entity.objects.order_by("code").first(),
-                "accounting_date": selectors.latest_balance_date(),
-            }
-        )
-    return render(request, "reports/gl_upload.html", {"form": form})
-
-
-@require_GET
-@staff_page(VIEW_GL, VIEW_BALANCES)
-def gl_import_result(request, pk: int):
-    gl = get_object_or_404(GlImport.objects.select_related("entity", "uploaded_by"), pk=pk)
-    differences = selectors.gl_differences(gl)
-    filterset = GlDifferenceFilter(request.GET or None, queryset=gl.rows.all())
-    ledger_has_day = DailyBalance.objects.filter(entity=gl.entity, accounting_date=gl.accounting_date).exists()
-    return render(
-        request,
-        "reports/gl_result.html",
-        {
-            "gl": gl,
-            "differences": filterset.keep(differences),
-            "all_count": len(differences),
-            "filter": filterset,
-            "ledger_has_day": ledger_has_day,
-            "compared": gl.rows.count(),
-        },
-    )
-
-
-# ------------------------------------------------------ end-of-day runs ----
-
-
-def failed_step(run: EodRun):
-    return next((s for s in run.steps.all() if s.status == RunStatus.FAILED), None)
-
-
-@require_GET
-@staff_page(VIEW_RUNS)
-def eod_runs(request):
-    filterset = EodRunFilter(
-        request.GET or None, queryset=EodRun.objects.select_related("entity").prefetch_related("steps")
-    )
-    page = paginate(request, filterset.qs, 30)
-    can_retry = request.user.has_perm(RUN_EOD)
-    return render(
-        request,
-        "reports/eod_runs.html",
-        {
-            "filter": filterset,
-            "page": page,
-            "runs": [(run, failed_step(run)) for run in page.object_list],
-            "can_retry": can_retry,
-            "querystring": querystring_without(request, "page"),
-        },
-    )
-
-
-@require_POST
-@staff_page(RUN_EOD)
-def eod_retry(request, pk: int):
-    """Retry a failed end of day from its failed step, as a Celery task: a
-    day of a million accounts takes longer than a web request should. Without
-    a broker (the demo) the task runs here and the message says how it ended."""
-    from . import tasks
-
-    run = get_object_or_404(EodRun.objects.select_related("entity").prefetch_related("steps"), pk=pk)
-    step = failed_step(run)
-    what = f"The end of day of {run.entity.code} on {run.accounting_date:%Y-%m-%d}"
-    if run.status != RunStatus.FAILED or step is None:
-        messages.warning(request, f"{what} has no failed step to retry.")
-    else:
-        try:
-            result = tasks.eod_run_day.delay(
-                run.entity.code, run.accounting_date.isoformat(), step.name, actor=request.user.get_username()
-            )
-        except LedgerError as exc:
-            messages.error(request, f"Retry from {step.name} refused: {exc.message}")
-        else:
-            if settings.CELERY_TASK_ALWAYS_EAGER:
-                status = result.get()
-                level = messages.success if status == RunStatus.DONE else messages.warning
-                level(request, f"{what} retried from {step.name}: {status}.")
-            else:
-                messages.info(
-                    request, f"{what}: retry from {step.name} queued; this page shows its steps as they finish."
-                )
-    return redirect(f"{reverse('reports:eod_runs')}#run-{run.pk}")
-
-
 # -------------------------------------------------------- hot accounts ----
 
 
@@ -413,7 +273,6 @@ def eod_retry(request, pk: int):
 def hot_accounts(request):
     """Buffer depth and age per hot account (热点账户), and the live balance
     identity counted with the buffers: what finance watches between flushes."""
-    from postings.selectors import buffer_depths, identity_totals
 
     alert_after = settings.BUFFER_ALERT_SECONDS
     return render(
@@ -431,7 +290,6 @@ def hot_accounts(request):
 @require_POST
 @staff_page(VIEW_ACCOUNTS, RUN_EOD)
 def hot_accounts_flush(request):
-    from postings.buffers import buffers_flush
 
     applied = buffers_flush()
     messages.success(request, f"{applied} pending entr{'y' if applied == 1 else 'ies'} applied.")
@@ -448,7 +306,7 @@ def chart_page(request):
     data = filterset.form.cleaned_data if filterset.is_valid() else {}
     entity = data.get("entity") or Entity.objects.order_by("code").first()
     currency = data.get("currency") or (entity.base_currency if entity else "CNY")
-    end = data.get("end") or selectors.latest_balance_date(entity=entity) or date.today()
+    end = data.get("end") or latest_balance_date(entity=entity) or date.today()
     days = selectors.chart_days(end)
     context = {"filter": filterset, "entity": entity, "currency": currency, "days": days}
     if entity is not None:

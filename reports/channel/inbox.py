@@ -52,8 +52,9 @@ from django.utils import timezone
 
 from postings.exceptions import LedgerValidationError
 
-from .channel_recon import StatementAlreadyImported, StatementFileInvalid, statement_import
-from .recon_models import Channel, StatementImport
+from .exceptions import StatementAlreadyImported, StatementFileInvalid
+from .importing import statement_import
+from .models import Channel, StatementImport
 
 logger = logging.getLogger(__name__)
 

@@ -48,7 +48,7 @@ Refusal is whole: a file with any problem writes nothing, and the error
 was imported before, for whatever entity or date, is refused and the earlier
 import named: a corrected GL gives a different file.
 
-The comparison itself is ``reports.selectors.gl_differences``.
+The comparison itself is ``reports.gl_recon.selectors.gl_differences``.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ from accounts.models import AccountType, Entity
 from postings.exceptions import LedgerError, LedgerValidationError
 from postings.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, currency_places
 
+from ..refusals import FileRefused, Problems
 from .models import GlImport, GlImportRow
-from .refusals import FileRefused, Problems
 
 PERM_IMPORT_GL = "reports.import_gl"
 MAX_ROWS = 50_000  # a trial balance has hundreds of subjects; this is a runaway file

@@ -1,6 +1,6 @@
 """Working reconciliation differences (差错处理): owner, status, resolution.
 
-A difference (``recon_models.Difference``) moves along ``TRANSITIONS``:
+A difference (``reports.channel.models.Difference``) moves along ``TRANSITIONS``:
 open -> investigating -> resolved (open -> resolved directly too: the
 matching resolves late arrivals that way). Resolved is final. Every change
 writes a ``DifferenceEvent`` in the same transaction; nothing is deleted.
@@ -45,7 +45,7 @@ from postings.money import to_amount
 from postings.selectors import current_accounting_date
 from postings.services import Leg, posting_create
 
-from .recon_models import Difference, DifferenceEvent, DifferenceProposal, DifferenceStatus, ProposalStatus, Resolution
+from .models import Difference, DifferenceEvent, DifferenceProposal, DifferenceStatus, ProposalStatus, Resolution
 
 SOURCE = "recon"  # the source system of the postings made here
 PERM_WORK = "reports.work_difference"

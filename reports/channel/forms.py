@@ -1,33 +1,11 @@
-"""Forms of the report pages. They check the shape of the input; the GL
-import and statement import services check the file itself and refuse it whole."""
+"""Forms of the channel reconciliation pages. They check the shape of the
+input; the statement import checks the file itself and refuses it whole."""
 
 from __future__ import annotations
 
 from django import forms
 
-from accounts.models import Entity
-
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_STATEMENT_BYTES = 50 * 1024 * 1024
-
-
-class GlUploadForm(forms.Form):
-    entity = forms.ModelChoiceField(queryset=Entity.objects.order_by("code"), label="Entity")
-    accounting_date = forms.DateField(label="Accounting date", widget=forms.DateInput(attrs={"type": "date"}))
-    file = forms.FileField(
-        label="GL trial balance (CSV or XLSX)",
-        help_text="Columns subject_code, currency (optional), opening, debit, credit, closing, "
-        "accounting_date (optional); see docs/reports.md.",
-        widget=forms.ClearableFileInput(
-            attrs={"accept": ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-        ),
-    )
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
-        return upload
 
 
 class StatementUploadForm(forms.Form):
@@ -40,7 +18,7 @@ class StatementUploadForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs):
-        from .recon_models import Channel
+        from .models import Channel
 
         super().__init__(*args, **kwargs)
         self.fields["channel"].queryset = Channel.objects.filter(active=True).order_by("code")

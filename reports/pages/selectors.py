@@ -1,5 +1,5 @@
 """Reads behind the report pages: the balance sheet at any grouping over a
-date or range, GL differences, voucher drill-down and the 90-day charts.
+date or range, voucher drill-down, check results and the 90-day charts.
 
 Balances in ``DailyBalance`` are on each account's normal side (asset:
 debit; liability and internal: credit), so a total of ``closing`` is only
@@ -22,7 +22,7 @@ from django.db.models import Case, Count, DecimalField, Exists, F, Max, Min, Out
 from accounts.models import Category, Entity
 from postings.models import Entry
 
-from .models import CheckResult, DailyBalance, GlImport, Voucher
+from ..eod.models import CheckResult, DailyBalance, Voucher
 
 ZERO = Decimal(0)
 FIGURES = ("opening", "debit", "credit", "closing")
@@ -48,16 +48,6 @@ GROUP_LABELS = {
     "subject": "subject (会计科目)",
     "entity": "entity and category",
 }
-
-
-# ------------------------------------------------------- balance sheet ----
-
-
-def latest_balance_date(*, entity: Entity | None = None) -> date | None:
-    qs = DailyBalance.objects.all()
-    if entity is not None:
-        qs = qs.filter(entity=entity)
-    return qs.aggregate(d=Max("accounting_date"))["d"]
 
 
 def _money(expr) -> Sum:
@@ -128,89 +118,6 @@ def balance_sheet_totals(*, rows: QuerySet, date_from: date, date_to: date) -> l
         t.credit += r["credit_total"]
         t.entries += r["entries"]
     return list(totals.values())
-
-
-# ---------------------------------------------------- GL reconciliation ----
-
-
-@dataclass(frozen=True)
-class Figure:
-    name: str
-    gl: Decimal | None
-    ledger: Decimal | None
-
-    @property
-    def delta(self) -> Decimal:
-        """GL minus ledger (a missing side counts as zero)."""
-        return (self.gl or ZERO) - (self.ledger or ZERO)
-
-    @property
-    def differs(self) -> bool:
-        return self.delta != 0
-
-
-@dataclass(frozen=True)
-class GlDifference:
-    subject_code: str
-    currency: str
-    presence: str  # "both", "gl_only" or "ledger_only"
-    gl_line: int | None
-    figures: tuple[Figure, ...]
-    accounts: int  # the ledger's accounts of the subject that day
-
-    @property
-    def differing(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.figures if f.differs)
-
-    def figure(self, name: str) -> Figure:
-        return next(f for f in self.figures if f.name == name)
-
-
-def ledger_subject_totals(*, entity: Entity, accounting_date: date) -> dict[tuple[str, str], dict]:
-    """(subject_code, currency) -> opening, debit, credit, closing, accounts
-    of the day's DailyBalance rows."""
-    rows = (
-        DailyBalance.objects.filter(entity=entity, accounting_date=accounting_date)
-        .values("subject_code", "currency")
-        .annotate(
-            opening=_money("opening"),
-            debit=_money("debit"),
-            credit=_money("credit"),
-            closing=_money("closing"),
-            accounts=Count("account"),
-        )
-    )
-    return {(r["subject_code"], r["currency"]): r for r in rows}
-
-
-def gl_differences(gl_import: GlImport) -> list[GlDifference]:
-    """Every subject and currency where the GL and the ledger disagree.
-
-    Compared per (subject_code, currency): the GL row's opening, debit,
-    credit, closing against the sums of the ledger's DailyBalance rows of
-    that entity and date (both on the subject's normal side, see
-    ``reports.gl``). A subject on one side only is compared with zeros, so it
-    is listed unless all its figures are zero (a zero subject left out of a
-    GL export is no difference). Sorted by subject, then currency."""
-    ledger = ledger_subject_totals(entity=gl_import.entity, accounting_date=gl_import.accounting_date)
-    gl = {(r.subject_code, r.currency): r for r in gl_import.rows.all()}
-    differences = []
-    for key in sorted(set(ledger) | set(gl)):
-        row, sums = gl.get(key), ledger.get(key)
-        figures = tuple(
-            Figure(name, getattr(row, name) if row else None, sums[name] if sums else None) for name in FIGURES
-        )
-        if not any(f.differs for f in figures):
-            continue
-        presence = "both" if row and sums else ("gl_only" if row else "ledger_only")
-        differences.append(
-            GlDifference(key[0], key[1], presence, row.line if row else None, figures, sums["accounts"] if sums else 0)
-        )
-    return differences
-
-
-def gl_imports() -> QuerySet:
-    return GlImport.objects.select_related("entity", "uploaded_by").order_by("-uploaded_at", "-id")
 
 
 # ------------------------------------------------------------ vouchers ----

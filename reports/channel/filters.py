@@ -10,9 +10,9 @@ from __future__ import annotations
 import django_filters as filters
 from django.db.models.functions import Abs
 
-from .filters import DATE, _DateRangeFilter
-from .recon_models import Channel, Difference, DifferenceStatus, Outcome, ReconRun
-from .recon_selectors import difference_workers
+from ..filters import DATE, _DateRangeFilter
+from .models import Channel, Difference, DifferenceStatus, Outcome, ReconRun
+from .selectors import difference_workers
 
 UNRESOLVED = "unresolved"
 

@@ -12,7 +12,7 @@ from django.db.models.functions import Abs
 
 from postings.models import Entry
 
-from .recon_models import (
+from .models import (
     Channel,
     Difference,
     DifferenceEvent,

@@ -4,10 +4,11 @@ and a difference's page where it is worked to a resolution.
 
 Reading needs the view permission of what is shown; uploading and running
 the matching need ``reports.import_statement``; working a difference needs
-``reports.work_difference``, checked here and again by ``reports.recon_work``
+``reports.work_difference``, checked here and again by ``reports.channel.work``
 (which also refuses a proposer approving their own proposal). Reads go
-through ``reports.recon_selectors``, writes through ``reports.channel_recon``
-and ``reports.recon_work``.
+through ``reports.channel.selectors``, writes through
+``reports.channel.importing``, ``reports.channel.work`` and (queued by
+name) the matching task.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from config.staff import paginate, querystring_without, staff_page
 from postings.exceptions import LedgerError
 
-from . import recon_selectors as selectors
-from . import recon_work as work
-from .channel_recon import statement_import
-from .exports import Column, csv_response, xlsx_response
+from ..enqueue import enqueue
+from ..exports import Column, csv_response, xlsx_response
+from . import selectors, work
+from .filters import DifferenceFilter, ReconRunFilter
 from .forms import AdjustmentForm, StatementUploadForm
-from .recon_filters import DifferenceFilter, ReconRunFilter
-from .recon_models import Channel, Difference, DifferenceStatus, ProposalStatus, StatementImport
+from .importing import statement_import
+from .models import Channel, Difference, DifferenceStatus, ProposalStatus, StatementImport
 
 VIEW_RUNS = "reports.view_reconrun"
 VIEW_DIFFERENCES = "reports.view_difference"
@@ -43,10 +44,8 @@ WORK = work.PERM_WORK
 def _queue_matching(request, channel: Channel, day: date) -> None:
     """Queue the day's matching; without a broker (the demo) it runs here and
     then, so a refusal (no clearing account, say) is shown at once."""
-    from . import tasks
-
     try:
-        tasks.channel_recon_run.delay(channel.code, day.isoformat())
+        enqueue("reports.tasks.channel_recon_run", channel.code, day.isoformat())
     except LedgerError as exc:
         messages.error(request, f"Matching of {channel.code} on {day:%Y-%m-%d} refused: {exc.message}")
     else:

@@ -1,0 +1,40 @@
+"""Refusals of channel statement import and matching."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from postings.exceptions import LedgerValidationError
+
+from ..refusals import FileRefused
+from .models import StatementImport
+
+# -------------------------------------------------------------- errors ----
+
+
+class StatementFileInvalid(FileRefused):
+    """The file is refused whole; ``problems`` lists each "line N: why"."""
+
+    code = "statement_file_invalid"
+    subject = "statement"
+
+
+class StatementAlreadyImported(LedgerValidationError):
+    code = "statement_already_imported"
+
+    def __init__(self, earlier: StatementImport, why: str):
+        self.earlier = earlier
+        when = timezone.localtime(earlier.imported_at).strftime("%Y-%m-%d %H:%M")
+        super().__init__(
+            f"{why}: statement import #{earlier.pk} ({earlier.channel.code}, {earlier.statement_date:%Y-%m-%d}, "
+            f"{earlier.file_name}, by {earlier.imported_by} at {when}).",
+            earlier_import=earlier.pk,
+        )
+
+
+class StatementMissing(LedgerValidationError):
+    code = "statement_missing"
+
+
+class ChannelNotConfigured(LedgerValidationError):
+    code = "channel_not_configured"

@@ -1,0 +1,565 @@
+"""The end of day's consistency checks: they record what they find and never
+stop the run (a failed check is a fact about immutable entries; the
+correction is a posting on the open day)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+
+from accounts.models import Account, Entity
+from postings.models import Entry
+
+from .day import (
+    _DAY,
+    _DAY_ENTRIES,
+    _LINES,
+    _SIGNED,
+    DETAILS_CAP,
+    _amount,
+    _Day,
+    _day_build,
+    _day_of,
+    _day_tables,
+    _differs,
+    _exact,
+    _fetch,
+    _lines_build,
+    _money,
+    _temp,
+    _tune_session,
+)
+from .models import CheckResult, EodRun
+
+# --------------------------------------------------------------- checks ----
+
+
+@dataclass
+class CheckOutcome:
+    name: str
+    checked_rows: int
+    failures: int = 0
+    details: list[dict] = field(default_factory=list)
+    summary: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.failures == 0
+
+
+def _account_numbers(ids) -> dict[int, str]:
+    return dict(Account.objects.filter(id__in=set(ids)).values_list("id", "account_no"))
+
+
+# Per row of eod_day g joined with the stored sheet s of the day: 1 where a
+# check fails for that account, else 0. The sweep sums them; the details
+# queries select the rows where they are 1.
+def _failing_account_balance() -> str:
+    """account_balance: the stored row's closing = opening + turnover on the
+    normal side, and its opening = the previous closing (0 if none); an
+    account without a row had a zero previous closing."""
+    arithmetic = _differs("s.closing", "s.opening + " + _SIGNED.format(cat="s.category", d="s.debit", c="s.credit"))
+    return f"""CASE WHEN s.account_id IS NOT NULL
+                    THEN CASE WHEN {arithmetic} OR {_differs("s.opening", "COALESCE(g.prev_closing, 0)")}
+                              THEN 1 ELSE 0 END
+                    WHEN {_differs("COALESCE(g.prev_closing, 0)", "0")} THEN 1 ELSE 0 END"""
+
+
+def _failing_last_entry() -> str:
+    """last_entry: an account with entries that day has a stored row whose
+    closing is its last entry's balance after and whose count is its entries."""
+    return f"""CASE WHEN g.entry_count IS NOT NULL
+                     AND (s.account_id IS NULL OR s.entry_count <> g.entry_count
+                          OR {_differs("s.closing", "g.last_after")})
+                    THEN 1 ELSE 0 END"""
+
+
+def _failing_live_balance() -> str:
+    """live_balance: stored balance + pending = closing + everything posted
+    after the day, where pending is what was posted after the day and not
+    yet applied to the balance (hot-account buffering: balance_after NULL).
+    The pending amounts are on both sides: balance = closing + applied."""
+    return f"""CASE WHEN {_differs("COALESCE(g.balance, 0)", "COALESCE(s.closing, 0) + COALESCE(g.later_applied, 0)")}
+                    THEN 1 ELSE 0 END"""
+
+
+def _joined(d: _Day) -> str:
+    """eod_day g joined with the stored sheet s of the day, both ways: a
+    stored row of an account that is not the entity's is seen too."""
+    sheet = """(SELECT account_id, category, currency, subject_code, opening, debit, credit, closing, entry_count
+                  FROM reports_dailybalance WHERE entity_id = %(entity)s AND accounting_date = %(day)s) s"""
+    return f"{_temp(_DAY)} g FULL JOIN {sheet} ON s.account_id = g.account_id"
+
+
+def _sweep(d: _Day) -> list[tuple]:
+    """One pass over the stored sheet joined with eod_day: per subject,
+    currency and category of the stored rows and per subject and currency of
+    the previous ones, the sums the checks compare and each check's failures."""
+    return _fetch(
+        f"""
+        SELECT s.subject_code, s.currency, s.category, g.prev_subject, g.prev_currency,
+               COUNT(s.account_id), SUM(CASE WHEN s.entry_count > 0 THEN 1 ELSE 0 END), SUM(s.entry_count),
+               SUM(s.closing), SUM(s.debit), SUM(s.credit), SUM(g.prev_closing),
+               SUM(CASE WHEN g.of_entity = 1 THEN 1 ELSE 0 END),
+               SUM({_failing_account_balance()}), SUM({_failing_last_entry()}), SUM(g.chain_suspect),
+               SUM({_failing_live_balance()})
+          FROM {_joined(d)}
+         GROUP BY s.subject_code, s.currency, s.category, g.prev_subject, g.prev_currency""",
+        d.params,
+    )
+
+
+def _failing_rows(d: _Day, condition: str, columns: str) -> list[tuple]:
+    return _fetch(
+        f"""
+        SELECT COALESCE(g.account_id, s.account_id) AS account_id, {columns}
+          FROM {_joined(d)}
+         WHERE ({condition}) = 1
+         ORDER BY COALESCE(g.account_id, s.account_id)
+         LIMIT %(cap)s""",
+        d.params,
+    )
+
+
+@dataclass
+class _Sweep:
+    """What the sweep found, summed over its groups."""
+
+    sheet_rows: int = 0  # stored rows of the day
+    day_accounts: int = 0  # of which with entries that day
+    day_entries: int = 0
+    accounts: int = 0  # accounts of the entity
+    failing: dict[str, int] = field(default_factory=dict)
+    # currency -> category -> stored closings; currency -> stored rows
+    closing_by_category: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    rows_by_currency: dict[str, int] = field(default_factory=dict)
+    # (subject, currency) -> [stored closing, stored debit, stored credit, stored rows, previous closing]
+    subjects: dict[tuple[str, str], list] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: list[tuple]) -> _Sweep:
+        sweep = cls(failing=dict.fromkeys(["account_balance", "last_entry", "entry_chain", "live_balance"], 0))
+        for (
+            subject,
+            currency,
+            category,
+            prev_subject,
+            prev_currency,
+            sheet_rows,
+            day_accounts,
+            day_entries,
+            closing,
+            debit,
+            credit,
+            prev_closing,
+            accounts,
+            *failing,
+        ) in rows:
+            sweep.sheet_rows += int(sheet_rows or 0)
+            sweep.day_accounts += int(day_accounts or 0)
+            sweep.day_entries += int(day_entries or 0)
+            sweep.accounts += int(accounts or 0)
+            for name, n in zip(sweep.failing, failing):
+                sweep.failing[name] += int(n or 0)
+            if sheet_rows:
+                by_category = sweep.closing_by_category.setdefault(currency, {})
+                by_category[category] = by_category.get(category, Decimal(0)) + _exact(closing)
+                sweep.rows_by_currency[currency] = sweep.rows_by_currency.get(currency, 0) + int(sheet_rows)
+                figures = sweep.subjects.setdefault((subject, currency), [Decimal(0)] * 5)
+                figures[0] += _exact(closing)
+                figures[1] += _exact(debit)
+                figures[2] += _exact(credit)
+                figures[3] += int(sheet_rows)
+            if prev_subject is not None:
+                figures = sweep.subjects.setdefault((prev_subject, prev_currency), [Decimal(0)] * 5)
+                figures[4] += _exact(prev_closing)
+        return sweep
+
+
+def _check_account_balance(d: _Day, sweep: _Sweep) -> CheckOutcome:
+    """Per account on the sheet: opening = the previous day's closing (0 if
+    none) and closing = opening + turnover on the normal side; no account
+    with a balance the day before is missing. (That the closing is the last
+    entry's balance after is the last_entry check.)"""
+    outcome = CheckOutcome("account_balance", checked_rows=sweep.sheet_rows, failures=sweep.failing["account_balance"])
+    if outcome.failures:
+        rows = _failing_rows(
+            d,
+            _failing_account_balance(),
+            """s.account_id, s.category, s.opening, s.debit,
+                             s.credit, s.closing, g.prev_closing""",
+        )
+        numbers = _account_numbers(r[0] for r in rows)
+        for account_id, in_sheet, category, opening, debit, credit, closing, prev_closing in rows:
+            before = _amount(prev_closing)
+            item = {"account_no": numbers.get(account_id), "account_id": account_id, "previous_closing": _money(before)}
+            if in_sheet is None:
+                item["problem"] = f"missing from the balance sheet (previous closing {before})"
+            else:
+                moved = debit - credit if category == "asset" else credit - debit
+                problems = []
+                if _amount(opening) != before:
+                    problems.append(f"opening {_amount(opening)} != previous closing {before}")
+                if _amount(closing) != _amount(opening + moved):
+                    problems.append(
+                        f"closing {_amount(closing)} != opening {_amount(opening)} {_amount(moved):+} turnover"
+                    )
+                item.update(
+                    opening=_money(opening),
+                    debit=_money(debit),
+                    credit=_money(credit),
+                    closing=_money(closing),
+                    problem="; ".join(problems),
+                )
+            outcome.details.append(item)
+    outcome.summary = (
+        f"{outcome.failures} accounts do not follow from the previous closing and the day's turnover"
+        if outcome.failures
+        else f"{outcome.checked_rows} accounts: opening + turnover = closing"
+    )
+    return outcome
+
+
+def _check_entry_chain(d: _Day, sweep: _Sweep) -> CheckOutcome:
+    """Every entry of the day continues its account's previous entry (by
+    account_seq, whatever that entry's day): balance before = the previous
+    balance after (0 for an account's first entry), and balance after =
+    before + the amount on the account's normal side. An entry still pending
+    (a hot account's leg the flush did not apply: no account_seq, no
+    balances) breaks it.
+
+    Only the accounts eod_day marks as suspect can hold a broken entry (see
+    ``_day_sql``); their entries are walked here one by one, each previous
+    entry being the day's own previous row (LAG) where the sequence is
+    unbroken, otherwise looked up by the (account, account_seq) index."""
+    outcome = CheckOutcome("entry_chain", checked_rows=sweep.day_entries)
+    if sweep.failing["entry_chain"]:
+        signed = "CASE WHEN (w.category = 'asset') = (w.direction = 'D') THEN w.amount ELSE -w.amount END"
+        rows = _fetch(
+            f"""
+        WITH day AS MATERIALIZED (
+            SELECT e.serial_no, e.account_id, e.account_seq, a.category, e.direction, e.amount,
+                   e.balance_before, e.balance_after
+            {_DAY_ENTRIES}
+               AND e.account_id IN (SELECT g.account_id FROM {_temp(_DAY)} g WHERE g.chain_suspect = 1)
+        )
+        SELECT w.serial_no, w.account_id, w.account_seq, w.category, w.direction, w.amount, w.balance_before,
+               w.balance_after, w.prev_after, COUNT(*) OVER () AS total
+          FROM (SELECT v.*,
+                       CASE WHEN v.account_seq = 1 THEN 0
+                            WHEN v.lag_seq = v.account_seq - 1 THEN v.lag_after
+                            ELSE (SELECT p.balance_after FROM postings_entry p
+                                   WHERE p.account_id = v.account_id AND p.account_seq = v.account_seq - 1)
+                       END AS prev_after
+                  FROM (SELECT e.*, LAG(e.account_seq) OVER win AS lag_seq, LAG(e.balance_after) OVER win AS lag_after
+                          FROM day e
+                        WINDOW win AS (PARTITION BY e.account_id ORDER BY e.account_seq)) v) w
+         WHERE w.account_seq IS NULL
+            OR {_differs("w.balance_before", "w.prev_after")}
+            OR {_differs("w.balance_after", "w.balance_before + " + signed)}
+         ORDER BY w.serial_no
+         LIMIT %(cap)s""",
+            d.params,
+        )
+        outcome.failures = int(rows[0][-1]) if rows else 0
+        numbers = _account_numbers(r[1] for r in rows)
+        for serial, account_id, seq, category, direction, amount, before, after, prev_after, _ in rows:
+            problems = []
+            if seq is None:  # pending: the flush (step 2) should have applied every entry of the day
+                problems.append("not applied to the account's balance (no account_seq, balance before or after)")
+            elif prev_after is None:
+                problems.append(f"previous entry (seq {seq - 1}) is missing")
+            elif _amount(before) != _amount(prev_after):
+                problems.append(f"balance before {_amount(before)} != previous balance after {_amount(prev_after)}")
+            moved = _amount(amount) if (category == "asset") == (direction == "D") else -_amount(amount)
+            if seq is not None and _amount(after) != _amount(before) + moved:
+                problems.append(f"balance after {_amount(after)} != {_amount(before)} {moved:+}")
+            outcome.details.append(
+                {
+                    "entry": serial,
+                    "account_no": numbers.get(account_id),
+                    "account_seq": seq,
+                    "balance_before": _money(before),
+                    "balance_after": _money(after),
+                    "previous_balance_after": _money(prev_after),
+                    "problem": "; ".join(problems),
+                }
+            )
+    outcome.summary = (
+        f"{outcome.failures} entries break their account's chain"
+        if outcome.failures
+        else f"{outcome.checked_rows} entries chain"
+    )
+    return outcome
+
+
+def _check_last_entry(d: _Day, sweep: _Sweep) -> CheckOutcome:
+    """Each account's closing on the sheet = the balance after of its last
+    entry of the day, and its entry count = the day's entries."""
+    outcome = CheckOutcome("last_entry", checked_rows=sweep.day_accounts, failures=sweep.failing["last_entry"])
+    if outcome.failures:
+        rows = _failing_rows(
+            d,
+            _failing_last_entry(),
+            """s.account_id, s.closing, s.entry_count, g.entry_count,
+                             g.last_serial, g.last_after""",
+        )
+        numbers = _account_numbers(r[0] for r in rows)
+        for account_id, sheet_account, sheet_closing, sheet_count, n, serial, after in rows:
+            if sheet_account is None:
+                problem = f"{n} entries but missing from the balance sheet"
+            elif after is None:
+                problem = f"last entry {serial} is not applied to the account's balance (no balance after)"
+            else:
+                problems = []
+                if _amount(sheet_closing) != _amount(after):
+                    problems.append(
+                        f"closing {_amount(sheet_closing)} != balance after {_amount(after)} of entry {serial}"
+                    )
+                if int(sheet_count) != int(n):
+                    problems.append(f"entry count {sheet_count} != {n} entries of the day")
+                problem = "; ".join(problems)
+            outcome.details.append(
+                {
+                    "account_no": numbers.get(account_id),
+                    "account_id": account_id,
+                    "entry": serial,
+                    "closing": _money(sheet_closing),
+                    "last_balance_after": _money(after),
+                    "problem": problem,
+                }
+            )
+    outcome.summary = (
+        f"{outcome.failures} accounts' closings differ from their last entry"
+        if outcome.failures
+        else f"{outcome.checked_rows} accounts close at their last entry's balance"
+    )
+    return outcome
+
+
+def _check_live_balance(d: _Day, sweep: _Sweep) -> CheckOutcome:
+    """Each account's stored balance = the day's closing + the turnover
+    posted after the day that is applied to it (a hot account's buffered
+    entries are not yet: balance + pending = closing + all turnover since).
+    The sheet agrees with the balances the ledger holds now. (Balances and
+    later entries are read by one statement, so a posting committing
+    meanwhile is seen in both or neither.)"""
+    outcome = CheckOutcome("live_balance", checked_rows=sweep.accounts, failures=sweep.failing["live_balance"])
+    if outcome.failures:
+        rows = _failing_rows(d, _failing_live_balance(), "g.balance, s.closing, g.later_applied, g.later_pending")
+        numbers = _account_numbers(r[0] for r in rows)
+        for account_id, balance, closing, applied, pending in rows:
+            c, p = _amount(closing), _amount(pending)
+            m = _amount(applied) + p
+            item = {
+                "account_no": numbers.get(account_id),
+                "account_id": account_id,
+                "balance": _money(balance),
+                "closing": _money(c),
+                "later_turnover": _money(m),
+            }
+            if p:
+                item["pending"] = _money(p)
+                item["problem"] = f"balance {_amount(balance)} + {p} pending != closing {c} {m:+} posted since"
+            else:
+                item["problem"] = f"balance {_amount(balance)} != closing {c} {m:+} posted since"
+            outcome.details.append(item)
+    outcome.summary = (
+        f"{outcome.failures} accounts' balances do not follow from the day's closing"
+        if outcome.failures
+        else f"{outcome.checked_rows} balances follow from the day's closing"
+    )
+    return outcome
+
+
+def _lines_by_currency(d: _Day) -> list[tuple]:
+    """(currency, debit, credit, entries) of the day's entries, from eod_lines."""
+    return _fetch(
+        f"""
+        SELECT currency, SUM(CASE WHEN direction = 'D' THEN amount ELSE 0 END),
+               SUM(CASE WHEN direction = 'C' THEN amount ELSE 0 END), SUM(entry_count)
+          FROM {_temp(_LINES)} GROUP BY currency ORDER BY currency""",
+        {},
+    )
+
+
+def _check_debits_credits(d: _Day, sweep: _Sweep) -> CheckOutcome:
+    """Per currency: the day's debits equal its credits. On a difference,
+    the postings of the day that do not balance are named."""
+    totals = _lines_by_currency(d)
+    outcome = CheckOutcome("debits_credits", checked_rows=sum(int(r[3]) for r in totals))
+    unequal = []
+    for currency, debit, credit, _ in totals:
+        if _amount(debit) != _amount(credit):
+            unequal.append(currency)
+            outcome.details.append(
+                {
+                    "currency": currency,
+                    "debit": _money(debit),
+                    "credit": _money(credit),
+                    "difference": _money(_amount(debit) - _amount(credit)),
+                }
+            )
+    if not unequal:
+        outcome.summary = ", ".join(f"{c} debits = credits = {_money(dr)}" for c, dr, _, _ in totals) or "no entries"
+        return outcome
+    postings = _fetch(
+        f"""
+        SELECT e.posting_id, e.currency,
+               SUM(CASE WHEN e.direction = 'D' THEN e.amount ELSE 0 END),
+               SUM(CASE WHEN e.direction = 'C' THEN e.amount ELSE 0 END),
+               COUNT(*) OVER () AS total
+        {_DAY_ENTRIES}
+         GROUP BY e.posting_id, e.currency
+        HAVING {_differs("SUM(CASE WHEN e.direction = 'D' THEN e.amount ELSE -e.amount END)", "0")}
+         ORDER BY e.posting_id
+         LIMIT %(cap)s""",
+        d.params,
+    )
+    entries_of: dict[int, list[int]] = {}
+    for posting_id, serial in (
+        Entry.objects.filter(posting_id__in=[p[0] for p in postings])
+        .order_by("serial_no")
+        .values_list("posting_id", "serial_no")
+    ):
+        entries_of.setdefault(posting_id, []).append(serial)
+    for posting_id, currency, debit, credit, _ in postings:
+        outcome.details.append(
+            {
+                "posting": posting_id,
+                "currency": currency,
+                "debit": _money(debit),
+                "credit": _money(credit),
+                "entries": entries_of.get(posting_id, []),
+            }
+        )
+    outcome.failures = len(unequal) + (postings[0][-1] if postings else 0)
+    outcome.summary = (
+        "debits != credits in " + ", ".join(unequal) + (f"; {postings[0][-1]} unbalanced postings" if postings else "")
+    )
+    return outcome
+
+
+def _check_identity(d: _Day, sweep: _Sweep) -> CheckOutcome:
+    """Per currency, from the day's closings: sum(asset) = sum(liability) + sum(internal)."""
+    outcome = CheckOutcome("identity", checked_rows=sweep.sheet_rows)
+    parts = []
+    for currency in sorted(sweep.closing_by_category):
+        by_category = sweep.closing_by_category[currency]
+        asset, liability, internal = (_amount(by_category.get(c)) for c in ("asset", "liability", "internal"))
+        difference = asset - liability - internal
+        parts.append(
+            f"{currency} {asset} = {liability} + {internal}" if not difference else f"{currency} off by {difference}"
+        )
+        if difference:
+            outcome.failures += 1
+            outcome.details.append(
+                {
+                    "currency": currency,
+                    "asset": _money(asset),
+                    "liability": _money(liability),
+                    "internal": _money(internal),
+                    "difference": _money(difference),
+                }
+            )
+    outcome.summary = "; ".join(parts) or "no balances"
+    return outcome
+
+
+def _check_subject_totals(d: _Day, sweep: _Sweep) -> CheckOutcome:
+    """总分核对: per subject and currency, the sum of its accounts' closings
+    equals the subject computed on its own, the previous subject closing plus
+    the day's subject turnover from the entries (eod_lines, summed apart
+    from the per-account pass); and the accounts' debit and credit turnover
+    add up to the subject's."""
+    subjects = {key: list(figures) + [Decimal(0)] * 3 for key, figures in sweep.subjects.items()}
+    for subject, category, direction, _, currency, amount, _, _, _ in _fetch(f"SELECT * FROM {_temp(_LINES)}", {}):
+        figures = subjects.setdefault((subject, currency), [Decimal(0)] * 8)
+        amount = _exact(amount)
+        figures[5] += amount if (category == "asset") == (direction == "D") else -amount
+        figures[6 if direction == "D" else 7] += amount
+    outcome = CheckOutcome("subject_totals", checked_rows=len(subjects))
+    for (subject, currency), figures in sorted(subjects.items()):
+        closing, debit, credit, accounts, previous, moved, entry_debit, entry_credit = figures
+        closing, subject_total = _amount(closing), _amount(previous) + _amount(moved)
+        problems = []
+        if closing != subject_total:
+            problems.append(f"accounts {closing} != subject {subject_total}")
+        if _amount(debit) != _amount(entry_debit) or _amount(credit) != _amount(entry_credit):
+            problems.append(
+                f"accounts' turnover Dr {_amount(debit)} Cr {_amount(credit)} != entries' "
+                f"Dr {_amount(entry_debit)} Cr {_amount(entry_credit)}"
+            )
+        if problems:
+            outcome.failures += 1
+            outcome.details.append(
+                {
+                    "subject_code": subject,
+                    "currency": currency,
+                    "accounts": int(accounts),
+                    "accounts_closing": _money(closing),
+                    "subject_closing": _money(subject_total),
+                    "difference": _money(closing - subject_total),
+                    "problem": "; ".join(problems),
+                }
+            )
+    outcome.summary = (
+        f"{outcome.failures} of {len(subjects)} subjects differ from their accounts"
+        if outcome.failures
+        else f"{len(subjects)} subjects agree with their accounts"
+    )
+    return outcome
+
+
+# In the order they are stored. Each reads the sweep; a failing one queries its details.
+CHECKS: list[Callable[[_Day, _Sweep], CheckOutcome]] = [
+    _check_account_balance,
+    _check_entry_chain,
+    _check_last_entry,
+    _check_debits_credits,
+    _check_identity,
+    _check_subject_totals,
+    _check_live_balance,
+]
+CHECK_NAMES = [
+    "account_balance",
+    "entry_chain",
+    "last_entry",
+    "debits_credits",
+    "identity",
+    "subject_totals",
+    "live_balance",
+]
+
+
+def checks_run(*, entity: Entity, accounting_date: date, run: EodRun | None = None) -> list[CheckResult]:
+    """Run every check of ``CHECKS`` on the day's stored balance sheet and its
+    entries and store one ``CheckResult`` each, replacing the day's earlier
+    results. Needs the day's balance sheet (``balance_sheet_build``)."""
+    with _day_tables(), transaction.atomic():
+        _tune_session()
+        d = _day_of(entity, accounting_date)
+        _day_build(d)
+        _lines_build(d)
+        sweep = _Sweep.of(_sweep(d))
+        outcomes = [check(d, sweep) for check in CHECKS]
+        CheckResult.objects.filter(entity=entity, accounting_date=accounting_date).delete()
+        return CheckResult.objects.bulk_create(
+            [
+                CheckResult(
+                    entity=entity,
+                    accounting_date=accounting_date,
+                    run=run,
+                    check_name=o.name,
+                    passed=o.passed,
+                    checked_rows=o.checked_rows,
+                    details=o.details[:DETAILS_CAP],
+                    summary=o.summary[:255],
+                )
+                for o in outcomes
+            ]
+        )

@@ -1,0 +1,149 @@
+"""End of day (日终) and what it leaves behind for finance each morning.
+
+An ``EodRun`` is one entity's end of day for one accounting date: the steps
+of ``EOD_STEPS`` in order, each recorded as an ``EodStep`` (start, end, rows,
+outcome). A failed step stops the run and is retried from that step.
+
+The run writes, for the day:
+- ``DailyBalance``: per account, opening, debit and credit turnover, closing,
+  entry count (余额表). Opening is the previous day's closing, so building a
+  day reads only that day's entries. Totals per account type, subject, entity
+  and currency are aggregates of these rows (selectors).
+- ``CheckResult``: each consistency check, passed or not, with the accounts
+  and entries that break it.
+- ``Voucher``: summary vouchers (会计凭证) per subject, direction, business
+  type and currency, with the range and count of entry serial numbers they
+  cover, for the general ledger.
+
+All rows of a day are rebuilt by re-running it (delete and insert in one
+transaction), so they are plain tables, not append-only history.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from accounts.models import Account, Entity, money_field
+
+EOD_STEPS = ["day_cut", "flush_buffers", "balance_sheet", "checks", "vouchers", "advance_day"]
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "running"
+    FAILED = "failed", "failed"
+    DONE = "done", "done"
+
+
+class EodRun(models.Model):
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="eod_runs")
+    accounting_date = models.DateField()
+    status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    triggered_by = models.CharField(max_length=150)
+
+    class Meta:
+        verbose_name = "end-of-day run (日终)"
+        ordering = ["-accounting_date", "entity_id"]
+        permissions = [
+            ("run_eod", "Can run or retry the end of day"),
+            ("import_gl", "Can upload GL trial balances"),
+        ]
+        constraints = [models.UniqueConstraint(fields=["entity", "accounting_date"], name="eod_run_unique_day")]
+
+    def __str__(self):
+        return f"EOD {self.entity_id} {self.accounting_date} {self.status}"
+
+
+class EodStep(models.Model):
+    run = models.ForeignKey(EodRun, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=16)
+    position = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    rows = models.BigIntegerField(default=0)
+    message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["run_id", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="eod_step_unique")]
+
+
+class DailyBalance(models.Model):
+    # A day writes a row for every account with a balance (a million rows a
+    # night), so the table carries only the indexes its readers need and no
+    # foreign-key triggers (two million lookups at COMMIT). The rows are
+    # built by joining the accounts, which are never deleted (a trigger
+    # forbids it), so a dangling reference cannot arise. Indexes: one row per
+    # account and day, which also serves an account's days (the account
+    # page, ranges); and the day, for a day's sheet (the pages, the GL, the
+    # next day's opening). The day's index only grows at its end; the
+    # account's takes a day's rows all over, so it is the costly one and
+    # there is no third (measured: bench/README.md).
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    accounting_date = models.DateField()
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="daily_balances", db_index=False, db_constraint=False
+    )
+    # Copied from the account and its type on the day, so totals need no joins
+    # and a later chart edit does not rewrite history.
+    account_type_code = models.CharField(max_length=32)
+    subject_code = models.CharField(max_length=16)
+    category = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3)
+    opening = money_field()
+    debit = money_field()
+    credit = money_field()
+    closing = money_field()
+    entry_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "daily balance (余额表)"
+        constraints = [models.UniqueConstraint(fields=["account", "accounting_date"], name="daily_balance_unique")]
+        indexes = [models.Index(fields=["accounting_date", "entity"], name="daily_balance_day")]
+
+
+class CheckResult(models.Model):
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    accounting_date = models.DateField()
+    run = models.ForeignKey(EodRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="checks")
+    check_name = models.CharField(max_length=32)
+    passed = models.BooleanField()
+    checked_rows = models.BigIntegerField(default=0)
+    # What breaks it: [{"account_no": ..., "entry": ..., "expected": ..., "found": ...}, ...] (capped)
+    details = models.JSONField(default=list, blank=True)
+    summary = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-accounting_date", "entity_id", "check_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "accounting_date", "check_name"], name="check_result_unique")
+        ]
+
+
+class Voucher(models.Model):
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    accounting_date = models.DateField()
+    voucher_no = models.CharField(max_length=32)
+    subject_code = models.CharField(max_length=16)
+    direction = models.CharField(max_length=1)  # D / C
+    business_type = models.CharField(max_length=32)
+    currency = models.CharField(max_length=3)
+    amount = money_field()
+    entry_count = models.PositiveIntegerField()
+    first_entry_serial = models.BigIntegerField()
+    last_entry_serial = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = "voucher (会计凭证)"
+        ordering = ["accounting_date", "voucher_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "accounting_date", "voucher_no"], name="voucher_unique_no"),
+            models.UniqueConstraint(
+                fields=["entity", "accounting_date", "subject_code", "direction", "business_type", "currency"],
+                name="voucher_unique_line",
+            ),
+        ]

@@ -1,0 +1,29 @@
+"""The GL upload form: it checks the shape of the input; the import service
+checks the file itself and refuses it whole."""
+
+from __future__ import annotations
+
+from django import forms
+
+from accounts.models import Entity
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+class GlUploadForm(forms.Form):
+    entity = forms.ModelChoiceField(queryset=Entity.objects.order_by("code"), label="Entity")
+    accounting_date = forms.DateField(label="Accounting date", widget=forms.DateInput(attrs={"type": "date"}))
+    file = forms.FileField(
+        label="GL trial balance (CSV or XLSX)",
+        help_text="Columns subject_code, currency (optional), opening, debit, credit, closing, "
+        "accounting_date (optional); see docs/reports.md.",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+        ),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+        return upload
