@@ -1,8 +1,44 @@
-"""Test settings: the real PostgreSQL and Redis of the machine, unless told otherwise."""
+"""Test settings: the machine's PostgreSQL when one answers, else the embedded one.
+
+LEDGER_TEST_PG chooses the database server of the tests:
+  auto      (default) DATABASE_URL if set; else the PostgreSQL on 127.0.0.1:5432
+            (user postgres) if it answers; else the embedded server
+            (config/embedded_db.py, data in var/postgres)
+  local     DATABASE_URL, or 127.0.0.1:5432, answering or not
+  embedded  the embedded server, whatever DATABASE_URL says
+pytest-django makes its test_<name> database on whichever it is.
+"""
 
 import os
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ledger")
+LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ledger"
+
+
+def _local_postgres_answers() -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", connect_timeout=3).close()
+    except psycopg.Error:
+        return False
+    return True
+
+
+def _choose_server() -> str:
+    choice = os.environ.get("LEDGER_TEST_PG", "auto")
+    if choice not in {"auto", "local", "embedded"}:
+        raise ValueError(f"LEDGER_TEST_PG={choice!r}: say auto, local or embedded")
+    if choice == "auto":
+        choice = "local" if os.environ.get("DATABASE_URL") or _local_postgres_answers() else "embedded"
+    return choice
+
+
+TEST_PG = _choose_server()
+if TEST_PG == "embedded":
+    # settings.py starts the embedded server when DATABASE_URL is unset.
+    os.environ.pop("DATABASE_URL", None)
+else:
+    os.environ.setdefault("DATABASE_URL", LOCAL_DATABASE_URL)
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 
