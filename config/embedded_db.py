@@ -88,6 +88,32 @@ def _create_database(socket_dir: str, port: int, database: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 
 
+# The tests' choice of server (config/settings_test.py, .ci/test).
+LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ledger"
+
+
+def test_server_choice() -> str:
+    """ "local" or "embedded", from LEDGER_TEST_PG (auto, local, embedded):
+    auto takes DATABASE_URL when set, else 127.0.0.1:5432 when a PostgreSQL
+    answers there, else the embedded server."""
+    choice = os.environ.get("LEDGER_TEST_PG", "auto")
+    if choice not in {"auto", "local", "embedded"}:
+        raise ValueError(f"LEDGER_TEST_PG={choice!r}: say auto, local or embedded")
+    if choice == "auto":
+        choice = "local" if os.environ.get("DATABASE_URL") or _local_postgres_answers() else "embedded"
+    return choice
+
+
+def _local_postgres_answers() -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(LOCAL_DATABASE_URL.rsplit("/", 1)[0] + "/postgres", connect_timeout=3).close()
+    except psycopg.Error:
+        return False
+    return True
+
+
 def secret_key(var_dir: Path) -> str:
     """The embedded installation's SECRET_KEY: made once, kept in var/ (0600)."""
     path = var_dir / "secret_key"

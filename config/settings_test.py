@@ -11,29 +11,9 @@ pytest-django makes its test_<name> database on whichever it is.
 
 import os
 
-LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ledger"
+from .embedded_db import LOCAL_DATABASE_URL, test_server_choice
 
-
-def _local_postgres_answers() -> bool:
-    import psycopg
-
-    try:
-        psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", connect_timeout=3).close()
-    except psycopg.Error:
-        return False
-    return True
-
-
-def _choose_server() -> str:
-    choice = os.environ.get("LEDGER_TEST_PG", "auto")
-    if choice not in {"auto", "local", "embedded"}:
-        raise ValueError(f"LEDGER_TEST_PG={choice!r}: say auto, local or embedded")
-    if choice == "auto":
-        choice = "local" if os.environ.get("DATABASE_URL") or _local_postgres_answers() else "embedded"
-    return choice
-
-
-TEST_PG = _choose_server()
+TEST_PG = test_server_choice()
 if TEST_PG == "embedded":
     # settings.py starts the embedded server when DATABASE_URL is unset.
     os.environ.pop("DATABASE_URL", None)
