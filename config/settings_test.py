@@ -1,8 +1,24 @@
-"""Test settings: the real PostgreSQL and Redis of the machine, unless told otherwise."""
+"""Test settings: the machine's PostgreSQL when one answers, else the embedded one.
+
+LEDGER_TEST_PG chooses the database server of the tests:
+  auto      (default) DATABASE_URL if set; else the PostgreSQL on 127.0.0.1:5432
+            (user postgres) if it answers; else the embedded server
+            (config/embedded_db.py, data in var/postgres)
+  local     DATABASE_URL, or 127.0.0.1:5432, answering or not
+  embedded  the embedded server, whatever DATABASE_URL says
+pytest-django makes its test_<name> database on whichever it is.
+"""
 
 import os
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ledger")
+from .embedded_db import LOCAL_DATABASE_URL, test_server_choice
+
+TEST_PG = test_server_choice()
+if TEST_PG == "embedded":
+    # settings.py starts the embedded server when DATABASE_URL is unset.
+    os.environ.pop("DATABASE_URL", None)
+else:
+    os.environ.setdefault("DATABASE_URL", LOCAL_DATABASE_URL)
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 

@@ -117,30 +117,19 @@ def _flush_batch(account_id: int, *, up_to: date | None, batch_size: int) -> int
 
 
 def _apply(serials, seqs, befores, afters, *, frozen: Decimal) -> int:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                UPDATE postings_entry AS e
-                   SET account_seq = v.seq, balance_before = v.before, balance_after = v.after,
-                       frozen_before = %s, frozen_after = %s
-                  FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[])
-                       AS v(serial_no, seq, before, after)
-                 WHERE e.serial_no = v.serial_no AND e.account_seq IS NULL
-                """,
-                [frozen, frozen, serials, seqs, befores, afters],
-            )
-            return cursor.rowcount
-    # SQLite (the demo): one writer at a time, so the ORM's CASE update will do.
-    entries = list(Entry.objects.filter(serial_no__in=serials, account_seq__isnull=True))
-    by_serial = {serial: (seq, before, after) for serial, seq, before, after in zip(serials, seqs, befores, afters)}
-    for entry in entries:
-        entry.account_seq, entry.balance_before, entry.balance_after = by_serial[entry.serial_no]
-        entry.frozen_before = entry.frozen_after = frozen
-    Entry.objects.bulk_update(
-        entries, ["account_seq", "balance_before", "balance_after", "frozen_before", "frozen_after"]
-    )
-    return len(entries)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE postings_entry AS e
+               SET account_seq = v.seq, balance_before = v.before, balance_after = v.after,
+                   frozen_before = %s, frozen_after = %s
+              FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[])
+                   AS v(serial_no, seq, before, after)
+             WHERE e.serial_no = v.serial_no AND e.account_seq IS NULL
+            """,
+            [frozen, frozen, serials, seqs, befores, afters],
+        )
+        return cursor.rowcount
 
 
 def posting_mode_set(

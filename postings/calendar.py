@@ -41,8 +41,6 @@ def calendar_for(*, entity: Entity) -> AccountingCalendar:
 
 
 def _share_locked_open_date(entity: Entity) -> date:
-    if connection.vendor != "postgresql":  # SQLite runs one writer at a time anyway
-        return calendar_for(entity=entity).open_date
     with connection.cursor() as cursor:
         # One round trip on the posting path; the calendar row exists after
         # an entity's first posting.

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Case, Count, F, Min, Q, QuerySet, Sum, When
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Account, Entity, PostingMode
@@ -69,8 +69,6 @@ def identity_totals(*, entity: Entity | None = None) -> list[IdentityTotals]:
     each balance counted with its hot account's pending (buffered) entries.
     One statement, so balances and buffer come from one snapshot and a flush
     committing meanwhile is seen entirely or not at all."""
-    if connection.vendor != "postgresql":
-        return _identity_totals_portable(entity)
     entity_id = entity.pk if entity is not None else None
     with connection.cursor() as cursor:
         cursor.execute(_IDENTITY_SQL, [entity_id, entity_id])
@@ -78,31 +76,6 @@ def identity_totals(*, entity: Entity | None = None) -> list[IdentityTotals]:
     return [
         IdentityTotals(code, currency, Decimal(asset), Decimal(liability), Decimal(internal))
         for code, currency, asset, liability, internal in rows
-    ]
-
-
-def _identity_totals_portable(entity: Entity | None) -> list[IdentityTotals]:
-    """SQLite (the demo): one writer at a time, so two reads see one state;
-    the ORM keeps the sums Decimal."""
-    from postings.models import Entry
-
-    accounts = Account.objects.all() if entity is None else Account.objects.filter(entity=entity)
-    totals: dict[tuple[str, str], dict[str, Decimal]] = {}
-    for row in accounts.values("entity__code", "currency", "category").annotate(total=Sum("balance")):
-        key = (row["entity__code"], row["currency"])
-        totals.setdefault(key, {"asset": Decimal(0), "liability": Decimal(0), "internal": Decimal(0)})
-        totals[key][row["category"]] += row["total"]
-    pending = Entry.objects.filter(account_seq__isnull=True, account__in=accounts)
-    for row in pending.values("account__entity__code", "currency", "account__category", "direction").annotate(
-        total=Sum("amount")
-    ):
-        key = (row["account__entity__code"], row["currency"])
-        category = row["account__category"]
-        raises = (row["direction"] == "D") == (category == "asset")
-        totals[key][category] += row["total"] if raises else -row["total"]
-    return [
-        IdentityTotals(code, currency, t["asset"], t["liability"], t["internal"])
-        for (code, currency), t in sorted(totals.items())
     ]
 
 
@@ -140,19 +113,10 @@ def account_balance(*, account: Account) -> AccountBalance:
     account has none). One statement: the stored balance and the buffer from
     one snapshot, from the account row and the small pending index; the cost
     does not grow with the account's history."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_BALANCE_SQL, [account.pk])
-            posted, pending, count, oldest = cursor.fetchone()
-        return AccountBalance(posted, pending or Decimal(0), count or 0, oldest)
-    from postings.models import Entry
-
-    normal = account.normal_side
-    sign = Case(When(direction=normal, then=F("amount")), default=-F("amount"))
-    pending = Entry.objects.filter(account=account, account_seq__isnull=True)
-    stats = pending.aggregate(pending=Sum(sign), n=Count("serial_no"), oldest=Min("created_at"))
-    posted = Account.objects.values_list("balance", flat=True).get(pk=account.pk)
-    return AccountBalance(posted, stats["pending"] or Decimal(0), stats["n"], stats["oldest"])
+    with connection.cursor() as cursor:
+        cursor.execute(_BALANCE_SQL, [account.pk])
+        posted, pending, count, oldest = cursor.fetchone()
+    return AccountBalance(posted, pending or Decimal(0), count or 0, oldest)
 
 
 @dataclass(frozen=True)

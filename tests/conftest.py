@@ -92,8 +92,60 @@ def ledger() -> Ledger:
     return Ledger()
 
 
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis for what needs a real broker or a shared cache: the one at
+    TEST_CELERY_BROKER_URL (default 127.0.0.1:6379) when it answers, else one
+    started here from the redis-server binary on a free port (stopped at the
+    end of the session); without either, the test is skipped and says why."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import time
+
+    import redis
+    from django.conf import settings
+
+    configured = settings.TEST_CELERY_BROKER_URL
+    try:
+        redis.Redis.from_url(configured, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unreachable = f"{configured} does not answer ({exc})"
+    else:
+        yield configured
+        return
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip(f"needs a real Redis: {unreachable}, and there is no redis-server binary to start one")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="ledger-test-redis-")
+    server = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL,
+    )
+    started = f"redis://127.0.0.1:{port}/15"
+    try:
+        for _ in range(100):
+            try:
+                redis.Redis.from_url(started, socket_connect_timeout=1).ping()
+                break
+            except redis.RedisError:
+                time.sleep(0.1)
+        else:
+            pytest.fail(f"{unreachable}; the redis-server started on port {port} did not answer either")
+        yield started
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 @pytest.fixture
-def celery_worker_on_redis(transactional_db):
+def celery_worker_on_redis(transactional_db, redis_url):
     """A real Celery worker process on Redis, pointed at the test database.
 
     Yields a function ``run(task_name, *args, **kwargs) -> result`` that sends
@@ -109,13 +161,15 @@ def celery_worker_on_redis(transactional_db):
     from django.conf import settings
     from django.db import connection
 
-    broker = settings.TEST_CELERY_BROKER_URL
+    from config import embedded_db
+
+    broker = redis_url
     queue = f"test-{uuid.uuid4().hex[:8]}"
     db = connection.settings_dict
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": embedded_db.url(db),
         "CELERY_BROKER_URL": broker,
         "CELERY_RESULT_BACKEND": broker,
         "CELERY_TASK_DEFAULT_QUEUE": queue,

@@ -11,7 +11,6 @@ from datetime import timedelta
 import django_filters as filters
 from django import forms
 from django.conf import settings
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -55,11 +54,7 @@ class ReviewQueueFilter(_MemberAmountFilter):
         fields: list[str] = []
 
     def filter_rule(self, queryset, name, value):
-        if connection.vendor == "postgresql":
-            return queryset.filter(review_rules__contains=[value])
-        # The embedded SQLite demo has no JSON containment; a rule code is a
-        # slug, so its quoted form in the JSON text is as exact.
-        return queryset.filter(review_rules__icontains=f'"{value}"')
+        return queryset.filter(review_rules__contains=[value])
 
 
 class PayoutQueueFilter(_MemberAmountFilter):

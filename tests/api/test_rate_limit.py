@@ -108,13 +108,13 @@ def test_unauthenticated_calls_and_calls_without_the_scope_do_not_count(book):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_limit_holds_for_concurrent_callers_sharing_redis(ledger, settings):
+def test_the_limit_holds_for_concurrent_callers_sharing_redis(ledger, settings, redis_url):
     """8 threads, each its own HTTP client, database connection and Redis
     connection, 10 calls each at once against a limit of 50: exactly 50 pass."""
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/14",
+            "LOCATION": redis_url.rsplit("/", 1)[0] + "/14",
             "KEY_PREFIX": f"t-{uuid.uuid4()}",
         }
     }

@@ -3,6 +3,9 @@ login, and serve the staff pages and the admin on http://127.0.0.1:8000/."""
 
 from __future__ import annotations
 
+import os
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -27,9 +30,16 @@ class Command(BaseCommand):
         parser.add_argument("--no-server", action="store_true", help="Prepare everything, but do not serve.")
 
     def handle(self, *args, addrport: str, no_server: bool, verbosity: int, **options):
+        # The demo is a development server: tracebacks on error pages. DEBUG
+        # is read per request, so turning it on here covers the server below;
+        # DEBUG=0 in the environment keeps it off.
+        if os.environ.get("DEBUG") is None:
+            settings.DEBUG = True
         db = connection.settings_dict
-        where = db["NAME"] if connection.vendor == "sqlite" else f"{db['NAME']} on {db.get('HOST') or 'localhost'}"
-        self.stdout.write(self.style.MIGRATE_HEADING(f"Database: {connection.vendor} ({where})"))
+        kind = "embedded PostgreSQL" if settings.EMBEDDED else "PostgreSQL"
+        self.stdout.write(
+            self.style.MIGRATE_HEADING(f"Database: {kind} {db['NAME']!r} on {db.get('HOST') or 'localhost'}")
+        )
         call_command("migrate", interactive=False, verbosity=min(verbosity, 1), stdout=self.stdout._out)
 
         members, postings = demo_member_count(), Posting.objects.count()

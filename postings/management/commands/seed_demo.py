@@ -20,13 +20,12 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -801,14 +800,10 @@ class Command(BaseCommand):
         run = next_run_number()
         started = time.monotonic()
         seeder = Seeder(members=members, days=days, seed=seed, run=run, out=self.stdout.write, verbosity=verbosity)
-        # On SQLite one transaction around everything is many times faster (one
-        # fsync instead of thousands); the services nest as savepoints. On
-        # PostgreSQL each service call commits on its own, as in production, so
-        # the deferred balance triggers check every posting.
-        outer = transaction.atomic() if connection.vendor == "sqlite" else nullcontext()
-        with outer:
-            seeder.setup()
-            seeder.simulate()
+        # Each service call commits on its own, as in production, so the
+        # deferred balance triggers check every posting.
+        seeder.setup()
+        seeder.simulate()
         elapsed = time.monotonic() - started
         self.summary(seeder, run=run, seed=seed, elapsed=elapsed)
 
@@ -818,7 +813,7 @@ class Command(BaseCommand):
         w(
             self.style.SUCCESS(
                 f"Demo run {run} seeded in {elapsed:.1f} s (seed {seed}, {seeder.n_days} days "
-                f"{seeder.start} .. {seeder.today}, {connection.vendor})."
+                f"{seeder.start} .. {seeder.today})."
             )
         )
         w("Entities: " + ", ".join(f"{b.entity.code} · {b.entity.name} ({b.currency})" for b in seeder.books.values()))
