@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.kernel.errors import LedgerError
 from postings.admin import (
     LedgerErrorMessagesMixin,
     ReadOnlyAdminMixin,
@@ -25,7 +26,6 @@ from postings.admin import (
     money_column,
 )
 from postings.buffers import buffers_flush, posting_mode_set
-from postings.exceptions import LedgerError
 from postings.models import Entry, Hold
 from postings.selectors import account_balance
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from postings.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, Money, as_money
+from accounts.kernel.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, Money, as_money
 
 
 def money_field(**kwargs):

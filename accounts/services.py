@@ -9,15 +9,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from postings.exceptions import (
-    AccountClosed,
-    ChartLocked,
-    CustomerMismatch,
-    IllegalTransition,
-    InsufficientFunds,
-    LedgerValidationError,
-)
-from postings.money import to_amount
+from accounts.exceptions import AccountClosed, ChartLocked, CustomerMismatch, InsufficientFunds
+from accounts.kernel.errors import IllegalTransition, LedgerValidationError
+from accounts.kernel.money import to_amount
 
 from .models import (
     Account,

@@ -25,11 +25,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.kernel.errors import LedgerError
+from accounts.kernel.money import as_money
 from accounts.models import Account
 
-from .exceptions import LedgerError
 from .models import AccountingCalendar, AccountingDay, Entry, Hold, HoldEvent, Posting, PostingRule, PostingRuleLeg
-from .money import as_money
 
 # ------------------------------------------------------------- helpers ----
 

@@ -77,10 +77,10 @@ from django.db.models import Case, Count, DecimalField, F, Q, Sum, Value, When
 from django.db.models.functions import Abs, Coalesce, Round
 from django.utils import timezone
 
+from accounts.kernel.errors import InvalidAmount, LedgerValidationError
+from accounts.kernel.money import ZERO, currency_places, parse_amount, to_amount
 from postings.calendar import calendar_for
-from postings.exceptions import InvalidAmount, LedgerValidationError
 from postings.models import Entry, Posting
-from postings.money import ZERO, currency_places, to_amount
 
 from .recon_models import (
     AmountMode,
@@ -99,7 +99,6 @@ from .refusals import FileRefused, Problems
 
 SYSTEM_ACTOR = "system:channel-recon"
 IN, OUT = MoneyDirection.IN, MoneyDirection.OUT
-_PLAIN_AMOUNT = re.compile(r"[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?")
 
 
 def pending_days() -> int:
@@ -602,9 +601,10 @@ def _decimal(text: str, currency: str, *, empty_is_zero: bool = False) -> tuple[
     text = (text or "").strip()
     if not text:
         return (ZERO, None) if empty_is_zero else (None, "empty")
-    if not _PLAIN_AMOUNT.fullmatch(text):
+    try:
+        value = parse_amount(text, grouped=True)
+    except InvalidAmount:
         return None, f"{text!r} is not a decimal amount"
-    value = Decimal(text.replace(",", ""))
     try:
         magnitude = to_amount(abs(value), currency, allow_zero=True)
     except InvalidAmount as exc:

@@ -50,7 +50,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from postings.exceptions import LedgerValidationError
+from accounts.kernel.errors import LedgerValidationError
 
 from .channel_recon import StatementAlreadyImported, StatementFileInvalid, statement_import
 from .recon_models import Channel, StatementImport

@@ -76,10 +76,10 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from accounts.kernel.errors import LedgerError, LedgerValidationError
 from accounts.models import Account, Entity
 from postings.buffers import buffers_flush
 from postings.calendar import calendar_for, cuts_due, day_close, day_cut
-from postings.exceptions import LedgerError, LedgerValidationError
 from postings.models import AccountingCalendar, AccountingDay, DayStatus, Entry
 
 from .models import EOD_STEPS, CheckResult, EodRun, EodStep, RunStatus, Voucher

@@ -20,9 +20,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.kernel.errors import LedgerError
 from accounts.models import Account, Category, Entity
 from config.staff import paginate, querystring_without, staff_page
-from postings.exceptions import LedgerError
 from postings.models import Entry
 
 from . import charts, selectors

@@ -20,9 +20,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts.kernel.money import Money, as_money
 from accounts.models import Account, Entity, Member, money_field
 from postings.models import Hold, Posting
-from postings.money import Money, as_money
 
 
 class Status(models.TextChoices):

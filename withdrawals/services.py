@@ -31,11 +31,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.kernel.errors import CurrencyMismatch, IdempotencyConflict, LedgerError, LedgerValidationError
+from accounts.kernel.money import Money, as_money, to_amount
+from accounts.kernel.permissions import require_permission
 from accounts.models import AccountType, Category
 from accounts.selectors import account_get, internal_account_for
 from accounts.services import luhn_check_digit
-from postings.exceptions import CurrencyMismatch, IdempotencyConflict, LedgerError, LedgerValidationError
-from postings.money import Money, as_money, to_amount
 from postings.services import (
     Leg,
     canonical_amount,
@@ -47,7 +48,7 @@ from postings.services import (
 )
 
 from . import gateways
-from .exceptions import IllegalTransition, InvalidCardNumber, NotAllowed, SegregationOfDuties, WithdrawalNotConfigured
+from .exceptions import IllegalTransition, InvalidCardNumber, SegregationOfDuties, WithdrawalNotConfigured
 from .models import (
     TRANSITIONS,
     Approval,
@@ -71,8 +72,7 @@ PERM_PAY = "withdrawals.pay_withdrawal"
 
 
 def _require(user: AbstractBaseUser, perm: str) -> None:
-    if user is None or not user.is_active or not user.has_perm(perm):
-        raise NotAllowed(f"{getattr(user, 'username', 'anonymous')} may not do this ({perm}).", permission=perm)
+    require_permission(user, perm)
 
 
 def _actor(user) -> str:

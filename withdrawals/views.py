@@ -22,9 +22,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.kernel.errors import LedgerError
+from accounts.kernel.money import as_money, currency_places
 from config.staff import paginate, querystring_without, staff_page
-from postings.exceptions import LedgerError
-from postings.money import as_money, currency_places
 
 from . import gateways, selectors, services
 from .exceptions import UnknownWithdrawal

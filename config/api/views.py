@@ -23,10 +23,11 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.kernel.errors import IdempotencyConflict, LedgerValidationError
 from accounts.selectors import account_get
 from accounts.services import account_change_status, account_open, customer_create, member_create
 from postings import services as posting_services
-from postings.exceptions import DayClosed, IdempotencyConflict, LedgerValidationError
+from postings.exceptions import DayClosed
 from postings.selectors import current_accounting_date
 from postings.services import (
     Leg,

@@ -37,7 +37,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import Workbook
 
-from postings.exceptions import LedgerValidationError
+from accounts.kernel.errors import LedgerValidationError
 from reports.gl import GlFileAlreadyImported, GlFileInvalid, GlImportNotAllowed, gl_import
 from reports.models import GlImport, GlImportRow
 from reports.selectors import gl_differences

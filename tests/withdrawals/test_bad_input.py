@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.kernel.errors import LedgerError
+from accounts.kernel.money import Money
 from accounts.services import account_change_status
-from postings.exceptions import LedgerError
-from postings.money import Money
 from withdrawals import gateways, tasks
 from withdrawals.models import InstructionStatus, PayingBank, Status
 from withdrawals.services import (

@@ -31,6 +31,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from accounts.chart import install_defaults
+from accounts.kernel.errors import LedgerError
 from accounts.models import Account, AccountStatus, AccountType, Entity, Member
 from accounts.selectors import internal_account_for
 from accounts.services import (
@@ -40,7 +41,6 @@ from accounts.services import (
     customer_create,
     member_create,
 )
-from postings.exceptions import LedgerError
 from postings.models import Entry, Hold, Posting
 from postings.selectors import identity_totals
 from postings.services import (
