@@ -13,6 +13,7 @@ from accounts.exceptions import AccountClosed, ChartLocked, CustomerMismatch, In
 from accounts.kernel.errors import IllegalTransition, LedgerValidationError
 from accounts.kernel.money import to_amount
 
+from .kernel.hooks import Hook
 from .models import (
     Account,
     AccountStatus,
@@ -83,13 +84,16 @@ def member_create(*, member_no: str, customer: Customer, name: str, platform: st
 FOUND_BY_TYPE = {"FEE_INCOME", "SUSPENSE"}
 
 
-def _found_by_type(account_type: AccountType) -> bool:
-    from postings.models import PostingRuleLeg  # postings builds on accounts, not the reverse
+# The floors above answer these (accounts imports nothing above it);
+# postings registers its answers in PostingsConfig.ready().
+found_by_type = Hook("Does code above find internal accounts of this type by type? (account_type) -> bool")
+close_refusals = Hook(
+    "Why may this locked account not close? (account) -> a message, or None; e.g. postings: its active holds"
+)
 
-    return (
-        account_type.code in FOUND_BY_TYPE
-        or PostingRuleLeg.objects.filter(internal_account_type=account_type, rule__active=True).exists()
-    )
+
+def _found_by_type(account_type: AccountType) -> bool:
+    return account_type.code in FOUND_BY_TYPE or any(found_by_type.answers(account_type))
 
 
 def _refuse_a_second_found_by_type(*, entity: Entity, account_type: AccountType, currency: str) -> None:
@@ -194,8 +198,6 @@ def account_change_status(*, account: Account, to_status: str, reason: str, acto
     Closing needs a zero balance and no active holds, so no money is ever
     stranded in a closed account.
     """
-    from postings.models import ACTIVE_HOLD_STATUSES, Hold
-
     if not reason.strip():
         raise LedgerValidationError("A reason is required for a status change.", reason=reason)
     to_status = AccountStatus(to_status)
@@ -218,8 +220,9 @@ def account_change_status(*, account: Account, to_status: str, reason: str, acto
                     f"and {locked.frozen} frozen; it can be closed only at zero.",
                     account_no=locked.account_no,
                 )
-            if Hold.objects.filter(account=locked, status__in=ACTIVE_HOLD_STATUSES).exists():
-                raise IllegalTransition(f"Account {locked.account_no} has active holds.", account_no=locked.account_no)
+            for refusal in close_refusals.answers(locked):
+                if refusal:
+                    raise IllegalTransition(refusal, account_no=locked.account_no)
             update["closed_on"] = timezone.localdate()
         Account.objects.filter(pk=locked.pk).update(**update)
         AccountStatusChange.objects.create(
