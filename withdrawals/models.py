@@ -291,6 +291,9 @@ class PayoutInstruction(models.Model):
     sent_at = models.DateTimeField(auto_now_add=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     last_queried_at = models.DateTimeField(null=True, blank=True)
+    # Set, and committed, before the bank is called (services.payout_transmit):
+    # the claim of the run that transmits, so no lock is held during the call.
+    transmitting_at = models.DateTimeField(null=True, blank=True)
     duplicate_answers = models.PositiveIntegerField(default=0)
     # The bank says it paid an instruction whose withdrawal was already
     # failed over or cancelled: money left without a settlement. Finance must

@@ -1,15 +1,19 @@
-"""The shared kernel: the one amount parser and the one permission check."""
+"""The shared kernel: the one amount parser, the one permission check, and
+work enqueued by task name after a commit."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
+from celery import shared_task
 from django.contrib.auth.models import Permission
+from django.db import transaction
 
 from accounts.kernel.errors import InvalidAmount, NotAllowed
 from accounts.kernel.money import parse_amount, to_amount
 from accounts.kernel.permissions import has_permission, require_permission
+from accounts.kernel.tasks import enqueue_on_commit
 
 
 @pytest.mark.parametrize(
@@ -95,3 +99,34 @@ def test_a_permission_error_of_its_own_keeps_its_message():
     with pytest.raises(UploadNotAllowed) as refused:
         require_permission(None, "reports.import_gl", error=UploadNotAllowed)
     assert refused.value.message == "You may not upload." and refused.value.code == "forbidden"
+
+
+# ------------------------------------------------ enqueue_on_commit ----
+
+SEEN: list = []
+
+
+@shared_task(name="tests.accounts.test_kernel.remember")
+def remember(value):
+    SEEN.append(value)
+    return value
+
+
+@pytest.mark.django_db
+def test_a_task_enqueued_by_name_runs_after_the_commit(django_capture_on_commit_callbacks):
+    SEEN.clear()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with transaction.atomic():
+            enqueue_on_commit("tests.accounts.test_kernel.remember", 7)
+            assert SEEN == []  # not before the commit
+    assert len(callbacks) == 1 and SEEN == [7]  # eager (no broker): run here
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_transaction_enqueues_nothing():
+    SEEN.clear()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        enqueue_on_commit("tests.accounts.test_kernel.remember", 8)
+        raise RuntimeError("refused")
+    enqueue_on_commit("tests.accounts.test_kernel.remember", 9)  # outside a transaction: at once
+    assert SEEN == [9]
