@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.kernel.errors import LedgerError
-from config.staff import paginate, querystring_without, staff_page
+from accounts.kernel.pages import paginate, querystring_without, staff_page
 
 from . import recon_selectors as selectors
 from . import recon_work as work

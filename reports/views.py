@@ -21,8 +21,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.kernel.errors import LedgerError
+from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.models import Account, Category, Entity
-from config.staff import paginate, querystring_without, staff_page
 from postings.models import Entry
 
 from . import charts, selectors

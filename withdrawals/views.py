@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.kernel.errors import LedgerError
 from accounts.kernel.money import as_money, currency_places
-from config.staff import paginate, querystring_without, staff_page
+from accounts.kernel.pages import paginate, querystring_without, staff_page
 
 from . import gateways, selectors, services
 from .exceptions import UnknownWithdrawal
