@@ -3,6 +3,10 @@
 Balances, frozen amounts and statuses are never saved from a form: opening an
 account, changing a credit line and every status change (止付/止收/冻结/销户)
 go through ``accounts.services``, which lock the row and write the history.
+
+What the ledger adds to these pages (entries, holds, pending buffered entries,
+hot-account switches) is postings' and is added by ``postings/account_admin.py``,
+which registers the account and account-type admins with those parts.
 """
 
 from __future__ import annotations
@@ -13,21 +17,9 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import flatten_fieldsets
 from django.template.response import TemplateResponse
-from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 
-from postings.admin import (
-    LedgerErrorMessagesMixin,
-    ReadOnlyAdminMixin,
-    admin_link,
-    changelist_url,
-    money,
-    money_column,
-)
-from postings.buffers import buffers_flush, posting_mode_set
-from postings.exceptions import LedgerError
-from postings.models import Entry, Hold
-from postings.selectors import account_balance
+from accounts.kernel.admin import LedgerErrorMessagesMixin, ReadOnlyAdminMixin, admin_link, money, money_column
+from accounts.kernel.errors import LedgerError
 
 from .models import (
     Account,
@@ -39,7 +31,6 @@ from .models import (
     Customer,
     Entity,
     Member,
-    PostingMode,
 )
 from .services import (
     account_change_status,
@@ -47,8 +38,6 @@ from .services import (
     account_set_credit_limit,
     account_type_save,
 )
-
-RECENT_HOLDS = 10
 
 
 @admin.register(Entity)
@@ -123,8 +112,6 @@ class AccountTypeAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
     list_filter = ("category", "allow_negative")
     search_fields = ("code", "name", "subject_code")
 
-    actions = ("make_buffered", "make_realtime")
-
     def get_readonly_fields(self, request, obj=None):
         # Mirrors the rule account_type_save enforces, so the form does not
         # offer what saving would refuse. The posting mode changes through
@@ -137,27 +124,6 @@ class AccountTypeAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         account_type_save(account_type=obj)
-
-    @admin.action(
-        description="Make buffered (hot account, 缓冲记账), with every account of the type", permissions=["change"]
-    )
-    def make_buffered(self, request, queryset):
-        set_posting_mode(self, request, queryset, PostingMode.BUFFERED, kind="account_type")
-
-    @admin.action(description="Make real-time (实时记账), with every account of the type", permissions=["change"])
-    def make_realtime(self, request, queryset):
-        set_posting_mode(self, request, queryset, PostingMode.REALTIME, kind="account_type")
-
-
-def set_posting_mode(model_admin, request, queryset, mode: str, *, kind: str) -> None:
-    """Through the service, one row at a time; one refusal does not stop the others."""
-    changed = 0
-    for obj in queryset.order_by("pk"):
-        try:
-            changed += posting_mode_set(mode=mode, actor=request.user.get_username(), **{kind: obj})
-        except LedgerError as exc:
-            model_admin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
-    model_admin.message_user(request, f"{changed} account(s) now {PostingMode(mode).label}.", messages.SUCCESS)
 
 
 # ------------------------------------------------------------ accounts ----
@@ -231,7 +197,6 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
         "available_display",
         "status",
         "posting_mode",
-        "entries_count",
     )
     list_filter = ("entity", "account_type", "category", "status", "currency", "posting_mode")
     search_fields = ("account_no", "member__member_no", "member__name")
@@ -244,9 +209,6 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
         "block",
         "unblock",
         "close",
-        "make_buffered",
-        "make_realtime",
-        "flush_pending",
     )
 
     balance_display = AccountInline.balance_display
@@ -265,6 +227,10 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
     )
     # Editable on an open account; everything else is shown read-only.
     editable_fields = ("name", "credit_limit", "reason")
+    # Shown by the floors above (postings/account_admin.py): more money
+    # fields after the posting mode, and whole sections after the money.
+    more_money_fields: tuple[str, ...] = ()
+    more_fieldsets: tuple = ()
 
     def has_delete_permission(self, request, obj=None):
         return False  # accounts are closed (销户), never deleted
@@ -306,11 +272,11 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
                         *limit,
                         "entry_seq",
                         "posting_mode",
-                        "pending_display",
+                        *self.more_money_fields,
                     )
                 },
             ),
-            ("Ledger", {"fields": ("entries_link", "recent_holds")}),
+            *self.more_fieldsets,
         )
 
     def get_readonly_fields(self, request, obj=None):
@@ -365,76 +331,6 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
     @admin.display(description="entity", ordering="entity__code")
     def entity_code(self, obj):
         return obj.entity.code
-
-    @admin.display(description="entries", ordering="entry_seq")
-    def entries_count(self, obj):
-        # entry_seq counts the account's entries without a count(*) per row.
-        return format_html('<a href="{}">{}</a>', changelist_url(Entry, account__id__exact=obj.pk), obj.entry_seq)
-
-    @admin.display(description="pending (buffered)")
-    def pending_display(self, obj):
-        seen = account_balance(account=obj)
-        if not seen.pending_count:
-            return "none"
-        age = (timezone.now() - seen.oldest_pending_at).total_seconds()
-        return format_html(
-            "{} in {} pending entries (oldest {} s); balance with pending {}",
-            money(seen.pending, obj.currency),
-            seen.pending_count,
-            int(age),
-            money(seen.total, obj.currency),
-        )
-
-    @admin.action(description="Make buffered (hot account, 缓冲记账)", permissions=["change"])
-    def make_buffered(self, request, queryset):
-        set_posting_mode(self, request, queryset, PostingMode.BUFFERED, kind="account")
-
-    @admin.action(description="Make real-time (实时记账), applying what is pending", permissions=["change"])
-    def make_realtime(self, request, queryset):
-        set_posting_mode(self, request, queryset, PostingMode.REALTIME, kind="account")
-
-    @admin.action(description="Apply pending (buffered) entries now", permissions=["change"])
-    def flush_pending(self, request, queryset):
-        applied = buffers_flush(account_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{applied} pending entries applied.", messages.SUCCESS)
-
-    @admin.display(description="entries")
-    def entries_link(self, obj):
-        return format_html(
-            '<a href="{}">Entries of this account</a> ({})',
-            changelist_url(Entry, account__id__exact=obj.pk),
-            obj.entry_seq,
-        )
-
-    @admin.display(description="recent holds")
-    def recent_holds(self, obj):
-        holds = list(obj.holds.order_by("-id")[:RECENT_HOLDS])
-        all_holds = format_html(
-            '<a href="{}">All holds of this account</a>', changelist_url(Hold, account__id__exact=obj.pk)
-        )
-        if not holds:
-            return format_html("None. {}", all_holds)
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    admin_link(h, f"H{h.id}"),
-                    money(h.amount, obj.currency),
-                    money(h.remaining, obj.currency),
-                    h.get_status_display(),
-                    h.reason,
-                    timezone.localtime(h.created_at).strftime("%Y-%m-%d %H:%M"),
-                )
-                for h in holds
-            ),
-        )
-        return format_html(
-            "<table><thead><tr><th>hold</th><th>amount</th><th>remaining</th><th>status</th><th>reason</th>"
-            "<th>placed</th></tr></thead><tbody>{}</tbody></table><p>{}</p>",
-            rows,
-            all_holds,
-        )
 
     # ------------------------------------------------ status actions ----
 

@@ -1,4 +1,6 @@
-"""The default chart of accounts shipped with the ledger.
+"""The default chart of accounts shipped with the ledger: the entity and the
+account types. The default posting rules that use them are postings'
+(``postings/chart.py``): accounts, the ground floor, knows nothing of rules.
 
 Used by the data migration and by tests that need the chart back after a
 transactional test truncated the tables. ``install_default_chart`` is
@@ -17,54 +19,6 @@ DEFAULT_ACCOUNT_TYPES = [
     ("COUPON", "Coupons and marketing (营销券)", "internal", "6601", True),
 ]
 
-# business type, description, [(direction, account parameter or None, internal type or None, amount)]
-DEFAULT_RULES = [
-    (
-        "recharge",
-        "Recharge: Dr channel clearing / Cr member cash",
-        [("D", "channel_account", None, "amount"), ("C", "member_account", None, "amount")],
-    ),
-    (
-        "withdrawal",
-        "Withdrawal: Dr member cash amount+fee / Cr channel amount / Cr fee income fee",
-        [
-            ("D", "member_account", None, "amount+fee"),
-            ("C", "channel_account", None, "amount"),
-            ("C", None, "FEE_INCOME", "fee"),
-        ],
-    ),
-    (
-        "transfer",
-        "Transfer: Dr payer cash / Cr payee cash",
-        [("D", "payer_account", None, "amount"), ("C", "payee_account", None, "amount")],
-    ),
-    (
-        "fee",
-        "Fee: Dr member cash / Cr fee income",
-        [("D", "member_account", None, "amount"), ("C", None, "FEE_INCOME", "amount")],
-    ),
-    (
-        "credit_purchase",
-        "Credit purchase: Dr member credit line / Cr merchant cash",
-        [("D", "credit_account", None, "amount"), ("C", "merchant_account", None, "amount")],
-    ),
-    (
-        "credit_repayment",
-        "Credit repayment: Dr member cash / Cr member credit line",
-        [("D", "cash_account", None, "amount"), ("C", "credit_account", None, "amount")],
-    ),
-    (
-        "agreement_debit",
-        "Agreement debit (代扣): Dr payer cash / Cr payee account",
-        [("D", "payer_account", None, "amount"), ("C", "payee_account", None, "amount")],
-    ),
-    (
-        "coupon",
-        "Coupon: Dr coupon account / Cr member cash",
-        [("D", None, "COUPON", "amount"), ("C", "member_account", None, "amount")],
-    ),
-]
-
 
 def install_default_chart(Entity, AccountType):
     Entity.objects.get_or_create(code=DEFAULT_ENTITY["code"], defaults=DEFAULT_ENTITY)
@@ -75,28 +29,9 @@ def install_default_chart(Entity, AccountType):
         )
 
 
-def install_default_rules(PostingRule, PostingRuleLeg, AccountType):
-    for business_type, description, legs in DEFAULT_RULES:
-        rule, created = PostingRule.objects.get_or_create(
-            business_type=business_type, defaults={"description": description}
-        )
-        if not created:
-            continue
-        for position, (direction, param, internal_type, amount_expr) in enumerate(legs):
-            PostingRuleLeg.objects.create(
-                rule=rule,
-                position=position,
-                direction=direction,
-                account_param=param or "",
-                internal_account_type=AccountType.objects.get(code=internal_type) if internal_type else None,
-                amount_expr=amount_expr,
-            )
-
-
-def install_defaults():
-    """Both, with the live models (tests, demo)."""
+def install_default_chart_now():
+    """With the live models (tests, demo). The posting rules that go with
+    the chart are postings' to install: ``postings.chart.install_defaults``."""
     from accounts.models import AccountType, Entity
-    from postings.models import PostingRule, PostingRuleLeg
 
     install_default_chart(Entity, AccountType)
-    install_default_rules(PostingRule, PostingRuleLeg, AccountType)

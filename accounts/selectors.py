@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from postings.exceptions import UnknownAccount
+from accounts.exceptions import UnknownAccount
 
 from .models import Account, AccountType, Category, Entity
 

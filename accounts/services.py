@@ -6,21 +6,19 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from postings.exceptions import (
-    AccountClosed,
-    ChartLocked,
-    CustomerMismatch,
-    IllegalTransition,
-    InsufficientFunds,
-    LedgerValidationError,
-)
-from postings.money import to_amount
+from accounts.exceptions import AccountClosed, ChartLocked, CustomerMismatch, InsufficientFunds
+from accounts.kernel.errors import IllegalTransition, LedgerValidationError
+from accounts.kernel.money import to_amount
 
+from .kernel.errors import IdempotencyConflict
+from .kernel.hooks import Hook
+from .kernel.idempotency import canonical_amount, request_fingerprint, run_once
 from .models import (
     Account,
+    AccountOpenRequest,
     AccountStatus,
     AccountStatusChange,
     AccountType,
@@ -82,6 +80,56 @@ def member_create(*, member_no: str, customer: Customer, name: str, platform: st
     return Member.objects.create(member_no=member_no, customer=customer, name=name, platform=platform)
 
 
+DEFAULT_ID_TYPES = {"person": "resident_id", "company": "business_license"}
+
+
+def member_register(
+    *,
+    member_no: str,
+    name: str,
+    customer_kind: str,
+    customer_name: str,
+    id_no: str,
+    id_type: str = "",
+    platform: str = "wallet",
+) -> Member:
+    """Register a member (会员) of a customer (客户), the customer identified by
+    its ID document and created on first use (``customer_create``), both or
+    neither.
+
+    ``member_no`` is the idempotency key: the same member again answers the
+    first one (``replayed``), the number with other details is
+    IdempotencyConflict. Without ``id_type``, a person's document is their
+    resident ID and a company's its business licence.
+    """
+    id_type = id_type or DEFAULT_ID_TYPES.get(customer_kind, "business_license")
+    details = (name, platform, id_type, id_no)
+
+    def replay(member: Member) -> Member:
+        if (member.name, member.platform, member.customer.id_type, member.customer.id_no) != details:
+            raise IdempotencyConflict(f"Member {member.member_no} exists with other details.", member_no=member_no)
+        member.replayed = True
+        return member
+
+    def earlier() -> Member | None:
+        return Member.objects.select_related("customer").filter(member_no=member_no).first()
+
+    existing = earlier()
+    if existing is not None:
+        return replay(existing)
+    try:
+        with transaction.atomic(durable=True):
+            customer = customer_create(kind=customer_kind, name=customer_name, id_type=id_type, id_no=id_no)
+            member = member_create(member_no=member_no, customer=customer, name=name, platform=platform)
+    except (IntegrityError, LedgerValidationError):
+        existing = earlier()
+        if existing is None:
+            raise
+        return replay(existing)  # a concurrent call registered it first
+    member.replayed = False
+    return member
+
+
 # Internal account types that code finds by type (one per entity and
 # currency), besides those the posting rules name: the withdrawal fee income
 # (withdrawals.services) and reconciliation's suspense account
@@ -89,13 +137,16 @@ def member_create(*, member_no: str, customer: Customer, name: str, platform: st
 FOUND_BY_TYPE = {"FEE_INCOME", "SUSPENSE"}
 
 
-def _found_by_type(account_type: AccountType) -> bool:
-    from postings.models import PostingRuleLeg  # postings builds on accounts, not the reverse
+# The floors above answer these (accounts imports nothing above it);
+# postings registers its answers in PostingsConfig.ready().
+found_by_type = Hook("Does code above find internal accounts of this type by type? (account_type) -> bool")
+close_refusals = Hook(
+    "Why may this locked account not close? (account) -> a message, or None; e.g. postings: its active holds"
+)
 
-    return (
-        account_type.code in FOUND_BY_TYPE
-        or PostingRuleLeg.objects.filter(internal_account_type=account_type, rule__active=True).exists()
-    )
+
+def _found_by_type(account_type: AccountType) -> bool:
+    return account_type.code in FOUND_BY_TYPE or any(found_by_type.answers(account_type))
 
 
 def _refuse_a_second_found_by_type(*, entity: Entity, account_type: AccountType, currency: str) -> None:
@@ -164,6 +215,59 @@ def account_open(
     return account
 
 
+def account_open_once(
+    *,
+    source_system: str,
+    request_no: str,
+    entity: Entity,
+    account_type: AccountType,
+    currency: str | None = None,
+    member: Member | None = None,
+    name: str = "",
+    credit_limit: Decimal | str = "0",
+) -> Account:
+    """``account_open`` under a caller's request number: a retry answers the
+    account opened the first time (``replayed``), the number with other
+    details is IdempotencyConflict. The number is kept in AccountOpenRequest,
+    in the transaction that opens the account."""
+    currency = currency or entity.base_currency
+    fingerprint = request_fingerprint(
+        op="account",
+        entity=entity.code,
+        account_type=account_type.code,
+        currency=currency,
+        member_no=member.member_no if member else None,
+        credit_limit=canonical_amount(credit_limit),
+        name=name,
+    )
+
+    def write() -> AccountOpenRequest:
+        account = account_open(
+            entity=entity,
+            account_type=account_type,
+            currency=currency,
+            member=member,
+            name=name,
+            credit_limit=credit_limit,
+        )
+        return AccountOpenRequest.objects.create(
+            source_system=source_system, request_no=request_no, fingerprint=fingerprint, account=account
+        )
+
+    with transaction.atomic(durable=True):
+        opened = run_once(
+            AccountOpenRequest,
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            what="account",
+            write=write,
+        )
+    account = opened.account
+    account.replayed = opened.replayed
+    return account
+
+
 # status -> statuses it may move to. Closing is final.
 STATUS_TRANSITIONS = {
     AccountStatus.ACTIVE: {
@@ -200,8 +304,6 @@ def account_change_status(*, account: Account, to_status: str, reason: str, acto
     Closing needs a zero balance and no active holds, so no money is ever
     stranded in a closed account.
     """
-    from postings.models import ACTIVE_HOLD_STATUSES, Hold
-
     if not reason.strip():
         raise LedgerValidationError("A reason is required for a status change.", reason=reason)
     to_status = AccountStatus(to_status)
@@ -224,8 +326,9 @@ def account_change_status(*, account: Account, to_status: str, reason: str, acto
                     f"and {locked.frozen} frozen; it can be closed only at zero.",
                     account_no=locked.account_no,
                 )
-            if Hold.objects.filter(account=locked, status__in=ACTIVE_HOLD_STATUSES).exists():
-                raise IllegalTransition(f"Account {locked.account_no} has active holds.", account_no=locked.account_no)
+            for refusal in close_refusals.answers(locked):
+                if refusal:
+                    raise IllegalTransition(refusal, account_no=locked.account_no)
             update["closed_on"] = timezone.localdate()
         Account.objects.filter(pk=locked.pk).update(**update)
         AccountStatusChange.objects.create(

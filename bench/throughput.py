@@ -134,9 +134,9 @@ def build_ledger(args) -> dict:
     then funded through batch postings, so the identity holds."""
     from django.db import connection, transaction
 
-    from accounts.chart import install_defaults
     from accounts.models import Account, AccountType, Customer, Entity, Member
     from accounts.services import account_number
+    from postings.chart import install_defaults
     from postings.services import Leg, PostingRequest, posting_create_batch
 
     install_defaults()

@@ -244,7 +244,7 @@ BUFFER_FLUSH_BATCH = int(os.environ.get("BUFFER_FLUSH_BATCH", "5000"))
 BUFFER_ALERT_SECONDS = int(os.environ.get("BUFFER_ALERT_SECONDS", "60"))
 
 # Withdrawals. A PayingBank names its gateway by a key of BANK_GATEWAYS.
-BANK_GATEWAYS = {"sandbox": "withdrawals.gateways.SandboxBank"}
+BANK_GATEWAYS = {"sandbox": "withdrawals.sandbox.SandboxBank"}
 SANDBOX_BANK_CALLBACK_SECONDS = int(os.environ.get("SANDBOX_BANK_CALLBACK_SECONDS", "3"))
 # An unanswered instruction is queried after this long, and flagged stuck on
 # the payout desk after PAYOUT_STUCK_AFTER_MINUTES.

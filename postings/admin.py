@@ -3,109 +3,39 @@ plus the posting rules finance configures.
 
 Postings, entries, holds and hold events are history written only by
 ``postings.services``; here they can be looked at, never added, changed or
-deleted, whatever a user's permissions (superusers included). The helpers at
-the top are shared with ``accounts.admin``.
+deleted, whatever a user's permissions (superusers included). The account
+admin's ledger parts (entries, holds, pending entries, hot-account switches)
+are in ``postings/account_admin.py``; the helpers every app's admin shares
+are in the kernel (``accounts.kernel.admin``) and still named here.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
-from operator import attrgetter
-from urllib.parse import urlencode
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.options import ShowFacets
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Model
-from django.http import HttpResponseRedirect
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 
+from accounts.kernel.admin import (  # noqa: F401 (shared helpers, named here for other admins)
+    LedgerErrorMessagesMixin,
+    ReadOnlyAdminMixin,
+    admin_link,
+    changelist_url,
+    money,
+    money_column,
+)
 from accounts.models import Account
 
-from .exceptions import LedgerError
+from . import account_admin  # noqa: F401 (registers the account pages with their ledger parts)
 from .models import AccountingCalendar, AccountingDay, Entry, Hold, HoldEvent, Posting, PostingRule, PostingRuleLeg
-from .money import as_money
 
 # ------------------------------------------------------------- helpers ----
 
 BIGINT_MAX = 2**63 - 1
-
-
-def money(amount: Decimal | None, currency: str) -> str:
-    """An amount with its currency, as finance reads it (CN¥1,234.50)."""
-    if amount is None:
-        return "-"
-    return str(as_money(amount, currency))
-
-
-def money_column(field: str, description: str, *, currency: str = "currency", sortable: bool = True):
-    """A list or read-only column showing ``obj.<field>`` in the currency at
-    ``obj.<currency>`` (a dotted path such as ``"account.currency"``)."""
-    amount_of, currency_of = attrgetter(field), attrgetter(currency)
-
-    @admin.display(description=description, ordering=field if sortable else None)
-    def column(model_admin, obj):
-        return money(amount_of(obj), currency_of(obj))
-
-    return column
-
-
-def admin_link(obj: Model | None, text=None) -> str:
-    if obj is None:
-        return "-"
-    opts = obj._meta
-    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
-    return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
-
-
-def changelist_url(model: type[Model], **params) -> str:
-    opts = model._meta
-    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
-    return f"{url}?{urlencode(params)}" if params else url
-
-
-class ReadOnlyAdminMixin:
-    """View only, for ModelAdmins and inlines alike: these rows are the
-    ledger's history, corrected by new postings (冲正), never by editing."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class LedgerErrorMessagesMixin:
-    """A domain refusal while saving (a ``LedgerError`` from a service) comes
-    back to the user as an error message on the form, never as a 500.
-
-    ModelAdmin saves inside one transaction, so whatever the request wrote
-    before the refusal is rolled back with it. An add form is refilled from
-    the query string (the admin's own initial-data mechanism); a change form
-    reloads the stored object, which is what the refusal left in place.
-    """
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except LedgerError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            if object_id is not None:
-                return HttpResponseRedirect(request.get_full_path())
-            entered = {
-                key: value
-                for key, value in request.POST.items()
-                if key != "csrfmiddlewaretoken" and not key.startswith("_")
-            }
-            return HttpResponseRedirect(f"{request.path}?{urlencode(entered)}")
 
 
 class SerialNoSearchMixin:

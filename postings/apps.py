@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class PostingsConfig(AppConfig):
     name = "postings"
     verbose_name = "Postings (记账)"
+
+    def ready(self):
+        from . import hooks
+
+        hooks.register()

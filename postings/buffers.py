@@ -40,9 +40,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.kernel.errors import LedgerError, LedgerValidationError
 from accounts.models import Account, AccountPostingModeChange, AccountType, Entity, PostingMode
 
-from .exceptions import LedgerError, LedgerValidationError
 from .models import Entry
 
 logger = logging.getLogger(__name__)

@@ -20,9 +20,10 @@ from datetime import date, datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.kernel.errors import LedgerValidationError
 from accounts.models import Entity
 
-from .exceptions import DayClosed, LedgerValidationError
+from .exceptions import DayClosed
 from .models import AccountingCalendar, AccountingDay, DayStatus
 
 

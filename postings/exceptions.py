@@ -1,49 +1,49 @@
-"""Domain errors of the ledger.
+"""Errors of the posting engine (postings, holds, reversals, rules, days).
 
-Each carries a stable ``code`` (what the API and pages key on), a human
-message, the offending ``fields`` and the HTTP status an API should answer.
-Views turn them into messages, the API into ``{"error": {...}}``.
+The error shape (``LedgerError``: code, message, fields, HTTP status) and the
+generic errors live in the shared kernel (``accounts.kernel.errors``), the
+errors about accounts in ``accounts.exceptions``; both are named here too, so
+``from postings.exceptions import ...`` keeps working while the branches of
+issue 17 are merged (import them from their home in new code).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from accounts.exceptions import AccountClosed, ChartLocked, CustomerMismatch, InsufficientFunds, UnknownAccount
+from accounts.kernel.errors import (
+    CurrencyMismatch,
+    IdempotencyConflict,
+    IllegalTransition,
+    InvalidAmount,
+    LedgerError,
+    LedgerValidationError,
+)
 
-
-class LedgerError(Exception):
-    code = "ledger_error"
-    http_status = 422
-    default_message = "The ledger refused the request."
-
-    def __init__(self, message: str | None = None, **fields: Any):
-        self.message = message or self.default_message
-        self.fields = fields
-        super().__init__(self.message)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "fields": {k: str(v) for k, v in self.fields.items()}}
-
-
-class LedgerValidationError(LedgerError):
-    code = "validation_error"
-    http_status = 400
-    default_message = "The request is not valid."
-
-
-class InvalidAmount(LedgerValidationError):
-    code = "invalid_amount"
-    default_message = "Amounts must be positive decimals with no more places than the currency allows."
-
-
-class UnknownAccount(LedgerError):
-    code = "not_found"
-    http_status = 404
-    default_message = "No such account."
-
-
-class AccountClosed(LedgerError):
-    code = "account_closed"
-    default_message = "The account is closed."
+__all__ = [
+    "AccountBlocked",
+    "AccountClosed",
+    "AlreadyReversed",
+    "BufferedDebitRefused",
+    "ChartLocked",
+    "CrossEntityPosting",
+    "CurrencyMismatch",
+    "CustomerMismatch",
+    "DayClosed",
+    "HoldExceeded",
+    "HoldNotActive",
+    "IdempotencyConflict",
+    "IllegalTransition",
+    "InsufficientFunds",
+    "InvalidAmount",
+    "LedgerError",
+    "LedgerValidationError",
+    "ReversalNotAllowed",
+    "RuleNotConfigured",
+    "UnbalancedPosting",
+    "UnknownAccount",
+    "UnknownHold",
+    "UnknownPosting",
+]
 
 
 class BufferedDebitRefused(LedgerError):
@@ -56,36 +56,14 @@ class AccountBlocked(LedgerError):
     default_message = "The account's status does not allow this direction."
 
 
-class CurrencyMismatch(LedgerError):
-    code = "currency_mismatch"
-    default_message = "The amount's currency is not the account's currency."
-
-
 class CrossEntityPosting(LedgerError):
     code = "cross_entity"
     default_message = "All accounts of one posting must belong to one accounting entity."
 
 
-class CustomerMismatch(LedgerError):
-    code = "customer_mismatch"
-    http_status = 409
-    default_message = "A customer with that ID document exists under another name or kind."
-
-
 class UnbalancedPosting(LedgerError):
     code = "unbalanced_posting"
     default_message = "Debits and credits of the posting are not equal."
-
-
-class InsufficientFunds(LedgerError):
-    code = "insufficient_funds"
-    default_message = "The account's available balance is not enough."
-
-
-class IdempotencyConflict(LedgerError):
-    code = "idempotency_conflict"
-    http_status = 409
-    default_message = "This request number was already used for a different request."
 
 
 class HoldExceeded(LedgerError):
@@ -120,19 +98,9 @@ class ReversalNotAllowed(LedgerError):
     default_message = "A reversal cannot itself be reversed."
 
 
-class IllegalTransition(LedgerError):
-    code = "illegal_transition"
-    default_message = "That status change is not allowed."
-
-
 class RuleNotConfigured(LedgerError):
     code = "rule_not_configured"
     default_message = "No active posting rule for this business type, or its accounts cannot be resolved."
-
-
-class ChartLocked(LedgerError):
-    code = "chart_locked"
-    default_message = "This account type is used by accounts; its code, category and sign rule are fixed."
 
 
 class DayClosed(LedgerError):

@@ -19,8 +19,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.kernel.money import Money, as_money
 from accounts.models import Account, AccountType, Entity, money_field
-from postings.money import Money, as_money
 
 
 class Direction(models.TextChoices):

@@ -59,28 +59,29 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from accounts.exceptions import AccountClosed, InsufficientFunds, UnknownAccount
+from accounts.kernel.errors import (
+    CurrencyMismatch,
+    IdempotencyConflict,
+    InvalidAmount,
+    LedgerError,
+    LedgerValidationError,
+)
+from accounts.kernel.money import Money, amount_and_places, currencies_with_fewer_places, to_amount
 from accounts.models import Account, AccountStatus, Category, Entity, PostingMode
 from accounts.selectors import account_get, internal_account_for
 
 from .calendar import accounting_date_for_posting
 from .exceptions import (
     AccountBlocked,
-    AccountClosed,
     AlreadyReversed,
     BufferedDebitRefused,
     CrossEntityPosting,
-    CurrencyMismatch,
     HoldExceeded,
     HoldNotActive,
-    IdempotencyConflict,
-    InsufficientFunds,
-    InvalidAmount,
-    LedgerError,
-    LedgerValidationError,
     ReversalNotAllowed,
     RuleNotConfigured,
     UnbalancedPosting,
-    UnknownAccount,
     UnknownHold,
     UnknownPosting,
 )
@@ -95,7 +96,6 @@ from .models import (
     Posting,
     PostingRule,
 )
-from .money import Money, amount_and_places, currencies_with_fewer_places, to_amount
 
 DEFAULT_SOURCE = "ledger"
 T = TypeVar("T", bound=Model)

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.http import FileResponse, StreamingHttpResponse
 
-from postings.money import currency_places
+from accounts.kernel.money import currency_places
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -4,7 +4,7 @@ so that a file is fixed in one round, and the file is refused naming them."""
 
 from __future__ import annotations
 
-from postings.exceptions import LedgerValidationError
+from accounts.kernel.errors import LedgerValidationError
 
 MAX_PROBLEMS = 20
 

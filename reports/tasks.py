@@ -1,5 +1,5 @@
 """Celery tasks of the reports app (its one tasks module, so the names
-registered in beat and used by ``reports.enqueue`` stay ``reports.tasks.*``):
+registered in beat and used by ``accounts.kernel.tasks`` stay ``reports.tasks.*``):
 thin shells over the services, safe to run twice (a done day is recomputed
 to the same rows; a run already in progress for the entity is left alone;
 matching a day again changes nothing)."""

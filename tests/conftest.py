@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.chart import install_defaults
 from accounts.models import Account, AccountType, Entity
 from accounts.services import account_open, customer_create, member_create
+from postings.chart import install_defaults
 from postings.services import posting_create_by_rule
 
 _seq = itertools.count(1)

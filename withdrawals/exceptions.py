@@ -1,7 +1,7 @@
 """Withdrawal errors, in the ledger's error shape (code, message, fields,
 HTTP status) so pages and the API explain them the same way."""
 
-from postings.exceptions import IllegalTransition, LedgerError, LedgerValidationError
+from accounts.kernel.errors import IllegalTransition, LedgerError, LedgerValidationError, NotAllowed
 
 __all__ = [
     "IllegalTransition",
@@ -16,12 +16,6 @@ __all__ = [
 class InvalidCardNumber(LedgerValidationError):
     code = "invalid_card_number"
     default_message = "The card number is not a valid bank card number."
-
-
-class NotAllowed(LedgerError):
-    code = "forbidden"
-    http_status = 403
-    default_message = "You do not have the permission for this."
 
 
 class SegregationOfDuties(LedgerError):

@@ -8,6 +8,9 @@ import uuid
 
 from django import forms
 
+from accounts.kernel.errors import InvalidAmount
+from accounts.kernel.money import parse_amount
+
 from .selectors import paying_banks_active
 
 
@@ -20,6 +23,26 @@ class CardNumberInput(forms.TextInput):
         return None
 
 
+class AmountField(forms.CharField):
+    """An amount read by the ledger's one amount parser (``parse_amount``):
+    plain digits and an optional decimal point, nothing a browser or Decimal
+    would read more generously (``1e3``, full-width digits, NaN)."""
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+    default_error_messages = {
+        "invalid": "Enter a number: plain digits with an optional decimal point, such as 100.00.",
+    }
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_amount(value)
+        except InvalidAmount:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
 def new_request_no() -> str:
     return f"staff-{uuid.uuid4().hex[:20]}"
 
@@ -30,11 +53,8 @@ class WithdrawalRequestForm(forms.Form):
     form twice records one withdrawal."""
 
     account_no = forms.CharField(label="Account number", max_length=32)
-    amount = forms.DecimalField(
+    amount = AmountField(
         label="Amount",
-        max_digits=16,
-        decimal_places=4,
-        min_value=0,
         help_text="In the account's currency; the fee is added and frozen with it.",
     )
     card_holder = forms.CharField(label="Card holder", max_length=128)

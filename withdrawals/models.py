@@ -20,9 +20,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts.kernel.money import Money, as_money
 from accounts.models import Account, Entity, Member, money_field
 from postings.models import Hold, Posting
-from postings.money import Money, as_money
 
 
 class Status(models.TextChoices):
@@ -291,6 +291,9 @@ class PayoutInstruction(models.Model):
     sent_at = models.DateTimeField(auto_now_add=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     last_queried_at = models.DateTimeField(null=True, blank=True)
+    # Set, and committed, before the bank is called (services.payout_transmit):
+    # the claim of the run that transmits, so no lock is held during the call.
+    transmitting_at = models.DateTimeField(null=True, blank=True)
     duplicate_answers = models.PositiveIntegerField(default=0)
     # The bank says it paid an instruction whose withdrawal was already
     # failed over or cancelled: money left without a settlement. Finance must

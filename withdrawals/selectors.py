@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Count, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
-from postings.money import currency_places
+from accounts.kernel.money import currency_places
 
 from .models import (
     FeeRule,

@@ -31,11 +31,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.kernel.errors import CurrencyMismatch, IdempotencyConflict, LedgerError, LedgerValidationError
+from accounts.kernel.money import Money, as_money, to_amount
+from accounts.kernel.permissions import require_permission
+from accounts.kernel.tasks import enqueue_on_commit
 from accounts.models import AccountType, Category
 from accounts.selectors import account_get, internal_account_for
 from accounts.services import luhn_check_digit
-from postings.exceptions import CurrencyMismatch, IdempotencyConflict, LedgerError, LedgerValidationError
-from postings.money import Money, as_money, to_amount
 from postings.services import (
     Leg,
     canonical_amount,
@@ -47,7 +49,7 @@ from postings.services import (
 )
 
 from . import gateways
-from .exceptions import IllegalTransition, InvalidCardNumber, NotAllowed, SegregationOfDuties, WithdrawalNotConfigured
+from .exceptions import IllegalTransition, InvalidCardNumber, SegregationOfDuties, WithdrawalNotConfigured
 from .models import (
     TRANSITIONS,
     Approval,
@@ -69,10 +71,13 @@ PERM_REQUEST = "withdrawals.request_withdrawal"
 PERM_REVIEW = "withdrawals.review_withdrawal"
 PERM_PAY = "withdrawals.pay_withdrawal"
 
+# How long a transmission's claim on an instruction stands before another run
+# may take it over (the first run died between claiming and recording).
+TRANSMIT_CLAIM_SECONDS = 300
+
 
 def _require(user: AbstractBaseUser, perm: str) -> None:
-    if user is None or not user.is_active or not user.has_perm(perm):
-        raise NotAllowed(f"{getattr(user, 'username', 'anonymous')} may not do this ({perm}).", permission=perm)
+    require_permission(user, perm)
 
 
 def _actor(user) -> str:
@@ -255,19 +260,18 @@ def withdrawal_request(
             actor=_actor(created_by) if created_by else f"member:{account.member.member_no}",
             reason=f"amount {as_money(value, account.currency)} + fee {as_money(fee, account.currency)} frozen",
         )
-        from .tasks import withdrawal_auto_review
-
-        transaction.on_commit(lambda: withdrawal_auto_review.delay(withdrawal.id))
+        enqueue_on_commit("withdrawals.tasks.withdrawal_auto_review", withdrawal.id)
         return withdrawal
 
-    withdrawal = run_once(
-        Withdrawal,
-        source_system=source_system,
-        request_no=request_no,
-        fingerprint=fingerprint,
-        what="withdrawal",
-        write=write,
-    )
+    with transaction.atomic(durable=True):  # the hold, the request and its history row, or none
+        withdrawal = run_once(
+            Withdrawal,
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            what="withdrawal",
+            write=write,
+        )
     withdrawal.replayed = withdrawal.replayed or replayed_by_race
     return withdrawal
 
@@ -279,7 +283,7 @@ def withdrawal_auto_review(*, withdrawal_id: int) -> Withdrawal:
     """Run the review rules on a new request: approved when none fires, else
     to manual review; the history row names every rule that fired. Safe to
     run twice: a request already reviewed is returned as it is."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         withdrawal = _locked(withdrawal_id)
         if withdrawal.status != Status.REQUESTED:
             return withdrawal
@@ -302,7 +306,7 @@ def withdrawal_approve(*, withdrawal_id: int, user: AbstractBaseUser, reason: st
     two: then the first keeps it in review and the second, by someone else,
     approves it."""
     _require(user, PERM_REVIEW)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         withdrawal = _locked(withdrawal_id)
         if withdrawal.status != Status.IN_REVIEW:
             raise IllegalTransition(
@@ -330,7 +334,7 @@ def _close_and_release(withdrawal_id: int, to_status: str, *, user, reason: str,
     reason = (reason or "").strip()
     if not reason:
         raise LedgerValidationError(missing_reason, reason=reason)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         withdrawal = _locked(withdrawal_id)
         _transition(withdrawal, to_status, actor=_actor(user), reason=reason, closing_reason=reason[:255])
         hold_release(
@@ -413,7 +417,7 @@ def payout_send(*, withdrawal_id: int, bank: PayingBank, user: AbstractBaseUser)
             bank=bank.code,
             gateway=bank.gateway,
         )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         withdrawal = _locked(withdrawal_id)
         if (
             bank.clearing_account.currency != withdrawal.currency
@@ -445,9 +449,7 @@ def payout_send(*, withdrawal_id: int, bank: PayingBank, user: AbstractBaseUser)
             instruction=instruction,
             reason=f"attempt {attempt} through {bank.code}",
         )
-        from .tasks import payout_transmit
-
-        transaction.on_commit(lambda: payout_transmit.delay(instruction.id))
+        enqueue_on_commit("withdrawals.tasks.payout_transmit", instruction.id)
         return instruction
 
 
@@ -471,25 +473,44 @@ def payout_send_batch(*, withdrawal_ids: Iterable[int], bank: PayingBank, user: 
 
 
 def payout_transmit(*, instruction_id: int) -> PayoutInstruction:
-    """Hand a recorded instruction to its bank's gateway. An instruction the
-    bank already acknowledged is not sent again; one the gateway could not
-    deliver stays in flight and is settled by the periodic query."""
-    with transaction.atomic():
-        # Locked while the gateway is called, so two runs of the task (a
-        # retry racing the original) hand the bank one instruction, once.
+    """Hand a recorded instruction to its bank's gateway, with no database
+    transaction open while the bank is called, so a slow bank holds no lock:
+
+    1. claim: the instruction is marked as transmitting (``transmitting_at``)
+       and committed; a run that finds it claimed, acknowledged (``bank_ref``)
+       or answered does nothing, so two runs of the task (a retry racing the
+       original) hand the bank one instruction, once;
+    2. call the bank;
+    3. record its reference in a new transaction.
+
+    A bank that could not be reached gives the claim back (the instruction
+    stays in flight, sent again by a retry or settled by the periodic query).
+    A claim whose run died between 1 and 3 is taken over after
+    ``TRANSMIT_CLAIM_SECONDS``: the bank dedupes an instruction by its number.
+    """
+    with transaction.atomic(durable=True):
         instruction = (
             PayoutInstruction.objects.select_for_update(no_key=True, of=("self",))
             .select_related("withdrawal", "bank")
             .get(pk=instruction_id)
         )
-        if instruction.bank_ref or instruction.status != InstructionStatus.SENT:
+        now = timezone.now()
+        claimed = instruction.transmitting_at is not None and (
+            now - instruction.transmitting_at < timedelta(seconds=TRANSMIT_CLAIM_SECONDS)
+        )
+        if instruction.bank_ref or instruction.status != InstructionStatus.SENT or claimed:
             return instruction
-        gateway = gateways.gateway_for(instruction.bank.gateway)
-        try:
-            bank_ref = gateway.send(payment_order(instruction))
-        except gateways.GatewayUnavailable as exc:
-            log.warning("bank %s unreachable for %s: %s", instruction.bank.code, instruction.instruction_no, exc)
-            return instruction
+        instruction.transmitting_at = now
+        instruction.save(update_fields=["transmitting_at"])
+    gateway = gateways.gateway_for(instruction.bank.gateway)
+    try:
+        bank_ref = gateway.send(payment_order(instruction))
+    except gateways.GatewayUnavailable as exc:
+        log.warning("bank %s unreachable for %s: %s", instruction.bank.code, instruction.instruction_no, exc)
+        PayoutInstruction.objects.filter(pk=instruction.pk, transmitting_at=now).update(transmitting_at=None)
+        instruction.refresh_from_db()
+        return instruction
+    with transaction.atomic(durable=True):
         PayoutInstruction.objects.filter(pk=instruction.pk, bank_ref="").update(bank_ref=bank_ref[:64])
     instruction.refresh_from_db()
     return instruction
@@ -512,7 +533,7 @@ def payout_answer_record(
         )
     except PayoutInstruction.DoesNotExist:
         raise LedgerValidationError(f"No payout instruction {instruction_no}.", instruction_no=instruction_no) from None
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         withdrawal = _locked(withdrawal_id)
         instruction = (
             PayoutInstruction.objects.select_for_update(no_key=True, of=("self",))

@@ -22,9 +22,10 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.staff import paginate, querystring_without, staff_page
-from postings.exceptions import LedgerError
-from postings.money import as_money, currency_places
+from accounts.kernel.errors import LedgerError
+from accounts.kernel.money import as_money, currency_places
+from accounts.kernel.pages import paginate, querystring_without, staff_page
+from accounts.kernel.permissions import has_permission
 
 from . import gateways, selectors, services
 from .exceptions import UnknownWithdrawal
@@ -140,8 +141,8 @@ def withdrawal_detail(request, pk: int):
         {
             "detail": detail,
             "w": w,
-            "can_review": w.status == Status.IN_REVIEW and user.has_perm(REVIEW),
-            "can_pay": w.status in (Status.APPROVED, Status.FAILED) and user.has_perm(PAY),
+            "can_review": w.status == Status.IN_REVIEW and has_permission(user, REVIEW),
+            "can_pay": w.status in (Status.APPROVED, Status.FAILED) and has_permission(user, PAY),
             "banks": [b for b in selectors.paying_banks_active() if b.clearing_account.currency == w.currency],
         },
     )

@@ -14,7 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from postings.exceptions import LedgerValidationError
+from accounts.kernel.errors import LedgerValidationError
 
 from .models import ApiCallLog, ApiClient, ApiKey, Scope
 from .services import api_key_issue, api_key_revoke, clean_scopes, clean_source_system

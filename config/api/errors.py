@@ -6,7 +6,7 @@ for people; ``fields`` names what the error is about: for a
 ``validation_error`` each offending field (``legs[0].amount``) with what is
 wrong with it, for a ledger error the values involved (``account_no``).
 
-The ledger's domain errors (``postings.exceptions.LedgerError`` and its
+The ledger's domain errors (``accounts.kernel.errors.LedgerError`` and its
 subclasses in every app) already carry a code and an HTTP status; they are
 answered as they are. DRF's and Django's own errors are mapped below.
 ``ERROR_CODES`` is the complete list, also published in the OpenAPI schema
@@ -28,7 +28,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
-from postings.exceptions import LedgerError
+from accounts.kernel.errors import LedgerError
 
 log = logging.getLogger(__name__)
 

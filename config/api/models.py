@@ -90,23 +90,6 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
 
-class ApiAccountRequest(models.Model):
-    """The request number under which a client opened an account, so that a
-    retried ``POST /accounts`` answers with the account instead of opening a
-    second one (accounts carry no request number of their own)."""
-
-    source_system = models.CharField(max_length=32)
-    request_no = models.CharField(max_length=64)
-    fingerprint = models.CharField(max_length=64, editable=False)
-    account = models.OneToOneField("accounts.Account", on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["source_system", "request_no"], name="api_account_request_unique")
-        ]
-
-
 class ApiCallLog(models.Model):
     """One call of the API: who, which endpoint, which request, the outcome
     (``created``, ``replayed``, ``ok`` or the error code) and how long it took.

@@ -17,9 +17,9 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import fields, serializers
 
+from accounts.kernel.money import currency_places
 from accounts.models import AccountStatus, Customer, PostingMode
 from postings.models import BusinessType
-from postings.money import currency_places
 from postings.selectors import account_balance
 
 AMOUNT_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,4})?$"

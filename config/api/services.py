@@ -20,7 +20,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from postings.exceptions import LedgerValidationError
+from accounts.kernel.errors import LedgerValidationError
 
 from .models import RESERVED_SOURCE_SYSTEMS, SOURCE_SYSTEM_PATTERN, ApiCallLog, ApiClient, ApiKey, Scope
 

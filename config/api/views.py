@@ -16,36 +16,33 @@ import logging
 import re
 import time
 
-from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.kernel.errors import LedgerValidationError
 from accounts.selectors import account_get
-from accounts.services import account_change_status, account_open, customer_create, member_create
+from accounts.services import account_change_status, account_open, account_open_once, member_register
 from postings import services as posting_services
-from postings.exceptions import DayClosed, IdempotencyConflict, LedgerValidationError
+from postings.exceptions import DayClosed
 from postings.selectors import current_accounting_date
 from postings.services import (
     Leg,
-    canonical_amount,
     hold_place,
     hold_release,
     hold_settle,
     posting_create,
     posting_create_by_rule,
     posting_reverse,
-    request_fingerprint,
-    run_once,
 )
 from reports.eod import selectors as report_selectors
 from withdrawals.services import withdrawal_request
 
 from . import selectors
 from .errors import error_responses
-from .models import ApiAccountRequest, ApiClient, ApiKey
+from .models import ApiClient, ApiKey
 from .pagination import CURSOR_PARAMETER, PAGE_PARAMETER, EntryCursor, SheetPages, page_size_parameter
 from .serializers import (
     DIRECTIONS,
@@ -242,37 +239,16 @@ class MembersView(LedgerView):
         data = self.validated(MemberIn)
         self.request_no = data["member_no"]
         customer = data["customer"]
-        id_type = customer.get("id_type") or ("resident_id" if customer["kind"] == "person" else "business_license")
-        existing = selectors.member_find(member_no=data["member_no"])
-        if existing is not None:
-            return self._replay(existing, data, id_type)
-        try:
-            with transaction.atomic():  # the customer and its member, or neither
-                person = customer_create(
-                    kind=customer["kind"], name=customer["name"], id_type=id_type, id_no=customer["id_no"]
-                )
-                member = member_create(
-                    member_no=data["member_no"], customer=person, name=data["name"], platform=data["platform"]
-                )
-        except (IntegrityError, LedgerValidationError):
-            existing = selectors.member_find(member_no=data["member_no"])
-            if existing is None:
-                raise
-            return self._replay(existing, data, id_type)  # a concurrent call registered it first
-        return self.written(MemberOut(selectors.member_find(member_no=member.member_no)).data, replayed=False)
-
-    def _replay(self, member, data, id_type) -> Response:
-        same = (member.name, member.platform, member.customer.id_type, member.customer.id_no) == (
-            data["name"],
-            data["platform"],
-            id_type,
-            data["customer"]["id_no"],
+        member = member_register(
+            member_no=data["member_no"],
+            name=data["name"],
+            platform=data["platform"],
+            customer_kind=customer["kind"],
+            customer_name=customer["name"],
+            id_type=customer.get("id_type", ""),
+            id_no=customer["id_no"],
         )
-        if not same:
-            raise IdempotencyConflict(
-                f"Member {member.member_no} exists with other details.", member_no=member.member_no
-            )
-        return self.written(MemberOut(member).data, replayed=True)
+        return self.written(MemberOut(selectors.member_find(member_no=member.member_no)).data, replayed=member.replayed)
 
 
 # ------------------------------------------------------------- accounts ----
@@ -299,50 +275,21 @@ class AccountsView(LedgerView):
         entity = selectors.entity_get(code=data["entity"])
         account_type = selectors.account_type_get(code=data["account_type"])
         member = selectors.member_get(member_no=data["member_no"]) if data.get("member_no") else None
-        currency = data.get("currency") or entity.base_currency
-        credit_limit = data.get("credit_limit", "0")
-
-        def open_account():
-            return account_open(
-                entity=entity,
-                account_type=account_type,
-                currency=currency,
-                member=member,
-                name=data["name"],
-                credit_limit=credit_limit,
-            )
-
+        opening = dict(
+            entity=entity,
+            account_type=account_type,
+            currency=data.get("currency") or None,
+            member=member,
+            name=data["name"],
+            credit_limit=data.get("credit_limit", "0"),
+        )
         request_no = data.get("request_no")
         if not request_no:
-            return self.written(AccountOut(account_get(account_no=open_account().account_no)).data, replayed=False)
-        fingerprint = request_fingerprint(
-            op="account",
-            entity=entity.code,
-            account_type=account_type.code,
-            currency=currency,
-            member_no=member.member_no if member else None,
-            credit_limit=canonical_amount(credit_limit),
-            name=data["name"],
-        )
-
-        def write() -> ApiAccountRequest:
-            return ApiAccountRequest.objects.create(
-                source_system=self.client.source_system,
-                request_no=request_no,
-                fingerprint=fingerprint,
-                account=open_account(),
+            return self.written(
+                AccountOut(account_get(account_no=account_open(**opening).account_no)).data, replayed=False
             )
-
-        opened = run_once(
-            ApiAccountRequest,
-            source_system=self.client.source_system,
-            request_no=request_no,
-            fingerprint=fingerprint,
-            what="account",
-            write=write,
-        )
-        account = account_get(account_no=opened.account.account_no)
-        return self.written(AccountOut(account).data, replayed=opened.replayed)
+        opened = account_open_once(source_system=self.client.source_system, request_no=request_no, **opening)
+        return self.written(AccountOut(account_get(account_no=opened.account_no)).data, replayed=opened.replayed)
 
 
 class AccountDetailView(LedgerView):

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from accounts.chart import install_default_rules
+from postings.chart import install_default_rules
 
 
 def forwards(apps, schema_editor):

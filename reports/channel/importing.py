@@ -20,7 +20,8 @@ from datetime import date
 
 from django.db import IntegrityError, connection, transaction
 
-from ..enqueue import enqueue_on_commit
+from accounts.kernel.tasks import enqueue_on_commit
+
 from .exceptions import StatementAlreadyImported
 from .models import Channel, StatementImport, StatementLine
 from .parsing import _LINE_FIELDS, ParsedLine, _parse

@@ -50,7 +50,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from postings.exceptions import LedgerValidationError
+from accounts.kernel.errors import LedgerValidationError
 
 from .exceptions import StatementAlreadyImported, StatementFileInvalid
 from .importing import statement_import

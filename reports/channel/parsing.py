@@ -16,17 +16,14 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from postings.exceptions import InvalidAmount
-from postings.money import ZERO, to_amount
+from accounts.kernel.errors import InvalidAmount
+from accounts.kernel.money import ZERO, parse_amount, to_amount
 
 from ..refusals import Problems
 from .exceptions import StatementFileInvalid
 from .models import AmountMode, Channel, MoneyDirection
 
 IN, OUT = MoneyDirection.IN, MoneyDirection.OUT
-
-
-_PLAIN_AMOUNT = re.compile(r"[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?")
 
 
 @dataclass
@@ -361,9 +358,10 @@ def _decimal(text: str, currency: str, *, empty_is_zero: bool = False) -> tuple[
     text = (text or "").strip()
     if not text:
         return (ZERO, None) if empty_is_zero else (None, "empty")
-    if not _PLAIN_AMOUNT.fullmatch(text):
+    try:
+        value = parse_amount(text, grouped=True)
+    except InvalidAmount:
         return None, f"{text!r} is not a decimal amount"
-    value = Decimal(text.replace(",", ""))
     try:
         magnitude = to_amount(abs(value), currency, allow_zero=True)
     except InvalidAmount as exc:

@@ -24,10 +24,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.staff import paginate, querystring_without, staff_page
-from postings.exceptions import LedgerError
+from accounts.kernel.errors import LedgerError
+from accounts.kernel.pages import paginate, querystring_without, staff_page
+from accounts.kernel.tasks import send_task
 
-from ..enqueue import enqueue
 from ..exports import Column, csv_response, xlsx_response
 from . import selectors, work
 from .filters import DifferenceFilter, ReconRunFilter
@@ -45,7 +45,7 @@ def _queue_matching(request, channel: Channel, day: date) -> None:
     """Queue the day's matching; without a broker (the demo) it runs here and
     then, so a refusal (no clearing account, say) is shown at once."""
     try:
-        enqueue("reports.tasks.channel_recon_run", channel.code, day.isoformat())
+        send_task("reports.tasks.channel_recon_run", (channel.code, day.isoformat()))
     except LedgerError as exc:
         messages.error(request, f"Matching of {channel.code} on {day:%Y-%m-%d} refused: {exc.message}")
     else:

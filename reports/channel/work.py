@@ -38,10 +38,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.kernel.errors import IllegalTransition, LedgerError, LedgerValidationError
+from accounts.kernel.money import to_amount
+from accounts.kernel.permissions import NotAllowed, has_permission, require_permission  # noqa: F401 (NotAllowed: named here for callers)
 from accounts.models import Account, AccountType, Category
 from accounts.selectors import account_get, internal_account_for
-from postings.exceptions import IllegalTransition, LedgerError, LedgerValidationError
-from postings.money import to_amount
 from postings.selectors import current_accounting_date
 from postings.services import Leg, posting_create
 
@@ -57,12 +58,6 @@ TRANSITIONS: dict[str, set[str]] = {
     INVESTIGATING: {RESOLVED},
     RESOLVED: set(),
 }
-
-
-class NotAllowed(LedgerError):
-    code = "forbidden"
-    http_status = 403
-    default_message = "You do not have the permission for this."
 
 
 class SamePerson(LedgerError):
@@ -96,10 +91,7 @@ class UnknownDifference(LedgerError):
 
 
 def _require(user: AbstractBaseUser) -> None:
-    if user is None or not user.is_active or not user.has_perm(PERM_WORK):
-        raise NotAllowed(
-            f"{getattr(user, 'username', 'anonymous')} may not work differences ({PERM_WORK}).", permission=PERM_WORK
-        )
+    require_permission(user, PERM_WORK, doing="work differences")
 
 
 def _locked(difference_id: int) -> Difference:
@@ -168,7 +160,7 @@ def difference_assign(
 ) -> Difference:
     """Give the difference an owner (or take it away with ``owner=None``)."""
     _require(user)
-    if owner is not None and not (owner.is_active and owner.has_perm(PERM_WORK)):
+    if owner is not None and not has_permission(owner, PERM_WORK):
         raise LedgerValidationError(f"{owner.get_username()} cannot work differences.", owner=owner.get_username())
     with transaction.atomic(durable=True):
         diff = _locked(difference_id)

@@ -9,10 +9,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from config.staff import paginate, querystring_without, staff_page
+from accounts.kernel.pages import paginate, querystring_without, staff_page
+from accounts.kernel.tasks import send_task
 from postings.exceptions import LedgerError
 
-from ..enqueue import enqueue
 from .filters import EodRunFilter
 from .models import EodRun, RunStatus
 
@@ -61,12 +61,10 @@ def eod_retry(request, pk: int):
         messages.warning(request, f"{what} has no failed step to retry.")
     else:
         try:
-            result = enqueue(
+            result = send_task(
                 "reports.tasks.eod_run_day",
-                run.entity.code,
-                run.accounting_date.isoformat(),
-                step.name,
-                actor=request.user.get_username(),
+                (run.entity.code, run.accounting_date.isoformat(), step.name),
+                {"actor": request.user.get_username()},
             )
         except LedgerError as exc:
             messages.error(request, f"Retry from {step.name} refused: {exc.message}")

@@ -56,21 +56,21 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.kernel.errors import InvalidAmount, LedgerValidationError, NotAllowed
+from accounts.kernel.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, currency_places, parse_amount
+from accounts.kernel.permissions import require_permission
 from accounts.models import AccountType, Entity
-from postings.exceptions import LedgerError, LedgerValidationError
-from postings.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, currency_places
 
 from ..refusals import FileRefused, Problems
 from .models import GlImport, GlImportRow
@@ -91,7 +91,6 @@ COLUMNS = {
 REQUIRED = ("subject_code", *AMOUNT_COLUMNS)
 _HEADER_NAMES = {alias.lower(): name for name, aliases in COLUMNS.items() for alias in aliases}
 
-_PLAIN_AMOUNT = re.compile(r"[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?")
 _DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d")
 
 
@@ -116,7 +115,7 @@ class GlFileAlreadyImported(LedgerValidationError):
         )
 
 
-class GlImportNotAllowed(LedgerError):
+class GlImportNotAllowed(NotAllowed):
     code = "forbidden"
     http_status = 403
     default_message = "You do not have the permission to upload GL trial balances."
@@ -136,8 +135,7 @@ class Cell:
 
 def gl_import(*, entity: Entity, accounting_date: date, file_name: str, content: bytes, user) -> GlImport:
     """Check the whole file, then store it with its rows in one transaction."""
-    if user is None or not user.is_active or not user.has_perm(PERM_IMPORT_GL):
-        raise GlImportNotAllowed(permission=PERM_IMPORT_GL)
+    require_permission(user, PERM_IMPORT_GL, error=GlImportNotAllowed)
     sha256 = hashlib.sha256(content).hexdigest()
     earlier = GlImport.objects.select_related("entity", "uploaded_by").filter(file_sha256=sha256).first()
     if earlier is not None:
@@ -344,12 +342,10 @@ def _amount(value, currency: str) -> tuple[Decimal | None, str | None]:
         amount = Decimal(repr(value))
     else:
         text = str(value).strip()
-        if not _PLAIN_AMOUNT.fullmatch(text):
-            return None, f"{_shown(value)} is not a decimal amount (digits, an optional sign and decimal point)"
         try:
-            amount = Decimal(text.replace(",", ""))
-        except InvalidOperation:
-            return None, f"{_shown(value)} is not a decimal amount"
+            amount = parse_amount(text, grouped=True)
+        except InvalidAmount:
+            return None, f"{_shown(value)} is not a decimal amount (digits, an optional sign and decimal point)"
     if not amount.is_finite():
         return None, f"{_shown(value)} is not a decimal amount"
     places = currency_places(currency)

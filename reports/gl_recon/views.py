@@ -8,8 +8,8 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.models import Entity
-from config.staff import paginate, querystring_without, staff_page
 from postings.exceptions import LedgerError
 
 from ..eod.models import DailyBalance

@@ -18,8 +18,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.models import Account, Category, Entity
-from config.staff import paginate, querystring_without, staff_page
 from postings.buffers import buffers_flush
 from postings.models import Entry
 from postings.selectors import buffer_depths, identity_totals

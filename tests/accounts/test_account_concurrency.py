@@ -2,9 +2,9 @@
 
 import pytest
 
+from accounts.kernel.errors import LedgerValidationError
 from accounts.models import Account
 from accounts.services import account_open
-from postings.exceptions import LedgerValidationError
 from tests.postings.test_concurrency import run_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)

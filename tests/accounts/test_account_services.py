@@ -4,6 +4,8 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.exceptions import AccountClosed, ChartLocked, CustomerMismatch, InsufficientFunds
+from accounts.kernel.errors import IllegalTransition, LedgerValidationError
 from accounts.models import AccountStatusChange, Customer
 from accounts.services import (
     account_change_status,
@@ -12,14 +14,6 @@ from accounts.services import (
     account_type_save,
     customer_create,
     luhn_check_digit,
-)
-from postings.exceptions import (
-    AccountClosed,
-    ChartLocked,
-    CustomerMismatch,
-    IllegalTransition,
-    InsufficientFunds,
-    LedgerValidationError,
 )
 from postings.services import hold_place
 

@@ -11,10 +11,12 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client
 
+import accounts.exceptions
+import accounts.kernel.errors
 import postings.exceptions
 import withdrawals.exceptions
+from accounts.kernel.errors import LedgerError
 from config.api import errors
-from postings.exceptions import LedgerError
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +83,7 @@ def test_error_schemas_list_the_codes_of_their_status(schema):
 
 
 def _ledger_errors():
-    for module in (postings.exceptions, withdrawals.exceptions, errors):
+    for module in (accounts.kernel.errors, accounts.exceptions, postings.exceptions, withdrawals.exceptions, errors):
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, LedgerError) and cls.__module__ == module.__name__:
                 yield cls

@@ -4,10 +4,10 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.kernel.errors import LedgerError
+from accounts.kernel.money import Money
 from accounts.services import account_change_status
-from postings.exceptions import LedgerError
 from postings.models import Entry, Hold, HoldEvent, Posting
-from postings.money import Money
 from postings.services import Leg, hold_place, hold_settle, posting_create, posting_create_by_rule
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,10 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from accounts.exceptions import InsufficientFunds
 from accounts.services import account_change_status
 from postings import services
-from postings.exceptions import HoldExceeded, HoldNotActive, InsufficientFunds
+from postings.exceptions import HoldExceeded, HoldNotActive
 from postings.models import Entry, Posting
 from postings.selectors import account_chain_breaks, identity_totals
 from postings.services import Leg, PostingRequest, hold_place, hold_settle, posting_create, posting_create_batch

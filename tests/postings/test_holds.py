@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from postings.exceptions import HoldExceeded, HoldNotActive, IdempotencyConflict
+from accounts.kernel.errors import IdempotencyConflict
+from postings.exceptions import HoldExceeded, HoldNotActive
 from postings.models import HoldEvent, HoldStatus
 from postings.selectors import account_chain_breaks, identity_totals
 from postings.services import Leg, hold_place, hold_release, hold_settle, holds_expire_due
@@ -51,7 +52,7 @@ def test_freeze_lowers_available_not_balance(ledger, wallet):
 
 
 def test_frozen_money_cannot_be_spent_elsewhere(ledger, wallet):
-    from postings.exceptions import InsufficientFunds
+    from accounts.exceptions import InsufficientFunds
     from postings.services import posting_create
 
     place(wallet, "900")
@@ -89,7 +90,7 @@ def test_partial_settle_then_release_the_rest(ledger, wallet):
 
 @pytest.mark.parametrize("business_type", ["reversal", "lunch"])
 def test_a_settlement_needs_a_known_business_type_and_changes_nothing_otherwise(ledger, wallet, business_type):
-    from postings.exceptions import LedgerValidationError
+    from accounts.kernel.errors import LedgerValidationError
 
     escrow = ledger.internal("ESCROW")
     hold = place(wallet, "300")

@@ -15,13 +15,14 @@ import psycopg
 import pytest
 from django.db import connection
 
+from accounts.exceptions import InsufficientFunds
+from accounts.kernel.errors import IdempotencyConflict, LedgerError
+from accounts.kernel.money import Money
 from accounts.models import Account, Entity, PostingMode
 from accounts.services import account_change_status
 from postings import services
 from postings.buffers import buffers_flush, posting_mode_set
-from postings.exceptions import IdempotencyConflict, InsufficientFunds, LedgerError
 from postings.models import Entry, Posting
-from postings.money import Money
 from postings.selectors import account_chain_breaks, identity_totals
 from postings.services import Leg, PostingRequest, posting_create, posting_create_batch
 

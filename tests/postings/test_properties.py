@@ -17,8 +17,8 @@ from django.db.models import Sum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.kernel.errors import LedgerError
 from accounts.models import Account, Category
-from postings.exceptions import LedgerError
 from postings.models import ACTIVE_HOLD_STATUSES, Hold, Posting
 from postings.selectors import account_chain_breaks, account_signed_turnover, identity_totals
 from postings.services import (

@@ -4,7 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from postings.exceptions import AlreadyReversed, IdempotencyConflict, InsufficientFunds, ReversalNotAllowed
+from accounts.exceptions import InsufficientFunds
+from accounts.kernel.errors import IdempotencyConflict
+from postings.exceptions import AlreadyReversed, ReversalNotAllowed
 from postings.models import Posting
 from postings.selectors import account_chain_breaks, identity_totals
 from postings.services import Leg, posting_create, posting_reverse

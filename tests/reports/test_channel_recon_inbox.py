@@ -264,7 +264,7 @@ def test_a_missing_inbox_is_nothing_to_do(tmp_path, settings):
 
 
 def stand_in_for_matching(monkeypatch, stand_in) -> None:
-    """The import queues the matching by task name (reports.enqueue): put the
+    """The import queues the matching by task name (accounts.kernel.tasks): put the
     stand-in in the Celery registry under that name."""
     monkeypatch.setitem(current_app.tasks, "reports.tasks.channel_recon_run", stand_in)
 

@@ -21,9 +21,9 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.db import connection
 
+from accounts.kernel.errors import IllegalTransition, LedgerValidationError
 from accounts.models import AccountType
 from accounts.services import account_open
-from postings.exceptions import IllegalTransition, LedgerValidationError
 from postings.models import Entry, Posting
 from postings.selectors import account_chain_breaks, identity_totals
 from reports.channel.importing import statement_import

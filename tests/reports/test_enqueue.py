@@ -1,4 +1,4 @@
-"""Work after a commit is queued by task name (reports/enqueue.py): services
+"""Work after a commit is queued by task name (accounts/kernel/tasks.py): services
 never import reports.tasks (the circle import -> tasks -> inbox -> import is
 gone), the task is queued only once the transaction commits, and a process
 that never imported the tasks module still finds the task by its name."""
@@ -14,7 +14,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import transaction
 
-from reports.enqueue import enqueue_on_commit
+from accounts.kernel.tasks import enqueue_on_commit
 
 REPORTS = Path(settings.BASE_DIR) / "reports"
 MATCHING = "reports.tasks.channel_recon_run"
@@ -93,8 +93,8 @@ def test_a_process_that_never_imported_the_tasks_finds_them_by_name():
     script = (
         "import sys, django; django.setup()\n"
         "assert 'reports.tasks' not in sys.modules\n"
-        "from reports.enqueue import _task\n"
-        "print(_task('reports.tasks.eod_run_day').name)\n"
+        "from accounts.kernel.tasks import task_by_name\n"
+        "print(task_by_name('reports.tasks.eod_run_day').name)\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
     done = subprocess.run(

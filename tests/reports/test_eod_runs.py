@@ -7,8 +7,9 @@ from datetime import date
 import pytest
 from django.db import connection
 
+from accounts.kernel.errors import LedgerValidationError
 from postings.calendar import day_cut
-from postings.exceptions import DayClosed, LedgerValidationError
+from postings.exceptions import DayClosed
 from postings.models import AccountingDay, DayStatus
 from postings.services import posting_create_by_rule
 from reports.eod import services

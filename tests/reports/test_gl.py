@@ -37,7 +37,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import Workbook
 
-from postings.exceptions import LedgerValidationError
+from accounts.kernel.errors import LedgerValidationError
 from reports.gl_recon.models import GlImport, GlImportRow
 from reports.gl_recon.selectors import gl_differences
 from reports.gl_recon.services import GlFileAlreadyImported, GlFileInvalid, GlImportNotAllowed, gl_import

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.kernel.errors import LedgerError
+from accounts.kernel.money import Money
 from accounts.services import account_change_status
-from postings.exceptions import LedgerError
-from postings.money import Money
-from withdrawals import gateways, tasks
+from withdrawals import gateways, sandbox, tasks
 from withdrawals.models import InstructionStatus, PayingBank, Status
 from withdrawals.services import (
     payout_answer_record,
@@ -372,13 +372,13 @@ def test_auto_review_twice_changes_nothing(desk):
 def bank_sends(monkeypatch):
     """Count what reaches the sandbox bank."""
     sent = []
-    original = gateways.SandboxBank.send
+    original = sandbox.SandboxBank.send
 
     def send(self, order):
         sent.append(order.instruction_no)
         return original(self, order)
 
-    monkeypatch.setattr(gateways.SandboxBank, "send", send)
+    monkeypatch.setattr(sandbox.SandboxBank, "send", send)
     return sent
 
 
@@ -404,15 +404,15 @@ def test_transmit_twice_sends_once(desk, bank_sends):
 
 def test_an_unreachable_bank_is_sent_again_on_retry(desk, bank_sends, monkeypatch):
     w, instruction = paying(desk, card_number=CARD_SILENT_PAID)
-    original = gateways.SandboxBank.send
+    original = sandbox.SandboxBank.send
 
     def down(self, order):
         raise gateways.GatewayUnavailable("connection reset")
 
-    monkeypatch.setattr(gateways.SandboxBank, "send", down)
+    monkeypatch.setattr(sandbox.SandboxBank, "send", down)
     assert payout_transmit(instruction_id=instruction.id).bank_ref == ""  # in flight, fate unknown
     assert desk.fresh(w).status == Status.PAYING
-    monkeypatch.setattr(gateways.SandboxBank, "send", original)
+    monkeypatch.setattr(sandbox.SandboxBank, "send", original)
     assert payout_transmit(instruction_id=instruction.id).bank_ref == f"SBX-{instruction.instruction_no}"
 
 

@@ -18,8 +18,8 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
+from accounts.exceptions import InsufficientFunds
 from accounts.models import Account
-from postings.exceptions import InsufficientFunds
 from postings.models import ACTIVE_HOLD_STATUSES, Hold, Posting
 from postings.selectors import account_chain_breaks
 from postings.services import Leg, posting_create

@@ -2,8 +2,8 @@
 
 In the test process Celery is eager: whatever a service queues after its
 commit would run right here. To let the worker do the work, the two
-``delay`` calls the services make (auto review after a request, transmission
-after a payout is sent) are caught and recorded instead, and the test sends
+tasks the services enqueue by name (auto review after a request,
+transmission after a payout is sent) are caught and recorded instead, and the test sends
 those tasks to the worker itself. The worker then does what production does:
 reviews, hands the instruction to the sandbox bank, receives the bank's
 callback as another task on its queue (SANDBOX_BANK_CALLBACK_SECONDS=0), and
@@ -17,8 +17,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from accounts.kernel import tasks as kernel_tasks
 from accounts.models import Account
-from withdrawals import tasks
 from withdrawals.models import InstructionStatus, PayoutInstruction, Status, Withdrawal
 from withdrawals.services import payout_send, withdrawal_approve
 
@@ -34,14 +34,15 @@ D = Decimal
 def queued(monkeypatch):
     """The tasks the services would have queued, caught before they run eagerly here."""
     caught = []
-    monkeypatch.setattr(
-        tasks.withdrawal_auto_review,
-        "delay",
-        lambda *args: caught.append(("withdrawals.tasks.withdrawal_auto_review", *args)),
-    )
-    monkeypatch.setattr(
-        tasks.payout_transmit, "delay", lambda *args: caught.append(("withdrawals.tasks.payout_transmit", *args))
-    )
+    send = kernel_tasks.send_task
+
+    def catch(task_name, args=(), kwargs=None, **options):
+        if task_name in {"withdrawals.tasks.withdrawal_auto_review", "withdrawals.tasks.payout_transmit"}:
+            caught.append((task_name, *args))
+            return None
+        return send(task_name, args, kwargs, **options)
+
+    monkeypatch.setattr(kernel_tasks, "send_task", catch)
     return caught
 
 

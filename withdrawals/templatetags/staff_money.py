@@ -3,7 +3,7 @@ reads it (CN¥1,234.50), for the Decimal columns that have no ``*_money``."""
 
 from django import template
 
-from postings.money import as_money
+from accounts.kernel.money import as_money
 
 register = template.Library()
 

@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from accounts.kernel.errors import LedgerError
 from accounts.models import Account, PostingMode
 from postings.buffers import posting_mode_set
-from postings.exceptions import LedgerError
 from postings.models import Posting
 
 from .seed_demo import demo_member_count

@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from accounts.chart import install_defaults
+from accounts.kernel.errors import LedgerError
 from accounts.models import Account, AccountStatus, AccountType, Entity, Member
 from accounts.selectors import internal_account_for
 from accounts.services import (
@@ -39,7 +39,7 @@ from accounts.services import (
     customer_create,
     member_create,
 )
-from postings.exceptions import LedgerError
+from postings.chart import install_defaults
 from postings.models import Entry, Hold, Posting
 from postings.selectors import identity_totals
 from postings.services import (

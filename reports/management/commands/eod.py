@@ -18,8 +18,8 @@ from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.kernel.errors import LedgerError
 from accounts.models import Entity
-from postings.exceptions import LedgerError
 from reports.eod.models import EOD_STEPS, EodRun, RunStatus
 from reports.eod.services import eod_days_to_catch_up, eod_run, eod_run_due
 

@@ -14,8 +14,8 @@ from decimal import Decimal
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 
+from accounts.kernel.errors import LedgerError
 from accounts.models import Account, Category
-from postings.exceptions import LedgerError
 from withdrawals import services
 from withdrawals.models import PayingBank, Status, Withdrawal
 

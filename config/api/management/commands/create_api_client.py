@@ -12,9 +12,9 @@ rest to standard error. It is shown once: the ledger keeps only its hash.
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.text import slugify
 
+from accounts.kernel.errors import LedgerValidationError
 from config.api.models import ApiClient, Scope
 from config.api.services import api_client_create, api_key_issue
-from postings.exceptions import LedgerValidationError
 
 ACTOR = "manage.py create_api_client"
 

@@ -1,0 +1,124 @@
+"""Money arithmetic for the ledger: Decimal only, never float.
+
+Amounts are stored with four decimal places so that currencies with up to
+four minor digits fit one column; each currency's own exponent (CNY 2, JPY 0,
+BHD 3, from ISO 4217 via babel, which py-moneyed ships with) decides what a
+valid amount is.
+
+``parse_amount`` is the one reader of an amount written as text (the API,
+forms, the GL import, channel statements): plain ASCII digits, an optional
+sign and decimal point, and thousands commas where the source writes them.
+No exponent (``1e3``), no full-width or other scripts' digits (``１００``),
+no NaN or Infinity: each is refused with ``InvalidAmount``, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from functools import cache
+
+from babel.numbers import get_currency_precision, list_currencies
+from djmoney.money import Money
+
+from .errors import InvalidAmount
+
+AMOUNT_MAX_DIGITS = 20
+AMOUNT_DECIMAL_PLACES = 4
+ZERO = Decimal("0")
+
+__all__ = [
+    "Money",
+    "ZERO",
+    "parse_amount",
+    "to_amount",
+    "amount_and_places",
+    "currencies_with_fewer_places",
+    "currency_places",
+    "as_money",
+]
+
+
+# [0-9], not \d: \d also matches full-width and other scripts' digits,
+# which Decimal() would then silently read as numbers.
+_PLAIN = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+_PLAIN_GROUPED = re.compile(r"[+-]?([0-9]+|[0-9]{1,3}(,[0-9]{3})+)(\.[0-9]+)?")
+
+
+def parse_amount(text: str, *, field: str = "amount", grouped: bool = False) -> Decimal:
+    """The Decimal an amount written as text stands for, or InvalidAmount.
+
+    Only plain decimal writing is read: ASCII digits, an optional sign and
+    at most one decimal point with digits on both sides; ``grouped`` also
+    reads thousands commas (statements and spreadsheets write ``1,234.50``).
+    Nothing is trimmed. Whether the amount suits the ledger (positive,
+    places, size) is ``to_amount``'s question, not this one's.
+    """
+    pattern = _PLAIN_GROUPED if grouped else _PLAIN
+    if not isinstance(text, str) or not pattern.fullmatch(text):
+        raise InvalidAmount(
+            f"{field}: {text!r} is not a number (plain digits with an optional sign and decimal point; "
+            "no exponent, no spaces, no digits of other scripts).",
+            **{field: text},
+        )
+    return Decimal(text.replace(",", "") if grouped else text)
+
+
+def currency_places(currency: str) -> int:
+    return min(get_currency_precision(currency), AMOUNT_DECIMAL_PLACES)
+
+
+def to_amount(value, currency: str, *, field: str = "amount", allow_zero: bool = False) -> Decimal:
+    """A valid, positive amount in ``currency`` as a Decimal, or InvalidAmount.
+
+    Floats are refused outright: 0.1 + 0.2 is not 0.3 and a ledger must not
+    guess. Strings and ints are accepted because that is what JSON and forms
+    deliver.
+    """
+    return _amount(value, currency_places(currency), currency, field=field, allow_zero=allow_zero)
+
+
+def amount_and_places(value, *, field: str = "amount") -> tuple[Decimal, int]:
+    """to_amount before the currency is known: the amount, refused as
+    to_amount refuses it (at most the ledger's four places), and the decimal
+    places it uses, to be checked against the currency's own once that is
+    known (currencies_with_fewer_places)."""
+    amount = _amount(value, AMOUNT_DECIMAL_PLACES, "the ledger", field=field, allow_zero=False)
+    return amount, max(0, -amount.normalize().as_tuple().exponent)
+
+
+@cache
+def currencies_with_fewer_places(places: int) -> tuple[str, ...]:
+    """The currencies in which an amount with ``places`` decimals is not valid."""
+    return tuple(sorted(code for code in list_currencies() if currency_places(code) < places))
+
+
+def _amount(value, places: int, currency: str, *, field: str, allow_zero: bool) -> Decimal:
+    if isinstance(value, Money):
+        value = value.amount
+    if isinstance(value, float) or isinstance(value, bool):
+        raise InvalidAmount(
+            f"{field}: floats are not accepted for money, pass a Decimal or a string.", **{field: value}
+        )
+    if isinstance(value, str):
+        amount = parse_amount(value, field=field)
+    else:
+        try:
+            amount = Decimal(value) if not isinstance(value, Decimal) else value
+        except (InvalidOperation, TypeError, ValueError):
+            raise InvalidAmount(f"{field}: {value!r} is not a number.", **{field: value}) from None
+    if not amount.is_finite():
+        raise InvalidAmount(f"{field}: {value!r} is not a finite number.", **{field: value})
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise InvalidAmount(f"{field}: must be greater than zero, got {amount}.", **{field: value})
+    if amount.adjusted() >= AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES:
+        raise InvalidAmount(f"{field}: {amount} is too large.", **{field: value})
+    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+        raise InvalidAmount(
+            f"{field}: {currency} allows at most {places} decimal places, got {amount}.", **{field: value}
+        )
+    return amount.quantize(Decimal(1).scaleb(-AMOUNT_DECIMAL_PLACES))
+
+
+def as_money(amount: Decimal, currency: str) -> Money:
+    return Money(amount.quantize(Decimal(1).scaleb(-currency_places(currency))), currency)
