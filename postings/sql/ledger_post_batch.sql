@@ -1,3 +1,15 @@
+-- ledger_post_batch(): a batch of postings in one call (postings.services, "One call").
+--
+-- The items in order, each seeing the balances the items before it left;
+-- legs on buffered (hot) accounts as pending entries. It writes the longest
+-- run of items from the start that the rules (posting_rules.sql) allow and
+-- whose amounts have no more decimal places than their currency, and returns
+-- their postings; that they are fewer than the items given tells the caller
+-- which item it did not take: the next one, which the service posts or
+-- refuses on its own by the full path, asking the same rules, and the items
+-- after it go on in a new call (postings.services, _batch_post). An entity
+-- without a calendar raises check_violation on ledger_post_full_path: the
+-- whole call takes the full path.
 CREATE OR REPLACE FUNCTION ledger_post_batch(
     p_source text, p_posted_by text, p_request_nos text[], p_fingerprints text[], p_business_types text[],
     p_currencies text[], p_memos text[], p_external_refs text[], p_too_coarse text[],
@@ -57,19 +69,14 @@ BEGIN
           FROM legs
         WINDOW by_account AS (PARTITION BY legs.id ORDER BY legs.ord)
     )
-    SELECT least(refused, min(r.item) FILTER (WHERE NOT (
-               r.currency = r.item_currency AND r.entity_id = r.item_entity
-               AND NOT coalesce(r.item_currency = ANY(string_to_array(p_too_coarse[r.item], ',')), false)
-               AND r.status <> 'closed'
-               AND NOT (r.direction = 'D' AND r.status IN ('debit_blocked', 'blocked'))
-               AND NOT (r.direction = 'C' AND r.status IN ('credit_blocked', 'blocked'))
-               -- The sign rule (the accounts' CHECK) when an item is done with the account.
-               AND (r.posting_mode <> 'realtime' OR NOT r.item_done OR r.allow_negative
-                    OR (r.category = 'asset' AND r.after >= 0 AND r.after <= r.credit_limit - r.frozen)
-                    OR (r.category <> 'asset' AND r.after >= r.frozen))
-               -- A buffered leg may only raise the balance, unless the account may go negative.
-               AND (r.posting_mode = 'realtime'
-                    OR (r.posting_mode = 'buffered' AND (r.delta > 0 OR r.allow_negative)))))),
+    SELECT least(refused, min(r.item) FILTER (WHERE
+               -- The rules (posting_rules.sql); the sign rule when an item is done with the account.
+               ledger_leg_refusal(r.item_entity, r.item_currency, r.entity_id, r.currency, r.status, r.posting_mode,
+                                  r.category, r.allow_negative, r.direction, false) IS NOT NULL
+               OR coalesce(r.item_currency = ANY(string_to_array(p_too_coarse[r.item], ',')), false)
+               OR (r.posting_mode = 'realtime' AND r.item_done
+                   AND ledger_balance_refusal(r.category, r.allow_negative, r.after, r.frozen, r.credit_limit)
+                       IS NOT NULL))),
            -- In whatever order the rows come, the same in every array; each
            -- leg keeps its place in the batch (l_leg).
            array_agg(r.ord), array_agg(r.item), array_agg(r.id),
