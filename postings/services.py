@@ -64,6 +64,7 @@ from django.utils import timezone
 from accounts.models import Account, Category, Entity
 from accounts.selectors import account_get, internal_account_for
 
+from . import balances
 from .calendar import accounting_date_for_posting
 from .exceptions import (
     AccountBlocked,
@@ -719,26 +720,6 @@ def _write_posting(
     return posting
 
 
-# The locked accounts' new balances from arrays (the ORM's bulk_update builds a
-# CASE expression per row and column, which costs more than the rest of a
-# posting): alone, or as a CTE of the one-statement write.
-_UPDATE_BALANCES_SQL = """
-    UPDATE accounts_account AS a
-       SET balance = v.balance, frozen = v.frozen, entry_seq = v.entry_seq, updated_at = now()
-      FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::bigint[]) AS v(id, balance, frozen, entry_seq)
-     WHERE a.id = v.id
-"""
-
-
-def _balance_arrays(accounts: list[Account]) -> list[list]:
-    return [
-        [a.pk for a in accounts],
-        [a.balance for a in accounts],
-        [a.frozen for a in accounts],
-        [a.entry_seq for a in accounts],
-    ]
-
-
 _POSTING_COLUMNS = (
     "source_system",
     "request_no",
@@ -760,7 +741,8 @@ _POSTING_TYPES = ("text", "text", "text", "text", "bigint", "text", "date", "dat
 
 def _write_in_one_statement(posting: Posting, entries: list[Entry], touched: list[Account]) -> None:
     """Posting, entries and balances in one round trip: data-modifying CTEs
-    run as one statement, with every constraint and trigger as usual. The
+    run as one statement, with every constraint and trigger as usual; the
+    balances by the one writer (postings.balances). The
     statement first asks the sign rule (posting_rules.sql) of each touched
     account's new balance and frozen amount, in the order the legs name them,
     and writes nothing when it refuses one: that one's error is raised."""
@@ -787,21 +769,20 @@ def _write_in_one_statement(posting: Posting, entries: list[Entry], touched: lis
             INSERT INTO postings_entry (posting_id, {", ".join(entry_columns)}, created_at)
             SELECT p.serial_no, v.*, now() FROM p, unnest({entry_arrays}) AS v
         ), b AS (
-            UPDATE accounts_account AS a
-               SET balance = nb.balance, frozen = nb.frozen, entry_seq = nb.entry_seq, updated_at = now()
-              FROM nb
-             WHERE a.id = nb.id AND NOT EXISTS (SELECT FROM refused)
+            SELECT {balances.WRITE_CALL} AS n WHERE NOT EXISTS (SELECT FROM refused)
         )
-        SELECT p.serial_no, p.created_at, NULL::bigint, NULL::text FROM p
+        SELECT p.serial_no, p.created_at, NULL::bigint, NULL::text, (SELECT n FROM b) FROM p
          UNION ALL
-        SELECT NULL, NULL, refused.ord, refused.code FROM refused
+        SELECT NULL, NULL, refused.ord, refused.code, NULL FROM refused
     """
-    params = _balance_arrays(touched)
+    arrays = balances.write_arrays(touched)
+    params = [*arrays]
     params += [getattr(posting, c) for c in _POSTING_COLUMNS]
     params += [[getattr(e, c) for e in entries] for c in entry_columns]
+    params += arrays
     with _hot_cursor() as cursor:
         cursor.execute(sql, params, prepare=True)
-        serial_no, created_at, refused_at, code = cursor.fetchone()
+        serial_no, created_at, refused_at, code, _ = cursor.fetchone()
     if code is not None:
         raise _refusal(code, _balance_detail(touched[refused_at - 1]))
     posting.serial_no, posting.created_at = serial_no, created_at
@@ -871,9 +852,10 @@ def _insert_entries(entries: list[Entry]) -> None:
 
 
 def _save_balances(accounts: list[Account]) -> None:
-    """Write the new balances of the locked accounts: one UPDATE."""
+    """Write the new balances of the locked accounts: one statement, by the
+    one writer."""
     with _hot_cursor() as cursor:
-        cursor.execute(_UPDATE_BALANCES_SQL, _balance_arrays(accounts), prepare=True)
+        balances.balances_write(accounts, cursor=cursor)
 
 
 def _prepare_posting(
@@ -1634,7 +1616,7 @@ def hold_place(
         value = to_amount(amount, account.currency)
         frozen_before = account.frozen
         account.frozen += value
-        refusal = _frozen_write(account)
+        refusal = balances.frozen_write(account)
         if refusal is not None:
             raise _refusal(refusal, _balance_detail(account))
         hold = Hold.objects.create(
@@ -1667,26 +1649,6 @@ def hold_place(
         what="hold",
         write=write,
     )
-
-
-# A locked account's new frozen amount, unless the sign rule
-# (posting_rules.sql) refuses it: one statement, which answers the code.
-_FROZEN_WRITE_SQL = """
-    WITH refused AS (
-        SELECT ledger_balance_refusal(a.category, a.allow_negative, a.balance, %s::numeric, a.credit_limit) AS code
-          FROM accounts_account a WHERE a.id = %s
-    ), u AS (
-        UPDATE accounts_account SET frozen = %s::numeric, updated_at = now()
-         WHERE id = %s AND (SELECT code FROM refused) IS NULL
-    )
-    SELECT code FROM refused
-"""
-
-
-def _frozen_write(account: Account) -> str | None:
-    with _hot_cursor() as cursor:
-        cursor.execute(_FROZEN_WRITE_SQL, [account.frozen, account.pk, account.frozen, account.pk], prepare=True)
-        return cursor.fetchone()[0]
 
 
 def _hold_get(hold_id) -> Hold:
@@ -1804,7 +1766,8 @@ def _release(
     if value <= 0:
         raise HoldExceeded(f"Hold {hold.id} has nothing left to release.", hold_id=hold.id)
     frozen_before = account.frozen
-    Account.objects.filter(pk=account.pk).update(frozen=frozen_before - value, updated_at=timezone.now())
+    account.frozen = frozen_before - value
+    balances.balances_write([account])
     remaining = locked_hold.remaining - value
     if remaining:
         status = locked_hold.status

@@ -26,6 +26,7 @@ DECLARE
     touched boolean[]; checked boolean[];
     e_acc bigint[] := '{}'; e_seq bigint[] := '{}'; e_before numeric[] := '{}'; e_after numeric[] := '{}';
     e_frozen numeric[] := '{}';
+    w_ids bigint[] := '{}'; w_bals numeric[] := '{}'; w_frozens numeric[] := '{}'; w_seqs bigint[] := '{}';
     k int; k0 int; normal text; prior numeric; refusal text;
 BEGIN
     -- As postings.services._LOCK_SQL: real-time accounts locked in id order
@@ -113,6 +114,8 @@ BEGIN
         k := array_position(nos, p_account_nos[i]);
         CONTINUE WHEN NOT touched[k] OR checked[k];
         checked[k] := true;
+        w_ids := w_ids || ids[k]; w_bals := w_bals || bals[k]; w_frozens := w_frozens || frozens[k];
+        w_seqs := w_seqs || seqs[k];
         refusal := ledger_balance_refusal(cats[k], negs[k], bals[k], frozens[k], limits[k]);
         IF refusal IS NOT NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'LR001', MESSAGE = refusal, DETAIL = json_build_object(
@@ -136,10 +139,6 @@ BEGIN
            v.balance_after, v.frozen, v.frozen, p_business_type, o_accounting_date, o_created_at
       FROM unnest(e_acc, e_seq, p_directions, p_amounts, e_before, e_after, e_frozen)
            AS v(account_id, account_seq, direction, amount, balance_before, balance_after, frozen);
-    FOR k IN 1 .. array_length(ids, 1) LOOP
-        IF touched[k] THEN
-            UPDATE accounts_account SET balance = bals[k], entry_seq = seqs[k], updated_at = o_created_at
-             WHERE id = ids[k];
-        END IF;
-    END LOOP;
+    -- The balances: balances.sql, the one writer.
+    PERFORM ledger_balances_write(w_ids, w_bals, w_frozens, w_seqs);
 END $$;

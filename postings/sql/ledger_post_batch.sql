@@ -139,13 +139,13 @@ BEGIN
      CROSS JOIN LATERAL array_position(r_request, p_request_nos[l.item]) AS k
      ORDER BY l.leg;
 
-    -- Each account once, at its last leg.
-    UPDATE accounts_account x SET balance = f.after, entry_seq = f.seq, updated_at = created
-      FROM (SELECT DISTINCT ON (l.account_id) l.account_id, l.after, l.seq
-              FROM unnest(l_leg, l_account, l_after, l_seq) AS l(leg, account_id, after, seq)
-             WHERE l.seq IS NOT NULL
-             ORDER BY l.account_id, l.leg DESC) AS f
-     WHERE x.id = f.account_id;
+    -- Each account once, at its last leg: balances.sql, the one writer.
+    PERFORM ledger_balances_write(array_agg(f.account_id), array_agg(f.after), array_agg(f.frozen),
+                                  array_agg(f.seq))
+       FROM (SELECT DISTINCT ON (l.account_id) l.account_id, l.after, l.frozen, l.seq
+               FROM unnest(l_leg, l_account, l_after, l_frozen, l_seq) AS l(leg, account_id, after, frozen, seq)
+              WHERE l.seq IS NOT NULL
+              ORDER BY l.account_id, l.leg DESC) AS f;
 
     RETURN QUERY SELECT w.*, created FROM unnest(r_request, r_serial, r_day, r_entity, r_currency) AS w;
 END $$;

@@ -134,6 +134,8 @@ class Run:
         # Serial numbers differ between the databases: the posting's request instead.
         requests = dict(Posting.objects.filter(serial_no__in=self.postings).values_list("serial_no", "request_no"))
         message = re.sub(r"Posting (\d+)", lambda m: f"Posting <{requests.get(int(m[1]), m[1])}>", message)
+        holds = dict(Hold.objects.filter(id__in=self.holds).values_list("id", "request_no"))
+        message = re.sub(r"Hold (\d+)", lambda m: f"Hold <{holds.get(int(m[1]), m[1])}>", message)
         return ("refused", error.code, message)
 
     def step(self, op):
