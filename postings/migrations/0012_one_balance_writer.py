@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
     operations = [
         LoadSqlFiles(
             {
-                "balances.sql": "94a2c5dfb1e6b1e5909750f26297c2f82d3c6470880ca05d22020b2b0dc3e424",
+                "balances.sql": "5ef3b80f53b6d06b92cd066ad5f8ce283cba38a7e019f3aa8d39d3763e4e894f",
                 "ledger_post.sql": "1bb38bd56c1f0c4ef440ce263b906a3467e590a13ec0926bbfddad10124bff41",
                 "ledger_post_batch.sql": "bffe282a9780e18617e1f0f5f79cac6d761f34dc9f170d935e1c11f45a7abe03",
             }
