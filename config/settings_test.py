@@ -26,3 +26,7 @@ from .settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TEST_CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+
+# A second database for tests/postings/test_rule_equivalence.py: the same
+# sequences run on each, one call on and off.
+DATABASES["slow"] = {**DATABASES["default"], "NAME": DATABASES["default"]["NAME"] + "_slow", "TEST": {}}  # noqa: F405

@@ -43,6 +43,7 @@ from django.utils import timezone
 from accounts.kernel.errors import LedgerError, LedgerValidationError
 from accounts.models import Account, AccountPostingModeChange, AccountType, Entity, PostingMode
 
+from .balances import balances_write
 from .models import Entry
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,8 @@ def _flush_batch(account_id: int, *, up_to: date | None, batch_size: int) -> int
         updated = _apply(serials, seqs, befores, afters, frozen=account.frozen)
         if updated != len(rows):
             raise FlushRaced(f"Account {account.account_no}: {len(rows) - updated} entries were applied meanwhile.")
-        Account.objects.filter(pk=account.pk).update(balance=balance, entry_seq=seq, updated_at=timezone.now())
+        account.balance, account.entry_seq = balance, seq
+        balances_write([account])
         return len(rows)
 
 

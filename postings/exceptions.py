@@ -2,48 +2,12 @@
 
 The error shape (``LedgerError``: code, message, fields, HTTP status) and the
 generic errors live in the shared kernel (``accounts.kernel.errors``), the
-errors about accounts in ``accounts.exceptions``; both are named here too, so
-``from postings.exceptions import ...`` keeps working while the branches of
-issue 17 are merged (import them from their home in new code).
+errors about accounts in ``accounts.exceptions``: each error has one home.
 """
 
 from __future__ import annotations
 
-from accounts.exceptions import AccountClosed, ChartLocked, CustomerMismatch, InsufficientFunds, UnknownAccount
-from accounts.kernel.errors import (
-    CurrencyMismatch,
-    IdempotencyConflict,
-    IllegalTransition,
-    InvalidAmount,
-    LedgerError,
-    LedgerValidationError,
-)
-
-__all__ = [
-    "AccountBlocked",
-    "AccountClosed",
-    "AlreadyReversed",
-    "BufferedDebitRefused",
-    "ChartLocked",
-    "CrossEntityPosting",
-    "CurrencyMismatch",
-    "CustomerMismatch",
-    "DayClosed",
-    "HoldExceeded",
-    "HoldNotActive",
-    "IdempotencyConflict",
-    "IllegalTransition",
-    "InsufficientFunds",
-    "InvalidAmount",
-    "LedgerError",
-    "LedgerValidationError",
-    "ReversalNotAllowed",
-    "RuleNotConfigured",
-    "UnbalancedPosting",
-    "UnknownAccount",
-    "UnknownHold",
-    "UnknownPosting",
-]
+from accounts.kernel.errors import LedgerError
 
 
 class BufferedDebitRefused(LedgerError):

@@ -46,6 +46,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,7 +57,7 @@ from typing import TypeVar
 
 import psycopg
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
@@ -68,9 +70,10 @@ from accounts.kernel.errors import (
     LedgerValidationError,
 )
 from accounts.kernel.money import Money, amount_and_places, currencies_with_fewer_places, to_amount
-from accounts.models import Account, AccountStatus, Category, Entity, PostingMode
+from accounts.models import Account, Category, Entity
 from accounts.selectors import account_get, internal_account_for
 
+from . import balances
 from .calendar import accounting_date_for_posting
 from .exceptions import (
     AccountBlocked,
@@ -98,10 +101,8 @@ from .models import (
 )
 
 DEFAULT_SOURCE = "ledger"
+logger = logging.getLogger(__name__)
 T = TypeVar("T", bound=Model)
-
-DEBIT_BLOCKING = {AccountStatus.DEBIT_BLOCKED, AccountStatus.BLOCKED}
-CREDIT_BLOCKING = {AccountStatus.CREDIT_BLOCKED, AccountStatus.BLOCKED}
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def _violated_constraint(exc: IntegrityError) -> str:
     diag = getattr(exc.__cause__, "diag", None)
     if diag is not None and diag.constraint_name:
         return diag.constraint_name
-    return str(exc)  # SQLite names the columns instead
+    return str(exc)
 
 
 def _replay(existing: T, fingerprint: str, what: str) -> T:
@@ -236,8 +237,8 @@ def _one_call_or_full_path(one_call: Callable[[], T] | None, write: Callable[[],
                 return one_call()  # one statement: its own transaction
             with transaction.atomic():  # a savepoint in the caller's transaction
                 return one_call()
-        except _FullPath:
-            pass
+        except _FullPath as exc:
+            _count_full_path(exc.reason)
     with transaction.atomic():
         return write()
 
@@ -277,7 +278,7 @@ def _hot_cursor():
 # --------------------------------------------------------------- one call ----
 #
 # posting_create first tries to write the posting with one call of the
-# database function ledger_post (migration postings/0006), which
+# database function ledger_post (postings/sql/ledger_post.sql), which
 # locks the accounts as _LOCK_SQL does, takes the open day under the calendar
 # lock, writes the posting, its entries and the balances, and the tables'
 # constraints and triggers check it as they check this module's own
@@ -285,18 +286,39 @@ def _hot_cursor():
 # Python client, not the database, was what limited single postings
 # (bench/README.md, "What a posting costs").
 #
-# The function decides nothing it could refuse: whatever is not plainly
-# allowed (an account unknown, closed, blocked or in another currency or
-# entity, a buffered debit, a shortfall against the sign rule, an entity
-# without a calendar) makes it raise and write nothing, and the posting takes
-# the full path below, whose checks and messages are the only ones.
-# Everything the caller states is checked here first, the same way.
+# The rules: one authority, the database. Whether a posting may be written
+# (an account unknown, closed, blocked for the direction, in another currency
+# or entity, a buffered leg that lowers a balance, the sign rule) is decided
+# by the SQL functions of postings/sql/posting_rules.sql and nowhere else.
+# ledger_post and ledger_post_batch ask them in their own statements; the
+# full path below asks the same functions in the statement that locks the
+# accounts (the leg rules, _LOCK_SQL) and in the statement that writes the
+# posting or checks a batch (the sign rule). Each answers with a stable code,
+# and _refusal is the one place that turns a code into the LedgerError and
+# message the API shows. Why the database: the one call must decide there
+# anyway (that is what makes it one round trip), and a rule stated in Python
+# too would be a second copy that can drift; the full path's locked reads
+# and writes are statements already, so asking the rules in them costs no
+# round trip. Python keeps what is about the request rather than the
+# accounts: parsing directions and amounts, decimal places, a balanced
+# posting, business types, idempotency.
+#
+# The full path keeps only what the one call does not do: a back-dated
+# posting or a correction (its day is checked, postings.calendar), a
+# reversal, a hold's settlement (the hold row, and a debit block that does
+# not stop a hold placed before it), an entity's first posting (no calendar
+# yet), amounts with more decimal places than the account's currency (which
+# leg is wrong is in the message), and a batch's item the call did not take.
+# Every fall back from a one call to the full path is counted in
+# FULL_PATH_FALLBACKS and logged with its reason.
 # posting_create_batch does the same for a whole batch with ledger_post_batch
-# (migration postings/0008): the items up to the first one not plainly
-# allowed (migration postings/0009); that item then takes the full path on
-# its own, and the items after it a new call (_batch_post).
+# (postings/sql/ledger_post_batch.sql): the items up to the first one it does
+# not take; that item then takes the full path on its own, and the items
+# after it a new call (_batch_post).
 
 _FULL_PATH_CONSTRAINTS = {"ledger_post_full_path", "account_available_not_negative"}
+# A coded refusal of the rules (posting_rules.sql), raised by ledger_post.
+_REFUSAL_SQLSTATE = "LR001"
 # Every parameter a str, so that psycopg keys one prepared statement: no
 # currency is '', no currency too coarse is '', the arrays are literals.
 _ONE_CALL_SQL = (
@@ -304,13 +326,90 @@ _ONE_CALL_SQL = (
     "%s::numeric[], string_to_array(NULLIF(%s, ''), ','))"
 )
 
+# Falls back from a one call to the full path, by reason (readable by ops and
+# tests; per process, since it started).
+FULL_PATH_FALLBACKS: Counter[str] = Counter()
+
 
 class _FullPath(Exception):
     """The posting is not for the one call: take the full path."""
 
+    def __init__(self, reason: str = "unknown"):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _count_full_path(reason: str, n: int = 1) -> None:
+    FULL_PATH_FALLBACKS[reason] += n
+    logger.info("posting falls back to the full path: %s", reason)
+
 
 def _one_call_on() -> bool:
-    return connection.vendor == "postgresql" and getattr(settings, "POSTING_ONE_CALL", True)
+    return getattr(settings, "POSTING_ONE_CALL", True)
+
+
+_BUFFERED_DEBIT_MESSAGE = (
+    "Account {} is a buffered (hot) account that may not go negative: a leg that lowers its balance needs a "
+    "balance check and cannot be buffered. Make the account real-time, or freeze and settle through a real-time "
+    "account."
+)
+
+
+def _refusal(code: str, d: dict) -> LedgerError:
+    """The LedgerError of a refusal code of the rules (posting_rules.sql), with
+    what its message needs (``d``: from the one call's DETAIL, or from the
+    locked accounts on the full path). The only place a code becomes an error."""
+    no = d.get("account_no")
+    if code == "unknown_account":
+        return UnknownAccount(f"No account {no.replace(',', ', ')}.", account_no=no)
+    if code == "cross_entity":
+        return CrossEntityPosting(
+            f"Account {no} is in another accounting entity than {d['first_account_no']}.", account_no=no
+        )
+    if code == "currency_mismatch":
+        return CurrencyMismatch(
+            f"legs[{d['leg']}]: account {no} is in {d['account_currency']}, the posting in {d['currency']}.",
+            account_no=no,
+        )
+    if code == "account_closed":
+        return AccountClosed(f"Account {no} is closed.", account_no=no)
+    if code == "account_blocked":
+        sides = "debits" if d["direction"] == Direction.DEBIT else "credits"
+        return AccountBlocked(f"Account {no} is {d['status']}: {sides} are not allowed.", account_no=no)
+    if code == "buffered_debit_refused":
+        return BufferedDebitRefused(_BUFFERED_DEBIT_MESSAGE.format(no), account_no=no)
+    if code == "repaid_beyond_owed":
+        return InsufficientFunds(f"Account {no} would be repaid beyond what is owed.", account_no=no)
+    if code == "insufficient_funds":
+        available = d["available"]
+        what = "credit line" if d["category"] == Category.ASSET else "available balance"
+        return InsufficientFunds(
+            f"Account {no}: {what} is short by {-available} {d['account_currency']}.",
+            account_no=no,
+            available=available,
+        )
+    raise ValueError(f"unknown refusal code {code!r}")  # a rule added in SQL and not here
+
+
+def _leg_detail(i: int, account: Account, direction: str | None, currency: str, first: Account) -> dict:
+    return {
+        "leg": i,
+        "account_no": account.account_no,
+        "status": account.status,
+        "direction": direction,
+        "account_currency": account.currency,
+        "currency": currency,
+        "first_account_no": first.account_no,
+    }
+
+
+def _balance_detail(account: Account) -> dict:
+    return {
+        "account_no": account.account_no,
+        "category": account.category,
+        "account_currency": account.currency,
+        "available": account.available,
+    }
 
 
 def _one_call_arguments(legs: Sequence[Leg], currency: str | None) -> tuple[list, list, list, str | None, list]:
@@ -320,10 +419,13 @@ def _one_call_arguments(legs: Sequence[Leg], currency: str | None) -> tuple[list
     (the accounts' own, known only in the call), the amounts' decimal places
     go with the currencies that do not have that many."""
     if not all(isinstance(leg.account_no, str) for leg in legs):
-        raise _FullPath
+        raise _FullPath("account_no_not_text")
     stated = {leg.amount.currency.code for leg in legs if isinstance(leg.amount, Money)}
     if len(stated) > 1 or (currency is not None and stated - {currency}):
-        raise _FullPath
+        raise _FullPath("stated_currency")
+    # A currency stated by the amounts alone is the posting's. (The full path
+    # takes the first account's and refuses the amounts that differ: both
+    # refuse with currency_mismatch, the full path possibly at another leg.)
     currency = currency or next(iter(stated), None)
     try:
         directions = [_direction(leg.direction, i) for i, leg in enumerate(legs)]
@@ -335,10 +437,10 @@ def _one_call_arguments(legs: Sequence[Leg], currency: str | None) -> tuple[list
             amounts = [amount for amount, _ in parsed]
             too_coarse = list(currencies_with_fewer_places(max(places for _, places in parsed)))
     except LedgerError:
-        raise _FullPath from None
+        raise _FullPath("invalid_leg") from None
     debits, credits = _sides(directions, amounts)
     if debits != credits or debits == 0:
-        raise _FullPath
+        raise _FullPath("unbalanced")
     return [leg.account_no for leg in legs], directions, amounts, currency, too_coarse
 
 
@@ -395,15 +497,24 @@ def _post_in_one_call(
 
 
 def _call(sql: str, params: list, *, binary: bool = False) -> list[tuple]:
-    """The rows of one call of ledger_post or ledger_post_batch, or _FullPath
-    when the function (or the sign rule's CHECK) says the full path decides."""
+    """The rows of one call of ledger_post or ledger_post_batch; the
+    LedgerError of a refusal it raises; or _FullPath when it says the full
+    path decides."""
     try:
         with _hot_cursor() as cursor:
             cursor.execute(sql, params, prepare=True, binary=binary)
             return cursor.fetchall()
     except IntegrityError as exc:
-        if _violated_constraint(exc) in _FULL_PATH_CONSTRAINTS:
-            raise _FullPath from None
+        constraint = _violated_constraint(exc)
+        if constraint in _FULL_PATH_CONSTRAINTS:
+            diag = exc.__cause__.diag
+            raise _FullPath(diag.message_primary if constraint == "ledger_post_full_path" else constraint) from None
+        raise
+    except DatabaseError as exc:
+        diag = getattr(exc.__cause__, "diag", None)
+        if diag is not None and diag.sqlstate == _REFUSAL_SQLSTATE:
+            detail = json.loads(diag.message_detail or "{}", parse_float=Decimal, parse_int=Decimal)
+            raise _refusal(diag.message_primary, detail) from None
         raise
 
 
@@ -420,7 +531,10 @@ def _written_posting(**row) -> Posting:
 # The account columns come out of the locking CTE itself: after waiting for
 # a lock, only the rows the lock returns are the latest versions (another
 # read of accounts_account in the same statement would see the statement's
-# snapshot, from before the wait).
+# snapshot, from before the wait). The same rows answer the leg rules
+# (posting_rules.sql) for the legs of the postings to be written: one code or
+# NULL per leg, in the order given, with each posting's entity and currency
+# its first leg's account's (or the currency asked).
 _LOCK_SQL = """
 WITH locked AS (
     SELECT {account_columns} FROM accounts_account a
@@ -436,109 +550,84 @@ WITH locked AS (
     SELECT c.entity_id, c.open_date FROM postings_accountingcalendar c
      WHERE c.entity_id IN (SELECT entity_id FROM chosen)
        FOR KEY SHARE
+), asked AS (
+    SELECT q.ord, ledger_leg_refusal(
+               first_value(c.entity_id) OVER posting,
+               coalesce(nullif(q.currency, ''), first_value(c.currency) OVER posting),
+               c.entity_id, c.currency, c.status, c.posting_mode, c.category, c.allow_negative,
+               nullif(q.direction, ''), q.settling_hold) AS code
+      FROM unnest(%s::int[], %s::text[], %s::text[], %s::boolean[], %s::text[]) WITH ORDINALITY
+           AS q(posting, account_no, direction, settling_hold, currency, ord)
+      LEFT JOIN chosen c ON c.account_no = q.account_no
+    WINDOW posting AS (PARTITION BY q.posting ORDER BY q.ord)
 )
-SELECT chosen.*, {entity_columns}, calendar.open_date
+SELECT chosen.*, {entity_columns}, calendar.open_date, (SELECT array_agg(code ORDER BY ord) FROM asked)
   FROM chosen
   JOIN accounts_entity ent ON ent.id = chosen.entity_id
   LEFT JOIN calendar ON calendar.entity_id = chosen.entity_id
 """
 
 
-def _lock_accounts(account_nos: Iterable[str]) -> dict[str, Account]:
+@dataclass(frozen=True)
+class _Draft:
+    """A posting about to be written, as the leg rules see it."""
+
+    legs: Sequence[Leg]
+    currency: str | None = None
+    hold_leg: int | None = None
+
+
+def _lock_accounts(
+    account_nos: Iterable[str], drafts: Sequence[_Draft] = ()
+) -> tuple[dict[str, Account], list[list[str | None]]]:
     """The accounts of a posting, real-time ones locked ``FOR NO KEY UPDATE``
     in id order (the sort runs below the lock, so rows are locked in that
     order and two postings can never deadlock). Buffered (hot) accounts are
     read without a lock: their legs only append pending entries.
 
-    On PostgreSQL one statement also takes the entities' calendar rows
-    ``FOR KEY SHARE`` after the accounts (postings.calendar: the day cut
-    waits for this transaction) and hands each account its open day as
-    ``account.open_date``: one round trip where there were three."""
+    One statement also takes the entities' calendar rows ``FOR KEY SHARE``
+    after the accounts (postings.calendar: the day cut waits for this
+    transaction) and hands each account its open day as
+    ``account.open_date``, and answers the leg rules for the legs of each
+    of ``drafts``: the second value, one list of codes (None: allowed) per
+    draft. One round trip."""
     account_nos = set(account_nos)
-    if connection.vendor == "postgresql":
-        accounts = _lock_accounts_in_one_statement(sorted(account_nos))
-    else:
-        locked = (
-            Account.objects.select_related("entity")
-            .select_for_update(no_key=True, of=("self",))
-            .filter(account_no__in=account_nos, posting_mode=PostingMode.REALTIME)
-            .order_by("id")
-        )
-        accounts = {a.account_no: a for a in locked}
-        if len(accounts) < len(account_nos):
-            rest = account_nos - accounts.keys()
-            accounts.update(
-                (a.account_no, a) for a in Account.objects.select_related("entity").filter(account_no__in=rest)
-            )
+    asks: list[list] = [[], [], [], [], []]
+    for n, draft in enumerate(drafts):
+        for i, leg in enumerate(draft.legs):
+            key = str(getattr(leg.direction, "value", leg.direction)).strip().upper()
+            for column, value in zip(
+                asks, (n, str(leg.account_no), _DIRECTIONS.get(key, ""), i == draft.hold_leg, draft.currency or "")
+            ):
+                column.append(value)
+    accounts, codes = _lock_accounts_in_one_statement(sorted(account_nos), asks)
     missing = sorted(account_nos - accounts.keys())
     if missing:
         raise UnknownAccount(f"No account {', '.join(missing)}.", account_no=",".join(missing))
-    return accounts
+    refusals, at = [], 0
+    for draft in drafts:
+        refusals.append(codes[at : at + len(draft.legs)])
+        at += len(draft.legs)
+    return accounts, refusals
 
 
-def _lock_accounts_in_one_statement(account_nos: list[str]) -> dict[str, Account]:
+def _lock_accounts_in_one_statement(account_nos: list[str], asks: list[list]) -> tuple[dict[str, Account], list]:
     account_fields = [f.attname for f in Account._meta.concrete_fields]
     entity_fields = [f.attname for f in Entity._meta.concrete_fields]
     sql = _LOCK_SQL.format(
         account_columns=", ".join(f"a.{c}" for c in account_fields),
         entity_columns=", ".join(f"ent.{c}" for c in entity_fields),
     )
-    accounts = {}
+    accounts, codes = {}, []
     with _hot_cursor() as cursor:
-        cursor.execute(sql, [account_nos, account_nos], prepare=True)
+        cursor.execute(sql, [account_nos, account_nos, *asks], prepare=True)
         for row in cursor.fetchall():
             account = Account.from_db(connection.alias, account_fields, row[: len(account_fields)])
-            account.entity = Entity.from_db(connection.alias, entity_fields, row[len(account_fields) : -1])
-            account.open_date = row[-1]
+            account.entity = Entity.from_db(connection.alias, entity_fields, row[len(account_fields) : -2])
+            account.open_date = row[-2]
             accounts[account.account_no] = account
-    return accounts
-
-
-def _check_bufferable(account: Account, direction: str) -> None:
-    """A buffered leg is applied later without looking at the balance, so it
-    must be one that can never break the sign rule: one that raises the
-    balance, or any leg on an account that may go negative. Anything else
-    needs the balance checked now (freeze first, then settle)."""
-    if direction == account.normal_side or account.allow_negative:
-        return
-    raise BufferedDebitRefused(
-        f"Account {account.account_no} is a buffered (hot) account that may not go negative: a leg that lowers "
-        "its balance needs a balance check and cannot be buffered. Make the account real-time, or freeze and "
-        "settle through a real-time account.",
-        account_no=account.account_no,
-    )
-
-
-def _check_status(account: Account, direction: str, *, settling_hold: bool = False) -> None:
-    status = account.status
-    if status == AccountStatus.CLOSED:
-        raise AccountClosed(f"Account {account.account_no} is closed.", account_no=account.account_no)
-    if direction == Direction.DEBIT and status in DEBIT_BLOCKING and not settling_hold:
-        # A hold placed before the block is still settled: the money was
-        # committed (a withdrawal the bank has already paid) before the block.
-        raise AccountBlocked(
-            f"Account {account.account_no} is {status}: debits are not allowed.", account_no=account.account_no
-        )
-    if direction == Direction.CREDIT and status in CREDIT_BLOCKING:
-        raise AccountBlocked(
-            f"Account {account.account_no} is {status}: credits are not allowed.", account_no=account.account_no
-        )
-
-
-def _check_sign_rule(account: Account) -> None:
-    if account.allow_negative:
-        return
-    if account.category == Category.ASSET and account.balance < 0:
-        raise InsufficientFunds(
-            f"Account {account.account_no} would be repaid beyond what is owed.", account_no=account.account_no
-        )
-    if account.available < 0:
-        what = "credit line" if account.category == Category.ASSET else "available balance"
-        raise InsufficientFunds(
-            f"Account {account.account_no}: {what} is short by {-account.available} {account.currency}.",
-            account_no=account.account_no,
-            available=account.available,
-        )
+            codes = row[-1] or []
+    return accounts, codes
 
 
 @dataclass
@@ -548,29 +637,31 @@ class _CheckedLeg:
     amount: Decimal
 
 
+# Refused before the leg's direction and amount are read (the order the
+# service has always reported them in).
+_ACCOUNT_OF_ANOTHER_POSTING = {"cross_entity", "currency_mismatch"}
+
+
 def _validate_legs(
-    legs: Sequence[Leg], accounts: dict[str, Account], *, currency: str | None, hold_leg: int | None
+    legs: Sequence[Leg], accounts: dict[str, Account], *, currency: str | None, refusals: Sequence[str | None]
 ) -> tuple[list[_CheckedLeg], str]:
+    """The legs parsed, or the first one's error: the rules' refusal codes
+    (``refusals``, one per leg, from _lock_accounts) and the request's own
+    checks (directions, amounts, a stated currency, balance)."""
     first = accounts[legs[0].account_no]
     currency = currency or first.currency
     checked = []
     for i, leg in enumerate(legs):
         account = accounts[leg.account_no]
-        if account.entity_id != first.entity_id:
-            raise CrossEntityPosting(
-                f"Account {account.account_no} is in another accounting entity than {first.account_no}.",
-                account_no=account.account_no,
-            )
-        if account.currency != currency or (isinstance(leg.amount, Money) and leg.amount.currency.code != currency):
-            raise CurrencyMismatch(
-                f"legs[{i}]: account {account.account_no} is in {account.currency}, the posting in {currency}.",
-                account_no=account.account_no,
-            )
+        code = refusals[i]
+        if code in _ACCOUNT_OF_ANOTHER_POSTING:
+            raise _refusal(code, _leg_detail(i, account, None, currency, first))
+        if isinstance(leg.amount, Money) and leg.amount.currency.code != currency:
+            raise _refusal("currency_mismatch", _leg_detail(i, account, None, currency, first))
         direction = _direction(leg.direction, i)
         amount = to_amount(leg.amount, currency, field=f"legs[{i}].amount")
-        _check_status(account, direction, settling_hold=(i == hold_leg))
-        if account.is_buffered:
-            _check_bufferable(account, direction)
+        if code is not None:
+            raise _refusal(code, _leg_detail(i, account, direction, currency, first))
         checked.append(_CheckedLeg(account, direction, amount))
     debits, credits = _sides([leg.direction for leg in checked], [leg.amount for leg in checked])
     if debits != credits or debits == 0:
@@ -603,8 +694,11 @@ def _write_posting(
     reverses: Posting | None = None,
     hold_leg: int | None = None,
     corrects_date: date | None = None,
+    refusals: Sequence[str | None],
 ) -> Posting:
-    """Validate legs against locked accounts, then write posting, entries and balances."""
+    """Validate legs against locked accounts (``refusals``: the leg rules'
+    codes from _lock_accounts), then write posting, entries and balances,
+    unless the sign rule refuses the balances."""
     posting, entries, touched = _prepare_posting(
         source_system=source_system,
         request_no=request_no,
@@ -620,35 +714,10 @@ def _write_posting(
         reverses=reverses,
         hold_leg=hold_leg,
         corrects_date=corrects_date,
+        refusals=refusals,
     )
-    if connection.vendor != "postgresql":
-        posting.save()
-        _insert_entries(entries)
-        if touched:
-            _save_balances(touched)
-        return posting
     _write_in_one_statement(posting, entries, touched)
     return posting
-
-
-# The locked accounts' new balances from arrays (the ORM's bulk_update builds a
-# CASE expression per row and column, which costs more than the rest of a
-# posting): alone, or as a CTE of the one-statement write.
-_UPDATE_BALANCES_SQL = """
-    UPDATE accounts_account AS a
-       SET balance = v.balance, frozen = v.frozen, entry_seq = v.entry_seq, updated_at = now()
-      FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::bigint[]) AS v(id, balance, frozen, entry_seq)
-     WHERE a.id = v.id
-"""
-
-
-def _balance_arrays(accounts: list[Account]) -> list[list]:
-    return [
-        [a.pk for a in accounts],
-        [a.balance for a in accounts],
-        [a.frozen for a in accounts],
-        [a.entry_seq for a in accounts],
-    ]
 
 
 _POSTING_COLUMNS = (
@@ -667,28 +736,56 @@ _POSTING_COLUMNS = (
 )
 
 
+_POSTING_TYPES = ("text", "text", "text", "text", "bigint", "text", "date", "date", "text", "text", "text", "bigint")
+
+
 def _write_in_one_statement(posting: Posting, entries: list[Entry], touched: list[Account]) -> None:
     """Posting, entries and balances in one round trip: data-modifying CTEs
-    run as one statement, with every constraint and trigger as usual."""
+    run as one statement, with every constraint and trigger as usual; the
+    balances by the one writer (postings.balances). The
+    statement first asks the sign rule (posting_rules.sql) of each touched
+    account's new balance and frozen amount, in the order the legs name them,
+    and writes nothing when it refuses one: that one's error is raised."""
     entry_columns = _ENTRY_COLUMNS[1:]  # the posting's id comes from the INSERT
     entry_arrays = ", ".join(f"%s::{t}[]" for t in _ENTRY_TYPES[1:])
     sql = f"""
-        WITH p AS (
+        WITH nb AS (
+            SELECT * FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::bigint[]) WITH ORDINALITY
+                   AS v(id, balance, frozen, entry_seq, ord)
+        ), refused AS (
+            SELECT nb.ord, r.code
+              FROM nb JOIN accounts_account a ON a.id = nb.id
+             CROSS JOIN LATERAL ledger_balance_refusal(a.category, a.allow_negative, nb.balance, nb.frozen,
+                                                       a.credit_limit) AS r(code)
+             WHERE r.code IS NOT NULL
+             ORDER BY nb.ord
+             LIMIT 1
+        ), p AS (
             INSERT INTO postings_posting ({", ".join(_POSTING_COLUMNS)}, created_at)
-            VALUES ({", ".join(["%s"] * len(_POSTING_COLUMNS))}, now())
+            SELECT {", ".join(f"%s::{t}" for t in _POSTING_TYPES)}, now()
+             WHERE NOT EXISTS (SELECT FROM refused)
             RETURNING serial_no, created_at
         ), e AS (
             INSERT INTO postings_entry (posting_id, {", ".join(entry_columns)}, created_at)
             SELECT p.serial_no, v.*, now() FROM p, unnest({entry_arrays}) AS v
-        ), b AS ({_UPDATE_BALANCES_SQL})
-        SELECT serial_no, created_at FROM p
+        ), b AS (
+            SELECT {balances.WRITE_CALL} AS n WHERE NOT EXISTS (SELECT FROM refused)
+        )
+        SELECT p.serial_no, p.created_at, NULL::bigint, NULL::text, (SELECT n FROM b) FROM p
+         UNION ALL
+        SELECT NULL, NULL, refused.ord, refused.code, NULL FROM refused
     """
-    params = [getattr(posting, c) for c in _POSTING_COLUMNS]
+    arrays = balances.write_arrays(touched)
+    params = [*arrays]
+    params += [getattr(posting, c) for c in _POSTING_COLUMNS]
     params += [[getattr(e, c) for e in entries] for c in entry_columns]
-    params += _balance_arrays(touched)
+    params += arrays
     with _hot_cursor() as cursor:
         cursor.execute(sql, params, prepare=True)
-        posting.serial_no, posting.created_at = cursor.fetchone()
+        serial_no, created_at, refused_at, code, _ = cursor.fetchone()
+    if code is not None:
+        raise _refusal(code, _balance_detail(touched[refused_at - 1]))
+    posting.serial_no, posting.created_at = serial_no, created_at
     posting._state.adding = False
     posting._state.db = connection.alias
     for entry in entries:
@@ -697,13 +794,9 @@ def _write_in_one_statement(posting: Posting, entries: list[Entry], touched: lis
 
 def _insert_postings(postings: list[Posting]) -> None:
     """Insert a batch's postings (unique request numbers): one statement."""
-    if connection.vendor != "postgresql":
-        Posting.objects.bulk_create(postings)
-        return
-    types = ("text", "text", "text", "text", "bigint", "text", "date", "date", "text", "text", "text", "bigint")
     sql = (
         f"INSERT INTO postings_posting ({', '.join(_POSTING_COLUMNS)}, created_at) "
-        f"SELECT *, now() FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) "
+        f"SELECT *, now() FROM unnest({', '.join(f'%s::{t}[]' for t in _POSTING_TYPES)}) "
         "RETURNING request_no, serial_no, created_at"
     )
     with _hot_cursor() as cursor:
@@ -752,9 +845,6 @@ _INSERT_ENTRIES_SQL = (
 def _insert_entries(entries: list[Entry]) -> None:
     """Insert the entries of one or many postings: one statement. On
     PostgreSQL from arrays, which costs a fraction of the ORM's compiler."""
-    if connection.vendor != "postgresql":
-        Entry.objects.bulk_create(entries)
-        return
     for entry in entries:
         entry.posting_id = entry.posting.pk
     with _hot_cursor() as cursor:
@@ -762,12 +852,10 @@ def _insert_entries(entries: list[Entry]) -> None:
 
 
 def _save_balances(accounts: list[Account]) -> None:
-    """Write the new balances of the locked accounts: one UPDATE."""
-    if connection.vendor != "postgresql":
-        Account.objects.bulk_update(accounts, ["balance", "frozen", "entry_seq", "updated_at"])
-        return
+    """Write the new balances of the locked accounts: one statement, by the
+    one writer."""
     with _hot_cursor() as cursor:
-        cursor.execute(_UPDATE_BALANCES_SQL, _balance_arrays(accounts), prepare=True)
+        balances.balances_write(accounts, cursor=cursor)
 
 
 def _prepare_posting(
@@ -787,12 +875,14 @@ def _prepare_posting(
     hold_leg: int | None = None,
     corrects_date: date | None = None,
     open_dates: dict[int, date] | None = None,
+    refusals: Sequence[str | None],
 ) -> tuple[Posting, list[Entry], list[Account]]:
     """The posting and its entries, unsaved, with the accounts' new balances
     applied in memory (and the real-time accounts touched returned for the
-    UPDATE). Raises a LedgerError, leaving the accounts as they may be
-    half-changed: callers that go on after an error restore them."""
-    checked, currency = _validate_legs(legs, accounts, currency=currency, hold_leg=hold_leg)
+    UPDATE), in the order the legs name them; the sign rule is asked when
+    they are written. Raises a LedgerError, leaving the accounts as they may
+    be half-changed: callers that go on after an error restore them."""
+    checked, currency = _validate_legs(legs, accounts, currency=currency, refusals=refusals)
     entity = checked[0].account.entity
     now = timezone.now()
     if open_dates is not None and accounting_date is None and entity.pk in open_dates:
@@ -870,8 +960,6 @@ def _prepare_posting(
             )
         )
     touched = {leg.account.id: leg.account for leg in checked if not leg.account.is_buffered}
-    for account in touched.values():
-        _check_sign_rule(account)
     return posting, entries, list(touched.values())
 
 
@@ -940,7 +1028,7 @@ def posting_create(
     )
 
     def write() -> Posting:
-        accounts = _lock_accounts(leg.account_no for leg in legs)
+        accounts, (refusals,) = _lock_accounts((leg.account_no for leg in legs), [_Draft(legs, currency)])
         return _write_posting(
             source_system=source_system,
             request_no=request_no,
@@ -954,6 +1042,7 @@ def posting_create(
             accounting_date=accounting_date,
             external_ref=external_ref,
             corrects_date=corrects_date,
+            refusals=refusals,
         )
 
     def one_call() -> Posting:
@@ -1112,6 +1201,9 @@ def _batch_post(items, todo, fingerprints, results, *, posted_by: str, source_sy
     _BATCH_RUN_MIN), or without the one call (off, or refused for the batch
     as a whole), the items left take the full path together."""
     kw = {"posted_by": posted_by, "source_system": source_system}
+    if not _one_call_on():
+        _batch_part(items, todo, fingerprints, results, one_call=False, **kw)
+        return
     for _ in range(_BATCH_CALLS_MAX):
         if not todo:
             return
@@ -1121,9 +1213,11 @@ def _batch_post(items, todo, fingerprints, results, *, posted_by: str, source_sy
         todo = todo[stopped_at:]
         if stopped_at < _BATCH_RUN_MIN:
             break
+        _count_full_path("batch_item_not_taken")
         _batch_part(items, todo[:1], fingerprints, results, one_call=False, **kw)
         todo = todo[1:]
     if todo:
+        _count_full_path("batch_items_left", len(todo))
         _batch_part(items, todo, fingerprints, results, one_call=False, **kw)
 
 
@@ -1253,56 +1347,102 @@ _POSTINGS_OF_REQUESTS_SQL = """
 def _postings_of_requests(source_system: str, request_nos: list[str]) -> list[Posting]:
     if not request_nos:
         return []
-    if connection.vendor != "postgresql":
-        return list(Posting.objects.filter(source_system=source_system, request_no__in=request_nos))
     return list(Posting.objects.raw(_POSTINGS_OF_REQUESTS_SQL, [request_nos, source_system]))
 
 
+# The first item of a batch written by the full path whose balances the sign
+# rule (posting_rules.sql) refuses: each item's touched accounts as the item
+# leaves them, in item order.
+_BATCH_SIGN_RULE_SQL = """
+    SELECT v.ord, r.code
+      FROM unnest(%s::int[], %s::bigint[], %s::numeric[], %s::numeric[]) WITH ORDINALITY
+           AS v(item, id, balance, frozen, ord)
+      JOIN accounts_account a ON a.id = v.id
+     CROSS JOIN LATERAL ledger_balance_refusal(a.category, a.allow_negative, v.balance, v.frozen, a.credit_limit)
+           AS r(code)
+     WHERE r.code IS NOT NULL
+     ORDER BY v.ord
+     LIMIT 1
+"""
+
+
 def _batch_write(items, todo, fingerprints, results, *, posted_by: str, source_system: str) -> None:
-    """The batch's happy path, inside its transaction (see posting_create_batch)."""
+    """The batch's full path, inside its transaction (see posting_create_batch).
+
+    The items are applied in order in memory, then one statement asks the
+    sign rule of each item's balances; when it refuses an item, that item
+    gets its error and the items after it are applied again without it (one
+    more statement per such refusal)."""
     account_nos = {str(leg.account_no) for i in todo for leg in items[i].legs}
+    drafts = [_Draft(items[i].legs, items[i].currency) for i in todo]
     try:
-        accounts = _lock_accounts(account_nos)
+        accounts, refusals = _lock_accounts(account_nos, drafts)
     except UnknownAccount:
         # Some item names an account that does not exist: that item fails,
         # the others go on with the accounts that do.
-        accounts = _lock_accounts(
-            set(Account.objects.filter(account_no__in=account_nos).values_list("account_no", flat=True))
-        )
+        known = set(Account.objects.filter(account_no__in=account_nos).values_list("account_no", flat=True))
+        accounts, refusals = _lock_accounts(known, drafts)
+    refusals_of = dict(zip(todo, refusals))
+    accounts_by_pk = {a.pk: a for a in accounts.values()}
+    start = {a.pk: (a.balance, a.frozen, a.entry_seq) for a in accounts.values()}
     open_dates: dict[int, date] = {}
-    postings, entries, touched, written = [], [], {}, []
-    for i in todo:
-        item = items[i]
-        missing = sorted({str(leg.account_no) for leg in item.legs} - accounts.keys())
-        if missing:
-            results[i].error = UnknownAccount(f"No account {', '.join(missing)}.", account_no=",".join(missing))
-            continue
-        mine = {str(leg.account_no): accounts[str(leg.account_no)] for leg in item.legs}
-        before = {a.pk: (a.balance, a.frozen, a.entry_seq) for a in mine.values()}
-        try:
-            posting, item_entries, item_touched = _prepare_posting(
-                source_system=source_system,
-                request_no=item.request_no,
-                fingerprint=fingerprints[i],
-                business_type=item.business_type,
-                legs=item.legs,
-                accounts=mine,
-                posted_by=posted_by,
-                memo=item.memo,
-                currency=item.currency,
-                accounting_date=None,
-                external_ref=item.external_ref,
-                open_dates=open_dates,
-            )
-        except LedgerError as exc:
-            for account in mine.values():
-                account.balance, account.frozen, account.entry_seq = before[account.pk]
-            results[i].error = exc
-            continue
-        postings.append(posting)
-        entries.extend(item_entries)
-        touched.update((a.pk, a) for a in item_touched)
-        written.append(i)
+    refused: set[int] = set()
+    while True:
+        for account in accounts.values():
+            account.balance, account.frozen, account.entry_seq = start[account.pk]
+        postings, entries, touched, written, states = [], [], {}, [], [[], [], [], []]
+        for i in todo:
+            if i in refused:
+                continue
+            item = items[i]
+            missing = sorted({str(leg.account_no) for leg in item.legs} - accounts.keys())
+            if missing:
+                results[i].error = UnknownAccount(f"No account {', '.join(missing)}.", account_no=",".join(missing))
+                refused.add(i)
+                continue
+            mine = {str(leg.account_no): accounts[str(leg.account_no)] for leg in item.legs}
+            before = {a.pk: (a.balance, a.frozen, a.entry_seq) for a in mine.values()}
+            try:
+                posting, item_entries, item_touched = _prepare_posting(
+                    source_system=source_system,
+                    request_no=item.request_no,
+                    fingerprint=fingerprints[i],
+                    business_type=item.business_type,
+                    legs=item.legs,
+                    accounts=mine,
+                    posted_by=posted_by,
+                    memo=item.memo,
+                    currency=item.currency,
+                    accounting_date=None,
+                    external_ref=item.external_ref,
+                    open_dates=open_dates,
+                    refusals=refusals_of[i],
+                )
+            except LedgerError as exc:
+                for account in mine.values():
+                    account.balance, account.frozen, account.entry_seq = before[account.pk]
+                results[i].error = exc
+                refused.add(i)
+                continue
+            postings.append(posting)
+            entries.extend(item_entries)
+            touched.update((a.pk, a) for a in item_touched)
+            written.append(i)
+            for account in item_touched:
+                for column, value in zip(states, (i, account.pk, account.balance, account.frozen)):
+                    column.append(value)
+        if not states[0]:
+            break
+        with _hot_cursor() as cursor:
+            cursor.execute(_BATCH_SIGN_RULE_SQL, states, prepare=True)
+            row = cursor.fetchone()
+        if row is None:
+            break
+        at, code = row
+        i, account = states[0][at - 1], copy.copy(accounts_by_pk[states[1][at - 1]])
+        account.balance, account.frozen = states[2][at - 1], states[3][at - 1]
+        results[i].error = _refusal(code, _balance_detail(account))
+        refused.add(i)
     if not postings:
         return
     _insert_postings(postings)
@@ -1341,7 +1481,7 @@ def posting_reverse(
             raise AlreadyReversed(f"Posting {serial_no} has already been reversed.", serial_no=serial_no)
 
     def write() -> Posting:
-        accounts = _lock_accounts(leg.account_no for leg in legs)
+        accounts, (refusals,) = _lock_accounts((leg.account_no for leg in legs), [_Draft(legs, original.currency)])
         if Posting.objects.filter(reverses=original).exists():
             raise AlreadyReversed(f"Posting {serial_no} has already been reversed.", serial_no=serial_no)
         return _write_posting(
@@ -1358,6 +1498,7 @@ def posting_reverse(
             external_ref=original.external_ref,
             reverses=original,
             corrects_date=original.accounting_date,
+            refusals=refusals,
         )
 
     return _idempotent(
@@ -1461,8 +1602,11 @@ def hold_place(
     )
 
     def write() -> Hold:
-        account = _lock_accounts([account_no])[account_no]
-        _check_status(account, Direction.DEBIT)
+        accounts, ((refusal,),) = _lock_accounts([account_no], [_Draft([Leg.debit(account_no, amount)])])
+        account = accounts[account_no]
+        # A hold is a debit to come: the leg rules' status refusals of a debit.
+        if refusal in ("account_closed", "account_blocked"):
+            raise _refusal(refusal, _leg_detail(0, account, Direction.DEBIT, account.currency, account))
         if account.is_buffered:
             raise BufferedDebitRefused(
                 f"Account {account_no} is a buffered (hot) account: its balance is applied in batches, so "
@@ -1472,8 +1616,9 @@ def hold_place(
         value = to_amount(amount, account.currency)
         frozen_before = account.frozen
         account.frozen += value
-        _check_sign_rule(account)
-        Account.objects.filter(pk=account.pk).update(frozen=account.frozen, updated_at=timezone.now())
+        refusal = balances.frozen_write(account)
+        if refusal is not None:
+            raise _refusal(refusal, _balance_detail(account))
         hold = Hold.objects.create(
             account=account,
             amount=value,
@@ -1558,7 +1703,7 @@ def hold_settle(
     )
 
     def write() -> Posting:
-        accounts = _lock_accounts(leg.account_no for leg in legs)
+        accounts, (refusals,) = _lock_accounts((leg.account_no for leg in legs), [_Draft(legs, None, hold_leg=0)])
         value = to_amount(amount, hold.account.currency)
         locked_hold = _lock_active_hold(hold.id, value)
         posting = _write_posting(
@@ -1574,6 +1719,7 @@ def hold_settle(
             accounting_date=accounting_date,
             external_ref=external_ref,
             hold_leg=0,
+            refusals=refusals,
         )
         held_account = accounts[hold.account.account_no]
         remaining = locked_hold.remaining - value
@@ -1614,13 +1760,14 @@ def _release(
     request_no: str | None,
     fingerprint: str,
 ) -> HoldEvent:
-    account = _lock_accounts([hold.account.account_no])[hold.account.account_no]
+    account = _lock_accounts([hold.account.account_no])[0][hold.account.account_no]
     locked_hold = _lock_active_hold(hold.id, amount)
     value = locked_hold.remaining if amount is None else amount
     if value <= 0:
         raise HoldExceeded(f"Hold {hold.id} has nothing left to release.", hold_id=hold.id)
     frozen_before = account.frozen
-    Account.objects.filter(pk=account.pk).update(frozen=frozen_before - value, updated_at=timezone.now())
+    account.frozen = frozen_before - value
+    balances.balances_write([account])
     remaining = locked_hold.remaining - value
     if remaining:
         status = locked_hold.status

@@ -27,10 +27,7 @@ def forwards(apps, schema_editor):
     q = schema_editor.quote_name
     for name in DROPPED:
         schema_editor.execute(f"DROP INDEX IF EXISTS {q(name)}")
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"ALTER INDEX IF EXISTS {q(OLD_REF)} RENAME TO {q(NEW_REF)}")
-    else:
-        schema_editor.execute(f"DROP INDEX IF EXISTS {q(OLD_REF)}")
+    schema_editor.execute(f"ALTER INDEX IF EXISTS {q(OLD_REF)} RENAME TO {q(NEW_REF)}")
     schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {q(NEW_REF)} ON postings_posting (external_ref)")
 
 
@@ -40,10 +37,9 @@ def backwards(apps, schema_editor):
     schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {q(OLD_REF)} ON postings_posting (external_ref)")
     schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {q(DROPPED[0])} ON postings_entry (account_id)")
     schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {q(DROPPED[1])} ON postings_posting (entity_id)")
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {q(DROPPED[2])} ON postings_posting (external_ref varchar_pattern_ops)"
-        )
+    schema_editor.execute(
+        f"CREATE INDEX IF NOT EXISTS {q(DROPPED[2])} ON postings_posting (external_ref varchar_pattern_ops)"
+    )
 
 
 class Migration(migrations.Migration):

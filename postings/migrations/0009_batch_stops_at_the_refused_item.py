@@ -77,13 +77,11 @@ def _edited(function: str) -> str:
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(_edited(_BEFORE.FUNCTION))
+    schema_editor.execute(_edited(_BEFORE.FUNCTION))
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(_BEFORE.FUNCTION)
+    schema_editor.execute(_BEFORE.FUNCTION)
 
 
 class Migration(migrations.Migration):

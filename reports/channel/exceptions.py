@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from postings.exceptions import LedgerValidationError
+from accounts.kernel.errors import LedgerValidationError
 
 from ..refusals import FileRefused
 from .models import StatementImport

@@ -67,9 +67,9 @@ from django.db.models import Case, Count, DecimalField, F, Q, Sum, Value, When
 from django.db.models.functions import Abs, Coalesce, Round
 from django.utils import timezone
 
+from accounts.kernel.money import ZERO, currency_places
 from postings.calendar import calendar_for
 from postings.models import Entry, Posting
-from postings.money import ZERO, currency_places
 
 from .exceptions import ChannelNotConfigured, StatementMissing
 from .models import (

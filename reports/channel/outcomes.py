@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from postings.money import ZERO
+from accounts.kernel.money import ZERO
 
 from .models import Difference, DifferenceEvent, DifferenceStatus, MoneyDirection, Outcome, Resolution
 

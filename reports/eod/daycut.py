@@ -10,10 +10,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from accounts.kernel.errors import LedgerValidationError
 from accounts.models import Entity
 from postings.buffers import buffers_flush
 from postings.calendar import calendar_for
-from postings.exceptions import LedgerValidationError
 from postings.models import AccountingCalendar, AccountingDay, DayStatus, Entry
 
 from .exceptions import EodOutOfOrder

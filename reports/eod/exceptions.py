@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from postings.exceptions import LedgerError, LedgerValidationError
+from accounts.kernel.errors import LedgerError, LedgerValidationError
 
 
 class EodInProgress(LedgerError):

@@ -73,9 +73,9 @@ from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from accounts.kernel.errors import LedgerError, LedgerValidationError
 from accounts.models import Entity
 from postings.calendar import calendar_for, cuts_due, day_close, day_cut
-from postings.exceptions import LedgerError, LedgerValidationError
 from postings.models import AccountingDay, DayStatus, Entry
 
 from .balance_sheet import balance_sheet_build

@@ -9,9 +9,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.kernel.errors import LedgerError
 from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.kernel.tasks import send_task
-from postings.exceptions import LedgerError
 
 from .filters import EodRunFilter
 from .models import EodRun, RunStatus

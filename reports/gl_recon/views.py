@@ -8,9 +8,9 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.kernel.errors import LedgerError
 from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.models import Entity
-from postings.exceptions import LedgerError
 
 from ..eod.models import DailyBalance
 from ..eod.selectors import latest_balance_date

@@ -1,11 +1,13 @@
 """A posting written by one call of ledger_post (postings.services, "One
 call") is the posting the full path writes: the same entries, balances before
-and after, sequence numbers and day. Whatever the function does not plainly
-allow goes down the full path, so every refusal is the full path's own error,
+and after, sequence numbers and day. A refusal is the same error either way
+(code, message and fields: both ask the rules of postings/sql/posting_rules.sql),
 and nothing is written. A lone posting is one round trip.
 
 The concurrency tests (test_concurrency.py, tests/api/test_concurrency.py)
-post from threads outside any transaction, so they run the one call too."""
+post from threads outside any transaction, so they run the one call too.
+tests/postings/test_rule_equivalence.py compares the two ways on random
+sequences."""
 
 import tempfile
 from contextlib import contextmanager
@@ -38,6 +40,9 @@ def paths(monkeypatch):
             posting = original(**kw)
         except services._FullPath:
             taken.append("full")
+            raise
+        except LedgerError:
+            taken.append("refused by the one call")
             raise
         taken.append("one call")
         return posting
@@ -215,8 +220,22 @@ def _refusals(ledger):
     }
 
 
+# The refusals of posting_rules.sql: the one call makes them itself.
+_REFUSED_BY_THE_RULES = {
+    "insufficient_funds",
+    "credit_line_exceeded",
+    "account_closed",
+    "debit_blocked",
+    "credit_blocked",
+    "currency_mismatch",
+    "cross_entity",
+    "buffered_debit",
+    "unknown_account",
+}
+
+
 @pytest.mark.django_db
-def test_every_refusal_is_the_full_paths_own_error_and_writes_nothing(ledger, paths, settings):
+def test_every_refusal_is_the_same_error_both_ways_and_writes_nothing(ledger, paths, settings):
     cases = _refusals(ledger)
     snapshot = (Posting.objects.count(), Entry.objects.count(), sorted(Account.objects.values_list("pk", "balance")))
     for name, legs in cases.items():
@@ -227,7 +246,9 @@ def test_every_refusal_is_the_full_paths_own_error_and_writes_nothing(ledger, pa
             with pytest.raises(LedgerError) as refused:
                 post(f"refused-{name}", *legs)
             errors[one_call] = (refused.value.code, refused.value.message, refused.value.fields)
-            assert "one call" not in paths, name  # refused before the call, or by the full path
+            assert "one call" not in paths, name  # refused before the call, by it, or by the full path
+            if one_call and name in _REFUSED_BY_THE_RULES:
+                assert paths == ["refused by the one call"], name  # not a fall back to the full path
         assert errors[True] == errors[False], name
     assert (
         Posting.objects.count(),
