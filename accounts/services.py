@@ -133,7 +133,7 @@ def member_register(
 # Internal account types that code finds by type (one per entity and
 # currency), besides those the posting rules name: the withdrawal fee income
 # (withdrawals.services) and reconciliation's suspense account
-# (reports.recon_work).
+# (reports.channel.work).
 FOUND_BY_TYPE = {"FEE_INCOME", "SUSPENSE"}
 
 

@@ -220,7 +220,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=int(os.environ.get("BUFFER_FLUSH_SECONDS", "2"))),
         "options": {"expires": 30},
     },
-    # Channel statements dropped into CHANNEL_STATEMENT_INBOX (reports/recon_inbox.py).
+    # Channel statements dropped into CHANNEL_STATEMENT_INBOX (reports/channel/inbox.py).
     # Overlapping scans are safe (each file is claimed first); a scan still
     # queued after a minute is dropped, the next one does the same work.
     "statement-inbox-scan": {
@@ -253,7 +253,7 @@ PAYOUT_STUCK_AFTER_MINUTES = int(os.environ.get("PAYOUT_STUCK_AFTER_MINUTES", "3
 # The review queue's bulk approval takes only requests up to this amount.
 WITHDRAWAL_BULK_APPROVE_MAX = os.environ.get("WITHDRAWAL_BULK_APPROVE_MAX", "1000")
 
-# Channel reconciliation (reports/channel_recon.py): a ledger record posted near
+# Channel reconciliation (reports/channel/): a ledger record posted near
 # the day's cut that is not in the channel's statement is held pending for this
 # many statement days before it becomes short (短款).
 CHANNEL_RECON_PENDING_DAYS = int(os.environ.get("CHANNEL_RECON_PENDING_DAYS", "1"))

@@ -1,6 +1,6 @@
 """The suspense account type (待处理/暂挂, subject 1901): where reconciliation
 differences that cannot be booked anywhere better are written off, with
-approval (reports.recon_work). Internal, may go negative (a short written off
+approval (reports.channel.work). Internal, may go negative (a short written off
 debits it). Finance opens the account itself, one per entity and currency."""
 
 from django.db import migrations
