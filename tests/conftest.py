@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
+from datetime import time as dt_time
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -99,6 +101,7 @@ class Ledger:
 #     pytest --clock=2026-12-06T15:59:50+00:00   # the same midnight, said in UTC
 #     pytest --clock=2026-12-07T00:00:05+08:00   # just after it
 #     pytest --clock=2026-12-06T11:59:50+08:00   # just before noon
+#     pytest --clock=23:59:30                    # today (Asia/Shanghai) at 23:59:30 there
 #
 # Every test then starts at that instant (time_machine.travel with tick=True:
 # the clock runs on from there, monotonic clocks are untouched, threads see
@@ -107,7 +110,9 @@ class Ledger:
 # (created_at of entries written by SQL) and other processes (a Celery worker,
 # a subprocess). Tests marked ``real_clock`` (and ``celery_worker``) therefore
 # run at the wall clock and pick their dates far from any boundary instead,
-# or measure only what both clocks agree on.
+# or measure only what both clocks agree on. Keep the instant within a day of
+# the real one (a time of day alone does that), as tests that read dates
+# PostgreSQL stamped take them to be about "today".
 # A test that needs one instant of its own says so with
 # ``@pytest.mark.time_machine(instant)`` (time-machine's marker; --clock then
 # leaves it alone) or travels inside the test with ``time_machine.travel``.
@@ -135,13 +140,22 @@ def pytest_configure(config):
     )
     config.addinivalue_line("markers", "local_afternoon: runs from AFTERNOON (15:00 Asia/Shanghai), never across a day")
     if config.option.clock:
-        try:
-            moment = datetime.fromisoformat(config.option.clock)
-        except ValueError as e:
-            raise pytest.UsageError(f"--clock: {e}") from None
-        if moment.tzinfo is None:
-            raise pytest.UsageError("--clock needs an instant with its offset, e.g. 2026-12-06T23:59:30+08:00")
-        config.option.clock = moment
+        config.option.clock = _clock_option(config.option.clock)
+
+
+def _clock_option(value: str) -> datetime:
+    try:
+        if "T" not in value and " " not in value:  # a time of day: today's, in the project's time zone
+            from django.conf import settings
+
+            zone = ZoneInfo(settings.TIME_ZONE)
+            return datetime.combine(datetime.now(zone).date(), dt_time.fromisoformat(value), zone)
+        moment = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise pytest.UsageError(f"--clock: {e}") from None
+    if moment.tzinfo is None:
+        raise pytest.UsageError("--clock needs an instant with its offset, e.g. 2026-12-06T23:59:30+08:00")
+    return moment
 
 
 @pytest.fixture(autouse=True)
