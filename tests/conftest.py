@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
+from datetime import time as dt_time
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from accounts.models import Account, AccountType, Entity
 from accounts.services import account_open, customer_create, member_create
@@ -85,6 +89,86 @@ class Ledger:
     @staticmethod
     def next_request(prefix: str = "req") -> str:
         return f"{prefix}-{next(_seq)}"
+
+
+# The clock. No test may depend on the hour it runs at: the accounting day is
+# Asia/Shanghai's, so a test that builds "today" one way and the code another
+# fails near local midnight (16:00 UTC), and one that reads "the last N
+# minutes" can fail near noon or midnight too. To prove a suite safe at any
+# hour, run it at that hour:
+#
+#     pytest --clock=2026-12-06T23:59:30+08:00   # half a minute before the day turns
+#     pytest --clock=2026-12-06T15:59:50+00:00   # the same midnight, said in UTC
+#     pytest --clock=2026-12-07T00:00:05+08:00   # just after it
+#     pytest --clock=2026-12-06T11:59:50+08:00   # just before noon
+#     pytest --clock=23:59:30                    # today (Asia/Shanghai) at 23:59:30 there
+#
+# Every test then starts at that instant (time_machine.travel with tick=True:
+# the clock runs on from there, monotonic clocks are untouched, threads see
+# the same time). Each test starts there afresh, so the result does not depend
+# on which tests ran before. Two clocks cannot travel: PostgreSQL's now()
+# (created_at of entries written by SQL) and other processes (a Celery worker,
+# a subprocess). Tests marked ``real_clock`` (and ``celery_worker``) therefore
+# run at the wall clock and pick their dates far from any boundary instead,
+# or measure only what both clocks agree on. Keep the instant within a day of
+# the real one (a time of day alone does that), as tests that read dates
+# PostgreSQL stamped take them to be about "today".
+# A test that needs one instant of its own says so with
+# ``@pytest.mark.time_machine(instant)`` (time-machine's marker; --clock then
+# leaves it alone) or travels inside the test with ``time_machine.travel``.
+# A test whose expectations hold within one local day (a daily limit,
+# "created today", "opened 6 days ago") must not run across a day's end: mark
+# it ``@pytest.mark.local_afternoon`` and it runs from AFTERNOON, far from
+# noon and from midnight in Asia/Shanghai, whatever the wall clock or --clock.
+AFTERNOON = datetime.fromisoformat("2026-11-18T15:00:00+08:00")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock",
+        metavar="ISO_INSTANT",
+        default=None,
+        help="start every test at this instant, e.g. 2026-12-06T23:59:30+08:00 (time-machine, ticking)",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "real_clock: runs at the wall clock even under --clock (it starts processes, or reads PostgreSQL's now(), "
+        "neither of which can travel)",
+    )
+    config.addinivalue_line("markers", "local_afternoon: runs from AFTERNOON (15:00 Asia/Shanghai), never across a day")
+    if config.option.clock:
+        config.option.clock = _clock_option(config.option.clock)
+
+
+def _clock_option(value: str) -> datetime:
+    try:
+        if "T" not in value and " " not in value:  # a time of day: today's, in the project's time zone
+            from django.conf import settings
+
+            zone = ZoneInfo(settings.TIME_ZONE)
+            return datetime.combine(datetime.now(zone).date(), dt_time.fromisoformat(value), zone)
+        moment = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise pytest.UsageError(f"--clock: {e}") from None
+    if moment.tzinfo is None:
+        raise pytest.UsageError("--clock needs an instant with its offset, e.g. 2026-12-06T23:59:30+08:00")
+    return moment
+
+
+@pytest.fixture(autouse=True)
+def _clock(request):
+    moment = AFTERNOON if request.node.get_closest_marker("local_afternoon") else request.config.option.clock
+    # A test with its own instant (the time_machine marker) keeps it: that
+    # marker's fixture starts before this one, so travelling here would undo it.
+    own = ("real_clock", "celery_worker", "time_machine")
+    if not moment or any(request.node.get_closest_marker(m) for m in own):
+        yield
+        return
+    with time_machine.travel(moment, tick=True):
+        yield
 
 
 @pytest.fixture

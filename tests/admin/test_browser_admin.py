@@ -18,6 +18,7 @@ from tests.browser import chromium, expect, screenshot
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.local_afternoon  # the recharge is "today's", the filter "yesterday": one local day
 def test_browse_an_accounts_entries_and_filter_by_date(live_server, admin_user, book):
     account_no = book.alice.account_no
     serial_no = str(book.recharge.entries.get(account=book.alice).serial_no)

@@ -24,6 +24,7 @@ def entries(**filters) -> set[int]:
     return set(Entry.objects.filter(**filters).values_list("serial_no", flat=True))
 
 
+@pytest.mark.local_afternoon  # the book's recharge and the filter share "today"
 def test_date_range_shows_only_entries_inside_it(admin_client, book):
     march = shown(admin_client, Entry, accounting_date__gte="2024-03-01", accounting_date__lte="2024-03-31")
     assert march == entries(posting=book.old_recharge)

@@ -45,6 +45,7 @@ def test_withdrawals_are_view_only_and_hide_the_card_number(admin_client, paid):
     assert WithdrawalEvent.objects.filter(withdrawal=paid).count() == 5
 
 
+@pytest.mark.local_afternoon  # made and filtered on one local day
 def test_created_date_range_includes_the_last_day(admin_client, paid):
     today = timezone.localdate()
     url = admin_url(Withdrawal, "changelist")

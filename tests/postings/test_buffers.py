@@ -197,6 +197,7 @@ def test_buffering_is_refused_while_money_is_frozen_on_the_account(ledger):
     assert not AccountPostingModeChange.objects.filter(account=member).exists()
 
 
+@pytest.mark.real_clock  # the age is Python's now less the entries' created_at, which is PostgreSQL's now()
 def test_buffer_depth_and_age_per_hot_account(ledger, hot):
     fee, a, b = hot
     assert [(d.account.pk, d.pending_count) for d in buffer_depths()] == [(fee.pk, 0)]

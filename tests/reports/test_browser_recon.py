@@ -7,9 +7,11 @@ resolved. Screenshots land in test-output/screenshots/recon-*.png."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from postings.models import Entry, Posting
 from postings.selectors import current_accounting_date, identity_totals
@@ -23,12 +25,16 @@ from .reporting import ensure_report_roles, staff_user
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.real_clock  # PostgreSQL stamps the postings, and that clock cannot travel
 def test_upload_find_the_short_propose_and_approve_an_adjustment(live_server, ledger):
     ensure_report_roles()
     maker = staff_user("maker", "Finance staff").username
     checker = staff_user("checker", "Finance staff").username
-    day = current_accounting_date(entity=ledger.entity)
-    open_books_on(ledger.entity, day)
+    # The 60.00 is short only if booked before its day's cut: that cut is put
+    # 12 hours from now (a midnight cut was seconds away near midnight).
+    cut = timezone.localtime() + timedelta(hours=12)
+    day = cut.date() if cut.hour >= 12 else cut.date() - timedelta(days=1)
+    open_books_on(ledger.entity, day, cut.time().replace(second=0, microsecond=0))
     clearing = ledger.channel()
     channel = sample_channel("epaysim", clearing=clearing)
     channel.pending_window_minutes = 0  # whatever the hour, the 60.00 is short, not pending

@@ -190,6 +190,16 @@ def test_the_beat_catches_up_on_days_missed_and_stops_at_a_day_that_fails(ledger
     assert [(r.accounting_date, r.status) for r in eod_run_due(now=local(NOV5, 0, 25))] == [(NOV4, "done")]
 
 
+def cut_waits_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE %s",
+            ["%postings_accountingcalendar%FOR UPDATE%"],
+        )
+        return cursor.fetchone()[0] > 0
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("commit_first", [True, False], ids=["in-flight-at-the-cut", "started-after-the-cut"])
 def test_a_posting_in_flight_at_the_cut_lands_in_exactly_one_day(ledger, commit_first):
@@ -243,7 +253,12 @@ def test_a_posting_in_flight_at_the_cut_lands_in_exactly_one_day(ledger, commit_
         t.start()
     if commit_first:
         assert posted.wait(30)
-        clock.sleep(0.5)
+        # Not a fixed sleep: see the cut waiting in PostgreSQL for the calendar
+        # row that A's open transaction holds, then check it has not finished.
+        deadline = clock.monotonic() + 30
+        while not cut_waits_for_a_lock():
+            assert clock.monotonic() < deadline, "the cut never waited for the posting in flight"
+            clock.sleep(0.01)
         assert threads[1].is_alive(), "the cut must wait for the posting in flight"
         assert "cut_at" not in result
     release.set()

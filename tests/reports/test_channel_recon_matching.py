@@ -33,7 +33,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from postings.calendar import day_cut
@@ -90,6 +90,15 @@ def snapshot():
     )
 
 
+NOON_MARGIN = timedelta(seconds=30)
+
+
+def database_now():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        return cursor.fetchone()[0]
+
+
 def summary(channel, day):
     s = recon_summary(ReconRun.objects.get(channel=channel, recon_date=day))
     return {k: v for k, v in s.items() if v not in (0, "0.00") and k not in ("channel", "recon_date")}
@@ -98,8 +107,13 @@ def summary(channel, day):
 def test_a_day_with_every_outcome_and_the_late_arrivals_next_day(ledger, settings):
     settings.CHANNEL_RECON_PENDING_DAYS = 1
     # Day D is the day whose cut falls 30 minutes from now (the cut time is set
-    # to the second below, once the postings' times are known).
-    cut_guess = timezone.localtime(timezone.now() + WINDOW)
+    # to the second below, once the postings' times are known). "Now" by
+    # PostgreSQL's clock, which stamps the postings (Python's may travel); and
+    # not in the seconds before a noon cut, which the postings would straddle.
+    cut_guess = timezone.localtime(database_now() + WINDOW)
+    while timedelta(0) < cut_guess.replace(hour=12, minute=0, second=0, microsecond=0) - cut_guess < NOON_MARGIN:
+        time.sleep(0.1)
+        cut_guess = timezone.localtime(database_now() + WINDOW)
     day = cut_guess.date() if cut_guess.hour >= 12 else cut_guess.date() - timedelta(days=1)
     open_books_on(ledger.entity, day)
     channel = sample_channel("epaysim", clearing=ledger.channel())
@@ -110,7 +124,7 @@ def test_a_day_with_every_outcome_and_the_late_arrivals_next_day(ledger, setting
     payout(ledger, wallet, "500.00", "B")
     recharge(ledger, wallet, "40.00", "E")
     early = recharge(ledger, wallet, "60.00", "F")
-    time.sleep(0.05)
+    time.sleep(0.05)  # the time passing is the point: F and G get created_at (PostgreSQL's now()) apart
     late = recharge(ledger, wallet, "70.00", "G")
     recharge(ledger, wallet, "80.00", "H")
     cut = early.created_at + (late.created_at - early.created_at) / 2 + WINDOW

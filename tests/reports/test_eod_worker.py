@@ -1,7 +1,7 @@
 """The end of day through a real Celery worker on Redis: a day run by name,
 and the beat job, which decides by itself which cut is due."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.utils import timezone
@@ -17,9 +17,15 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)
 
 def test_the_end_of_day_on_the_worker(ledger, celery_worker_on_redis):
     run = celery_worker_on_redis
-    today = timezone.localdate()
-    day1, day2 = today - timedelta(days=2), today - timedelta(days=1)
-    open_books_on(ledger.entity, day1)  # midnight cut: day1 and day2 are both past their cut
+    # The worker decides by its own wall clock (it cannot travel) which cut is
+    # due. So the cut time is put 12 hours from now: day2's cut was 12 hours
+    # ago, the open day's ("today") is in 12 hours, and no run of this test
+    # straddles one (a midnight cut did, near midnight: both days were cut).
+    last_cut = timezone.localtime() - timedelta(hours=12)
+    cut_time = last_cut.time().replace(second=0, microsecond=0)
+    day2 = last_cut.date() if cut_time >= time(12) else last_cut.date() - timedelta(days=1)
+    day1, today = day2 - timedelta(days=1), day2 + timedelta(days=1)
+    open_books_on(ledger.entity, day1, cut_time)  # day1 and day2 are both past their cut
     wallet, channel = ledger.cash(), ledger.channel()
     post("recharge", member_account=wallet, channel_account=channel, amount="250")
 
@@ -32,7 +38,7 @@ def test_the_end_of_day_on_the_worker(ledger, celery_worker_on_redis):
     assert report_rows(ledger.entity, day1) == rows
 
     post("transfer", payer_account=wallet, payee_account=ledger.cash(), amount="50")  # on day2, the open day
-    # The beat: day2's cut (today 00:00) has passed, so it is cut and closed; today stays open.
+    # The beat: day2's cut (12 hours ago) has passed, so it is cut and closed; today stays open.
     assert run("reports.tasks.eod_run_due") == [f"MAIN {day2} done"]
     assert open_date(ledger.entity) == today
     assert AccountingDay.objects.get(entity=ledger.entity, date=day2).status == DayStatus.CLOSED

@@ -3,9 +3,11 @@ cent (the company never under-charges by a fraction of a cent), then kept
 between the rule's minimum and maximum. The default CNY rule: 1.00 + 0.1%,
 at least 2.00, at most 25.00. What is frozen is amount + fee."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from withdrawals.models import FeeRule
 from withdrawals.selectors import fee_for
@@ -13,6 +15,13 @@ from withdrawals.selectors import fee_for
 pytestmark = pytest.mark.django_db
 
 D = Decimal
+
+
+def standard_rules_made_earlier():
+    """The migration's rules bear the time the test database was made, which
+    a test's clock (pytest --clock) may precede: date them a day back, so a
+    rule the test makes is the newest whatever the clock says."""
+    FeeRule.objects.update(created_at=timezone.now() - timedelta(days=1))
 
 
 @pytest.mark.parametrize(
@@ -64,6 +73,7 @@ def test_a_currency_without_a_rule_pays_no_fee(desk):
 
 
 def test_the_newest_active_rule_wins(desk):
+    standard_rules_made_earlier()
     FeeRule.objects.create(
         name="Promotion", currency="CNY", fixed=D("0.50"), rate_percent=D("0.05"), minimum=D("1.00"), maximum=D("10.00")
     )
@@ -85,6 +95,7 @@ def test_the_newest_active_rule_wins(desk):
 
 
 def test_a_rule_without_maximum_is_uncapped(desk):
+    standard_rules_made_earlier()
     FeeRule.objects.create(name="Uncapped", currency="CNY", fixed=D("0"), rate_percent=D("0.1"), minimum=D("0"))
     assert fee_for(amount=D("100000.00"), currency="CNY")[0] == D("100.00")
     # 0.1% of 0.01 is 0.00001: rounded up, the company still charges a cent.

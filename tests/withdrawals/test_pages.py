@@ -446,6 +446,7 @@ def test_query_of_an_unknown_instruction_is_404(as_role):
 # --------------------------------------------------------- page content ----
 
 
+@pytest.mark.real_clock  # "paid today" reads the settlement's created_at, PostgreSQL's now()
 def test_dashboard_figures(as_role, flow):
     flow.in_review("100.00")
     flow.in_review("250.50")
@@ -584,6 +585,7 @@ def test_payout_queue_filters(as_role, flow):
     assert shown(currency="HKD") == set()
 
 
+@pytest.mark.local_afternoon  # "created today": made and filtered on one local day
 def test_all_withdrawals_filters(as_role, flow, desk):
     paid = flow.paid("12.00")
     review = flow.in_review("100.00")

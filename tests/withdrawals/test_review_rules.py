@@ -24,7 +24,8 @@ from withdrawals.services import (
 
 from .conftest import CARD_OK, card
 
-pytestmark = pytest.mark.django_db
+# Daily counts and amounts, an account's age in days: all within one local day.
+pytestmark = [pytest.mark.django_db, pytest.mark.local_afternoon]
 
 D = Decimal
 OTHER_CARD = card("4343")

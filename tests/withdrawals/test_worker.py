@@ -108,7 +108,8 @@ def test_the_periodic_query_on_the_worker_answers_silent_payouts(desk, celery_wo
         silent[card_number] = w
     assert queued == []
 
-    time.sleep(1)  # a callback would have come by now (delay 0): none does
+    # An absence can only be waited for a while: a callback (delay 0) would have come within this second.
+    time.sleep(1)
     assert all(desk.fresh(w).status == Status.PAYING for w in silent.values())
     # The worker queries what has been unanswered for PAYOUT_QUERY_AFTER_SECONDS
     # (60 by default there): make these two old enough.
