@@ -1,4 +1,9 @@
-"""The day's balance sheet (余额表): the previous run day's sheet plus the day's entries."""
+"""The day's balance sheet (余额表): the previous run day's sheet plus the day's entries.
+
+It stores a row for every account with entries that day or a non-zero
+opening, moved or not, so its cost follows the number of funded accounts
+(bench/eod.py's sweep); see bench/README.md, "End of day", for the design
+that stores the movers only and derives the other rows as of the day."""
 
 from __future__ import annotations
 
