@@ -64,7 +64,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: D-1 also gets its SheetDay and DailyTotal rows (the sheet of movers)
 
 RATIO_TARGET = 4.0  # the project lead's target (issue 4 had 3x); see bench/README.md
 MEMORY_TARGET_MB = 500.0
@@ -488,6 +488,22 @@ def generate(args) -> None:
               JOIN b_state s ON s.account_id = a.id""",
             p,
         )
+        if conn.execute("SELECT to_regclass('reports_sheetday')").fetchone()[0]:
+            # The sheet of movers (reports/0009): every account moved on D-1, so its
+            # stored rows are its whole sheet, and D opens from its totals.
+            step(
+                "D-1 sheet day and totals",
+                """
+                INSERT INTO reports_sheetday (entity_id, accounting_date, sparse) VALUES (%(E)s, %(D1)s, true);
+                INSERT INTO reports_dailytotal (entity_id, accounting_date, subject_code, category, currency,
+                       closing, weighted, debit, credit, rows, nonzero)
+                SELECT entity_id, accounting_date, subject_code, category, currency, sum(closing),
+                       sum(closing * (1 + mod(account_id * 7919, 1000003))), sum(debit), sum(credit), count(*),
+                       sum(CASE WHEN closing <> 0 THEN 1 ELSE 0 END)
+                  FROM reports_dailybalance WHERE accounting_date = %(D1)s
+                 GROUP BY entity_id, accounting_date, subject_code, category, currency""",
+                p,
+            )
         step(
             "calendar: D-1 closed, D open, EOD of D-1 done",
             """
@@ -627,8 +643,10 @@ def reset_day(args) -> None:
         tables = [
             r[0]
             for r in conn.execute("""
-            SELECT table_name FROM information_schema.columns
-             WHERE table_schema = 'public' AND table_name LIKE 'reports\\_%%' AND column_name = 'accounting_date'""")
+            SELECT c.table_name FROM information_schema.columns c
+              JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+             WHERE c.table_schema = 'public' AND c.table_name LIKE 'reports\\_%%' AND c.column_name = 'accounting_date'
+               AND t.table_type = 'BASE TABLE'""")
         ]
         deleted = 0
         for table in tables:

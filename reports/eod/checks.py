@@ -149,40 +149,78 @@ def _others_sql(d: _Day) -> str:
 
 
 def _others_drift(d: _Day, previous: dict) -> tuple[int, bool]:
-    """The one check that reads every account (one scan, no index probes):
-    per currency and category, the balances of the accounts not in eod_day,
-    less what was applied after the day, summed plainly and weighted, equal
-    the previous totals less eod_day's previous rows. Returns the number of
-    those accounts and whether any sum differs."""
-    found = _fetch(
+    """The one check that reads every account (one scan of the accounts, no
+    index probes, no join): per currency and category, the balances of the
+    accounts not in eod_day, less what was applied after the day, summed
+    plainly and weighted, equal the previous totals less eod_day's previous
+    rows. Each side is what it is for all accounts less eod_day's part.
+    Returns the number of the entity's accounts and whether any sum differs."""
+    weight = WEIGHT.format(id="a.id")
+    seen: dict[tuple[str, str], list[Decimal]] = {}
+    accounts = 0
+
+    def add(into: dict, rows, sign: int) -> None:
+        for currency, category, plain, weighted in rows:
+            figures = into.setdefault((currency, category), [Decimal(0), Decimal(0)])
+            figures[0] += sign * _exact(plain)
+            figures[1] += sign * _exact(weighted)
+
+    for currency, category, n, plain, weighted in _fetch(
         f"""
-        SELECT o.currency, o.category, COUNT(*), SUM(o.balance - COALESCE(o.later_applied, 0)),
-               SUM((o.balance - COALESCE(o.later_applied, 0)) * {WEIGHT.format(id="o.account_id")})
-          FROM ({_others_sql(d)}) o GROUP BY o.currency, o.category""",
+        SELECT a.currency, a.category, COUNT(*), SUM(a.balance), SUM(a.balance * {weight})
+          FROM accounts_account a WHERE a.entity_id = %(entity)s GROUP BY a.currency, a.category""",
         d.params,
+    ):
+        accounts += int(n)
+        add(seen, [(currency, category, plain, weighted)], 1)
+    applied = _SIGNED.format(
+        cat="a.category",
+        d="CASE WHEN e.balance_after IS NOT NULL AND e.direction = 'D' THEN e.amount ELSE 0 END",
+        c="CASE WHEN e.balance_after IS NOT NULL AND e.direction = 'C' THEN e.amount ELSE 0 END",
+    )
+    add(
+        seen,
+        _fetch(
+            f"""
+            SELECT a.currency, a.category, SUM({applied}), SUM(({applied}) * {weight})
+              FROM postings_entry e JOIN accounts_account a ON a.id = e.account_id
+             WHERE e.accounting_date > %(day)s AND a.entity_id = %(entity)s
+             GROUP BY a.currency, a.category""",
+            d.params,
+        ),
+        -1,
+    )
+    own = "COALESCE(g.balance, 0) - COALESCE(g.later_applied, 0)"
+    add(
+        seen,
+        _fetch(
+            f"""
+            SELECT g.currency, g.category, SUM({own}), SUM(({own}) * {WEIGHT.format(id="g.account_id")})
+              FROM {_temp(_DAY)} g WHERE g.of_entity = 1 GROUP BY g.currency, g.category""",
+            {},
+        ),
+        -1,
     )
     expected: dict[tuple[str, str], list[Decimal]] = {}
     for (_, category, currency), figures in previous.items():
-        into = expected.setdefault((currency, category), [Decimal(0), Decimal(0)])
-        into[0] += figures[0]
-        into[1] += figures[1]
-    for currency, category, closing, weighted in _fetch(
-        f"""
-        SELECT g.prev_currency, g.prev_category, SUM(g.prev_closing),
-               SUM(g.prev_closing * {WEIGHT.format(id="g.account_id")})
-          FROM {_temp(_DAY)} g WHERE g.prev_subject IS NOT NULL GROUP BY g.prev_currency, g.prev_category""",
-        {},
-    ):
-        into = expected.setdefault((currency, category), [Decimal(0), Decimal(0)])
-        into[0] -= _exact(closing)
-        into[1] -= _exact(weighted)
-    seen = {(currency, category): [_exact(a), _exact(b)] for currency, category, _, a, b in found}
+        add(expected, [(currency, category, figures[0], figures[1])], 1)
+    add(
+        expected,
+        _fetch(
+            f"""
+            SELECT g.prev_currency, g.prev_category, SUM(g.prev_closing),
+                   SUM(g.prev_closing * {WEIGHT.format(id="g.account_id")})
+              FROM {_temp(_DAY)} g WHERE g.prev_subject IS NOT NULL GROUP BY g.prev_currency, g.prev_category""",
+            {},
+        ),
+        -1,
+    )
     zero = [Decimal(0), Decimal(0)]
     differs = any(
         [_amount(x) for x in seen.get(key, zero)] != [_amount(x) for x in expected.get(key, zero)]
         for key in set(seen) | set(expected)
     )
-    return sum(int(n) for _, _, n, _, _ in found), differs
+    return accounts, differs
 
 
 @dataclass
@@ -203,12 +241,12 @@ class _Sweep:
     @classmethod
     def of(cls, d: _Day) -> _Sweep:
         previous, totals = _day_totals(d)
-        _, day_accounts, day_entries, movers_of_entity, *failing = _sweep_rows(d)
-        others, others_differ = _others_drift(d, previous)
+        _, day_accounts, day_entries, _, *failing = _sweep_rows(d)
+        accounts, others_differ = _others_drift(d, previous)
         sweep = cls(
             day_accounts=int(day_accounts or 0),
             day_entries=int(day_entries or 0),
-            accounts=others + int(movers_of_entity or 0),
+            accounts=accounts,
             others_differ=others_differ,
             failing={
                 name: int(n or 0)

@@ -274,7 +274,8 @@ def _day_sql(d: _Day) -> str:
                p.closing AS prev_closing, p.subject_code AS prev_subject, p.currency AS prev_currency,
                p.category AS prev_category
           FROM ids
-          JOIN accounts_account a ON a.id = ids.account_id
+          -- one probe of the accounts per id (fenced: hashing the accounts would read them all)
+         CROSS JOIN LATERAL (SELECT * FROM accounts_account a WHERE a.id = ids.account_id OFFSET 0) a
           JOIN accounts_accounttype t ON t.id = a.account_type_id
           LEFT JOIN f ON f.account_id = a.id
           LEFT JOIN l ON l.account_id = a.id
@@ -384,7 +385,8 @@ def _day_totals(d: _Day) -> tuple[dict[tuple[str, str, str], list], dict[tuple[s
     currency) -> TOTAL_FIGURES; the day's from the rows stored now. Groups
     without rows are left out. Needs eod_day."""
     previous = _previous_totals(d)
-    totals = {key: list(figures) for key, figures in previous.items()}
+    # Carried to the day: the previous rows whose closing is not zero.
+    totals = {key: [*figures[:4], figures[5], figures[5]] for key, figures in previous.items()}
     for subject, category, currency, *figures in _day_deltas(d):
         into = totals.setdefault((subject, category, currency), [Decimal(0)] * len(TOTAL_FIGURES))
         for i, value in enumerate(figures):

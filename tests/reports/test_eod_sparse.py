@@ -24,9 +24,11 @@ NOV2, NOV3 = date(2026, 11, 2), date(2026, 11, 3)
 @pytest.fixture
 def two_days(ledger):
     open_books_on(ledger.entity, NOV2)
-    alice, bob, carol, channel = ledger.cash(), ledger.cash(), ledger.cash(), ledger.channel()
+    alice, bob, carol, erin, channel = ledger.cash(), ledger.cash(), ledger.cash(), ledger.cash(), ledger.channel()
     post("recharge", member_account=alice, channel_account=channel, amount="500")
     post("recharge", member_account=bob, channel_account=channel, amount="300")
+    post("recharge", member_account=erin, channel_account=channel, amount="50")
+    post("transfer", payer_account=erin, payee_account=alice, amount="50")  # erin closes Nov 2 at zero
     eod_run(entity=ledger.entity, accounting_date=NOV2, actor="ops")
     post("transfer", payer_account=alice, payee_account=carol, amount="120")  # Nov 3: bob and the channel rest
     eod_run(entity=ledger.entity, accounting_date=NOV3, actor="ops")
@@ -39,9 +41,11 @@ def test_only_the_movers_are_stored_and_the_others_are_carried(two_days):
     assert stored == {alice.account_no, carol.account_no}
     nov3 = sheet(entity, NOV3)
     assert nov3[bob.account_no] == (D("300"), D("0"), D("0"), D("300"), 0)
-    assert nov3[channel.account_no] == (D("-800"), D("0"), D("0"), D("-800"), 0)
-    assert nov3[alice.account_no] == (D("500"), D("120"), D("0"), D("380"), 1)
+    assert nov3[channel.account_no] == (D("-850"), D("0"), D("0"), D("-850"), 0)
+    assert nov3[alice.account_no] == (D("550"), D("120"), D("0"), D("430"), 1)
     assert nov3[carol.account_no] == (D("0"), D("0"), D("120"), D("120"), 1)
+    assert len(nov3) == 4  # erin closed Nov 2 at zero and rests: no row, as before
+    assert len(sheet(entity, NOV2)) == 4  # alice, bob, erin, the channel
     assert failed_checks(entity, NOV3) == set()
     assert checks(entity, NOV3)["account_balance"].checked_rows == 4  # the sheet's rows, carried included
 
