@@ -165,31 +165,29 @@ def _others_drift(d: _Day, previous: dict) -> tuple[int, bool]:
             figures[0] += sign * _exact(plain)
             figures[1] += sign * _exact(weighted)
 
-    for currency, category, n, plain, weighted in _fetch(
-        f"""
-        SELECT a.currency, a.category, COUNT(*), SUM(a.balance), SUM(a.balance * {weight})
-          FROM accounts_account a WHERE a.entity_id = %(entity)s GROUP BY a.currency, a.category""",
-        d.params,
-    ):
-        accounts += int(n)
-        add(seen, [(currency, category, plain, weighted)], 1)
     applied = _SIGNED.format(
         cat="a.category",
         d="CASE WHEN e.balance_after IS NOT NULL AND e.direction = 'D' THEN e.amount ELSE 0 END",
         c="CASE WHEN e.balance_after IS NOT NULL AND e.direction = 'C' THEN e.amount ELSE 0 END",
     )
-    add(
-        seen,
-        _fetch(
-            f"""
-            SELECT a.currency, a.category, SUM({applied}), SUM(({applied}) * {weight})
+    # One statement, so a posting committing meanwhile is in the balances
+    # and in the later entries, or in neither (as eod_day's part is).
+    for currency, category, n, plain, weighted in _fetch(
+        f"""
+        SELECT currency, category, SUM(n), SUM(plain), SUM(weighted) FROM (
+            SELECT a.currency, a.category, COUNT(*) AS n, SUM(a.balance) AS plain,
+                   SUM(a.balance * {weight}) AS weighted
+              FROM accounts_account a WHERE a.entity_id = %(entity)s GROUP BY a.currency, a.category
+             UNION ALL
+            SELECT a.currency, a.category, 0, -SUM({applied}), -SUM(({applied}) * {weight})
               FROM postings_entry e JOIN accounts_account a ON a.id = e.account_id
              WHERE e.accounting_date > %(day)s AND a.entity_id = %(entity)s
-             GROUP BY a.currency, a.category""",
-            d.params,
-        ),
-        -1,
-    )
+             GROUP BY a.currency, a.category) x
+         GROUP BY currency, category""",
+        d.params,
+    ):
+        accounts += int(n)
+        add(seen, [(currency, category, plain, weighted)], 1)
     own = "COALESCE(g.balance, 0) - COALESCE(g.later_applied, 0)"
     add(
         seen,
@@ -271,7 +269,8 @@ class _Sweep:
 def _check_account_balance(d: _Day, sweep: _Sweep) -> CheckOutcome:
     """Per account on the sheet: opening = the previous day's closing (0 if
     none) and closing = opening + turnover on the normal side; no account
-    with a balance the day before is missing. (That the closing is the last
+    that moved with a balance the day before is missing (one that did not
+    move has no stored row: it is carried). (That the closing is the last
     entry's balance after is the last_entry check.)"""
     outcome = CheckOutcome("account_balance", checked_rows=sweep.sheet_rows, failures=sweep.failing["account_balance"])
     if outcome.failures:
@@ -435,7 +434,9 @@ def _check_live_balance(d: _Day, sweep: _Sweep) -> CheckOutcome:
     entries are not yet: balance + pending = closing + all turnover since).
     The sheet agrees with the balances the ledger holds now. (Balances and
     later entries are read by one statement, so a posting committing
-    meanwhile is seen in both or neither.)"""
+    meanwhile is seen in both or neither.) The day's movers are compared one
+    by one; the others through their sums (``_others_drift``), and one by
+    one only when those differ."""
     outcome = CheckOutcome("live_balance", checked_rows=sweep.accounts, failures=sweep.failing["live_balance"])
     if outcome.failures or sweep.others_differ:
         # eod_day's accounts as in the sweep; the others (only now: a probe

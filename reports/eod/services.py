@@ -45,8 +45,11 @@ the worker at 80 MB. The lead's target is 4x; bench/README.md lists where
 the time goes and what is left. Before the sheet stored
 only the day's movers its cost grew with the accounts: at a fixed day of
 200,000 entries and 48,000 movers, 100,000 -> 1,000,000 accounts took the
-run from 3.6 to 27.7 s; bench/README.md ("End of day") has that sweep and
-the one after (bench/eod.py --active and a list of --accounts).
+run from 3.6 to 27.7 s; since, 2.5 to 3.6 s (bench/README.md, "End of day":
+bench/eod.py --active and a list of --accounts). The price is paid where most
+accounts move: at the full size above (80 % movers) the run is 10.6 times the
+aggregate against 8.2 for the dense sheet on the same loaded machine, the
+per-mover index probes costing more than the hash joins they replace.
 
 Order. The opening of day D is the closing of the last day whose run is
 done, so that day must be complete: D is refused (``EodOutOfOrder``, naming
