@@ -4,6 +4,8 @@ accounts and E entries on PostgreSQL.
 
     .venv/bin/python bench/eod.py                                  # 1,000,000 accounts, 2,000,000 entries
     .venv/bin/python bench/eod.py --accounts 10000 --entries 20000 # quick mode
+    .venv/bin/python bench/eod.py --accounts 20000,100000,300000 --entries 40000 --active 10000
+                                   # a sweep: the same day (entries, movers) on more and more accounts
 
 It prints figures and ratios; it asserts nothing and is not a test. See
 bench/README.md for what is measured and the figures of the last run.
@@ -16,7 +18,10 @@ What it does:
    handful of internal channel, fee, coupon and escrow accounts); day D-1
    closed (one opening posting per 100 members, its entries, a daily balance
    row for every account, a done end-of-day run); and on day D,
-   ``entries / 2`` balanced two-leg postings of the usual business types,
+   ``entries / 2`` balanced two-leg postings of the usual business types
+   (between members drawn from all of them, or with ``--active N`` from a
+   fixed pool of about N accounts spread over the whole id range, so that
+   the day's entries and movers stay the same while ``--accounts`` grows),
    with each account's ``account_seq`` and ``balance_before``/``balance_after``
    chain computed by window functions and the accounts' balances and
    ``entry_seq`` set to match. The load runs with
@@ -35,6 +40,11 @@ What it does:
    subprocess's peak RSS (``wait4``), and the times of the steps recorded in
    ``EodStep``. Then prints a table against the targets: within 4x of the
    aggregate, peak memory under 500 MB.
+4. With several sizes (``--accounts 20000,100000,300000``) it does 1-3 for
+   each size on its own database, then prints one table: per size the
+   accounts that moved, the aggregate, the run's wall time, the ratio and the
+   time of each step, so the step whose cost grows with the accounts (not
+   with the day) is named.
 """
 
 from __future__ import annotations
@@ -54,7 +64,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: D-1 also gets its SheetDay and DailyTotal rows (the sheet of movers)
 
 RATIO_TARGET = 4.0  # the project lead's target (issue 4 had 3x); see bench/README.md
 MEMORY_TARGET_MB = 500.0
@@ -196,6 +206,7 @@ def sizes_match(meta: dict | None, args) -> bool:
         and meta.get("accounts") == args.accounts
         and meta.get("entries") == args.entries
         and meta.get("day") == args.day.isoformat()
+        and meta.get("active") == args.active
     )
 
 
@@ -227,6 +238,18 @@ def generate(args) -> None:
     # Scale opening balances with the entries per account so that no member
     # wallet or credit line leaves its bounds (checked after the load).
     k = max(1, -(-n_entries // n_accounts))
+    # --active N: the day's members come from a pool of about N accounts (95 % cash
+    # wallets, 5 % credit lines, as the whole), spread evenly over the id range.
+    uc, uk = users - users // 20, users // 20
+    if args.active:
+        if args.active > n_accounts:
+            sys.exit("--active cannot exceed --accounts")
+        pool = max(40, args.active - INTERNAL)
+        uc_pool, uk_pool = min(uc, pool - pool // 20), min(uk, max(1, pool // 20))
+    else:
+        uc_pool, uk_pool = uc, uk
+    # Higher scale of opening balances for a small pool: its members move more each.
+    k = max(k, -(-n_entries // (uc_pool + uk_pool)))
     t0 = time.perf_counter()
     log(f"generating {n_accounts:,} accounts, {n_entries:,} entries on {day} (day {prev} closed)")
     with connect(args) as conn:
@@ -238,8 +261,12 @@ def generate(args) -> None:
         types = dict(conn.execute("SELECT code, id FROM accounts_accounttype").fetchall())
         p = {
             "U": users,
-            "UC": users - users // 20,
-            "UK": users // 20,
+            "UC": uc,
+            "UK": uk,
+            "UCP": uc_pool,
+            "UKP": uk_pool,
+            "SC": uc // uc_pool,  # stride between pool members: the pool spans all the ids
+            "SK": uk // uk_pool,
             "P": postings,
             "K": k,
             "E": entity,
@@ -363,16 +390,21 @@ def generate(args) -> None:
             CREATE TEMP TABLE b_day AS
             WITH g AS (
                 SELECT p, random() AS r, round((random() * 9999 + 1)::numeric) / 100 AS amount,
-                       floor(random() * %(UC)s)::bigint AS ka, floor(random() * (%(UC)s - 1))::bigint AS kb,
-                       floor(random() * %(UK)s)::bigint AS kc, floor(random() * %(CH)s)::int + 1 AS ch
+                       floor(random() * %(UCP)s)::bigint AS pa, floor(random() * (%(UCP)s - 1))::bigint AS pb,
+                       floor(random() * %(UKP)s)::bigint AS pc, floor(random() * %(CH)s)::int + 1 AS ch
                   FROM generate_series(1, %(P)s) p),
+            k AS (
+                -- pool member i is cash wallet i * SC (credit line i * SK): spread over all accounts
+                SELECT p, r, amount, ch, pa * %(SC)s AS ka, ((pa + 1 + pb) %% %(UCP)s) * %(SC)s AS kb_abs,
+                       pc * %(SK)s AS kc
+                  FROM g),
             x AS (
                 -- cash wallet k (0-based) is member k + k / 19 + 1: every 20th member has a credit line
                 SELECT p, r, amount, ch,
                        19 + ka + ka / 19 + 1 AS cash_a,
-                       19 + ((ka + 1 + kb) %% %(UC)s) + ((ka + 1 + kb) %% %(UC)s) / 19 + 1 AS cash_b,
+                       19 + kb_abs + kb_abs / 19 + 1 AS cash_b,
                        19 + 20 * (kc + 1) AS credit
-                  FROM g)
+                  FROM k)
             SELECT p,
                    CASE WHEN r < 0.55 THEN 'transfer' WHEN r < 0.73 THEN 'recharge'
                         WHEN r < 0.85 THEN 'withdrawal' WHEN r < 0.89 THEN 'fee'
@@ -456,6 +488,22 @@ def generate(args) -> None:
               JOIN b_state s ON s.account_id = a.id""",
             p,
         )
+        if conn.execute("SELECT to_regclass('reports_sheetday')").fetchone()[0]:
+            # The sheet of movers (reports/0009): every account moved on D-1, so its
+            # stored rows are its whole sheet, and D opens from its totals.
+            step(
+                "D-1 sheet day and totals",
+                """
+                INSERT INTO reports_sheetday (entity_id, accounting_date, sparse) VALUES (%(E)s, %(D1)s, true);
+                INSERT INTO reports_dailytotal (entity_id, accounting_date, subject_code, category, currency,
+                       closing, weighted, debit, credit, rows, nonzero)
+                SELECT entity_id, accounting_date, subject_code, category, currency, sum(closing),
+                       sum(closing * (1 + mod(account_id * 7919, 1000003))), sum(debit), sum(credit), count(*),
+                       sum(CASE WHEN closing <> 0 THEN 1 ELSE 0 END)
+                  FROM reports_dailybalance WHERE accounting_date = %(D1)s
+                 GROUP BY entity_id, accounting_date, subject_code, category, currency""",
+                p,
+            )
         step(
             "calendar: D-1 closed, D open, EOD of D-1 done",
             """
@@ -513,6 +561,7 @@ def generate(args) -> None:
                         "accounts": n_accounts,
                         "entries": n_entries,
                         "day": day.isoformat(),
+                        "active": args.active,
                         "generated_seconds": round(time.perf_counter() - t0, 1),
                     }
                 )
@@ -594,8 +643,10 @@ def reset_day(args) -> None:
         tables = [
             r[0]
             for r in conn.execute("""
-            SELECT table_name FROM information_schema.columns
-             WHERE table_schema = 'public' AND table_name LIKE 'reports\\_%%' AND column_name = 'accounting_date'""")
+            SELECT c.table_name FROM information_schema.columns c
+              JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+             WHERE c.table_schema = 'public' AND c.table_name LIKE 'reports\\_%%' AND c.column_name = 'accounting_date'
+               AND t.table_type = 'BASE TABLE'""")
         ]
         deleted = 0
         for table in tables:
@@ -688,7 +739,7 @@ def measure_aggregate(args) -> dict:
 
 
 def eod_available() -> bool:
-    services = ROOT / "reports" / "services.py"
+    services = ROOT / "reports" / "eod" / "services.py"
     return services.exists() and "def eod_run" in services.read_text()
 
 
@@ -1034,10 +1085,26 @@ def add_server_arguments(ap: argparse.ArgumentParser, db_help: str) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--accounts", type=int, default=1_000_000)
+    ap.add_argument(
+        "--accounts",
+        type=sizes,
+        default=[1_000_000],
+        help="accounts; several (20000,100000,300000) run a sweep, one database per size",
+    )
     ap.add_argument("--entries", type=int, default=2_000_000, help="entries on day D (two per posting)")
+    ap.add_argument(
+        "--active",
+        type=int,
+        default=None,
+        metavar="N",
+        help="about N distinct accounts move on day D, whatever --accounts (default: members drawn from all)",
+    )
     ap.add_argument("--day", type=date.fromisoformat, default=date(2026, 11, 23), help="day D (default 2026-11-23)")
-    add_server_arguments(ap, "database (default ledger_bench; ledger_bench_<accounts>_<entries> for other sizes)")
+    add_server_arguments(
+        ap,
+        "database (default ledger_bench; ledger_bench_<accounts>_<entries>[_a<active>] for other sizes);\n"
+        "in a sweep, the prefix of each size's database (<db>_<accounts>)",
+    )
     ap.add_argument("--regenerate", action="store_true", help="drop and regenerate the benchmark database")
     ap.add_argument("--generate-only", action="store_true", help="generate (if needed) and time the aggregate only")
     ap.add_argument(
@@ -1063,27 +1130,89 @@ def main(argv=None) -> None:
         "to var/bench-eod-explain.log; the timings then include auto_explain's overhead",
     )
     args = ap.parse_args(argv)
+    all_sizes, prefix = args.accounts, args.db
+    if len(all_sizes) == 1:
+        args.accounts = all_sizes[0]
+        bench_one(args)
+        return
+    results = []
+    for n in all_sizes:
+        args.accounts = n
+        args.db = f"{prefix}_{n}" if prefix else None
+        log(f"\n######## sweep: {n:,} accounts")
+        results.append(bench_one(args))
+    sweep_report(args, results)
+
+
+def sizes(text: str) -> list[int]:
+    return [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
+
+
+def bench_one(args) -> dict:
+    """Steps 1-3 for one size; returns what the sweep's table needs."""
     if not args.db:
-        full = (args.accounts, args.entries) == (1_000_000, 2_000_000)
-        args.db = "ledger_bench" if full else f"ledger_bench_{args.accounts}_{args.entries}"
+        full = (args.accounts, args.entries, args.active) == (1_000_000, 2_000_000, None)
+        active = f"_a{args.active}" if args.active else ""
+        args.db = "ledger_bench" if full else f"ledger_bench_{args.accounts}_{args.entries}{active}"
 
     args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     if not prepare_data(args, read_meta=read_meta, sizes_match=sizes_match, generate=generate):
         reset_day(args)
 
     agg = measure_aggregate(args)
+    one = {"accounts": args.accounts, "db": args.db, "agg": agg, "runs": [], "load": args.load_before}
     if args.generate_only:
         log(agg["plan"])
-        return
+        return one
     if not eod_available():
-        log("reports/services.py has no eod_run yet: only the aggregate was measured")
+        log("reports/eod/services.py has no eod_run: only the aggregate was measured")
         log(agg["plan"])
-        return
+        return one
     base = baseline_rss(args)
     runs = [measure_eod(args, "first run")]
     if not args.no_rerun and not runs[0]["timed_out"]:
         runs.append(measure_eod(args, "re-run" if runs[0]["ok"] else "second call (resumes the failed run)"))
     report(args, agg, runs, base)
+    one["runs"] = runs
+    return one
+
+
+def sweep_report(args, results: list[dict]) -> None:
+    """One line per size and run: the day is the same (entries, movers), only the accounts grow."""
+    log("")
+    log(
+        f"== sweep: {args.entries:,} entries on {args.day}, "
+        + (f"about {args.active:,} active accounts" if args.active else "members drawn from all accounts")
+    )
+    log(f"   {machine()}; load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    steps = eod_step_names()
+    short = {"day_cut": "cut", "flush_buffers": "flush", "balance_sheet": "sheet", "advance_day": "advance"}
+    header = ["accounts", "moved", "run", "aggregate", "wall", "ratio", "call", "ratio"]
+    header += [short.get(s, s) for s in steps]
+    lines = []
+    for r in results:
+        agg = r["agg"]
+        moved = agg["aggregate_rows"][0]
+        for run in r["runs"] or [None]:
+            row = [f"{r['accounts']:,}", f"{moved:,}", run["label"] if run else "-", f"{agg['aggregate']:.2f}"]
+            if run is None:
+                lines.append(row + [""] * (len(header) - len(row)))
+                continue
+            call = run["inner"] or 0
+            row += [f"{run['wall']:.2f}" + ("" if run["ok"] else "!"), f"{run['wall'] / agg['aggregate']:.1f}"]
+            row += [f"{call:.2f}", f"{call / agg['aggregate']:.1f}"]
+            # "until the next step starts": includes the step's COMMIT
+            until = {name: to_next or 0 for _, name, _, _, *_, to_next in run["steps"]}
+            row += [f"{until[s]:.2f}" if s in until else "" for s in steps]
+            lines.append(row)
+    widths = [max(len(h), *(len(x[i]) for x in lines)) for i, h in enumerate(header)]
+    log("   " + "  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    for row in lines:
+        log("   " + "  ".join(c.rjust(w) for c, w in zip(row, widths)))
+    log(
+        "   (seconds; wall: the worker process, call: eod_run alone, without the interpreter's start;"
+        " steps: until the next one starts, commit included; ! = the run failed)"
+    )
 
 
 if __name__ == "__main__":

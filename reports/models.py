@@ -25,12 +25,26 @@ from .channel.models import (
     StatementImport,
     StatementLine,
 )
-from .eod.models import EOD_STEPS, CheckResult, DailyBalance, EodRun, EodStep, RunStatus, Voucher
+from .eod.models import (
+    EOD_STEPS,
+    BalanceSheetRow,
+    CheckResult,
+    DailyBalance,
+    DailyTotal,
+    EodRun,
+    EodStep,
+    RunStatus,
+    SheetDay,
+    Voucher,
+)
 from .gl_recon.models import GlImport, GlImportRow
 
 __all__ = [
     "EOD_STEPS",
     "AmountMode",
+    "BalanceSheetRow",
+    "DailyTotal",
+    "SheetDay",
     "Channel",
     "CheckResult",
     "DailyBalance",

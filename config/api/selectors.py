@@ -12,7 +12,7 @@ from django.db.models import Prefetch, QuerySet
 from accounts.models import Account, AccountType, Entity, Member
 from postings.exceptions import UnknownHold, UnknownPosting
 from postings.models import Entry, Hold, Posting
-from reports.eod.models import DailyBalance
+from reports.eod.models import BalanceSheetRow
 from reports.pages.selectors import balance_sheet
 from withdrawals.models import Withdrawal, WithdrawalEvent
 
@@ -121,9 +121,9 @@ def member_find(*, member_no: str) -> Member | None:
 def balance_sheet_rows(*, day: date | None, entity: Entity | None, currency: str | None, group_by: str):
     """The end of day's balance sheet of ``day`` at a grouping (reports.selectors),
     optionally of one entity and currency; no rows when there is no day."""
-    rows = DailyBalance.objects.none()
+    rows = BalanceSheetRow.objects.none()
     if day is not None:
-        rows = DailyBalance.objects.filter(accounting_date=day)
+        rows = BalanceSheetRow.objects.filter(accounting_date=day)
         if entity is not None:
             rows = rows.filter(entity=entity)
         if currency:

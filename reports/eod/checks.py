@@ -20,11 +20,13 @@ from .day import (
     _LINES,
     _SIGNED,
     DETAILS_CAP,
+    WEIGHT,
     _amount,
     _Day,
     _day_build,
     _day_of,
     _day_tables,
+    _day_totals,
     _differs,
     _exact,
     _fetch,
@@ -95,24 +97,6 @@ def _joined(d: _Day) -> str:
     return f"{_temp(_DAY)} g FULL JOIN {sheet} ON s.account_id = g.account_id"
 
 
-def _sweep(d: _Day) -> list[tuple]:
-    """One pass over the stored sheet joined with eod_day: per subject,
-    currency and category of the stored rows and per subject and currency of
-    the previous ones, the sums the checks compare and each check's failures."""
-    return _fetch(
-        f"""
-        SELECT s.subject_code, s.currency, s.category, g.prev_subject, g.prev_currency,
-               COUNT(s.account_id), SUM(CASE WHEN s.entry_count > 0 THEN 1 ELSE 0 END), SUM(s.entry_count),
-               SUM(s.closing), SUM(s.debit), SUM(s.credit), SUM(g.prev_closing),
-               SUM(CASE WHEN g.of_entity = 1 THEN 1 ELSE 0 END),
-               SUM({_failing_account_balance()}), SUM({_failing_last_entry()}), SUM(g.chain_suspect),
-               SUM({_failing_live_balance()})
-          FROM {_joined(d)}
-         GROUP BY s.subject_code, s.currency, s.category, g.prev_subject, g.prev_currency""",
-        d.params,
-    )
-
-
 def _failing_rows(d: _Day, condition: str, columns: str) -> list[tuple]:
     return _fetch(
         f"""
@@ -125,65 +109,168 @@ def _failing_rows(d: _Day, condition: str, columns: str) -> list[tuple]:
     )
 
 
+def _sweep_rows(d: _Day) -> tuple:
+    """One pass over eod_day joined with the day's stored rows: the stored
+    rows, those with entries, their entries, the entity's accounts among
+    them and each check's failures."""
+    return _fetch(
+        f"""
+        SELECT COUNT(s.account_id), SUM(CASE WHEN s.entry_count > 0 THEN 1 ELSE 0 END), SUM(s.entry_count),
+               SUM(CASE WHEN g.of_entity = 1 THEN 1 ELSE 0 END),
+               SUM({_failing_account_balance()}), SUM({_failing_last_entry()}), SUM(g.chain_suspect),
+               SUM({_failing_live_balance()})
+          FROM {_joined(d)}""",
+        d.params,
+    )[0]
+
+
+def _others_sql(d: _Day) -> str:
+    """The entity's accounts that are not in eod_day (they did not move and
+    have no stored row of the day), each with its balance and what was
+    applied to it after the day."""
+    later = _SIGNED.format(
+        cat="a.category",
+        d="SUM(CASE WHEN e.balance_after IS NOT NULL AND e.direction = 'D' THEN e.amount ELSE 0 END)",
+        c="SUM(CASE WHEN e.balance_after IS NOT NULL AND e.direction = 'C' THEN e.amount ELSE 0 END)",
+    )
+    pending = _SIGNED.format(
+        cat="a.category",
+        d="SUM(CASE WHEN e.balance_after IS NULL AND e.direction = 'D' THEN e.amount ELSE 0 END)",
+        c="SUM(CASE WHEN e.balance_after IS NULL AND e.direction = 'C' THEN e.amount ELSE 0 END)",
+    )
+    return f"""
+        SELECT a.id AS account_id, a.currency, a.category, a.balance, l.later_applied, l.later_pending
+          FROM accounts_account a
+          LEFT JOIN (SELECT e.account_id, {later} AS later_applied, {pending} AS later_pending
+                       FROM postings_entry e JOIN accounts_account a ON a.id = e.account_id
+                      WHERE e.accounting_date > %(day)s AND a.entity_id = %(entity)s
+                      GROUP BY e.account_id, a.category) l ON l.account_id = a.id
+         WHERE a.entity_id = %(entity)s AND NOT EXISTS (SELECT 1 FROM {_temp(_DAY)} g WHERE g.account_id = a.id)"""
+
+
+def _others_drift(d: _Day, previous: dict) -> tuple[int, bool]:
+    """The one check that reads every account (one scan of the accounts, no
+    index probes, no join): per currency and category, the balances of the
+    accounts not in eod_day, less what was applied after the day, summed
+    plainly and weighted, equal the previous totals less eod_day's previous
+    rows. Each side is what it is for all accounts less eod_day's part.
+    Returns the number of the entity's accounts and whether any sum differs."""
+    weight = WEIGHT.format(id="a.id")
+    seen: dict[tuple[str, str], list[Decimal]] = {}
+    accounts = 0
+
+    def add(into: dict, rows, sign: int) -> None:
+        for currency, category, plain, weighted in rows:
+            figures = into.setdefault((currency, category), [Decimal(0), Decimal(0)])
+            figures[0] += sign * _exact(plain)
+            figures[1] += sign * _exact(weighted)
+
+    applied = _SIGNED.format(
+        cat="a.category",
+        d="CASE WHEN e.balance_after IS NOT NULL AND e.direction = 'D' THEN e.amount ELSE 0 END",
+        c="CASE WHEN e.balance_after IS NOT NULL AND e.direction = 'C' THEN e.amount ELSE 0 END",
+    )
+    # One statement, so a posting committing meanwhile is in the balances
+    # and in the later entries, or in neither (as eod_day's part is).
+    for currency, category, n, plain, weighted in _fetch(
+        f"""
+        SELECT currency, category, SUM(n), SUM(plain), SUM(weighted) FROM (
+            SELECT a.currency, a.category, COUNT(*) AS n, SUM(a.balance) AS plain,
+                   SUM(a.balance * {weight}) AS weighted
+              FROM accounts_account a WHERE a.entity_id = %(entity)s GROUP BY a.currency, a.category
+             UNION ALL
+            SELECT a.currency, a.category, 0, -SUM({applied}), -SUM(({applied}) * {weight})
+              FROM postings_entry e JOIN accounts_account a ON a.id = e.account_id
+             WHERE e.accounting_date > %(day)s AND a.entity_id = %(entity)s
+             GROUP BY a.currency, a.category) x
+         GROUP BY currency, category""",
+        d.params,
+    ):
+        accounts += int(n)
+        add(seen, [(currency, category, plain, weighted)], 1)
+    own = "COALESCE(g.balance, 0) - COALESCE(g.later_applied, 0)"
+    add(
+        seen,
+        _fetch(
+            f"""
+            SELECT g.currency, g.category, SUM({own}), SUM(({own}) * {WEIGHT.format(id="g.account_id")})
+              FROM {_temp(_DAY)} g WHERE g.of_entity = 1 GROUP BY g.currency, g.category""",
+            {},
+        ),
+        -1,
+    )
+    expected: dict[tuple[str, str], list[Decimal]] = {}
+    for (_, category, currency), figures in previous.items():
+        add(expected, [(currency, category, figures[0], figures[1])], 1)
+    add(
+        expected,
+        _fetch(
+            f"""
+            SELECT g.prev_currency, g.prev_category, SUM(g.prev_closing),
+                   SUM(g.prev_closing * {WEIGHT.format(id="g.account_id")})
+              FROM {_temp(_DAY)} g WHERE g.prev_subject IS NOT NULL GROUP BY g.prev_currency, g.prev_category""",
+            {},
+        ),
+        -1,
+    )
+    zero = [Decimal(0), Decimal(0)]
+    differs = any(
+        [_amount(x) for x in seen.get(key, zero)] != [_amount(x) for x in expected.get(key, zero)]
+        for key in set(seen) | set(expected)
+    )
+    return accounts, differs
+
+
 @dataclass
 class _Sweep:
-    """What the sweep found, summed over its groups."""
+    """What the sweep found: the day's counts, the totals, each check's failures."""
 
-    sheet_rows: int = 0  # stored rows of the day
-    day_accounts: int = 0  # of which with entries that day
+    sheet_rows: int = 0  # rows of the day's sheet as readers see it (stored and carried)
+    day_accounts: int = 0  # stored rows with entries that day
     day_entries: int = 0
     accounts: int = 0  # accounts of the entity
+    others_differ: bool = False  # the accounts outside eod_day do not add up to the totals
     failing: dict[str, int] = field(default_factory=dict)
-    # currency -> category -> stored closings; currency -> stored rows
+    # currency -> category -> closings of the day's sheet
     closing_by_category: dict[str, dict[str, Decimal]] = field(default_factory=dict)
-    rows_by_currency: dict[str, int] = field(default_factory=dict)
-    # (subject, currency) -> [stored closing, stored debit, stored credit, stored rows, previous closing]
+    # (subject, currency) -> [closing, debit, credit, rows of the day's sheet, previous closing]
     subjects: dict[tuple[str, str], list] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, rows: list[tuple]) -> _Sweep:
-        sweep = cls(failing=dict.fromkeys(["account_balance", "last_entry", "entry_chain", "live_balance"], 0))
-        for (
-            subject,
-            currency,
-            category,
-            prev_subject,
-            prev_currency,
-            sheet_rows,
-            day_accounts,
-            day_entries,
-            closing,
-            debit,
-            credit,
-            prev_closing,
-            accounts,
-            *failing,
-        ) in rows:
-            sweep.sheet_rows += int(sheet_rows or 0)
-            sweep.day_accounts += int(day_accounts or 0)
-            sweep.day_entries += int(day_entries or 0)
-            sweep.accounts += int(accounts or 0)
-            for name, n in zip(sweep.failing, failing):
-                sweep.failing[name] += int(n or 0)
-            if sheet_rows:
-                by_category = sweep.closing_by_category.setdefault(currency, {})
-                by_category[category] = by_category.get(category, Decimal(0)) + _exact(closing)
-                sweep.rows_by_currency[currency] = sweep.rows_by_currency.get(currency, 0) + int(sheet_rows)
-                figures = sweep.subjects.setdefault((subject, currency), [Decimal(0)] * 5)
-                figures[0] += _exact(closing)
-                figures[1] += _exact(debit)
-                figures[2] += _exact(credit)
-                figures[3] += int(sheet_rows)
-            if prev_subject is not None:
-                figures = sweep.subjects.setdefault((prev_subject, prev_currency), [Decimal(0)] * 5)
-                figures[4] += _exact(prev_closing)
+    def of(cls, d: _Day) -> _Sweep:
+        previous, totals = _day_totals(d)
+        _, day_accounts, day_entries, _, *failing = _sweep_rows(d)
+        accounts, others_differ = _others_drift(d, previous)
+        sweep = cls(
+            day_accounts=int(day_accounts or 0),
+            day_entries=int(day_entries or 0),
+            accounts=accounts,
+            others_differ=others_differ,
+            failing={
+                name: int(n or 0)
+                for name, n in zip(["account_balance", "last_entry", "entry_chain", "live_balance"], failing)
+            },
+        )
+        for (subject, category, currency), (closing, _, debit, credit, rows, _) in totals.items():
+            sweep.sheet_rows += int(rows)
+            by_category = sweep.closing_by_category.setdefault(currency, {})
+            by_category[category] = by_category.get(category, Decimal(0)) + closing
+            figures = sweep.subjects.setdefault((subject, currency), [Decimal(0)] * 5)
+            figures[0] += closing
+            figures[1] += debit
+            figures[2] += credit
+            figures[3] += int(rows)
+        for (subject, _, currency), (closing, *_) in previous.items():
+            figures = sweep.subjects.setdefault((subject, currency), [Decimal(0)] * 5)
+            figures[4] += closing
         return sweep
 
 
 def _check_account_balance(d: _Day, sweep: _Sweep) -> CheckOutcome:
     """Per account on the sheet: opening = the previous day's closing (0 if
     none) and closing = opening + turnover on the normal side; no account
-    with a balance the day before is missing. (That the closing is the last
+    that moved with a balance the day before is missing (one that did not
+    move has no stored row: it is carried). (That the closing is the last
     entry's balance after is the last_entry check.)"""
     outcome = CheckOutcome("account_balance", checked_rows=sweep.sheet_rows, failures=sweep.failing["account_balance"])
     if outcome.failures:
@@ -347,12 +434,33 @@ def _check_live_balance(d: _Day, sweep: _Sweep) -> CheckOutcome:
     entries are not yet: balance + pending = closing + all turnover since).
     The sheet agrees with the balances the ledger holds now. (Balances and
     later entries are read by one statement, so a posting committing
-    meanwhile is seen in both or neither.)"""
+    meanwhile is seen in both or neither.) The day's movers are compared one
+    by one; the others through their sums (``_others_drift``), and one by
+    one only when those differ."""
     outcome = CheckOutcome("live_balance", checked_rows=sweep.accounts, failures=sweep.failing["live_balance"])
-    if outcome.failures:
-        rows = _failing_rows(d, _failing_live_balance(), "g.balance, s.closing, g.later_applied, g.later_pending")
+    if outcome.failures or sweep.others_differ:
+        # eod_day's accounts as in the sweep; the others (only now: a probe
+        # each) against their latest stored row on or before the day.
+        rows = _fetch(
+            f"""
+            SELECT account_id, balance, closing, later_applied, later_pending, COUNT(*) OVER ()
+              FROM (SELECT COALESCE(g.account_id, s.account_id) AS account_id, g.balance, s.closing,
+                           g.later_applied, g.later_pending
+                      FROM {_joined(d)} WHERE ({_failing_live_balance()}) = 1
+                    UNION ALL
+                    SELECT o.account_id, o.balance, x.closing, o.later_applied, o.later_pending
+                      FROM ({_others_sql(d)}) o
+                      LEFT JOIN LATERAL (SELECT b.closing FROM reports_dailybalance b
+                                          WHERE b.account_id = o.account_id AND b.accounting_date <= %(day)s
+                                          ORDER BY b.accounting_date DESC LIMIT 1) x ON true
+                     WHERE {_differs("o.balance", "COALESCE(x.closing, 0) + COALESCE(o.later_applied, 0)")}) f
+             ORDER BY account_id
+             LIMIT %(cap)s""",
+            d.params,
+        )
+        outcome.failures = int(rows[0][-1]) if rows else 0
         numbers = _account_numbers(r[0] for r in rows)
-        for account_id, balance, closing, applied, pending in rows:
+        for account_id, balance, closing, applied, pending, _ in rows:
             c, p = _amount(closing), _amount(pending)
             m = _amount(applied) + p
             item = {
@@ -545,7 +653,7 @@ def checks_run(*, entity: Entity, accounting_date: date, run: EodRun | None = No
         d = _day_of(entity, accounting_date)
         _day_build(d)
         _lines_build(d)
-        sweep = _Sweep.of(_sweep(d))
+        sweep = _Sweep.of(d)
         outcomes = [check(d, sweep) for check in CHECKS]
         CheckResult.objects.filter(entity=entity, accounting_date=accounting_date).delete()
         return CheckResult.objects.bulk_create(

@@ -21,6 +21,7 @@ from django.db import DatabaseError, connection
 
 from accounts.models import Account, Entity
 
+from .models import DailyTotal, SheetDay
 from .selectors import previous_run_date
 
 logger = logging.getLogger(__name__)
@@ -55,21 +56,23 @@ def _fetch(sql: str, params: dict) -> list[tuple]:
 # passes over the day's entries, kept for the run in temporary tables of the
 # worker's session (they are a by-product, never a record):
 #
-# eod_day, one sorted pass: one row per account of the entity, with the
-#   day's facts (debit, credit, entry count, first entry's balance before,
-#   last entry's balance after and serial, whether the day's chain may be
-#   broken), the account's type and balance, the previous sheet's closing
-#   and what was posted after the day. Rows of the previous sheet whose
-#   account is not the entity's get a row too (of_entity = 0): only
-#   tampering makes them, and the checks must see them.
+# eod_day, one sorted pass: one row per account that moved that day (or has
+#   a stored row of the day), with the day's facts (debit, credit, entry
+#   count, first entry's balance before, last entry's balance after and
+#   serial, whether the day's chain may be broken), the account's type and
+#   balance, its previous stored row (closing, subject, category, currency)
+#   and what was posted after the day. An account that is not the entity's
+#   gets of_entity = 0: only tampering makes one, and the checks must see it.
+#   Its size is the day's movers, never the number of accounts.
 # eod_lines, one grouped pass: the day's entries per subject, category,
 #   direction, business type and currency: the vouchers, and the entries'
 #   side of the per-currency and per-subject checks, summed independently of
 #   the per-account pass.
 #
-# The balance sheet is inserted from eod_day. The checks read the stored
-# sheet back once, joined with eod_day, and sum every check's failures in
-# that one pass; only a check that fails runs a second query, for its
+# The balance sheet is inserted from eod_day, and the day's totals follow
+# from the previous day's and eod_day (below). The checks read the day's
+# stored rows back once, joined with eod_day, and sum every check's failures
+# in that one pass; only a check that fails runs a second query, for its
 # details. Inside ``eod_run`` a step reuses what an earlier step of the same
 # run built; any other call builds its own and drops it when done.
 
@@ -177,8 +180,11 @@ def _day_of(entity: Entity, day: date) -> _Day:
 
 
 def _day_sql(d: _Day) -> str:
-    """eod_day (see above). The day's entries are sorted once per account by
-    account_seq; each account's facts are aggregated from that order.
+    """eod_day (see above): the day's movers, and any account with a stored
+    row of the day (a re-run's, or one that should not be there). The day's
+    entries are sorted once per account by account_seq; each account's facts
+    are aggregated from that order; its previous row is its latest stored
+    row before the day (one probe of the (account, date) index each).
 
     chain_suspect = 1 marks an account whose chain of the day may be broken:
     an entry whose balance after is not its balance before plus its amount on
@@ -216,20 +222,9 @@ def _day_sql(d: _Day) -> str:
         for state in ("NOT", "")
         for side in "DC"
     }
-    accounts = f"""
-        SELECT a.id AS account_id, t.code AS account_type_code, t.subject_code, a.category, a.currency, a.balance,
-               f.debit, f.credit, f.entry_count, f.first_before, f.last_after, f.last_serial,
-               CASE WHEN f.account_id IS NULL THEN 0
-                    WHEN f.links_broken > 0 OR f.first_seq IS NULL
-                      OR (CASE WHEN a.category = 'asset' THEN f.off_if_debit_normal
-                               ELSE f.off_if_credit_normal END) > 0
-                      OR {_differs("f.first_before", previous_after)}
-                    THEN 1 ELSE 0 END AS chain_suspect,
-               {_SIGNED.format(cat="a.category", d="l.applied_debit", c="l.applied_credit")} AS later_applied,
-               {_SIGNED.format(cat="a.category", d="l.pending_debit", c="l.pending_credit")} AS later_pending
-          FROM accounts_account a
-          JOIN accounts_accounttype t ON t.id = a.account_type_id
-          LEFT JOIN (
+    return f"""
+        CREATE TEMP TABLE {_DAY} AS
+        WITH f AS MATERIALIZED (
                SELECT w.account_id,
                       SUM(CASE WHEN w.direction = 'D' THEN w.amount ELSE 0 END) AS debit,
                       SUM(CASE WHEN w.direction = 'C' THEN w.amount ELSE 0 END) AS credit,
@@ -256,37 +251,46 @@ def _day_sql(d: _Day) -> str:
                                  FROM postings_entry e
                                 WHERE e.accounting_date = %(day)s {entries_of_entity} {fence}) e
                        WINDOW win AS (PARTITION BY e.account_id ORDER BY e.account_seq, e.serial_no)) w
-                GROUP BY w.account_id) f ON f.account_id = a.id
-          LEFT JOIN (
-               SELECT e.account_id, {later["NOT", "D"]} AS applied_debit, {later["NOT", "C"]} AS applied_credit,
-                      {later["", "D"]} AS pending_debit, {later["", "C"]} AS pending_credit
-                 FROM postings_entry e
-                WHERE e.accounting_date > %(day)s
-                GROUP BY e.account_id) l ON l.account_id = a.id
-         WHERE a.entity_id = %(entity)s"""
-    columns = """x.account_type_code, x.subject_code, x.category, x.currency, x.balance, x.debit, x.credit,
-               x.entry_count, x.first_before, x.last_after, x.last_serial, x.chain_suspect, x.later_applied,
-               x.later_pending, p.closing AS prev_closing, p.subject_code AS prev_subject,
-               p.currency AS prev_currency"""
-    previous = """(SELECT account_id, closing, subject_code, currency FROM reports_dailybalance
-                    WHERE entity_id = %(entity)s AND accounting_date = %(prev)s) p"""
-    return f"""
-        CREATE TEMP TABLE {_DAY} AS
-        SELECT COALESCE(x.account_id, p.account_id) AS account_id,
-               CASE WHEN x.account_id IS NULL THEN 0 ELSE 1 END AS of_entity, {columns}
-          FROM ({accounts}) x
-          FULL JOIN {previous} ON p.account_id = x.account_id"""
+                GROUP BY w.account_id),
+        ids AS (SELECT account_id FROM f
+                 UNION
+                SELECT account_id FROM reports_dailybalance WHERE entity_id = %(entity)s AND accounting_date = %(day)s),
+        l AS (SELECT e.account_id, {later["NOT", "D"]} AS applied_debit, {later["NOT", "C"]} AS applied_credit,
+                     {later["", "D"]} AS pending_debit, {later["", "C"]} AS pending_credit
+                FROM postings_entry e
+               WHERE e.accounting_date > %(day)s AND e.account_id IN (SELECT account_id FROM ids)
+               GROUP BY e.account_id)
+        SELECT a.id AS account_id, CASE WHEN a.entity_id = %(entity)s THEN 1 ELSE 0 END AS of_entity,
+               t.code AS account_type_code, t.subject_code, a.category, a.currency, a.balance,
+               f.debit, f.credit, f.entry_count, f.first_before, f.last_after, f.last_serial,
+               CASE WHEN f.account_id IS NULL THEN 0
+                    WHEN f.links_broken > 0 OR f.first_seq IS NULL
+                      OR (CASE WHEN a.category = 'asset' THEN f.off_if_debit_normal
+                               ELSE f.off_if_credit_normal END) > 0
+                      OR {_differs("f.first_before", previous_after)}
+                    THEN 1 ELSE 0 END AS chain_suspect,
+               {_SIGNED.format(cat="a.category", d="l.applied_debit", c="l.applied_credit")} AS later_applied,
+               {_SIGNED.format(cat="a.category", d="l.pending_debit", c="l.pending_credit")} AS later_pending,
+               p.closing AS prev_closing, p.subject_code AS prev_subject, p.currency AS prev_currency,
+               p.category AS prev_category
+          FROM ids
+          -- one probe of the accounts per id (fenced: hashing the accounts would read them all)
+         CROSS JOIN LATERAL (SELECT * FROM accounts_account a WHERE a.id = ids.account_id OFFSET 0) a
+          JOIN accounts_accounttype t ON t.id = a.account_type_id
+          LEFT JOIN f ON f.account_id = a.id
+          LEFT JOIN l ON l.account_id = a.id
+          LEFT JOIN LATERAL (
+               SELECT b.closing, b.subject_code, b.currency, b.category FROM reports_dailybalance b
+                WHERE b.account_id = a.id AND b.accounting_date < %(day)s
+                ORDER BY b.accounting_date DESC LIMIT 1) p ON true"""
 
 
 def _day_build(d: _Day, *, fresh: bool = False) -> None:
     if not fresh and _reusable(_DAY, d):
         return
     _execute(f"DROP TABLE IF EXISTS {_temp(_DAY)}", {})
-    # The planner cannot know how many accounts survive the joins;
-    # guessing few, it would probe indexes a million times.
-    _execute("SET LOCAL enable_nestloop = off", {})
     _execute(_day_sql(d), d.params)
-    _execute("SET LOCAL enable_nestloop TO DEFAULT", {})
+    _execute(f"ANALYZE {_temp(_DAY)}", {})
     _mark_built(_DAY, d)
 
 
@@ -307,3 +311,90 @@ def _lines_build(d: _Day) -> None:
         d.params,
     )
     _mark_built(_LINES, d)
+
+
+# ------------------------------------------------------------ the totals ----
+#
+# The day's sheet summed per (subject, category, currency): the previous run
+# day's totals (reports_dailytotal), minus each eod_day account's previous
+# row, plus its row as of the day (its stored row of the day, or the
+# previous one carried when its closing is not zero). Only eod_day's
+# accounts are read, so the totals cost what the day moved.
+
+# A weight per account (1 .. 1,000,003) for the weighted sums: two drifts that
+# cancel in a plain sum do not cancel in both.
+WEIGHT = "(1 + mod({id} * 7919, 1000003))"
+TOTAL_FIGURES = ("closing", "weighted", "debit", "credit", "rows", "nonzero")
+
+
+def _previous_totals(d: _Day) -> dict[tuple[str, str, str], list]:
+    """(subject, category, currency) -> TOTAL_FIGURES of the previous run
+    day. A day that is not sparse (built before the totals existed, or
+    written directly) stores its whole sheet: its rows are summed."""
+    if d.prev is None:
+        return {}
+    if SheetDay.objects.filter(entity=d.entity, accounting_date=d.prev, sparse=True).exists():
+        rows = DailyTotal.objects.filter(entity=d.entity, accounting_date=d.prev).values_list(
+            "subject_code", "category", "currency", *TOTAL_FIGURES
+        )
+    else:
+        rows = _fetch(
+            f"""
+            SELECT subject_code, category, currency, SUM(closing), SUM(closing * {WEIGHT.format(id="account_id")}),
+                   SUM(debit), SUM(credit), COUNT(*), SUM(CASE WHEN closing <> 0 THEN 1 ELSE 0 END)
+              FROM reports_dailybalance WHERE entity_id = %(entity)s AND accounting_date = %(prev)s
+             GROUP BY subject_code, category, currency""",
+            d.params,
+        )
+    return {(s, c, cur): [_exact(v) for v in figures] for s, c, cur, *figures in rows}
+
+
+def _day_deltas(d: _Day) -> list[tuple]:
+    """What the day changes in the totals, per (subject, category, currency):
+    TOTAL_FIGURES of eod_day's accounts as of the day minus as of the previous
+    row. Needs eod_day."""
+    w = WEIGHT.format(id="g.account_id")
+    return _fetch(
+        f"""
+        SELECT subject, category, currency, SUM(closing), SUM(weighted), SUM(debit), SUM(credit), SUM(rows),
+               SUM(nonzero)
+          FROM (SELECT g.prev_subject AS subject, g.prev_category AS category, g.prev_currency AS currency,
+                       -g.prev_closing AS closing, -g.prev_closing * {w} AS weighted, 0 AS debit, 0 AS credit,
+                       -CASE WHEN g.prev_closing <> 0 THEN 1 ELSE 0 END AS rows,
+                       -CASE WHEN g.prev_closing <> 0 THEN 1 ELSE 0 END AS nonzero
+                  FROM {_temp(_DAY)} g WHERE g.prev_subject IS NOT NULL
+                UNION ALL
+                SELECT s.subject_code, s.category, s.currency, s.closing,
+                       s.closing * {WEIGHT.format(id="s.account_id")}, s.debit, s.credit, 1,
+                       CASE WHEN s.closing <> 0 THEN 1 ELSE 0 END
+                  FROM reports_dailybalance s WHERE s.entity_id = %(entity)s AND s.accounting_date = %(day)s
+                UNION ALL
+                SELECT g.prev_subject, g.prev_category, g.prev_currency, g.prev_closing, g.prev_closing * {w},
+                       0, 0, 1, 1
+                  FROM {_temp(_DAY)} g
+                 WHERE g.prev_closing <> 0
+                   AND NOT EXISTS (SELECT 1 FROM reports_dailybalance s
+                                    WHERE s.account_id = g.account_id AND s.accounting_date = %(day)s)) x
+         GROUP BY subject, category, currency""",
+        d.params,
+    )
+
+
+def _day_totals(d: _Day) -> tuple[dict[tuple[str, str, str], list], dict[tuple[str, str, str], list]]:
+    """(the previous run day's totals, the day's), each (subject, category,
+    currency) -> TOTAL_FIGURES; the day's from the rows stored now. Groups
+    without rows are left out. Needs eod_day."""
+    previous = _previous_totals(d)
+    # Carried to the day: the previous rows whose closing is not zero.
+    totals = {key: [*figures[:4], figures[5], figures[5]] for key, figures in previous.items()}
+    for subject, category, currency, *figures in _day_deltas(d):
+        into = totals.setdefault((subject, category, currency), [Decimal(0)] * len(TOTAL_FIGURES))
+        for i, value in enumerate(figures):
+            into[i] += _exact(value)
+    # The day's turnover is the day's own, not carried from the previous day.
+    for key, figures in totals.items():
+        if key in previous:
+            figures[2] -= previous[key][2]
+            figures[3] -= previous[key][3]
+    keep = lambda t: {k: v for k, v in t.items() if v[4]}  # noqa: E731
+    return keep(previous), keep(totals)

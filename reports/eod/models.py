@@ -5,10 +5,13 @@ of ``EOD_STEPS`` in order, each recorded as an ``EodStep`` (start, end, rows,
 outcome). A failed step stops the run and is retried from that step.
 
 The run writes, for the day:
-- ``DailyBalance``: per account, opening, debit and credit turnover, closing,
-  entry count (余额表). Opening is the previous day's closing, so building a
-  day reads only that day's entries. Totals per account type, subject, entity
-  and currency are aggregates of these rows (selectors).
+- ``DailyBalance``: per account with entries that day, opening, debit and
+  credit turnover, closing, entry count. Opening is the account's previous
+  closing, so building a day reads only that day's entries and movers.
+  ``BalanceSheetRow`` (a view) is the sheet users see (余额表): those rows,
+  and every other funded account carried as of the day. ``DailyTotal`` sums
+  the sheet per subject, category and currency (the previous day's plus the
+  day's movers); ``SheetDay`` lists the days built.
 - ``CheckResult``: each consistency check, passed or not, with the accounts
   and entries that break it.
 - ``Voucher``: summary vouchers (会计凭证) per subject, direction, business
@@ -72,8 +75,9 @@ class EodStep(models.Model):
 
 
 class DailyBalance(models.Model):
-    # A day writes a row for every account with a balance (a million rows a
-    # night), so the table carries only the indexes its readers need and no
+    # A day writes a row per account that moved (and, before the sheet of
+    # movers, every funded account), so the table carries only the indexes
+    # its readers need and no
     # foreign-key triggers (two million lookups at COMMIT). The rows are
     # built by joining the accounts, which are never deleted (a trigger
     # forbids it), so a dangling reference cannot arise. Indexes: one row per
@@ -103,6 +107,73 @@ class DailyBalance(models.Model):
         verbose_name = "daily balance (余额表)"
         constraints = [models.UniqueConstraint(fields=["account", "accounting_date"], name="daily_balance_unique")]
         indexes = [models.Index(fields=["accounting_date", "entity"], name="daily_balance_day")]
+
+
+class SheetDay(models.Model):
+    """A day with a balance sheet: the days ``BalanceSheetRow`` lists. A
+    sparse day (built by this end of day) stores its movers only and carries
+    the other accounts; a day that is not (built before it, or written
+    directly) stores its whole sheet, and only its own rows are its sheet."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    accounting_date = models.DateField()
+    sparse = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entity", "accounting_date"], name="sheet_day_unique")]
+
+
+class DailyTotal(models.Model):
+    """The day's sheet summed per subject, category and currency (every
+    account's row of the day, stored or carried): the previous run day's
+    totals plus what the day's movers changed. ``weighted`` sums each
+    closing times a weight of its account (``ACCOUNT_WEIGHT``), so that two
+    drifts that cancel in a plain sum still show; ``nonzero`` counts the
+    accounts whose closing is not zero (they are carried to the next day)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    accounting_date = models.DateField()
+    subject_code = models.CharField(max_length=16)
+    category = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3)
+    closing = money_field()
+    weighted = models.DecimalField(max_digits=40, decimal_places=4, default=0)
+    debit = money_field()
+    credit = money_field()
+    rows = models.BigIntegerField(default=0)
+    nonzero = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "accounting_date", "subject_code", "category", "currency"], name="daily_total_unique"
+            )
+        ]
+
+
+class BalanceSheetRow(models.Model):
+    """The balance sheet as users see it: per built day (``SheetDay``), a
+    row per account with entries that day or a non-zero closing, derived
+    from the account's latest ``DailyBalance`` on or before the day (a day
+    without entries carries its closing, turnover zero). A view
+    (reports/eod/sql/balance_sheet_view.sql); read only."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    accounting_date = models.DateField()
+    account = models.ForeignKey(Account, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    account_type_code = models.CharField(max_length=32)
+    subject_code = models.CharField(max_length=16)
+    category = models.CharField(max_length=16)
+    currency = models.CharField(max_length=3)
+    opening = money_field()
+    debit = money_field()
+    credit = money_field()
+    closing = money_field()
+    entry_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        managed = False
+        db_table = "reports_balancesheet"
 
 
 class CheckResult(models.Model):

@@ -8,7 +8,7 @@ from django.db.models import Max
 
 from accounts.models import Entity
 
-from .models import DailyBalance, EodRun, RunStatus
+from .models import EodRun, RunStatus, SheetDay
 
 
 def previous_run_date(*, entity: Entity, accounting_date: date) -> date | None:
@@ -20,7 +20,7 @@ def previous_run_date(*, entity: Entity, accounting_date: date) -> date | None:
 
 
 def latest_balance_date(*, entity: Entity | None = None) -> date | None:
-    qs = DailyBalance.objects.all()
+    qs = SheetDay.objects.all()
     if entity is not None:
         qs = qs.filter(entity=entity)
     return qs.aggregate(d=Max("accounting_date"))["d"]

@@ -11,9 +11,13 @@ and the entries they read are append-only and can no longer change once the
 day is cut, so re-running a day gives the same rows.
 
 Incremental. A day's balance sheet is the previous *run* day's sheet plus
-the day's entries. Accounts without entries are carried forward, so every
-account with a balance has a row every day, and the cost follows the day's
-entries and the number of accounts, never the history. Nothing of a day is
+the day's entries. Only the accounts with entries that day get a stored
+row; the others are carried as of the day when the sheet is read
+(``BalanceSheetRow``), and the day's totals are the previous day's plus
+what the movers changed (``reports.eod.balance_sheet`` has the design). So
+the night's cost follows the day's entries and movers, never the history
+and, but for one scan of the accounts' balances (the live_balance check),
+not the number of accounts. Nothing of a day is
 loaded into Python: the checks fetch at most ``DETAILS_CAP`` failing rows
 (with a count of all), and vouchers are aggregated in SQL.
 
@@ -37,8 +41,15 @@ step each.
 Cost, measured with bench/eod.py (1,000,000 accounts, 2,000,000 entries,
 2 cores, PostgreSQL 15): 5.8 - 8.1 times a plain aggregate of the day
 (11 - 18 s, depending on the machine's load), against 12 - 14 times before;
-the worker at 80 MB. The 3x target is not met; bench/README.md lists where
-the time goes and what is left.
+the worker at 80 MB. The lead's target is 4x; bench/README.md lists where
+the time goes and what is left. Before the sheet stored
+only the day's movers its cost grew with the accounts: at a fixed day of
+200,000 entries and 48,000 movers, 100,000 -> 1,000,000 accounts took the
+run from 3.6 to 27.7 s; since, 2.5 to 3.6 s (bench/README.md, "End of day":
+bench/eod.py --active and a list of --accounts). The price is paid where most
+accounts move: at the full size above (80 % movers) the run is 10.6 times the
+aggregate against 8.2 for the dense sheet on the same loaded machine, the
+per-mover index probes costing more than the hash joins they replace.
 
 Order. The opening of day D is the closing of the last day whose run is
 done, so that day must be complete: D is refused (``EodOutOfOrder``, naming

@@ -11,7 +11,7 @@ from django.db.models import Count, DecimalField, QuerySet, Sum
 
 from accounts.models import Entity
 
-from ..eod.models import DailyBalance
+from ..eod.models import BalanceSheetRow
 from .models import GlImport
 
 ZERO = Decimal(0)
@@ -60,9 +60,9 @@ class GlDifference:
 
 def ledger_subject_totals(*, entity: Entity, accounting_date: date) -> dict[tuple[str, str], dict]:
     """(subject_code, currency) -> opening, debit, credit, closing, accounts
-    of the day's DailyBalance rows."""
+    of the day's balance sheet rows (BalanceSheetRow)."""
     rows = (
-        DailyBalance.objects.filter(entity=entity, accounting_date=accounting_date)
+        BalanceSheetRow.objects.filter(entity=entity, accounting_date=accounting_date)
         .values("subject_code", "currency")
         .annotate(
             opening=_money("opening"),
@@ -79,7 +79,7 @@ def gl_differences(gl_import: GlImport) -> list[GlDifference]:
     """Every subject and currency where the GL and the ledger disagree.
 
     Compared per (subject_code, currency): the GL row's opening, debit,
-    credit, closing against the sums of the ledger's DailyBalance rows of
+    credit, closing against the sums of the ledger's balance sheet rows of
     that entity and date (both on the subject's normal side, see
     ``reports.gl_recon.services``). A subject on one side only is compared with zeros, so it
     is listed unless all its figures are zero (a zero subject left out of a

@@ -12,7 +12,7 @@ from accounts.kernel.errors import LedgerError
 from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.models import Entity
 
-from ..eod.models import DailyBalance
+from ..eod.models import BalanceSheetRow
 from ..eod.selectors import latest_balance_date
 from . import selectors
 from .filters import GlDifferenceFilter, GlImportFilter
@@ -84,7 +84,7 @@ def gl_import_result(request, pk: int):
     gl = get_object_or_404(GlImport.objects.select_related("entity", "uploaded_by"), pk=pk)
     differences = selectors.gl_differences(gl)
     filterset = GlDifferenceFilter(request.GET or None, queryset=gl.rows.all())
-    ledger_has_day = DailyBalance.objects.filter(entity=gl.entity, accounting_date=gl.accounting_date).exists()
+    ledger_has_day = BalanceSheetRow.objects.filter(entity=gl.entity, accounting_date=gl.accounting_date).exists()
     return render(
         request,
         "reports/gl_result.html",

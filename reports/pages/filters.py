@@ -12,7 +12,7 @@ from django import forms
 from accounts.models import Category, Entity
 from postings.models import BusinessType, Direction, Entry
 
-from ..eod.models import CheckResult, DailyBalance, Voucher
+from ..eod.models import BalanceSheetRow, CheckResult, Voucher
 from ..filters import DATE, _currency_choices, _DateRangeFilter, _type_choices
 from .selectors import GROUP_LABELS
 
@@ -33,7 +33,7 @@ class BalanceSheetFilter(_DateRangeFilter):
     )
 
     class Meta:
-        model = DailyBalance
+        model = BalanceSheetRow
         fields: list[str] = []
 
     def keep(self, queryset, name, value):
@@ -109,7 +109,7 @@ class ChartFilter(filters.FilterSet):
     end = filters.DateFilter(label="Last day", method="keep", widget=DATE)
 
     class Meta:
-        model = DailyBalance
+        model = BalanceSheetRow
         fields: list[str] = []
 
     def keep(self, queryset, name, value):

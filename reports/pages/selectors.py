@@ -1,7 +1,8 @@
 """Reads behind the report pages: the balance sheet at any grouping over a
 date or range, voucher drill-down, check results and the 90-day charts.
 
-Balances in ``DailyBalance`` are on each account's normal side (asset:
+Balances in the sheet (``BalanceSheetRow``: stored rows of the movers, the
+other accounts' carried as of the day) are on each account's normal side (asset:
 debit; liability and internal: credit), so a total of ``closing`` is only
 meaningful within one currency and, above the subject, within one category;
 every grouping here keeps the currency, and the entity grouping the category.
@@ -22,7 +23,7 @@ from django.db.models import Case, Count, DecimalField, Exists, F, Max, Min, Out
 from accounts.models import Category, Entity
 from postings.models import Entry
 
-from ..eod.models import CheckResult, DailyBalance, Voucher
+from ..eod.models import BalanceSheetRow, CheckResult, Voucher
 
 ZERO = Decimal(0)
 FIGURES = ("opening", "debit", "credit", "closing")
@@ -56,11 +57,11 @@ def _money(expr) -> Sum:
 
 def _range_figures(date_from: date, date_to: date) -> dict:
     """Aggregates giving opening, debit, credit, closing and entries of a
-    group of ``DailyBalance`` rows over [date_from, date_to]."""
+    group of ``BalanceSheetRow`` rows over [date_from, date_to]."""
     if date_from == date_to:
         opening, closing = F("opening"), F("closing")
     else:
-        same_account = DailyBalance.objects.filter(
+        same_account = BalanceSheetRow.objects.filter(
             account=OuterRef("account"), accounting_date__gte=date_from, accounting_date__lte=date_to
         )
         first = ~Exists(same_account.filter(accounting_date__lt=OuterRef("accounting_date")))
@@ -78,7 +79,7 @@ def _range_figures(date_from: date, date_to: date) -> dict:
 
 
 def balance_sheet(*, rows: QuerySet, group_by: str, date_from: date, date_to: date) -> QuerySet:
-    """The balance sheet (余额表) of the given DailyBalance rows (already
+    """The balance sheet (余额表) of the given BalanceSheetRow rows (already
     filtered, dates included) at a grouping: a values() queryset of dicts
     with the grouping's columns and opening_total, debit_total,
     credit_total, closing_total, entries, accounts."""

@@ -24,7 +24,7 @@ from postings.buffers import buffers_flush
 from postings.models import Entry
 from postings.selectors import buffer_depths, identity_totals
 
-from ..eod.models import DailyBalance, Voucher
+from ..eod.models import BalanceSheetRow, Voucher
 from ..eod.selectors import latest_balance_date
 from ..exports import Column, csv_response, xlsx_response
 from ..filters import with_default_dates
@@ -57,7 +57,9 @@ class _Sheet:
 
     def __init__(self, request):
         latest = latest_balance_date()
-        self.filter = BalanceSheetFilter(with_default_dates(request.GET, latest), queryset=DailyBalance.objects.all())
+        self.filter = BalanceSheetFilter(
+            with_default_dates(request.GET, latest), queryset=BalanceSheetRow.objects.all()
+        )
         self.latest = latest
         self.valid = self.filter.is_valid()
         data = self.filter.form.cleaned_data if self.valid else {}
@@ -72,7 +74,7 @@ class _Sheet:
             )
             self.totals = selectors.balance_sheet_totals(rows=rows, date_from=self.date_from, date_to=self.date_to)
         else:
-            self.rows, self.totals = DailyBalance.objects.none().values(), []
+            self.rows, self.totals = BalanceSheetRow.objects.none().values(), []
 
     def filename(self) -> str:
         if not self.ready:
@@ -302,7 +304,7 @@ def hot_accounts_flush(request):
 @require_GET
 @staff_page(VIEW_BALANCES)
 def chart_page(request):
-    filterset = ChartFilter(request.GET or None, queryset=DailyBalance.objects.all())
+    filterset = ChartFilter(request.GET or None, queryset=BalanceSheetRow.objects.all())
     data = filterset.form.cleaned_data if filterset.is_valid() else {}
     entity = data.get("entity") or Entity.objects.order_by("code").first()
     currency = data.get("currency") or (entity.base_currency if entity else "CNY")
@@ -310,7 +312,7 @@ def chart_page(request):
     days = selectors.chart_days(end)
     context = {"filter": filterset, "entity": entity, "currency": currency, "days": days}
     if entity is not None:
-        rows = DailyBalance.objects.filter(entity=entity, currency=currency)
+        rows = BalanceSheetRow.objects.filter(entity=entity, currency=currency)
         closing = selectors.closing_by_category(rows=rows, days=days)
         turnover = selectors.turnover_by_business_type(entity=entity, currency=currency, days=days)
         turnover_colours = charts.colours_for([s.name for s in turnover])
@@ -354,7 +356,7 @@ def account_entries(request, account_no: str):
         Account.objects.select_related("entity", "account_type", "member"), account_no=account_no
     )
     latest = (
-        DailyBalance.objects.filter(account=account)
+        BalanceSheetRow.objects.filter(account=account)
         .order_by("-accounting_date")
         .values_list("accounting_date", flat=True)
         .first()
@@ -365,7 +367,7 @@ def account_entries(request, account_no: str):
     )
     entries = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     data = filterset.form.cleaned_data if filterset.is_valid() else {}
-    balances = DailyBalance.objects.filter(account=account)
+    balances = BalanceSheetRow.objects.filter(account=account)
     if data.get("date_from"):
         balances = balances.filter(accounting_date__gte=data["date_from"])
     if data.get("date_to"):

@@ -13,7 +13,7 @@ from django.db import connection
 from postings.calendar import calendar_for
 from postings.models import AccountingCalendar, AccountingDay, Entry
 from postings.services import posting_create_by_rule
-from reports.eod.models import CheckResult, DailyBalance, Voucher
+from reports.eod.models import BalanceSheetRow, CheckResult, Voucher
 
 D = Decimal
 _requests = itertools.count(1)
@@ -43,7 +43,7 @@ def sheet(entity, day: date) -> dict[str, tuple]:
     """account_no -> (opening, debit, credit, closing, entry count)."""
     return {
         row.account.account_no: (row.opening, row.debit, row.credit, row.closing, row.entry_count)
-        for row in DailyBalance.objects.filter(entity=entity, accounting_date=day).select_related("account")
+        for row in BalanceSheetRow.objects.filter(entity=entity, accounting_date=day).select_related("account")
     }
 
 
@@ -85,7 +85,7 @@ def report_rows(entity, day: date) -> tuple:
     """Everything the end of day wrote for the day, without ids and timestamps."""
     return (
         sorted(
-            DailyBalance.objects.filter(entity=entity, accounting_date=day).values_list(
+            BalanceSheetRow.objects.filter(entity=entity, accounting_date=day).values_list(
                 "account_id",
                 "account_type_code",
                 "subject_code",

@@ -26,7 +26,7 @@ from accounts.models import Account
 from postings.models import Entry
 from postings.selectors import current_accounting_date
 from postings.services import posting_create_by_rule
-from reports.eod.models import CheckResult, DailyBalance, Voucher
+from reports.eod.models import CheckResult, DailyBalance, SheetDay, Voucher
 from tests.withdrawals.conftest import ROLES, ensure_withdrawal_defaults
 
 ALL_ROLES = [*ROLES, None]  # None: not logged in
@@ -73,6 +73,7 @@ def staff_user(username: str, role: str | None) -> User:
 
 def balance_row(account: Account, day: date, opening, debit, credit, closing, count=0) -> DailyBalance:
     t = account.account_type
+    SheetDay.objects.get_or_create(entity=account.entity, accounting_date=day)  # the pages read the days built
     return DailyBalance.objects.create(
         entity=account.entity,
         accounting_date=day,

@@ -13,7 +13,7 @@ from django.core.management import call_command
 
 from accounts.models import Account, Entity
 from postings.models import AccountingDay, DayStatus, Entry
-from reports.eod.models import CheckResult, DailyBalance, EodRun, RunStatus, Voucher
+from reports.eod.models import BalanceSheetRow, CheckResult, EodRun, RunStatus, Voucher
 
 ZERO = Decimal("0")
 
@@ -88,7 +88,7 @@ def test_the_demo_month_closes_and_agrees_with_an_independent_recomputation():
         for day, expected in recomputed_sheets(entity).items():
             got = {
                 r.account_id: (r.opening, r.debit, r.credit, r.closing, r.entry_count)
-                for r in DailyBalance.objects.filter(entity=entity, accounting_date=day)
+                for r in BalanceSheetRow.objects.filter(entity=entity, accounting_date=day)
             }
             assert got == expected, (entity.code, day)
             got_vouchers = list(

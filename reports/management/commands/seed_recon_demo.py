@@ -24,7 +24,7 @@ from reports.channel.importing import statement_import
 from reports.channel.matching import channel_recon_run
 from reports.channel.models import Channel, StatementImport
 from reports.channel.sample_channels import install_sample_channels
-from reports.eod.models import DailyBalance
+from reports.eod.models import SheetDay
 
 # sample channel -> the name of the demo clearing account it settles (seed_demo.CHANNELS)
 CLEARING = {"banksim": "ICBC clearing (工商银行备付金)", "epaysim": "Third-party pay clearing (第三方支付)"}
@@ -55,7 +55,7 @@ class Command(BaseCommand):
         if suspense_type and internal_account_for(entity=main, account_type=suspense_type, currency="CNY") is None:
             account_open(entity=main, account_type=suspense_type, currency="CNY", name="Suspense (待处理差错)")
 
-        last = DailyBalance.objects.filter(entity=main).aggregate(day=Max("accounting_date"))["day"]
+        last = SheetDay.objects.filter(entity=main).aggregate(day=Max("accounting_date"))["day"]
         if last is None or not channels:
             return
         for offset in range(days - 1, -1, -1):
