@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.exceptions import AccountClosed, ChartLocked, CustomerMismatch, InsufficientFunds
 from accounts.kernel.errors import IllegalTransition, LedgerValidationError
 from accounts.kernel.money import to_amount
+from accounts.kernel.transitions import Transitions, transition
 
 from .kernel.errors import IdempotencyConflict
 from .kernel.hooks import Hook
@@ -268,34 +269,43 @@ def account_open_once(
     return account
 
 
+def _account_refusal(what: str, from_status: str, to_status: str, **fields) -> IllegalTransition:
+    return IllegalTransition(
+        f"{what} cannot go from {from_status} to {to_status}.", **fields, from_status=from_status, to_status=to_status
+    )
+
+
 # status -> statuses it may move to. Closing is final.
-STATUS_TRANSITIONS = {
-    AccountStatus.ACTIVE: {
-        AccountStatus.DEBIT_BLOCKED,
-        AccountStatus.CREDIT_BLOCKED,
-        AccountStatus.BLOCKED,
-        AccountStatus.CLOSED,
+STATUS_TRANSITIONS = Transitions(
+    {
+        AccountStatus.ACTIVE: {
+            AccountStatus.DEBIT_BLOCKED,
+            AccountStatus.CREDIT_BLOCKED,
+            AccountStatus.BLOCKED,
+            AccountStatus.CLOSED,
+        },
+        AccountStatus.DEBIT_BLOCKED: {
+            AccountStatus.ACTIVE,
+            AccountStatus.BLOCKED,
+            AccountStatus.CREDIT_BLOCKED,
+            AccountStatus.CLOSED,
+        },
+        AccountStatus.CREDIT_BLOCKED: {
+            AccountStatus.ACTIVE,
+            AccountStatus.BLOCKED,
+            AccountStatus.DEBIT_BLOCKED,
+            AccountStatus.CLOSED,
+        },
+        AccountStatus.BLOCKED: {
+            AccountStatus.ACTIVE,
+            AccountStatus.DEBIT_BLOCKED,
+            AccountStatus.CREDIT_BLOCKED,
+            AccountStatus.CLOSED,
+        },
+        AccountStatus.CLOSED: set(),
     },
-    AccountStatus.DEBIT_BLOCKED: {
-        AccountStatus.ACTIVE,
-        AccountStatus.BLOCKED,
-        AccountStatus.CREDIT_BLOCKED,
-        AccountStatus.CLOSED,
-    },
-    AccountStatus.CREDIT_BLOCKED: {
-        AccountStatus.ACTIVE,
-        AccountStatus.BLOCKED,
-        AccountStatus.DEBIT_BLOCKED,
-        AccountStatus.CLOSED,
-    },
-    AccountStatus.BLOCKED: {
-        AccountStatus.ACTIVE,
-        AccountStatus.DEBIT_BLOCKED,
-        AccountStatus.CREDIT_BLOCKED,
-        AccountStatus.CLOSED,
-    },
-    AccountStatus.CLOSED: set(),
-}
+    refuse=_account_refusal,
+)
 
 
 def account_change_status(*, account: Account, to_status: str, reason: str, actor: str) -> Account:
@@ -312,13 +322,9 @@ def account_change_status(*, account: Account, to_status: str, reason: str, acto
         current = AccountStatus(locked.status)
         if current == AccountStatus.CLOSED:
             raise AccountClosed(f"Account {locked.account_no} is closed.", account_no=locked.account_no)
-        if to_status not in STATUS_TRANSITIONS[current]:
-            raise IllegalTransition(
-                f"Account {locked.account_no} cannot go from {current.value} to {to_status.value}.",
-                from_status=current.value,
-                to_status=to_status.value,
-            )
-        update = {"status": to_status.value, "updated_at": timezone.now()}
+        what = f"Account {locked.account_no}"
+        STATUS_TRANSITIONS.check(current.value, to_status.value, what=what)
+        changes = {}
         if to_status == AccountStatus.CLOSED:
             if locked.balance != 0 or locked.frozen != 0:
                 raise IllegalTransition(
@@ -329,10 +335,16 @@ def account_change_status(*, account: Account, to_status: str, reason: str, acto
             for refusal in close_refusals.answers(locked):
                 if refusal:
                     raise IllegalTransition(refusal, account_no=locked.account_no)
-            update["closed_on"] = timezone.localdate()
-        Account.objects.filter(pk=locked.pk).update(**update)
-        AccountStatusChange.objects.create(
-            account=locked, from_status=current.value, to_status=to_status.value, reason=reason, changed_by=actor
+            changes["closed_on"] = timezone.localdate()
+        transition(
+            locked,
+            to_status.value,
+            table=STATUS_TRANSITIONS,
+            what=what,
+            changes=changes,
+            history=lambda from_status, to_status: AccountStatusChange.objects.create(
+                account=locked, from_status=from_status, to_status=to_status, reason=reason, changed_by=actor
+            ),
         )
     account.refresh_from_db()
     return account

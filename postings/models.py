@@ -20,7 +20,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.kernel.money import Money, as_money
+from accounts.kernel.transitions import Transitions, illegal_transition
 from accounts.models import Account, AccountType, Entity, money_field
+
+from .exceptions import HoldNotActive
 
 
 class Direction(models.TextChoices):
@@ -260,15 +263,46 @@ class HoldStatus(models.TextChoices):
     EXPIRED = "expired", "expired (已过期)"
 
 
-ACTIVE_HOLD_STATUSES = (HoldStatus.HELD, HoldStatus.PARTIALLY_SETTLED)
+def _hold_refusal(what: str, from_status: str, to_status: str, **fields):
+    if HOLD_TRANSITIONS[from_status]:  # an active hold asked for a move the table lacks
+        return illegal_transition(what, from_status, to_status, **fields)
+    return HoldNotActive(f"{what} is {from_status}.", **fields, status=from_status)
+
+
+# from -> the statuses it may move to (``accounts.kernel.transitions``). A
+# partial settlement or release leaves an active hold active (held stays held
+# after a partial release); settling, releasing or expiring the rest closes
+# it. Moving a closed hold is HoldNotActive (code hold_not_active).
+HOLD_TRANSITIONS = Transitions(
+    {
+        HoldStatus.HELD: {
+            HoldStatus.HELD,
+            HoldStatus.PARTIALLY_SETTLED,
+            HoldStatus.SETTLED,
+            HoldStatus.RELEASED,
+            HoldStatus.EXPIRED,
+        },
+        HoldStatus.PARTIALLY_SETTLED: {
+            HoldStatus.PARTIALLY_SETTLED,
+            HoldStatus.SETTLED,
+            HoldStatus.RELEASED,
+            HoldStatus.EXPIRED,
+        },
+        HoldStatus.SETTLED: set(),
+        HoldStatus.RELEASED: set(),
+        HoldStatus.EXPIRED: set(),
+    },
+    refuse=_hold_refusal,
+)
+ACTIVE_HOLD_STATUSES = tuple(status for status in HoldStatus if HOLD_TRANSITIONS[status])
 
 
 class Hold(models.Model):
     """A hold (冻结单): an amount reserved for a later debit of the account.
 
     Available drops when it is placed; the balance moves only when it is
-    settled (扣除冻结). Releases (解冻) hand the rest back. Every step is a
-    ``HoldEvent``.
+    settled (扣除冻结). Releases (解冻) hand the rest back. The status moves
+    along ``HOLD_TRANSITIONS``; every step is a ``HoldEvent``.
     """
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")

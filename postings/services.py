@@ -70,6 +70,7 @@ from accounts.kernel.errors import (
     LedgerValidationError,
 )
 from accounts.kernel.money import Money, amount_and_places, currencies_with_fewer_places, to_amount
+from accounts.kernel.transitions import transition
 from accounts.models import Account, Category, Entity
 from accounts.selectors import account_get, internal_account_for
 
@@ -90,6 +91,7 @@ from .exceptions import (
 )
 from .models import (
     ACTIVE_HOLD_STATUSES,
+    HOLD_TRANSITIONS,
     BusinessType,
     Direction,
     Entry,
@@ -1723,20 +1725,23 @@ def hold_settle(
         )
         held_account = accounts[hold.account.account_no]
         remaining = locked_hold.remaining - value
-        Hold.objects.filter(pk=locked_hold.pk).update(
-            remaining=remaining,
-            status=HoldStatus.SETTLED if remaining == 0 else HoldStatus.PARTIALLY_SETTLED,
-            updated_at=timezone.now(),
-        )
-        HoldEvent.objects.create(
-            hold=locked_hold,
-            kind=HoldEvent.Kind.SETTLE,
-            amount=value,
-            posting=posting,
-            frozen_before=held_account.frozen + value,
-            frozen_after=held_account.frozen,
-            source_system=source_system,
-            actor=actor,
+        transition(
+            locked_hold,
+            HoldStatus.SETTLED if remaining == 0 else HoldStatus.PARTIALLY_SETTLED,
+            table=HOLD_TRANSITIONS,
+            what=f"Hold {locked_hold.id}",
+            hold_id=locked_hold.id,
+            changes={"remaining": remaining},
+            history=lambda from_status, to_status: HoldEvent.objects.create(
+                hold=locked_hold,
+                kind=HoldEvent.Kind.SETTLE,
+                amount=value,
+                posting=posting,
+                frozen_before=held_account.frozen + value,
+                frozen_after=held_account.frozen,
+                source_system=source_system,
+                actor=actor,
+            ),
         )
         return posting
 
@@ -1773,17 +1778,24 @@ def _release(
         status = locked_hold.status
     else:
         status = HoldStatus.EXPIRED if kind == HoldEvent.Kind.EXPIRE else HoldStatus.RELEASED
-    Hold.objects.filter(pk=locked_hold.pk).update(remaining=remaining, status=status, updated_at=timezone.now())
-    return HoldEvent.objects.create(
-        hold=locked_hold,
-        kind=kind,
-        amount=value,
-        frozen_before=frozen_before,
-        frozen_after=frozen_before - value,
-        source_system=source_system,
-        request_no=request_no,
-        fingerprint=fingerprint,
-        actor=actor,
+    return transition(
+        locked_hold,
+        status,
+        table=HOLD_TRANSITIONS,
+        what=f"Hold {locked_hold.id}",
+        hold_id=locked_hold.id,
+        changes={"remaining": remaining},
+        history=lambda from_status, to_status: HoldEvent.objects.create(
+            hold=locked_hold,
+            kind=kind,
+            amount=value,
+            frozen_before=frozen_before,
+            frozen_after=frozen_before - value,
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            actor=actor,
+        ),
     )
 
 

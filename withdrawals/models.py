@@ -9,8 +9,8 @@ Cr fee income fee) or leaves the request failed, to be paid again or
 cancelled (the hold released).
 
 The status is changed only by ``withdrawals.services``, along the table in
-``TRANSITIONS``; every change writes a ``WithdrawalEvent``, which nobody can
-edit or delete.
+``TRANSITIONS`` (``accounts.kernel.transitions``); every change writes a
+``WithdrawalEvent``, which nobody can edit or delete.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.kernel.money import Money, as_money
+from accounts.kernel.transitions import Transitions
 from accounts.models import Account, Entity, Member, money_field
 from postings.models import Hold, Posting
 
@@ -37,18 +38,20 @@ class Status(models.TextChoices):
 
 
 # from -> the statuses it may move to. Anything else is IllegalTransition.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    Status.REQUESTED: frozenset({Status.APPROVED, Status.IN_REVIEW}),
-    # in_review -> in_review is the first of two approvals of a large request.
-    Status.IN_REVIEW: frozenset({Status.IN_REVIEW, Status.APPROVED, Status.REJECTED}),
-    Status.APPROVED: frozenset({Status.PAYING, Status.CANCELLED}),
-    Status.PAYING: frozenset({Status.PAID, Status.FAILED}),
-    Status.FAILED: frozenset({Status.PAYING, Status.CANCELLED}),
-    Status.PAID: frozenset(),
-    Status.REJECTED: frozenset(),
-    Status.CANCELLED: frozenset(),
-}
-FINAL_STATUSES = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+TRANSITIONS = Transitions(
+    {
+        Status.REQUESTED: {Status.APPROVED, Status.IN_REVIEW},
+        # in_review -> in_review is the first of two approvals of a large request.
+        Status.IN_REVIEW: {Status.IN_REVIEW, Status.APPROVED, Status.REJECTED},
+        Status.APPROVED: {Status.PAYING, Status.CANCELLED},
+        Status.PAYING: {Status.PAID, Status.FAILED},
+        Status.FAILED: {Status.PAYING, Status.CANCELLED},
+        Status.PAID: set(),
+        Status.REJECTED: set(),
+        Status.CANCELLED: set(),
+    }
+)
+FINAL_STATUSES = TRANSITIONS.final
 OPEN_STATUSES = frozenset(Status) - FINAL_STATUSES
 
 

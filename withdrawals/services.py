@@ -1,9 +1,9 @@
 """Withdrawal writes: request, review, payout, bank answers, cancellation.
 
 Every function here is one transaction and moves a withdrawal along
-``models.TRANSITIONS`` through ``_transition``, which locks nothing itself
-but is only called with the withdrawal row locked, and writes the history
-row. Lock order, everywhere: the withdrawal row, then (inside the posting
+``models.TRANSITIONS`` through ``_transition`` (the kernel's ``transition``),
+which locks nothing itself but is only called with the withdrawal row
+locked, and writes the history row. Lock order, everywhere: the withdrawal row, then (inside the posting
 service) the accounts in id order, then the hold, so no two paths deadlock.
 
 Money moves only through ``postings.services``: the request places a hold
@@ -35,6 +35,7 @@ from accounts.kernel.errors import CurrencyMismatch, IdempotencyConflict, Ledger
 from accounts.kernel.money import Money, as_money, to_amount
 from accounts.kernel.permissions import require_permission
 from accounts.kernel.tasks import enqueue_on_commit
+from accounts.kernel.transitions import transition
 from accounts.models import AccountType, Category
 from accounts.selectors import account_get, internal_account_for
 from accounts.services import luhn_check_digit
@@ -104,27 +105,23 @@ def _transition(
     instruction: PayoutInstruction | None = None,
     **changes,
 ) -> Withdrawal:
-    from_status = withdrawal.status
-    if to_status not in TRANSITIONS[from_status]:
-        raise IllegalTransition(
-            f"Withdrawal {withdrawal.id} is {from_status}; it cannot become {to_status}.",
-            withdrawal_id=withdrawal.id,
+    transition(
+        withdrawal,
+        to_status,
+        table=TRANSITIONS,
+        what=f"Withdrawal {withdrawal.id}",
+        withdrawal_id=withdrawal.id,
+        changes=changes,
+        history=lambda from_status, to_status: WithdrawalEvent.objects.create(
+            withdrawal=withdrawal,
             from_status=from_status,
             to_status=to_status,
-        )
-    changes["status"] = to_status
-    for field, value in changes.items():
-        setattr(withdrawal, field, value)
-    withdrawal.save(update_fields=[*changes, "updated_at"])
-    WithdrawalEvent.objects.create(
-        withdrawal=withdrawal,
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor,
-        reason=reason[:255],
-        rule_codes=list(rule_codes),
-        bank_ref=bank_ref,
-        instruction=instruction,
+            actor=actor,
+            reason=reason[:255],
+            rule_codes=list(rule_codes),
+            bank_ref=bank_ref,
+            instruction=instruction,
+        ),
     )
     return withdrawal
 

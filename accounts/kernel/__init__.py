@@ -9,6 +9,9 @@ it) and imports no app of the project itself:
 - ``errors``: ``LedgerError`` (a stable code, a message, the offending fields
   and an HTTP status) and the generic errors every app raises;
 - ``permissions``: the one permission check and the one ``NotAllowed``;
+- ``transitions``: the one status-change mechanism (a ``Transitions`` table
+  and ``transition``, which writes the status and its history row) used by
+  withdrawals, differences, account status and holds;
 - ``tasks``: work that must follow a commit, enqueued by task name, so a
   service never imports the module of its tasks;
 - ``admin``: the admin helpers every app's admin shares.

@@ -1,6 +1,7 @@
 """Working reconciliation differences (差错处理): owner, status, resolution.
 
-A difference (``reports.channel.models.Difference``) moves along ``TRANSITIONS``:
+A difference (``reports.channel.models.Difference``) moves along ``TRANSITIONS``
+(the kernel's ``accounts.kernel.transitions``):
 open -> investigating -> resolved (open -> resolved directly too: the
 matching resolves late arrivals that way). Resolved is final. Every change
 writes a ``DifferenceEvent`` in the same transaction; nothing is deleted.
@@ -41,6 +42,7 @@ from django.utils import timezone
 from accounts.kernel.errors import IllegalTransition, LedgerError, LedgerValidationError
 from accounts.kernel.money import to_amount
 from accounts.kernel.permissions import NotAllowed, has_permission, require_permission  # noqa: F401 (NotAllowed: named here for callers)
+from accounts.kernel.transitions import Transitions, transition
 from accounts.models import Account, AccountType, Category
 from accounts.selectors import account_get, internal_account_for
 from postings.selectors import current_accounting_date
@@ -53,11 +55,13 @@ PERM_WORK = "reports.work_difference"
 SUSPENSE_TYPE = "SUSPENSE"
 
 OPEN, INVESTIGATING, RESOLVED = DifferenceStatus.OPEN, DifferenceStatus.INVESTIGATING, DifferenceStatus.RESOLVED
-TRANSITIONS: dict[str, set[str]] = {
-    OPEN: {INVESTIGATING, RESOLVED},
-    INVESTIGATING: {RESOLVED},
-    RESOLVED: set(),
-}
+TRANSITIONS = Transitions(
+    {
+        OPEN: {INVESTIGATING, RESOLVED},
+        INVESTIGATING: {RESOLVED},
+        RESOLVED: set(),
+    }
+)
 
 
 class SamePerson(LedgerError):
@@ -119,23 +123,29 @@ def _event(diff: Difference, kind: str, *, user, from_value: str = "", to_value:
 
 def _move(diff: Difference, to_status: str, *, user, note: str = "", resolution: str = "") -> None:
     """The one place a status changes: checked against TRANSITIONS, with its event."""
-    from_status = diff.status
-    if to_status not in TRANSITIONS[from_status]:
-        raise IllegalTransition(
-            f"Difference {diff.pk} is {from_status}; it cannot become {to_status}.",
-            difference_id=diff.pk,
-            from_status=from_status,
-            to_status=to_status,
-        )
-    diff.status = to_status
-    fields = ["status", "updated_at"]
+    changes = {}
     if to_status == RESOLVED:
-        diff.resolution, diff.resolved_at, diff.resolved_by = resolution, timezone.now(), user.get_username()
-        fields += ["resolution", "resolved_at", "resolved_by", "resolution_posting"]
-    diff.save(update_fields=fields)
-    _event(diff, DifferenceEvent.Kind.STATUS, user=user, from_value=from_status, to_value=to_status, note=note)
-    if to_status == RESOLVED:
-        _event(diff, DifferenceEvent.Kind.RESOLVED, user=user, to_value=resolution, note=note)
+        changes = {
+            "resolution": resolution,
+            "resolved_at": timezone.now(),
+            "resolved_by": user.get_username(),
+            "resolution_posting": diff.resolution_posting,
+        }
+
+    def history(from_status: str, to_status: str) -> None:
+        _event(diff, DifferenceEvent.Kind.STATUS, user=user, from_value=from_status, to_value=to_status, note=note)
+        if to_status == RESOLVED:
+            _event(diff, DifferenceEvent.Kind.RESOLVED, user=user, to_value=resolution, note=note)
+
+    transition(
+        diff,
+        to_status,
+        table=TRANSITIONS,
+        what=f"Difference {diff.pk}",
+        difference_id=diff.pk,
+        changes=changes,
+        history=history,
+    )
 
 
 def _required_note(note: str, what: str) -> str:

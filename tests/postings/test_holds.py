@@ -4,11 +4,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
-from accounts.kernel.errors import IdempotencyConflict
+from accounts.kernel.errors import IdempotencyConflict, IllegalTransition
+from accounts.kernel.transitions import transition
 from postings.exceptions import HoldExceeded, HoldNotActive
-from postings.models import HoldEvent, HoldStatus
+from postings.models import ACTIVE_HOLD_STATUSES, HOLD_TRANSITIONS, Hold, HoldEvent, HoldStatus
 from postings.selectors import account_chain_breaks, identity_totals
 from postings.services import Leg, hold_place, hold_release, hold_settle, holds_expire_due
 
@@ -229,3 +231,30 @@ def test_credit_line_hold(ledger):
     )
     c = ledger.fresh(credit)
     assert (c.balance, c.frozen, c.available) == (Decimal("150"), Decimal("50"), Decimal("300"))
+
+
+def test_the_hold_table_refuses_moving_a_closed_hold_with_hold_not_active(ledger, wallet):
+    """The table itself, not only the lock's early check: a released hold
+    cannot be settled (or moved anywhere), with the code the API answers."""
+    hold = place(wallet, "50")
+    hold_release(hold_id=hold.id, request_no="rel", actor="t")
+    released = Hold.objects.get(pk=hold.id)
+    events = HoldEvent.objects.filter(hold=hold).count()
+    for target in HoldStatus:
+        with pytest.raises(HoldNotActive) as refused, transaction.atomic():
+            transition(
+                released,
+                target,
+                table=HOLD_TRANSITIONS,
+                what=f"Hold {hold.id}",
+                hold_id=hold.id,
+                history=lambda from_status, to_status: pytest.fail("history written for a refused move"),
+            )
+        assert refused.value.code == "hold_not_active"
+        assert refused.value.as_dict()["fields"] == {"hold_id": str(hold.id), "status": "released"}
+    assert Hold.objects.get(pk=hold.id).status == HoldStatus.RELEASED
+    assert HoldEvent.objects.filter(hold=hold).count() == events
+    # An active hold never goes back to held once partly settled.
+    with pytest.raises(IllegalTransition):
+        HOLD_TRANSITIONS.check(HoldStatus.PARTIALLY_SETTLED, HoldStatus.HELD, what="Hold")
+    assert ACTIVE_HOLD_STATUSES == (HoldStatus.HELD, HoldStatus.PARTIALLY_SETTLED)
