@@ -213,7 +213,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.eod_run_due",
         "schedule": crontab(minute="*/5"),
     },
-    # Hot accounts' buffered legs (postings.buffers): applied every few
+    # Hot accounts' buffered legs (postings.services.buffers): applied every few
     # seconds, so the pending amount a balance read shows stays small.
     "buffers-flush": {
         "task": "postings.tasks.buffers_flush",

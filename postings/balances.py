@@ -7,7 +7,7 @@ one call of the database function ``ledger_balances_write``
 database, and Python calls it through this module only, for the full path's
 postings and batches (postings.services), a hold's frozen amount
 (placed, settled, released) and the flush of buffered accounts
-(postings.buffers). The caller holds the accounts' row locks and passes the
+(postings.services.buffers). The caller holds the accounts' row locks and passes the
 accounts as it wants them written, every one of the three values, so the
 write is the same whoever asks; the accounts' CHECK constraints judge it.
 
