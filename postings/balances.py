@@ -54,7 +54,7 @@ def write_arrays(accounts: Sequence[Account]) -> list[list]:
 def balances_write(accounts: Sequence[Account], *, cursor=None) -> None:
     """Write the locked accounts' balance, frozen amount and entry sequence
     as they are in memory: one statement. ``cursor``: the caller's, e.g. one
-    that prepares statements (postings.services._hot_cursor)."""
+    that prepares statements (postings.services.db._hot_cursor)."""
     if not accounts:
         return
     if cursor is not None:

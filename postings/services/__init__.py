@@ -24,7 +24,7 @@ re-checks at COMMIT that the entries balance and that no account breaks its
 sign rule (see ``postings.models`` and ``accounts.models``). A posting its
 accounts plainly allow is written by one call of the database function
 ``ledger_post`` instead, which does the same writes under the same locks and
-constraints; anything else takes the path above ("One call" below).
+constraints; anything else takes the path above ("One call" in one_call.py).
 
 Holds (冻结). A hold reserves an amount for a later debit: ``frozen`` rises,
 ``balance`` does not, available (balance - frozen; for credit lines

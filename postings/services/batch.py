@@ -87,7 +87,7 @@ def posting_create_batch(
     requests, one lock of every real-time account touched (in id order),
     one INSERT of the postings, one of the entries, one UPDATE of the
     balances, one COMMIT; or, when every item is plainly allowed, one call
-    of ledger_post_batch (see "One call") after the lookup; an item the call
+    of ledger_post_batch (see "One call" in one_call.py) after the lookup; an item the call
     does not take goes alone down the full path (_batch_post). Items are
     applied in order, so a later item sees the balances an earlier one
     left. If a concurrent caller commits one of the same request numbers
@@ -174,7 +174,7 @@ _BATCH_RUN_MIN = 10
 
 def _batch_post(run: BatchRun) -> None:
     """The items of ``todo``, in order. One call of ledger_post_batch writes
-    the items up to the first one it does not take (see "One call"); that
+    the items up to the first one it does not take (see "One call" in one_call.py); that
     item goes alone down the full path, which posts or refuses it with its
     error, and the items after it go on in a new call. So each item sees
     what the items before it left, and a rare refusal does not send a whole

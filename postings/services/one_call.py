@@ -43,11 +43,11 @@ T = TypeVar("T", bound=Model)
 # or entity, a buffered leg that lowers a balance, the sign rule) is decided
 # by the SQL functions of postings/sql/posting_rules.sql and nowhere else.
 # ledger_post and ledger_post_batch ask them in their own statements; the
-# full path below asks the same functions in the statement that locks the
-# accounts (the leg rules, _LOCK_SQL) and in the statement that writes the
-# posting or checks a batch (the sign rule). Each answers with a stable code,
-# and _refusal is the one place that turns a code into the LedgerError and
-# message the API shows. Why the database: the one call must decide there
+# full path asks the same functions in the statement that locks the accounts
+# (the leg rules, _LOCK_SQL in locking.py) and in the statement that writes
+# the posting or checks a batch (the sign rule, full_path.py and batch.py).
+# Each answers with a stable code, and _refusal (refusals.py) is the one
+# place that turns a code into the LedgerError and message the API shows. Why the database: the one call must decide there
 # anyway (that is what makes it one round trip), and a rule stated in Python
 # too would be a second copy that can drift; the full path's locked reads
 # and writes are statements already, so asking the rules in them costs no
