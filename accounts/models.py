@@ -98,7 +98,7 @@ class Category(models.TextChoices):
 class PostingMode(models.TextChoices):
     REALTIME = "realtime", "real-time (实时记账)"
     # Hot accounts (热点账户): legs are recorded as pending entries and applied
-    # in batches by the flush (postings.buffers), so the row is never locked
+    # in batches by the flush (postings.services.buffers), so the row is never locked
     # per posting.
     BUFFERED = "buffered", "buffered (缓冲记账)"
 
@@ -165,7 +165,7 @@ class Account(models.Model):
     # Number of entries posted to this account; the next entry gets seq + 1.
     entry_seq = models.BigIntegerField(default=0, editable=False)
     # Copied from the type at opening and kept per account, so one hot
-    # account of a type can be buffered alone (postings.buffers).
+    # account of a type can be buffered alone (postings.services.buffers).
     posting_mode = models.CharField(max_length=16, choices=PostingMode.choices, default=PostingMode.REALTIME)
     status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
     opened_on = models.DateField()

@@ -9,7 +9,7 @@ One process posts batches of 100 transfers between random members with
 ``posting_create_batch``, some items made to fail (a debit far beyond any
 balance: insufficient funds) at fixed positions, first with every batch on
 the full path (``POSTING_ONE_CALL`` off), then as shipped (the call stops at
-a refused item, see postings.services._batch_post), alternating, for each
+a refused item, see postings.services.batch._batch_post), alternating, for each
 pattern. Prints items per second, the lowest and highest of the runs. Not a
 test: nothing is asserted.
 """

@@ -368,7 +368,7 @@ def _flusher(args, start, stop, counts, index: int) -> None:
     django_setup(args)
     from django.conf import settings
 
-    from postings.buffers import buffers_flush
+    from postings.services.buffers import buffers_flush
 
     # As often as the beat job runs it (BUFFER_FLUSH_SECONDS, 2 by default).
     every = settings.CELERY_BEAT_SCHEDULE["buffers-flush"]["schedule"].total_seconds()
@@ -413,7 +413,7 @@ def run_ours(args, kind: str, processes: int, ledger: dict, *, flusher: bool = F
 
 def set_mode(args, account_no: str, mode: str) -> None:
     from accounts.models import Account
-    from postings.buffers import posting_mode_set
+    from postings.services.buffers import posting_mode_set
 
     posting_mode_set(mode=mode, account=Account.objects.get(account_no=account_no), actor="bench")
 

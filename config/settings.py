@@ -96,7 +96,7 @@ if EMBEDDED:
 else:
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
 # The posting service prepares its two hot statements (lock, write) once per
-# connection (postings.services._hot_cursor); Django's own queries use
+# connection (postings.services.db._hot_cursor); Django's own queries use
 # client-side binding and are never prepared. Behind a pooler that cannot
 # carry prepared statements across transactions, set DB_PREPARED_STATEMENTS=0.
 if env_bool("DB_PREPARED_STATEMENTS", True):
@@ -213,7 +213,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.eod_run_due",
         "schedule": crontab(minute="*/5"),
     },
-    # Hot accounts' buffered legs (postings.buffers): applied every few
+    # Hot accounts' buffered legs (postings.services.buffers): applied every few
     # seconds, so the pending amount a balance read shows stays small.
     "buffers-flush": {
         "task": "postings.tasks.buffers_flush",

@@ -18,9 +18,9 @@ from accounts.kernel.admin import admin_link, changelist_url, money
 from accounts.kernel.errors import LedgerError
 from accounts.models import Account, AccountType, PostingMode
 
-from .buffers import buffers_flush, posting_mode_set
 from .models import Entry, Hold
 from .selectors import account_balance
+from .services.buffers import buffers_flush, posting_mode_set
 
 RECENT_HOLDS = 10
 

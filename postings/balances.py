@@ -7,7 +7,7 @@ one call of the database function ``ledger_balances_write``
 database, and Python calls it through this module only, for the full path's
 postings and batches (postings.services), a hold's frozen amount
 (placed, settled, released) and the flush of buffered accounts
-(postings.buffers). The caller holds the accounts' row locks and passes the
+(postings.services.buffers). The caller holds the accounts' row locks and passes the
 accounts as it wants them written, every one of the three values, so the
 write is the same whoever asks; the accounts' CHECK constraints judge it.
 
@@ -54,7 +54,7 @@ def write_arrays(accounts: Sequence[Account]) -> list[list]:
 def balances_write(accounts: Sequence[Account], *, cursor=None) -> None:
     """Write the locked accounts' balance, frozen amount and entry sequence
     as they are in memory: one statement. ``cursor``: the caller's, e.g. one
-    that prepares statements (postings.services._hot_cursor)."""
+    that prepares statements (postings.services.db._hot_cursor)."""
     if not accounts:
         return
     if cursor is not None:

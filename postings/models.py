@@ -172,7 +172,7 @@ class Entry(models.Model):
 
     A leg on a buffered (hot) account is written with the posting but
     *pending*: ``account_seq`` and the balances are NULL and the account's
-    balance does not include it yet. The flush (``postings.buffers``) fills
+    balance does not include it yet. The flush (``postings.services.buffers``) fills
     them in exactly once; that is the only UPDATE an entry ever sees.
     """
 

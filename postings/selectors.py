@@ -17,7 +17,7 @@ from accounts.models import Account, Entity, PostingMode
 
 def current_accounting_date(*, entity: Entity) -> date:
     """The open accounting date (会计日期) of an entity: its calendar's open
-    day (see postings.calendar), which the day cut moves forward."""
+    day (see postings.services.calendar), which the day cut moves forward."""
     from .models import AccountingCalendar
 
     open_date = AccountingCalendar.objects.filter(entity=entity).values_list("open_date", flat=True).first()
@@ -190,7 +190,7 @@ def account_chain_breaks(*, account: Account) -> list[ChainBreak]:
     breaks: list[ChainBreak] = []
     balance = Decimal(0)
     expected_seq = 1
-    # Pending buffered entries have no place in the chain yet (postings.buffers).
+    # Pending buffered entries have no place in the chain yet (postings.services.buffers).
     entries = (
         Entry.objects.filter(account=account, account_seq__isnull=False)
         .order_by("account_seq")

@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from . import buffers, services
+from . import services
+from .services import buffers
 
 
 @shared_task(name="postings.tasks.holds_expire_due")
@@ -12,5 +13,5 @@ def holds_expire_due() -> int:
 
 @shared_task(name="postings.tasks.buffers_flush")
 def buffers_flush() -> int:
-    """Apply hot accounts' pending entries (postings.buffers)."""
+    """Apply hot accounts' pending entries (postings.services.buffers)."""
     return buffers.buffers_flush()

@@ -32,6 +32,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.kernel.errors import CurrencyMismatch, IdempotencyConflict, LedgerError, LedgerValidationError
+from accounts.kernel.idempotency import canonical_amount, request_fingerprint, run_once
 from accounts.kernel.money import Money, as_money, to_amount
 from accounts.kernel.permissions import require_permission
 from accounts.kernel.tasks import enqueue_on_commit
@@ -39,15 +40,7 @@ from accounts.kernel.transitions import transition
 from accounts.models import AccountType, Category
 from accounts.selectors import account_get, internal_account_for
 from accounts.services import luhn_check_digit
-from postings.services import (
-    Leg,
-    canonical_amount,
-    hold_place,
-    hold_release,
-    hold_settle,
-    request_fingerprint,
-    run_once,
-)
+from postings.services import Leg, hold_place, hold_release, hold_settle
 
 from . import gateways
 from .exceptions import IllegalTransition, InvalidCardNumber, SegregationOfDuties, WithdrawalNotConfigured

@@ -7,8 +7,8 @@ same number with other content is ``IdempotencyConflict``. Content is
 compared by a fingerprint (a digest of the request's fields), so amounts
 written '100', '100.00' or Decimal('100.0') are one request.
 
-(``postings.services`` keeps its own twin of these, with its fast path, until
-its split; the fingerprints are computed the same way.)
+(``postings.services.idempotency`` builds its posting variant of run_once on
+these helpers: the one call first, and no lookup before a posting's write.)
 """
 
 from __future__ import annotations

@@ -68,8 +68,8 @@ from django.db.models.functions import Abs, Coalesce, Round
 from django.utils import timezone
 
 from accounts.kernel.money import ZERO, currency_places
-from postings.calendar import calendar_for
 from postings.models import Entry, Posting
+from postings.services.calendar import calendar_for
 
 from .exceptions import ChannelNotConfigured, StatementMissing
 from .models import (

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from accounts.kernel.errors import LedgerValidationError
 from accounts.models import Entity
-from postings.buffers import buffers_flush
-from postings.calendar import calendar_for
 from postings.models import AccountingCalendar, AccountingDay, DayStatus, Entry
+from postings.services.buffers import buffers_flush
+from postings.services.calendar import calendar_for
 
 from .exceptions import EodOutOfOrder
 from .models import EodRun, RunStatus

@@ -86,8 +86,8 @@ from django.utils import timezone
 
 from accounts.kernel.errors import LedgerError, LedgerValidationError
 from accounts.models import Entity
-from postings.calendar import calendar_for, cuts_due, day_close, day_cut
 from postings.models import AccountingDay, DayStatus, Entry
+from postings.services.calendar import calendar_for, cuts_due, day_close, day_cut
 
 from .balance_sheet import balance_sheet_build
 from .checks import checks_run

@@ -20,9 +20,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.models import Account, Category, Entity
-from postings.buffers import buffers_flush
 from postings.models import Entry
 from postings.selectors import buffer_depths, identity_totals
+from postings.services.buffers import buffers_flush
 
 from ..eod.models import BalanceSheetRow, Voucher
 from ..eod.selectors import latest_balance_date

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission
 
 from accounts.models import Account, AccountPostingModeChange, AccountStatus, AccountStatusChange
 from accounts.services import account_number
-from postings.buffers import posting_mode_set
+from postings.services.buffers import posting_mode_set
 
 from .conftest import admin_url, inline_management, messages_of
 

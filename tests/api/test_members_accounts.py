@@ -262,7 +262,7 @@ def test_a_buffered_accounts_pending_entry_reads_without_a_place_yet(trade, book
     balances yet. The API shows it as such (nulls), and after the flush as
     any other entry. (What a pending amount means is the buffers' business.)"""
     from accounts.models import PostingMode
-    from postings.buffers import buffers_flush, posting_mode_set
+    from postings.services.buffers import buffers_flush, posting_mode_set
 
     posting_mode_set(mode=PostingMode.BUFFERED, account=book.channel, actor="ops")
     body = {
@@ -282,8 +282,8 @@ def test_a_buffered_accounts_pending_entry_reads_without_a_place_yet(trade, book
 
 def test_a_buffered_account_shows_posted_pending_and_their_sum(trade, ledger):
     from accounts.models import PostingMode
-    from postings.buffers import buffers_flush, posting_mode_set
     from postings.services import Leg, posting_create
+    from postings.services.buffers import buffers_flush, posting_mode_set
 
     fee = ledger.internal("FEE_INCOME")
     posting_mode_set(mode=PostingMode.BUFFERED, account=fee, actor="ops")

@@ -9,10 +9,10 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.kernel.errors import LedgerValidationError
 from accounts.models import PostingMode
-from postings.buffers import buffers_flush, posting_mode_set
 from postings.models import Entry, Posting
 from postings.selectors import account_chain_breaks, identity_totals
 from postings.services import Leg, PostingRequest, posting_create, posting_create_batch
+from postings.services.buffers import buffers_flush, posting_mode_set
 
 D = Decimal
 

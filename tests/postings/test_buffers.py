@@ -13,11 +13,11 @@ from django.db import DatabaseError, connection, transaction
 from accounts.exceptions import InsufficientFunds
 from accounts.kernel.errors import LedgerValidationError
 from accounts.models import Account, AccountPostingModeChange, PostingMode
-from postings.buffers import buffers_flush, posting_mode_set
 from postings.exceptions import BufferedDebitRefused
 from postings.models import Entry, Posting
 from postings.selectors import account_balance, account_chain_breaks, buffer_depths, identity_totals
 from postings.services import Leg, hold_place, posting_create, posting_reverse
+from postings.services.buffers import buffers_flush, posting_mode_set
 
 pytestmark = pytest.mark.django_db
 

@@ -15,10 +15,11 @@ from django.db import connection
 
 from accounts.models import PostingMode
 from postings import services
-from postings.buffers import buffers_flush, posting_mode_set
 from postings.models import Entry
 from postings.selectors import account_balance, account_chain_breaks, account_signed_turnover, identity_totals
 from postings.services import Leg, PostingRequest, posting_create, posting_create_batch
+from postings.services import batch as batch_module
+from postings.services.buffers import buffers_flush, posting_mode_set
 from tests.postings.test_concurrency import run_parallel
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,13 +35,13 @@ def test_a_storm_on_one_buffered_account_with_racing_flushes(ledger, monkeypatch
     flush, balance = sum of entries, the chain is continuous, the identity
     held at every sample, nothing was applied twice."""
     batches_in_one_call = []
-    original = services._batch_in_one_call
+    original = batch_module._batch_in_one_call
 
     def counted(*args, **kw):
         original(*args, **kw)
         batches_in_one_call.append(1)
 
-    monkeypatch.setattr(services, "_batch_in_one_call", counted)
+    monkeypatch.setattr(batch_module, "_batch_in_one_call", counted)
     fee = ledger.internal("FEE_INCOME")
     posting_mode_set(mode=PostingMode.BUFFERED, account=fee, actor="ops")
     members = [ledger.cash() for _ in range(20)]

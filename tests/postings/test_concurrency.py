@@ -13,11 +13,11 @@ from django.db import connection
 
 from accounts.exceptions import InsufficientFunds
 from accounts.services import account_change_status
-from postings import services
 from postings.exceptions import HoldExceeded, HoldNotActive
 from postings.models import Entry, Posting
 from postings.selectors import account_chain_breaks, identity_totals
 from postings.services import Leg, PostingRequest, hold_place, hold_settle, posting_create, posting_create_batch
+from postings.services import batch as batch_module
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -202,15 +202,15 @@ def test_batches_with_refused_items_race_without_loss_or_double_posting(ledger, 
     closed = ledger.cash()
     account_change_status(account=closed, to_status="closed", reason="left", actor="ops")
     stops = Counter()
-    original = services._batch_in_one_call
+    original = batch_module._batch_in_one_call
 
     def counting(*args, **kw):
         stopped_at = original(*args, **kw)
         stops["stopped" if stopped_at is not None else "all"] += 1
         return stopped_at
 
-    monkeypatch.setattr(services, "_batch_in_one_call", counting)
-    monkeypatch.setattr(services, "_BATCH_RUN_MIN", 0)  # a new call after every stop: the most calls to race
+    monkeypatch.setattr(batch_module, "_batch_in_one_call", counting)
+    monkeypatch.setattr(batch_module, "_BATCH_RUN_MIN", 0)  # a new call after every stop: the most calls to race
 
     def work(worker):
         rng = random.Random(worker)

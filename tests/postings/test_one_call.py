@@ -23,22 +23,26 @@ from accounts.kernel.money import Money
 from accounts.models import Account, Entity, PostingMode
 from accounts.services import account_change_status
 from postings import services
-from postings.buffers import buffers_flush, posting_mode_set
 from postings.models import Entry, Posting
 from postings.selectors import account_chain_breaks, identity_totals
 from postings.services import Leg, PostingRequest, posting_create, posting_create_batch
+from postings.services import batch as batch_module
+from postings.services import db as db_module
+from postings.services import one_call as one_call_module
+from postings.services import postings as postings_module
+from postings.services.buffers import buffers_flush, posting_mode_set
 
 
 @pytest.fixture
 def paths(monkeypatch):
     """Which path wrote (or refused) each posting_create: 'one call' or 'full'."""
     taken: list[str] = []
-    original = services._post_in_one_call
+    original = postings_module._post_in_one_call
 
     def spy(**kw):
         try:
             posting = original(**kw)
-        except services._FullPath:
+        except one_call_module._FullPath:
             taken.append("full")
             raise
         except LedgerError:
@@ -47,7 +51,7 @@ def paths(monkeypatch):
         taken.append("one call")
         return posting
 
-    monkeypatch.setattr(services, "_post_in_one_call", spy)
+    monkeypatch.setattr(postings_module, "_post_in_one_call", spy)
     return taken
 
 
@@ -314,18 +318,18 @@ def batch_paths(monkeypatch):
     items, counting from 0: that one goes down the full path alone) or
     'full' (wrote nothing: the items take the full path together)."""
     taken: list[str] = []
-    original = services._batch_in_one_call
+    original = batch_module._batch_in_one_call
 
     def spy(*args, **kw):
         try:
             stopped_at = original(*args, **kw)
-        except services._FullPath:
+        except one_call_module._FullPath:
             taken.append("full")
             raise
         taken.append("one call" if stopped_at is None else f"stopped at {stopped_at}")
         return stopped_at
 
-    monkeypatch.setattr(services, "_batch_in_one_call", spy)
+    monkeypatch.setattr(batch_module, "_batch_in_one_call", spy)
     return taken
 
 
@@ -400,7 +404,7 @@ def test_a_batch_in_one_call_writes_what_the_full_path_writes(ledger, batch_path
 def test_a_refused_item_goes_alone_down_the_full_path_and_the_others_in_one_call(
     ledger, batch_paths, settings, monkeypatch
 ):
-    monkeypatch.setattr(services, "_BATCH_RUN_MIN", 1)  # a new call after a run of one item
+    monkeypatch.setattr(batch_module, "_BATCH_RUN_MIN", 1)  # a new call after a run of one item
     cases = _refusals(ledger)
     a, b = ledger.cash(), ledger.cash()
     ledger.recharge(a, "1000")
@@ -438,7 +442,7 @@ def test_a_batch_split_around_refused_items_keeps_the_batch_order(ledger, batch_
     in one call each (the call stops at a refused item and leaves it to the
     full path), and every item still sees what the items before it left, as
     on the full path."""
-    monkeypatch.setattr(services, "_BATCH_RUN_MIN", 0)  # a new call after every stop
+    monkeypatch.setattr(batch_module, "_BATCH_RUN_MIN", 0)  # a new call after every stop
     outcomes, balances = {}, {}
     for one_call in (False, True):
         settings.POSTING_ONE_CALL = one_call
@@ -497,11 +501,11 @@ def test_thick_refusals_send_the_rest_of_the_batch_down_the_full_path(ledger, ba
     assert one[:2] == full[:2] and full[1] == Decimal("973.00")
     assert one[2] == ["stopped at 12", "stopped at 1"]
 
-    monkeypatch.setattr(services, "_BATCH_RUN_MIN", 0)  # only the number of calls bounds them
+    monkeypatch.setattr(batch_module, "_BATCH_RUN_MIN", 0)  # only the number of calls bounds them
     full = scenario(False, set(range(6)), 8)
     one = scenario(True, set(range(6)), 8)
     assert one[:2] == full[:2] and full[1] == Decimal("998.00")
-    assert one[2] == ["stopped at 0"] * services._BATCH_CALLS_MAX
+    assert one[2] == ["stopped at 0"] * batch_module._BATCH_CALLS_MAX
 
 
 @pytest.mark.django_db(transaction=True)
@@ -523,17 +527,17 @@ def test_a_batch_in_one_call_is_its_own_transaction_and_a_replay_answers_the_fir
 
 @pytest.mark.django_db(transaction=True)
 def test_the_hot_cursor_is_kept_per_connection_and_never_shared_while_in_use():
-    with services._hot_cursor() as first:
+    with db_module._hot_cursor() as first:
         first.execute("SELECT 1")
-        with services._hot_cursor() as nested:
+        with db_module._hot_cursor() as nested:
             assert nested is not first
             nested.execute("SELECT 2")
             assert nested.fetchone() == (2,)
         assert first.fetchone() == (1,)  # the nested one left the first one's result alone
-    with services._hot_cursor() as again:
+    with db_module._hot_cursor() as again:
         assert again is first
     connection.close()
-    with services._hot_cursor() as reconnected:
+    with db_module._hot_cursor() as reconnected:
         assert reconnected is not first and not reconnected.closed
         reconnected.execute("SELECT 3")
         assert reconnected.fetchone() == (3,)
@@ -543,7 +547,7 @@ def test_the_hot_cursor_is_kept_per_connection_and_never_shared_while_in_use():
 def test_the_calls_array_literals_carry_any_text_unchanged(ledger):
     values = ["a", "b,c", 'd"e', "f\\g", "{h}", "NULL", " sp ", "", 'x\\"y', "中文"]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT %s::text[]", [services._array_literal(values)])
+        cursor.execute("SELECT %s::text[]", [one_call_module._array_literal(values)])
         assert cursor.fetchone()[0] == values
     wallet = ledger.cash()
     ledger.recharge(wallet, "5")

@@ -26,7 +26,6 @@ from hypothesis import strategies as st
 from accounts.kernel.errors import LedgerError
 from accounts.models import Account
 from accounts.services import account_change_status
-from postings.buffers import buffers_flush, posting_mode_set
 from postings.models import Entry, Hold, Posting
 from postings.services import (
     Leg,
@@ -38,6 +37,7 @@ from postings.services import (
     posting_create_batch,
     posting_reverse,
 )
+from postings.services.buffers import buffers_flush, posting_mode_set
 from tests.conftest import Ledger
 
 # The accounts every leg picks from: real-time cash, a credit line, the

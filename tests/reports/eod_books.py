@@ -10,9 +10,9 @@ from decimal import Decimal
 
 from django.db import connection
 
-from postings.calendar import calendar_for
 from postings.models import AccountingCalendar, AccountingDay, Entry
 from postings.services import posting_create_by_rule
+from postings.services.calendar import calendar_for
 from reports.eod.models import BalanceSheetRow, CheckResult, Voucher
 
 D = Decimal

@@ -10,10 +10,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from postings.calendar import cuts_due, day_cut
 from postings.exceptions import DayClosed
 from postings.models import AccountingDay, DayStatus, Entry, Posting
 from postings.services import Leg, posting_create, posting_reverse
+from postings.services.calendar import cuts_due, day_cut
 from reports.eod.models import DailyBalance, EodRun, RunStatus
 from reports.eod.services import eod_run, eod_run_due
 

@@ -36,8 +36,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from postings.calendar import day_cut
 from postings.models import AccountingCalendar
+from postings.services.calendar import day_cut
 from reports.channel.exceptions import StatementMissing
 from reports.channel.importing import statement_import
 from reports.channel.matching import channel_recon_run

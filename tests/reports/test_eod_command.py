@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
 
-from postings.calendar import day_cut
 from postings.models import AccountingDay, DayStatus
+from postings.services.calendar import day_cut
 from reports.eod import services
 from reports.eod.models import EodRun, EodStep, RunStatus
 from reports.eod.services import eod_run

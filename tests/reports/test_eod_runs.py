@@ -8,10 +8,10 @@ import pytest
 from django.db import connection
 
 from accounts.kernel.errors import LedgerValidationError
-from postings.calendar import day_cut
 from postings.exceptions import DayClosed
 from postings.models import AccountingDay, DayStatus
 from postings.services import posting_create_by_rule
+from postings.services.calendar import day_cut
 from reports.eod import services
 from reports.eod.exceptions import EodInProgress, EodOutOfOrder
 from reports.eod.models import EodRun, EodStep, RunStatus

@@ -37,9 +37,9 @@ from datetime import date
 import pytest
 
 from accounts.models import Account
-from postings.calendar import day_cut
 from postings.models import AccountingDay, DayStatus, Posting
 from postings.services import posting_reverse
+from postings.services.calendar import day_cut
 from reports.eod.models import EOD_STEPS, EodRun, RunStatus
 from reports.eod.services import eod_run
 

@@ -12,9 +12,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import PostingMode
-from postings.buffers import posting_mode_set
 from postings.models import Entry
 from postings.services import Leg, posting_create
+from postings.services.buffers import posting_mode_set
 from tests.browser import chromium, expect, log_in, screenshot
 
 from .reporting import ALL_ROLES, ensure_report_roles, staff_user

@@ -5,7 +5,7 @@ overlap. Each test names the lock it depends on and what would go wrong
 without it. This was checked by running this file with the locks patched
 out at start-up (no code changed): without the row lock of
 ``withdrawals.services._locked`` the cashier, pay-vs-cancel and reviewer
-races fail; without ``postings.services._lock_accounts`` the
+races fail; without ``postings.services.locking._lock_accounts`` the
 withdrawal-vs-transfer race fails; the double callback fails only with both
 the withdrawal and the instruction lock gone (either one serializes it).
 The duplicate-request race rests on unique keys, not on a lock.

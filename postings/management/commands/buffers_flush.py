@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from accounts.models import Entity
-from postings.buffers import buffers_flush
+from postings.services.buffers import buffers_flush
 
 
 class Command(BaseCommand):

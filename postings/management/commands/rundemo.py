@@ -13,8 +13,8 @@ from django.db import connection
 
 from accounts.kernel.errors import LedgerError
 from accounts.models import Account, PostingMode
-from postings.buffers import posting_mode_set
 from postings.models import Posting
+from postings.services.buffers import posting_mode_set
 
 from .seed_demo import demo_member_count
 

@@ -43,10 +43,11 @@ from django.utils import timezone
 from accounts.kernel.errors import LedgerError, LedgerValidationError
 from accounts.models import Account, AccountPostingModeChange, AccountType, Entity, PostingMode
 
-from .balances import balances_write
-from .models import Entry
+from ..balances import balances_write
+from ..models import Entry
 
-logger = logging.getLogger(__name__)
+# The name the flush always logged under (before it moved into postings.services).
+logger = logging.getLogger("postings.buffers")
 
 
 class FlushRaced(LedgerError):

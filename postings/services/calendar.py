@@ -23,8 +23,8 @@ from django.utils import timezone
 from accounts.kernel.errors import LedgerValidationError
 from accounts.models import Entity
 
-from .exceptions import DayClosed
-from .models import AccountingCalendar, AccountingDay, DayStatus
+from ..exceptions import DayClosed
+from ..models import AccountingCalendar, AccountingDay, DayStatus
 
 
 def calendar_for(*, entity: Entity) -> AccountingCalendar:

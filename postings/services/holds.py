@@ -1,0 +1,301 @@
+"""Holds (冻结): place, settle, release, expire."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.kernel.errors import IdempotencyConflict, LedgerValidationError
+from accounts.kernel.idempotency import canonical_amount, request_fingerprint
+from accounts.kernel.money import to_amount
+from accounts.kernel.transitions import transition
+
+from .. import balances
+from ..exceptions import BufferedDebitRefused, HoldExceeded, HoldNotActive, UnknownHold
+from ..models import ACTIVE_HOLD_STATUSES, HOLD_TRANSITIONS, Direction, Hold, HoldEvent, HoldStatus, Posting
+from .drafts import DEFAULT_SOURCE, Leg, _Draft
+from .full_path import _write_posting
+from .idempotency import _idempotent
+from .locking import _lock_accounts
+from .postings import _check_business_type, _legs_content
+from .refusals import _balance_detail, _leg_detail, _refusal
+
+
+def hold_place(
+    *,
+    account_no: str,
+    amount,
+    reason: str,
+    request_no: str,
+    actor: str,
+    source_system: str = DEFAULT_SOURCE,
+    expires_at: datetime | None = None,
+) -> Hold:
+    """Freeze (冻结) an amount: available drops, balance does not."""
+    fingerprint = request_fingerprint(
+        op="hold", account_no=account_no, amount=canonical_amount(amount), reason=reason, expires_at=expires_at
+    )
+
+    def write() -> Hold:
+        accounts, ((refusal,),) = _lock_accounts([account_no], [_Draft([Leg.debit(account_no, amount)])])
+        account = accounts[account_no]
+        # A hold is a debit to come: the leg rules' status refusals of a debit.
+        if refusal in ("account_closed", "account_blocked"):
+            raise _refusal(refusal, _leg_detail(0, account, Direction.DEBIT, account.currency, account))
+        if account.is_buffered:
+            raise BufferedDebitRefused(
+                f"Account {account_no} is a buffered (hot) account: its balance is applied in batches, so "
+                "nothing can be frozen on it.",
+                account_no=account_no,
+            )
+        value = to_amount(amount, account.currency)
+        frozen_before = account.frozen
+        account.frozen += value
+        refusal = balances.frozen_write(account)
+        if refusal is not None:
+            raise _refusal(refusal, _balance_detail(account))
+        hold = Hold.objects.create(
+            account=account,
+            amount=value,
+            remaining=value,
+            reason=reason,
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            expires_at=expires_at,
+            created_by=actor,
+        )
+        HoldEvent.objects.create(
+            hold=hold,
+            kind=HoldEvent.Kind.FREEZE,
+            amount=value,
+            frozen_before=frozen_before,
+            frozen_after=account.frozen,
+            source_system=source_system,
+            actor=actor,
+        )
+        return hold
+
+    return _idempotent(
+        Hold,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        what="hold",
+        write=write,
+    )
+
+
+def _hold_get(hold_id) -> Hold:
+    try:
+        return Hold.objects.select_related("account").get(pk=hold_id)
+    except (Hold.DoesNotExist, ValueError):
+        raise UnknownHold(f"No hold {hold_id}.", hold_id=hold_id) from None
+
+
+def _lock_active_hold(hold_id: int, amount: Decimal | None) -> Hold:
+    hold = Hold.objects.select_for_update(no_key=True).get(pk=hold_id)
+    if not hold.is_active:
+        raise HoldNotActive(f"Hold {hold.id} is {hold.status}.", hold_id=hold.id, status=hold.status)
+    if amount is not None and amount > hold.remaining:
+        raise HoldExceeded(
+            f"Hold {hold.id} has {hold.remaining} remaining; {amount} asked.", hold_id=hold.id, remaining=hold.remaining
+        )
+    return hold
+
+
+def hold_settle(
+    *,
+    hold_id: int,
+    request_no: str,
+    amount,
+    business_type: str,
+    actor: str,
+    counter_account_no: str | None = None,
+    counter_legs: Sequence[Leg] | None = None,
+    source_system: str = DEFAULT_SOURCE,
+    memo: str = "",
+    external_ref: str = "",
+    accounting_date: date | None = None,
+) -> Posting:
+    """Deduct (扣除冻结) all or part of a hold: one posting whose debit on the
+    held account lowers balance and frozen together. The other side is one
+    counter account, or legs such as Cr channel amount / Cr fee income fee."""
+    _check_business_type(business_type)
+    hold = _hold_get(hold_id)
+    if (counter_account_no is None) == (counter_legs is None):
+        raise LedgerValidationError("Give either counter_account_no or counter_legs.")
+    if counter_legs is None:
+        counter_legs = [Leg.credit(counter_account_no, amount)]
+    legs = [Leg.debit(hold.account.account_no, amount), *counter_legs]
+    fingerprint = request_fingerprint(
+        op="settle",
+        hold_id=hold.id,
+        business_type=business_type,
+        legs=_legs_content(legs),
+        memo=memo,
+        external_ref=external_ref,
+    )
+
+    def write() -> Posting:
+        accounts, (refusals,) = _lock_accounts((leg.account_no for leg in legs), [_Draft(legs, None, hold_leg=0)])
+        value = to_amount(amount, hold.account.currency)
+        locked_hold = _lock_active_hold(hold.id, value)
+        posting = _write_posting(
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            business_type=business_type,
+            legs=legs,
+            accounts=accounts,
+            posted_by=actor,
+            memo=memo or f"settle hold {hold.id}",
+            currency=None,
+            accounting_date=accounting_date,
+            external_ref=external_ref,
+            hold_leg=0,
+            refusals=refusals,
+        )
+        held_account = accounts[hold.account.account_no]
+        remaining = locked_hold.remaining - value
+        transition(
+            locked_hold,
+            HoldStatus.SETTLED if remaining == 0 else HoldStatus.PARTIALLY_SETTLED,
+            table=HOLD_TRANSITIONS,
+            what=f"Hold {locked_hold.id}",
+            hold_id=locked_hold.id,
+            changes={"remaining": remaining},
+            history=lambda from_status, to_status: HoldEvent.objects.create(
+                hold=locked_hold,
+                kind=HoldEvent.Kind.SETTLE,
+                amount=value,
+                posting=posting,
+                frozen_before=held_account.frozen + value,
+                frozen_after=held_account.frozen,
+                source_system=source_system,
+                actor=actor,
+            ),
+        )
+        return posting
+
+    return _idempotent(
+        Posting,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        what="settlement",
+        write=write,
+    )
+
+
+def _release(
+    hold: Hold,
+    amount: Decimal | None,
+    *,
+    kind: str,
+    actor: str,
+    source_system: str,
+    request_no: str | None,
+    fingerprint: str,
+) -> HoldEvent:
+    account = _lock_accounts([hold.account.account_no])[0][hold.account.account_no]
+    locked_hold = _lock_active_hold(hold.id, amount)
+    value = locked_hold.remaining if amount is None else amount
+    if value <= 0:
+        raise HoldExceeded(f"Hold {hold.id} has nothing left to release.", hold_id=hold.id)
+    frozen_before = account.frozen
+    account.frozen = frozen_before - value
+    balances.balances_write([account])
+    remaining = locked_hold.remaining - value
+    if remaining:
+        status = locked_hold.status
+    else:
+        status = HoldStatus.EXPIRED if kind == HoldEvent.Kind.EXPIRE else HoldStatus.RELEASED
+    return transition(
+        locked_hold,
+        status,
+        table=HOLD_TRANSITIONS,
+        what=f"Hold {locked_hold.id}",
+        hold_id=locked_hold.id,
+        changes={"remaining": remaining},
+        history=lambda from_status, to_status: HoldEvent.objects.create(
+            hold=locked_hold,
+            kind=kind,
+            amount=value,
+            frozen_before=frozen_before,
+            frozen_after=frozen_before - value,
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            actor=actor,
+        ),
+    )
+
+
+def hold_release(
+    *,
+    hold_id: int,
+    request_no: str,
+    actor: str,
+    amount=None,
+    source_system: str = DEFAULT_SOURCE,
+) -> Hold:
+    """Release (解冻) the rest of a hold, or part of it when ``amount`` is given."""
+    hold = _hold_get(hold_id)
+    fingerprint = request_fingerprint(
+        op="release", hold_id=hold.id, amount=None if amount is None else canonical_amount(amount)
+    )
+
+    def write() -> HoldEvent:
+        value = None if amount is None else to_amount(amount, hold.account.currency)
+        return _release(
+            hold,
+            value,
+            kind=HoldEvent.Kind.RELEASE,
+            actor=actor,
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+        )
+
+    event = _idempotent(
+        HoldEvent,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        what="release",
+        write=write,
+    )
+    if event.hold_id != hold.id:
+        raise IdempotencyConflict(f"Request {request_no} released another hold.", request_no=request_no)
+    hold.refresh_from_db()
+    hold.replayed = event.replayed
+    return hold
+
+
+def holds_expire_due(*, now: datetime | None = None, actor: str = "system:hold-expiry") -> int:
+    """Release every active hold whose expiry has passed. Safe to run twice:
+    a hold already released or settled is skipped under its row lock."""
+    now = now or timezone.now()
+    expired = 0
+    due = Hold.objects.filter(status__in=ACTIVE_HOLD_STATUSES, expires_at__lte=now).select_related("account")
+    for hold in due.iterator():
+        try:
+            with transaction.atomic():
+                _release(
+                    hold,
+                    None,
+                    kind=HoldEvent.Kind.EXPIRE,
+                    actor=actor,
+                    source_system=DEFAULT_SOURCE,
+                    request_no=None,
+                    fingerprint="",
+                )
+        except (HoldNotActive, HoldExceeded):
+            continue
+        expired += 1
+    return expired

@@ -1,0 +1,183 @@
+"""posting_create and posting_reverse."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from accounts.kernel.errors import LedgerValidationError
+from accounts.kernel.idempotency import canonical_amount, request_fingerprint
+
+from ..exceptions import AlreadyReversed, ReversalNotAllowed, UnbalancedPosting, UnknownPosting
+from ..models import BusinessType, Direction, Posting
+from .drafts import DEFAULT_SOURCE, Leg, _direction, _Draft
+from .full_path import _write_posting
+from .idempotency import _idempotent
+from .locking import _lock_accounts
+from .one_call import _post_in_one_call
+
+
+def _legs_content(legs: Sequence[Leg]) -> list:
+    return sorted(
+        [str(leg.account_no), _direction(leg.direction, i), canonical_amount(leg.amount)] for i, leg in enumerate(legs)
+    )
+
+
+_POSTABLE_TYPES = frozenset(BusinessType.values) - {BusinessType.REVERSAL}
+
+
+def _check_business_type(business_type: str) -> None:
+    """A known business type; a reversal is only ever written by posting_reverse."""
+    if business_type not in _POSTABLE_TYPES:
+        raise LedgerValidationError(f"Unknown business type {business_type!r}.", business_type=business_type)
+
+
+def _posting_fingerprint(
+    *,
+    business_type: str,
+    legs: Sequence[Leg],
+    memo: str,
+    currency: str | None,
+    external_ref: str,
+    corrects_date: date | None,
+) -> str:
+    """What a posting request asks for, refusing what can never post."""
+    _check_business_type(business_type)
+    if len(legs) < 2:
+        raise UnbalancedPosting("A posting needs at least one debit and one credit leg.")
+    return request_fingerprint(
+        op="post",
+        business_type=business_type,
+        legs=_legs_content(legs),
+        memo=memo,
+        currency=currency,
+        external_ref=external_ref,
+        corrects_date=corrects_date,
+    )
+
+
+def posting_create(
+    *,
+    request_no: str,
+    business_type: str,
+    legs: Sequence[Leg],
+    posted_by: str,
+    source_system: str = DEFAULT_SOURCE,
+    memo: str = "",
+    currency: str | None = None,
+    accounting_date: date | None = None,
+    external_ref: str = "",
+    corrects_date: date | None = None,
+) -> Posting:
+    """Post a balanced set of legs atomically (记账). Returns the posting;
+    ``posting.replayed`` tells whether it had been posted before.
+    ``corrects_date`` marks an adjustment of a day already closed."""
+    fingerprint = _posting_fingerprint(
+        business_type=business_type,
+        legs=legs,
+        memo=memo,
+        currency=currency,
+        external_ref=external_ref,
+        corrects_date=corrects_date,
+    )
+
+    def write() -> Posting:
+        accounts, (refusals,) = _lock_accounts((leg.account_no for leg in legs), [_Draft(legs, currency)])
+        return _write_posting(
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            business_type=business_type,
+            legs=legs,
+            accounts=accounts,
+            posted_by=posted_by,
+            memo=memo,
+            currency=currency,
+            accounting_date=accounting_date,
+            external_ref=external_ref,
+            corrects_date=corrects_date,
+            refusals=refusals,
+        )
+
+    def one_call() -> Posting:
+        return _post_in_one_call(
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            business_type=business_type,
+            legs=legs,
+            posted_by=posted_by,
+            memo=memo,
+            currency=currency,
+            external_ref=external_ref,
+        )
+
+    return _idempotent(
+        Posting,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        what="posting",
+        write=write,
+        look_first=False,
+        # A back-dated posting or a correction needs its day checked: the full path.
+        one_call=one_call if accounting_date is None and corrects_date is None else None,
+    )
+
+
+def posting_reverse(
+    *,
+    serial_no: int,
+    request_no: str,
+    posted_by: str,
+    source_system: str = DEFAULT_SOURCE,
+    memo: str = "",
+    accounting_date: date | None = None,
+) -> Posting:
+    """Reverse a posting (冲正): swap every leg's direction, link to the original."""
+    try:
+        original = Posting.objects.get(serial_no=serial_no)
+    except (Posting.DoesNotExist, ValueError):
+        raise UnknownPosting(f"No posting {serial_no}.", serial_no=serial_no) from None
+    if original.business_type == BusinessType.REVERSAL:
+        raise ReversalNotAllowed(f"Posting {serial_no} is itself a reversal.", serial_no=serial_no)
+    legs = [
+        Leg(e.account.account_no, Direction.CREDIT if e.direction == Direction.DEBIT else Direction.DEBIT, e.amount)
+        for e in original.entries.select_related("account").order_by("serial_no")
+    ]
+    fingerprint = request_fingerprint(op="reverse", serial_no=original.serial_no)
+
+    def already_reversed(violated: str) -> None:
+        if "reverses" in violated:
+            raise AlreadyReversed(f"Posting {serial_no} has already been reversed.", serial_no=serial_no)
+
+    def write() -> Posting:
+        accounts, (refusals,) = _lock_accounts((leg.account_no for leg in legs), [_Draft(legs, original.currency)])
+        if Posting.objects.filter(reverses=original).exists():
+            raise AlreadyReversed(f"Posting {serial_no} has already been reversed.", serial_no=serial_no)
+        return _write_posting(
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            business_type=BusinessType.REVERSAL,
+            legs=legs,
+            accounts=accounts,
+            posted_by=posted_by,
+            memo=memo or f"reversal of posting {original.serial_no} ({original.business_type})",
+            currency=original.currency,
+            accounting_date=accounting_date,
+            external_ref=original.external_ref,
+            reverses=original,
+            corrects_date=original.accounting_date,
+            refusals=refusals,
+        )
+
+    return _idempotent(
+        Posting,
+        source_system=source_system,
+        request_no=request_no,
+        fingerprint=fingerprint,
+        what="reversal",
+        write=write,
+        extra_conflicts=already_reversed,
+    )

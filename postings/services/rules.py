@@ -1,0 +1,86 @@
+"""posting_create_by_rule: a business event posted through its configured rule."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from accounts.kernel.errors import LedgerValidationError
+from accounts.kernel.money import to_amount
+from accounts.selectors import account_get, internal_account_for
+
+from ..exceptions import RuleNotConfigured
+from ..models import Posting, PostingRule
+from .drafts import DEFAULT_SOURCE, Leg
+from .postings import posting_create
+
+
+def posting_create_by_rule(
+    *,
+    business_type: str,
+    request_no: str,
+    params: dict,
+    posted_by: str,
+    source_system: str = DEFAULT_SOURCE,
+    memo: str = "",
+    accounting_date: date | None = None,
+) -> Posting:
+    """Post a business event through its configured rule (记账规则), e.g.
+    ``recharge(member_account=..., channel_account=..., amount=...)``."""
+    rule = (
+        PostingRule.objects.filter(business_type=business_type, active=True)
+        .prefetch_related("legs__internal_account_type")
+        .first()
+    )
+    if rule is None:
+        raise RuleNotConfigured(f"No active posting rule for {business_type!r}.", business_type=business_type)
+    rule_legs = list(rule.legs.all())
+    if not rule_legs:
+        raise RuleNotConfigured(f"The rule for {business_type!r} has no legs.", business_type=business_type)
+    needed = {leg.account_param for leg in rule_legs if leg.account_param}
+    needed |= {name.strip() for leg in rule_legs for name in leg.amount_expr.split("+")}
+    missing = sorted(name for name in needed if params.get(name) in (None, ""))
+    if missing:
+        raise LedgerValidationError(
+            f"Parameters missing for rule {business_type}: {', '.join(missing)}.",
+            **{name: "required" for name in missing},
+        )
+    anchor = next((params[leg.account_param] for leg in rule_legs if leg.account_param), None)
+    anchor_account = account_get(account_no=str(anchor)) if anchor else None
+    legs = []
+    for leg in rule_legs:
+        if leg.account_param:
+            account_no = str(params[leg.account_param])
+        else:
+            if anchor_account is None:
+                raise RuleNotConfigured(f"The rule for {business_type} names no parameter account.")
+            internal = internal_account_for(
+                entity=anchor_account.entity, account_type=leg.internal_account_type, currency=anchor_account.currency
+            )
+            if internal is None:
+                raise RuleNotConfigured(
+                    f"Entity {anchor_account.entity.code} needs exactly one open {leg.internal_account_type.code} "
+                    f"account in {anchor_account.currency} for rule {business_type}.",
+                    account_type=leg.internal_account_type.code,
+                )
+            account_no = internal.account_no
+        currency = anchor_account.currency if anchor_account else None
+        amount = sum(
+            (
+                to_amount(params[name.strip()], currency or "CNY", field=name.strip(), allow_zero=True)
+                for name in leg.amount_expr.split("+")
+            ),
+            Decimal(0),
+        )
+        if amount:
+            legs.append(Leg(account_no, leg.direction, amount))
+    return posting_create(
+        request_no=request_no,
+        business_type=business_type,
+        legs=legs,
+        posted_by=posted_by,
+        source_system=source_system,
+        memo=memo,
+        accounting_date=accounting_date,
+        external_ref=str(params.get("channel_serial_no") or params.get("external_ref") or ""),
+    )
