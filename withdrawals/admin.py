@@ -112,6 +112,10 @@ class PayoutInstructionInline(ReadOnlyAdminMixin, admin.TabularInline):
         "answered_at",
         "duplicate_answers",
         "needs_attention",
+        "attention_resolution",
+        "attention_resolved_by",
+        "attention_resolved_at",
+        "attention_resolution_reason",
     ]
     readonly_fields = fields
     extra = 0

@@ -45,7 +45,9 @@ TRANSITIONS = Transitions(
         Status.IN_REVIEW: {Status.IN_REVIEW, Status.APPROVED, Status.REJECTED},
         Status.APPROVED: {Status.PAYING, Status.CANCELLED},
         Status.PAYING: {Status.PAID, Status.FAILED},
-        Status.FAILED: {Status.PAYING, Status.CANCELLED},
+        # failed -> failed and failed -> paid: finance resolving a contradictory
+        # bank answer (withdrawal_flag_resolve), "not paid" or "paid after all".
+        Status.FAILED: {Status.PAYING, Status.CANCELLED, Status.FAILED, Status.PAID},
         Status.PAID: set(),
         Status.REJECTED: set(),
         Status.CANCELLED: set(),
@@ -206,6 +208,7 @@ class Withdrawal(models.Model):
             ("request_withdrawal", "Can take a withdrawal request for a member"),
             ("review_withdrawal", "Can approve or reject withdrawals"),
             ("pay_withdrawal", "Can send, retry and cancel payouts"),
+            ("resolve_payout_flag", "Can resolve a contradictory bank answer on a payout"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["source_system", "request_no"], name="withdrawal_unique_request"),
@@ -302,6 +305,17 @@ class PayoutInstruction(models.Model):
     # failed over or cancelled: money left without a settlement. Finance must
     # recover it; the ledger does not book it blindly.
     needs_attention = models.CharField(max_length=255, blank=True)
+    # Finance's resolution of needs_attention (services.withdrawal_flag_resolve),
+    # checked against the bank's statement. A flag with no resolution is open:
+    # the withdrawal can be neither paid again nor cancelled.
+    attention_resolution = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=[("bank_paid", "the bank paid"), ("bank_not_paid", "the bank did not pay")],
+    )
+    attention_resolved_by = models.CharField(max_length=150, blank=True)
+    attention_resolved_at = models.DateTimeField(null=True, blank=True)
+    attention_resolution_reason = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.kernel.money import currency_places
@@ -123,9 +123,30 @@ def review_queue() -> QuerySet[Withdrawal]:
     )
 
 
+def open_bank_flags() -> QuerySet[PayoutInstruction]:
+    """Contradictory bank answers finance has not resolved yet."""
+    return PayoutInstruction.objects.exclude(needs_attention="").filter(attention_resolved_at__isnull=True)
+
+
+def bank_may_have_paid(withdrawal: Withdrawal) -> bool:
+    """An open flag or an unanswered instruction: not to be paid again or
+    cancelled (the services refuse it; pages do not offer it)."""
+    return (
+        open_bank_flags().filter(withdrawal=withdrawal).exists()
+        or withdrawal.instructions.filter(status=InstructionStatus.SENT).exists()
+    )
+
+
 def payout_queue() -> QuerySet[Withdrawal]:
-    """What the cashier can send: approved, and failed ones to pay again or cancel."""
-    return withdrawals_base().filter(status__in=[Status.APPROVED, Status.FAILED]).order_by("created_at", "id")
+    """What the cashier can send: approved, and failed ones to pay again or
+    cancel, but not those with an open contradictory bank answer (listed
+    under "needs attention" for finance)."""
+    return (
+        withdrawals_base()
+        .filter(status__in=[Status.APPROVED, Status.FAILED])
+        .exclude(Exists(open_bank_flags().filter(withdrawal=OuterRef("pk"))))
+        .order_by("created_at", "id")
+    )
 
 
 def stuck_after() -> timedelta:
@@ -145,7 +166,7 @@ def instructions_stuck() -> QuerySet[PayoutInstruction]:
 
 
 def instructions_needing_attention() -> QuerySet[PayoutInstruction]:
-    return PayoutInstruction.objects.exclude(needs_attention="").select_related("withdrawal", "bank")
+    return open_bank_flags().select_related("withdrawal", "bank")
 
 
 def last_failure(withdrawal: Withdrawal) -> PayoutInstruction | None:

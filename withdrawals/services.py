@@ -43,7 +43,14 @@ from accounts.services import luhn_check_digit
 from postings.services import Leg, hold_place, hold_release, hold_settle
 
 from . import gateways
-from .exceptions import IllegalTransition, InvalidCardNumber, SegregationOfDuties, WithdrawalNotConfigured
+from .exceptions import (
+    IllegalTransition,
+    InvalidCardNumber,
+    PayoutOutcomeUnknown,
+    SegregationOfDuties,
+    UnresolvedBankAnswer,
+    WithdrawalNotConfigured,
+)
 from .models import (
     TRANSITIONS,
     Approval,
@@ -64,6 +71,9 @@ SYSTEM = "system:auto-review"
 PERM_REQUEST = "withdrawals.request_withdrawal"
 PERM_REVIEW = "withdrawals.review_withdrawal"
 PERM_PAY = "withdrawals.pay_withdrawal"
+PERM_RESOLVE = "withdrawals.resolve_payout_flag"
+
+BANK_PAID, BANK_NOT_PAID = "bank_paid", "bank_not_paid"
 
 # How long a transmission's claim on an instruction stands before another run
 # may take it over (the first run died between claiming and recording).
@@ -320,12 +330,36 @@ def withdrawal_approve(*, withdrawal_id: int, user: AbstractBaseUser, reason: st
         return _transition(withdrawal, target, actor=_actor(user), reason=note)
 
 
+def _refuse_if_bank_may_have_paid(withdrawal: Withdrawal, doing: str) -> None:
+    """Paying again or cancelling is refused while the bank may have paid:
+    an open contradictory-answer flag (finance resolves it) or an instruction
+    sent without an answer (a query must find it refused). Called with the
+    withdrawal row locked, which every answer and resolution also takes."""
+    flagged = withdrawal.instructions.exclude(needs_attention="").filter(attention_resolved_at__isnull=True).first()
+    if flagged is not None:
+        raise UnresolvedBankAnswer(
+            f"Withdrawal {withdrawal.id} cannot be {doing}: the bank gave contradictory answers on "
+            f"{flagged.instruction_no} ({flagged.needs_attention}); finance must resolve it against the bank statement.",
+            withdrawal_id=withdrawal.id,
+            instruction_no=flagged.instruction_no,
+        )
+    in_flight = withdrawal.instructions.filter(status=InstructionStatus.SENT).first()
+    if in_flight is not None:
+        raise PayoutOutcomeUnknown(
+            f"Withdrawal {withdrawal.id} cannot be {doing}: the bank has not answered {in_flight.instruction_no}; "
+            "query it and wait for a refusal first.",
+            withdrawal_id=withdrawal.id,
+            instruction_no=in_flight.instruction_no,
+        )
+
+
 def _close_and_release(withdrawal_id: int, to_status: str, *, user, reason: str, missing_reason: str) -> Withdrawal:
     reason = (reason or "").strip()
     if not reason:
         raise LedgerValidationError(missing_reason, reason=reason)
     with transaction.atomic(durable=True):
         withdrawal = _locked(withdrawal_id)
+        _refuse_if_bank_may_have_paid(withdrawal, to_status)
         _transition(withdrawal, to_status, actor=_actor(user), reason=reason, closing_reason=reason[:255])
         hold_release(
             hold_id=withdrawal.hold_id, request_no=f"W{withdrawal.id}-release", actor=_actor(user), source_system=SOURCE
@@ -418,6 +452,7 @@ def payout_send(*, withdrawal_id: int, bank: PayingBank, user: AbstractBaseUser)
                 f"this withdrawal is {withdrawal.currency} of {withdrawal.entity.code}.",
                 bank=bank.code,
             )
+        _refuse_if_bank_may_have_paid(withdrawal, "paid again")
         if Status.PAYING not in TRANSITIONS[withdrawal.status]:
             raise IllegalTransition(
                 f"Withdrawal {withdrawal.id} is {withdrawal.status}; it cannot be paid.",
@@ -544,7 +579,19 @@ def payout_answer_record(
                     f"bank answered {outcome} by {source} at {now:%Y-%m-%d %H:%M:%S} after {instruction.status}; "
                     f"withdrawal is {withdrawal.status}"
                 )[:255]
-                instruction.save(update_fields=["needs_attention"])
+                # A new contradiction reopens a flag finance may have resolved.
+                instruction.attention_resolution = instruction.attention_resolved_by = ""
+                instruction.attention_resolution_reason = ""
+                instruction.attention_resolved_at = None
+                instruction.save(
+                    update_fields=[
+                        "needs_attention",
+                        "attention_resolution",
+                        "attention_resolved_by",
+                        "attention_resolved_at",
+                        "attention_resolution_reason",
+                    ]
+                )
                 log.error("payout %s: contradictory bank answer: %s", instruction_no, instruction.needs_attention)
             return instruction
         instruction.status = outcome
@@ -641,3 +688,81 @@ def payout_cancel(*, withdrawal_id: int, user: AbstractBaseUser, reason: str) ->
         reason=reason,
         missing_reason="A cancellation needs a reason the member can act on.",
     )
+
+
+def withdrawal_flag_resolve(*, instruction_id: int, outcome: str, reason: str, user: AbstractBaseUser) -> Withdrawal:
+    """Finance resolves a contradictory bank answer on a failed withdrawal's
+    instruction, after checking the bank's statement:
+
+    - ``bank_paid``: the money left; the frozen amount + fee is settled as
+      paid (once: the settlement's request number is the withdrawal's), and
+      the withdrawal becomes paid;
+    - ``bank_not_paid``: the money did not leave; the flag is closed and the
+      withdrawal stays failed, to be paid again or cancelled.
+
+    Who and why are kept on the instruction and in the withdrawal's history.
+    A flag on a withdrawal that is not failed (paid, or cancelled with its
+    hold released) is not resolved here."""
+    require_permission(user, PERM_RESOLVE, doing="resolve a contradictory bank answer")
+    if outcome not in {BANK_PAID, BANK_NOT_PAID}:
+        raise LedgerValidationError(f"Outcome is {BANK_PAID} or {BANK_NOT_PAID}, not {outcome!r}.", outcome=outcome)
+    reason = (reason or "").strip()
+    if not reason:
+        raise LedgerValidationError("A resolution needs a reason (the bank statement line).", reason=reason)
+    try:
+        withdrawal_id = PayoutInstruction.objects.values_list("withdrawal_id", flat=True).get(pk=instruction_id)
+    except (PayoutInstruction.DoesNotExist, ValueError, TypeError):
+        raise LedgerValidationError(f"No payout instruction {instruction_id}.", instruction_id=instruction_id) from None
+    actor = _actor(user)
+    with transaction.atomic(durable=True):
+        withdrawal = _locked(withdrawal_id)
+        instruction = (
+            PayoutInstruction.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("bank")
+            .get(pk=instruction_id)
+        )
+        if not instruction.needs_attention or instruction.attention_resolved_at is not None:
+            raise LedgerValidationError(
+                f"Instruction {instruction.instruction_no} has no open flag to resolve.",
+                instruction_no=instruction.instruction_no,
+            )
+        if withdrawal.status != Status.FAILED:
+            raise IllegalTransition(
+                f"Withdrawal {withdrawal.id} is {withdrawal.status}; only a failed withdrawal's flag is resolved here.",
+                withdrawal_id=withdrawal.id,
+                from_status=withdrawal.status,
+            )
+        note = f"finance: {instruction.instruction_no} {outcome}: {reason}"
+        if outcome == BANK_PAID:
+            posting = _settle(withdrawal, instruction, actor=actor)
+            _transition(
+                withdrawal,
+                Status.PAID,
+                actor=actor,
+                bank_ref=instruction.bank_ref,
+                instruction=instruction,
+                reason=note,
+                settlement=posting,
+            )
+        else:
+            _transition(
+                withdrawal,
+                Status.FAILED,
+                actor=actor,
+                bank_ref=instruction.bank_ref,
+                instruction=instruction,
+                reason=note,
+            )
+        instruction.attention_resolution = outcome
+        instruction.attention_resolved_by = actor
+        instruction.attention_resolved_at = timezone.now()
+        instruction.attention_resolution_reason = reason[:255]
+        instruction.save(
+            update_fields=[
+                "attention_resolution",
+                "attention_resolved_by",
+                "attention_resolved_at",
+                "attention_resolution_reason",
+            ]
+        )
+        return withdrawal

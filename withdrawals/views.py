@@ -142,7 +142,10 @@ def withdrawal_detail(request, pk: int):
             "detail": detail,
             "w": w,
             "can_review": w.status == Status.IN_REVIEW and has_permission(user, REVIEW),
-            "can_pay": w.status in (Status.APPROVED, Status.FAILED) and has_permission(user, PAY),
+            "payout_blocked": w.status in (Status.APPROVED, Status.FAILED) and selectors.bank_may_have_paid(w),
+            "can_pay": w.status in (Status.APPROVED, Status.FAILED)
+            and has_permission(user, PAY)
+            and not selectors.bank_may_have_paid(w),
             "banks": [b for b in selectors.paying_banks_active() if b.clearing_account.currency == w.currency],
         },
     )

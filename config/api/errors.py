@@ -57,6 +57,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "hold_exceeded": (422, "The amount is more than the hold's remaining amount."),
     "hold_not_active": (422, "The hold is settled, released or expired."),
     "illegal_transition": (422, "That status change is not allowed from the current status."),
+    "unresolved_bank_answer": (
+        409,
+        "The bank gave contradictory answers on a payout; finance must resolve them first.",
+    ),
+    "payout_outcome_unknown": (409, "The bank has not answered the last payout instruction; query it first."),
     "day_closed": (422, "The accounting day asked for has been cut (日切); post on the open day."),
     "already_reversed": (422, "The posting has been reversed already."),
     "reversal_not_allowed": (422, "A reversal cannot itself be reversed."),

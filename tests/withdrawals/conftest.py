@@ -71,6 +71,10 @@ def ensure_withdrawal_defaults() -> None:
                 app_label, codename = grant.split(".")
                 perms.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
         group.permissions.add(*perms)
+    resolve = importlib.import_module("withdrawals.migrations.0004_payout_flag_resolution")
+    for group_name, codenames in resolve.GRANTS.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        group.permissions.add(*Permission.objects.filter(content_type__app_label="withdrawals", codename__in=codenames))
 
 
 def staff(username: str, *groups: str) -> User:

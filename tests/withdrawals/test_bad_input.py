@@ -240,14 +240,17 @@ def test_pay_or_cancel_a_paid_one(desk):
 def test_cancel_while_paying(desk):
     w, _ = paying(desk)
     expect(
-        "illegal_transition",
+        "payout_outcome_unknown",  # the bank may pay it yet (issue 18 §3)
         lambda: payout_cancel(withdrawal_id=w.id, user=desk.user("Cashier"), reason="member called"),
     )
 
 
 def test_pay_while_paying(desk):
     w, _ = paying(desk)
-    expect("illegal_transition", lambda: payout_send(withdrawal_id=w.id, bank=desk.bank_b, user=desk.user("Cashier")))
+    expect(
+        "payout_outcome_unknown",  # the bank may pay it yet (issue 18 §3)
+        lambda: payout_send(withdrawal_id=w.id, bank=desk.bank_b, user=desk.user("Cashier")),
+    )
 
 
 def test_nothing_moves_a_rejected_or_cancelled_request(desk):
