@@ -345,3 +345,37 @@ def test_the_expiry_found_by_a_refused_settle_is_committed(ledger, wallet):
     t.start()
     t.join(timeout=60)
     assert seen == {"hold": (HoldStatus.EXPIRED, Decimal("0")), "frozen": Decimal("0")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_calls_past_the_expiry_release_the_money_once(ledger, wallet):
+    """Settles, releases and the sweep at once past the expiry: one expire event."""
+    escrow = ledger.internal("ESCROW")
+    expires_at = timezone.now() + timedelta(minutes=1)
+    hold = place(wallet, "100", expires_at=expires_at)
+    barrier = threading.Barrier(4)
+    outcomes = [None] * 4
+
+    def work(i):
+        try:
+            barrier.wait()
+            if i == 0:
+                outcomes[i] = holds_expire_due()
+            elif i == 1:
+                hold_release(hold_id=hold.id, request_no="rel", actor="t")
+            else:
+                settle(hold, "60", f"late-{i}", escrow)
+        except HoldExpired as exc:
+            outcomes[i] = exc.code
+        finally:
+            connection.close()
+
+    with time_machine.travel(expires_at + timedelta(seconds=2), tick=False):
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    assert outcomes[0] in (0, 1) and outcomes[1:] == ["hold_expired"] * 3
+    _expired_once(ledger, wallet, hold)
+    assert ledger.balance(escrow) == Decimal("0")
