@@ -37,7 +37,17 @@ class HoldExceeded(LedgerError):
 
 class HoldNotActive(LedgerError):
     code = "hold_not_active"
-    default_message = "The hold is no longer active (settled, released or expired)."
+    default_message = "The hold is no longer active (settled or released; an expired one is HoldExpired)."
+
+
+class HoldExpired(HoldNotActive):
+    """Past its ``expires_at``. A HoldNotActive (code ``hold_expired``, 422 like
+    ``hold_not_active``: the hold's state refuses the call, and no retry will
+    change that; nothing about the request conflicts): the call that found the
+    hold expired has released it (status expired) before refusing."""
+
+    code = "hold_expired"
+    default_message = "The hold has passed its expiry; its frozen amount has been released."
 
 
 class UnknownHold(LedgerError):

@@ -23,7 +23,7 @@ from accounts.kernel.money import Money, as_money
 from accounts.kernel.transitions import Transitions, illegal_transition
 from accounts.models import Account, AccountType, Entity, money_field
 
-from .exceptions import HoldNotActive
+from .exceptions import HoldExpired, HoldNotActive
 
 
 class Direction(models.TextChoices):
@@ -266,13 +266,16 @@ class HoldStatus(models.TextChoices):
 def _hold_refusal(what: str, from_status: str, to_status: str, **fields):
     if HOLD_TRANSITIONS[from_status]:  # an active hold asked for a move the table lacks
         return illegal_transition(what, from_status, to_status, **fields)
+    if from_status == HoldStatus.EXPIRED:
+        return HoldExpired(f"{what} expired.", **fields, status=from_status)
     return HoldNotActive(f"{what} is {from_status}.", **fields, status=from_status)
 
 
 # from -> the statuses it may move to (``accounts.kernel.transitions``). A
 # partial settlement or release leaves an active hold active (held stays held
 # after a partial release); settling, releasing or expiring the rest closes
-# it. Moving a closed hold is HoldNotActive (code hold_not_active).
+# it. Moving a closed hold is HoldNotActive (code hold_not_active), an
+# expired one HoldExpired (code hold_expired, a HoldNotActive).
 HOLD_TRANSITIONS = Transitions(
     {
         HoldStatus.HELD: {

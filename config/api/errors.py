@@ -55,7 +55,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "cross_entity": (422, "The accounts belong to different accounting entities."),
     "unbalanced_posting": (422, "Debits and credits are not equal, or a side is missing."),
     "hold_exceeded": (422, "The amount is more than the hold's remaining amount."),
-    "hold_not_active": (422, "The hold is settled, released or expired."),
+    "hold_not_active": (422, "The hold is settled or released (an expired one: `hold_expired`)."),
+    "hold_expired": (
+        422,
+        "The hold is past its expiry; the call released it (status expired) and changed nothing else.",
+    ),
     "illegal_transition": (422, "That status change is not allowed from the current status."),
     "unresolved_bank_answer": (
         409,

@@ -15,7 +15,7 @@ from accounts.kernel.money import to_amount
 from accounts.kernel.transitions import transition
 
 from .. import balances
-from ..exceptions import BufferedDebitRefused, HoldExceeded, HoldNotActive, UnknownHold
+from ..exceptions import BufferedDebitRefused, HoldExceeded, HoldExpired, HoldNotActive, UnknownHold
 from ..models import ACTIVE_HOLD_STATUSES, HOLD_TRANSITIONS, Direction, Hold, HoldEvent, HoldStatus, Posting
 from .drafts import DEFAULT_SOURCE, Leg, _Draft
 from .full_path import _write_posting
@@ -97,15 +97,57 @@ def _hold_get(hold_id) -> Hold:
         raise UnknownHold(f"No hold {hold_id}.", hold_id=hold_id) from None
 
 
-def _lock_active_hold(hold_id: int, amount: Decimal | None) -> Hold:
+def _lock_active_hold(hold_id: int, amount: Decimal | None, *, refuse_due: bool = True) -> Hold:
+    """Lock the hold; refuse it when closed (HOLD_TRANSITIONS' refusal:
+    hold_not_active, or hold_expired for an expired one), past its expiry
+    (hold_expired: the caller expires it, see _expire), or short of
+    ``amount``. Expired means ``expires_at <= timezone.now()`` read once the
+    row is locked: the same clock and comparison as holds_expire_due, so a
+    settle or release never gets in after the moment the sweep would take.
+    The sweep itself passes ``refuse_due=False``."""
     hold = Hold.objects.select_for_update(no_key=True).get(pk=hold_id)
     if not hold.is_active:
-        raise HoldNotActive(f"Hold {hold.id} is {hold.status}.", hold_id=hold.id, status=hold.status)
+        raise HOLD_TRANSITIONS.refuse(f"Hold {hold.id}", hold.status, HoldStatus.EXPIRED, hold_id=hold.id)
+    if refuse_due and hold.expires_at is not None and hold.expires_at <= timezone.now():
+        raise HoldExpired(
+            f"Hold {hold.id} expired at {hold.expires_at.isoformat()}.",
+            hold_id=hold.id,
+            status=HoldStatus.EXPIRED,
+            expires_at=hold.expires_at.isoformat(),
+        )
     if amount is not None and amount > hold.remaining:
         raise HoldExceeded(
             f"Hold {hold.id} has {hold.remaining} remaining; {amount} asked.", hold_id=hold.id, remaining=hold.remaining
         )
     return hold
+
+
+def _expire(hold: Hold, *, actor: str = "system:hold-expiry") -> bool:
+    """Expire the rest of an active hold in a transaction of its own; False
+    when it is no longer active (someone else closed it first).
+
+    The sweep calls it for each due hold; a settle or release that found its
+    hold past the expiry (HoldExpired, its own transaction rolled back) calls
+    it before re-raising, so the expiry is committed however the refusal is
+    handled. Whoever comes first (that call, another, the sweep) expires the
+    hold; the others find it expired: the money is released exactly once.
+    Inside a caller's own transaction this is a savepoint, and goes with it
+    (the sweep then expires the hold)."""
+    try:
+        with transaction.atomic():
+            _release(
+                hold,
+                None,
+                kind=HoldEvent.Kind.EXPIRE,
+                actor=actor,
+                source_system=DEFAULT_SOURCE,
+                request_no=None,
+                fingerprint="",
+                refuse_due=False,
+            )
+    except (HoldNotActive, HoldExceeded):
+        return False
+    return True
 
 
 def hold_settle(
@@ -182,14 +224,18 @@ def hold_settle(
         )
         return posting
 
-    return _idempotent(
-        Posting,
-        source_system=source_system,
-        request_no=request_no,
-        fingerprint=fingerprint,
-        what="settlement",
-        write=write,
-    )
+    try:
+        return _idempotent(
+            Posting,
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            what="settlement",
+            write=write,
+        )
+    except HoldExpired:
+        _expire(hold)
+        raise
 
 
 def _release(
@@ -201,9 +247,10 @@ def _release(
     source_system: str,
     request_no: str | None,
     fingerprint: str,
+    refuse_due: bool = True,
 ) -> HoldEvent:
     account = _lock_accounts([hold.account.account_no])[0][hold.account.account_no]
-    locked_hold = _lock_active_hold(hold.id, amount)
+    locked_hold = _lock_active_hold(hold.id, amount, refuse_due=refuse_due)
     value = locked_hold.remaining if amount is None else amount
     if value <= 0:
         raise HoldExceeded(f"Hold {hold.id} has nothing left to release.", hold_id=hold.id)
@@ -262,14 +309,20 @@ def hold_release(
             fingerprint=fingerprint,
         )
 
-    event = _idempotent(
-        HoldEvent,
-        source_system=source_system,
-        request_no=request_no,
-        fingerprint=fingerprint,
-        what="release",
-        write=write,
-    )
+    try:
+        event = _idempotent(
+            HoldEvent,
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            what="release",
+            write=write,
+        )
+    except HoldExpired:
+        # The money comes back by expiry (an expire event, status expired),
+        # and the call says so with hold_expired, as every later one will.
+        _expire(hold)
+        raise
     if event.hold_id != hold.id:
         raise IdempotencyConflict(f"Request {request_no} released another hold.", request_no=request_no)
     hold.refresh_from_db()
@@ -278,24 +331,10 @@ def hold_release(
 
 
 def holds_expire_due(*, now: datetime | None = None, actor: str = "system:hold-expiry") -> int:
-    """Release every active hold whose expiry has passed. Safe to run twice:
-    a hold already released or settled is skipped under its row lock."""
+    """Release every active hold whose expiry has passed and that nobody has
+    touched since (a settle or release past the expiry expires the hold
+    itself). Safe to run twice: a hold already released, settled or expired
+    is skipped under its row lock."""
     now = now or timezone.now()
-    expired = 0
     due = Hold.objects.filter(status__in=ACTIVE_HOLD_STATUSES, expires_at__lte=now).select_related("account")
-    for hold in due.iterator():
-        try:
-            with transaction.atomic():
-                _release(
-                    hold,
-                    None,
-                    kind=HoldEvent.Kind.EXPIRE,
-                    actor=actor,
-                    source_system=DEFAULT_SOURCE,
-                    request_no=None,
-                    fingerprint="",
-                )
-        except (HoldNotActive, HoldExceeded):
-            continue
-        expired += 1
-    return expired
+    return sum(_expire(hold, actor=actor) for hold in due.iterator())

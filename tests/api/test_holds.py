@@ -4,9 +4,12 @@ settle or release it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from postings.models import Hold, HoldEvent, Posting
 from postings.services import hold_place
@@ -167,3 +170,22 @@ def test_hold_expiry_is_taken(trade, book):
     r = place(trade, book, expires_at="2030-01-01T00:00:00+08:00")
     assert r.status_code == 201
     assert r.json()["expires_at"].startswith("2030-01-01T00:00:00")
+
+
+def test_settling_or_releasing_an_expired_hold_is_hold_expired(trade, book):
+    """Issue 18 §4: past expires_at, before the sweep ran, the call expires
+    the hold (its money back once) and answers 422 hold_expired."""
+    expires_at = timezone.now() + timedelta(minutes=1)
+    hold = place(trade, book, expires_at=expires_at.isoformat()).json()
+    settle = {"request_no": "s-late", "amount": "120.00", "counter_account_no": book.bob.account_no}
+    with time_machine.travel(expires_at + timedelta(seconds=2), tick=False):
+        error = error_of(trade.post(f"holds/{hold['hold_id']}/settle", settle), 422, "hold_expired")
+        assert error["fields"]["hold_id"] == str(hold["hold_id"])
+        error_of(trade.post(f"holds/{hold['hold_id']}/settle", settle), 422, "hold_expired")
+        error_of(trade.post(f"holds/{hold['hold_id']}/release", {"request_no": "r-late"}), 422, "hold_expired")
+    now = trade.get(f"holds/{hold['hold_id']}").json()
+    assert (now["status"], now["remaining"]) == ("expired", "0.00")
+    account = trade.get(f"accounts/{book.alice.account_no}").json()
+    assert (account["balance"], account["frozen"], account["available"]) == ("1000.00", "0.00", "1000.00")
+    assert HoldEvent.objects.filter(hold_id=hold["hold_id"], kind=HoldEvent.Kind.EXPIRE).count() == 1
+    assert not Posting.objects.filter(request_no="s-late").exists()

@@ -1,16 +1,18 @@
 """Holds (冻结): freeze, settle all or part, release the rest, expire."""
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+import time_machine
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.kernel.errors import IdempotencyConflict, IllegalTransition
 from accounts.kernel.transitions import transition
-from postings.exceptions import HoldExceeded, HoldNotActive
-from postings.models import ACTIVE_HOLD_STATUSES, HOLD_TRANSITIONS, Hold, HoldEvent, HoldStatus
+from postings.exceptions import HoldExceeded, HoldExpired, HoldNotActive
+from postings.models import ACTIVE_HOLD_STATUSES, HOLD_TRANSITIONS, Hold, HoldEvent, HoldStatus, Posting
 from postings.selectors import account_chain_breaks, identity_totals
 from postings.services import Leg, hold_place, hold_release, hold_settle, holds_expire_due
 
@@ -258,3 +260,122 @@ def test_the_hold_table_refuses_moving_a_closed_hold_with_hold_not_active(ledger
     with pytest.raises(IllegalTransition):
         HOLD_TRANSITIONS.check(HoldStatus.PARTIALLY_SETTLED, HoldStatus.HELD, what="Hold")
     assert ACTIVE_HOLD_STATUSES == (HoldStatus.HELD, HoldStatus.PARTIALLY_SETTLED)
+
+
+# Hold expiry is exact (issue 18 §4): a settle or release compares with the
+# hold's expiry when it runs (the app's clock, timezone.now(), as the sweep
+# does); the sweep holds_expire_due only tidies up what nobody touched.
+
+
+def _expired_once(ledger, wallet, hold):
+    """The hold is expired, its 100 given back once: one freeze, one expire."""
+    hold.refresh_from_db()
+    assert (hold.status, hold.remaining) == (HoldStatus.EXPIRED, Decimal("0"))
+    w = ledger.fresh(wallet)
+    assert (w.balance, w.frozen, w.available) == (Decimal("1000"), Decimal("0"), Decimal("1000"))
+    events = list(HoldEvent.objects.filter(hold=hold).order_by("id").values_list("kind", "amount"))
+    assert events == [(HoldEvent.Kind.FREEZE, Decimal("100")), (HoldEvent.Kind.EXPIRE, Decimal("100"))]
+
+
+def test_a_hold_settled_two_seconds_after_its_expiry_is_refused_and_expired(ledger, wallet):
+    escrow = ledger.internal("ESCROW")
+    expires_at = timezone.now() + timedelta(minutes=1)
+    hold = place(wallet, "100", expires_at=expires_at)
+    with time_machine.travel(expires_at + timedelta(seconds=2), tick=False):
+        with pytest.raises(HoldExpired) as refused:
+            settle(hold, "60", "late", escrow)
+        assert refused.value.code == "hold_expired"
+        assert refused.value.as_dict()["fields"]["hold_id"] == str(hold.id)
+        _expired_once(ledger, wallet, hold)
+        assert ledger.balance(escrow) == Decimal("0")
+        # Again, with the same request number or another: hold_expired, nothing released twice.
+        for request_no in ("late", "later"):
+            with pytest.raises(HoldExpired):
+                settle(hold, "60", request_no, escrow)
+        with pytest.raises(HoldExpired):
+            hold_release(hold_id=hold.id, request_no="rel-late", actor="t")
+        assert holds_expire_due() == 0
+        _expired_once(ledger, wallet, hold)
+    assert not Posting.objects.filter(request_no__in=["late", "later"]).exists()
+
+
+def test_a_hold_settled_just_before_its_expiry_is_settled(ledger, wallet):
+    escrow = ledger.internal("ESCROW")
+    expires_at = timezone.now() + timedelta(minutes=1)
+    hold = place(wallet, "100", expires_at=expires_at)
+    with time_machine.travel(expires_at - timedelta(seconds=1), tick=False):
+        settle(hold, "100", "in-time", escrow)
+    hold.refresh_from_db()
+    assert hold.status == HoldStatus.SETTLED
+    assert ledger.balance(escrow) == Decimal("100")
+
+
+@pytest.mark.parametrize("amount", [None, "30"])
+def test_releasing_an_expired_hold_expires_it_once(ledger, wallet, amount):
+    """The caller wanted the money back and it is back, once: the hold says
+    expired, and the call answers hold_expired (as every later one does)."""
+    expires_at = timezone.now() + timedelta(minutes=1)
+    hold = place(wallet, "100", expires_at=expires_at)
+    with time_machine.travel(expires_at, tick=False):  # expires_at itself is expired, as for the sweep
+        for _ in range(2):
+            with pytest.raises(HoldExpired):
+                hold_release(hold_id=hold.id, request_no="rel", amount=amount, actor="t")
+        assert holds_expire_due() == 0
+    _expired_once(ledger, wallet, hold)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_expiry_found_by_a_refused_settle_is_committed(ledger, wallet):
+    escrow = ledger.internal("ESCROW")
+    expires_at = timezone.now() + timedelta(minutes=1)
+    hold = place(wallet, "100", expires_at=expires_at)
+    with time_machine.travel(expires_at + timedelta(seconds=2), tick=False):
+        with pytest.raises(HoldExpired):
+            settle(hold, "60", "late", escrow)
+    seen = {}
+
+    def other_connection():  # sees only what was committed
+        try:
+            seen["hold"] = Hold.objects.values_list("status", "remaining").get(pk=hold.id)
+            seen["frozen"] = ledger.fresh(wallet).frozen
+        finally:
+            connection.close()
+
+    t = threading.Thread(target=other_connection)
+    t.start()
+    t.join(timeout=60)
+    assert seen == {"hold": (HoldStatus.EXPIRED, Decimal("0")), "frozen": Decimal("0")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_calls_past_the_expiry_release_the_money_once(ledger, wallet):
+    """Settles, releases and the sweep at once past the expiry: one expire event."""
+    escrow = ledger.internal("ESCROW")
+    expires_at = timezone.now() + timedelta(minutes=1)
+    hold = place(wallet, "100", expires_at=expires_at)
+    barrier = threading.Barrier(4)
+    outcomes = [None] * 4
+
+    def work(i):
+        try:
+            barrier.wait()
+            if i == 0:
+                outcomes[i] = holds_expire_due()
+            elif i == 1:
+                hold_release(hold_id=hold.id, request_no="rel", actor="t")
+            else:
+                settle(hold, "60", f"late-{i}", escrow)
+        except HoldExpired as exc:
+            outcomes[i] = exc.code
+        finally:
+            connection.close()
+
+    with time_machine.travel(expires_at + timedelta(seconds=2), tick=False):
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    assert outcomes[0] in (0, 1) and outcomes[1:] == ["hold_expired"] * 3
+    _expired_once(ledger, wallet, hold)
+    assert ledger.balance(escrow) == Decimal("0")

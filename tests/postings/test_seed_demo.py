@@ -93,3 +93,13 @@ def test_seed_demo_force_adds_a_second_run_beside_the_first():
     for code in ("FEE_INCOME", "ESCROW", "COUPON"):  # reused, so the posting rules still resolve them
         assert Account.objects.filter(account_type__code=code).count() == 2
     assert all(row.holds for row in identity_totals())
+
+
+def test_seeded_holds_are_settled_before_their_expiry():
+    """The seed books past days at today's clock: an escrow hold whose 15
+    days are over by now must not refuse its settlement as hold_expired."""
+    out = StringIO()
+    call_command("seed_demo", members=10, days=20, seed=1, stdout=out)
+    refused = next(line for line in out.getvalue().splitlines() if line.startswith("Requests the ledger refused"))
+    assert "hold_expired" not in refused
+    assert not HoldEvent.objects.filter(kind=HoldEvent.Kind.EXPIRE).exists()

@@ -583,6 +583,12 @@ class Seeder:
         )
         # Unshipped orders are released automatically after 15 days (the hold-expiry job).
         expires = timezone.make_aware(datetime.combine(day + timedelta(days=15), datetime.min.time()))
+        # The seed books past days at today's clock, and a settle or release
+        # past a hold's expiry is refused (hold_expired): an order whose 15
+        # days are over by now was settled or released in time, so its hold
+        # gets no expiry rather than one that would refuse that settlement.
+        if expires <= timezone.now():
+            expires = None
         hold = self.place_hold(buyer, cents, "escrow purchase (担保交易)", "mall", day, expires)
         if hold is None:
             return
