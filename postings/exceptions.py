@@ -20,6 +20,15 @@ class AccountBlocked(LedgerError):
     default_message = "The account's status does not allow this direction."
 
 
+class SameAccount(LedgerError):
+    """One account on both a debit and a credit leg (or a hold settled to its
+    own account): a posting that moves nothing and only inflates turnover."""
+
+    code = "same_account"
+    http_status = 400
+    default_message = "An account may not be on both a debit and a credit leg of one posting."
+
+
 class CrossEntityPosting(LedgerError):
     code = "cross_entity"
     default_message = "All accounts of one posting must belong to one accounting entity."

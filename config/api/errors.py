@@ -37,6 +37,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "validation_error": (400, "The request is malformed or a field is invalid; `fields` says which and why."),
     "invalid_amount": (400, "An amount is zero, too large, or has more decimals than its currency allows."),
     "invalid_card_number": (400, "The bank card number is not 12-19 digits or fails its check digit."),
+    "same_account": (400, "One account is on both a debit and a credit leg, or a hold is settled to its own account."),
     "unauthenticated": (401, "No API key, an unknown key, a revoked key, or the client is deactivated."),
     "forbidden": (403, "The key's client lacks the scope, or the object belongs to another source system."),
     "segregation_of_duties": (403, "Maker-checker: the same person may not approve twice (staff flows)."),
@@ -240,7 +241,7 @@ def _error_serializer(status_code: int) -> type[serializers.Serializer]:
 ERROR_SERIALIZERS = {s: _error_serializer(s) for s in sorted({s for s, _ in ERROR_CODES.values()})}
 _DESCRIPTIONS = {
     400: "The request is not valid (validation_error), or an amount or card number is (invalid_amount, "
-    "invalid_card_number).",
+    "invalid_card_number), or one account is on both sides (same_account).",
     401: "No valid API key: send `Authorization: Api-Key <key>` (unauthenticated).",
     403: "The key's client lacks the scope this endpoint needs, or the object belongs to another source system "
     "(forbidden).",

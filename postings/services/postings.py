@@ -8,7 +8,7 @@ from datetime import date
 from accounts.kernel.errors import LedgerValidationError
 from accounts.kernel.idempotency import canonical_amount, request_fingerprint
 
-from ..exceptions import AlreadyReversed, ReversalNotAllowed, UnbalancedPosting, UnknownPosting
+from ..exceptions import AlreadyReversed, ReversalNotAllowed, SameAccount, UnbalancedPosting, UnknownPosting
 from ..models import BusinessType, Direction, Posting
 from .drafts import DEFAULT_SOURCE, Leg, _direction, _Draft
 from .full_path import _write_posting
@@ -18,9 +18,24 @@ from .one_call import _post_in_one_call
 
 
 def _legs_content(legs: Sequence[Leg]) -> list:
-    return sorted(
+    """The legs as the fingerprint sees them, refusing an account on both sides.
+
+    Every way in (posting_create, each item of a batch, hold_settle) passes
+    here before anything is read or written, so the one-call and full paths
+    refuse it alike."""
+    content = sorted(
         [str(leg.account_no), _direction(leg.direction, i), canonical_amount(leg.amount)] for i, leg in enumerate(legs)
     )
+    sides: dict[str, set[str]] = {}
+    for account_no, direction, _ in content:
+        sides.setdefault(account_no, set()).add(direction)
+    both = sorted(account_no for account_no, directions in sides.items() if len(directions) > 1)
+    if both:
+        raise SameAccount(
+            f"Account {both[0]} is on both a debit and a credit leg; a posting must move money between accounts.",
+            account_no=both[0],
+        )
+    return content
 
 
 _POSTABLE_TYPES = frozenset(BusinessType.values) - {BusinessType.REVERSAL}
@@ -145,7 +160,13 @@ def posting_reverse(
         Leg(e.account.account_no, Direction.CREDIT if e.direction == Direction.DEBIT else Direction.DEBIT, e.amount)
         for e in original.entries.select_related("account").order_by("serial_no")
     ]
-    fingerprint = request_fingerprint(op="reverse", serial_no=original.serial_no)
+    # Every field of the request, so a replay that asks for something else is
+    # a conflict. A field left at its default stays out: the fingerprint of
+    # such a request is the one reversals were stored with before.
+    asked = {"memo": memo, "accounting_date": accounting_date}
+    fingerprint = request_fingerprint(
+        op="reverse", serial_no=original.serial_no, **{k: v for k, v in asked.items() if v not in ("", None)}
+    )
 
     def already_reversed(violated: str) -> None:
         if "reverses" in violated:

@@ -235,3 +235,71 @@ def test_rule_not_configured(accts):
 def test_request_no_is_required(accts):
     a, b = accts
     expect("validation_error", lambda: transfer(a, b, "1", request_no=""))
+
+
+# ------------------------------------------------- same account (issue 18) ----
+
+
+@pytest.mark.parametrize("one_call", [True, False])
+def test_one_account_on_both_sides_is_refused_on_both_paths(accts, settings, one_call):
+    a, b = accts
+    settings.POSTING_ONE_CALL = one_call
+    err = expect(
+        "same_account",
+        lambda: posting_create(
+            request_no="self",
+            business_type="transfer",
+            posted_by="t",
+            legs=[Leg.debit(a.account_no, "5"), Leg.credit(a.account_no, "5")],
+        ),
+    )
+    assert err.http_status == 400 and err.fields == {"account_no": a.account_no}
+    expect(
+        "same_account",
+        lambda: posting_create(
+            request_no="self-3",
+            business_type="transfer",
+            posted_by="t",
+            legs=[Leg.debit(a.account_no, "10"), Leg.credit(b.account_no, "5"), Leg.credit(a.account_no, "5")],
+        ),
+    )
+
+
+def test_a_hold_settled_to_its_own_account_is_refused(accts):
+    a, _ = accts
+    hold = hold_place(request_no="h", account_no=a.account_no, amount="10", reason="r", actor="t")
+    expect(
+        "same_account",
+        lambda: hold_settle(
+            hold_id=hold.id,
+            request_no="s",
+            amount="5",
+            business_type="guarantee_settlement",
+            actor="t",
+            counter_account_no=a.account_no,
+        ),
+    )
+
+
+def test_a_batch_item_with_one_account_on_both_sides_is_refused_alone(accts):
+    from postings.services import PostingRequest, posting_create_batch
+
+    a, b = accts
+    results = posting_create_batch(
+        items=[
+            PostingRequest(
+                request_no="ok",
+                business_type="transfer",
+                legs=[Leg.debit(a.account_no, "5"), Leg.credit(b.account_no, "5")],
+            ),
+            PostingRequest(
+                request_no="self",
+                business_type="transfer",
+                legs=[Leg.debit(a.account_no, "5"), Leg.credit(a.account_no, "5")],
+            ),
+        ],
+        posted_by="t",
+    )
+    assert results[1].error.code == "same_account"
+    assert results[0].error is None
+    assert not Posting.objects.filter(request_no="self").exists()

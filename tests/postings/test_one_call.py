@@ -118,11 +118,12 @@ def scenario(ledger, paths, settings, *, one_call: bool):
             Leg.credit(fee.account_no, "1"),
             business_type="fee",
         ),
-        # Two legs on one account: each entry continues the one before it.
+        # Two legs on one account (one side: both sides is same_account):
+        # each entry continues the one before it.
         post(
             f"{n}-4",
-            Leg.debit(wallet.account_no, "5"),
-            Leg.credit(wallet.account_no, "2"),
+            Leg.debit(wallet.account_no, "2"),
+            Leg.debit(wallet.account_no, "1"),
             Leg.credit(payee.account_no, "3"),
         ),
         # A purchase on a credit line (asset: a debit raises what is owed).
@@ -354,7 +355,7 @@ def batch_scenario(ledger, settings, *, one_call: bool):
         (f"{n}-1", "recharge", [Leg.debit(channel.account_no, "100"), Leg.credit(w, "100")], "CNY", {"memo": "top up"}),
         (f"{n}-2", "transfer", [Leg.debit(w, "30.50"), Leg.credit(p, "30.50")], "CNY", {"external_ref": "x-2"}),
         (f"{n}-3", "fee", [Leg.debit(w, "10"), Leg.credit(p, "9"), Leg.credit(fee.account_no, "1")], "CNY", {}),
-        (f"{n}-4", "transfer", [Leg.debit(w, "5"), Leg.credit(w, "2"), Leg.credit(p, "3")], "CNY", {}),
+        (f"{n}-4", "transfer", [Leg.debit(w, "2"), Leg.debit(w, "1"), Leg.credit(p, "3")], "CNY", {}),
         (f"{n}-5", "credit_purchase", [Leg.debit(c, "120"), Leg.credit(p, "120")], "CNY", {}),
         (f"{n}-6", "credit_repayment", [Leg.debit(p, Money("20", "CNY")), Leg.credit(c, "20")], None, {}),
         # Only possible because the items before it left the payee 142.50.

@@ -105,3 +105,16 @@ def test_request_numbers_are_unique_per_source_system(ledger):
     p2 = posting_create(request_no="n-1", business_type="transfer", legs=legs, posted_by="x", source_system="credit")
     assert p1.serial_no != p2.serial_no
     assert ledger.balance(b) == Decimal("2")
+
+
+def test_a_reversal_replayed_with_another_memo_or_day_is_a_conflict(ledger):
+    a = ledger.cash()
+    recharge = ledger.recharge(a, "10")
+    first = posting_reverse(serial_no=recharge.serial_no, request_no="r1", posted_by="ops", memo="typo")
+    again = posting_reverse(serial_no=recharge.serial_no, request_no="r1", posted_by="ops", memo="typo")
+    assert (again.serial_no, again.replayed) == (first.serial_no, True)
+    with pytest.raises(IdempotencyConflict):
+        posting_reverse(serial_no=recharge.serial_no, request_no="r1", posted_by="ops", memo="other")
+    with pytest.raises(IdempotencyConflict):
+        posting_reverse(serial_no=recharge.serial_no, request_no="r1", posted_by="ops")
+    assert Posting.objects.filter(business_type="reversal").count() == 1
