@@ -600,26 +600,26 @@ def payout_answer_record(
         instruction.answered_at = now
         instruction.save(update_fields=["status", "bank_ref", "failure_reason", "answered_at"])
         if outcome == gateways.SUCCEEDED:
-            posting = _settle(withdrawal, instruction, actor=actor)
-            _transition(
-                withdrawal,
-                Status.PAID,
-                actor=actor,
-                bank_ref=instruction.bank_ref,
-                instruction=instruction,
-                reason=f"paid by {instruction.bank.code}",
-                settlement=posting,
-            )
+            _record_outcome(withdrawal, instruction, paid=True, actor=actor, reason=f"paid by {instruction.bank.code}")
         else:
-            _transition(
-                withdrawal,
-                Status.FAILED,
-                actor=actor,
-                bank_ref=instruction.bank_ref,
-                instruction=instruction,
-                reason=reason or "refused by the bank",
-            )
+            _record_outcome(withdrawal, instruction, paid=False, actor=actor, reason=reason or "refused by the bank")
         return instruction
+
+
+def _record_outcome(withdrawal: Withdrawal, instruction: PayoutInstruction, *, paid: bool, actor: str, reason: str):
+    """The bank's answer (or finance's reading of its statement) on the
+    withdrawal: paid settles the freeze and moves it to paid; not paid moves
+    it to failed, to be paid again or cancelled."""
+    settlement = {"settlement": _settle(withdrawal, instruction, actor=actor)} if paid else {}
+    _transition(
+        withdrawal,
+        Status.PAID if paid else Status.FAILED,
+        actor=actor,
+        bank_ref=instruction.bank_ref,
+        instruction=instruction,
+        reason=reason,
+        **settlement,
+    )
 
 
 def _settle(withdrawal: Withdrawal, instruction: PayoutInstruction, *, actor: str):
@@ -733,26 +733,7 @@ def withdrawal_flag_resolve(*, instruction_id: int, outcome: str, reason: str, u
                 from_status=withdrawal.status,
             )
         note = f"finance: {instruction.instruction_no} {outcome}: {reason}"
-        if outcome == BANK_PAID:
-            posting = _settle(withdrawal, instruction, actor=actor)
-            _transition(
-                withdrawal,
-                Status.PAID,
-                actor=actor,
-                bank_ref=instruction.bank_ref,
-                instruction=instruction,
-                reason=note,
-                settlement=posting,
-            )
-        else:
-            _transition(
-                withdrawal,
-                Status.FAILED,
-                actor=actor,
-                bank_ref=instruction.bank_ref,
-                instruction=instruction,
-                reason=note,
-            )
+        _record_outcome(withdrawal, instruction, paid=outcome == BANK_PAID, actor=actor, reason=note)
         instruction.attention_resolution = outcome
         instruction.attention_resolved_by = actor
         instruction.attention_resolved_at = timezone.now()
