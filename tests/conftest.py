@@ -303,3 +303,35 @@ def celery_worker_on_redis(transactional_db, redis_url):
         except subprocess.TimeoutExpired:
             worker.kill()
         client.close()
+
+
+RUNTIME_ROLE = "ledger_runtime_test"
+
+
+@pytest.fixture
+def runtime_sql(transactional_db):
+    """Raw SQL as the runtime role (issue 18, section 1): a function
+    ``run(sql, params=()) -> rows or None`` that executes one transaction on
+    its own connection as that role and commits it, as a compromised web
+    process or an operator with the application's credentials would. The
+    role gets its rights from ``manage.py ledger_runtime_role``, as in
+    production. Transactional, so it sees what the test committed."""
+    import psycopg
+    from django.db import connection
+
+    from accounts.management.commands.ledger_runtime_role import runtime_role_grant
+
+    runtime_role_grant(RUNTIME_ROLE)
+    db = connection.settings_dict
+    conn = psycopg.connect(host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=RUNTIME_ROLE)
+
+    def run(sql, params=()):
+        with conn.transaction(), conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description else None
+
+    run.connection = conn
+    try:
+        yield run
+    finally:
+        conn.close()
