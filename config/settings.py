@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "djmoney",
     "pgtrigger",
     "accounts",
+    "accounts.kernel",
     "postings",
     "withdrawals",
     "reports",
@@ -185,7 +186,14 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CACHE_URL = os.environ.get("CACHE_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "ledger"}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "ledger",
+            # A Redis that is down, or hangs, costs a call at most a second or two:
+            # the rate limit, its only user, then lets the call through (throttling.py).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -194,11 +202,35 @@ CACHES = {
 API_RATE_LIMIT_PER_MINUTE = int(os.environ.get("API_RATE_LIMIT_PER_MINUTE", "60000"))
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL or None)
 CELERY_TASK_ACKS_LATE = True
+# A publish to a broker that is down fails fast (a refused connection: well
+# under a second; a Redis that hangs: about 6 s) instead of retrying for tens
+# of seconds while a request waits: the task is kept in the outbox
+# (accounts/kernel/tasks.py) and sent when the broker is back.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+# The outbox sweep sends a task whose publish failed once it is this old (a
+# younger one may still be in the hands of the request that wrote it).
+TASK_OUTBOX_RESEND_SECONDS = int(os.environ.get("TASK_OUTBOX_RESEND_SECONDS", "60"))
+# Work that did not happen (a request never reviewed, an instruction never
+# handed to its bank) is queued again by the follow-up sweep after this long.
+FOLLOWUP_REQUEUE_AFTER_SECONDS = int(os.environ.get("FOLLOWUP_REQUEUE_AFTER_SECONDS", "300"))
 # Tasks queued by tasks go where the worker listens (the worker tests give each worker its own queue).
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
+    # Tasks whose publish failed (the broker was down): sent once it is back.
+    "pending-tasks-send": {
+        "task": "accounts.kernel.tasks.pending_tasks_send",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
+    # Requests never reviewed, instructions never transmitted: queued again.
+    "withdrawals-followups-requeue": {
+        "task": "withdrawals.tasks.withdrawal_followups_requeue",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
     "holds-expire-due": {
         "task": "postings.tasks.holds_expire_due",
         "schedule": crontab(minute="*/5"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from datetime import datetime
 from datetime import time as dt_time
@@ -236,6 +237,15 @@ def celery_worker_on_redis(transactional_db, redis_url):
     the task through the broker to that worker and waits for its answer. The
     worker listens on a queue of its own, so nothing else picks the task up.
     """
+    with celery_worker(redis_url) as run:
+        yield run
+
+
+@contextlib.contextmanager
+def celery_worker(broker: str, **env_extra: str):
+    """A worker process on ``broker`` (see celery_worker_on_redis); ``run``
+    also carries its ``process``, ``queue`` and the ``env`` it was given (for
+    a web process that must queue to it)."""
     import os
     import subprocess
     import sys
@@ -247,7 +257,6 @@ def celery_worker_on_redis(transactional_db, redis_url):
 
     from config import embedded_db
 
-    broker = redis_url
     queue = f"test-{uuid.uuid4().hex[:8]}"
     db = connection.settings_dict
     env = {
@@ -259,6 +268,7 @@ def celery_worker_on_redis(transactional_db, redis_url):
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         "SANDBOX_BANK_CALLBACK_SECONDS": "0",
         "LOG_LEVEL": "WARNING",
+        **env_extra,
     }
     worker = subprocess.Popen(
         [
@@ -294,6 +304,7 @@ def celery_worker_on_redis(transactional_db, redis_url):
             result.forget()
 
     run.process = worker  # for tests that kill the worker mid-task
+    run.queue, run.env = queue, env
     try:
         yield run
     finally:

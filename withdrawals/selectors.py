@@ -12,6 +12,7 @@ from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.kernel.money import currency_places
+from accounts.kernel.tasks import pending_tasks_overdue
 
 from .models import (
     FeeRule,
@@ -165,6 +166,37 @@ def instructions_stuck() -> QuerySet[PayoutInstruction]:
     return instructions_in_flight().filter(sent_at__lt=timezone.now() - stuck_after())
 
 
+# How long a transmission's claim on an instruction stands before another run
+# may take it over (the first run died between claiming and recording).
+TRANSMIT_CLAIM_SECONDS = 300
+
+
+def followup_cutoff():
+    return timezone.now() - timedelta(seconds=settings.FOLLOWUP_REQUEUE_AFTER_SECONDS)
+
+
+def withdrawals_review_overdue() -> QuerySet[Withdrawal]:
+    """Requests still waiting for their automatic review past
+    ``FOLLOWUP_REQUEUE_AFTER_SECONDS``: the review task was lost or never
+    sent (the review takes a second when it runs)."""
+    return Withdrawal.objects.filter(status=Status.REQUESTED, created_at__lt=followup_cutoff())
+
+
+def instructions_not_transmitted() -> QuerySet[PayoutInstruction]:
+    """Instructions recorded past ``FOLLOWUP_REQUEUE_AFTER_SECONDS`` that no
+    bank acknowledged and no run is transmitting now: the transmit task was
+    lost, never sent, or found the bank unreachable."""
+    from django.db.models import Q
+
+    claim_dead = timezone.now() - timedelta(seconds=TRANSMIT_CLAIM_SECONDS)
+    return PayoutInstruction.objects.filter(
+        Q(transmitting_at__isnull=True) | Q(transmitting_at__lt=claim_dead),
+        status=InstructionStatus.SENT,
+        bank_ref="",
+        sent_at__lt=followup_cutoff(),
+    )
+
+
 def instructions_needing_attention() -> QuerySet[PayoutInstruction]:
     return open_bank_flags().select_related("withdrawal", "bank")
 
@@ -189,6 +221,11 @@ class Dashboard:
     paid_today_amount: dict[str, Decimal]
     failed_today: int
     needs_attention: int
+    # Follow-up work overdue: what the follow-up sweep queues again, and the
+    # tasks a broker outage left in the outbox.
+    review_overdue: int
+    not_transmitted: int
+    tasks_unsent: int
 
 
 def _by_currency(qs: QuerySet[Withdrawal]) -> dict[str, Decimal]:
@@ -211,6 +248,9 @@ def dashboard() -> Dashboard:
         paid_today_amount=_by_currency(paid_today),
         failed_today=PayoutInstruction.objects.filter(status=InstructionStatus.FAILED, answered_at__gte=start).count(),
         needs_attention=instructions_needing_attention().count(),
+        review_overdue=withdrawals_review_overdue().count(),
+        not_transmitted=instructions_not_transmitted().count(),
+        tasks_unsent=pending_tasks_overdue().count(),
     )
 
 

@@ -35,7 +35,7 @@ from accounts.kernel.errors import CurrencyMismatch, IdempotencyConflict, Ledger
 from accounts.kernel.idempotency import canonical_amount, request_fingerprint, run_once
 from accounts.kernel.money import Money, as_money, to_amount
 from accounts.kernel.permissions import require_permission
-from accounts.kernel.tasks import enqueue_on_commit
+from accounts.kernel.tasks import enqueue_on_commit, pending_args
 from accounts.kernel.transitions import transition
 from accounts.models import AccountType, Category
 from accounts.selectors import account_get, internal_account_for
@@ -61,12 +61,22 @@ from .models import (
     Withdrawal,
     WithdrawalEvent,
 )
-from .selectors import fee_for, review_verdict, withdrawal_get
+from .selectors import (
+    TRANSMIT_CLAIM_SECONDS,
+    fee_for,
+    instructions_not_transmitted,
+    review_verdict,
+    withdrawal_get,
+    withdrawals_review_overdue,
+)
 
 log = logging.getLogger(__name__)
 
 SOURCE = "withdrawals"  # the source system of the ledger requests made here
 SYSTEM = "system:auto-review"
+# The tasks that follow a commit here, enqueued by name (accounts.kernel.tasks).
+AUTO_REVIEW = "withdrawals.tasks.withdrawal_auto_review"
+TRANSMIT = "withdrawals.tasks.payout_transmit"
 
 PERM_REQUEST = "withdrawals.request_withdrawal"
 PERM_REVIEW = "withdrawals.review_withdrawal"
@@ -74,10 +84,6 @@ PERM_PAY = "withdrawals.pay_withdrawal"
 PERM_RESOLVE = "withdrawals.resolve_payout_flag"
 
 BANK_PAID, BANK_NOT_PAID = "bank_paid", "bank_not_paid"
-
-# How long a transmission's claim on an instruction stands before another run
-# may take it over (the first run died between claiming and recording).
-TRANSMIT_CLAIM_SECONDS = 300
 
 
 def _require(user: AbstractBaseUser, perm: str) -> None:
@@ -260,7 +266,7 @@ def withdrawal_request(
             actor=_actor(created_by) if created_by else f"member:{account.member.member_no}",
             reason=f"amount {as_money(value, account.currency)} + fee {as_money(fee, account.currency)} frozen",
         )
-        enqueue_on_commit("withdrawals.tasks.withdrawal_auto_review", withdrawal.id)
+        enqueue_on_commit(AUTO_REVIEW, withdrawal.id)
         return withdrawal
 
     with transaction.atomic(durable=True):  # the hold, the request and its history row, or none
@@ -474,7 +480,7 @@ def payout_send(*, withdrawal_id: int, bank: PayingBank, user: AbstractBaseUser)
             instruction=instruction,
             reason=f"attempt {attempt} through {bank.code}",
         )
-        enqueue_on_commit("withdrawals.tasks.payout_transmit", instruction.id)
+        enqueue_on_commit(TRANSMIT, instruction.id)
         return instruction
 
 
@@ -675,6 +681,38 @@ def payouts_query_unanswered() -> int:
             # must not hold back the rest; it stays in flight, then shows as stuck.
             log.error("query of instruction %s: answer not booked: %s", instruction_id, exc)
     return answered
+
+
+@dataclass(frozen=True)
+class Requeued:
+    reviews: int
+    transmissions: int
+
+
+def withdrawal_followups_requeue() -> Requeued:
+    """The periodic follow-up sweep: queue again the automatic review of every
+    request still waiting for it, and the transmission of every instruction
+    never handed to its bank, past ``FOLLOWUP_REQUEUE_AFTER_SECONDS`` (a lost
+    task, or one whose publish failed). Both tasks are safe to run twice. One
+    still waiting in the task outbox is left to it, so an outage does not
+    pile up copies of the same task."""
+    waiting = pending_args(AUTO_REVIEW)
+    reviews = [pk for pk in withdrawals_review_overdue().values_list("id", flat=True) if (pk,) not in waiting]
+    waiting = pending_args(TRANSMIT)
+    transmissions = [pk for pk in instructions_not_transmitted().values_list("id", flat=True) if (pk,) not in waiting]
+    for pk in reviews:
+        enqueue_on_commit(AUTO_REVIEW, pk)
+    for pk in transmissions:
+        enqueue_on_commit(TRANSMIT, pk)
+    if reviews or transmissions:
+        log.warning(
+            "follow-up sweep: queued again %d reviews %s, %d transmissions %s",
+            len(reviews),
+            reviews,
+            len(transmissions),
+            transmissions,
+        )
+    return Requeued(len(reviews), len(transmissions))
 
 
 def payout_cancel(*, withdrawal_id: int, user: AbstractBaseUser, reason: str) -> Withdrawal:

@@ -24,3 +24,9 @@ def payout_transmit(instruction_id: int) -> str:
 @shared_task(name="withdrawals.tasks.payouts_query_unanswered")
 def payouts_query_unanswered() -> int:
     return services.payouts_query_unanswered()
+
+
+@shared_task(name="withdrawals.tasks.withdrawal_followups_requeue")
+def withdrawal_followups_requeue() -> dict:
+    requeued = services.withdrawal_followups_requeue()
+    return {"reviews": requeued.reviews, "transmissions": requeued.transmissions}

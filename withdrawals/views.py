@@ -75,6 +75,7 @@ def dashboard(request):
             "to_pay_amount": _amounts(figures.to_pay_amount),
             "paid_today_amount": _amounts(figures.paid_today_amount),
             "stuck_minutes": selectors.stuck_after().total_seconds() // 60,
+            "followup_minutes": settings.FOLLOWUP_REQUEUE_AFTER_SECONDS / 60,
         },
     )
 

@@ -75,7 +75,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "chart_locked": (422, "The account type is in use; its code, category and sign rule are fixed."),
     "amount_out_of_range": (422, "A balance would exceed the largest amount the ledger stores."),
     "ledger_error": (422, "Any other refusal of the ledger."),
-    "internal_error": (500, "A fault of the ledger; the call changed nothing. Retry with the same request number."),
+    "internal_error": (
+        500,
+        "A fault of the ledger; whether the call took effect is not known. Retry with the same request number: "
+        "a request that was saved answers as saved, one that was not is made.",
+    ),
 }
 
 
@@ -202,7 +206,11 @@ def exception_handler(exc, context):
             500,
             error_body(
                 "internal_error",
-                "The ledger failed to answer; nothing was changed by this call. Retry with the same request number.",
+                # Not "nothing was changed": a fault may come after a commit (every
+                # service owns its transaction), and a caller told nothing happened
+                # might ask again under a new request number and pay twice.
+                "The ledger failed to answer; this call may or may not have taken effect. Retry with the same "
+                "request number: a request that was saved answers with what was saved, one that was not is made now.",
             ),
         )
     set_rollback()
@@ -254,7 +262,7 @@ _DESCRIPTIONS = {
     429: "The API client is over its rate limit (rate_limited); nothing was changed. Retry after `Retry-After` "
     "seconds.",
     422: "The ledger refused the request; the code says why.",
-    500: "A fault of the ledger (internal_error); nothing was changed.",
+    500: "A fault of the ledger (internal_error); the call may have taken effect: retry with the same request number.",
 }
 
 

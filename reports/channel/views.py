@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.kernel.errors import LedgerError
 from accounts.kernel.pages import paginate, querystring_without, staff_page
-from accounts.kernel.tasks import send_task
+from accounts.kernel.tasks import enqueue_now
 
 from ..exports import Column, csv_response, xlsx_response
 from . import selectors, work
@@ -43,16 +43,21 @@ WORK = work.PERM_WORK
 
 def _queue_matching(request, channel: Channel, day: date) -> None:
     """Queue the day's matching; without a broker (the demo) it runs here and
-    then, so a refusal (no clearing account, say) is shown at once."""
+    then, so a refusal (no clearing account, say) is shown at once. A broker
+    that is down keeps it for later (accounts.kernel.tasks), and the message says so."""
+    what = f"Matching of {channel.code} on {day:%Y-%m-%d}"
     try:
-        send_task("reports.tasks.channel_recon_run", (channel.code, day.isoformat()))
+        sent = enqueue_now("reports.tasks.channel_recon_run", (channel.code, day.isoformat()))
     except LedgerError as exc:
-        messages.error(request, f"Matching of {channel.code} on {day:%Y-%m-%d} refused: {exc.message}")
+        messages.error(request, f"{what} refused: {exc.message}")
     else:
+        if sent is None:
+            messages.warning(
+                request, f"{what} recorded; the task queue is not answering, it runs when the queue is back."
+            )
+            return
         done = "done" if settings.CELERY_TASK_ALWAYS_EAGER else "queued"
-        messages.info(
-            request, f"Matching of {channel.code} on {day:%Y-%m-%d} {done}; running it again gives the same figures."
-        )
+        messages.info(request, f"{what} {done}; running it again gives the same figures.")
 
 
 # ---------------------------------------------------------------- runs ----

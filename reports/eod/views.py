@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.kernel.errors import LedgerError
 from accounts.kernel.pages import paginate, querystring_without, staff_page
-from accounts.kernel.tasks import send_task
+from accounts.kernel.tasks import enqueue_now
 
 from .filters import EodRunFilter
 from .models import EodRun, RunStatus
@@ -61,7 +61,7 @@ def eod_retry(request, pk: int):
         messages.warning(request, f"{what} has no failed step to retry.")
     else:
         try:
-            result = send_task(
+            result = enqueue_now(
                 "reports.tasks.eod_run_day",
                 (run.entity.code, run.accounting_date.isoformat(), step.name),
                 {"actor": request.user.get_username()},
@@ -69,7 +69,13 @@ def eod_retry(request, pk: int):
         except LedgerError as exc:
             messages.error(request, f"Retry from {step.name} refused: {exc.message}")
         else:
-            if settings.CELERY_TASK_ALWAYS_EAGER:
+            if result is None:  # the broker is down: kept in the task outbox (accounts.kernel.tasks)
+                messages.warning(
+                    request,
+                    f"{what}: retry from {step.name} recorded; the task queue is not answering, "
+                    "it runs when the queue is back.",
+                )
+            elif settings.CELERY_TASK_ALWAYS_EAGER:
                 status = result.get()
                 level = messages.success if status == RunStatus.DONE else messages.warning
                 level(request, f"{what} retried from {step.name}: {status}.")

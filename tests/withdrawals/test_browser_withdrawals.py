@@ -96,6 +96,7 @@ def walk_through(
     log_in(page, base, reviewer)
     page.goto(f"{base}/withdrawals/")
     expect(page.locator("#tile-in-review .n")).to_have_text("1")
+    expect(page.locator("#tile-followups")).to_contain_text("0 tasks waiting for the task queue")
     shot("04-dashboard")
     page.locator("header.top nav").get_by_role("link", name="Review queue").click()
     card = page.locator(f"#w-{withdrawal_id}")
