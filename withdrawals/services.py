@@ -665,12 +665,19 @@ def payout_query(*, instruction_id: int, user: AbstractBaseUser | None = None) -
 
 def payouts_query_unanswered() -> int:
     """The periodic job: query every instruction unanswered for longer than
-    ``PAYOUT_QUERY_AFTER_SECONDS``. Returns how many were answered."""
+    ``PAYOUT_QUERY_AFTER_SECONDS``. Returns how many were answered.
+
+    An instruction never handed to its bank (no transmission claimed, no
+    bank reference: its transmit task was lost or found the bank unreachable)
+    is not queried: no bank can answer for an order it never received, and
+    the follow-up sweep transmits it (``withdrawal_followups_requeue``)."""
     cutoff = timezone.now() - timedelta(seconds=settings.PAYOUT_QUERY_AFTER_SECONDS)
     answered = 0
-    for instruction_id in PayoutInstruction.objects.filter(
-        status=InstructionStatus.SENT, sent_at__lt=cutoff
-    ).values_list("id", flat=True):
+    for instruction_id in (
+        PayoutInstruction.objects.filter(status=InstructionStatus.SENT, sent_at__lt=cutoff)
+        .exclude(transmitting_at__isnull=True, bank_ref="")
+        .values_list("id", flat=True)
+    ):
         try:
             if payout_query(instruction_id=instruction_id).status != InstructionStatus.SENT:
                 answered += 1

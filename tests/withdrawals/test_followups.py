@@ -22,6 +22,7 @@ from withdrawals.services import (
     TRANSMIT,
     Requeued,
     payout_send,
+    payouts_query_unanswered,
     withdrawal_approve,
     withdrawal_followups_requeue,
 )
@@ -87,6 +88,22 @@ def test_an_instruction_never_transmitted_is_transmitted_by_the_sweep(desk, lost
     assert done.bank_ref == f"SBX-{instruction.instruction_no}"
     assert done.status == InstructionStatus.SUCCEEDED and desk.fresh(w).status == Status.PAID  # the bank called back
     assert withdrawal_followups_requeue() == Requeued(0, 0)
+
+
+def test_the_query_leaves_an_instruction_never_transmitted_to_the_sweep(desk, lost, settings):
+    """No bank can answer for an order it never received (the sandbox would
+    say "paid" from the card number alone): the query skips it, so the money
+    is settled only after the order went to the bank."""
+    lost["names"] = {TRANSMIT}
+    w = desk.request("100.00")
+    withdrawal_approve(withdrawal_id=w.id, user=desk.user("Reviewer"), reason="ok")
+    instruction = payout_send(withdrawal_id=w.id, bank=desk.bank_a, user=desk.user("Cashier"))
+    overdue(PayoutInstruction, pk=instruction.pk)
+    settings.PAYOUT_QUERY_AFTER_SECONDS = 0
+
+    assert payouts_query_unanswered() == 0
+    assert desk.fresh(w).status == Status.PAYING
+    assert PayoutInstruction.objects.get(pk=instruction.pk).status == InstructionStatus.SENT
 
 
 def test_the_dashboard_counts_the_overdue_follow_ups(desk, lost):
