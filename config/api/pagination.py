@@ -47,7 +47,11 @@ class EntryCursor(CursorPagination):
 
 
 CURSOR_PARAMETER = OpenApiParameter(
-    "cursor", str, OpenApiParameter.QUERY, description="Opaque: the `next` or `previous` link's cursor."
+    "cursor",
+    # DRF's cursors are base64; one that decodes to no position is 404.
+    {"type": "string", "pattern": "^[A-Za-z0-9+/=]+$"},
+    OpenApiParameter.QUERY,
+    description="Opaque: the `next` or `previous` link's cursor.",
 )
 
 
