@@ -152,10 +152,12 @@ def _is_acceptance_failure(failure) -> bool:
 
 def test_schemathesis_finds_nothing_in_any_phase(fuzz_schema):
     started = time.monotonic()
-    failures, errors, phases, checks = [], [], {}, set()
+    failures, errors, phases, checks, transitions = [], [], {}, set(), 0
     scenarios = dict.fromkeys(PHASES, 0)
     for event in schemathesis.engine.from_schema(fuzz_schema).execute():
-        if isinstance(event, events.PhaseFinished):
+        if isinstance(event, events.PhaseStarted) and event.payload is not None:
+            transitions = event.payload.transitions_selected  # links between operations, inferred
+        elif isinstance(event, events.PhaseFinished):
             phases[event.phase.name.value] = event.status.value
         elif isinstance(event, events.ScenarioFinished):
             scenarios[event.phase.value] += 1
@@ -166,11 +168,13 @@ def test_schemathesis_finds_nothing_in_any_phase(fuzz_schema):
         elif isinstance(event, events.FatalError):
             errors.append(repr(event.exception))
     elapsed = time.monotonic() - started
-    print(f"schemathesis: {scenarios} scenarios, checks {sorted(checks)}, {elapsed:.0f} s")
+    print(f"schemathesis: {scenarios} scenarios, {transitions} stateful links, {len(checks)} checks, {elapsed:.0f} s")
     assert not errors, "\n".join(errors)
     assert not failures, "\n\n".join(failures[:20])
     assert {name: phases.get(name) for name in PHASES} == dict.fromkeys(PHASES, "success")
     assert all(scenarios.values()), scenarios
+    assert transitions, "the stateful phase found no links between operations to follow"
+    assert len(checks) == 14, sorted(checks)  # every check schemathesis has for OpenAPI
 
 
 def _failures_of(recorder: ScenarioRecorder) -> list[str]:
