@@ -11,6 +11,7 @@ from django import forms
 from accounts.kernel.errors import InvalidAmount
 from accounts.kernel.money import parse_amount
 
+from . import services
 from .selectors import paying_banks_active
 
 
@@ -90,6 +91,25 @@ class ReasonForm(forms.Form):
         reason = self.cleaned_data["reason"].strip()
         if not reason:
             raise forms.ValidationError("Give a reason the member can act on.")
+        return reason
+
+
+class FlagResolveForm(forms.Form):
+    """Finance's resolution of a contradictory bank answer, from the bank's
+    statement: the reason is kept on the instruction and in the history."""
+
+    outcome = forms.ChoiceField(
+        choices=[(services.BANK_PAID, "The bank paid"), (services.BANK_NOT_PAID, "The bank did not pay")],
+        error_messages={"required": "Say whether the bank paid.", "invalid_choice": "Say whether the bank paid."},
+    )
+    reason = forms.CharField(
+        max_length=255, error_messages={"required": "Give the bank statement line the resolution rests on."}
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give the bank statement line the resolution rests on.")
         return reason
 
 

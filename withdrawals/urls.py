@@ -13,6 +13,7 @@ urlpatterns = [
     path("payout/", views.payout_desk, name="payout"),
     path("payout/send/", views.payout_send, name="payout_send"),
     path("payout/instructions/<int:pk>/query/", views.payout_query, name="payout_query"),
+    path("payout/instructions/<int:pk>/resolve/", views.payout_flag_resolve, name="flag_resolve"),
     path("all/", views.withdrawal_list, name="list"),
     path("all/export.csv", views.withdrawal_export, name="export"),
     path("new/", views.withdrawal_new, name="new"),

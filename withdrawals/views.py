@@ -30,13 +30,14 @@ from accounts.kernel.permissions import has_permission
 from . import gateways, selectors, services
 from .exceptions import UnknownWithdrawal
 from .filters import InFlightFilter, InstructionFilter, PayoutQueueFilter, ReviewQueueFilter, WithdrawalFilter
-from .forms import ApproveForm, BulkApproveForm, PayoutSendForm, ReasonForm, WithdrawalRequestForm
+from .forms import ApproveForm, BulkApproveForm, FlagResolveForm, PayoutSendForm, ReasonForm, WithdrawalRequestForm
 from .models import InstructionStatus, PayoutInstruction, Status
 
 VIEW = "withdrawals.view_withdrawal"
 REVIEW = services.PERM_REVIEW
 PAY = services.PERM_PAY
 REQUEST = services.PERM_REQUEST
+RESOLVE = services.PERM_RESOLVE
 
 
 def _back(request, default: str):
@@ -148,6 +149,10 @@ def withdrawal_detail(request, pk: int):
             and has_permission(user, PAY)
             and not selectors.bank_may_have_paid(w),
             "banks": [b for b in selectors.paying_banks_active() if b.clearing_account.currency == w.currency],
+            # Only a failed withdrawal's flag is resolved by finance (the service refuses the others).
+            "flags_to_resolve": list(selectors.open_bank_flags().filter(withdrawal=w))
+            if w.status == Status.FAILED and has_permission(user, RESOLVE)
+            else [],
         },
     )
 
@@ -416,3 +421,27 @@ def payout_query(request, pk: int):
         else:
             messages.success(request, f"{instruction.instruction_no}: {instruction.get_status_display()}.")
     return _back(request, reverse("withdrawals:payout"))
+
+
+@_action(RESOLVE)
+def payout_flag_resolve(request, pk: int):
+    """Finance settles an open flag (the bank said paid after a failure) from
+    the bank statement: bank_paid settles the withdrawal as paid, bank_not_paid
+    closes the flag so it may be paid again or cancelled."""
+    form = FlagResolveForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form, "Flag not resolved: ")
+        return _back(request, reverse("withdrawals:dashboard"))
+    outcome = form.cleaned_data["outcome"]
+    try:
+        w = services.withdrawal_flag_resolve(
+            instruction_id=pk, outcome=outcome, reason=form.cleaned_data["reason"], user=request.user
+        )
+    except LedgerError as exc:
+        messages.error(request, exc.message)
+        return _back(request, reverse("withdrawals:dashboard"))
+    if outcome == services.BANK_PAID:
+        messages.success(request, f"W{w.id}: the bank paid; the frozen amount is settled and W{w.id} is paid.")
+    else:
+        messages.success(request, f"W{w.id}: the bank did not pay; it may be paid again or cancelled.")
+    return _back(request, reverse("withdrawals:detail", args=[w.id]))

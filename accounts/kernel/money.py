@@ -30,6 +30,8 @@ ZERO = Decimal("0")
 __all__ = [
     "Money",
     "ZERO",
+    "AMOUNT_PATTERN",
+    "POSITIVE_AMOUNT_PATTERN",
     "parse_amount",
     "to_amount",
     "amount_and_places",
@@ -43,6 +45,16 @@ __all__ = [
 # which Decimal() would then silently read as numbers.
 _PLAIN = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 _PLAIN_GROUPED = re.compile(r"[+-]?([0-9]+|[0-9]{1,3}(,[0-9]{3})+)(\.[0-9]+)?")
+
+# An amount as the API takes it: the subset of what parse_amount reads that
+# to_amount then accepts at the ledger's four places, written without sign
+# or grouping. The API's AmountField applies these and its OpenAPI schema
+# publishes them verbatim, so a client's validator and the server agree on
+# every string. (The lookahead is ECMA 262 and Python alike: some digit is
+# not 0.) A currency with fewer places is a further check (invalid_amount).
+_INTEGER_DIGITS = AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES
+AMOUNT_PATTERN = rf"^[0-9]{{1,{_INTEGER_DIGITS}}}(\.[0-9]{{1,{AMOUNT_DECIMAL_PLACES}}})?$"
+POSITIVE_AMOUNT_PATTERN = "^(?=[0-9.]*[1-9])" + AMOUNT_PATTERN[1:]
 
 
 def parse_amount(text: str, *, field: str = "amount", grouped: bool = False) -> Decimal:

@@ -14,9 +14,13 @@ from rest_framework.permissions import BasePermission
 
 from .models import ApiClient
 from .selectors import api_key_find
-from .services import KEY_RE, api_key_touch
+from .services import KEY_LENGTH, KEY_RE, api_key_touch
 
 KEYWORD = "Api-Key"
+# Keys the ledger issues are 55 characters (KEY_RE). A longer one is refused
+# before it is parsed or hashed; gunicorn lets headers up to 32 KB through
+# (gunicorn.conf.py) so that this answer, not a bare 431, reaches the caller.
+MAX_KEY_LENGTH = 128
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -28,6 +32,11 @@ class ApiKeyAuthentication(BaseAuthentication):
         raw = raw.strip()
         if scheme.lower() != KEYWORD.lower() or not raw:
             raise exceptions.AuthenticationFailed(f"Send the key as 'Authorization: {KEYWORD} <key>'.")
+        if len(raw) > MAX_KEY_LENGTH:
+            raise exceptions.AuthenticationFailed(
+                f"The API key is {len(raw):,} characters long; keys the ledger issues are "
+                f"{KEY_LENGTH} (lk_<8 hex>.<43 characters>)."
+            )
         match = KEY_RE.match(raw)
         # Kept on the Django request for the call log, whatever happens next.
         request._request.api_key_prefix = match.group(1) if match else ""

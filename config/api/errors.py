@@ -248,8 +248,9 @@ def _error_serializer(status_code: int) -> type[serializers.Serializer]:
 
 ERROR_SERIALIZERS = {s: _error_serializer(s) for s in sorted({s for s, _ in ERROR_CODES.values()})}
 _DESCRIPTIONS = {
-    400: "The request is not valid (validation_error), or an amount or card number is (invalid_amount, "
-    "invalid_card_number), or one account is on both sides (same_account).",
+    400: "The request is not valid (validation_error): its shape or a field's format, or a rule across fields "
+    "that the request's schema describes (then `fields` names the fields involved); or an amount or card number "
+    "is not (invalid_amount, invalid_card_number), or one account is on both sides (same_account).",
     401: "No valid API key: send `Authorization: Api-Key <key>` (unauthenticated).",
     403: "The key's client lacks the scope this endpoint needs, or the object belongs to another source system "
     "(forbidden).",

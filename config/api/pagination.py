@@ -4,9 +4,14 @@ A page size out of range is a 400, not silently the default."""
 
 from __future__ import annotations
 
+import re
+
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination, PageNumberPagination
+
+CURSOR_PATTERN = r"^[A-Za-z0-9+/=]+$"
+CURSOR_RE = re.compile(CURSOR_PATTERN[1:-1])
 
 
 def _page_size(request, default: int, maximum: int) -> int:
@@ -39,6 +44,11 @@ class EntryCursor(CursorPagination):
         return _page_size(request, self.page_size, self.max_page_size)
 
     def decode_cursor(self, request):
+        # DRF's base64 decoding skips what is not base64 ("!!" reads as the
+        # first page): refuse it, as the schema's pattern does.
+        raw = request.query_params.get(self.cursor_query_param)
+        if raw is not None and not CURSOR_RE.fullmatch(raw):
+            raise exceptions.NotFound(self.invalid_cursor_message)
         cursor = super().decode_cursor(request)
         if cursor is not None and cursor.position is not None:
             if not (cursor.position.isascii() and cursor.position.isdigit()) or len(cursor.position) > 19:
@@ -47,7 +57,11 @@ class EntryCursor(CursorPagination):
 
 
 CURSOR_PARAMETER = OpenApiParameter(
-    "cursor", str, OpenApiParameter.QUERY, description="Opaque: the `next` or `previous` link's cursor."
+    "cursor",
+    # DRF's cursors are base64; one that decodes to no position is 404.
+    {"type": "string", "pattern": CURSOR_PATTERN},
+    OpenApiParameter.QUERY,
+    description="Opaque: the `next` or `previous` link's cursor.",
 )
 
 

@@ -14,16 +14,16 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import fields, serializers
 
-from accounts.kernel.money import currency_places
+from accounts.kernel.money import AMOUNT_PATTERN, POSITIVE_AMOUNT_PATTERN, currency_places
 from accounts.models import AccountStatus, Customer, PostingMode
 from postings.models import BusinessType
 from postings.selectors import account_balance
 
-AMOUNT_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,4})?$"
-_AMOUNT_RE = re.compile(r"[0-9]{1,16}(\.[0-9]{1,4})?")
+_AMOUNT_RE = re.compile(AMOUNT_PATTERN[1:-1])
 SIGNED_AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 ACCOUNT_NO_PATTERN = r"^[0-9A-Za-z_-]{1,32}$"
 DIRECTIONS = {"debit": "D", "credit": "C"}
@@ -47,21 +47,50 @@ def money_text(amount: Decimal | None, currency: str) -> str | None:
 # --------------------------------------------------------------- fields ----
 
 
+# What str.strip() (and so a trimmed field) takes for whitespace, spelled out
+# for the schema: ECMA's \s and Python's differ on a few characters.
+_SPACE_CLASS = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x3001)) if c.isspace())
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+# drf-spectacular writes a field that may be blank as oneOf [its schema, ""]:
+# the first branch must then not match "" too.
+NO_NUL_NOT_EMPTY_PATTERN = r"^[^\u0000]+$"
+NOT_BLANK_PATTERN = rf"^[^\u0000]*[^\u0000{_SPACE_CLASS}][^\u0000]*$"
+
+
 class StrictCharField(serializers.CharField):
     """A JSON string and nothing else: 123 or true is refused, not turned into
     "123" or "True". Identifiers keep their whitespace (trimming a request
-    number would make two requests one)."""
+    number would make two requests one).
+
+    NUL is refused (DRF's own validator; PostgreSQL text cannot hold it).
+    A field with ``trim_whitespace`` (names, reasons) checks its length on
+    the string as sent, then trims it: the schema's minLength, maxLength
+    and pattern (at least one character that is not whitespace) then say
+    exactly which strings the field takes."""
 
     default_error_messages = {"not_a_string": "Must be a JSON string."}
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("trim_whitespace", False)
-        super().__init__(**kwargs)
+    def __init__(self, *, trim_whitespace: bool = False, **kwargs):
+        self.trims = trim_whitespace
+        super().__init__(trim_whitespace=False, **kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("not_a_string")
         return super().to_internal_value(data)
+
+    def run_validation(self, data=fields.empty):
+        value = super().run_validation(data)
+        if self.trims and isinstance(value, str):
+            value = value.strip()
+            if not value and not self.allow_blank:
+                self.fail("blank")
+        return value
+
+    def schema_pattern(self) -> str:
+        if self.allow_blank:
+            return NO_NUL_NOT_EMPTY_PATTERN
+        return NOT_BLANK_PATTERN if self.trims else NO_NUL_PATTERN
 
 
 def request_no_field(**kwargs) -> StrictCharField:
@@ -78,11 +107,10 @@ def account_no_field(**kwargs) -> StrictCharField:
     return StrictCharField(max_length=32, **kwargs)
 
 
-@extend_schema_field({"type": "string", "pattern": AMOUNT_PATTERN, "example": "100.00"})
 class AmountField(StrictCharField):
     """A positive decimal string, at most 16 digits before the point and 4
-    after; the currency's own decimals are checked by the ledger
-    (``invalid_amount``)."""
+    after (``POSITIVE_AMOUNT_PATTERN``; ``AMOUNT_PATTERN`` with ``allow_zero``);
+    the currency's own decimals are checked by the ledger (``invalid_amount``)."""
 
     default_error_messages = {
         "format": 'Must be a decimal string such as "100.00": digits, at most one point, no sign or exponent.',
@@ -101,6 +129,25 @@ class AmountField(StrictCharField):
         if not self.allow_zero and Decimal(value) == 0:
             self.fail("zero")
         return value
+
+    def schema_pattern(self) -> str:
+        return AMOUNT_PATTERN if self.allow_zero else POSITIVE_AMOUNT_PATTERN
+
+
+class StrictCharFieldSchema(OpenApiSerializerFieldExtension):
+    """The schema of a StrictCharField (and an AmountField): DRF's lengths plus
+    the field's pattern, so the schema refuses what the field refuses."""
+
+    target_class = StrictCharField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        if isinstance(field, AmountField):
+            return {"type": "string", "pattern": field.schema_pattern(), "example": "100.00"}
+        schema = auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
+        schema["pattern"] = field.schema_pattern()
+        return schema
 
 
 @extend_schema_field({"type": "string", "pattern": SIGNED_AMOUNT_PATTERN, "example": "100.00"})
@@ -211,6 +258,11 @@ class MemberOut(serializers.Serializer):
 
 
 class AccountIn(serializers.Serializer):
+    """Rules across fields, checked by the ledger: member_no, entity and
+    account_type name existing ones (404 not_found); credit_limit is for an
+    asset (credit) account type only (422); currency, when given, is one the
+    entity keeps."""
+
     request_no = request_no_field(required=False)
     member_no = StrictCharField(
         min_length=1, max_length=32, required=False, help_text="The owner; omit for an internal account (内部户)."
@@ -258,7 +310,10 @@ class AccountOut(serializers.Serializer):
 
 class EntriesQuery(serializers.Serializer):
     accounting_date_after = serializers.DateField(required=False, help_text="From this accounting date, inclusive.")
-    accounting_date_before = serializers.DateField(required=False, help_text="Up to this accounting date, inclusive.")
+    accounting_date_before = serializers.DateField(
+        required=False,
+        help_text="Up to this accounting date, inclusive; not before accounting_date_after (400 validation_error).",
+    )
     business_type = serializers.ChoiceField(choices=BusinessType.values, required=False)
 
     def validate(self, attrs):
@@ -282,6 +337,12 @@ class EntryOut(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class EntryPageOut(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next page; null on the last.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page; null on the first.")
+    results = EntryOut(many=True)
+
+
 # ------------------------------------------------------------- postings ----
 
 
@@ -292,6 +353,15 @@ class LegIn(serializers.Serializer):
 
 
 class PostingIn(serializers.Serializer):
+    """Rules across fields, checked by the ledger: debits equal credits
+    (422 unbalanced_posting); no account on both a debit and a credit leg
+    (400 same_account); every account exists (404), is open to the
+    direction (422 account_blocked, account_closed), keeps the posting's
+    currency (422 currency_mismatch; without currency, the first leg's) and
+    belongs to one entity (422 cross_entity); no amount has more decimals
+    than the currency (400 invalid_amount); a debited customer account has
+    the available balance (422 insufficient_funds)."""
+
     request_no = request_no_field()
     business_type = serializers.ChoiceField(choices=POSTING_BUSINESS_TYPES)
     legs = serializers.ListField(child=LegIn(), min_length=2, max_length=MAX_LEGS)
@@ -307,11 +377,13 @@ class PostingIn(serializers.Serializer):
     accounting_date = serializers.DateField(
         required=False,
         help_text="The accounting day the caller expects; must be the entity's open day. A day already cut is "
-        "refused (day_closed). Omit to post on the open day.",
+        "refused (422 day_closed), a later day 422 ledger_error. Omit to post on the open day.",
     )
 
 
 class BatchItemIn(serializers.Serializer):
+    """As a posting (PostingIn), each item refused or posted on its own."""
+
     request_no = request_no_field()
     business_type = serializers.ChoiceField(choices=POSTING_BUSINESS_TYPES)
     legs = serializers.ListField(child=LegIn(), min_length=2, max_length=MAX_LEGS)
@@ -321,10 +393,19 @@ class BatchItemIn(serializers.Serializer):
 
 
 class BatchIn(serializers.Serializer):
+    """Each item is answered on its own (200 with one result per item): a
+    request number repeated in the batch with other content is that item's
+    idempotency_conflict, with the same content a replay of the first."""
+
     postings = serializers.ListField(child=BatchItemIn(), min_length=1, max_length=batch_max())
 
 
 class ByRuleIn(serializers.Serializer):
+    """Rules across fields, checked by the ledger: the business type has an
+    active rule (422 rule_not_configured); params hold what the rule names,
+    accounts that exist (404) and amounts as in PostingIn (400 invalid_amount);
+    at most 32 parameters; the legs the rule makes obey PostingIn's rules."""
+
     request_no = request_no_field()
     business_type = serializers.ChoiceField(choices=POSTING_BUSINESS_TYPES)
     params = serializers.DictField(
@@ -388,6 +469,10 @@ class BatchOut(serializers.Serializer):
 
 
 class HoldIn(serializers.Serializer):
+    """Rules across fields: expires_at is in the future (400 validation_error);
+    the amount has no more decimals than the account's currency (400
+    invalid_amount) and fits its available balance (422 insufficient_funds)."""
+
     request_no = request_no_field()
     account_no = account_no_field()
     amount = AmountField()
@@ -404,6 +489,11 @@ class HoldIn(serializers.Serializer):
 
 
 class SettleIn(serializers.Serializer):
+    """Rules across fields: amount is at most what remains of the hold (422
+    hold_exceeded); counter_account_no is another account (400 same_account)
+    of the hold's currency and entity (422); the hold is active and not past
+    its expiry (422 hold_not_active, hold_expired)."""
+
     request_no = request_no_field()
     amount = AmountField()
     counter_account_no = account_no_field(help_text="The account credited with the settled amount.")
@@ -413,6 +503,10 @@ class SettleIn(serializers.Serializer):
 
 
 class ReleaseIn(serializers.Serializer):
+    """Rules across fields: amount, when given, is at most what remains of the
+    hold (422 hold_exceeded); the hold is active (422 hold_not_active,
+    hold_expired)."""
+
     request_no = request_no_field()
     amount = AmountField(required=False, help_text="Omit to release everything that remains.")
 
@@ -440,6 +534,12 @@ class BankCardIn(serializers.Serializer):
 
 
 class WithdrawalIn(serializers.Serializer):
+    """Rules across fields: the account is a member's cash account (404, 422);
+    amount plus fee fits its available balance (422 insufficient_funds);
+    withdrawals are configured for its entity and currency (422
+    not_configured); the card number passes its check digit (400
+    invalid_card_number)."""
+
     request_no = request_no_field()
     account_no = account_no_field()
     amount = AmountField(help_text="Paid to the card; the fee is frozen on top of it.")
@@ -501,3 +601,12 @@ class BalanceSheetRowOut(serializers.Serializer):
     closing = AmountOut(source="closing_total")
     entries = serializers.IntegerField()
     accounts = serializers.IntegerField()
+
+
+class BalanceSheetPageOut(serializers.Serializer):
+    date = serializers.DateField(allow_null=True, help_text="The accounting date shown; null when no sheet exists yet.")
+    group_by = serializers.ChoiceField(choices=GROUP_BY)
+    count = serializers.IntegerField(help_text="Rows in the whole sheet.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = BalanceSheetRowOut(many=True)

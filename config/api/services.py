@@ -25,6 +25,7 @@ from accounts.kernel.errors import LedgerValidationError
 from .models import RESERVED_SOURCE_SYSTEMS, SOURCE_SYSTEM_PATTERN, ApiCallLog, ApiClient, ApiKey, Scope
 
 KEY_RE = re.compile(r"^lk_([0-9a-f]{8})\.([A-Za-z0-9_-]{43})$")
+KEY_LENGTH = len("lk_") + 8 + len(".") + 43
 # last_used_at is refreshed at most this often, so a busy key costs no write per call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 

@@ -49,6 +49,7 @@ from .serializers import (
     AccountIn,
     AccountOut,
     AccountStatusIn,
+    BalanceSheetPageOut,
     BalanceSheetQuery,
     BalanceSheetRowOut,
     BatchIn,
@@ -56,6 +57,7 @@ from .serializers import (
     ByRuleIn,
     EntriesQuery,
     EntryOut,
+    EntryPageOut,
     HoldIn,
     HoldOut,
     MemberIn,
@@ -73,7 +75,10 @@ from .services import api_call_record
 log = logging.getLogger(__name__)
 
 READ, POST, HOLD, WITHDRAW, ADMIN = "read", "post", "hold", "withdraw", "admin"
-AUTH_ERRORS = (400, 401, 403, 429)  # what any call may answer: its input, its key, its scope, its rate
+# What any call may answer: its input, its key, its scope, its rate, a fault
+# of the ledger; and what any call with a body may: too large, not JSON.
+ANY_CALL_ERRORS = (400, 401, 403, 429, 500)
+BODY_ERRORS = (413, 415)
 
 
 class JsonAlways(DefaultContentNegotiation):
@@ -228,7 +233,7 @@ class MembersView(LedgerView):
         responses={
             201: MemberOut,
             200: OpenApiResponse(MemberOut, description="The member existed with these details (a replay)."),
-            **error_responses(*AUTH_ERRORS, 415, 409),
+            **error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 409),
         },
         summary="Register a member (会员) of a customer (客户)",
         description="The customer is identified by its ID document (id_type, id_no) and created on first use; "
@@ -264,7 +269,7 @@ class AccountsView(LedgerView):
         responses={
             201: AccountOut,
             200: OpenApiResponse(AccountOut, description="Replay of request_no."),
-            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+            **error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 409, 422),
         },
         summary="Open an account (开户)",
         description="A member's account (cash, credit line) or, without member_no, an internal account (内部户). "
@@ -299,7 +304,7 @@ class AccountDetailView(LedgerView):
         operation_id="account_get",
         tags=["members and accounts"],
         parameters=[ACCOUNT_NO_PARAMETER],
-        responses={200: AccountOut, **error_responses(*AUTH_ERRORS, 404)},
+        responses={200: AccountOut, **error_responses(*ANY_CALL_ERRORS, 404)},
         summary="An account: balance, frozen, available (余额/冻结/可用)",
     )
     def get(self, request, account_no: str):
@@ -314,7 +319,7 @@ class AccountStatusView(LedgerView):
         tags=["members and accounts"],
         parameters=[ACCOUNT_NO_PARAMETER],
         request=AccountStatusIn,
-        responses={200: AccountOut, **error_responses(*AUTH_ERRORS, 415, 404, 422)},
+        responses={200: AccountOut, **error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 422)},
         summary="Block, unblock or close an account (止付/止收/冻结/销户)",
         description="Asking for the status the account already has changes nothing and answers 200.",
     )
@@ -343,18 +348,10 @@ class AccountEntriesView(LedgerView):
         ],
         responses={
             200: OpenApiResponse(
-                {
-                    "type": "object",
-                    "required": ["next", "previous", "results"],
-                    "properties": {
-                        "next": {"type": "string", "format": "uri", "nullable": True},
-                        "previous": {"type": "string", "format": "uri", "nullable": True},
-                        "results": {"type": "array", "items": {"$ref": "#/components/schemas/EntryOut"}},
-                    },
-                },
+                EntryPageOut,
                 description="A page of entries (账务流水), oldest first.",
             ),
-            **error_responses(*AUTH_ERRORS, 404),
+            **error_responses(*ANY_CALL_ERRORS, 404),
         },
         summary="An account's entries (账务流水)",
     )
@@ -385,7 +382,7 @@ class PostingsView(LedgerView):
         responses={
             201: PostingOut,
             200: OpenApiResponse(PostingOut, description="A replay: the original posting, same body."),
-            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+            **error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 409, 422),
         },
         summary="Post a balanced set of legs (记账)",
         description="Debits equal credits, in one currency and one accounting entity. All entries are written "
@@ -438,7 +435,7 @@ class PostingDetailView(LedgerView):
         operation_id="posting_get",
         tags=["postings"],
         parameters=[_path_id("serial_no", "Posting serial number.")],
-        responses={200: PostingOut, **error_responses(*AUTH_ERRORS, 404)},
+        responses={200: PostingOut, **error_responses(*ANY_CALL_ERRORS, 404)},
         summary="A posting with its entries",
     )
     def get(self, request, serial_no: int):
@@ -455,7 +452,7 @@ class PostingByRuleView(LedgerView):
         responses={
             201: PostingOut,
             200: OpenApiResponse(PostingOut, description="A replay."),
-            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+            **error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 409, 422),
         },
         summary="Post a business event through its posting rule (记账规则)",
         description="E.g. recharge: {member_account, channel_account, amount, channel_serial_no}; the rule "
@@ -484,7 +481,7 @@ class PostingBatchView(LedgerView):
         request=BatchIn,
         responses={
             200: OpenApiResponse(BatchOut, description="One result per item, in the order sent."),
-            **error_responses(*AUTH_ERRORS, 415),
+            **error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS),
         },
         summary="Post many independent postings (批量记账)",
         description="Each item is its own posting with its own request number: it is created, replayed, or "
@@ -545,7 +542,7 @@ class PostingReversalView(LedgerView):
         responses={
             201: PostingOut,
             200: OpenApiResponse(PostingOut, description="A replay."),
-            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+            **error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 409, 422),
         },
         summary="Reverse a posting (冲正)",
         description="A new posting with every leg's direction swapped, linked to the original (reverses). Only "
@@ -578,7 +575,7 @@ class HoldsView(LedgerView):
         responses={
             201: HoldOut,
             200: OpenApiResponse(HoldOut, description="A replay: the hold as it is now."),
-            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+            **error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 409, 422),
         },
         summary="Freeze an amount (冻结)",
         description="Available drops by the amount; the balance does not move until the hold is settled.",
@@ -607,7 +604,7 @@ class HoldDetailView(LedgerView):
         operation_id="hold_get",
         tags=["holds"],
         parameters=[_HOLD_ID],
-        responses={200: HoldOut, **error_responses(*AUTH_ERRORS, 404)},
+        responses={200: HoldOut, **error_responses(*ANY_CALL_ERRORS, 404)},
         summary="A hold",
     )
     def get(self, request, hold_id: int):
@@ -627,7 +624,7 @@ class HoldSettleView(LedgerView):
         responses={
             201: PostingOut,
             200: OpenApiResponse(PostingOut, description="A replay."),
-            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+            **error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 409, 422),
         },
         summary="Deduct a frozen amount (扣除冻结)",
         description="Posts Dr held account / Cr counter account for all or part of the hold; balance and frozen "
@@ -659,7 +656,7 @@ class HoldReleaseView(LedgerView):
         tags=["holds"],
         parameters=[_HOLD_ID],
         request=ReleaseIn,
-        responses={200: HoldOut, **error_responses(*AUTH_ERRORS, 415, 404, 409, 422)},
+        responses={200: HoldOut, **error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 409, 422)},
         summary="Release a frozen amount (解冻)",
         description="The rest of the hold, or part of it. A replay answers 200 with the hold as it is now.",
     )
@@ -697,7 +694,7 @@ class WithdrawalsView(LedgerView):
         responses={
             201: WithdrawalOut,
             200: OpenApiResponse(WithdrawalOut, description="A replay: the withdrawal as it is now."),
-            **error_responses(*AUTH_ERRORS, 415, 404, 409, 422),
+            **error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 409, 422),
         },
         summary="Request a withdrawal (提现)",
         description="Freezes amount + fee on the member's cash account; review and payout follow (status).",
@@ -724,7 +721,7 @@ class WithdrawalDetailView(LedgerView):
         operation_id="withdrawal_get",
         tags=["withdrawals"],
         parameters=[_path_id("withdrawal_id", "Withdrawal id.")],
-        responses={200: WithdrawalOut, **error_responses(*AUTH_ERRORS, 404)},
+        responses={200: WithdrawalOut, **error_responses(*ANY_CALL_ERRORS, 404)},
         summary="A withdrawal: status and history",
         description="A client without the read scope sees only its own withdrawals.",
     )
@@ -751,26 +748,10 @@ class BalanceSheetView(LedgerView):
         ],
         responses={
             200: OpenApiResponse(
-                {
-                    "type": "object",
-                    "required": ["date", "group_by", "count", "next", "previous", "results"],
-                    "properties": {
-                        "date": {
-                            "type": "string",
-                            "format": "date",
-                            "nullable": True,
-                            "description": "The accounting date shown; null when no sheet exists yet.",
-                        },
-                        "group_by": {"type": "string", "enum": ["account", "account_type", "subject", "entity"]},
-                        "count": {"type": "integer"},
-                        "next": {"type": "string", "format": "uri", "nullable": True},
-                        "previous": {"type": "string", "format": "uri", "nullable": True},
-                        "results": {"type": "array", "items": {"$ref": "#/components/schemas/BalanceSheetRowOut"}},
-                    },
-                },
+                BalanceSheetPageOut,
                 description="Rows of the balance sheet (余额表) of one accounting date, built by the end of day.",
             ),
-            **error_responses(*AUTH_ERRORS, 404),
+            **error_responses(*ANY_CALL_ERRORS, 404),
         },
         summary="Balance sheet (余额表) of a closed day",
     )

@@ -272,3 +272,15 @@ def test_admin_call_log_is_read_only(admin_client, trade, book):
     assert admin_client.get("/admin/api/apicalllog/").status_code == 200
     row = ApiCallLog.objects.get()
     assert admin_client.post(f"/admin/api/apicalllog/{row.pk}/delete/").status_code == 403
+
+
+@pytest.mark.parametrize("length", [129, 10_000, 30_000])
+def test_an_over_long_key_is_refused_in_the_api_shape_before_any_lookup(length, django_assert_num_queries):
+    # Shaped like a key (its prefix matches a real one), so only the length can refuse it.
+    _, key = client_with_key("long", ["read"])
+    raw = key + "x" * (length - len(key))
+    with django_assert_num_queries(1):  # the call log's row; no key lookup
+        response = Caller(raw).get("accounts/123")
+    error = error_of(response, 401, "unauthenticated")
+    assert f"{length:,} characters" in error["message"]
+    assert response["WWW-Authenticate"].startswith("Api-Key")

@@ -254,6 +254,9 @@ def test_entries_bad_queries(trade, book, params, field):
 def test_entries_bad_cursor_and_unknown_account(trade, book):
     error_of(trade.get(f"accounts/{book.alice.account_no}/entries", {"cursor": "YQ"}), 404, "not_found")  # bad padding
     error_of(trade.get(f"accounts/{book.alice.account_no}/entries", {"cursor": "cD1hYmM="}), 404, "not_found")  # p=abc
+    # Not base64 at all: DRF would skip the characters and read the first page.
+    for cursor in ("", "!!", "cD0x!"):
+        error_of(trade.get(f"accounts/{book.alice.account_no}/entries", {"cursor": cursor}), 404, "not_found")
     error_of(trade.get("accounts/1234/entries"), 404, "not_found")
 
 

@@ -1,16 +1,16 @@
 """The staff pages (withdrawals/views.py) through the Django test client.
 
-Who may see and do what, per role (groups of migration 0002):
+Who may see and do what, per role (groups of migrations 0002 and 0004):
 
-================  =========  ======  ======  ===========  ===
-role              view_*     review  pay     request
-================  =========  ======  ======  ===========  ===
-Finance staff     yes        -       -       yes
-Reviewer          yes        yes     -       -
-Cashier           yes        -       yes     -
-Auditor           yes        -       -       -
-Ledger admin      yes        -       -       -
-================  =========  ======  ======  ===========  ===
+================  =========  ======  ======  ===========  =======================
+role              view_*     review  pay     request      resolve a bank flag
+================  =========  ======  ======  ===========  =======================
+Finance staff     yes        -       -       yes          yes (migration 0004)
+Reviewer          yes        yes     -       -            -
+Cashier           yes        -       yes     -            -
+Auditor           yes        -       -       -            -
+Ledger admin      yes        -       -       -            -
+================  =========  ======  ======  ===========  =======================
 
 A refused page or action answers 403 and changes nothing; an anonymous
 visitor is sent to the admin login. Full card numbers appear nowhere.
@@ -44,6 +44,7 @@ PERMITTED = {
     "review": {"Reviewer"},
     "pay": {"Cashier"},
     "request": {"Finance staff"},
+    "resolve": {"Finance staff"},
 }
 ALL_ROLES = [*ROLES, None]  # None: not logged in
 
@@ -102,6 +103,17 @@ def flow(desk, django_capture_on_commit_callbacks):
             w = self.sent(self.approved(amount))
             assert w.status == Status.PAID
             return w
+
+        def flagged(self) -> tuple[Withdrawal, PayoutInstruction]:
+            """Failed, then the bank says it paid after all: an open flag."""
+            w = self.failed()
+            instruction = PayoutInstruction.objects.get(withdrawal=w)
+            services.payout_answer_record(
+                instruction_no=instruction.instruction_no, outcome="succeeded", bank_ref="LATE-1", source="query"
+            )
+            instruction.refresh_from_db()
+            assert instruction.needs_attention and desk.fresh(w).status == Status.FAILED
+            return w, instruction
 
         def stuck(self) -> Withdrawal:
             w = self.sent(self.approved(card_number=CARD_STUCK))
@@ -739,3 +751,61 @@ def test_new_request_from_an_internal_account_is_refused(as_role, desk):
     assert response.status_code == 200
     assert "cash account" in text(response)
     assert not Withdrawal.objects.exists()
+
+
+# ------------------------------------------------ resolving a bank flag ----
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+@pytest.mark.parametrize("outcome", [services.BANK_PAID, services.BANK_NOT_PAID])
+def test_flag_resolve_by_role(as_role, flow, role, outcome):
+    w, instruction = flow.flagged()
+    response = as_role(role).post(
+        reverse("withdrawals:flag_resolve", args=[instruction.id]),
+        {
+            "outcome": outcome,
+            "reason": "statement 2026-12-06 line 14",
+            "next": reverse("withdrawals:detail", args=[w.id]),
+        },
+    )
+    expect(response, role, PERMITTED["resolve"])
+    instruction.refresh_from_db()
+    if role == "Finance staff":
+        assert response["Location"] == reverse("withdrawals:detail", args=[w.id])
+        assert instruction.attention_resolution == outcome
+        assert instruction.attention_resolution_reason == "statement 2026-12-06 line 14"
+        assert desk_status(w) == (Status.PAID if outcome == services.BANK_PAID else Status.FAILED)
+    else:
+        assert instruction.attention_resolved_at is None
+        assert desk_status(w) == Status.FAILED
+
+
+def test_the_resolution_form_is_on_the_detail_page_for_finance_only(as_role, flow):
+    w, instruction = flow.flagged()
+    url = reverse("withdrawals:detail", args=[w.id])
+    action = reverse("withdrawals:flag_resolve", args=[instruction.id])
+    for role in ROLES:
+        page = text(as_role(role).get(url))
+        assert (action in page) == (role == "Finance staff"), role
+    # Once resolved, no form: the detail shows the resolution instead.
+    as_role("Finance staff").post(action, {"outcome": services.BANK_NOT_PAID, "reason": "not on the statement"})
+    page = text(as_role("Finance staff").get(url))
+    assert action not in page
+    assert "Resolved: the bank did not pay" in page and "not on the statement" in page
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"outcome": services.BANK_PAID, "reason": "   "}, "bank statement line"),
+        ({"outcome": "maybe", "reason": "x"}, "Say whether the bank paid"),
+        ({"reason": "x"}, "Say whether the bank paid"),
+    ],
+)
+def test_a_resolution_without_outcome_or_reason_changes_nothing(as_role, flow, data, message):
+    w, instruction = flow.flagged()
+    client = as_role("Finance staff")
+    response = client.post(reverse("withdrawals:flag_resolve", args=[instruction.id]), data, follow=True)
+    assert message in text(response)
+    instruction.refresh_from_db()
+    assert instruction.attention_resolved_at is None and desk_status(w) == Status.FAILED
