@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -202,9 +201,6 @@ class Account(models.Model):
                 name="account_available_not_negative",
             ),
         ]
-        triggers = [
-            pgtrigger.Protect(name="account_never_deleted", operation=pgtrigger.Delete),
-        ]
 
     def __str__(self):
         return self.account_no
@@ -249,9 +245,6 @@ class AccountStatusChange(models.Model):
     class Meta:
         verbose_name = "account status change"
         ordering = ["-id"]
-        triggers = [
-            pgtrigger.Protect(name="status_change_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
-        ]
 
     def __str__(self):
         return f"{self.account} {self.from_status} → {self.to_status}"
@@ -272,9 +265,6 @@ class AccountPostingModeChange(models.Model):
     class Meta:
         verbose_name = "account posting mode change"
         ordering = ["-id"]
-        triggers = [
-            pgtrigger.Protect(name="posting_mode_change_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
-        ]
 
     def __str__(self):
         return f"{self.account} {self.from_mode} → {self.to_mode}"

@@ -53,7 +53,7 @@ ONE_STATEMENT = """
 WITH lo AS (UPDATE pgb_account SET balance = balance - 0.01 WHERE id = %(lo)s RETURNING 1),
      hi AS (UPDATE pgb_account SET balance = balance + 0.01 WHERE id = %(hi)s RETURNING 1)
 INSERT INTO pgb_entry (account_id, amount) VALUES (%(lo)s, -0.01), (%(hi)s, 0.01)"""
-TRIGGERS = (("postings_entry", "entry_postings_balanced"), ("postings_posting", "posting_has_entries"))
+TRIGGERS = (("postings_entry", "entries_balanced_and_chained"), ("postings_posting", "posting_has_entries"))
 
 
 def parse_args():
@@ -199,7 +199,7 @@ def set_triggers(args, enabled: bool) -> None:
     names = psql(
         args,
         "SELECT tgrelid::regclass || ' ' || tgname FROM pg_trigger WHERE NOT tgisinternal AND ("
-        + " OR ".join(f"(tgrelid = '{t}'::regclass AND tgname LIKE 'pgtrigger_{n}_%')" for t, n in TRIGGERS)
+        + " OR ".join(f"(tgrelid = '{t}'::regclass AND tgname = '{n}')" for t, n in TRIGGERS)
         + ")",
         db=args.db,
     ).splitlines()
@@ -293,7 +293,7 @@ def data_model_rates(args) -> list[tuple[str, list[float], list[float]]]:
                 script=scripts[name],
                 db=COPY_DB,
                 prepared=True,
-                pgoptions="-c plan_cache_mode=force_generic_plan -c pgtrigger.ignore={}",
+                pgoptions="-c plan_cache_mode=force_generic_plan",
             )
 
         variants = [("ledger_post, as shipped", "ledger_post"), ("the same writes as plain statements", "plain")]

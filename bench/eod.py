@@ -26,7 +26,7 @@ What it does:
    chain computed by window functions and the accounts' balances and
    ``entry_seq`` set to match. The load runs with
    ``session_replication_role = replica``, which switches off every trigger
-   of the session (pgtrigger's append-only and deferred balance triggers and
+   of the session (the guards of postings/sql/guards.sql and
    the foreign-key triggers): acceptable for a throw-away benchmark
    database, never for a real one. The result is then checked in SQL
    (postings balance, chains link, accounts match their last entry, the

@@ -53,6 +53,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_filters",
     "djmoney",
+    # No model declares a pgtrigger trigger any more: the guards are plain SQL
+    # (postings/sql/guards.sql and the apps' sql/guards.sql, issue 18 section 1),
+    # which no setting switches off. The package stays installed, and the app
+    # here, only because the old migrations import pgtrigger.migrations and
+    # carry trigger state that its app teaches the migration framework.
     "pgtrigger",
     "accounts",
     "accounts.kernel",
@@ -106,18 +111,7 @@ if env_bool("DB_PREPARED_STATEMENTS", True):
     # Left to choose, PostgreSQL planned the two statements afresh on every
     # execution (custom plans: 3,200 of 3,200), which was 40 % of a posting's
     # server time. Only those statements (and PL/pgSQL's) are prepared.
-    #
-    # Every pgtrigger trigger first asks _pgtrigger_should_ignore, which
-    # reads the setting pgtrigger.ignore in a block with an EXCEPTION
-    # clause: unset, the read raises and the block rolls back its
-    # subtransaction, on every call (a posting's has-entries and balance
-    # checks). An empty list means the same, ignore nothing, without the
-    # error: 2 - 9 % more ledger_post calls from pgbench at 8 clients, about
-    # 2 % more postings through the service (bench/README.md).
-    # pgtrigger.ignore() still works: it sets the list for its block.
-    _options["options"] = (
-        f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan -c pgtrigger.ignore={{}}"
-    ).strip()
+    _options["options"] = f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
 # Each service owns its transaction (STYLE.md); no request-wide atomic block.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

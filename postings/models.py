@@ -1,12 +1,15 @@
 """Postings (记账), entries (账务流水), holds (冻结单) and posting rules (记账规则).
 
 Rows here are written only by ``postings.services``. PostgreSQL enforces what
-the money depends on even for writes that bypass the ORM:
+the money depends on even for writes that bypass the ORM, with triggers in
+postings/sql/guards.sql that no runtime connection can switch off:
 
 * postings, entries and hold events are append-only (a trigger rejects
-  UPDATE and DELETE);
-* each posting's entries balance per currency, and a posting has at least two
-  entries (deferred constraint triggers, checked at COMMIT);
+  UPDATE and DELETE; an entry's one UPDATE applies a pending buffered leg);
+* each posting's entries balance per currency when the statement inserting
+  them ends, and a posting has at least two entries (checked at COMMIT);
+* each applied entry continues its account's chain (seq, balance before and
+  after), and a pending one sits on a buffered account;
 * amounts are positive; hold remainders stay within the hold.
 """
 
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-import pgtrigger
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -44,69 +46,6 @@ class BusinessType(models.TextChoices):
     COUPON = "coupon", "coupon (红包/券)"
     ADJUSTMENT = "adjustment", "adjustment (调账)"
     REVERSAL = "reversal", "reversal (冲正)"
-
-
-# Every posting an INSERT statement gave entries balances when the statement
-# ends, per currency. One check per statement, over the postings of its new
-# rows (a transition table), instead of a deferred check per entry row: a
-# batch of 100 postings costs one query, not 200 (bench/README.md, throughput,
-# "Latest figures"). So a posting's entries are inserted by one statement, as every
-# writer here does; an entry added later to a posting is checked with all of
-# that posting's entries, and entries are never updated in amount or
-# direction, nor deleted (the triggers below).
-BALANCE_CHECK_SQL = """
-DECLARE
-    bad record;
-BEGIN
-    SELECT n.posting_id, s.currency, s.debits, s.credits
-      INTO bad
-      FROM (SELECT DISTINCT posting_id FROM new_entries) AS n
-     CROSS JOIN LATERAL (
-           SELECT e.currency,
-                  SUM(CASE WHEN e.direction = 'D' THEN e.amount ELSE 0 END) AS debits,
-                  SUM(CASE WHEN e.direction = 'C' THEN e.amount ELSE 0 END) AS credits
-             FROM postings_entry e
-            WHERE e.posting_id = n.posting_id
-            GROUP BY e.currency) AS s
-     WHERE s.debits <> s.credits
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'unbalanced posting %: % debits % <> credits %',
-            bad.posting_id, bad.currency, bad.debits, bad.credits
-            USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NULL;
-END;
-"""
-
-# The one UPDATE an entry may see: a pending buffered leg gets its place in
-# the account's chain. Everything the caller posted stays as it was.
-APPLY_ONCE_SQL = """
-BEGIN
-    IF OLD.account_seq IS NOT NULL
-       OR NEW.account_seq IS NULL
-       OR (NEW.serial_no, NEW.posting_id, NEW.account_id, NEW.direction, NEW.amount, NEW.currency,
-           NEW.business_type, NEW.accounting_date, NEW.created_at)
-          IS DISTINCT FROM
-          (OLD.serial_no, OLD.posting_id, OLD.account_id, OLD.direction, OLD.amount, OLD.currency,
-           OLD.business_type, OLD.accounting_date, OLD.created_at)
-    THEN
-        RAISE EXCEPTION 'entry % is append-only: only a pending buffered entry may be applied, once',
-            OLD.serial_no USING ERRCODE = 'restrict_violation';
-    END IF;
-    RETURN NEW;
-END;
-"""
-
-HAS_ENTRIES_CHECK_SQL = """
-BEGIN
-    IF (SELECT COUNT(*) FROM postings_entry e WHERE e.posting_id = NEW.serial_no) < 2 THEN
-        RAISE EXCEPTION 'posting % has fewer than two entries', NEW.serial_no
-            USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NULL;
-END;
-"""
 
 
 class Posting(models.Model):
@@ -148,16 +87,6 @@ class Posting(models.Model):
         indexes = [
             models.Index(fields=["accounting_date", "business_type"]),
             models.Index(fields=["external_ref"], name="posting_external_ref_idx"),
-        ]
-        triggers = [
-            pgtrigger.Protect(name="posting_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
-            pgtrigger.Trigger(
-                name="posting_has_entries",
-                when=pgtrigger.After,
-                operation=pgtrigger.Insert,
-                timing=pgtrigger.Deferred,
-                func=HAS_ENTRIES_CHECK_SQL,
-            ),
         ]
 
     def __str__(self):
@@ -227,23 +156,6 @@ class Entry(models.Model):
                 fields=["account", "accounting_date", "serial_no"],
                 condition=Q(account_seq__isnull=True),
                 name="entry_pending_idx",
-            ),
-        ]
-        triggers = [
-            pgtrigger.Protect(name="entry_append_only", operation=pgtrigger.Delete),
-            pgtrigger.Trigger(
-                name="entry_applied_once",
-                when=pgtrigger.Before,
-                operation=pgtrigger.Update,
-                func=APPLY_ONCE_SQL,
-            ),
-            pgtrigger.Trigger(
-                name="entry_postings_balanced",
-                level=pgtrigger.Statement,
-                referencing=pgtrigger.Referencing(new="new_entries"),
-                when=pgtrigger.After,
-                operation=pgtrigger.Insert,
-                func=BALANCE_CHECK_SQL,
             ),
         ]
 
@@ -337,7 +249,6 @@ class Hold(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["status", "expires_at"])]
-        triggers = [pgtrigger.Protect(name="hold_never_deleted", operation=pgtrigger.Delete)]
 
     def __str__(self):
         return f"H{self.id} {self.remaining}/{self.amount} {self.status}"
@@ -378,9 +289,6 @@ class HoldEvent(models.Model):
                 name="hold_event_unique_request",
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="hold_event_amount_positive"),
-        ]
-        triggers = [
-            pgtrigger.Protect(name="hold_event_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
         ]
 
 

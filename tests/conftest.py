@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from contextlib import contextmanager
 from datetime import datetime
 from datetime import time as dt_time
 from decimal import Decimal
@@ -18,6 +19,22 @@ from postings.chart import install_defaults
 from postings.services import posting_create_by_rule
 
 _seq = itertools.count(1)
+
+
+@contextmanager
+def as_owner_bypassing_guards():
+    """Write what no runtime connection may (backdate a withdrawal, edit a
+    card holder), to set up a test: the tests' own connection is the owner
+    (a superuser here), which may switch every trigger off for the block;
+    the runtime role cannot (tests/postings/test_runtime_role.py)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        try:
+            yield
+        finally:
+            cursor.execute("RESET session_replication_role")
 
 
 class Ledger:

@@ -15,7 +15,6 @@ The status is changed only by ``withdrawals.services``, along the table in
 
 from __future__ import annotations
 
-import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -256,9 +255,6 @@ class WithdrawalEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
-        triggers = [
-            pgtrigger.Protect(name="withdrawal_event_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
-        ]
 
     def __str__(self):
         return f"W{self.withdrawal_id} {self.from_status or '-'} -> {self.to_status} by {self.actor}"
@@ -272,7 +268,6 @@ class Approval(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["withdrawal", "reviewer"], name="approval_one_per_reviewer")]
-        triggers = [pgtrigger.Protect(name="approval_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
 
 class InstructionStatus(models.TextChoices):

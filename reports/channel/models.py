@@ -22,7 +22,6 @@ for us (a withdrawal payout: Cr clearing). Nothing here is ever deleted
 
 from __future__ import annotations
 
-import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -152,7 +151,6 @@ class Channel(models.Model):
     class Meta:
         verbose_name = "channel (支付渠道)"
         ordering = ["code"]
-        triggers = [pgtrigger.Protect(name="channel_never_deleted", operation=pgtrigger.Delete)]
 
     def __str__(self):
         return f"{self.code} · {self.name}"
@@ -194,9 +192,6 @@ class StatementImport(models.Model):
             models.UniqueConstraint(fields=["file_sha256"], name="statement_import_unique_file"),
             models.UniqueConstraint(fields=["channel", "statement_date"], name="statement_import_unique_day"),
         ]
-        triggers = [
-            pgtrigger.Protect(name="statement_import_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
-        ]
 
     def __str__(self):
         return f"{self.channel_id} {self.statement_date} ({self.line_count} lines)"
@@ -226,9 +221,6 @@ class StatementLine(models.Model):
             models.CheckConstraint(condition=Q(fee__gte=0), name="statement_line_fee_not_negative"),
         ]
         indexes = [models.Index(fields=["channel", "serial_no"]), models.Index(fields=["channel", "statement_date"])]
-        triggers = [
-            pgtrigger.Protect(name="statement_line_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
-        ]
 
     def __str__(self):
         return f"line {self.line_no} {self.serial_no} {self.direction} {self.amount}"
@@ -295,7 +287,6 @@ class ReconRun(models.Model):
         verbose_name = "channel reconciliation run (渠道对账)"
         ordering = ["-recon_date", "channel_id"]
         constraints = [models.UniqueConstraint(fields=["channel", "recon_date"], name="recon_run_unique_day")]
-        triggers = [pgtrigger.Protect(name="recon_run_never_deleted", operation=pgtrigger.Delete)]
 
     def __str__(self):
         return f"{self.channel_id} {self.recon_date}"
@@ -363,7 +354,6 @@ class Difference(models.Model):
                 name="difference_resolution_iff_resolved",
             ),
         ]
-        triggers = [pgtrigger.Protect(name="difference_never_deleted", operation=pgtrigger.Delete)]
 
     def __str__(self):
         return f"D{self.pk} {self.channel_id} {self.recon_date} {self.outcome} {self.status}"
@@ -394,9 +384,6 @@ class DifferenceEvent(models.Model):
     class Meta:
         verbose_name = "difference event"
         ordering = ["id"]
-        triggers = [
-            pgtrigger.Protect(name="difference_event_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
-        ]
 
 
 class ProposalStatus(models.TextChoices):
@@ -459,7 +446,6 @@ class DifferenceProposal(models.Model):
                 name="difference_proposal_posting_iff_approved",
             ),
         ]
-        triggers = [pgtrigger.Protect(name="difference_proposal_never_deleted", operation=pgtrigger.Delete)]
 
     def __str__(self):
         return f"P{self.pk} D{self.difference_id} {self.kind} {self.direction} {self.amount} {self.status}"

@@ -5,6 +5,9 @@ posting has entries is deferred to COMMIT. So these run in real transactions
 (transactional tests), exactly as a rogue script would commit.
 """
 
+from decimal import Decimal
+
+import psycopg
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
@@ -64,25 +67,48 @@ def test_postings_are_append_only(posted, sql):
     assert Posting.objects.get(pk=posting.pk).memo == posting.memo
 
 
-@pytest.mark.django_db
-def test_the_triggers_ignore_nothing_by_default_and_pgtrigger_ignore_still_works(posted):
-    """config.settings starts every connection with pgtrigger.ignore = '{}'
-    (ignore nothing, without the error an unset setting raises in every
-    trigger call); pgtrigger.ignore() still switches a trigger off for its
-    block only."""
-    import pgtrigger
+# Every trigger's name, the list pgtrigger's _pgtrigger_should_ignore(TG_NAME)
+# read: what a connection set to switch them off.
+IGNORE_EVERY_TRIGGER = """
+    SELECT set_config('pgtrigger.ignore', '{' || string_agg(tgname, ',') || '}', true)
+      FROM pg_trigger WHERE NOT tgisinternal"""
 
-    _, posting = posted
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW pgtrigger.ignore")
-        assert cursor.fetchone() == ("{}",)
-    update = "UPDATE postings_posting SET memo = 'mended' WHERE serial_no = %s"
-    with pgtrigger.ignore("postings.Posting:posting_append_only"), transaction.atomic():
-        raw(update, [posting.serial_no])
-    assert Posting.objects.get(pk=posting.pk).memo == "mended"
-    with pytest.raises(DatabaseError, match="Cannot update or delete rows from postings_posting"):
-        with transaction.atomic():
-            raw(update, [posting.serial_no])
+
+def test_no_trigger_asks_a_setting_whether_to_run(runtime_sql):
+    """django-pgtrigger's triggers first asked _pgtrigger_should_ignore, which
+    any role satisfies by setting pgtrigger.ignore: no trigger may."""
+    rows = runtime_sql(
+        """SELECT t.tgrelid::regclass::text, t.tgname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+            WHERE NOT t.tgisinternal AND p.prosrc ILIKE '%%pgtrigger%%'"""
+    )
+    assert rows == []
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    ["UPDATE postings_entry SET amount = amount + 1 WHERE posting_id = {posting}", "delete", "unbalanced"],
+)
+def test_pgtrigger_ignore_switches_nothing_off_for_the_runtime_role(runtime_sql, ledger, forgery):
+    """Issue 18, section 1: the runtime role sets pgtrigger.ignore to every
+    trigger's name and tries the forgeries it switched the guards off for."""
+    a, b = ledger.cash(), ledger.cash()
+    posting = ledger.recharge(a, "100")
+    statements = {
+        "delete": "DELETE FROM postings_entry WHERE posting_id = {posting};"
+        " DELETE FROM postings_posting WHERE serial_no = {posting}",
+        "unbalanced": f"""WITH p AS ({RAW_POSTING.replace("%s", "'forged'", 1).replace("%s", str(ledger.entity.id))})
+            INSERT INTO postings_entry (posting_id, account_id, account_seq, direction, amount, currency,
+                   balance_before, balance_after, frozen_before, frozen_after, business_type, accounting_date,
+                   created_at)
+            SELECT p.serial_no, {b.id}, 1, 'C', 5, 'CNY', 0, 5, 0, 0, 'adjustment', CURRENT_DATE, now() FROM p""",
+    }
+    sql = statements.get(forgery, forgery).format(posting=posting.serial_no)
+    with pytest.raises(psycopg.Error, match="Cannot (update or )?delete rows from|is append-only|unbalanced posting"):
+        runtime_sql(f"{IGNORE_EVERY_TRIGGER}; {sql}")
+    entries = Entry.objects.filter(posting=posting)
+    assert sorted(e.amount for e in entries) == [Decimal("100"), Decimal("100")]
+    assert not Posting.objects.filter(request_no="forged").exists()
+    assert ledger.balance(b) == 0
 
 
 @pytest.mark.django_db
@@ -127,9 +153,10 @@ RAW_POSTING = """INSERT INTO postings_posting (source_system, request_no, finger
 RAW_ENTRIES = """INSERT INTO postings_entry (posting_id, account_id, account_seq, direction, amount, currency,
                       balance_before, balance_after, frozen_before, frozen_after, business_type, accounting_date,
                       created_at)
-                  SELECT v.*, 'CNY', 0, 0, 0, 0, 'adjustment', CURRENT_DATE, now()
-                    FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::numeric[])
-                         AS v(posting_id, account_id, seq, direction, amount)"""
+                  SELECT v.*, 0, 0, 'adjustment', CURRENT_DATE, now()
+                    FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::numeric[], %s::text[],
+                                %s::numeric[], %s::numeric[])
+                         AS v(posting_id, account_id, seq, direction, amount, currency, before, after)"""
 
 
 def raw_posting(ledger, request_no):
@@ -138,13 +165,27 @@ def raw_posting(ledger, request_no):
         return cursor.fetchone()[0]
 
 
+def chained(*legs):
+    """Entries (posting, account, seq, direction, amount) as rows of
+    RAW_ENTRIES, each continuing its account's chain: balance before = the
+    previous entry's (seq - 1) balance after, moved by the amount on the
+    account's normal side."""
+    after: dict[tuple[int, int], Decimal] = {}
+    rows = []
+    for posting, account, seq, direction, amount in legs:
+        amount = Decimal(amount)
+        before = after.get((account.id, seq - 1))
+        if before is None:
+            previous = Entry.objects.filter(account=account, account_seq=seq - 1).first()
+            before = previous.balance_after if previous else Decimal(0)
+        after[account.id, seq] = before + (amount if direction == account.normal_side else -amount)
+        rows.append((posting, account.id, seq, direction, amount, account.currency, before, after[account.id, seq]))
+    return [list(column) for column in zip(*rows)]
+
+
 def raw_entries(*legs):
     """Entries (posting, account, seq, direction, amount), inserted by one statement."""
-    raw(
-        RAW_ENTRIES,
-        [[serial for serial, *_ in legs], [account.id for _, account, *_ in legs]]
-        + [list(column) for column in zip(*[rest for _, _, *rest in legs])],
-    )
+    raw(RAW_ENTRIES, chained(*legs))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -239,3 +280,141 @@ def test_hold_remaining_stays_within_the_hold(ledger):
     with pytest.raises(IntegrityError, match="hold_closed_means_nothing_remaining"):
         with transaction.atomic():
             raw("UPDATE postings_hold SET status = 'released' WHERE id = %s", [hold.id])
+
+
+# -- Issue 18, section 1: entries that do not continue their account's chain --
+
+CHAIN = "does not continue"
+
+
+def forged_posting(runtime_sql, ledger, *legs, pending=False):
+    """A balanced posting with the given legs (account, seq, direction,
+    amount, before, after), or pending legs (account, direction, amount),
+    inserted as the runtime role: the posting and its entries in one
+    transaction, the entries by one statement."""
+    if pending:
+        legs = [(account, None, direction, amount, None, None) for account, direction, amount in legs]
+
+    def money(value):
+        return None if value is None else Decimal(value)
+
+    columns = [list(c) for c in zip(*[(a.id, seq, d, money(m), money(b), money(f)) for a, seq, d, m, b, f in legs])]
+    frozen = "NULL" if pending else "0"
+    return runtime_sql(
+        f"""WITH p AS ({RAW_POSTING.replace("%s", "'forged'", 1)})
+            INSERT INTO postings_entry (posting_id, account_id, account_seq, direction, amount, currency,
+                   balance_before, balance_after, frozen_before, frozen_after, business_type, accounting_date,
+                   created_at)
+            SELECT p.serial_no, v.account_id, v.seq, v.direction, v.amount, 'CNY', v2.*, {frozen}, {frozen}, 'adjustment', CURRENT_DATE, now()
+              FROM p, unnest(%s::bigint[], %s::bigint[], %s::text[], %s::numeric[]) WITH ORDINALITY
+                      AS v(account_id, seq, direction, amount, n)
+              JOIN LATERAL (SELECT (%s::numeric[])[v.n], (%s::numeric[])[v.n]) AS v2(before, after) ON true""",
+        [ledger.entity.id, *columns],
+    )
+
+
+def test_pending_entries_only_on_buffered_accounts(runtime_sql, ledger):
+    """A pending entry is left out of the account's balance until the flush:
+    on an account that is not buffered no flush ever comes."""
+    a, b = ledger.cash(), ledger.cash()
+    ledger.recharge(a, "100")
+    with pytest.raises(
+        psycopg.errors.CheckViolation,
+        match=f"is pending on account ({a.account_no}|{b.account_no}), which is not buffered",
+    ):
+        forged_posting(runtime_sql, ledger, (a, "D", "60"), (b, "C", "60"), pending=True)
+    assert not Posting.objects.filter(request_no="forged").exists()
+
+
+@pytest.mark.parametrize(
+    "leg, refused",
+    [
+        ((2, "D", "30", "100", "70"), None),  # continues the chain: accepted
+        ((2, "D", "30", "0", "-30"), "balance before 0.0000 <> 100.0000"),  # made-up balance before
+        ((2, "D", "30", "100", "130"), "balance after 130.0000 <> 70.0000"),  # moved the wrong way
+        ((2, "D", "30", "100", "90"), "balance after 90.0000 <> 70.0000"),  # by another amount
+        ((3, "D", "30", "70", "40"), "no entry 2 before it"),  # a gap in the sequence
+        ((0, "D", "30", "100", "70"), "no entry -1 before it"),  # before the first
+    ],
+)
+def test_an_applied_entry_continues_its_accounts_chain(runtime_sql, ledger, leg, refused):
+    """a's one entry (seq 1) leaves it at 100: an applied entry on a must be
+    its seq 2, from 100, moved by the amount on a's normal side (credit, a
+    wallet): a debit of 30 leaves 70. b's leg (its first) is right each time."""
+    a, b = ledger.cash(), ledger.internal("ESCROW")
+    ledger.recharge(a, "100")
+    seq, direction, amount, before, after = leg
+    legs = [(a, seq, direction, amount, Decimal(before), Decimal(after)), (b, 1, "C", amount, 0, Decimal(amount))]
+    if refused is None:
+        forged_posting(runtime_sql, ledger, *legs)
+        assert Entry.objects.filter(account=a).count() == 2
+        return
+    with pytest.raises(psycopg.errors.CheckViolation, match=CHAIN) as caught:
+        forged_posting(runtime_sql, ledger, *legs)
+    assert f"on account {a.account_no} (seq {seq})" in str(caught.value) and refused in str(caught.value)
+    assert Entry.objects.filter(account=a).count() == 1
+
+
+def test_the_first_entry_of_an_account_starts_from_zero(runtime_sql, ledger):
+    a, b = ledger.cash(), ledger.internal("ESCROW")
+    with pytest.raises(psycopg.errors.CheckViolation, match=f"on account {b.account_no} \\(seq 1\\) {CHAIN}"):
+        forged_posting(runtime_sql, ledger, (a, 1, "D", "5", 0, -5), (b, 1, "C", "5", 10, 15))
+
+
+def test_several_entries_of_one_account_in_one_statement_chain_on_each_other(runtime_sql, ledger):
+    a, b = ledger.cash(), ledger.internal("ESCROW")
+    ledger.recharge(a, "100")
+    with pytest.raises(psycopg.errors.CheckViolation, match=CHAIN):  # both from 100
+        forged_posting(
+            runtime_sql, ledger, (a, 2, "C", "5", 100, 105), (a, 3, "C", "3", 100, 103), (b, 1, "D", "8", 0, -8)
+        )
+    forged_posting(runtime_sql, ledger, (a, 2, "C", "5", 100, 105), (a, 3, "C", "3", 105, 108), (b, 1, "D", "8", 0, -8))
+    assert list(Entry.objects.filter(account=a).order_by("account_seq").values_list("balance_after", flat=True)) == [
+        100,
+        105,
+        108,
+    ]
+
+
+def test_an_applied_entry_on_a_buffered_account_is_refused_at_insert(runtime_sql, ledger):
+    """A buffered account's entries are written pending and numbered by the
+    flush alone: an applied one written beside them would take the place the
+    flush gives the next pending entry."""
+    from accounts.models import PostingMode
+    from postings.services.buffers import posting_mode_set
+
+    a, fee = ledger.cash(), ledger.internal("FEE_INCOME")
+    posting_mode_set(mode=PostingMode.BUFFERED, account=fee, actor="ops")
+    with pytest.raises(psycopg.errors.CheckViolation, match=f"account {fee.account_no} is buffered"):
+        forged_posting(runtime_sql, ledger, (a, 1, "D", "5", 0, -5), (fee, 1, "C", "5", 0, 5))
+
+
+@pytest.mark.parametrize("before, after, refused", [(0, 7, True), (0, 5, False)])
+def test_applying_a_pending_entry_continues_the_chain(runtime_sql, ledger, before, after, refused):
+    """The flush's UPDATE, written by hand: the applied entry must continue
+    the chain as an inserted one must."""
+    from accounts.models import PostingMode
+    from postings.services import Leg, posting_create
+    from postings.services.buffers import posting_mode_set
+
+    a, fee = ledger.cash(), ledger.internal("FEE_INCOME")
+    ledger.recharge(a, "100")
+    posting_mode_set(mode=PostingMode.BUFFERED, account=fee, actor="ops")
+    posting_create(
+        request_no="fee-1",
+        business_type="fee",
+        posted_by="t",
+        legs=[Leg.debit(a.account_no, "5"), Leg.credit(fee.account_no, "5")],
+    )
+    pending = Entry.objects.get(account=fee)
+    apply = (
+        "UPDATE postings_entry SET account_seq = 1, balance_before = %s, balance_after = %s, frozen_before = 0,"
+        " frozen_after = 0 WHERE serial_no = %s"
+    )
+    if refused:
+        with pytest.raises(psycopg.errors.CheckViolation, match=f"on account {fee.account_no} \\(seq 1\\) {CHAIN}"):
+            runtime_sql(apply, [before, after, pending.serial_no])
+        assert Entry.objects.get(pk=pending.pk).account_seq is None
+    else:
+        runtime_sql(apply, [before, after, pending.serial_no])
+        assert Entry.objects.get(pk=pending.pk).balance_after == 5

@@ -149,8 +149,9 @@ def test_the_chain_is_checked_across_days_against_the_last_entry_of_an_earlier_d
     entity, alice, bob, channel, p1, p2, p3 = day
     eod_run(entity=entity, accounting_date=NOV2, actor="ops")
     last_nov2 = entry(p3, alice)
-    tamper("UPDATE postings_entry SET balance_after = 381 WHERE serial_no = %s", [last_nov2.serial_no])
     p4 = post("transfer", payer_account=alice, payee_account=bob, amount="2")  # Nov 3, from 380 (the real balance)
+    # After p4: the database refuses a posting that does not continue the chain it finds (postings/sql/guards.sql).
+    tamper("UPDATE postings_entry SET balance_after = 381 WHERE serial_no = %s", [last_nov2.serial_no])
     first_nov3 = entry(p4, alice)
     assert first_nov3.accounting_date == NOV3
 

@@ -34,6 +34,7 @@ from accounts.services import account_change_status
 from withdrawals import services
 from withdrawals.models import InstructionStatus, PayoutInstruction, Status, Withdrawal, WithdrawalEvent
 
+from ..conftest import as_owner_bypassing_guards
 from .conftest import CARD_BUSY_ONCE, CARD_CLOSED, CARD_OK, CARD_STUCK, ROLES, card
 
 pytestmark = pytest.mark.django_db
@@ -577,7 +578,8 @@ def test_review_queue_filters(as_role, flow, desk, ledger):
     assert shown(member="alice") == {small.id, large.id}
     assert shown(rule="large-amount") == {large.id}
     assert shown(rule="new-card") == {small.id, large.id, bobs.id}
-    Withdrawal.objects.filter(pk=small.pk).update(created_at=timezone.now() - timedelta(minutes=90))
+    with as_owner_bypassing_guards():  # fixed at request for any runtime connection
+        Withdrawal.objects.filter(pk=small.pk).update(created_at=timezone.now() - timedelta(minutes=90))
     assert shown(older_than="60") == {small.id}
     body = text(client.get(reverse("withdrawals:review")))
     assert body.index(f'id="w-{small.id}"') < body.index(f'id="w-{large.id}"')  # oldest first
@@ -602,7 +604,8 @@ def test_all_withdrawals_filters(as_role, flow, desk):
     paid = flow.paid("12.00")
     review = flow.in_review("100.00")
     failed_b = flow.sent(flow.approved("30.00", card_number=CARD_CLOSED), bank=desk.bank_b)
-    Withdrawal.objects.filter(pk=paid.pk).update(created_at=timezone.now() - timedelta(days=3))
+    with as_owner_bypassing_guards():  # fixed at request for any runtime connection
+        Withdrawal.objects.filter(pk=paid.pk).update(created_at=timezone.now() - timedelta(days=3))
     client = as_role("Auditor")
 
     def shown(**params):
@@ -661,7 +664,8 @@ def test_csv_export_of_the_filtered_list(as_role, flow, desk):
 
 def test_csv_export_defuses_formulas(as_role, desk, flow):
     w = desk.request("10.00")
-    Withdrawal.objects.filter(pk=w.pk).update(card_holder='=HYPERLINK("http://x")')
+    with as_owner_bypassing_guards():  # fixed at request for any runtime connection
+        Withdrawal.objects.filter(pk=w.pk).update(card_holder='=HYPERLINK("http://x")')
     rows = list(csv.DictReader(io.StringIO(text(as_role("Auditor").get(reverse("withdrawals:export"))))))
     assert rows[0]["card_holder"].startswith("'=")
 

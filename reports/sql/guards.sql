@@ -1,0 +1,28 @@
+-- What the database refuses on channel reconciliation's tables (issue 18,
+-- section 1; docs/operations.md, "What the database refuses"): statements
+-- and their lines as imported, differences and their history. Plain
+-- triggers, none of which a setting switches off; ledger_refuse_change() is
+-- postings/sql/guards.sql's. Dropped and created again: running the file
+-- twice is harmless.
+
+DROP TRIGGER IF EXISTS channel_never_deleted ON reports_channel;
+CREATE TRIGGER channel_never_deleted BEFORE DELETE ON reports_channel
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change('delete');
+DROP TRIGGER IF EXISTS statement_import_append_only ON reports_statementimport;
+CREATE TRIGGER statement_import_append_only BEFORE UPDATE OR DELETE ON reports_statementimport
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change('update or delete');
+DROP TRIGGER IF EXISTS statement_line_append_only ON reports_statementline;
+CREATE TRIGGER statement_line_append_only BEFORE UPDATE OR DELETE ON reports_statementline
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change('update or delete');
+DROP TRIGGER IF EXISTS recon_run_never_deleted ON reports_reconrun;
+CREATE TRIGGER recon_run_never_deleted BEFORE DELETE ON reports_reconrun
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change('delete');
+DROP TRIGGER IF EXISTS difference_never_deleted ON reports_difference;
+CREATE TRIGGER difference_never_deleted BEFORE DELETE ON reports_difference
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change('delete');
+DROP TRIGGER IF EXISTS difference_event_append_only ON reports_differenceevent;
+CREATE TRIGGER difference_event_append_only BEFORE UPDATE OR DELETE ON reports_differenceevent
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change('update or delete');
+DROP TRIGGER IF EXISTS difference_proposal_never_deleted ON reports_differenceproposal;
+CREATE TRIGGER difference_proposal_never_deleted BEFORE DELETE ON reports_differenceproposal
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change('delete');
