@@ -336,7 +336,17 @@ class Hold(models.Model):
                 name="hold_closed_means_nothing_remaining",
             ),
         ]
-        indexes = [models.Index(fields=["status", "expires_at"])]
+        indexes = [
+            models.Index(fields=["status", "expires_at"]),
+            # What the frozen check sums at COMMIT (postings/sql/account_guards.sql): the
+            # account's active holds only, however many closed ones it has.
+            models.Index(
+                fields=["account"],
+                include=["remaining"],
+                condition=Q(status__in=ACTIVE_HOLD_STATUSES),
+                name="hold_active_account_idx",
+            ),
+        ]
         triggers = [pgtrigger.Protect(name="hold_never_deleted", operation=pgtrigger.Delete)]
 
     def __str__(self):
