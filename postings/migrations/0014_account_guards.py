@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
             ),
         ),
         LoadSqlFiles(
-            {"account_guards.sql": "4721bff0d3050e1c7c490b02270e1bae19e552a08d5ad705e6abd67b2386a5ab"},
+            {"account_guards.sql": "4ea08c2ecb359d4c77bf557f2262a2f864cfb88f15d320086c377a0b1d077db7"},
             reverse_sql=DROP,
         ),
     ]

@@ -81,7 +81,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    SELECT coalesce(sum(h.remaining), 0) INTO held
+    SELECT coalesce(sum(h.remaining), 0.0000) INTO held
       FROM postings_hold h
      WHERE h.account_id = p_account AND h.status IN ('held', 'partially_settled');
     IF frozen <> held THEN
@@ -103,10 +103,10 @@ BEGIN
         RETURN NULL;
     END IF;
     SELECT count(*) FILTER (WHERE e.kind = 'freeze') AS freezes,
-           coalesce(sum(e.amount) FILTER (WHERE e.kind = 'freeze'), 0) AS frozen,
+           coalesce(sum(e.amount) FILTER (WHERE e.kind = 'freeze'), 0.0000) AS frozen,
            count(*) FILTER (WHERE e.kind = 'settle') AS settles,
-           coalesce(sum(e.amount) FILTER (WHERE e.kind = 'settle'), 0) AS settled,
-           coalesce(sum(e.amount) FILTER (WHERE e.kind IN ('release', 'expire')), 0) AS released,
+           coalesce(sum(e.amount) FILTER (WHERE e.kind = 'settle'), 0.0000) AS settled,
+           coalesce(sum(e.amount) FILTER (WHERE e.kind IN ('release', 'expire')), 0.0000) AS released,
            (array_agg(e.kind ORDER BY e.id))[1] AS first_kind,
            (array_agg(e.kind ORDER BY e.id DESC))[1] AS last_kind
       INTO ev
