@@ -491,9 +491,13 @@ def _drifts(candidates: str, function: str, d: _Day) -> tuple[int, int, list[tup
     rows = _fetch(
         f"""
         WITH checked AS MATERIALIZED (SELECT c.id, {function}(c.id) AS problem FROM ({candidates}) c)
-        SELECT count(*), count(x.problem), NULL::bigint, NULL::text FROM checked x
-         UNION ALL
-        (SELECT NULL, NULL, x.id, x.problem FROM checked x WHERE x.problem IS NOT NULL ORDER BY x.id LIMIT %(cap)s)""",
+        SELECT r.checked, r.failures, r.id, r.problem FROM (
+            SELECT count(*) AS checked, count(x.problem) AS failures, NULL::bigint AS id, NULL::text AS problem
+              FROM checked x
+             UNION ALL
+            (SELECT NULL, NULL, x.id, x.problem FROM checked x WHERE x.problem IS NOT NULL
+              ORDER BY x.id LIMIT %(cap)s)) r
+         ORDER BY r.id NULLS FIRST""",
         {**d.params, "active": list(ACTIVE_HOLD_STATUSES)},
     )
     (checked, failures, _, _), *failing = rows
