@@ -248,7 +248,17 @@ class Hold(models.Model):
                 name="hold_closed_means_nothing_remaining",
             ),
         ]
-        indexes = [models.Index(fields=["status", "expires_at"])]
+        indexes = [
+            models.Index(fields=["status", "expires_at"]),
+            # What the frozen check sums at COMMIT (postings/sql/account_guards.sql): the
+            # account's active holds only, however many closed ones it has.
+            models.Index(
+                fields=["account"],
+                include=["remaining"],
+                condition=Q(status__in=ACTIVE_HOLD_STATUSES),
+                name="hold_active_account_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"H{self.id} {self.remaining}/{self.amount} {self.status}"

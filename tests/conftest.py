@@ -189,6 +189,24 @@ def _clock(request):
         yield
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """What COMMIT would check, at the end of every test that kept its
+    writes in the test's transaction (``django_db`` without transaction=True,
+    rolled back at teardown, so its deferred constraint triggers would never
+    fire): SET CONSTRAINTS ALL IMMEDIATE runs them now, and a test whose
+    writes a commit would refuse fails. So every test of a legitimate path
+    also proves that the ledger's deferred checks accept it
+    (postings/sql/account_guards.sql, the posting checks)."""
+    result = yield
+    from django.db import connection
+
+    if connection.in_atomic_block and not connection.needs_rollback:
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    return result
+
+
 @pytest.fixture
 def ledger() -> Ledger:
     return Ledger()

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from accounts.models import Account, Entity
-from postings.models import Entry
+from postings.models import ACTIVE_HOLD_STATUSES, Entry, Hold
 
 from .day import (
     _DAY,
@@ -484,6 +484,83 @@ def _check_live_balance(d: _Day, sweep: _Sweep) -> CheckOutcome:
     return outcome
 
 
+def _drifts(candidates: str, function: str, d: _Day) -> tuple[int, int, list[tuple[int, str]]]:
+    """Ask ``function`` (one of postings/sql/account_guards.sql's, which the
+    COMMIT triggers ask too) of each id ``candidates`` selects: how many were
+    checked, how many failed, and the first failures (id, problem) by id."""
+    rows = _fetch(
+        f"""
+        WITH checked AS MATERIALIZED (SELECT c.id, {function}(c.id) AS problem FROM ({candidates}) c)
+        SELECT r.checked, r.failures, r.id, r.problem FROM (
+            SELECT count(*) AS checked, count(x.problem) AS failures, NULL::bigint AS id, NULL::text AS problem
+              FROM checked x
+             UNION ALL
+            (SELECT NULL, NULL, x.id, x.problem FROM checked x WHERE x.problem IS NOT NULL
+              ORDER BY x.id LIMIT %(cap)s)) r
+         ORDER BY r.id NULLS FIRST""",
+        {**d.params, "active": list(ACTIVE_HOLD_STATUSES)},
+    )
+    (checked, failures, _, _), *failing = rows
+    return int(checked), int(failures), [(i, problem) for _, _, i, problem in failing]
+
+
+def _check_frozen_holds(d: _Day, sweep: _Sweep) -> CheckOutcome:
+    """Each account with money frozen or an active hold: frozen = the sum of
+    its active holds' remaining amounts (``ledger_frozen_drift``). A COMMIT
+    refuses anything else; this finds what got past the triggers (a
+    superuser's session_replication_role = replica, docs/operations.md)."""
+    checked, failures, failing = _drifts(
+        """SELECT a.id FROM accounts_account a WHERE a.entity_id = %(entity)s AND a.frozen <> 0
+            UNION
+           SELECT h.account_id FROM postings_hold h JOIN accounts_account a ON a.id = h.account_id
+            WHERE a.entity_id = %(entity)s AND h.status = ANY(%(active)s)""",
+        "ledger_frozen_drift",
+        d,
+    )
+    outcome = CheckOutcome("frozen_holds", checked_rows=checked, failures=failures)
+    numbers = _account_numbers(account_id for account_id, _ in failing)
+    outcome.details = [
+        {"account_no": numbers.get(account_id), "account_id": account_id, "problem": problem}
+        for account_id, problem in failing
+    ]
+    outcome.summary = (
+        f"{failures} accounts' frozen amounts differ from their active holds"
+        if failures
+        else f"{checked} accounts: frozen = what their active holds have remaining"
+    )
+    return outcome
+
+
+def _check_hold_events(d: _Day, sweep: _Sweep) -> CheckOutcome:
+    """Every hold of the entity's accounts agrees with its events
+    (``ledger_hold_drift``): one freeze of its amount, remaining = amount -
+    settled - released, the status its last event says."""
+    checked, failures, failing = _drifts(
+        """SELECT h.id FROM postings_hold h JOIN accounts_account a ON a.id = h.account_id
+            WHERE a.entity_id = %(entity)s""",
+        "ledger_hold_drift",
+        d,
+    )
+    outcome = CheckOutcome("hold_events", checked_rows=checked, failures=failures)
+    holds = {h.pk: h for h in Hold.objects.filter(pk__in=[i for i, _ in failing]).select_related("account")}
+    for hold_id, problem in failing:
+        hold = holds[hold_id]
+        outcome.details.append(
+            {
+                "hold": hold_id,
+                "account_no": hold.account.account_no,
+                "amount": _money(hold.amount),
+                "remaining": _money(hold.remaining),
+                "status": hold.status,
+                "problem": problem,
+            }
+        )
+    outcome.summary = (
+        f"{failures} holds do not follow from their events" if failures else f"{checked} holds follow from their events"
+    )
+    return outcome
+
+
 def _lines_by_currency(d: _Day) -> list[tuple]:
     """(currency, debit, credit, entries) of the day's entries, from eod_lines."""
     return _fetch(
@@ -632,6 +709,8 @@ CHECKS: list[Callable[[_Day, _Sweep], CheckOutcome]] = [
     _check_identity,
     _check_subject_totals,
     _check_live_balance,
+    _check_frozen_holds,
+    _check_hold_events,
 ]
 CHECK_NAMES = [
     "account_balance",
@@ -641,6 +720,8 @@ CHECK_NAMES = [
     "identity",
     "subject_totals",
     "live_balance",
+    "frozen_holds",
+    "hold_events",
 ]
 
 

@@ -108,6 +108,23 @@ def report_rows(entity, day: date) -> tuple:
     )
 
 
+def forge(sql: str, params=None) -> None:
+    """Write accounts or holds behind every trigger's back, as only a
+    superuser can (session_replication_role = replica; the runtime role's
+    writes are refused at COMMIT: docs/operations.md), inside the test's
+    transaction; the triggers are on again after the statement. What the
+    test wrote before is checked first, as its own COMMIT would have: the
+    forgery comes after."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        try:
+            cursor.execute(sql, params)
+        finally:
+            cursor.execute("SET LOCAL session_replication_role = origin")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
 def tamper(sql: str, params=None) -> None:
     """Write to postings_entry behind the ledger's back, as an intruder with
     database access would: the append-only and balance triggers switched off

@@ -17,7 +17,7 @@ from reports.eod.day import DETAILS_CAP
 from reports.eod.models import CheckResult, DailyBalance
 from reports.eod.services import eod_run
 
-from .eod_books import checks, failed_checks, open_books_on, post, tamper
+from .eod_books import checks, failed_checks, forge, open_books_on, post, tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +30,8 @@ ALL_CHECKS = {
     "identity",
     "subject_totals",
     "live_balance",
+    "frozen_holds",
+    "hold_events",
 }
 
 
@@ -191,8 +193,8 @@ def test_a_tampered_balance_sheet_is_caught_when_the_checks_run_again(day):
 def test_details_are_capped_but_every_failure_is_counted(ledger):
     open_books_on(ledger.entity, NOV2)
     wallets = [ledger.cash() for _ in range(DETAILS_CAP + 20)]
-    with connection.cursor() as cursor:  # 120 balances that no entry explains
-        cursor.execute("UPDATE accounts_account SET balance = 1 WHERE id = ANY(%s)", [[w.pk for w in wallets]])
+    # 120 balances that no entry explains
+    forge("UPDATE accounts_account SET balance = 1 WHERE id = ANY(%s)", [[w.pk for w in wallets]])
     eod_run(entity=ledger.entity, accounting_date=NOV2, actor="ops")
     live = checks(ledger.entity, NOV2)["live_balance"]
     assert not live.passed

@@ -14,7 +14,7 @@ from django.db.models import Count, Sum
 from reports.eod.models import BalanceSheetRow, DailyBalance, DailyTotal
 from reports.eod.services import eod_run
 
-from .eod_books import checks, failed_checks, open_books_on, post, sheet
+from .eod_books import checks, failed_checks, forge, open_books_on, post, sheet
 
 pytestmark = pytest.mark.django_db
 
@@ -68,8 +68,8 @@ def test_the_totals_are_the_sums_of_the_sheet(two_days):
 
 def test_a_drift_on_an_account_that_did_not_move_is_caught(two_days):
     entity, alice, bob, carol, channel = two_days
-    with connection.cursor() as cursor:  # bob rests on Nov 3; his balance no longer follows his entries
-        cursor.execute("UPDATE accounts_account SET balance = 301 WHERE id = %s", [bob.pk])
+    # bob rests on Nov 3; his balance no longer follows his entries
+    forge("UPDATE accounts_account SET balance = 301 WHERE id = %s", [bob.pk])
     eod_run(entity=entity, accounting_date=NOV3, actor="ops")
     assert failed_checks(entity, NOV3) == {"live_balance"}
     (item,) = checks(entity, NOV3)["live_balance"].details
@@ -82,9 +82,9 @@ def test_a_drift_on_an_account_that_did_not_move_is_caught(two_days):
 def test_two_drifts_that_cancel_in_a_plain_sum_are_caught(two_days, ledger):
     entity, alice, bob, carol, channel = two_days
     dave = ledger.cash()  # never moved: no row at all
-    with connection.cursor() as cursor:  # -1 and +1 on two resting wallets: the plain sum does not change
-        cursor.execute("UPDATE accounts_account SET balance = balance - 1 WHERE id = %s", [bob.pk])
-        cursor.execute("UPDATE accounts_account SET balance = balance + 1 WHERE id = %s", [dave.pk])
+    # -1 and +1 on two resting wallets: the plain sum does not change
+    forge("UPDATE accounts_account SET balance = balance - 1 WHERE id = %s", [bob.pk])
+    forge("UPDATE accounts_account SET balance = balance + 1 WHERE id = %s", [dave.pk])
     eod_run(entity=entity, accounting_date=NOV3, actor="ops")
     assert failed_checks(entity, NOV3) == {"live_balance"}
     live = checks(entity, NOV3)["live_balance"]

@@ -101,6 +101,8 @@ def test_every_day_closes_with_all_checks_passed(month, ledger):
             "identity",
             "subject_totals",
             "live_balance",
+            "frozen_holds",
+            "hold_events",
         }
         assert [(n, c.summary) for n, c in results.items() if not c.passed] == []
     assert open_date(ledger.entity) == date(2026, 11, 6)
