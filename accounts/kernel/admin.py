@@ -27,6 +27,32 @@ from .money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, amount_html
 CURRENCY_PATHS = ("currency", "account.currency", "hold.account.currency", "difference.currency", "channel.currency")
 
 
+def plural(name: str) -> str:
+    """English plural of a verbose name whose Chinese term follows in
+    brackets: "account (账户)" -> "accounts (账户)", not Django's
+    "account (账户)s"."""
+    english, bracket, rest = name.partition(" (")
+    head, _, last = english.rpartition(" ")
+    if last.endswith("y") and last[-2:-1] not in "aeiou":
+        last = last[:-1] + "ies"
+    elif last.endswith(("s", "x", "ch", "sh")):
+        last += "es"
+    else:
+        last += "s"
+    return f"{head} {last}".lstrip() + (f"{bracket}{rest}" if bracket else "")
+
+
+def install_plural_names(models) -> None:
+    """Every model named "word (中文)" without a plural of its own gets
+    ``plural`` of it (at start-up, KernelConfig.ready). Set on the models'
+    options at run time, not in each Meta: Meta options are part of the
+    migration state, and a name is not a schema change."""
+    for model in models:
+        opts = model._meta
+        if "(" in str(opts.verbose_name) and "verbose_name_plural" not in opts.original_attrs:
+            opts.verbose_name_plural = plural(str(opts.verbose_name))
+
+
 def money(amount: Decimal | None, currency: str):
     """An amount standing alone, with its currency code (CNY 1,234.50)."""
     return amount_html(amount, currency, code=True)

@@ -12,6 +12,9 @@ class KernelConfig(AppConfig):
     verbose_name = "Kernel"
 
     def ready(self):
-        from .admin import install_amount_display
+        from django.apps import apps
+
+        from .admin import install_amount_display, install_plural_names
 
         install_amount_display()
+        install_plural_names(apps.get_models())
