@@ -70,6 +70,7 @@ class CustomerAdmin(admin.ModelAdmin):
 class AccountInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Account
     extra = 0
+    lists_currency = True
     fields = readonly_fields = (
         "account_link",
         "account_type",
@@ -203,6 +204,7 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
     list_select_related = ("member", "entity", "account_type")
     autocomplete_fields = ("member",)
     inlines = (StatusChangeInline, PostingModeChangeInline)
+    lists_currency = True
     actions = (
         "debit_block",
         "credit_block",

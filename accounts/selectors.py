@@ -9,6 +9,14 @@ from accounts.exceptions import UnknownAccount
 from .models import Account, AccountType, Category, Entity
 
 
+def main_entity() -> Entity | None:
+    """The entity pages open on: the main operating entity (accounts.chart's
+    default, code MAIN), else the first by code."""
+    from .chart import DEFAULT_ENTITY
+
+    return Entity.objects.filter(code=DEFAULT_ENTITY["code"]).first() or Entity.objects.order_by("code").first()
+
+
 def account_get(*, account_no: str) -> Account:
     try:
         return Account.objects.select_related("entity", "account_type", "member").get(account_no=account_no)

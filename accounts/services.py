@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.exceptions import AccountClosed, ChartLocked, CustomerMismatch, InsufficientFunds
 from accounts.kernel.errors import IllegalTransition, LedgerValidationError
-from accounts.kernel.money import to_amount
+from accounts.kernel.money import format_money, to_amount
 from accounts.kernel.transitions import Transitions, transition
 
 from .kernel.errors import IdempotencyConflict
@@ -328,8 +328,8 @@ def account_change_status(*, account: Account, to_status: str, reason: str, acto
         if to_status == AccountStatus.CLOSED:
             if locked.balance != 0 or locked.frozen != 0:
                 raise IllegalTransition(
-                    f"Account {locked.account_no} still has a balance of {locked.balance} "
-                    f"and {locked.frozen} frozen; it can be closed only at zero.",
+                    f"Account {locked.account_no} still has a balance of {format_money(locked.balance, locked.currency)} "
+                    f"and {format_money(locked.frozen, locked.currency)} frozen; it can be closed only at zero.",
                     account_no=locked.account_no,
                 )
             for refusal in close_refusals.answers(locked):
@@ -363,7 +363,8 @@ def account_set_credit_limit(*, account: Account, credit_limit, reason: str, act
         limit = to_amount(credit_limit, locked.currency, field="credit_limit", allow_zero=True)
         if limit < locked.balance + locked.frozen:
             raise InsufficientFunds(
-                f"The credit limit cannot go below used {locked.balance} plus frozen {locked.frozen}.",
+                f"The credit limit cannot go below used {format_money(locked.balance, locked.currency)} "
+                f"plus frozen {format_money(locked.frozen, locked.currency)}.",
                 account_no=locked.account_no,
             )
         Account.objects.filter(pk=locked.pk).update(credit_limit=limit, updated_at=timezone.now())
@@ -371,7 +372,8 @@ def account_set_credit_limit(*, account: Account, credit_limit, reason: str, act
             account=locked,
             from_status=locked.status,
             to_status=locked.status,
-            reason=f"credit limit {locked.credit_limit} -> {limit}: {reason}",
+            reason=f"credit limit {format_money(locked.credit_limit, locked.currency)} -> "
+            f"{format_money(limit, locked.currency)}: {reason}",
             changed_by=actor,
         )
     account.refresh_from_db()

@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.error_pages.NotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -125,10 +126,13 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
+# ISO dates and 24-hour times everywhere, the admin included (config/formats).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 LOGIN_URL = "admin:login"
+CSRF_FAILURE_VIEW = "config.error_pages.csrf_failure"
 
 # The ledger API (config/api, docs/api.md): API keys only, JSON only, one
 # error shape. The schema and Swagger UI are served without a key, from the

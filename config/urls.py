@@ -13,3 +13,9 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("api/", include("config.api.urls")),
 ]
+
+# Errors inside the staff layout (config/error_pages.py); the API keeps its own.
+handler400 = "config.error_pages.bad_request"
+handler403 = "config.error_pages.permission_denied"
+handler404 = "config.error_pages.page_not_found"
+handler500 = "config.error_pages.server_error"

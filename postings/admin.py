@@ -161,12 +161,14 @@ class EntryAdmin(SerialNoSearchMixin, LedgerTableAdmin):
         "accounting_date",
         "account_link",
         "direction",
+        "currency",
         "amount_display",
         "balance_before_display",
         "balance_after_display",
         "business_type",
         "posting_link",
     )
+    lists_currency = True
     list_filter = (
         AccountFilter,
         ("accounting_date", DateRangeFilter),
@@ -185,6 +187,7 @@ class EntryAdmin(SerialNoSearchMixin, LedgerTableAdmin):
         "account_link",
         "account_seq",
         "direction",
+        "currency",
         "amount_display",
         "balance_before_display",
         "balance_after_display",
@@ -226,6 +229,7 @@ class EntryInline(ReadOnlyAdminMixin, admin.TabularInline):
         "balance_after_display",
     )
     ordering = ("serial_no",)
+    lists_currency = True  # the posting's, shown above
 
     amount_display = EntryAdmin.amount_display
     balance_before_display = EntryAdmin.balance_before_display

@@ -21,7 +21,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.kernel.money import Money, as_money
+from accounts.kernel.money import Money, as_money, format_amount
 from accounts.kernel.transitions import Transitions, illegal_transition
 from accounts.models import Account, AccountType, Entity, money_field
 
@@ -160,7 +160,7 @@ class Entry(models.Model):
         ]
 
     def __str__(self):
-        return f"E{self.serial_no} {self.direction} {self.amount} {self.currency}"
+        return f"E{self.serial_no} {self.direction} {self.amount_money}"
 
     @property
     def amount_money(self) -> Money:
@@ -261,7 +261,8 @@ class Hold(models.Model):
         ]
 
     def __str__(self):
-        return f"H{self.id} {self.remaining}/{self.amount} {self.status}"
+        currency = self.account.currency
+        return f"H{self.id} {format_amount(self.remaining, currency)}/{as_money(self.amount, currency)} {self.get_status_display()}"
 
     @property
     def is_active(self) -> bool:

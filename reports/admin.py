@@ -8,6 +8,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
+from accounts.kernel.admin import money_column
+
 from .channel.models import Channel, Difference, DifferenceEvent, ReconRun, StatementImport, StatementLine
 
 
@@ -106,7 +108,19 @@ class StatementImportAdmin(ReadOnlyAdmin):
 
 @admin.register(StatementLine)
 class StatementLineAdmin(ReadOnlyAdmin):
-    list_display = ("statement", "line_no", "serial_no", "txn_time", "direction", "amount", "fee", "status", "counts")
+    list_display = (
+        "statement",
+        "line_no",
+        "serial_no",
+        "txn_time",
+        "direction",
+        "amount_display",
+        "fee_display",
+        "status",
+        "counts",
+    )
+    amount_display = money_column("amount", "amount", currency="channel.currency")
+    fee_display = money_column("fee", "fee", currency="channel.currency")
     list_filter = ("channel", "direction", "counts")
     search_fields = ("serial_no",)
     raw_id_fields = ("statement",)
@@ -152,11 +166,16 @@ class DifferenceAdmin(ReadOnlyAdmin):
         "status",
         "resolution",
         "serial_no",
-        "channel_amount",
-        "ledger_amount",
-        "difference",
+        "currency",
+        "channel_amount_display",
+        "ledger_amount_display",
+        "difference_display",
         "owner",
     )
+    lists_currency = True
+    channel_amount_display = money_column("channel_amount", "channel amount")
+    ledger_amount_display = money_column("ledger_amount", "ledger amount")
+    difference_display = money_column("difference", "difference")
     list_filter = ("channel", "outcome", "status", "resolution")
     search_fields = ("serial_no",)
     raw_id_fields = ("statement_line", "entry", "posting", "resolution_posting", "owner")

@@ -26,8 +26,21 @@ from .models import (
 
 @admin.register(FeeRule)
 class FeeRuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "currency", "fixed", "rate_percent", "minimum", "maximum", "active", "created_at"]
+    list_display = [
+        "name",
+        "currency",
+        "fixed_display",
+        "rate_percent",
+        "minimum_display",
+        "maximum_display",
+        "active",
+        "created_at",
+    ]
     list_filter = ["currency", "active"]
+    lists_currency = True
+    fixed_display = money_column("fixed", "fixed")
+    minimum_display = money_column("minimum", "minimum")
+    maximum_display = money_column("maximum", "maximum")
 
     def has_delete_permission(self, request, obj=None):
         return False  # withdrawals point at the rule that priced them; deactivate instead
@@ -35,8 +48,10 @@ class FeeRuleAdmin(admin.ModelAdmin):
 
 @admin.register(ReviewRule)
 class ReviewRuleAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "kind", "currency", "amount", "count", "days", "active"]
+    list_display = ["code", "name", "kind", "currency", "amount_display", "count", "days", "active"]
     list_filter = ["kind", "active"]
+    lists_currency = True
+    amount_display = money_column("amount", "amount")
     list_editable = ["active"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -127,6 +142,7 @@ class WithdrawalAdmin(LedgerTableAdmin):
         "id",
         "created_at",
         "member",
+        "currency",
         "amount_display",
         "fee_display",
         "status",
@@ -145,6 +161,7 @@ class WithdrawalAdmin(LedgerTableAdmin):
         "member",
         "account_link",
         "entity",
+        "currency",
         "amount_display",
         "fee_display",
         "fee_rule",
@@ -164,6 +181,7 @@ class WithdrawalAdmin(LedgerTableAdmin):
     ]
     readonly_fields = fields
     inlines = [WithdrawalEventInline, ApprovalInline, PayoutInstructionInline]
+    lists_currency = True
 
     amount_display = money_column("amount", "amount")
     fee_display = money_column("fee", "fee")

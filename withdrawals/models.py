@@ -219,7 +219,7 @@ class Withdrawal(models.Model):
         indexes = [models.Index(fields=["status", "created_at"]), models.Index(fields=["member", "created_at"])]
 
     def __str__(self):
-        return f"W{self.id} {self.amount} {self.currency} {self.status}"
+        return f"W{self.id} {self.amount_money} {self.get_status_display()}"
 
     @property
     def total(self):
@@ -257,7 +257,7 @@ class WithdrawalEvent(models.Model):
         ordering = ["id"]
 
     def __str__(self):
-        return f"W{self.withdrawal_id} {self.from_status or '-'} -> {self.to_status} by {self.actor}"
+        return f"W{self.withdrawal_id} {self.get_from_status_display() or '-'} -> {self.get_to_status_display()} by {self.actor}"
 
 
 class Approval(models.Model):

@@ -1,5 +1,10 @@
 """Admin helpers every app's admin shares: money columns, links between
-admin pages, read-only history, and domain refusals shown as messages."""
+admin pages, read-only history, and domain refusals shown as messages.
+
+Amounts in the admin are written as on the staff pages (``money.amount_html``):
+``money_column`` for list and read-only columns, and ``install_amount_display``
+for the amount fields the admin shows read-only by itself (a view-only user's
+change page, read-only inlines), which Django would print as ``16760.4700``."""
 
 from __future__ import annotations
 
@@ -8,32 +13,108 @@ from operator import attrgetter
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.db.models import Model
+from django.contrib.admin import helpers
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import DecimalField, Model
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
 from .errors import LedgerError
-from .money import as_money
+from .money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, amount_html
+
+# Where the admin finds the currency of a row whose amount field it shows.
+CURRENCY_PATHS = ("currency", "account.currency", "hold.account.currency", "difference.currency", "channel.currency")
 
 
-def money(amount: Decimal | None, currency: str) -> str:
-    """An amount with its currency, as finance reads it (CN¥1,234.50)."""
-    if amount is None:
-        return "-"
-    return str(as_money(amount, currency))
+def plural(name: str) -> str:
+    """English plural of a verbose name whose Chinese term follows in
+    brackets: "account (账户)" -> "accounts (账户)", not Django's
+    "account (账户)s"."""
+    english, bracket, rest = name.partition(" (")
+    head, _, last = english.rpartition(" ")
+    if last.endswith("y") and last[-2:-1] not in "aeiou":
+        last = last[:-1] + "ies"
+    elif last.endswith(("s", "x", "ch", "sh")):
+        last += "es"
+    else:
+        last += "s"
+    return f"{head} {last}".lstrip() + (f"{bracket}{rest}" if bracket else "")
+
+
+def install_plural_names(models) -> None:
+    """Every model named "word (中文)" without a plural of its own gets
+    ``plural`` of it (at start-up, KernelConfig.ready). Set on the models'
+    options at run time, not in each Meta: Meta options are part of the
+    migration state, and a name is not a schema change."""
+    for model in models:
+        opts = model._meta
+        if "(" in str(opts.verbose_name) and "verbose_name_plural" not in opts.original_attrs:
+            opts.verbose_name_plural = plural(str(opts.verbose_name))
+
+
+def money(amount: Decimal | None, currency: str):
+    """An amount standing alone, with its currency code (CNY 1,234.50)."""
+    return amount_html(amount, currency, code=True)
 
 
 def money_column(field: str, description: str, *, currency: str = "currency", sortable: bool = True):
     """A list or read-only column showing ``obj.<field>`` in the currency at
-    ``obj.<currency>`` (a dotted path such as ``"account.currency"``)."""
+    ``obj.<currency>`` (a dotted path such as ``"account.currency"``): the
+    number only, right-aligned, red if negative, the code in the heading's
+    row when the admin says it lists the currency (``lists_currency = True``),
+    else with the code in front."""
     amount_of, currency_of = attrgetter(field), attrgetter(currency)
 
     @admin.display(description=description, ordering=field if sortable else None)
     def column(model_admin, obj):
-        return money(amount_of(obj), currency_of(obj))
+        return amount_html(amount_of(obj), currency_of(obj), code=not getattr(model_admin, "lists_currency", False))
 
     return column
+
+
+def _currency_of(obj) -> str | None:
+    for path in CURRENCY_PATHS:
+        try:
+            value = attrgetter(path)(obj)
+        except (AttributeError, Model.DoesNotExist):
+            continue
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _is_amount(field) -> bool:
+    return (
+        isinstance(field, DecimalField)
+        and field.decimal_places == AMOUNT_DECIMAL_PLACES
+        and field.max_digits == AMOUNT_MAX_DIGITS
+    )
+
+
+def install_amount_display() -> None:
+    """Read-only amount fields on admin forms are written with their row's
+    currency, as ``money`` writes them. Django has no hook for how a read-only
+    model field is shown, so its one method that shows them is wrapped once,
+    at start-up (KernelConfig.ready)."""
+    shown_by_django = helpers.AdminReadonlyField.contents
+    if getattr(shown_by_django, "ledger_amounts", False):
+        return
+
+    def contents(self):
+        name, obj = self.field["field"], self.form.instance
+        if isinstance(name, str):
+            try:
+                field = obj._meta.get_field(name)
+            except FieldDoesNotExist:
+                field = None
+            currency = _is_amount(field) and _currency_of(obj)
+            if currency:
+                return money(getattr(obj, name), currency)
+        return shown_by_django(self)
+
+    contents.ledger_amounts = True
+    helpers.AdminReadonlyField.contents = contents
 
 
 def admin_link(obj: Model | None, text=None) -> str:

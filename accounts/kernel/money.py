@@ -10,6 +10,13 @@ forms, the GL import, channel statements): plain ASCII digits, an optional
 sign and decimal point, and thousands commas where the source writes them.
 No exponent (``1e3``), no full-width or other scripts' digits (``１００``),
 no NaN or Infinity: each is refused with ``InvalidAmount``, never guessed.
+
+``format_amount`` is the one writer of an amount for people (staff pages,
+the admin, messages): thousands commas, the currency's own minor units
+(``16,760.47``, never ``16760.4700``; JPY ``1,235``), a plain minus sign.
+``format_money`` puts the currency code in front, for an amount that stands
+alone; in a table the code is said once per column or row instead.
+``as_money`` values print the same way, so an f-string in a message does too.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 
 from babel.numbers import get_currency_precision, list_currencies
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from djmoney.money import Money
 
 from .errors import InvalidAmount
@@ -38,6 +47,9 @@ __all__ = [
     "currencies_with_fewer_places",
     "currency_places",
     "as_money",
+    "format_amount",
+    "format_money",
+    "amount_html",
 ]
 
 
@@ -132,5 +144,52 @@ def _amount(value, places: int, currency: str, *, field: str, allow_zero: bool) 
     return amount.quantize(Decimal(1).scaleb(-AMOUNT_DECIMAL_PLACES))
 
 
+def format_amount(amount, currency: str, *, zero: str | None = None) -> str:
+    """``amount`` as finance reads it in ``currency``: ``-16,760.47``.
+
+    ``zero`` replaces a zero amount (sheets show "—" there, so the numbers
+    that matter stand out)."""
+    if isinstance(amount, Money):
+        amount = amount.amount
+    places = currency_places(currency)
+    value = Decimal(amount).quantize(Decimal(1).scaleb(-places))
+    if value == 0:
+        if zero is not None:
+            return zero
+        value = abs(value)  # never "-0.00"
+    return f"{value:,.{places}f}"
+
+
+def format_money(amount, currency: str) -> str:
+    """``CNY -16,760.47``: an amount with its currency code, for one that
+    stands alone (a message, a detail page)."""
+    return f"{currency} {format_amount(amount, currency)}"
+
+
+def amount_html(amount, currency: str, *, zero: str | None = None, code: bool = False) -> SafeString:
+    """The one HTML form of an amount, for the staff pages (the ``money``
+    filters) and the admin (``kernel.admin.money``): a span that CSS aligns
+    and colours (``amt neg`` red), with the code in front if ``code``.
+    No amount at all (None, "") is a dash, not a zero."""
+    if amount is None or amount == "":
+        return format_html('<span class="amt none">{}</span>', "–")
+    if isinstance(amount, Money):
+        amount = amount.amount
+    text = format_money(amount, currency) if code else format_amount(amount, currency, zero=zero)
+    negative = Decimal(amount).quantize(Decimal(1).scaleb(-currency_places(currency))) < 0
+    return format_html('<span class="{}">{}</span>', "amt neg" if negative else "amt", text)
+
+
+class LedgerMoney(Money):
+    """djmoney's Money, printed the house way (``CNY 1,234.50``) instead of
+    by locale (``CN¥1,234.50``), wherever it is turned into text."""
+
+    def __str__(self) -> str:
+        return format_money(self.amount, str(self.currency))
+
+    def __html__(self) -> SafeString:
+        return amount_html(self.amount, str(self.currency), code=True)
+
+
 def as_money(amount: Decimal, currency: str) -> Money:
-    return Money(amount.quantize(Decimal(1).scaleb(-currency_places(currency))), currency)
+    return LedgerMoney(amount.quantize(Decimal(1).scaleb(-currency_places(currency))), currency)

@@ -66,7 +66,8 @@ def _queue_matching(request, channel: Channel, day: date) -> None:
 @require_GET
 @staff_page(VIEW_RUNS)
 def recon_runs(request):
-    filterset = ReconRunFilter(request.GET or None, queryset=selectors.recon_runs())
+    # Bound even without a query: the page opens on the recent runs, unfiltered.
+    filterset = ReconRunFilter(request.GET, queryset=selectors.recon_runs())
     rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
     data = filterset.form.cleaned_data if filterset.is_valid() else {}
     return render(

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.kernel.errors import LedgerError
 from accounts.kernel.pages import paginate, querystring_without, staff_page
-from accounts.models import Entity
+from accounts.selectors import main_entity
 
 from ..eod.models import BalanceSheetRow
 from ..eod.selectors import latest_balance_date
@@ -69,12 +69,8 @@ def gl_upload(request):
             )
             return redirect("reports:gl_import", pk=gl.pk)
     else:
-        form = GlUploadForm(
-            initial={
-                "entity": Entity.objects.order_by("code").first(),
-                "accounting_date": latest_balance_date(),
-            }
-        )
+        entity = main_entity()
+        form = GlUploadForm(initial={"entity": entity, "accounting_date": latest_balance_date(entity=entity)})
     return render(request, "reports/gl_upload.html", {"form": form})
 
 

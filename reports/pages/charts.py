@@ -111,11 +111,24 @@ def _svg(parts: list[str], title: str) -> SafeString:
     )
 
 
+NO_DATA = "no data"
+
+
+def _no_data() -> str:
+    """Said across an empty chart, so empty axes are not read as zeros."""
+    return (
+        f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" class="no-data" '
+        f'style="font:600 18px system-ui,sans-serif;fill:#9aa5b1">{NO_DATA}</text>'
+    )
+
+
 def line_chart(series: list[Series], days: list[date], *, title: str, colours: dict[str, str]) -> SafeString:
     values = [v for s in series for _, v in s.points]
     lo, hi, step = _scale(values)
     frame = _Frame(days, lo, hi)
     parts = _axes(frame, step)
+    if not values:
+        parts.append(_no_data())
     for s in series:
         if not s.points:
             continue
@@ -141,6 +154,8 @@ def stacked_bar_chart(series: list[Series], days: list[date], *, title: str, col
     lo, hi, step = _scale(list(totals.values()))
     frame = _Frame(days, lo, hi)
     parts = _axes(frame, step, bar_slots=True)
+    if not totals:
+        parts.append(_no_data())
     width = frame.slot() * Decimal("0.8")
     base: dict[date, Decimal] = {}
     for s in series:

@@ -105,7 +105,10 @@ class ChartFilter(filters.FilterSet):
     entity = filters.ModelChoiceFilter(
         queryset=Entity.objects.order_by("code"), label="Entity", method="keep", empty_label=None
     )
-    currency = filters.ChoiceFilter(choices=_currency_choices, label="Currency", method="keep", empty_label=None)
+    # Empty: the entity's own (base) currency, so changing the entity changes it.
+    currency = filters.ChoiceFilter(
+        choices=_currency_choices, label="Currency", method="keep", empty_label="the entity's own"
+    )
     end = filters.DateFilter(label="Last day", method="keep", widget=DATE)
 
     class Meta:

@@ -19,7 +19,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.kernel.pages import paginate, querystring_without, staff_page
-from accounts.models import Account, Category, Entity
+from accounts.models import Account, Category
+from accounts.selectors import main_entity
 from postings.models import Entry
 from postings.selectors import buffer_depths, identity_totals
 from postings.services.buffers import buffers_flush
@@ -304,9 +305,11 @@ def hot_accounts_flush(request):
 @require_GET
 @staff_page(VIEW_BALANCES)
 def chart_page(request):
-    filterset = ChartFilter(request.GET or None, queryset=BalanceSheetRow.objects.all())
+    # Opened without a choice: the main entity, in its own currency.
+    main = main_entity()
+    filterset = ChartFilter(request.GET or {"entity": main and main.pk}, queryset=BalanceSheetRow.objects.all())
     data = filterset.form.cleaned_data if filterset.is_valid() else {}
-    entity = data.get("entity") or Entity.objects.order_by("code").first()
+    entity = data.get("entity") or main
     currency = data.get("currency") or (entity.base_currency if entity else "CNY")
     end = data.get("end") or latest_balance_date(entity=entity) or date.today()
     days = selectors.chart_days(end)

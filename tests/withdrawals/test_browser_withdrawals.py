@@ -100,7 +100,7 @@ def walk_through(
     shot("04-dashboard")
     page.locator("header.top nav").get_by_role("link", name="Review queue").click()
     card = page.locator(f"#w-{withdrawal_id}")
-    expect(card).to_contain_text("CN¥800.00")
+    expect(card).to_contain_text("CNY 800.00")
     expect(card).to_contain_text("First withdrawal to this card")
     expect(card).to_contain_text("approvals 0 of 1")
     shot("05-review-queue")

@@ -468,9 +468,9 @@ def test_dashboard_figures(as_role, flow):
     flow.paid("12.00")
     flow.stuck()
     body = text(as_role("Auditor").get(reverse("withdrawals:dashboard")))
-    assert "CN¥350.50" in body  # waiting for review
-    assert "CN¥70.00" in body  # to pay: 40 approved + 30 failed (the stuck one is paying)
-    assert "CN¥12.00" in body  # paid today
+    assert "CNY 350.50" in body  # waiting for review
+    assert "CNY 70.00" in body  # to pay: 40 approved + 30 failed (the stuck one is paying)
+    assert "CNY 12.00" in body  # paid today
 
 
 def test_review_queue_shows_the_context_beside_each_request(as_role, flow, desk):
@@ -522,7 +522,7 @@ def test_detail_shows_history_instructions_hold_and_settlement(as_role, flow, de
     assert f"P{w.settlement.serial_no}" in body
     for entry in w.settlement.entries.all():
         assert entry.account.account_no in body
-    assert "CN¥100.00" in body and "CN¥2.00" in body  # amount and fee (1 + 0.1%, at least 2)
+    assert "CNY 100.00" in body and "CNY 2.00" in body  # amount and fee (1 + 0.1%, at least 2)
     assert f"H{w.hold_id}" in body
 
 
