@@ -293,6 +293,9 @@ class HoldEvent(models.Model):
     class Meta:
         verbose_name = "hold event"
         ordering = ["id"]
+        # The end of day's hold check reads the holds with an event since the day
+        # before the day it checks (reports/eod/checks.py, _check_hold_events).
+        indexes = [models.Index(fields=["created_at"], name="hold_event_created_idx")]
         constraints = [
             models.UniqueConstraint(
                 fields=["source_system", "request_no"],

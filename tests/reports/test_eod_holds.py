@@ -93,3 +93,23 @@ def test_a_day_with_holds_in_every_state_passes(ledger):
     eod_run(entity=entity, accounting_date=NOV2, actor="ops")
     assert failed_checks(entity, NOV2) == set()
     assert checks(entity, NOV2)["hold_events"].summary == "3 holds follow from their events"
+
+
+def test_the_hold_check_reads_open_holds_and_the_days_events_not_the_whole_history(ledger):
+    """Its cost follows the open holds and the day's activity: a hold closed
+    days before is not read again (a closed hold keeps nothing: CHECK
+    constraints, which no trigger switch bypasses); an old hold still open
+    is."""
+    entity = ledger.entity
+    open_books_on(entity, NOV2)
+    wallet, channel = ledger.cash(), ledger.channel()
+    post("recharge", member_account=wallet, channel_account=channel, amount="500")
+    old_closed, old_open, today = (place(wallet, "100", f"h{i}") for i in range(3))
+    hold_release(hold_id=old_closed.pk, request_no="r-old", actor="t")
+    as_superuser(
+        "UPDATE postings_holdevent SET created_at = created_at - interval '60 days' WHERE hold_id IN (%(a)s, %(b)s)",
+        params={"a": old_closed.pk, "b": old_open.pk},
+    )
+    eod_run(entity=entity, accounting_date=NOV2, actor="ops")
+    assert failed_checks(entity, NOV2) == set()
+    assert checks(entity, NOV2)["hold_events"].summary == "2 holds follow from their events"
