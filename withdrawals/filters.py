@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from . import selectors
 from .models import PayingBank, PayoutInstruction, ReviewRule, Status, Withdrawal
 
 
@@ -69,6 +70,27 @@ class PayoutQueueFilter(_MemberAmountFilter):
         fields: list[str] = []
 
 
+def _on_instruction(instructions):
+    return Exists(instructions.filter(withdrawal=OuterRef("pk")))
+
+
+# The dashboard's tiles link here: each choice is the very query its tile
+# counts (withdrawals/selectors.py), so the list shows what the tile said.
+NEEDING = {
+    "in_flight": ("Sent, no bank answer yet", lambda: _on_instruction(selectors.instructions_in_flight())),
+    "stuck": ("Stuck at the bank", lambda: _on_instruction(selectors.instructions_stuck())),
+    "attention": ("Bank answer needing attention", lambda: _on_instruction(selectors.open_bank_flags())),
+    "review_overdue": (
+        "Automatic review overdue",
+        lambda: Q(pk__in=selectors.withdrawals_review_overdue().values("pk")),
+    ),
+    "not_transmitted": (
+        "Instruction not handed to the bank",
+        lambda: _on_instruction(selectors.instructions_not_transmitted()),
+    ),
+}
+
+
 class WithdrawalFilter(_MemberAmountFilter):
     status = filters.MultipleChoiceFilter(
         choices=Status.choices, label="Status", widget=forms.SelectMultiple(attrs={"size": 4})
@@ -89,10 +111,22 @@ class WithdrawalFilter(_MemberAmountFilter):
     bank = filters.ModelChoiceFilter(
         queryset=PayingBank.objects.order_by("code"), method="filter_bank", label="Sent through bank"
     )
+    paid_on = filters.DateFilter(
+        field_name="settlement__created_at",
+        lookup_expr="date",
+        label="Paid on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    needing = filters.ChoiceFilter(
+        choices=[(key, label) for key, (label, _) in NEEDING.items()], method="filter_needing", label="Needing"
+    )
 
     class Meta:
         model = Withdrawal
         fields: list[str] = []
+
+    def filter_needing(self, queryset, name, value):
+        return queryset.filter(NEEDING[value][1]())
 
     def filter_bank(self, queryset, name, value):
         return queryset.filter(Exists(PayoutInstruction.objects.filter(withdrawal=OuterRef("pk"), bank=value)))

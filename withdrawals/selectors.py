@@ -219,7 +219,9 @@ class Dashboard:
     stuck: int
     paid_today: int
     paid_today_amount: dict[str, Decimal]
-    failed_today: int
+    # Requests whose payout failed and that nobody has paid again or
+    # cancelled yet: work left, not the count of refusals by the banks.
+    failed: int
     needs_attention: int
     # Follow-up work overdue: what the follow-up sweep queues again, and the
     # tasks a broker outage left in the outbox.
@@ -246,7 +248,7 @@ def dashboard() -> Dashboard:
         stuck=instructions_stuck().count(),
         paid_today=paid_today.count(),
         paid_today_amount=_by_currency(paid_today),
-        failed_today=PayoutInstruction.objects.filter(status=InstructionStatus.FAILED, answered_at__gte=start).count(),
+        failed=Withdrawal.objects.filter(status=Status.FAILED).count(),
         needs_attention=instructions_needing_attention().count(),
         review_overdue=withdrawals_review_overdue().count(),
         not_transmitted=instructions_not_transmitted().count(),
@@ -368,4 +370,61 @@ def withdrawal_detail(*, withdrawal_id) -> WithdrawalDetail:
         hold_events=list(withdrawal.hold.events.select_related("posting").order_by("id")),
         settlement_entries=settlement_entries,
         rules=[(code, names.get(code, "(rule deleted)")) for code in withdrawal.review_rules],
+    )
+
+
+@dataclass(frozen=True)
+class CardUsed:
+    masked: str
+    holder: str
+    bank: str
+    last_used: object
+    paid_before: bool
+
+
+@dataclass(frozen=True)
+class RequestLookup:
+    """What the phone-request form shows as soon as the account number is
+    typed, and nothing more: the member's name, what the account can pay out
+    now, and the cards the member withdrew to before (masked)."""
+
+    account_no: str
+    holder: str
+    currency: str
+    available: Decimal
+    status_label: str | None  # None: active; else why a request would be refused
+    cards: list[CardUsed]
+
+
+def request_lookup(*, account_no: str, cards: int = 5) -> RequestLookup | None:
+    """None unless ``account_no`` is a member's cash account, the only kind a
+    withdrawal is taken from (withdrawal_request says the same): an internal
+    or credit account reveals nothing here."""
+    from django.db.models import Max, Q
+
+    from accounts.models import Account, AccountStatus, Category
+
+    account = (
+        Account.objects.select_related("member")
+        .filter(account_no=account_no.strip(), member__isnull=False, category=Category.LIABILITY)
+        .first()
+    )
+    if account is None:
+        return None
+    used = (
+        Withdrawal.objects.filter(member_id=account.member_id)
+        .values("card_number", "card_masked", "card_holder", "card_bank")
+        .annotate(last_used=Max("created_at"), paid=Count("id", filter=Q(status=Status.PAID)))
+        .order_by("-last_used")[:cards]
+    )
+    return RequestLookup(
+        account_no=account.account_no,
+        holder=account.member.name,
+        currency=account.currency,
+        available=account.available,
+        status_label=None if account.status == AccountStatus.ACTIVE else account.get_status_display(),
+        # The full number only groups the rows; it never leaves this function.
+        cards=[
+            CardUsed(u["card_masked"], u["card_holder"], u["card_bank"], u["last_used"], u["paid"] > 0) for u in used
+        ],
     )

@@ -17,6 +17,7 @@ urlpatterns = [
     path("all/", views.withdrawal_list, name="list"),
     path("all/export.csv", views.withdrawal_export, name="export"),
     path("new/", views.withdrawal_new, name="new"),
+    path("new/lookup/", views.withdrawal_new_lookup, name="new_lookup"),
     path("<int:pk>/", views.withdrawal_detail, name="detail"),
     path("<int:pk>/approve/", views.withdrawal_approve, name="approve"),
     path("<int:pk>/reject/", views.withdrawal_reject, name="reject"),

@@ -77,6 +77,7 @@ def dashboard(request):
             "paid_today_amount": _amounts(figures.paid_today_amount),
             "stuck_minutes": selectors.stuck_after().total_seconds() // 60,
             "followup_minutes": settings.FOLLOWUP_REQUEUE_AFTER_SECONDS / 60,
+            "today": timezone.localdate(),
         },
     )
 
@@ -291,6 +292,20 @@ def withdrawal_new(request):
     else:
         form = WithdrawalRequestForm()
     return render(request, "withdrawals/new.html", {"form": form})
+
+
+@require_GET
+@staff_page(REQUEST)
+def withdrawal_new_lookup(request):
+    """The account panel of the phone-request form, fetched as the account
+    number is typed. Only for those who take requests, so it is not a way
+    for anyone else to look a member up; an account no withdrawal can be
+    taken from answers as one that does not exist."""
+    lookup = selectors.request_lookup(account_no=request.GET.get("account_no", "")[:32])
+    response = render(request, "withdrawals/_request_lookup.html", {"lookup": lookup})
+    if lookup is None:
+        response.status_code = 404
+    return response
 
 
 # ------------------------------------------------------------- actions ----

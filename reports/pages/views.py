@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.kernel.pages import paginate, querystring_without, staff_page
+from accounts.kernel.permissions import has_permission, holders_of
 from accounts.models import Account, Category
 from accounts.selectors import main_entity
 from postings.models import Entry
@@ -272,20 +273,31 @@ def voucher_detail(request, pk: int):
 
 
 @require_GET
-@staff_page(VIEW_ACCOUNTS)
+# The page is under Reports, which a role sees with the balance sheet's
+# permission: no role reads it without seeing it in its menu.
+@staff_page(VIEW_BALANCES, VIEW_ACCOUNTS)
 def hot_accounts(request):
     """Buffer depth and age per hot account (热点账户), and the live balance
-    identity counted with the buffers: what finance watches between flushes."""
+    identity counted with the buffers: what finance watches between flushes.
+    A buffer older than the alert age comes with the flush that clears it,
+    or, for someone who may not flush, the roles and people who may."""
 
     alert_after = settings.BUFFER_ALERT_SECONDS
+    depths = buffer_depths()
+    can_flush = has_permission(request.user, RUN_EOD)
+    late = [d for d in depths if d.age_seconds is not None and d.age_seconds > alert_after]
+    flushers = holders_of(RUN_EOD) if late and not can_flush else None
     return render(
         request,
         "reports/hot_accounts.html",
         {
-            "depths": buffer_depths(),
+            "depths": depths,
             "identity": identity_totals(),
             "alert_after": alert_after,
-            "can_flush": request.user.has_perm(RUN_EOD),
+            "alert_minutes": alert_after / 60,
+            "late": late,
+            "can_flush": can_flush,
+            "flushers": flushers,
         },
     )
 

@@ -3,6 +3,7 @@ login, and serve the staff pages and the admin on http://127.0.0.1:8000/."""
 
 from __future__ import annotations
 
+import logging
 import os
 
 from django.conf import settings
@@ -35,6 +36,10 @@ class Command(BaseCommand):
         # DEBUG=0 in the environment keeps it off.
         if os.environ.get("DEBUG") is None:
             settings.DEBUG = True
+        # Tasks run in-process here (no broker): Celery would print a
+        # "Task ... succeeded" line for each, burying the server's own lines.
+        # Failures are logged at ERROR and still show.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         db = connection.settings_dict
         kind = "embedded PostgreSQL" if settings.EMBEDDED else "PostgreSQL"
         self.stdout.write(
