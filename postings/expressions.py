@@ -53,7 +53,9 @@ class LinearAmount:
         return self.constant + sum((c * values[n] for n, c in self.terms.items()), Decimal(0))
 
     def __str__(self) -> str:
-        parts = [f"{'-' if c < 0 else '+'}{'' if abs(c) == 1 else f'{abs(c)}×'}{n}" for n, c in sorted(self.terms.items())]
+        parts = [
+            f"{'-' if c < 0 else '+'}{'' if abs(c) == 1 else f'{abs(c)}×'}{n}" for n, c in sorted(self.terms.items())
+        ]
         if self.constant:
             parts.append(f"{'-' if self.constant < 0 else '+'}{abs(self.constant)}")
         text = " ".join(parts).lstrip("+") or "0"

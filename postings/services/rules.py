@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+
 from accounts.kernel.errors import LedgerValidationError
 from accounts.kernel.money import to_amount
 from accounts.selectors import account_get, internal_account_for
@@ -50,7 +51,9 @@ def posting_create_by_rule(
     anchor_account = account_get(account_no=str(anchor)) if anchor else None
     legs = []
     currency = anchor_account.currency if anchor_account else "CNY"
-    values = {name: to_amount(params[name], currency, field=name, allow_zero=True) for name in sorted(needed - accounts)}
+    values = {
+        name: to_amount(params[name], currency, field=name, allow_zero=True) for name in sorted(needed - accounts)
+    }
     for leg, expression in zip(rule_legs, amounts, strict=True):
         if leg.account_param:
             account_no = str(params[leg.account_param])
