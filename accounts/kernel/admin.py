@@ -21,6 +21,7 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path as url_path
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from .errors import LedgerError
 from .governance import (
@@ -192,9 +193,9 @@ class GovernedAdminMixin(LedgerErrorMessagesMixin):
     is its changes with their values."""
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
-        if "change_reason" in form.base_fields:
-            return form
+        # Declared on the form class the admin builds from, so the field
+        # lists the admin derives from the form can name it.
+        base = kwargs.get("form", self.form)
         reason = forms.CharField(
             label="reason for the change",
             max_length=255,
@@ -202,7 +203,8 @@ class GovernedAdminMixin(LedgerErrorMessagesMixin):
             help_text="Shown to the approver and kept in the setting's history.",
             widget=forms.TextInput(attrs={"size": 60}),
         )
-        return type(form.__name__, (form,), {"change_reason": reason})
+        kwargs["form"] = type(base.__name__, (base,), {"change_reason": reason})
+        return super().get_form(request, obj, change, **kwargs)
 
     def proposed_values(self, request, form, formsets) -> dict:
         return governed(self.model).values(form.instance)
@@ -219,8 +221,11 @@ class GovernedAdminMixin(LedgerErrorMessagesMixin):
             reason=form.cleaned_data.get("change_reason", ""),
         )
 
+    def construct_change_message(self, request, form, formsets, add=False):
+        return ""  # the inlines were not saved, and the SettingChange is the record
+
     def log_addition(self, request, obj, message):
-        return None  # the SettingChange is the record
+        return None
 
     def log_change(self, request, obj, message):
         return None
@@ -242,7 +247,7 @@ class GovernedAdminMixin(LedgerErrorMessagesMixin):
 
     def history_view(self, request, object_id, extra_context=None):
         return HttpResponseRedirect(
-            changelist_url(SettingChange, model=self.model._meta.label_lower, object_id=object_id)
+            f"{changelist_url(SettingChange)}?{urlencode({'model': self.model._meta.label_lower, 'object_id': object_id})}"
         )
 
     def has_delete_permission(self, request, obj=None):
@@ -304,7 +309,7 @@ class SettingChangeAdmin(admin.ModelAdmin):
     @admin.display(description="old → new")
     def changes(self, obj):
         rows = [(name, old, new) for name, old, new, changed in setting_change_rows(obj) if changed]
-        return format_html_join(format_html("<br>"), "{}: {} → {}", rows)
+        return format_html_join(mark_safe("<br>"), "{}: {} → {}", rows)
 
     @admin.display(description="values")
     def values_table(self, obj):
