@@ -7,12 +7,16 @@ from __future__ import annotations
 from accounts.kernel.governance import GovernedSetting, register
 
 from .models import AccountType
-from .services import account_type_save
+from .services import account_type_check, account_type_save
 
 
 class AccountTypeSetting(GovernedSetting):
     model = AccountType
     fields = ("code", "name", "category", "subject_code", "allow_negative", "description")
+
+    def check(self, instance, values):
+        super().check(instance, values)
+        account_type_check(account_type=instance)
 
     def save(self, instance, values):
         account_type_save(account_type=instance)
