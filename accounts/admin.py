@@ -18,7 +18,14 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import flatten_fieldsets
 from django.template.response import TemplateResponse
 
-from accounts.kernel.admin import LedgerErrorMessagesMixin, ReadOnlyAdminMixin, admin_link, money, money_column
+from accounts.kernel.admin import (
+    GovernedAdminMixin,
+    LedgerErrorMessagesMixin,
+    ReadOnlyAdminMixin,
+    admin_link,
+    money,
+    money_column,
+)
 from accounts.kernel.errors import LedgerError
 
 from .models import (
@@ -36,7 +43,6 @@ from .services import (
     account_change_status,
     account_open,
     account_set_credit_limit,
-    account_type_save,
 )
 
 
@@ -108,7 +114,7 @@ class MemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccountType)
-class AccountTypeAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
+class AccountTypeAdmin(GovernedAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name", "category", "subject_code", "allow_negative", "posting_mode")
     list_filter = ("category", "allow_negative")
     search_fields = ("code", "name", "subject_code")
@@ -122,9 +128,6 @@ class AccountTypeAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
         if obj is not None:
             return ("posting_mode",)
         return ()
-
-    def save_model(self, request, obj, form, change):
-        account_type_save(account_type=obj)
 
 
 # ------------------------------------------------------------ accounts ----

@@ -383,8 +383,9 @@ def account_set_credit_limit(*, account: Account, credit_limit, reason: str, act
 LOCKED_TYPE_FIELDS = ("code", "category", "allow_negative")
 
 
-def account_type_save(*, account_type: AccountType) -> AccountType:
-    """Save a chart line; code, category and sign rule are fixed once accounts use it.
+def account_type_check(*, account_type: AccountType) -> None:
+    """Refuse (``ChartLocked``) a change of code, category or sign rule of a
+    type accounts already use.
 
     Accounts copy category and sign rule when they open, and the GL mapping
     hangs on the code: changing them under live accounts would silently change
@@ -398,5 +399,10 @@ def account_type_save(*, account_type: AccountType) -> AccountType:
                 f"Account type {original.code} is used by accounts; {', '.join(changed)} cannot change.",
                 fields=",".join(changed),
             )
+
+
+def account_type_save(*, account_type: AccountType) -> AccountType:
+    """Save a chart line; code, category and sign rule are fixed once accounts use it."""
+    account_type_check(account_type=account_type)
     account_type.save()
     return account_type

@@ -18,9 +18,11 @@ from django.contrib import admin
 from django.contrib.admin.options import ShowFacets
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
 from accounts.kernel.admin import (  # noqa: F401 (shared helpers, named here for other admins)
+    GovernedAdminMixin,
     LedgerErrorMessagesMixin,
     ReadOnlyAdminMixin,
     admin_link,
@@ -31,6 +33,7 @@ from accounts.kernel.admin import (  # noqa: F401 (shared helpers, named here fo
 from accounts.models import Account
 
 from . import account_admin  # noqa: F401 (registers the account pages with their ledger parts)
+from .expressions import rule_balance_problem
 from .models import AccountingCalendar, AccountingDay, Entry, Hold, HoldEvent, Posting, PostingRule, PostingRuleLeg
 
 # ------------------------------------------------------------- helpers ----
@@ -391,15 +394,47 @@ class HoldEventAdmin(LedgerTableAdmin):
 # ------------------------------------------------------- posting rules ----
 
 
+class PostingRuleLegFormSet(BaseInlineFormSet):
+    """The legs of a rule must balance for every input, on the form already
+    (the proposal and the approval check it again)."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        legs = [
+            (form.cleaned_data["direction"], form.cleaned_data["amount_expr"])
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        problem = rule_balance_problem(legs)
+        if problem:
+            raise ValidationError(problem)
+
+    def proposed_legs(self) -> list[dict]:
+        return [
+            {
+                "position": form.cleaned_data["position"],
+                "direction": form.cleaned_data["direction"],
+                "account_param": form.cleaned_data["account_param"],
+                "internal_account_type": getattr(form.cleaned_data["internal_account_type"], "pk", None),
+                "amount_expr": form.cleaned_data["amount_expr"],
+            }
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+
+
 class PostingRuleLegInline(admin.TabularInline):
     model = PostingRuleLeg
+    formset = PostingRuleLegFormSet
     extra = 0
     fields = ("position", "direction", "account_param", "internal_account_type", "amount_expr")
 
 
 @admin.register(PostingRule)
-class PostingRuleAdmin(admin.ModelAdmin):
-    list_display = ("business_type", "description", "active", "legs_summary")
+class PostingRuleAdmin(GovernedAdminMixin, admin.ModelAdmin):
+    list_display = ("business_type", "description", "active", "version", "legs_summary")
     list_filter = ("active",)
     inlines = (PostingRuleLegInline,)
 
@@ -409,6 +444,11 @@ class PostingRuleAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("legs__internal_account_type")
+
+    def proposed_values(self, request, form, formsets):
+        legs = next(formset for formset in formsets if isinstance(formset, PostingRuleLegFormSet))
+        form.instance.proposed_legs = legs.proposed_legs()
+        return super().proposed_values(request, form, formsets)
 
 
 # ------------------------------------------------------------ calendar ----

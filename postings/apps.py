@@ -7,5 +7,7 @@ class PostingsConfig(AppConfig):
 
     def ready(self):
         from . import hooks
+        from .governed import register_settings
 
         hooks.register()
+        register_settings()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -26,6 +27,7 @@ from accounts.kernel.transitions import Transitions, illegal_transition
 from accounts.models import Account, AccountType, Entity, money_field
 
 from .exceptions import HoldExpired, HoldNotActive
+from .expressions import InvalidAmountExpression, parse_amount
 
 
 class Direction(models.TextChoices):
@@ -317,6 +319,9 @@ class PostingRule(models.Model):
     business_type = models.CharField(max_length=32, choices=BusinessType.choices, unique=True)
     description = models.CharField(max_length=255, blank=True)
     active = models.BooleanField(default=True)
+    # Raised by each approved change (accounts.kernel.governance); a posting
+    # made through the rule records the version it was booked under.
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     class Meta:
         verbose_name = "posting rule (记账规则)"
@@ -329,8 +334,9 @@ class PostingRule(models.Model):
 class PostingRuleLeg(models.Model):
     """One leg of a rule. The account is either a parameter the caller passes
     (an account number) or the entity's single internal account of a type
-    (e.g. FEE_INCOME); the amount is a parameter or a sum of parameters
-    (``amount+fee``). Legs whose amount comes to zero are left out."""
+    (e.g. FEE_INCOME); the amount is parameters and constants joined by + and
+    - (``amount+fee``, ``postings.expressions``). Legs whose amount comes to
+    zero are left out."""
 
     rule = models.ForeignKey(PostingRule, on_delete=models.CASCADE, related_name="legs")
     position = models.PositiveSmallIntegerField(default=0)
@@ -346,7 +352,7 @@ class PostingRuleLeg(models.Model):
         help_text="Or: use the entity's internal account of this type.",
     )
     amount_expr = models.CharField(
-        max_length=64, default="amount", help_text="Parameter name, or names joined by '+', e.g. amount+fee."
+        max_length=64, default="amount", help_text="Parameters and constants joined by + and -, e.g. amount+fee."
     )
 
     class Meta:
@@ -358,6 +364,16 @@ class PostingRuleLeg(models.Model):
                 name="rule_leg_one_account_source",
             )
         ]
+
+    def clean(self):
+        try:
+            parse_amount(self.amount_expr)
+        except InvalidAmountExpression as exc:
+            raise ValidationError({"amount_expr": exc.message}) from None
+        if bool(self.account_param) == (self.internal_account_type_id is not None):
+            raise ValidationError(
+                "Each leg posts to either a parameter's account or an internal account of a type, not both or neither."
+            )
 
     def __str__(self):
         target = self.account_param or f"internal {self.internal_account_type.code}"

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.kernel.admin import GovernedAdminMixin
 from accounts.models import Account, Category
 from postings.admin import DateRangeFilter, LedgerTableAdmin, ReadOnlyAdminMixin, admin_link, money_column
 
@@ -25,7 +26,7 @@ from .models import (
 
 
 @admin.register(FeeRule)
-class FeeRuleAdmin(admin.ModelAdmin):
+class FeeRuleAdmin(GovernedAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "currency",
@@ -34,6 +35,7 @@ class FeeRuleAdmin(admin.ModelAdmin):
         "minimum_display",
         "maximum_display",
         "active",
+        "version",
         "created_at",
     ]
     list_filter = ["currency", "active"]
@@ -42,24 +44,17 @@ class FeeRuleAdmin(admin.ModelAdmin):
     minimum_display = money_column("minimum", "minimum")
     maximum_display = money_column("maximum", "maximum")
 
-    def has_delete_permission(self, request, obj=None):
-        return False  # withdrawals point at the rule that priced them; deactivate instead
-
 
 @admin.register(ReviewRule)
-class ReviewRuleAdmin(admin.ModelAdmin):
+class ReviewRuleAdmin(GovernedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "kind", "currency", "amount_display", "count", "days", "active"]
     list_filter = ["kind", "active"]
     lists_currency = True
     amount_display = money_column("amount", "amount")
-    list_editable = ["active"]
 
     def get_readonly_fields(self, request, obj=None):
         # History rows name rules by code; a renamed code would orphan them.
         return ["code"] if obj else []
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WatchListEntry)
@@ -80,7 +75,7 @@ class WatchListEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(PayingBank)
-class PayingBankAdmin(admin.ModelAdmin):
+class PayingBankAdmin(GovernedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "gateway", "clearing_account", "active"]
     list_filter = ["active", "gateway"]
 
@@ -94,9 +89,6 @@ class PayingBankAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Paid withdrawals were settled against this clearing account.
         return ["code", "clearing_account"] if obj else []
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class WithdrawalEventInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -6,3 +6,8 @@ class WithdrawalsConfig(AppConfig):
 
     name = "withdrawals"
     verbose_name = "Withdrawals (提现)"
+
+    def ready(self):
+        from .governed import register_settings
+
+        register_settings()

@@ -16,6 +16,7 @@ The status is changed only by ``withdrawals.services``, along the table in
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -71,6 +72,9 @@ class FeeRule(models.Model):
     maximum = money_field(null=True, blank=True, default=None, help_text="Empty for no cap.")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Raised by each approved change (accounts.kernel.governance); a
+    # withdrawal records the version that priced it.
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     class Meta:
         verbose_name = "fee rule (手续费规则)"
@@ -86,6 +90,22 @@ class FeeRule(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.currency})"
+
+    def clean(self):
+        errors = {}
+        for name in ("fixed", "minimum", "maximum"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                errors[name] = f"The {name} fee cannot be negative."
+        if self.rate_percent is not None and not 0 <= self.rate_percent <= 100:
+            errors["rate_percent"] = "The rate is a percentage of the amount: between 0 and 100."
+        if self.maximum is not None and self.minimum is not None and self.maximum < self.minimum:
+            errors["maximum"] = (
+                f"The maximum fee ({self.maximum}) is below the minimum fee ({self.minimum}): "
+                "no fee could satisfy both. Raise the maximum, lower the minimum, or leave the maximum empty."
+            )
+        if errors:
+            raise ValidationError(errors)
 
 
 class RuleKind(models.TextChoices):
@@ -129,6 +149,37 @@ class ReviewRule(models.Model):
 
     def __str__(self):
         return f"{self.code}: {self.name}"
+
+    def clean(self):
+        errors = {}
+        needs = {
+            "amount": {RuleKind.AMOUNT_OVER, RuleKind.DAILY_AMOUNT, RuleKind.DUAL_APPROVAL},
+            "count": {RuleKind.DAILY_COUNT},
+            "days": {RuleKind.YOUNG_ACCOUNT},
+        }
+        for name, kinds in needs.items():
+            value = getattr(self, name)
+            if self.kind in kinds and value is None:
+                errors[name] = f"A rule of this kind needs its {'threshold' if name == 'amount' else name}."
+            elif value is not None and value <= 0:
+                errors[name] = f"The {'threshold' if name == 'amount' else name} must be above zero."
+        if errors:
+            raise ValidationError(errors)
+
+    def derived_name(self) -> str:
+        """The name the settings state, so a name never outlives them
+        ("Above 50,000 CNY: two reviewers" after the threshold moved)."""
+        currency = self.currency or "any currency"
+        amount = f"{self.amount:,.2f} {currency}" if self.amount is not None else "?"
+        return {
+            RuleKind.AMOUNT_OVER: f"Above {amount}: manual review",
+            RuleKind.DAILY_COUNT: f"More than {self.count} withdrawals a day",
+            RuleKind.DAILY_AMOUNT: f"Above {amount} withdrawn in a day",
+            RuleKind.NEW_CARD: "First withdrawal to a new card",
+            RuleKind.WATCH_LIST: "Member on the watch list",
+            RuleKind.YOUNG_ACCOUNT: f"Account younger than {self.days} days",
+            RuleKind.DUAL_APPROVAL: f"Above {amount}: two reviewers",
+        }.get(self.kind, self.get_kind_display())
 
 
 class WatchListEntry(models.Model):
@@ -175,6 +226,9 @@ class Withdrawal(models.Model):
     amount = money_field()
     fee = money_field()
     fee_rule = models.ForeignKey(FeeRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    fee_rule_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The fee rule's version that priced it."
+    )
     # The destination card. The full number leaves the database only in a
     # payment instruction; pages, exports and the admin show the masked one.
     card_holder = models.CharField(max_length=128)

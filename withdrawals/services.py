@@ -252,6 +252,7 @@ def withdrawal_request(
             amount=value,
             fee=fee,
             fee_rule=fee_rule,
+            fee_rule_version=fee_rule.version if fee_rule else None,
             card_holder=card_holder,
             card_bank=card_bank,
             card_number=number,

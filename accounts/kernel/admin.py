@@ -12,16 +12,29 @@ from decimal import Decimal
 from operator import attrgetter
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import DecimalField, Model
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path as url_path
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from .errors import LedgerError
+from .governance import (
+    APPROVE,
+    governed,
+    setting_change_approve,
+    setting_change_propose,
+    setting_change_reject,
+    setting_change_rows,
+)
+from .models import SettingChange, SettingChangeStatus
 from .money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, amount_html
+from .permissions import has_permission
 
 # Where the admin finds the currency of a row whose amount field it shows.
 CURRENCY_PATHS = ("currency", "account.currency", "hold.account.currency", "difference.currency", "channel.currency")
@@ -168,3 +181,197 @@ class LedgerErrorMessagesMixin:
                 if key != "csrfmiddlewaretoken" and not key.startswith("_")
             }
             return HttpResponseRedirect(f"{request.path}?{urlencode(entered)}")
+
+
+# ------------------------------------------------- governed settings ----
+
+
+class GovernedAdminMixin(LedgerErrorMessagesMixin):
+    """The admin of a control setting (``accounts.kernel.governance``): a
+    save makes a proposal, which another ledger admin approves before it
+    takes effect. Validation errors stay on the form; the setting's History
+    is its changes with their values."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # Declared on the form class the admin builds from, so the field
+        # lists the admin derives from the form can name it.
+        base = kwargs.get("form", self.form)
+        reason = forms.CharField(
+            label="reason for the change",
+            max_length=255,
+            required=False,
+            help_text="Shown to the approver and kept in the setting's history.",
+            widget=forms.TextInput(attrs={"size": 60}),
+        )
+        kwargs["form"] = type(base.__name__, (base,), {"change_reason": reason})
+        return super().get_form(request, obj, change, **kwargs)
+
+    def proposed_values(self, request, form, formsets) -> dict:
+        return governed(self.model).values(form.instance)
+
+    def save_model(self, request, obj, form, change):
+        pass  # proposed in save_related, once the inlines are known too
+
+    def save_related(self, request, form, formsets, change):
+        request.setting_change = setting_change_propose(
+            acting_user=request.user,
+            model=self.model,
+            object_id=form.instance.pk if change else None,
+            values=self.proposed_values(request, form, formsets),
+            reason=form.cleaned_data.get("change_reason", ""),
+        )
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        return ""  # the inlines were not saved, and the SettingChange is the record
+
+    def log_addition(self, request, obj, message):
+        return None
+
+    def log_change(self, request, obj, message):
+        return None
+
+    def _proposed(self, request):
+        change = request.setting_change
+        self.message_user(
+            request,
+            f"Change C{change.pk} of {change.object_repr} proposed; it takes effect when another ledger admin approves it.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:kernel_settingchange_change", args=[change.pk]))
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._proposed(request)
+
+    def response_change(self, request, obj):
+        return self._proposed(request)
+
+    def history_view(self, request, object_id, extra_context=None):
+        return HttpResponseRedirect(
+            f"{changelist_url(SettingChange)}?{urlencode({'model': self.model._meta.label_lower, 'object_id': object_id})}"
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate through a proposal instead
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+@admin.register(SettingChange)
+class SettingChangeAdmin(admin.ModelAdmin):
+    """Open proposals to approve or reject, and every setting's history with
+    its values, for the ledger admins and the auditor."""
+
+    list_display = (
+        "change_no",
+        "object_repr",
+        "kind",
+        "status",
+        "changes",
+        "proposed_by",
+        "proposed_at",
+        "decided_by",
+        "decided_at",
+        "version",
+    )
+    list_filter = ("status", "model")
+    search_fields = ("object_repr", "reason", "proposed_by__username", "decided_by__username")
+    fields = (
+        "change_no",
+        "kind",
+        "object_repr",
+        "status",
+        "values_table",
+        "reason",
+        "proposed_by",
+        "proposed_at",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+        "effective_from",
+        "version",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="change", ordering="id")
+    def change_no(self, obj):
+        return f"C{obj.pk}"
+
+    @admin.display(description="kind of setting", ordering="model")
+    def kind(self, obj):
+        try:
+            return governed(obj.model).model._meta.verbose_name
+        except KeyError:
+            return obj.model
+
+    @admin.display(description="old → new")
+    def changes(self, obj):
+        rows = [(name, old, new) for name, old, new, changed in setting_change_rows(obj) if changed]
+        return format_html_join(mark_safe("<br>"), "{}: {} → {}", rows)
+
+    @admin.display(description="values")
+    def values_table(self, obj):
+        rows = format_html_join(
+            "",
+            '<tr class="{}"><th>{}</th><td>{}</td><td>{}</td></tr>',
+            (("changed" if changed else "", name, old, new) for name, old, new, changed in setting_change_rows(obj)),
+        )
+        return format_html(
+            '<table class="setting-change-values"><thead><tr><th>field</th><th>before</th><th>proposed</th></tr>'
+            "</thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        change = SettingChange.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        decision = None
+        if change is not None and change.status == SettingChangeStatus.PROPOSED:
+            may_decide = has_permission(request.user, APPROVE) and change.proposed_by_id != request.user.pk
+            decision = {
+                "may_decide": may_decide,
+                "approve_url": reverse("admin:kernel_settingchange_approve", args=[change.pk]),
+                "reject_url": reverse("admin:kernel_settingchange_reject", args=[change.pk]),
+            }
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "decision": decision})
+
+    def get_urls(self):
+        def decide(service, verb):
+            def view(request, object_id):
+                if request.method != "POST":
+                    return HttpResponseNotAllowed(["POST"])
+                try:
+                    change = service(
+                        acting_user=request.user, change_id=int(object_id), note=request.POST.get("decision_note", "")
+                    )
+                except SettingChange.DoesNotExist:
+                    raise Http404 from None
+                except LedgerError as exc:
+                    self.message_user(request, exc.message, messages.ERROR)
+                else:
+                    self.message_user(request, f"Change C{change.pk} of {change.object_repr} {verb}.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:kernel_settingchange_change", args=[object_id]))
+
+            return self.admin_site.admin_view(view)
+
+        return [
+            url_path(
+                "<int:object_id>/approve/",
+                decide(setting_change_approve, "approved"),
+                name="kernel_settingchange_approve",
+            ),
+            url_path(
+                "<int:object_id>/reject/", decide(setting_change_reject, "rejected"), name="kernel_settingchange_reject"
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # decided through approve and reject, never edited
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from accounts.kernel.errors import LedgerValidationError
 from accounts.kernel.money import to_amount
 from accounts.selectors import account_get, internal_account_for
 
 from ..exceptions import RuleNotConfigured
+from ..expressions import parse_amount
 from ..models import Posting, PostingRule
 from .drafts import DEFAULT_SOURCE, Leg
 from .postings import posting_create
@@ -37,8 +37,10 @@ def posting_create_by_rule(
     rule_legs = list(rule.legs.all())
     if not rule_legs:
         raise RuleNotConfigured(f"The rule for {business_type!r} has no legs.", business_type=business_type)
-    needed = {leg.account_param for leg in rule_legs if leg.account_param}
-    needed |= {name.strip() for leg in rule_legs for name in leg.amount_expr.split("+")}
+    accounts = {leg.account_param for leg in rule_legs if leg.account_param}
+    needed = set(accounts)
+    amounts = [parse_amount(leg.amount_expr) for leg in rule_legs]
+    needed |= {name for amount in amounts for name in amount.names}
     missing = sorted(name for name in needed if params.get(name) in (None, ""))
     if missing:
         raise LedgerValidationError(
@@ -48,7 +50,11 @@ def posting_create_by_rule(
     anchor = next((params[leg.account_param] for leg in rule_legs if leg.account_param), None)
     anchor_account = account_get(account_no=str(anchor)) if anchor else None
     legs = []
-    for leg in rule_legs:
+    currency = anchor_account.currency if anchor_account else "CNY"
+    values = {
+        name: to_amount(params[name], currency, field=name, allow_zero=True) for name in sorted(needed - accounts)
+    }
+    for leg, expression in zip(rule_legs, amounts, strict=True):
         if leg.account_param:
             account_no = str(params[leg.account_param])
         else:
@@ -64,14 +70,13 @@ def posting_create_by_rule(
                     account_type=leg.internal_account_type.code,
                 )
             account_no = internal.account_no
-        currency = anchor_account.currency if anchor_account else None
-        amount = sum(
-            (
-                to_amount(params[name.strip()], currency or "CNY", field=name.strip(), allow_zero=True)
-                for name in leg.amount_expr.split("+")
-            ),
-            Decimal(0),
-        )
+        amount = expression.evaluate(values)
+        if amount < 0:
+            raise LedgerValidationError(
+                f"Leg {leg.position} of rule {business_type} ({leg.amount_expr}) comes to {amount}: "
+                "a leg's amount cannot be negative.",
+                amount_expr=leg.amount_expr,
+            )
         if amount:
             legs.append(Leg(account_no, leg.direction, amount))
     return posting_create(

@@ -4,14 +4,25 @@ fixed once an account uses the type."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 
 from accounts.admin import AccountTypeAdmin
+from accounts.kernel.governance import setting_change_approve
+from accounts.kernel.models import SettingChange
 from accounts.models import AccountType
 from postings.models import PostingRule
 
 from .conftest import admin_url, messages_of
 
 pytestmark = pytest.mark.django_db
+
+
+def approved_by_a_second_admin() -> None:
+    """A save in the admin only proposes (maker-checker): another admin approves it."""
+    checker = User.objects.filter(username="checker").first() or User.objects.create_superuser("checker")
+    setting_change_approve(
+        acting_user=checker, change_id=SettingChange.objects.filter(status="proposed").latest("id").pk
+    )
 
 
 def type_data(account_type: AccountType, **changes) -> dict:
@@ -42,6 +53,7 @@ def test_changing_a_used_types_category_is_refused(admin_client, book):
         admin_url(AccountType, "change", cash.pk), type_data(cash, category="asset", name="Wallet (用户余额)")
     )
     assert response.status_code == 302
+    approved_by_a_second_admin()
     fresh = AccountType.objects.get(pk=cash.pk)
     assert fresh.category == "liability"
     assert fresh.name == "Wallet (用户余额)"  # what may change, did
@@ -74,11 +86,14 @@ def test_an_unused_type_can_still_be_reshaped(admin_client, db):
         },
     )
     assert response.status_code == 302
+    assert not AccountType.objects.filter(code="MERCHANT_CASH").exists()  # proposed, not yet in force
+    approved_by_a_second_admin()
     new = AccountType.objects.get(code="MERCHANT_CASH")
     response = admin_client.post(
         admin_url(AccountType, "change", new.pk), type_data(new, category="internal", allow_negative="on")
     )
     assert response.status_code == 302
+    approved_by_a_second_admin()
     new.refresh_from_db()
     assert (new.category, new.allow_negative) == ("internal", True)
 
@@ -109,6 +124,7 @@ def test_finance_configures_a_posting_rule_with_its_legs(admin_client, db):
         ),
     )
     assert response.status_code == 302
+    approved_by_a_second_admin()
     rule = PostingRule.objects.get(business_type="refund")
     assert [(leg.direction, leg.account_param) for leg in rule.legs.all()] == [
         ("D", "merchant_account"),

@@ -10,6 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.kernel.governance import setting_change_approve
+from accounts.kernel.models import SettingChange
 from tests.withdrawals.conftest import CARD_OK, desk, staff  # noqa: F401  (desk is a fixture)
 from withdrawals import services
 from withdrawals.models import FeeRule, PayingBank, ReviewRule, WatchListEntry, Withdrawal, WithdrawalEvent
@@ -68,6 +70,9 @@ def test_ledger_admin_edits_rules_others_only_look(client, desk):
 
     client.force_login(desk.user("Ledger admin"))
     assert client.post(url, data).status_code == 302
+    assert ReviewRule.objects.get(pk=rule.pk).amount == 5000  # proposed; a second ledger admin approves
+    change = SettingChange.objects.get(status="proposed")
+    setting_change_approve(acting_user=desk.user("Ledger admin", "checker"), change_id=change.pk)
     rule.refresh_from_db()
     assert (rule.amount, rule.name, rule.code) == (8000, "Above 8,000", "large-amount")
 

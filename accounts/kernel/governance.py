@@ -1,0 +1,290 @@
+"""Governed configuration: control settings change by maker-checker (双人复核).
+
+Posting rules, fee rules, review rules, account types and paying banks
+decide how money moves, so a finance auditor asks first who may change
+them, whether a second person looked, and what they were before. Here:
+
+* every change is a ``SettingChange`` row: the whole setting before and as
+  proposed, the proposer, the decider, the version the approval made;
+* ``setting_change_propose`` validates the proposed values (the model's own
+  ``clean`` plus the setting's extra checks, e.g. a posting rule's balance)
+  and stores them; nothing changes yet;
+* ``setting_change_approve``, by another user holding
+  ``kernel.approve_settingchange``, validates again against the setting as
+  it is now, writes it in the same transaction, raises its version and
+  records when it took effect; ``setting_change_reject`` closes it.
+
+The kernel knows no app: each app describes its settings with a
+``GovernedSetting`` and registers it when ready (``register``). The admin
+side (``accounts.kernel.admin.GovernedAdminMixin``) turns a save of such a
+form into a proposal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.utils import timezone
+
+from .errors import LedgerError, LedgerValidationError, NotAllowed
+from .models import SettingChange, SettingChangeStatus
+from .permissions import require_permission
+
+APPROVE = "kernel.approve_settingchange"
+
+
+class SettingRefused(LedgerValidationError):
+    code = "setting_refused"
+    default_message = "The setting is not valid."
+
+
+class SettingChangeNotOpen(LedgerError):
+    code = "setting_change_not_open"
+    http_status = 409
+    default_message = "This change has already been decided."
+
+
+class SettingChangedMeanwhile(LedgerError):
+    code = "setting_changed_meanwhile"
+    http_status = 409
+    default_message = "The setting changed since this was proposed; propose the change again."
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def refusal_from(error: ValidationError) -> SettingRefused:
+    """A model's ``ValidationError`` as one finance sentence per problem."""
+    if hasattr(error, "error_dict"):
+        parts = [
+            " ".join(str(m) for m in messages)
+            if name == "__all__"
+            else f"{name.replace('_', ' ')}: {' '.join(str(m) for m in messages)}"
+            for name, messages in error.message_dict.items()
+        ]
+        return SettingRefused(
+            " ".join(parts), **{name: " ".join(map(str, m)) for name, m in error.message_dict.items()}
+        )
+    return SettingRefused(" ".join(error.messages))
+
+
+def _decimal_text(value: Decimal) -> str:
+    """1234.5000 -> 1,234.50; 0.0125 -> 0.0125: cents always, more places only when used."""
+    if value == value.quantize(Decimal("0.01")):
+        return f"{value:,.2f}"
+    return f"{value.normalize():,f}"
+
+
+class GovernedSetting:
+    """How one model's rows are proposed, checked, shown and written.
+
+    ``fields`` are the settings a proposal carries (foreign keys by id);
+    subclasses add related rows (a rule's legs) by overriding ``values``,
+    ``check``, ``save`` and ``display``."""
+
+    model: type[models.Model]
+    fields: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.model._meta.label_lower
+
+    def _field(self, name: str) -> models.Field:
+        return self.model._meta.get_field(name)
+
+    def values(self, instance: models.Model) -> dict[str, Any]:
+        """The settings of ``instance`` (saved or only built by a form), as
+        JSON; decimals at their column's places, so 3 and 3.0000 are one value."""
+        values = {}
+        for name in self.fields:
+            field = self._field(name)
+            value = getattr(instance, field.attname)
+            if isinstance(field, models.DecimalField) and value is not None:
+                value = field.to_python(value).quantize(Decimal(1).scaleb(-field.decimal_places))
+            values[name] = value
+        return _json(values)
+
+    def build(self, instance: models.Model | None, values: Mapping[str, Any]) -> models.Model:
+        instance = instance if instance is not None else self.model()
+        for name in self.fields:
+            if name in values:
+                field = self._field(name)
+                setattr(instance, field.attname, field.to_python(values[name]))
+        return instance
+
+    def derive(self, old: Mapping[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        """Fill in what follows from the other settings (a derived name)."""
+        return new
+
+    def check(self, instance: models.Model, values: Mapping[str, Any]) -> None:
+        """Raise ``SettingRefused`` unless ``values`` make a valid setting."""
+        try:
+            instance.full_clean()
+        except ValidationError as exc:
+            raise refusal_from(exc) from None
+
+    def save(self, instance: models.Model, values: Mapping[str, Any]) -> None:
+        instance.save()
+
+    def display(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """Field label -> the value as finance reads it (choices' labels, related rows' names)."""
+        shown = {}
+        for name in self.fields:
+            if name not in values:
+                continue
+            field, value = self._field(name), values[name]
+            if value is None or value == "":
+                text = "—"
+            elif field.is_relation:
+                related = field.related_model._default_manager.filter(pk=value).first()
+                text = str(related) if related is not None else f"#{value}"
+            elif isinstance(field, models.DecimalField):
+                text = _decimal_text(Decimal(value))
+            elif field.choices:
+                text = str(dict(field.flatchoices).get(value, value))
+            else:
+                text = str(value)
+            shown[str(field.verbose_name)] = text
+        return shown
+
+
+_SETTINGS: dict[str, GovernedSetting] = {}
+
+
+def register(setting: GovernedSetting) -> GovernedSetting:
+    _SETTINGS[setting.label] = setting
+    return setting
+
+
+def governed(model: type[models.Model] | str) -> GovernedSetting:
+    label = model if isinstance(model, str) else model._meta.label_lower
+    return _SETTINGS[label]
+
+
+def is_governed(model: type[models.Model]) -> bool:
+    return model._meta.label_lower in _SETTINGS
+
+
+def _locked(setting: GovernedSetting, object_id: str) -> models.Model:
+    return setting.model._default_manager.select_for_update(no_key=True).get(pk=object_id)
+
+
+def setting_change_propose(
+    *,
+    acting_user,
+    model: type[models.Model] | str,
+    object_id: Any = None,
+    values: Mapping[str, Any],
+    reason: str = "",
+) -> SettingChange:
+    """Propose new ``values`` for a setting (``object_id`` None: a new one).
+    Validated now and again on approval; nothing changes until then."""
+    setting = governed(model)
+    opts = setting.model._meta
+    doing = "add" if object_id is None else "change"
+    require_permission(
+        acting_user, f"{opts.app_label}.{doing}_{opts.model_name}", doing=f"propose a change of a {opts.verbose_name}"
+    )
+    with transaction.atomic():
+        current = setting.model._default_manager.get(pk=object_id) if object_id is not None else None
+        old = setting.values(current) if current is not None else {}
+        new = setting.derive(old, _json(dict(values)))
+        if new == old:
+            raise SettingRefused("The proposal changes nothing.")
+        candidate = setting.build(setting.model._default_manager.get(pk=object_id) if current else None, new)
+        setting.check(candidate, new)
+        return SettingChange.objects.create(
+            model=setting.label,
+            object_id="" if object_id is None else str(object_id),
+            object_repr=str(current) if current is not None else f"new {opts.verbose_name}",
+            old_values=old,
+            new_values=new,
+            reason=reason[:255],
+            proposed_by=acting_user,
+        )
+
+
+def _open_change(change_id: int, acting_user, doing: str) -> SettingChange:
+    require_permission(acting_user, APPROVE, doing=doing)
+    change = SettingChange.objects.select_for_update(no_key=True).get(pk=change_id)
+    if change.status != SettingChangeStatus.PROPOSED:
+        raise SettingChangeNotOpen(f"Change C{change.pk} is already {change.status}.", change=change.pk)
+    if change.proposed_by_id == acting_user.pk:
+        raise NotAllowed(
+            "A change is approved or rejected by another ledger admin than the one who proposed it (maker-checker).",
+            change=change.pk,
+        )
+    return change
+
+
+def setting_change_approve(*, acting_user, change_id: int, note: str = "") -> SettingChange:
+    """Apply a proposed change: checked again against the setting as it is
+    now, written with its version raised, in one transaction."""
+    with transaction.atomic():
+        change = _open_change(change_id, acting_user, "approve a change of a control setting")
+        setting = governed(change.model)
+        if change.object_id:
+            instance = _locked(setting, change.object_id)
+            if setting.values(instance) != change.old_values:
+                raise SettingChangedMeanwhile(
+                    f"{instance} changed since change C{change.pk} was proposed; propose it again.", change=change.pk
+                )
+        else:
+            instance = None
+        instance = setting.build(instance, change.new_values)
+        setting.check(instance, change.new_values)
+        if not change.object_id:
+            version = 1
+        elif hasattr(instance, "version"):
+            version = instance.version + 1
+        else:
+            last = SettingChange.objects.filter(
+                model=change.model, object_id=change.object_id, status=SettingChangeStatus.APPROVED
+            ).first()
+            version = (last.version if last else 1) + 1
+        if hasattr(instance, "version"):
+            instance.version = version
+        setting.save(instance, change.new_values)
+        now = timezone.now()
+        SettingChange.objects.filter(pk=change.pk).update(
+            status=SettingChangeStatus.APPROVED,
+            decided_by=acting_user,
+            decided_at=now,
+            decision_note=note[:255],
+            effective_from=now,
+            version=version,
+            object_id=str(instance.pk),
+            object_repr=str(instance)[:255],
+        )
+        change.refresh_from_db()
+        return change
+
+
+def setting_change_reject(*, acting_user, change_id: int, note: str = "") -> SettingChange:
+    with transaction.atomic():
+        change = _open_change(change_id, acting_user, "reject a change of a control setting")
+        SettingChange.objects.filter(pk=change.pk).update(
+            status=SettingChangeStatus.REJECTED,
+            decided_by=acting_user,
+            decided_at=timezone.now(),
+            decision_note=note[:255],
+        )
+        change.refresh_from_db()
+        return change
+
+
+def setting_change_rows(change: SettingChange) -> list[tuple[str, str, str, bool]]:
+    """(field, old, new, changed) for every field of the change, as the auditor reads it."""
+    setting = governed(change.model)
+    old, new = setting.display(change.old_values), setting.display(change.new_values)
+    return [
+        (name, old.get(name, "—"), new.get(name, "—"), old.get(name) != new.get(name))
+        for name in dict.fromkeys([*old, *new])
+    ]
