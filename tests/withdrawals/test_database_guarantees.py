@@ -52,6 +52,7 @@ def sent(desk, w):
     [
         "amount = amount + 1",
         "fee = 0",
+        "fee_rule_version = fee_rule_version + 1",
         "card_number = '6222021000000000018'",
         "card_holder = 'Mallory'",
         "card_masked = '****0018'",

@@ -30,6 +30,7 @@ BEGIN
                    ('amount', NEW.amount IS DISTINCT FROM OLD.amount),
                    ('fee', NEW.fee IS DISTINCT FROM OLD.fee),
                    ('fee_rule_id', NEW.fee_rule_id IS DISTINCT FROM OLD.fee_rule_id),
+                   ('fee_rule_version', NEW.fee_rule_version IS DISTINCT FROM OLD.fee_rule_version),
                    ('card_holder', NEW.card_holder IS DISTINCT FROM OLD.card_holder),
                    ('card_bank', NEW.card_bank IS DISTINCT FROM OLD.card_bank),
                    ('card_number', NEW.card_number IS DISTINCT FROM OLD.card_number),

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("postings", "0014_account_guards"),
+        ("postings", "0015_hold_event_created_index"),
     ]
 
     operations = [
