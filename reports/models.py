@@ -38,6 +38,7 @@ from .eod.models import (
     Voucher,
 )
 from .gl_recon.models import GlImport, GlImportRow
+from .staging.models import StagedUpload
 
 __all__ = [
     "EOD_STEPS",
@@ -56,6 +57,7 @@ __all__ = [
     "EodStep",
     "GlImport",
     "GlImportRow",
+    "StagedUpload",
     "MoneyDirection",
     "Outcome",
     "ProposalStatus",

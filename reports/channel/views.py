@@ -29,10 +29,12 @@ from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.kernel.tasks import enqueue_now
 
 from ..exports import Column, csv_response, xlsx_response
+from ..staging.models import StagedUpload
+from ..staging.services import staged_upload_commit, staged_upload_create
 from . import selectors, work
 from .filters import DifferenceFilter, ReconRunFilter
 from .forms import AdjustmentForm, StatementUploadForm
-from .importing import statement_import
+from .importing import statement_import, statement_preview
 from .models import Channel, Difference, DifferenceStatus, ProposalStatus, StatementImport
 
 VIEW_RUNS = "reports.view_reconrun"
@@ -100,40 +102,87 @@ def recon_match(request):
 @require_http_methods(["GET", "POST"])
 @staff_page(IMPORT)
 def statement_upload(request):
-    problems = None
+    """Read the file and show what it says (``statement_preview``); nothing is
+    imported until the uploader confirms on the preview page."""
     if request.method == "POST":
         form = StatementUploadForm(request.POST, request.FILES)
         if form.is_valid():
             data = form.cleaned_data
             upload, channel, day = data["file"], data["channel"], data["statement_date"]
+            content = upload.read()
             try:
-                statement = statement_import(
-                    channel=channel,
-                    statement_date=day,
-                    file_name=upload.name,
-                    content=upload.read(),
-                    imported_by=request.user.get_username(),
-                )
+                summary = statement_preview(channel=channel, statement_date=day, content=content)
             except LedgerError as exc:
                 form.add_error("file", exc.message)
-                problems = getattr(exc, "problems", None)
-            else:
-                lines = f"{statement.line_count} line{'s' if statement.line_count != 1 else ''}"
-                messages.success(
+                return render(
                     request,
-                    f"Statement #{statement.pk}: {lines} of "
-                    f"{statement.file_name} for {channel.code} on {day:%Y-%m-%d}.",
+                    "reports/recon_upload.html",
+                    {"form": form, "problems": getattr(exc, "problems", None), "more": getattr(exc, "more", 0)},
+                    status=400,
                 )
-                _queue_matching(request, channel, day)
-                return redirect(
-                    reverse("reports:recon_runs") + f"?channel={channel.code}"
-                    f"&date_from={day:%Y-%m-%d}&date_to={day:%Y-%m-%d}"
-                )
-        return render(request, "reports/recon_upload.html", {"form": form, "problems": problems}, status=400)
+            staged = staged_upload_create(
+                kind=StagedUpload.Kind.STATEMENT,
+                user=request.user,
+                file_name=upload.name,
+                content=content,
+                target={"channel": channel.code, "statement_date": day.isoformat()},
+                preview=summary.as_preview(),
+            )
+            return redirect("reports:statement_preview", pk=staged.pk)
+        return render(request, "reports/recon_upload.html", {"form": form}, status=400)
     form = StatementUploadForm(
         initial={"channel": request.GET.get("channel"), "statement_date": request.GET.get("date")}
     )
     return render(request, "reports/recon_upload.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@staff_page(IMPORT)
+def statement_confirm(request, pk: int):
+    """The preview of a staged statement (GET) and its confirmation (POST):
+    only the member of staff who uploaded it sees it; confirming twice
+    imports once."""
+    staged = get_object_or_404(StagedUpload, pk=pk, kind=StagedUpload.Kind.STATEMENT, uploaded_by=request.user)
+    channel = get_object_or_404(Channel, code=staged.target["channel"])
+    day = date.fromisoformat(staged.target["statement_date"])
+    runs = reverse("reports:recon_runs") + f"?channel={channel.code}&date_from={day:%Y-%m-%d}&date_to={day:%Y-%m-%d}"
+    if request.method == "POST":
+        try:
+            statement_id, replayed = staged_upload_commit(
+                staged_id=staged.pk,
+                user=request.user,
+                commit=lambda s: (
+                    statement_import(
+                        channel=channel,
+                        statement_date=day,
+                        file_name=s.file_name,
+                        content=s.content,
+                        imported_by=request.user.get_username(),
+                    ).pk
+                ),
+            )
+        except LedgerError as exc:
+            messages.error(request, f"Not imported: {exc.message}")
+            return redirect("reports:statement_preview", pk=staged.pk)
+        if replayed:
+            messages.info(request, f"Statement #{statement_id} was already imported from this upload.")
+            return redirect(runs)
+        count = staged.preview["line_count"]
+        messages.success(
+            request,
+            f"Statement #{statement_id}: {count} line{'s' if count != 1 else ''} of "
+            f"{staged.file_name} for {channel.code} on {day:%Y-%m-%d}.",
+        )
+        _queue_matching(request, channel, day)
+        return redirect(runs)
+    if staged.committed_id is not None:
+        messages.info(request, f"This upload was imported as statement #{staged.committed_id}.")
+        return redirect(runs)
+    return render(
+        request,
+        "reports/recon_preview.html",
+        {"staged": staged, "p": staged.preview, "channel": channel, "day": day},
+    )
 
 
 # --------------------------------------------------------- differences ----

@@ -119,7 +119,7 @@ def epay_good() -> bytes:
 )
 def test_a_malformed_file_is_refused_whole_naming_the_line(ledger, name, mangle, expected):
     channel = sample_channel("epaysim")
-    load(channel, epay_good(), day=date(2026, 11, 19))  # the good file is fine
+    load(channel, epay_good().replace(b"2026-11-20", b"2026-11-19"), day=date(2026, 11, 19))  # the good file is fine
     with pytest.raises(StatementFileInvalid) as refused:
         load(channel, mangle(epay_good()))
     assert expected in refused.value.message, refused.value.message

@@ -109,6 +109,29 @@ def test_every_page_is_for_its_roles_only(day, role):
     for url in pages:
         expect(client.get(url), role, READERS)
     expect(client.get(reverse("reports:statement_upload")), role, WORKERS)
+    # The preview of an upload (staged by a member of finance) is for finance staff, and only its uploader.
+    staged = _staged_statement(day)
+    expect(client.get(reverse("reports:statement_preview", args=[staged.pk])), role, WORKERS, ok=404)
+    expect(client.post(reverse("reports:statement_preview", args=[staged.pk])), role, WORKERS, ok=404)
+    assert StatementImport.objects.count() == 1
+
+
+def _staged_statement(day):
+    """An upload of the next day's statement, staged by another member of finance."""
+    from datetime import timedelta
+
+    from reports.staging.services import staged_upload_create
+
+    _, maker = login("maker")
+    nxt = day.day + timedelta(days=1)
+    return staged_upload_create(
+        kind="statement",
+        user=maker,
+        file_name="next.csv",
+        content=epay_file(nxt, [("N1", "1.00", "0")]),
+        target={"channel": "epaysim", "statement_date": nxt.isoformat()},
+        preview={"line_count": 1},
+    )
 
 
 @pytest.mark.parametrize("role", ALL_ROLES)
@@ -140,7 +163,18 @@ def test_only_finance_staff_change_anything(day, role):
 # -------------------------------------------------------------- upload ----
 
 
-def test_an_uploaded_statement_is_imported_and_matched(ledger):
+def _upload(client, day, content, *, channel="epaysim", name="epay.csv"):
+    return client.post(
+        reverse("reports:statement_upload"),
+        {
+            "channel": channel,
+            "statement_date": day.isoformat(),
+            "file": SimpleUploadedFile(name, content, content_type="text/csv"),
+        },
+    )
+
+
+def test_an_uploaded_statement_is_previewed_then_imported_once_on_confirmation(ledger):
     ensure_report_roles()
     from postings.selectors import current_accounting_date
 
@@ -151,34 +185,57 @@ def test_an_uploaded_statement_is_imported_and_matched(ledger):
     wallet = ledger.cash()
     recharge(ledger, wallet, "100.00", "A")
     client, _ = login("finance")
-    content = epay_file(today, [("A", "100.00", "0.38"), ("C", "30.00", "0.11")])
-    response = client.post(
-        reverse("reports:statement_upload"),
-        {
-            "channel": "epaysim",
-            "statement_date": today.isoformat(),
-            "file": SimpleUploadedFile("epay.csv", content, content_type="text/csv"),
-        },
-        follow=True,
-    )
-    assert response.status_code == 200
-    text = response.content.decode()
-    assert "2 lines of epay.csv for epaysim" in text
-    run = ReconRun.objects.get()
-    assert (run.matched_count, run.long_count, run.long_amount) == (1, 1, Decimal("30.00"))
-    assert f'id="run-epaysim-{today:%Y-%m-%d}"' in text
+    content = epay_file(today, [("A", "100.00", "0.38"), ("C", "30.00", "0.11"), ("W", "-7.50", "1.00")])
 
-    again = client.post(
-        reverse("reports:statement_upload"),
-        {
-            "channel": "epaysim",
-            "statement_date": today.isoformat(),
-            "file": SimpleUploadedFile("copy.csv", content, content_type="text/csv"),
-        },
-    )
-    assert again.status_code == 400
-    assert "This file was already imported" in again.content.decode()
+    response = _upload(client, today, content)
+    assert response.status_code == 302
+    preview = client.get(response["Location"])
+    text = preview.content.decode()
+    # What the file says, and nothing stored yet.
+    assert f'<td id="preview-dates">{today:%Y-%m-%d}' in text
+    assert '<td id="preview-lines">3</td>' in text
+    assert "130.00" in text and "7.50" in text  # in and out totals
+    assert f"A,{today:%Y-%m-%d} 10:00:00" in text and f"W,{today:%Y-%m-%d} 10:00:00" in text  # first, last
+    assert StatementImport.objects.count() == 0 and ReconRun.objects.count() == 0
+
+    confirmed = client.post(response["Location"], follow=True)
+    assert "3 lines of epay.csv for epaysim" in confirmed.content.decode()
+    run = ReconRun.objects.get()
+    assert (run.matched_count, run.long_count, run.long_amount) == (1, 2, Decimal("37.50"))
+    assert f'id="run-epaysim-{today:%Y-%m-%d}"' in confirmed.content.decode()
+
+    # A double click (the form sent again) imports nothing more.
+    again = client.post(response["Location"], follow=True)
+    assert "was already imported from this upload" in again.content.decode()
+    assert StatementImport.objects.count() == 1 and StatementLine.objects.count() == 3
+
+    # Another member of finance cannot see or confirm someone else's upload.
+    other, _ = login("finance2")
+    assert other.get(response["Location"]).status_code == 404
+    assert other.post(response["Location"]).status_code == 404
+
+    duplicate = _upload(client, today, content, name="copy.csv")
+    assert duplicate.status_code == 400
+    assert "This file was already imported" in duplicate.content.decode()
     assert StatementImport.objects.count() == 1
+
+
+def test_a_statement_of_another_day_is_refused_naming_the_dates(ledger):
+    ensure_report_roles()
+    sample_channel("epaysim")
+    client, _ = login("finance")
+    from datetime import date
+
+    sent = epay_file(date(2026, 11, 20), [("A", "100.00", "0.38")])
+    response = _upload(client, date(2026, 11, 21), sent)
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "the file is dated 2026-11-20; the statement day chosen is 2026-11-21" in text
+    assert "line 3: the header says 2026-11-20" in text
+    assert "the lines are dated 2026-11-20 (1 line)" in text
+    assert StatementImport.objects.count() == 0
+    # The right day is then imported as usual: the wrong one blocked nothing.
+    assert _upload(client, date(2026, 11, 20), sent).status_code == 302
 
 
 def test_a_bad_statement_is_refused_whole_naming_the_line(day):
