@@ -24,6 +24,8 @@ from .channel.models import (
     StatementEncoding,
     StatementImport,
     StatementLine,
+    StatementVoid,
+    VoidStatus,
 )
 from .eod.models import (
     EOD_STEPS,
@@ -58,6 +60,8 @@ __all__ = [
     "GlImport",
     "GlImportRow",
     "StagedUpload",
+    "StatementVoid",
+    "VoidStatus",
     "MoneyDirection",
     "Outcome",
     "ProposalStatus",

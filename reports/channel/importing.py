@@ -101,12 +101,11 @@ def _store_lines(statement: StatementImport, spool: _Spool) -> None:
 
 
 def _refuse_duplicate(channel: Channel, statement_date: date, sha256: str) -> None:
-    earlier = StatementImport.objects.select_related("channel").filter(file_sha256=sha256).first()
+    live = StatementImport.objects.select_related("channel").filter(voided_at__isnull=True)  # a void frees both
+    earlier = live.filter(file_sha256=sha256).first()
     if earlier is not None:
         raise StatementAlreadyImported(earlier, "This file was already imported")
-    earlier = (
-        StatementImport.objects.select_related("channel").filter(channel=channel, statement_date=statement_date).first()
-    )
+    earlier = live.filter(channel=channel, statement_date=statement_date).first()
     if earlier is not None:
         raise StatementAlreadyImported(earlier, f"{channel.code} already has a statement for {statement_date}")
 

@@ -105,7 +105,10 @@ CHUNK = 2000
 def channel_recon_run(*, channel: Channel, recon_date: date, actor: str = SYSTEM_ACTOR) -> ReconRun:
     """Match the channel's statement of ``recon_date`` with the ledger (see the
     module docstring). Re-runnable: a second run changes nothing."""
-    statement = StatementImport.objects.filter(channel=channel, statement_date=recon_date).first()
+    statements = StatementImport.objects.filter(channel=channel, statement_date=recon_date)
+    # A voided statement's lines are out of matching: its day is matched as
+    # one without lines until the right statement is imported.
+    statement = statements.filter(voided_at__isnull=True).first() or statements.order_by("-voided_at").first()
     if statement is None:
         raise StatementMissing(
             f"{channel.code} has no statement imported for {recon_date}.", channel=channel.code, recon_date=recon_date
@@ -133,6 +136,7 @@ def channel_recon_run(*, channel: Channel, recon_date: date, actor: str = SYSTEM
         run, _ = ReconRun.objects.select_for_update(no_key=True).get_or_create(
             channel=channel, recon_date=recon_date, defaults={"statement": statement}
         )
+        run.statement = statement  # the statement that replaced a voided one
         run.matched_count, run.matched_amount = matched_count, matched_amount
         _summarize(run, channel, statement, account_ids)
         run.runs += 1
@@ -240,7 +244,7 @@ def _match(work: OutcomeWriter, statement: StatementImport, account_ids: list[in
     sql = _PAIRING_SQL.format(joined=joined, total=_TOTAL, matched=_MATCHED, mismatch=_MISMATCH, long=_LONG, left=_LEFT)
     values = {
         "channel": work.channel.pk,
-        "statement": statement.pk,
+        "statement": statement.pk if statement.voided_at is None else 0,  # a voided statement has no lines
         "true": True,
         "day": work.recon_date,
         "near_cut": near_cut,
@@ -299,7 +303,7 @@ def _age_pending(channel: Channel, recon_date: date, actor: str) -> set[date]:
 
 def _summarize(run: ReconRun, channel: Channel, statement: StatementImport, account_ids: list[int]) -> None:
     """The run's figures, by aggregates in the database."""
-    lines = StatementLine.objects.filter(statement=statement).order_by()
+    lines = StatementLine.objects.filter(statement=statement, statement__voided_at__isnull=True).order_by()
     counted = Q(counts=True)
     figures = {
         "count": Count("id", filter=counted),

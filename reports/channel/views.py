@@ -31,11 +31,11 @@ from accounts.kernel.tasks import enqueue_now
 from ..exports import Column, csv_response, xlsx_response
 from ..staging.models import StagedUpload
 from ..staging.services import staged_upload_commit, staged_upload_create
-from . import selectors, work
+from . import selectors, voiding, work
 from .filters import DifferenceFilter, ReconRunFilter
 from .forms import AdjustmentForm, StatementUploadForm
 from .importing import statement_import, statement_preview
-from .models import Channel, Difference, DifferenceStatus, ProposalStatus, StatementImport
+from .models import Channel, Difference, DifferenceStatus, ProposalStatus, StatementImport, VoidStatus
 
 VIEW_RUNS = "reports.view_reconrun"
 VIEW_DIFFERENCES = "reports.view_difference"
@@ -183,6 +183,63 @@ def statement_confirm(request, pk: int):
         "reports/recon_preview.html",
         {"staged": staged, "p": staged.preview, "channel": channel, "day": day},
     )
+
+
+# --------------------------------------------------------------- voids ----
+
+
+@require_GET
+@staff_page(VIEW_RUNS)
+def statement_detail(request, pk: int):
+    """A statement as imported, its void history, and (for finance) asking
+    for a void or deciding one someone else asked for."""
+    statement = get_object_or_404(StatementImport.objects.select_related("channel"), pk=pk)
+    voids = list(selectors.statement_voids(statement_ids=[statement.pk]))
+    live = next((v for v in voids if v.status == VoidStatus.REQUESTED), None)
+    may_act = request.user.has_perm(IMPORT)
+    return render(
+        request,
+        "reports/recon_statement.html",
+        {
+            "s": statement,
+            "voids": voids,
+            "live": live,
+            "may_request": may_act and statement.voided_at is None and live is None,
+            "may_decide": may_act and live is not None and live.requested_by_id != request.user.pk,
+            "own_request": live is not None and live.requested_by_id == request.user.pk,
+            "lines": statement.lines.order_by("line_no")[:5],
+        },
+    )
+
+
+@require_POST
+@staff_page(VIEW_RUNS, IMPORT)
+def statement_void_act(request, pk: int):
+    action, note = request.POST.get("action", ""), request.POST.get("note", "").strip()
+    back = redirect("reports:recon_statement", pk=pk)
+    try:
+        if action == "request":
+            void = voiding.statement_void_request(statement_id=pk, user=request.user, reason=note)
+            done = f"Void V{void.pk} asked for; another member of staff must approve it."
+        elif action in ("approve", "reject"):
+            live = selectors.statement_voids(statement_ids=[pk]).filter(status=VoidStatus.REQUESTED).first()
+            if live is None:
+                messages.error(request, f"Statement #{pk} has no void awaiting a decision.")
+                return back
+            if action == "approve":
+                voiding.statement_void_approve(void_id=live.pk, user=request.user, note=note)
+                done = f"Statement #{pk} is void; its day is matched again without its lines."
+            else:
+                void = voiding.statement_void_reject(void_id=live.pk, user=request.user, note=note)
+                done = f"V{void.pk} {'withdrawn' if void.decided_by_id is None else 'rejected'}."
+        else:
+            messages.error(request, f"Unknown action {action!r}.")
+            return back
+    except LedgerError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return back
 
 
 # --------------------------------------------------------- differences ----

@@ -105,6 +105,7 @@ def test_every_page_is_for_its_roles_only(day, role):
         reverse("reports:recon_differences_csv"),
         reverse("reports:recon_differences_xlsx"),
         reverse("reports:recon_difference", args=[c.pk]),
+        reverse("reports:recon_statement", args=[day.statement.pk]),
     ]
     for url in pages:
         expect(client.get(url), role, READERS)
@@ -147,6 +148,14 @@ def test_only_finance_staff_change_anything(day, role):
     response = client.post(reverse("reports:recon_match"), {"statement": day.statement.pk})
     expect(response, role, WORKERS, ok=302)
     assert ReconRun.objects.get().runs == runs + (1 if role in WORKERS else 0)
+
+    from reports.channel.models import StatementVoid
+
+    response = client.post(
+        reverse("reports:recon_statement_void", args=[day.statement.pk]), {"action": "request", "note": "wrong"}
+    )
+    expect(response, role, WORKERS, ok=302)
+    assert StatementVoid.objects.count() == (1 if role in WORKERS else 0)
 
     upload = SimpleUploadedFile("e.csv", epay_file(day.day, [("Z", "1.00", "0")]))
     response = client.post(
@@ -470,3 +479,27 @@ def test_a_clearing_account_belongs_to_one_channel(day):
     assert ChannelForm(data=data, instance=bank).is_valid(), ChannelForm(data=data, instance=bank).errors
     keep = {k: v for k, v in model_to_dict(day.channel).items() if v is not None}
     assert ChannelForm(data=keep, instance=day.channel).is_valid()  # its own account stays its own
+
+
+def test_a_statement_is_voided_by_one_and_approved_by_another_from_its_page(day, django_capture_on_commit_callbacks):
+    maker, _ = day.client("maker")
+    checker, _ = day.client("checker")
+    url = reverse("reports:recon_statement", args=[day.statement.pk])
+    act = reverse("reports:recon_statement_void", args=[day.statement.pk])
+    assert 'id="void-request"' in maker.get(url).content.decode()
+    maker.post(act, {"action": "request", "note": "the test merchant's file"})
+    page = maker.get(url).content.decode()
+    assert 'id="own-void"' in page and 'id="void-decide"' not in page
+    refused = _messages(maker.post(act, {"action": "approve"}, follow=True))
+    assert refused == ["A void must be approved by someone other than the person who asked for it."]
+    assert StatementImport.objects.get().voided_at is None
+
+    page = checker.get(url).content.decode()
+    assert 'id="void-decide"' in page and "the test merchant&#x27;s file" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = checker.post(act, {"action": "approve", "note": "ok"}, follow=True)
+    assert f"Statement #{day.statement.pk} is void" in " ".join(_messages(response))
+    assert StatementImport.objects.get().voided_at is not None
+    page = checker.get(url).content.decode()
+    assert 'id="void-badge"' in page and "approved: the statement is void" in page
+    assert ReconRun.objects.get().channel_count == 0  # matched again without its lines
