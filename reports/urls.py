@@ -29,6 +29,7 @@ urlpatterns = [
     path("hot-accounts/flush/", views.hot_accounts_flush, name="hot_accounts_flush"),
     path("recon/", channel_views.recon_runs, name="recon_runs"),
     path("recon/match/", channel_views.recon_match, name="recon_match"),
+    path("recon/progress/<slug:code>/<str:day>/", channel_views.recon_progress, name="recon_progress"),
     path("recon/upload/", channel_views.statement_upload, name="statement_upload"),
     path("recon/upload/<int:pk>/", channel_views.statement_confirm, name="statement_preview"),
     path("recon/statements/<int:pk>/", channel_views.statement_detail, name="recon_statement"),

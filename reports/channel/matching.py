@@ -71,6 +71,7 @@ from accounts.kernel.money import ZERO, currency_places
 from postings.models import Entry, Posting
 from postings.services.calendar import calendar_for
 
+from . import progress
 from .exceptions import ChannelNotConfigured, StatementMissing
 from .models import (
     Channel,
@@ -120,7 +121,17 @@ def channel_recon_run(*, channel: Channel, recon_date: date, actor: str = SYSTEM
         )
     calendar = calendar_for(entity=channel.entity)
     near_cut = calendar.cut_moment(recon_date) - timedelta(minutes=channel.pending_window_minutes)
+    try:
+        run = _run(channel, recon_date, actor, statement, account_ids, near_cut)
+    except Exception as exc:
+        progress.progress_set(channel.code, recon_date, progress.FAILED, note=str(exc)[:300])
+        raise
+    progress.progress_set(channel.code, recon_date, progress.DONE, done=run.channel_count, total=run.channel_count)
+    return run
 
+
+def _run(channel, recon_date, actor, statement, account_ids, near_cut) -> ReconRun:
+    progress.progress_set(channel.code, recon_date, progress.PAIRING)
     with transaction.atomic():
         Channel.objects.select_for_update(no_key=True).filter(pk=channel.pk).first()  # one run per channel at a time
         # The pairing sorts and hashes the day's lines and records (about 170 MB for a million of each).
@@ -132,6 +143,7 @@ def channel_recon_run(*, channel: Channel, recon_date: date, actor: str = SYSTEM
         )
         matched_count, matched_amount = _match(work, statement, account_ids, near_cut)
         aged_days = _age_pending(channel, recon_date, actor)
+        progress.progress_set(channel.code, recon_date, progress.SUMMING)
 
         run, _ = ReconRun.objects.select_for_update(no_key=True).get_or_create(
             channel=channel, recon_date=recon_date, defaults={"statement": statement}
@@ -253,7 +265,8 @@ def _match(work: OutcomeWriter, statement: StatementImport, account_ids: list[in
     }
     values.update((f"account{i}", pk) for i, pk in enumerate(account_ids))
 
-    count, amount = 0, ZERO
+    count, amount, written = 0, ZERO, 0
+    lines = statement.line_count if statement.voided_at is None else 0
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, values)
         while chunk := cursor.fetchmany(CHUNK):
@@ -261,6 +274,11 @@ def _match(work: OutcomeWriter, statement: StatementImport, account_ids: list[in
                 count, amount = chunk[0][2], chunk[0][5] or ZERO
                 chunk = chunk[1:]
             work.handle(chunk)
+            # Matched pairs are counted in SQL; what comes here is what did not simply match.
+            written += len(chunk)
+            progress.progress_set(
+                work.channel.code, work.recon_date, progress.WRITING, done=count + written, total=max(lines, 1)
+            )
     return count, amount
 
 

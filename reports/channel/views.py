@@ -31,7 +31,7 @@ from accounts.kernel.tasks import enqueue_now
 from ..exports import Column, csv_response, xlsx_response
 from ..staging.models import StagedUpload
 from ..staging.services import staged_upload_commit, staged_upload_create
-from . import selectors, voiding, work
+from . import progress, selectors, voiding, work
 from .filters import DifferenceFilter, ReconRunFilter
 from .forms import AdjustmentForm, StatementUploadForm
 from .importing import statement_import, statement_preview
@@ -48,6 +48,7 @@ def _queue_matching(request, channel: Channel, day: date) -> None:
     then, so a refusal (no clearing account, say) is shown at once. A broker
     that is down keeps it for later (accounts.kernel.tasks), and the message says so."""
     what = f"Matching of {channel.code} on {day:%Y-%m-%d}"
+    progress.progress_set(channel.code, day, progress.QUEUED)  # not the bar of an earlier run
     try:
         sent = enqueue_now("reports.tasks.channel_recon_run", (channel.code, day.isoformat()))
     except LedgerError as exc:
@@ -92,10 +93,39 @@ def recon_match(request):
     statement = get_object_or_404(
         StatementImport.objects.select_related("channel"), pk=request.POST.get("statement") or 0
     )
-    _queue_matching(request, statement.channel, statement.statement_date)
-    return redirect(
-        reverse("reports:recon_runs") + f"?channel={statement.channel.code}"
-        f"&date_from={statement.statement_date:%Y-%m-%d}&date_to={statement.statement_date:%Y-%m-%d}"
+    channel, day = statement.channel, statement.statement_date
+    _queue_matching(request, channel, day)
+    runs = reverse("reports:recon_runs") + f"?channel={channel.code}&date_from={day:%Y-%m-%d}&date_to={day:%Y-%m-%d}"
+    return redirect(_after_queueing(channel, day, runs))
+
+
+def _after_queueing(channel: Channel, day: date, runs: str) -> str:
+    """Where to go once the matching is queued: its progress bar when a worker
+    runs it; the runs when it has already run here (no broker)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return runs
+    return reverse("reports:recon_progress", args=[channel.code, day.isoformat()])
+
+
+@require_GET
+@staff_page(VIEW_RUNS)
+def recon_progress(request, code: str, day: str):
+    """The progress bar of a day's matching; the page reloads itself until the
+    run is done, then goes to the day's figures."""
+    channel = get_object_or_404(Channel, code=code)
+    try:
+        on = date.fromisoformat(day)
+    except ValueError:
+        raise Http404(f"No day {day}.") from None
+    state = progress.progress_get(channel.code, on)
+    runs = reverse("reports:recon_runs") + f"?channel={channel.code}&date_from={on:%Y-%m-%d}&date_to={on:%Y-%m-%d}"
+    if state is not None and state["step"] == progress.DONE:
+        messages.success(request, f"Matching of {channel.code} on {on:%Y-%m-%d} done.")
+        return redirect(runs)
+    return render(
+        request,
+        "reports/recon_progress.html",
+        {"channel": channel, "day": on, "state": state, "runs": runs, "failed": state and state["step"] == "failed"},
     )
 
 
@@ -174,7 +204,7 @@ def statement_confirm(request, pk: int):
             f"{staged.file_name} for {channel.code} on {day:%Y-%m-%d}.",
         )
         _queue_matching(request, channel, day)
-        return redirect(runs)
+        return redirect(_after_queueing(channel, day, runs))
     if staged.committed_id is not None:
         messages.info(request, f"This upload was imported as statement #{staged.committed_id}.")
         return redirect(runs)

@@ -503,3 +503,38 @@ def test_a_statement_is_voided_by_one_and_approved_by_another_from_its_page(day,
     page = checker.get(url).content.decode()
     assert 'id="void-badge"' in page and "approved: the statement is void" in page
     assert ReconRun.objects.get().channel_count == 0  # matched again without its lines
+
+
+# ------------------------------------------------------------ progress ----
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_the_progress_page_is_for_the_readers(day, role):
+    from reports.channel import progress
+
+    progress.progress_set("epaysim", day.day, progress.WRITING, done=30, total=60)
+    response = _as(role).get(reverse("reports:recon_progress", args=["epaysim", day.day.isoformat()]))
+    expect(response, role, READERS)
+    if role in READERS:
+        text = response.content.decode()
+        assert 'value="70"' in text and "(30 of 60 lines)" in text and 'http-equiv="refresh"' in text
+
+
+def test_a_run_reports_its_steps_and_the_page_follows_it_to_the_figures(day, settings, monkeypatch):
+    from reports.channel import progress
+
+    seen = []
+    original = progress.progress_set
+    monkeypatch.setattr(progress, "progress_set", lambda *a, **k: (seen.append(a[2]), original(*a, **k)))
+    client, _ = day.client("finance")
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # the page sends to the progress bar, as with a worker
+    response = client.post(reverse("reports:recon_match"), {"statement": day.statement.pk})
+    at = reverse("reports:recon_progress", args=["epaysim", day.day.isoformat()])
+    assert response["Location"] == at
+    assert seen[0] == "queued" and seen[1] == "pairing" and seen[-2:] == ["summing", "done"]
+    done = client.get(at)
+    assert done.status_code == 302 and done["Location"].startswith(reverse("reports:recon_runs"))
+
+    original("epaysim", day.day, progress.FAILED, note="epaysim has no clearing account")
+    failed = client.get(at).content.decode()
+    assert "The matching was refused: epaysim has no clearing account" in failed and "refresh" not in failed
