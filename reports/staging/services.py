@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from .models import StagedUpload
 
+# An upload nobody confirmed within this time is dropped (with its file) at the next upload.
+STALE_AFTER = timedelta(days=1)
+
 
 def staged_upload_create(
     *, kind: str, user, file_name: str, content: bytes, target: dict, preview: dict
 ) -> StagedUpload:
+    StagedUpload.objects.filter(committed_id__isnull=True, uploaded_at__lt=timezone.now() - STALE_AFTER).delete()
     return StagedUpload.objects.create(
         kind=kind,
         uploaded_by=user,

@@ -544,3 +544,18 @@ def test_a_run_reports_its_steps_and_the_page_follows_it_to_the_figures(day, set
     original("epaysim", day.day, progress.FAILED, note="epaysim has no clearing account")
     failed = client.get(at).content.decode()
     assert "The matching was refused: epaysim has no clearing account" in failed and "refresh" not in failed
+
+
+def test_an_upload_left_unconfirmed_for_a_day_is_dropped_with_its_file(day):
+    from datetime import timedelta
+
+    from reports.staging.models import StagedUpload
+
+    old = _staged_statement(day)
+    StagedUpload.objects.filter(pk=old.pk).update(uploaded_at=timezone.now() - timedelta(days=2))
+    client, _ = day.client("finance")
+    _upload(client, day.day, b"not read")  # refused, nothing staged
+    assert StagedUpload.objects.filter(pk=old.pk).exists()
+    fresh = _upload(client, day.day + timedelta(days=1), epay_file(day.day + timedelta(days=1), [("N9", "2.00", "0")]))
+    assert fresh.status_code == 302
+    assert not StagedUpload.objects.filter(pk=old.pk).exists() and StagedUpload.objects.count() == 1
