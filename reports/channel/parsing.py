@@ -109,10 +109,13 @@ class StatementSummary:
 
     def wrong_day(self, statement_date: date) -> list[str]:
         """Each place where the file names a day other than ``statement_date``."""
+        # A header line that names the statement day is right even if it names
+        # another (a period "2026-11-20 00:00 to 2026-11-21 00:00").
+        right = {line_no for line_no, day in self.header_dates if day == statement_date}
         problems = [
             f"line {line_no}: the header says {day:%Y-%m-%d}, not {statement_date:%Y-%m-%d}"
             for line_no, day in self.header_dates
-            if day != statement_date
+            if line_no not in right
         ]
         others = sorted(day for day in self.line_dates if day != statement_date)
         if others:
@@ -167,7 +170,8 @@ def _parse(channel: Channel, content: bytes, keep) -> StatementSummary:
         text = next(physical, None)
         if text is None:
             break
-        summary.header_dates += [(physical.count, day) for day in _dates_in(text)]
+        if not _PRODUCED.search(text):
+            summary.header_dates += [(physical.count, day) for day in _dates_in(text)]
     reader = csv.reader(physical, delimiter=channel.delimiter or ",")
     header_line, header = None, None
     try:
@@ -249,6 +253,10 @@ def _parse(channel: Channel, content: bytes, keep) -> StatementSummary:
 # 2026.11.20, 2026年11月20日 or 20261120 (not part of a longer number, such
 # as an account number).
 _HEADER_DATE = re.compile(r"(?<!\d)(\d{4})(?:[-/.年](\d{1,2})[-/.月](\d{1,2})日?|(\d{2})(\d{2}))(?!\d)")
+
+
+# When the file was made (生成/导出/打印/下载时间, generated at ...) is not the day it is for.
+_PRODUCED = re.compile(r"生成|导出|打印|下载|generated|exported|printed|downloaded|created", re.I)
 
 
 def _dates_in(text: str) -> list[date]:
