@@ -24,6 +24,8 @@ from .channel.models import (
     StatementEncoding,
     StatementImport,
     StatementLine,
+    StatementVoid,
+    VoidStatus,
 )
 from .eod.models import (
     EOD_STEPS,
@@ -38,6 +40,7 @@ from .eod.models import (
     Voucher,
 )
 from .gl_recon.models import GlImport, GlImportRow
+from .staging.models import StagedUpload
 
 __all__ = [
     "EOD_STEPS",
@@ -56,6 +59,9 @@ __all__ = [
     "EodStep",
     "GlImport",
     "GlImportRow",
+    "StagedUpload",
+    "StatementVoid",
+    "VoidStatus",
     "MoneyDirection",
     "Outcome",
     "ProposalStatus",

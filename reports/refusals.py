@@ -16,6 +16,7 @@ class FileRefused(LedgerValidationError):
 
     def __init__(self, problems: list[str], more: int = 0):
         self.problems = problems
+        self.more = more  # problems found beyond the first MAX_PROBLEMS
         message = f"The {self.subject} was not imported: " + "; ".join(problems)
         if more:
             message += f"; and {more} more problem{'s' if more > 1 else ''}"

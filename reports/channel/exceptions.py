@@ -19,6 +19,20 @@ class StatementFileInvalid(FileRefused):
     subject = "statement"
 
 
+class StatementWrongDay(StatementFileInvalid):
+    """The file names a day other than the statement day chosen: imported, it
+    would be matched against the wrong day and block the right file."""
+
+    code = "statement_wrong_day"
+
+    def __init__(self, problems: list[str], statement_date, dates_found):
+        self.dates_found = dates_found
+        found = ", ".join(f"{day:%Y-%m-%d}" for day in dates_found)
+        super().__init__(
+            [f"the file is dated {found}; the statement day chosen is {statement_date:%Y-%m-%d}", *problems]
+        )
+
+
 class StatementAlreadyImported(LedgerValidationError):
     code = "statement_already_imported"
 

@@ -22,9 +22,9 @@ from django.db import IntegrityError, connection, transaction
 
 from accounts.kernel.tasks import enqueue_on_commit
 
-from .exceptions import StatementAlreadyImported
+from .exceptions import StatementAlreadyImported, StatementWrongDay
 from .models import Channel, StatementImport, StatementLine
-from .parsing import _LINE_FIELDS, ParsedLine, _parse
+from .parsing import _LINE_FIELDS, ParsedLine, StatementSummary, _parse
 
 # -------------------------------------------------------------- import ----
 
@@ -48,7 +48,7 @@ def statement_import(
     sha256 = hashlib.sha256(content).hexdigest()
     _refuse_duplicate(channel, statement_date, sha256)
     with _Spool() as spool:
-        _parse(channel, content, spool.add)
+        _refuse_wrong_day(_parse(channel, content, spool.add), statement_date)
         try:
             with transaction.atomic():
                 statement = StatementImport.objects.create(
@@ -69,6 +69,20 @@ def statement_import(
     return statement
 
 
+def statement_preview(*, channel: Channel, statement_date: date, content: bytes) -> StatementSummary:
+    """What ``statement_import`` would store, refused as it would be, with nothing written."""
+    _refuse_duplicate(channel, statement_date, hashlib.sha256(content).hexdigest())
+    summary = _parse(channel, content, lambda line: None)
+    _refuse_wrong_day(summary, statement_date)
+    return summary
+
+
+def _refuse_wrong_day(summary: StatementSummary, statement_date: date) -> None:
+    problems = summary.wrong_day(statement_date)
+    if problems:
+        raise StatementWrongDay(problems, statement_date, summary.dates_found())
+
+
 def _store_lines(statement: StatementImport, spool: _Spool) -> None:
     """The lines, a batch at a time, with COPY (the import of a million
     lines went from 84 s to 30 s with it and the streaming read;
@@ -87,12 +101,11 @@ def _store_lines(statement: StatementImport, spool: _Spool) -> None:
 
 
 def _refuse_duplicate(channel: Channel, statement_date: date, sha256: str) -> None:
-    earlier = StatementImport.objects.select_related("channel").filter(file_sha256=sha256).first()
+    live = StatementImport.objects.select_related("channel").filter(voided_at__isnull=True)  # a void frees both
+    earlier = live.filter(file_sha256=sha256).first()
     if earlier is not None:
         raise StatementAlreadyImported(earlier, "This file was already imported")
-    earlier = (
-        StatementImport.objects.select_related("channel").filter(channel=channel, statement_date=statement_date).first()
-    )
+    earlier = live.filter(channel=channel, statement_date=statement_date).first()
     if earlier is not None:
         raise StatementAlreadyImported(earlier, f"{channel.code} already has a statement for {statement_date}")
 

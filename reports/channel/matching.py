@@ -71,6 +71,7 @@ from accounts.kernel.money import ZERO, currency_places
 from postings.models import Entry, Posting
 from postings.services.calendar import calendar_for
 
+from . import progress
 from .exceptions import ChannelNotConfigured, StatementMissing
 from .models import (
     Channel,
@@ -105,7 +106,10 @@ CHUNK = 2000
 def channel_recon_run(*, channel: Channel, recon_date: date, actor: str = SYSTEM_ACTOR) -> ReconRun:
     """Match the channel's statement of ``recon_date`` with the ledger (see the
     module docstring). Re-runnable: a second run changes nothing."""
-    statement = StatementImport.objects.filter(channel=channel, statement_date=recon_date).first()
+    statements = StatementImport.objects.filter(channel=channel, statement_date=recon_date)
+    # A voided statement's lines are out of matching: its day is matched as
+    # one without lines until the right statement is imported.
+    statement = statements.filter(voided_at__isnull=True).first() or statements.order_by("-voided_at").first()
     if statement is None:
         raise StatementMissing(
             f"{channel.code} has no statement imported for {recon_date}.", channel=channel.code, recon_date=recon_date
@@ -117,7 +121,17 @@ def channel_recon_run(*, channel: Channel, recon_date: date, actor: str = SYSTEM
         )
     calendar = calendar_for(entity=channel.entity)
     near_cut = calendar.cut_moment(recon_date) - timedelta(minutes=channel.pending_window_minutes)
+    try:
+        run = _run(channel, recon_date, actor, statement, account_ids, near_cut)
+    except Exception as exc:
+        progress.progress_set(channel.code, recon_date, progress.FAILED, note=str(exc)[:300])
+        raise
+    progress.progress_set(channel.code, recon_date, progress.DONE, done=run.channel_count, total=run.channel_count)
+    return run
 
+
+def _run(channel, recon_date, actor, statement, account_ids, near_cut) -> ReconRun:
+    progress.progress_set(channel.code, recon_date, progress.PAIRING)
     with transaction.atomic():
         Channel.objects.select_for_update(no_key=True).filter(pk=channel.pk).first()  # one run per channel at a time
         # The pairing sorts and hashes the day's lines and records (about 170 MB for a million of each).
@@ -129,10 +143,12 @@ def channel_recon_run(*, channel: Channel, recon_date: date, actor: str = SYSTEM
         )
         matched_count, matched_amount = _match(work, statement, account_ids, near_cut)
         aged_days = _age_pending(channel, recon_date, actor)
+        progress.progress_set(channel.code, recon_date, progress.SUMMING)
 
         run, _ = ReconRun.objects.select_for_update(no_key=True).get_or_create(
             channel=channel, recon_date=recon_date, defaults={"statement": statement}
         )
+        run.statement = statement  # the statement that replaced a voided one
         run.matched_count, run.matched_amount = matched_count, matched_amount
         _summarize(run, channel, statement, account_ids)
         run.runs += 1
@@ -240,7 +256,7 @@ def _match(work: OutcomeWriter, statement: StatementImport, account_ids: list[in
     sql = _PAIRING_SQL.format(joined=joined, total=_TOTAL, matched=_MATCHED, mismatch=_MISMATCH, long=_LONG, left=_LEFT)
     values = {
         "channel": work.channel.pk,
-        "statement": statement.pk,
+        "statement": statement.pk if statement.voided_at is None else 0,  # a voided statement has no lines
         "true": True,
         "day": work.recon_date,
         "near_cut": near_cut,
@@ -249,7 +265,8 @@ def _match(work: OutcomeWriter, statement: StatementImport, account_ids: list[in
     }
     values.update((f"account{i}", pk) for i, pk in enumerate(account_ids))
 
-    count, amount = 0, ZERO
+    count, amount, written = 0, ZERO, 0
+    lines = statement.line_count if statement.voided_at is None else 0
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, values)
         while chunk := cursor.fetchmany(CHUNK):
@@ -257,6 +274,11 @@ def _match(work: OutcomeWriter, statement: StatementImport, account_ids: list[in
                 count, amount = chunk[0][2], chunk[0][5] or ZERO
                 chunk = chunk[1:]
             work.handle(chunk)
+            # Matched pairs are counted in SQL; what comes here is what did not simply match.
+            written += len(chunk)
+            progress.progress_set(
+                work.channel.code, work.recon_date, progress.WRITING, done=count + written, total=max(lines, 1)
+            )
     return count, amount
 
 
@@ -299,7 +321,7 @@ def _age_pending(channel: Channel, recon_date: date, actor: str) -> set[date]:
 
 def _summarize(run: ReconRun, channel: Channel, statement: StatementImport, account_ids: list[int]) -> None:
     """The run's figures, by aggregates in the database."""
-    lines = StatementLine.objects.filter(statement=statement).order_by()
+    lines = StatementLine.objects.filter(statement=statement, statement__voided_at__isnull=True).order_by()
     counted = Q(counts=True)
     figures = {
         "count": Count("id", filter=counted),

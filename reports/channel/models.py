@@ -45,6 +45,8 @@ __all__ = [
     "StatementEncoding",
     "StatementImport",
     "StatementLine",
+    "StatementVoid",
+    "VoidStatus",
 ]
 
 
@@ -180,6 +182,8 @@ class StatementImport(models.Model):
     line_count = models.PositiveIntegerField()
     imported_by = models.CharField(max_length=150)
     imported_at = models.DateTimeField(auto_now_add=True)
+    # Set once, when a void is approved (StatementVoid); the only change the database allows.
+    voided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "channel statement import (对账单)"
@@ -189,12 +193,59 @@ class StatementImport(models.Model):
             ("work_difference", "Can work reconciliation differences"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["file_sha256"], name="statement_import_unique_file"),
-            models.UniqueConstraint(fields=["channel", "statement_date"], name="statement_import_unique_day"),
+            # A voided statement no longer holds its file or its day: the right file can follow.
+            models.UniqueConstraint(
+                fields=["file_sha256"], condition=Q(voided_at__isnull=True), name="statement_import_unique_file"
+            ),
+            models.UniqueConstraint(
+                fields=["channel", "statement_date"],
+                condition=Q(voided_at__isnull=True),
+                name="statement_import_unique_day",
+            ),
         ]
 
     def __str__(self):
         return f"{self.channel_id} {self.statement_date} ({self.line_count} lines)"
+
+
+class VoidStatus(models.TextChoices):
+    REQUESTED = "requested", "requested, awaiting approval"
+    APPROVED = "approved", "approved: the statement is void"
+    REJECTED = "rejected", "rejected"
+
+
+class StatementVoid(models.Model):
+    """A request to void a wrongly imported statement (maker-checker): one
+    member of staff asks, with a reason; another approves (the statement is
+    voided and its day matched again without its lines) or rejects. Never
+    deleted: with the statement's ``voided_at`` it is the void's history."""
+
+    statement = models.ForeignKey(StatementImport, on_delete=models.PROTECT, related_name="voids")
+    reason = models.TextField()
+    status = models.CharField(max_length=10, choices=VoidStatus.choices, default=VoidStatus.REQUESTED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "statement void (对账单作废)"
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["statement"], condition=Q(status__in=["requested", "approved"]), name="statement_void_one_live"
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=models.F("requested_by")),
+                name="statement_void_four_eyes",
+            ),
+        ]
+
+    def __str__(self):
+        return f"V{self.pk} statement #{self.statement_id} {self.status}"
 
 
 class StatementLine(models.Model):
@@ -245,6 +296,7 @@ class Resolution(models.TextChoices):
     ADJUSTING_POSTING = "adjusting_posting", "adjusting posting (调账)"
     WRITE_OFF = "write_off", "write-off to suspense"
     CHANNEL_ERROR = "channel_error", "channel error"
+    STATEMENT_VOIDED = "statement_voided", "its statement was voided"
 
 
 class ReconRun(models.Model):

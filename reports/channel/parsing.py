@@ -9,9 +9,11 @@ import codecs
 import csv
 import functools
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import field as dataclass_field
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.utils import timezone
@@ -42,6 +44,89 @@ class ParsedLine:
 _LINE_FIELDS = ("line_no", "serial_no", "txn_time", "direction", "amount", "fee", "status", "counts", "raw")
 
 
+@dataclass
+class StatementSummary:
+    """What a statement file says, gathered while it is read: shown before an
+    import is confirmed, and the dates checked against the statement day."""
+
+    currency: str
+    line_count: int = 0
+    skipped_count: int = 0  # lines whose status moved no money
+    in_count: int = 0
+    in_total: Decimal = ZERO
+    out_count: int = 0
+    out_total: Decimal = ZERO
+    fee_total: Decimal = ZERO
+    # Lines per local date of their time; None when the time has no date in it.
+    line_dates: Counter = dataclass_field(default_factory=Counter)
+    # (line, date) of each date written in the lines above the column header.
+    header_dates: list[tuple[int, date]] = dataclass_field(default_factory=list)
+    first: ParsedLine | None = None
+    last: ParsedLine | None = None
+
+    def add(self, line: ParsedLine, *, dated: bool) -> None:
+        self.line_count += 1
+        if self.first is None:
+            self.first = line
+        self.last = line
+        if dated and line.txn_time is not None:
+            self.line_dates[timezone.localtime(line.txn_time).date()] += 1
+        if not line.counts:
+            self.skipped_count += 1
+        elif line.direction == IN:
+            self.in_count += 1
+            self.in_total += line.amount
+        else:
+            self.out_count += 1
+            self.out_total += line.amount
+        if line.counts:
+            self.fee_total += line.fee
+
+    def as_preview(self) -> dict:
+        """What the preview page shows, as JSON (kept with the staged upload)."""
+
+        def line(parsed: ParsedLine | None) -> dict | None:
+            return None if parsed is None else {"line_no": parsed.line_no, "raw": parsed.raw}
+
+        return {
+            "dates": [f"{day:%Y-%m-%d}" for day in self.dates_found()],
+            "header_dates": [[line_no, f"{day:%Y-%m-%d}"] for line_no, day in self.header_dates],
+            "line_dates": [[f"{day:%Y-%m-%d}", n] for day, n in sorted(self.line_dates.items())],
+            "line_count": self.line_count,
+            "skipped_count": self.skipped_count,
+            "totals": [
+                {"direction": IN, "currency": self.currency, "count": self.in_count, "amount": str(self.in_total)},
+                {"direction": OUT, "currency": self.currency, "count": self.out_count, "amount": str(self.out_total)},
+            ],
+            "fee_total": str(self.fee_total),
+            "currency": self.currency,
+            "first": line(self.first),
+            "last": line(self.last),
+        }
+
+    def dates_found(self) -> list[date]:
+        return sorted({day for _, day in self.header_dates} | set(self.line_dates))
+
+    def wrong_day(self, statement_date: date) -> list[str]:
+        """Each place where the file names a day other than ``statement_date``."""
+        # A header line that names the statement day is right even if it names
+        # another (a period "2026-11-20 00:00 to 2026-11-21 00:00").
+        right = {line_no for line_no, day in self.header_dates if day == statement_date}
+        problems = [
+            f"line {line_no}: the header says {day:%Y-%m-%d}, not {statement_date:%Y-%m-%d}"
+            for line_no, day in self.header_dates
+            if line_no not in right
+        ]
+        others = sorted(day for day in self.line_dates if day != statement_date)
+        if others:
+            dated = ", ".join(
+                f"{day:%Y-%m-%d} ({self.line_dates[day]} line{'s' if self.line_dates[day] != 1 else ''})"
+                for day in sorted(self.line_dates)
+            )
+            problems.append(f"the lines are dated {dated}, not only {statement_date:%Y-%m-%d}")
+        return problems
+
+
 def parse_statement(*, channel: Channel, content: bytes) -> list[ParsedLine]:
     """The lines of a statement file read with the channel's mapping, or
     StatementFileInvalid naming every problem's line. (The import streams
@@ -70,18 +155,23 @@ class _Physical:
         return self.last
 
 
-def _parse(channel: Channel, content: bytes, keep) -> int:
+def _parse(channel: Channel, content: bytes, keep) -> StatementSummary:
     """Read the file line by line with the channel's mapping, handing each
-    good line to ``keep``; the number of lines, or StatementFileInvalid naming
-    every problem's line. Only the serial numbers seen so far and the totals
-    for the footer are held in memory."""
+    good line to ``keep``; what the file says (``StatementSummary``), or
+    StatementFileInvalid naming every problem's line. Only the serial numbers
+    seen so far and the totals are held in memory."""
     problems = Problems(StatementFileInvalid)
+    summary = StatementSummary(currency=channel.currency)
+    dated = bool(channel.col_date) or any(d in channel.time_format for d in ("%d", "%j", "%x", "%c"))
     _refuse_undecodable(channel, content)
     physical = _Physical(channel, content)
     skip = channel.skip_lines
     for _ in range(skip):
-        if next(physical, None) is None:
+        text = next(physical, None)
+        if text is None:
             break
+        if not _PRODUCED.search(text):
+            summary.header_dates += [(physical.count, day) for day in _dates_in(text)]
     reader = csv.reader(physical, delimiter=channel.delimiter or ",")
     header_line, header = None, None
     try:
@@ -140,6 +230,7 @@ def _parse(channel: Channel, content: bytes, keep) -> int:
                 totals["in_total" if line.direction == IN else "out_total"] += line.amount
                 totals["fee_total"] += line.fee
             if not problems.count:
+                summary.add(line, dated=dated)
                 keep(line)
     except csv.Error as exc:
         problems.add(f"line {skip + reader.line_num}: not a readable CSV line ({exc})")
@@ -155,7 +246,29 @@ def _parse(channel: Channel, content: bytes, keep) -> int:
         elif channel.footer_check:
             _check_footer(channel, footer_line, footer, totals, problems)
     problems.raise_if_any()
-    return totals["count"]
+    return summary
+
+
+# A date written in a statement's header block: 2026-11-20, 2026/11/20,
+# 2026.11.20, 2026年11月20日 or 20261120 (not part of a longer number, such
+# as an account number).
+_HEADER_DATE = re.compile(r"(?<!\d)(\d{4})(?:[-/.年](\d{1,2})[-/.月](\d{1,2})日?|(\d{2})(\d{2}))(?!\d)")
+
+
+# When the file was made (生成/导出/打印/下载时间, generated at ...) is not the day it is for.
+_PRODUCED = re.compile(r"生成|导出|打印|下载|generated|exported|printed|downloaded|created", re.I)
+
+
+def _dates_in(text: str) -> list[date]:
+    found = []
+    for match in _HEADER_DATE.finditer(text):
+        year, month, day = int(match[1]), int(match[2] or match[4]), int(match[3] or match[5])
+        if 1990 <= year <= 2999:
+            try:
+                found.append(date(year, month, day))
+            except ValueError:
+                continue  # digits that only look like a date
+    return found
 
 
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")

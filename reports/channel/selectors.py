@@ -121,8 +121,10 @@ def proposals_awaiting_approval(*, channel: Channel | None = None, checker=None)
 def statements_unmatched(*, channel: Channel | None = None) -> QuerySet[StatementImport]:
     """Imported statements whose day has not been matched yet (queued, or the
     matching was refused, e.g. the channel has no clearing account)."""
-    qs = StatementImport.objects.select_related("channel").exclude(
-        Exists(ReconRun.objects.filter(channel=OuterRef("channel"), recon_date=OuterRef("statement_date")))
+    qs = (
+        StatementImport.objects.select_related("channel")
+        .filter(voided_at__isnull=True)
+        .exclude(Exists(ReconRun.objects.filter(statement=OuterRef("pk"))))
     )
     return qs.filter(channel=channel) if channel else qs
 
@@ -159,3 +161,11 @@ def difference_workers() -> QuerySet:
         .distinct()
         .order_by("username")
     )
+
+
+def statement_voids(*, statement_ids=None) -> QuerySet:
+    """Void requests, newest first, with their statement and people."""
+    from .models import StatementVoid
+
+    qs = StatementVoid.objects.select_related("statement", "statement__channel", "requested_by", "decided_by")
+    return qs.filter(statement_id__in=statement_ids) if statement_ids is not None else qs

@@ -29,11 +29,13 @@ from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.kernel.tasks import enqueue_now
 
 from ..exports import Column, csv_response, xlsx_response
-from . import selectors, work
+from ..staging.models import StagedUpload
+from ..staging.services import staged_upload_commit, staged_upload_create
+from . import progress, selectors, voiding, work
 from .filters import DifferenceFilter, ReconRunFilter
 from .forms import AdjustmentForm, StatementUploadForm
-from .importing import statement_import
-from .models import Channel, Difference, DifferenceStatus, ProposalStatus, StatementImport
+from .importing import statement_import, statement_preview
+from .models import Channel, Difference, DifferenceStatus, ProposalStatus, StatementImport, VoidStatus
 
 VIEW_RUNS = "reports.view_reconrun"
 VIEW_DIFFERENCES = "reports.view_difference"
@@ -46,6 +48,7 @@ def _queue_matching(request, channel: Channel, day: date) -> None:
     then, so a refusal (no clearing account, say) is shown at once. A broker
     that is down keeps it for later (accounts.kernel.tasks), and the message says so."""
     what = f"Matching of {channel.code} on {day:%Y-%m-%d}"
+    progress.progress_set(channel.code, day, progress.QUEUED)  # not the bar of an earlier run
     try:
         sent = enqueue_now("reports.tasks.channel_recon_run", (channel.code, day.isoformat()))
     except LedgerError as exc:
@@ -90,50 +93,183 @@ def recon_match(request):
     statement = get_object_or_404(
         StatementImport.objects.select_related("channel"), pk=request.POST.get("statement") or 0
     )
-    _queue_matching(request, statement.channel, statement.statement_date)
-    return redirect(
-        reverse("reports:recon_runs") + f"?channel={statement.channel.code}"
-        f"&date_from={statement.statement_date:%Y-%m-%d}&date_to={statement.statement_date:%Y-%m-%d}"
+    channel, day = statement.channel, statement.statement_date
+    _queue_matching(request, channel, day)
+    runs = reverse("reports:recon_runs") + f"?channel={channel.code}&date_from={day:%Y-%m-%d}&date_to={day:%Y-%m-%d}"
+    return redirect(_after_queueing(channel, day, runs))
+
+
+def _after_queueing(channel: Channel, day: date, runs: str) -> str:
+    """Where to go once the matching is queued: its progress bar when a worker
+    runs it; the runs when it has already run here (no broker)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return runs
+    return reverse("reports:recon_progress", args=[channel.code, day.isoformat()])
+
+
+@require_GET
+@staff_page(VIEW_RUNS)
+def recon_progress(request, code: str, day: str):
+    """The progress bar of a day's matching; the page reloads itself until the
+    run is done, then goes to the day's figures."""
+    channel = get_object_or_404(Channel, code=code)
+    try:
+        on = date.fromisoformat(day)
+    except ValueError:
+        raise Http404(f"No day {day}.") from None
+    state = progress.progress_get(channel.code, on)
+    runs = reverse("reports:recon_runs") + f"?channel={channel.code}&date_from={on:%Y-%m-%d}&date_to={on:%Y-%m-%d}"
+    if state is not None and state["step"] == progress.DONE:
+        messages.success(request, f"Matching of {channel.code} on {on:%Y-%m-%d} done.")
+        return redirect(runs)
+    return render(
+        request,
+        "reports/recon_progress.html",
+        {"channel": channel, "day": on, "state": state, "runs": runs, "failed": state and state["step"] == "failed"},
     )
 
 
 @require_http_methods(["GET", "POST"])
 @staff_page(IMPORT)
 def statement_upload(request):
-    problems = None
+    """Read the file and show what it says (``statement_preview``); nothing is
+    imported until the uploader confirms on the preview page."""
     if request.method == "POST":
         form = StatementUploadForm(request.POST, request.FILES)
         if form.is_valid():
             data = form.cleaned_data
             upload, channel, day = data["file"], data["channel"], data["statement_date"]
+            content = upload.read()
             try:
-                statement = statement_import(
-                    channel=channel,
-                    statement_date=day,
-                    file_name=upload.name,
-                    content=upload.read(),
-                    imported_by=request.user.get_username(),
-                )
+                summary = statement_preview(channel=channel, statement_date=day, content=content)
             except LedgerError as exc:
                 form.add_error("file", exc.message)
-                problems = getattr(exc, "problems", None)
-            else:
-                lines = f"{statement.line_count} line{'s' if statement.line_count != 1 else ''}"
-                messages.success(
+                return render(
                     request,
-                    f"Statement #{statement.pk}: {lines} of "
-                    f"{statement.file_name} for {channel.code} on {day:%Y-%m-%d}.",
+                    "reports/recon_upload.html",
+                    {"form": form, "problems": getattr(exc, "problems", None), "more": getattr(exc, "more", 0)},
+                    status=400,
                 )
-                _queue_matching(request, channel, day)
-                return redirect(
-                    reverse("reports:recon_runs") + f"?channel={channel.code}"
-                    f"&date_from={day:%Y-%m-%d}&date_to={day:%Y-%m-%d}"
-                )
-        return render(request, "reports/recon_upload.html", {"form": form, "problems": problems}, status=400)
+            staged = staged_upload_create(
+                kind=StagedUpload.Kind.STATEMENT,
+                user=request.user,
+                file_name=upload.name,
+                content=content,
+                target={"channel": channel.code, "statement_date": day.isoformat()},
+                preview=summary.as_preview(),
+            )
+            return redirect("reports:statement_preview", pk=staged.pk)
+        return render(request, "reports/recon_upload.html", {"form": form}, status=400)
     form = StatementUploadForm(
         initial={"channel": request.GET.get("channel"), "statement_date": request.GET.get("date")}
     )
     return render(request, "reports/recon_upload.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@staff_page(IMPORT)
+def statement_confirm(request, pk: int):
+    """The preview of a staged statement (GET) and its confirmation (POST):
+    only the member of staff who uploaded it sees it; confirming twice
+    imports once."""
+    staged = get_object_or_404(StagedUpload, pk=pk, kind=StagedUpload.Kind.STATEMENT, uploaded_by=request.user)
+    channel = get_object_or_404(Channel, code=staged.target["channel"])
+    day = date.fromisoformat(staged.target["statement_date"])
+    runs = reverse("reports:recon_runs") + f"?channel={channel.code}&date_from={day:%Y-%m-%d}&date_to={day:%Y-%m-%d}"
+    if request.method == "POST":
+        try:
+            statement_id, replayed = staged_upload_commit(
+                staged_id=staged.pk,
+                user=request.user,
+                commit=lambda s: (
+                    statement_import(
+                        channel=channel,
+                        statement_date=day,
+                        file_name=s.file_name,
+                        content=s.content,
+                        imported_by=request.user.get_username(),
+                    ).pk
+                ),
+            )
+        except LedgerError as exc:
+            messages.error(request, f"Not imported: {exc.message}")
+            return redirect("reports:statement_preview", pk=staged.pk)
+        if replayed:
+            messages.info(request, f"Statement #{statement_id} was already imported from this upload.")
+            return redirect(runs)
+        count = staged.preview["line_count"]
+        messages.success(
+            request,
+            f"Statement #{statement_id}: {count} line{'s' if count != 1 else ''} of "
+            f"{staged.file_name} for {channel.code} on {day:%Y-%m-%d}.",
+        )
+        _queue_matching(request, channel, day)
+        return redirect(_after_queueing(channel, day, runs))
+    if staged.committed_id is not None:
+        messages.info(request, f"This upload was imported as statement #{staged.committed_id}.")
+        return redirect(runs)
+    return render(
+        request,
+        "reports/recon_preview.html",
+        {"staged": staged, "p": staged.preview, "channel": channel, "day": day},
+    )
+
+
+# --------------------------------------------------------------- voids ----
+
+
+@require_GET
+@staff_page(VIEW_RUNS)
+def statement_detail(request, pk: int):
+    """A statement as imported, its void history, and (for finance) asking
+    for a void or deciding one someone else asked for."""
+    statement = get_object_or_404(StatementImport.objects.select_related("channel"), pk=pk)
+    voids = list(selectors.statement_voids(statement_ids=[statement.pk]))
+    live = next((v for v in voids if v.status == VoidStatus.REQUESTED), None)
+    may_act = request.user.has_perm(IMPORT)
+    return render(
+        request,
+        "reports/recon_statement.html",
+        {
+            "s": statement,
+            "voids": voids,
+            "live": live,
+            "may_request": may_act and statement.voided_at is None and live is None,
+            "may_decide": may_act and live is not None and live.requested_by_id != request.user.pk,
+            "own_request": live is not None and live.requested_by_id == request.user.pk,
+            "lines": statement.lines.order_by("line_no")[:5],
+        },
+    )
+
+
+@require_POST
+@staff_page(VIEW_RUNS, IMPORT)
+def statement_void_act(request, pk: int):
+    action, note = request.POST.get("action", ""), request.POST.get("note", "").strip()
+    back = redirect("reports:recon_statement", pk=pk)
+    try:
+        if action == "request":
+            void = voiding.statement_void_request(statement_id=pk, user=request.user, reason=note)
+            done = f"Void V{void.pk} asked for; another member of staff must approve it."
+        elif action in ("approve", "reject"):
+            live = selectors.statement_voids(statement_ids=[pk]).filter(status=VoidStatus.REQUESTED).first()
+            if live is None:
+                messages.error(request, f"Statement #{pk} has no void awaiting a decision.")
+                return back
+            if action == "approve":
+                voiding.statement_void_approve(void_id=live.pk, user=request.user, note=note)
+                done = f"Statement #{pk} is void; its day is matched again without its lines."
+            else:
+                void = voiding.statement_void_reject(void_id=live.pk, user=request.user, note=note)
+                done = f"V{void.pk} {'withdrawn' if void.decided_by_id is None else 'rejected'}."
+        else:
+            messages.error(request, f"Unknown action {action!r}.")
+            return back
+    except LedgerError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return back
 
 
 # --------------------------------------------------------- differences ----

@@ -39,12 +39,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.kernel.errors import IllegalTransition, LedgerError, LedgerValidationError
+from accounts.kernel.errors import CurrencyMismatch, IllegalTransition, LedgerError, LedgerValidationError
 from accounts.kernel.money import to_amount
 from accounts.kernel.permissions import NotAllowed, has_permission, require_permission  # noqa: F401 (NotAllowed: named here for callers)
 from accounts.kernel.transitions import Transitions, transition
 from accounts.models import Account, AccountType, Category
 from accounts.selectors import account_get, internal_account_for
+from postings.exceptions import CrossEntityPosting
 from postings.selectors import current_accounting_date
 from postings.services import Leg, posting_create
 
@@ -271,6 +272,20 @@ def _propose(
     if counter.pk == clearing.pk:
         raise LedgerValidationError(
             "The counter account cannot be the clearing account.", counter_account_no=counter.account_no
+        )
+    # Refused now, when the proposer can still choose another account, not at
+    # approval, when the posting service would refuse the same legs.
+    if counter.entity_id != clearing.entity_id:
+        raise CrossEntityPosting(
+            f"{counter.account_no} belongs to another entity than the clearing account {clearing.account_no}; "
+            f"an adjusting posting stays within one entity.",
+            counter_account_no=counter.account_no,
+        )
+    if counter.currency != diff.currency:
+        raise CurrencyMismatch(
+            f"{counter.account_no} is a {counter.currency} account; the difference is in {diff.currency}.",
+            counter_account_no=counter.account_no,
+            currency=counter.currency,
         )
     expected_direction = "D" if diff.difference > 0 else "C"
     if diff.difference == 0 or direction != expected_direction or amount != abs(diff.difference):

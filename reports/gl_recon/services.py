@@ -3,8 +3,8 @@ balance (科目余额表) for one entity and accounting date.
 
 The file
 --------
-CSV (UTF-8, with or without a BOM, comma separated) or XLSX (the first
-worksheet). The first non-empty row is the header; columns are found by
+CSV (UTF-8, with or without a BOM, or GBK/GB18030, what Excel writes for a
+Chinese sheet; comma separated) or XLSX (the first worksheet). The first non-empty row is the header; columns are found by
 name, in any order, case-insensitive; other columns (a subject name, say)
 are ignored. Empty rows are skipped.
 
@@ -141,7 +141,7 @@ def gl_import(*, entity: Entity, accounting_date: date, file_name: str, content:
     if earlier is not None:
         raise GlFileAlreadyImported(earlier)
 
-    rows = _parse(file_name, content, entity=entity, accounting_date=accounting_date)
+    rows, _ = _parse(file_name, content, entity=entity, accounting_date=accounting_date)
     try:
         with transaction.atomic():
             gl = GlImport.objects.create(
@@ -162,10 +162,43 @@ def gl_import(*, entity: Entity, accounting_date: date, file_name: str, content:
     return gl
 
 
+def gl_preview(*, entity: Entity, accounting_date: date, file_name: str, content: bytes, user) -> dict:
+    """What ``gl_import`` would store, refused as it would be, with nothing
+    written: the dates found, the row count, the totals by side and currency,
+    the first and last rows (as JSON, kept with the staged upload)."""
+    require_permission(user, PERM_IMPORT_GL, error=GlImportNotAllowed)
+    earlier = (
+        GlImport.objects.select_related("entity", "uploaded_by")
+        .filter(file_sha256=hashlib.sha256(content).hexdigest())
+        .first()
+    )
+    if earlier is not None:
+        raise GlFileAlreadyImported(earlier)
+    rows, dates = _parse(file_name, content, entity=entity, accounting_date=accounting_date)
+    totals: dict[str, dict] = {}
+    for row in rows:
+        total = totals.setdefault(row["currency"], {"currency": row["currency"], "rows": 0, "debit": 0, "credit": 0})
+        total["rows"] += 1
+        total["debit"] += row["debit"]
+        total["credit"] += row["credit"]
+
+    def shown(row: dict) -> dict:
+        return {key: str(value) for key, value in row.items()}
+
+    return {
+        "dates": [f"{day:%Y-%m-%d}" for day in sorted(dates)],
+        "row_count": len(rows),
+        "totals": [{**t, "debit": str(t["debit"]), "credit": str(t["credit"])} for _, t in sorted(totals.items())],
+        "first": shown(rows[0]),
+        "last": shown(rows[-1]),
+    }
+
+
 # ------------------------------------------------------------- reading ----
 
 
-def _parse(file_name: str, content: bytes, *, entity: Entity, accounting_date: date) -> list[dict]:
+def _parse(file_name: str, content: bytes, *, entity: Entity, accounting_date: date) -> tuple[list[dict], set[date]]:
+    """The rows, and the dates the file's accounting_date column gives (none without the column)."""
     problems = Problems(GlFileInvalid)
     table = _read_table(file_name, content)
     header_row, header = next(table, (None, None))
@@ -177,13 +210,19 @@ def _parse(file_name: str, content: bytes, *, entity: Entity, accounting_date: d
     subjects = set(AccountType.objects.values_list("subject_code", flat=True))
     seen: dict[tuple[str, str], int] = {}
     rows: list[dict] = []
+    dates: set[date] = set()
     for row_no, values in table:
         if len(rows) >= MAX_ROWS:
-            raise GlFileInvalid([f"row {row_no}: more than {MAX_ROWS} rows; is this a trial balance?"])
+            problems.add(f"row {row_no}: more than {MAX_ROWS} rows; is this a trial balance?")
+            break
         cells = {
             name: Cell(row_no, text, _letter(index, row_no, values), values[index] if index < len(values) else None)
             for name, (index, text) in columns.items()
         }
+        if "accounting_date" in cells:
+            day = _date(cells["accounting_date"].value)
+            if day is not None:
+                dates.add(day)
         row = _read_row(cells, subjects, entity, accounting_date, problems)
         if row is None:
             continue
@@ -196,7 +235,7 @@ def _parse(file_name: str, content: bytes, *, entity: Entity, accounting_date: d
     problems.raise_if_any()
     if not rows:
         raise GlFileInvalid([f"row {header_row + 1}: the file has a header but no rows"])
-    return rows
+    return rows, dates
 
 
 def _letter(index: int, row_no: int, values) -> str | None:
@@ -222,11 +261,18 @@ def _read_table(file_name: str, content: bytes) -> Iterator[tuple[int, list]]:
 
 
 def _read_csv(content: bytes) -> Iterator[tuple[int, list]]:
+    """UTF-8 first; a file that is not UTF-8 is read as GB18030 (a superset of
+    GBK: what Excel writes when it saves a Chinese sheet as CSV), as channel
+    statements are. GBK bytes are almost never valid UTF-8, so the order
+    cannot misread a GBK file."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = content[: exc.start].count(b"\n") + 1
-        raise GlFileInvalid([f"row {line}: not UTF-8 text (save the CSV as UTF-8)"]) from None
+        try:
+            text = content.decode("gb18030")
+        except UnicodeDecodeError:
+            line = content[: exc.start].count(b"\n") + 1
+            raise GlFileInvalid([f"row {line}: neither UTF-8 nor GBK/GB18030 text (save the CSV as UTF-8)"]) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         for record in reader:

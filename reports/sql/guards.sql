@@ -8,9 +8,21 @@
 DROP TRIGGER IF EXISTS channel_never_deleted ON reports_channel;
 CREATE TRIGGER channel_never_deleted BEFORE DELETE ON reports_channel
     FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change('delete');
+-- A statement is never changed, with one exception: it is voided once
+-- (voided_at set, nothing else), after a second person approved the void
+-- (reports_statementvoid). Its lines stay as they were, out of matching.
+CREATE OR REPLACE FUNCTION statement_import_only_voided() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.voided_at IS NULL AND NEW.voided_at IS NOT NULL
+       AND to_jsonb(NEW) - 'voided_at' = to_jsonb(OLD) - 'voided_at' THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'Cannot % rows from % table (%): a statement is only ever voided', lower(TG_OP),
+        TG_TABLE_NAME, TG_NAME USING ERRCODE = 'restrict_violation';
+END $$;
 DROP TRIGGER IF EXISTS statement_import_append_only ON reports_statementimport;
 CREATE TRIGGER statement_import_append_only BEFORE UPDATE OR DELETE ON reports_statementimport
-    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change('update or delete');
+    FOR EACH ROW EXECUTE FUNCTION statement_import_only_voided();
 DROP TRIGGER IF EXISTS statement_line_append_only ON reports_statementline;
 CREATE TRIGGER statement_line_append_only BEFORE UPDATE OR DELETE ON reports_statementline
     FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change('update or delete');

@@ -70,6 +70,106 @@ def test_upload_find_the_short_propose_and_approve_an_adjustment(live_server, le
     assert all(t.holds for t in identity_totals())
 
 
+@pytest.mark.real_clock
+def test_a_statement_is_previewed_confirmed_once_and_one_of_another_day_refused(live_server, ledger):
+    """The wrong day is refused naming the dates; the right one is previewed
+    (dates, count, totals, first and last lines), nothing stored until
+    confirmed; a double click on Confirm imports it once."""
+    from reports.channel.models import StatementImport
+
+    ensure_report_roles()
+    clerk = staff_user("clerk", "Finance staff").username
+    day = timezone.localdate() - timedelta(days=2)
+    sample_channel("epaysim", clearing=ledger.channel())
+    statement = epay_file(day, [("EP-A", "100.00", "0.38"), ("EP-B", "-40.00", "1.00")])
+    wrong = (day + timedelta(days=1)).isoformat()
+
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        log_in(page, live_server.url, clerk)
+        page.goto(f"{live_server.url}/reports/recon/upload/")
+
+        def upload(on: str) -> None:
+            page.select_option("#id_channel", "epaysim")
+            page.fill("#id_statement_date", on)
+            page.set_input_files(
+                "#id_file", files=[{"name": "epaysim.csv", "mimeType": "text/csv", "buffer": statement}]
+            )
+            page.get_by_role("button", name="Read and preview").click()
+
+        upload(wrong)
+        problems = page.locator("#statement-problems")
+        expect(problems).to_contain_text(f"the file is dated {day}; the statement day chosen is {wrong}")
+        expect(problems).to_contain_text(f"the lines are dated {day} (2 lines)")
+        screenshot(page, "recon-import-01-wrong-day")
+
+        upload(day.isoformat())
+        expect(page.locator("#preview-dates")).to_contain_text(day.isoformat())
+        expect(page.locator("#preview-lines")).to_have_text("2")
+        totals = page.locator("#preview-totals")
+        expect(totals).to_contain_text("100.00")
+        expect(totals).to_contain_text("40.00")
+        expect(page.locator("#preview-edges")).to_contain_text("EP-A")
+        expect(page.locator("#preview-edges")).to_contain_text("EP-B")
+        screenshot(page, "recon-import-02-preview")
+        button = page.get_by_role("button", name="Confirm import")
+        button.dblclick()
+        expect(page.locator(".messages")).to_contain_text("epaysim.csv for epaysim")
+        screenshot(page, "recon-import-03-confirmed")
+
+    assert StatementImport.objects.filter(statement_date=day).count() == 1
+    assert StatementImport.objects.count() == 1
+
+
+@pytest.mark.real_clock
+def test_a_wrong_statement_is_voided_by_one_and_approved_by_another(live_server, ledger):
+    from reports.channel.importing import statement_import
+    from reports.channel.matching import channel_recon_run
+    from reports.channel.models import ReconRun, StatementImport
+
+    ensure_report_roles()
+    maker = staff_user("voider", "Finance staff").username
+    checker = staff_user("approver", "Finance staff").username
+    day = timezone.localdate() - timedelta(days=2)
+    channel = sample_channel("epaysim", clearing=ledger.channel())
+    wrong = statement_import(
+        channel=channel,
+        statement_date=day,
+        file_name="other-merchant.csv",
+        content=epay_file(day, [("X-1", "500.00", "1.90")]),
+        imported_by=maker,
+    )
+    channel_recon_run(channel=channel, recon_date=day)
+
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        log_in(page, live_server.url, maker)
+        page.goto(f"{live_server.url}/reports/recon/?channel=epaysim")
+        page.locator(f"#run-epaysim-{day}").get_by_role("link", name=f"#{wrong.pk}").click()
+        page.fill("#void-reason", "the other merchant's statement")
+        page.get_by_role("button", name="Ask to void").click()
+        expect(page.locator(".messages")).to_contain_text("another member of staff must approve it")
+        expect(page.locator("#own-void")).to_be_visible()
+        expect(page.get_by_role("button", name="Approve the void")).to_have_count(0)
+        screenshot(page, "recon-void-01-asked")
+
+        other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        log_in(other, live_server.url, checker)
+        other.goto(f"{live_server.url}/reports/recon/statements/{wrong.pk}/")
+        expect(other.locator("#void-decide")).to_contain_text("the other merchant's statement")
+        other.fill("#void-note", "confirmed with the channel")
+        other.get_by_role("button", name="Approve the void").click()
+        expect(other.locator(".messages")).to_contain_text("is void; its day is matched again")
+        expect(other.locator("#void-badge")).to_be_visible()
+        expect(other.locator("#void-history")).to_contain_text("approved: the statement is void")
+        expect(other.locator("#void-history")).to_contain_text(maker)
+        screenshot(other, "recon-void-02-approved")
+
+    assert StatementImport.objects.get().voided_at is not None
+    run = ReconRun.objects.get()
+    assert (run.runs, run.channel_count) == (2, 0)
+
+
 def propose(page, base: str, *, user: str, day: str, statement: bytes, wallet: str) -> None:
     def shot(name: str) -> None:
         screenshot(page, f"recon-{name}")
@@ -84,7 +184,9 @@ def propose(page, base: str, *, user: str, day: str, statement: bytes, wallet: s
         "#id_file", files=[{"name": f"epaysim_{day}.csv", "mimeType": "text/csv", "buffer": statement}]
     )
     shot("01-upload")
-    page.get_by_role("button", name="Import and match").click()
+    page.get_by_role("button", name="Read and preview").click()
+    expect(page.locator("#preview-dates")).to_contain_text(day)
+    page.get_by_role("button", name="Confirm import").click()
 
     expect(page.locator(".messages")).to_contain_text(f"1 line of epaysim_{day}.csv for epaysim")
     run = page.locator(f"#run-epaysim-{day}")

@@ -119,7 +119,7 @@ def epay_good() -> bytes:
 )
 def test_a_malformed_file_is_refused_whole_naming_the_line(ledger, name, mangle, expected):
     channel = sample_channel("epaysim")
-    load(channel, epay_good(), day=date(2026, 11, 19))  # the good file is fine
+    load(channel, epay_good().replace(b"2026-11-20", b"2026-11-19"), day=date(2026, 11, 19))  # the good file is fine
     with pytest.raises(StatementFileInvalid) as refused:
         load(channel, mangle(epay_good()))
     assert expected in refused.value.message, refused.value.message
@@ -232,3 +232,40 @@ def test_a_long_file_is_stored_whole_or_not_at_all(ledger):
     statement = load(channel, epay_file("2026-11-20", rows))
     assert statement.line_count == 12_001 == statement.lines.count()
     assert statement.lines.order_by("-line_no").values_list("line_no", "serial_no").first() == (12_006, "YF12000")
+
+
+@pytest.mark.parametrize(
+    "header, chosen, refused",
+    [
+        ("#账单日期:2026-11-20", date(2026, 11, 21), "line 3: the header says 2026-11-20, not 2026-11-21"),
+        ("#账单日期:2026年11月20日", date(2026, 11, 21), "line 3: the header says 2026-11-20"),
+        ("#起止日期:[2026-11-20 00:00:00 至 2026-11-21 00:00:00]", date(2026, 11, 20), None),
+        ("#生成时间:2026-11-21 02:00:05", date(2026, 11, 20), None),
+        ("#商户号:888820261119", date(2026, 11, 20), None),  # digits of a longer number are no date
+    ],
+)
+def test_the_header_block_must_be_for_the_statement_day(ledger, header, chosen, refused):
+    from reports.channel.exceptions import StatementWrongDay
+
+    content = epay_good().replace("#账单日期:2026-11-20".encode(), header.encode())
+    content = content.replace(b"2026-11-20 10:00", f"{chosen:%Y-%m-%d} 10:00".encode())
+    channel = sample_channel("epaysim")
+    if refused is None:
+        assert load(channel, content, day=chosen).line_count == 3
+        return
+    with pytest.raises(StatementWrongDay) as wrong:
+        load(channel, content, day=chosen)
+    assert refused in wrong.value.message
+    assert StatementImport.objects.count() == 0
+
+
+def test_lines_of_another_day_are_refused_naming_each_date_and_how_many(ledger):
+    from reports.channel.exceptions import StatementWrongDay
+
+    content = epay_good().replace(b"YF3,2026-11-20", b"YF3,2026-11-21")  # the header says the 20th
+    with pytest.raises(StatementWrongDay) as wrong:
+        load(sample_channel("epaysim"), content)
+    assert wrong.value.problems == [
+        "the file is dated 2026-11-20, 2026-11-21; the statement day chosen is 2026-11-20",
+        "the lines are dated 2026-11-20 (2 lines), 2026-11-21 (1 line), not only 2026-11-20",
+    ]

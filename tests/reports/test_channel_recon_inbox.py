@@ -61,6 +61,11 @@ def epay_good(day=DAY) -> bytes:
     return epay_file(day, GOOD)
 
 
+def bank_file(day=DAY) -> bytes:
+    """The sample bank's statement, its dates (and serials) moved to ``day``."""
+    return sample_file("banksim_20261120.csv").replace(b"20261120", f"{day:%Y%m%d}".encode())
+
+
 def name_for(code: str, day=DAY) -> str:
     return f"{code}_{day:%Y%m%d}.csv"
 
@@ -72,7 +77,7 @@ def name_for(code: str, day=DAY) -> str:
 def test_a_good_file_is_imported_and_moved_to_done(ledger, inbox, django_capture_on_commit_callbacks, caplog):
     sample_channel("banksim")
     name = name_for("banksim")
-    drop(inbox, "banksim", name, sample_file("banksim_20261120.csv"))
+    drop(inbox, "banksim", name, bank_file())
     with caplog.at_level(logging.INFO, logger="reports.channel.inbox"), django_capture_on_commit_callbacks() as queued:
         results = statement_inbox_scan()
 
@@ -95,7 +100,7 @@ def test_a_good_file_is_imported_and_moved_to_done(ledger, inbox, django_capture
         INBOX_ACTOR,
     )
     assert StatementLine.objects.filter(statement=statement).count() == 4
-    assert (inbox / "banksim" / "done" / name).read_bytes() == sample_file("banksim_20261120.csv")
+    assert (inbox / "banksim" / "done" / name).read_bytes() == bank_file()
     assert tree(inbox) == [f"banksim/done/{name}"]  # no claim left in processing/
     assert not list((inbox / "banksim" / "processing").iterdir())
     assert len(queued) == 1  # the day's matching, queued on commit
@@ -171,7 +176,7 @@ def test_unknown_or_inactive_channel_folders_and_stray_files_are_refused(ledger,
     sample_channel("banksim")
     Channel.objects.filter(code="banksim").update(active=False)
     drop(inbox, "nosuch", name_for("nosuch"), epay_good())
-    drop(inbox, "banksim", name_for("banksim"), sample_file("banksim_20261120.csv"))
+    drop(inbox, "banksim", name_for("banksim"), bank_file())
     (inbox / name_for("epaysim")).write_bytes(epay_good())  # not in a channel folder
     os.utime(inbox / name_for("epaysim"), (time.time() - 60, time.time() - 60))
 
@@ -249,7 +254,7 @@ def test_the_management_command_and_the_task_in_process(ledger, inbox):
         f"-> epaysim/done/{name_for('epaysim')}"
     ) in out.getvalue()
     assert out.getvalue().rstrip().endswith(f"{inbox}: 1 imported")
-    drop(inbox, "epaysim", name_for("epaysim", TODAY - timedelta(days=5)), epay_file(TODAY, []))
+    drop(inbox, "epaysim", name_for("epaysim", TODAY - timedelta(days=5)), epay_file(TODAY - timedelta(days=5), []))
     [result] = tasks.statement_inbox_scan.delay().get()
     assert result["outcome"] == "imported" and result["lines"] == 0
 
@@ -290,7 +295,7 @@ def test_two_scans_at_once_import_each_file_once(ledger, inbox, monkeypatch):
         names.append(f"epaysim/{name_for('epaysim', day)}")
         drop(inbox, "epaysim", name_for("epaysim", day), epay_file(day, [(f"YF{back}", "10.00", "0.04")]))
     names.append(f"banksim/{name_for('banksim')}")
-    drop(inbox, "banksim", name_for("banksim"), sample_file("banksim_20261120.csv"))
+    drop(inbox, "banksim", name_for("banksim"), bank_file())
 
     start = threading.Barrier(3)
     results, errors = [], []

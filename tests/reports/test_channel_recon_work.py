@@ -203,6 +203,24 @@ def test_a_proposal_must_be_the_difference_one_at_a_time_and_a_rejected_one_can_
     day.assert_books_true()
 
 
+def test_an_adjustment_against_another_entity_or_currency_is_refused_when_proposed(day, ledger):
+    """Refused at the proposal, naming the account, not later at approval."""
+    from accounts.kernel.errors import CurrencyMismatch
+    from accounts.models import Entity
+    from postings.exceptions import CrossEntityPosting
+
+    mismatch = day.diff("E")
+    hk = Entity.objects.create(code="HK", name="HK payments", base_currency="CNY")
+    elsewhere, dollars = ledger.cash(entity=hk), ledger.cash(currency="USD")
+    kwargs = dict(difference_id=mismatch.pk, user=day.maker, amount="5.00", direction="D", memo="E")
+    with pytest.raises(CrossEntityPosting, match=elsewhere.account_no):
+        adjustment_propose(counter_account_no=elsewhere.account_no, **kwargs)
+    with pytest.raises(CurrencyMismatch, match=f"{dollars.account_no} is a USD account"):
+        adjustment_propose(counter_account_no=dollars.account_no, **kwargs)
+    assert not DifferenceProposal.objects.exists()
+    adjustment_propose(counter_account_no=day.wallet.account_no, **kwargs)  # the same in its own books is fine
+
+
 def test_a_write_off_goes_to_suspense_with_approval(day, ledger):
     short = day.diff("F")
     with pytest.raises(SuspenseNotConfigured):

@@ -282,9 +282,9 @@ GOOD = ["2241", "CNY", "600.00", "200.00", "1050.00", "1450.00"]
             id="duplicate-column",
         ),
         pytest.param(
-            "subject_code,opening,debit,credit,closing\n2241,0,0,0,0\n1002,期初,0,0,0\n".encode("gbk"),
-            ["row 3", "not UTF-8"],
-            id="not-utf8",
+            b"subject_code,opening,debit,credit,closing\n2241,0,0,0,0\n1002,\xff\xfe,0,0,0\n",
+            ["row 3", "neither UTF-8 nor GBK/GB18030"],
+            id="neither-utf8-nor-gbk",
         ),
         pytest.param(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64, [".xls"], id="old-xls"),
         pytest.param(b"PK\x03\x04 not really a zip", ["not a readable XLSX"], id="broken-xlsx"),

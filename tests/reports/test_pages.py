@@ -280,6 +280,32 @@ def test_gl_upload_page_refuses_a_bad_file_and_writes_nothing(world, as_role):
     assert GlImport.objects.count() == before
 
 
+def test_a_gbk_trial_balance_is_read_and_a_bad_big_one_names_20_problems_and_the_rest(world, as_role):
+    """What Excel writes for a Chinese sheet (GBK, Chinese headers) is read;
+    a file of 5 MB with a problem on every row shows the first 20 and "and N more"."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    b = world["books"]
+    client = as_role("Finance staff")
+    form = {"entity": b.ledger.entity.pk, "accounting_date": b.day.isoformat()}
+    gbk = "科目代码,科目名称,期初余额,借方发生额,贷方发生额,期末余额\n2241,其他应付款,0,300,1300,1000\n".encode("gbk")
+    response = client.post(reverse("reports:gl_upload"), {**form, "file": SimpleUploadedFile("科目余额表.csv", gbk)})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert '<td id="preview-lines">1</td>' in client.get(response["Location"]).content.decode()
+
+    rows = "".join(f"2241,其他应付款{n:06d}{'x' * 80},0,3o0,1300,1000\n" for n in range(45_000))
+    big = ("科目代码,科目名称,期初余额,借方发生额,贷方发生额,期末余额\n" + rows).encode("gbk")
+    assert len(big) > 5 * 1024 * 1024
+    before = GlImport.objects.count()
+    refused = client.post(reverse("reports:gl_upload"), {**form, "file": SimpleUploadedFile("big.csv", big)})
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert page.count("is not a decimal amount (digits") == 20
+    assert "row 21, column 借方发生额" in page and "row 22," not in page
+    assert '<li class="more">and 44980 more</li>' in page
+    assert GlImport.objects.count() == before
+
+
 def test_gl_upload_page_imports_and_lists_differences(world, as_role):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -287,13 +313,27 @@ def test_gl_upload_page_imports_and_lists_differences(world, as_role):
     content = csv_bytes([["2241", "CNY", "0", "300", "1300", "1000"], ["1002", "CNY", "0", "1000", "0", "-990"]])
     client = as_role("Finance staff")
     form = {"entity": b.ledger.entity.pk, "accounting_date": b.day.isoformat()}
-    response = client.post(
+    before = GlImport.objects.count()
+    preview = client.post(
         reverse("reports:gl_upload"),
         {**form, "file": SimpleUploadedFile("tb.csv", content, content_type="text/csv")},
         follow=True,
     )
+    # The preview: what the file says, nothing imported yet.
+    [(at, _)] = preview.redirect_chain
+    page = preview.content.decode()
+    assert '<td id="preview-lines">2</td>' in page and "none (no accounting_date column)" in page
+    assert ">1,300.00<" in page and ">1,300.00<" in page  # debit and credit turnover, CNY
+    assert '<td class="mono">2241</td>' in page and '<td class="mono">1002</td>' in page  # first and last rows
+    assert GlImport.objects.count() == before
+
+    response = client.post(at, follow=True)
     gl = GlImport.objects.get(file_name="tb.csv", row_count=2)
     assert response.redirect_chain == [(reverse("reports:gl_import", args=[gl.pk]), 302)]
+    twice = client.post(at, follow=True)  # a double click: the same import, not a second
+    assert twice.redirect_chain == [(reverse("reports:gl_import", args=[gl.pk]), 302)]
+    assert "already made from this upload" in twice.content.decode()
+    assert GlImport.objects.count() == before + 1
     diffs = response.context["differences"]
     assert [(d.subject_code, d.differing, d.figure("closing").delta) for d in diffs] == [
         ("1002", ("closing",), Decimal("10.0000"))
@@ -366,15 +406,15 @@ def test_the_pages_after_a_real_end_of_day(ledger, as_role):
     assert f'id="run-{run.pk}"' in runs and "balance_sheet" in runs
 
     agreeing = csv_bytes([["2241", "CNY", "0", "300", "1300", "1000"], ["1002", "CNY", "0", "1000", "0", "-1000"]])
-    result = client.post(
+    preview = client.post(
         reverse("reports:gl_upload"),
         {
             "entity": ledger.entity.pk,
             "accounting_date": b.day.isoformat(),
             "file": SimpleUploadedFile("tb.csv", agreeing, content_type="text/csv"),
         },
-        follow=True,
     )
+    result = client.post(preview["Location"], follow=True)
     assert result.context["differences"] == [] and "no differences" in result.content.decode()
 
 

@@ -105,10 +105,34 @@ def test_every_page_is_for_its_roles_only(day, role):
         reverse("reports:recon_differences_csv"),
         reverse("reports:recon_differences_xlsx"),
         reverse("reports:recon_difference", args=[c.pk]),
+        reverse("reports:recon_statement", args=[day.statement.pk]),
     ]
     for url in pages:
         expect(client.get(url), role, READERS)
     expect(client.get(reverse("reports:statement_upload")), role, WORKERS)
+    # The preview of an upload (staged by a member of finance) is for finance staff, and only its uploader.
+    staged = _staged_statement(day)
+    expect(client.get(reverse("reports:statement_preview", args=[staged.pk])), role, WORKERS, ok=404)
+    expect(client.post(reverse("reports:statement_preview", args=[staged.pk])), role, WORKERS, ok=404)
+    assert StatementImport.objects.count() == 1
+
+
+def _staged_statement(day):
+    """An upload of the next day's statement, staged by another member of finance."""
+    from datetime import timedelta
+
+    from reports.staging.services import staged_upload_create
+
+    _, maker = login("maker")
+    nxt = day.day + timedelta(days=1)
+    return staged_upload_create(
+        kind="statement",
+        user=maker,
+        file_name="next.csv",
+        content=epay_file(nxt, [("N1", "1.00", "0")]),
+        target={"channel": "epaysim", "statement_date": nxt.isoformat()},
+        preview={"line_count": 1},
+    )
 
 
 @pytest.mark.parametrize("role", ALL_ROLES)
@@ -125,6 +149,14 @@ def test_only_finance_staff_change_anything(day, role):
     expect(response, role, WORKERS, ok=302)
     assert ReconRun.objects.get().runs == runs + (1 if role in WORKERS else 0)
 
+    from reports.channel.models import StatementVoid
+
+    response = client.post(
+        reverse("reports:recon_statement_void", args=[day.statement.pk]), {"action": "request", "note": "wrong"}
+    )
+    expect(response, role, WORKERS, ok=302)
+    assert StatementVoid.objects.count() == (1 if role in WORKERS else 0)
+
     upload = SimpleUploadedFile("e.csv", epay_file(day.day, [("Z", "1.00", "0")]))
     response = client.post(
         reverse("reports:statement_upload"),
@@ -140,7 +172,18 @@ def test_only_finance_staff_change_anything(day, role):
 # -------------------------------------------------------------- upload ----
 
 
-def test_an_uploaded_statement_is_imported_and_matched(ledger):
+def _upload(client, day, content, *, channel="epaysim", name="epay.csv"):
+    return client.post(
+        reverse("reports:statement_upload"),
+        {
+            "channel": channel,
+            "statement_date": day.isoformat(),
+            "file": SimpleUploadedFile(name, content, content_type="text/csv"),
+        },
+    )
+
+
+def test_an_uploaded_statement_is_previewed_then_imported_once_on_confirmation(ledger):
     ensure_report_roles()
     from postings.selectors import current_accounting_date
 
@@ -151,34 +194,57 @@ def test_an_uploaded_statement_is_imported_and_matched(ledger):
     wallet = ledger.cash()
     recharge(ledger, wallet, "100.00", "A")
     client, _ = login("finance")
-    content = epay_file(today, [("A", "100.00", "0.38"), ("C", "30.00", "0.11")])
-    response = client.post(
-        reverse("reports:statement_upload"),
-        {
-            "channel": "epaysim",
-            "statement_date": today.isoformat(),
-            "file": SimpleUploadedFile("epay.csv", content, content_type="text/csv"),
-        },
-        follow=True,
-    )
-    assert response.status_code == 200
-    text = response.content.decode()
-    assert "2 lines of epay.csv for epaysim" in text
-    run = ReconRun.objects.get()
-    assert (run.matched_count, run.long_count, run.long_amount) == (1, 1, Decimal("30.00"))
-    assert f'id="run-epaysim-{today:%Y-%m-%d}"' in text
+    content = epay_file(today, [("A", "100.00", "0.38"), ("C", "30.00", "0.11"), ("W", "-7.50", "1.00")])
 
-    again = client.post(
-        reverse("reports:statement_upload"),
-        {
-            "channel": "epaysim",
-            "statement_date": today.isoformat(),
-            "file": SimpleUploadedFile("copy.csv", content, content_type="text/csv"),
-        },
-    )
-    assert again.status_code == 400
-    assert "This file was already imported" in again.content.decode()
+    response = _upload(client, today, content)
+    assert response.status_code == 302
+    preview = client.get(response["Location"])
+    text = preview.content.decode()
+    # What the file says, and nothing stored yet.
+    assert f'<td id="preview-dates">{today:%Y-%m-%d}' in text
+    assert '<td id="preview-lines">3</td>' in text
+    assert "130.00" in text and "7.50" in text  # in and out totals
+    assert f"A,{today:%Y-%m-%d} 10:00:00" in text and f"W,{today:%Y-%m-%d} 10:00:00" in text  # first, last
+    assert StatementImport.objects.count() == 0 and ReconRun.objects.count() == 0
+
+    confirmed = client.post(response["Location"], follow=True)
+    assert "3 lines of epay.csv for epaysim" in confirmed.content.decode()
+    run = ReconRun.objects.get()
+    assert (run.matched_count, run.long_count, run.long_amount) == (1, 2, Decimal("37.50"))
+    assert f'id="run-epaysim-{today:%Y-%m-%d}"' in confirmed.content.decode()
+
+    # A double click (the form sent again) imports nothing more.
+    again = client.post(response["Location"], follow=True)
+    assert "was already imported from this upload" in again.content.decode()
+    assert StatementImport.objects.count() == 1 and StatementLine.objects.count() == 3
+
+    # Another member of finance cannot see or confirm someone else's upload.
+    other, _ = login("finance2")
+    assert other.get(response["Location"]).status_code == 404
+    assert other.post(response["Location"]).status_code == 404
+
+    duplicate = _upload(client, today, content, name="copy.csv")
+    assert duplicate.status_code == 400
+    assert "This file was already imported" in duplicate.content.decode()
     assert StatementImport.objects.count() == 1
+
+
+def test_a_statement_of_another_day_is_refused_naming_the_dates(ledger):
+    ensure_report_roles()
+    sample_channel("epaysim")
+    client, _ = login("finance")
+    from datetime import date
+
+    sent = epay_file(date(2026, 11, 20), [("A", "100.00", "0.38")])
+    response = _upload(client, date(2026, 11, 21), sent)
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "the file is dated 2026-11-20; the statement day chosen is 2026-11-21" in text
+    assert "line 3: the header says 2026-11-20" in text
+    assert "the lines are dated 2026-11-20 (1 line)" in text
+    assert StatementImport.objects.count() == 0
+    # The right day is then imported as usual: the wrong one blocked nothing.
+    assert _upload(client, date(2026, 11, 20), sent).status_code == 302
 
 
 def test_a_bad_statement_is_refused_whole_naming_the_line(day):
@@ -413,3 +479,83 @@ def test_a_clearing_account_belongs_to_one_channel(day):
     assert ChannelForm(data=data, instance=bank).is_valid(), ChannelForm(data=data, instance=bank).errors
     keep = {k: v for k, v in model_to_dict(day.channel).items() if v is not None}
     assert ChannelForm(data=keep, instance=day.channel).is_valid()  # its own account stays its own
+
+
+def test_a_statement_is_voided_by_one_and_approved_by_another_from_its_page(day, django_capture_on_commit_callbacks):
+    maker, _ = day.client("maker")
+    checker, _ = day.client("checker")
+    url = reverse("reports:recon_statement", args=[day.statement.pk])
+    act = reverse("reports:recon_statement_void", args=[day.statement.pk])
+    assert 'id="void-request"' in maker.get(url).content.decode()
+    maker.post(act, {"action": "request", "note": "the test merchant's file"})
+    page = maker.get(url).content.decode()
+    assert 'id="own-void"' in page and 'id="void-decide"' not in page
+    refused = _messages(maker.post(act, {"action": "approve"}, follow=True))
+    assert refused == ["A void must be approved by someone other than the person who asked for it."]
+    assert StatementImport.objects.get().voided_at is None
+
+    page = checker.get(url).content.decode()
+    assert 'id="void-decide"' in page and "the test merchant&#x27;s file" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = checker.post(act, {"action": "approve", "note": "ok"}, follow=True)
+    assert f"Statement #{day.statement.pk} is void" in " ".join(_messages(response))
+    assert StatementImport.objects.get().voided_at is not None
+    page = checker.get(url).content.decode()
+    assert 'id="void-badge"' in page and "approved: the statement is void" in page
+    assert ReconRun.objects.get().channel_count == 0  # matched again without its lines
+
+
+# ------------------------------------------------------------ progress ----
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_the_progress_page_is_for_the_readers(day, role):
+    from reports.channel import progress
+
+    progress.progress_set("epaysim", day.day, progress.WRITING, done=30, total=60)
+    response = _as(role).get(reverse("reports:recon_progress", args=["epaysim", day.day.isoformat()]))
+    expect(response, role, READERS)
+    if role in READERS:
+        text = response.content.decode()
+        assert 'value="70"' in text and "(30 of 60 lines)" in text and 'http-equiv="refresh"' in text
+
+
+def test_a_run_reports_its_steps_and_the_page_follows_it_to_the_figures(day, settings, monkeypatch):
+    from reports.channel import progress
+
+    seen = []
+    original = progress.progress_set
+    monkeypatch.setattr(progress, "progress_set", lambda *a, **k: (seen.append(a[2]), original(*a, **k)))
+    client, _ = day.client("finance")
+    from celery import current_app
+
+    assert current_app.conf.task_always_eager  # read now: Celery's own setting stays as it is
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # the page sends to the progress bar, as with a worker
+    response = client.post(reverse("reports:recon_match"), {"statement": day.statement.pk})
+    at = reverse("reports:recon_progress", args=["epaysim", day.day.isoformat()])
+    assert response["Location"] == at
+    assert seen[0] == "queued"  # whatever an earlier run left, the bar starts again
+    seen.clear()
+    channel_recon_run(channel=day.channel, recon_date=day.day)  # what the worker runs
+    assert seen[0] == "pairing" and set(seen[1:-2]) <= {"writing"} and seen[-2:] == ["summing", "done"]
+    done = client.get(at)
+    assert done.status_code == 302 and done["Location"].startswith(reverse("reports:recon_runs"))
+
+    original("epaysim", day.day, progress.FAILED, note="epaysim has no clearing account")
+    failed = client.get(at).content.decode()
+    assert "The matching was refused: epaysim has no clearing account" in failed and "refresh" not in failed
+
+
+def test_an_upload_left_unconfirmed_for_a_day_is_dropped_with_its_file(day):
+    from datetime import timedelta
+
+    from reports.staging.models import StagedUpload
+
+    old = _staged_statement(day)
+    StagedUpload.objects.filter(pk=old.pk).update(uploaded_at=timezone.now() - timedelta(days=2))
+    client, _ = day.client("finance")
+    _upload(client, day.day, b"not read")  # refused, nothing staged
+    assert StagedUpload.objects.filter(pk=old.pk).exists()
+    fresh = _upload(client, day.day + timedelta(days=1), epay_file(day.day + timedelta(days=1), [("N9", "2.00", "0")]))
+    assert fresh.status_code == 302
+    assert not StagedUpload.objects.filter(pk=old.pk).exists() and StagedUpload.objects.count() == 1
