@@ -283,6 +283,37 @@ def test_payout_send_by_role(as_role, flow, desk, role, django_capture_on_commit
         assert not PayoutInstruction.objects.filter(withdrawal=w).exists()
 
 
+def test_payout_desk_with_the_broker_down_records_the_payout_and_keeps_its_transmission(
+    as_role, flow, desk, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Issue 18 §2: the payout page gave a 500 when Redis was down, though
+    the instruction had been recorded. Now the page answers as usual (its
+    redirect) and the transmission waits in the task outbox, sent by the
+    sweep when the broker is back. (The page's message still says "sent
+    through" the bank: the instruction is recorded, not yet transmitted.)"""
+    from celery import current_app
+    from kombu.exceptions import OperationalError
+
+    from accounts.kernel.models import PendingTask
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    w = flow.approved()
+    monkeypatch.setitem(current_app.conf, "task_always_eager", False)
+    monkeypatch.setattr(current_app, "send_task", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = as_role("Cashier").post(
+            reverse("withdrawals:payout_send"), {"withdrawal_ids": [w.id], "bank": desk.bank_a.pk}
+        )
+    assert response.status_code == 302
+    instruction = PayoutInstruction.objects.get(withdrawal=w)
+    assert (desk_status(w), instruction.status, instruction.bank_ref) == (Status.PAYING, InstructionStatus.SENT, "")
+    assert list(PendingTask.objects.values_list("task_name", "args")) == [
+        ("withdrawals.tasks.payout_transmit", [instruction.id])
+    ]
+
+
 @pytest.mark.parametrize("role", ALL_ROLES)
 def test_cancel_by_role(as_role, flow, role):
     w = flow.failed()
