@@ -59,12 +59,3 @@ class NotAllowed(LedgerError):
     code = "forbidden"
     http_status = 403
     default_message = "You do not have the permission for this."
-
-
-class SamePerson(LedgerError):
-    """Maker-checker (双人复核): nobody approves what they asked for
-    themselves. One refusal, one code, wherever a second person is needed."""
-
-    code = "same_person"
-    http_status = 403
-    default_message = "A proposal must be approved by someone other than its proposer."

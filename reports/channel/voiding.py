@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.kernel.errors import IllegalTransition, LedgerValidationError, SamePerson
+from accounts.kernel.errors import IllegalTransition, LedgerError, LedgerValidationError
 from accounts.kernel.permissions import require_permission
 from accounts.kernel.tasks import enqueue_on_commit
 
@@ -44,6 +44,12 @@ from .models import (
 )
 
 PERM_VOID = "reports.import_statement"
+
+
+class VoidSamePerson(LedgerError):
+    code = "same_person"
+    http_status = 403
+    default_message = "A void must be approved by someone other than the person who asked for it."
 
 
 class VoidNotPossible(LedgerValidationError):
@@ -102,9 +108,7 @@ def statement_void_approve(*, void_id: int, user: AbstractBaseUser, note: str = 
     with transaction.atomic(durable=True):
         void = _locked(void_id)
         if void.requested_by_id == user.pk:
-            raise SamePerson(
-                "A void must be approved by someone other than the person who asked for it.", void_id=void.pk
-            )
+            raise VoidSamePerson(void_id=void.pk)
         statement = void.statement
         actor = user.get_username()
         held = Difference.objects.filter(statement_line__statement=statement)

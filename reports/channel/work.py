@@ -39,7 +39,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.kernel.errors import CurrencyMismatch, IllegalTransition, LedgerError, LedgerValidationError, SamePerson
+from accounts.kernel.errors import CurrencyMismatch, IllegalTransition, LedgerError, LedgerValidationError
 from accounts.kernel.money import to_amount
 from accounts.kernel.permissions import NotAllowed, has_permission, require_permission  # noqa: F401 (NotAllowed: named here for callers)
 from accounts.kernel.transitions import Transitions, transition
@@ -63,6 +63,14 @@ TRANSITIONS = Transitions(
         RESOLVED: set(),
     }
 )
+
+
+class SamePerson(LedgerError):
+    """Maker-checker: nobody approves their own proposal."""
+
+    code = "same_person"
+    http_status = 403
+    default_message = "A proposal must be approved by someone other than its proposer."
 
 
 class ProposalPending(LedgerError):

@@ -14,12 +14,13 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import IntegrityError, InternalError, transaction
 
-from accounts.kernel.errors import IllegalTransition, LedgerValidationError, SamePerson
+from accounts.kernel.errors import IllegalTransition, LedgerValidationError
 from accounts.kernel.permissions import NotAllowed
 from reports.channel.importing import statement_import
 from reports.channel.models import Difference, DifferenceEvent, ReconRun, StatementImport, StatementVoid
 from reports.channel.voiding import (
     VoidNotPossible,
+    VoidSamePerson,
     statement_void_approve,
     statement_void_reject,
     statement_void_request,
@@ -56,7 +57,7 @@ def test_a_void_needs_a_reason_and_a_second_person_then_the_day_is_matched_witho
     void = statement_void_request(statement_id=day.statement.pk, user=day.maker, reason="the test merchant's file")
     with pytest.raises(IllegalTransition):
         statement_void_request(statement_id=day.statement.pk, user=day.checker, reason="twice")
-    with pytest.raises(SamePerson):
+    with pytest.raises(VoidSamePerson):
         statement_void_approve(void_id=void.pk, user=day.maker)
     with pytest.raises(NotAllowed):
         statement_void_approve(void_id=void.pk, user=staff("clerk", may_work=False))  # no permission
