@@ -89,3 +89,35 @@ class RuleNotConfigured(LedgerError):
 class DayClosed(LedgerError):
     code = "day_closed"
     default_message = "That accounting day is closed; post a correction on the open day."
+
+
+class UnknownRefund(LedgerError):
+    code = "not_found"
+    http_status = 404
+    default_message = "No such refund."
+
+
+class RefundExceedsOriginal(LedgerError):
+    code = "refund_exceeds_original"
+    default_message = "The refund is more than what is left to refund of the posting."
+
+
+class RefundNotAllowed(LedgerError):
+    code = "refund_not_allowed"
+    default_message = "This posting cannot be refunded (a refund, a reversal, or a reversed posting)."
+
+
+class RefundWindowPassed(LedgerError):
+    code = "refund_window_passed"
+    default_message = (
+        "The payment is older than its business type's refund window; finance staff may refund it with a reason "
+        "and a second person's approval."
+    )
+
+
+class RefundSamePerson(LedgerError):
+    """Maker-checker on late and large refunds: the proposer never approves."""
+
+    code = "segregation_of_duties"
+    http_status = 403
+    default_message = "A refund is approved by someone other than the person who proposed it."

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -429,3 +430,170 @@ class AccountingDay(models.Model):
 
     def __str__(self):
         return f"{self.entity_id}/{self.date} {self.status}"
+
+
+# ------------------------------------------------------------- refunds ----
+
+
+class RefundRounding(models.TextChoices):
+    # Every leg's share is floored to the cent and the cents left over go to
+    # the largest remainders: no leg is favoured by its kind.
+    LARGEST_REMAINDER = "largest_remainder", "largest remainder (最大余数)"
+    # The fee and revenue-share legs (every leg of a side but its largest,
+    # the principal) are refunded rounded down; the principal takes the rest.
+    FEES_DOWN = "fees_down", "fees and shares rounded down, principal takes the rest"
+
+
+DEFAULT_REFUND_WINDOW_DAYS = 365
+
+
+class RefundPolicy(models.Model):
+    """How payments of one business type are refunded (a control setting,
+    changed by maker-checker: postings/governed.py). A business type without
+    a policy is refunded with the defaults: 365 days, largest remainder, no
+    second person needed for any amount."""
+
+    business_type = models.CharField(max_length=32, choices=BusinessType.choices, unique=True)
+    window_days = models.PositiveIntegerField(
+        "refund window (days)",
+        default=DEFAULT_REFUND_WINDOW_DAYS,
+        help_text="A payment older than this is refunded only by staff, with a reason and a second person's approval.",
+    )
+    rounding = models.CharField(max_length=32, choices=RefundRounding.choices, default=RefundRounding.LARGEST_REMAINDER)
+    approval_above = money_field(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="A refund above this amount needs a second person's approval; empty: never.",
+    )
+
+    class Meta:
+        verbose_name = "refund policy (退款规则)"
+        verbose_name_plural = "refund policies (退款规则)"
+        ordering = ["business_type"]
+        constraints = [
+            models.CheckConstraint(condition=Q(window_days__gt=0), name="refund_policy_window_positive"),
+            models.CheckConstraint(
+                condition=Q(approval_above__isnull=True) | Q(approval_above__gte=0),
+                name="refund_policy_approval_above_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"refunds of {self.business_type}"
+
+
+class MerchantReserve(models.Model):
+    """A merchant whose refunds, when its account's available balance is
+    short, take the shortfall from its reserve account (保证金) instead of
+    being refused with insufficient_funds."""
+
+    account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="refund_reserve")
+    reserve_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = "merchant refund reserve (退款保证金)"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(account=models.F("reserve_account")), name="merchant_reserve_not_itself"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.account} ← reserve {self.reserve_account}"
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending_approval", "awaiting approval (待复核)"
+    POSTED = "posted", "refunded (已退款)"
+    REJECTED = "rejected", "rejected (已驳回)"
+
+
+class Refund(models.Model):
+    """A refund (退款) of part or all of a posting (the original payment).
+
+    Booked as a ``refund`` posting whose legs reverse each leg of the original
+    in proportion (``RefundLeg``: what it took from each original leg). A late
+    or large refund waits for a second person (``needs_approval``) and is
+    posted by the approval. ``(source_system, request_no)`` is the caller's
+    idempotency key; the refund posting carries the same request number.
+    """
+
+    original = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="refunds")
+    posting = models.OneToOneField(Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="refund")
+    amount = money_field()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=RefundStatus.choices)
+    # Why the refund needs a second person: "late", "large", or both; empty: it does not.
+    needs_approval = models.CharField(max_length=32, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    source_system = models.CharField(max_length=32, default="ledger")
+    request_no = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64, editable=False)
+    requested_by = models.CharField(max_length=150)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "refund (退款)"
+        ordering = ["-id"]
+        permissions = [
+            ("refund_posting", "Can refund a posting from the staff pages"),
+            ("approve_refund", "Can approve a late or large refund"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["source_system", "request_no"], name="refund_unique_request"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status="posted", posting__isnull=False) | (~Q(status="posted") & Q(posting__isnull=True)),
+                name="refund_posted_iff_posting",
+            ),
+            # Maker-checker: a refund that needed a second person was posted by
+            # one who is not its proposer.
+            models.CheckConstraint(
+                condition=Q(needs_approval="")
+                | ~Q(status="posted")
+                | (
+                    Q(decided_by__isnull=False) & (Q(proposed_by__isnull=True) | ~Q(decided_by=models.F("proposed_by")))
+                ),
+                name="refund_approved_by_another",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="refund_status_idx")]
+
+    def __str__(self):
+        return f"R{self.id} {format_amount(self.amount, self.currency)} of P{self.original_id}"
+
+    @property
+    def amount_money(self) -> Money:
+        return as_money(self.amount, self.currency)
+
+
+class RefundLeg(models.Model):
+    """What one refund took back from one leg (entry) of the original posting.
+    The database keeps the sum over an entry's refund legs within its amount
+    (postings/sql/refunds.sql). ``from_reserve`` is the part of a payee's leg
+    that the merchant's reserve account paid."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="legs")
+    original_entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="refund_legs")
+    amount = money_field()
+    from_reserve = money_field()
+
+    class Meta:
+        ordering = ["refund_id", "original_entry_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["refund", "original_entry"], name="refund_leg_once_per_entry"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_leg_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(from_reserve__gte=0) & Q(from_reserve__lte=models.F("amount")),
+                name="refund_leg_reserve_within_amount",
+            ),
+        ]

@@ -61,6 +61,7 @@ from .drafts import DEFAULT_SOURCE, Leg, PostingDraft
 from .holds import hold_place, hold_release, hold_settle, holds_expire_due
 from .one_call import FULL_PATH_FALLBACKS
 from .postings import posting_create, posting_reverse
+from .refunds import refund_approve, refund_create, refund_reject
 from .rules import posting_create_by_rule
 
 __all__ = [
@@ -78,4 +79,7 @@ __all__ = [
     "posting_create_batch",
     "posting_create_by_rule",
     "posting_reverse",
+    "refund_approve",
+    "refund_create",
+    "refund_reject",
 ]

@@ -9,7 +9,7 @@ from accounts.kernel.errors import LedgerValidationError
 from accounts.kernel.idempotency import canonical_amount, request_fingerprint
 
 from ..exceptions import AlreadyReversed, ReversalNotAllowed, SameAccount, UnbalancedPosting, UnknownPosting
-from ..models import BusinessType, Direction, Posting
+from ..models import BusinessType, Direction, Posting, Refund, RefundStatus
 from .drafts import DEFAULT_SOURCE, Leg, _direction, _Draft
 from .full_path import _write_posting
 from .idempotency import _idempotent
@@ -173,9 +173,20 @@ def posting_reverse(
             raise AlreadyReversed(f"Posting {serial_no} has already been reversed.", serial_no=serial_no)
 
     def write() -> Posting:
+        # The refunds' lock on the original (postings.services.refunds), taken
+        # before the accounts as they take it: a refund and a reversal of one
+        # payment run one after the other and each sees the other's result.
+        Posting.objects.select_for_update(no_key=True).filter(serial_no=original.serial_no).values_list("pk").first()
         accounts, (refusals,) = _lock_accounts((leg.account_no for leg in legs), [_Draft(legs, original.currency)])
         if Posting.objects.filter(reverses=original).exists():
             raise AlreadyReversed(f"Posting {serial_no} has already been reversed.", serial_no=serial_no)
+        # A reversal gives back every leg whole: after a refund that would
+        # give back the refunded part twice. What is left is refunded instead.
+        if Refund.objects.filter(original=original, status=RefundStatus.POSTED).exists():
+            raise ReversalNotAllowed(
+                f"Posting {serial_no} has been partly refunded; refund what is left instead of reversing it.",
+                serial_no=serial_no,
+            )
         return _write_posting(
             source_system=source_system,
             request_no=request_no,
