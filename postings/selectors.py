@@ -7,12 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Account, Entity, PostingMode
+
+if TYPE_CHECKING:
+    from .models import Entry, Posting
 
 
 def current_accounting_date(*, entity: Entity) -> date:
@@ -239,3 +243,43 @@ def recent_entries(*, account: Account, limit: int = 50) -> QuerySet:
 
 def hold_counts(*, account: Account) -> dict[str, int]:
     return dict(account.holds.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+
+
+# ------------------------------------------------------------- refunds ----
+
+
+@dataclass(frozen=True)
+class LegRefunded:
+    """One leg of a posting and what its refunds took back so far."""
+
+    entry: Entry
+    refunded: Decimal
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.entry.amount - self.refunded
+
+
+def refunded_legs(*, original: Posting) -> list[LegRefunded]:
+    """Every leg of ``original`` with its refunded-so-far, in entry order."""
+    from .models import RefundLeg
+
+    entries = list(original.entries.select_related("account").order_by("serial_no"))
+    sums = dict(
+        RefundLeg.objects.filter(original_entry__in=entries)
+        .values("original_entry")
+        .annotate(s=Sum("amount"))
+        .values_list("original_entry", "s")
+    )
+    return [LegRefunded(entry, sums.get(entry.serial_no) or Decimal(0)) for entry in entries]
+
+
+def refund_left(*, original: Posting) -> Decimal:
+    """What is left to refund of ``original`` (its debit side)."""
+    return sum((leg.remaining for leg in refunded_legs(original=original) if leg.entry.direction == "D"), Decimal(0))
+
+
+def refunds_list() -> QuerySet:
+    from .models import Refund
+
+    return Refund.objects.select_related("original", "posting", "proposed_by", "decided_by").order_by("-id")

@@ -426,6 +426,48 @@ class ReversalIn(serializers.Serializer):
     memo = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
 
 
+class RefundIn(serializers.Serializer):
+    """Rules across fields: amount is at most what is left to refund of the
+    posting (422 refund_exceeds_original), in the posting's currency
+    (400 invalid_amount); the posting is a payment within its business
+    type's refund window (422 refund_not_allowed, refund_window_passed)."""
+
+    request_no = request_no_field()
+    amount = AmountField(help_text="What the payer gets back; each leg of the posting gives back its share.")
+    reason = StrictCharField(max_length=255, required=False, default="", allow_blank=True, trim_whitespace=True)
+
+
+REFUND_STATUSES = ["pending_approval", "posted", "rejected"]
+
+
+class RefundLegOut(serializers.Serializer):
+    original_entry_serial_no = serializers.IntegerField(help_text="The leg (entry) of the refunded posting.")
+    account_no = serializers.CharField()
+    direction = DirectionField(help_text="The original leg's direction; its refund goes the other way.")
+    amount = AmountOut(help_text="What this refund took back from the leg.")
+    from_reserve = AmountOut(help_text="The part of it the merchant's reserve account paid.")
+    refunded_so_far = AmountOut(help_text="What every posted refund of the posting took back from the leg.")
+
+
+class RefundOut(serializers.Serializer):
+    refund_id = serializers.IntegerField()
+    request_no = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=REFUND_STATUSES,
+        help_text="posted: booked; pending_approval: a late or large refund waiting for a second person at "
+        "the ledger; rejected.",
+    )
+    original_serial_no = serializers.IntegerField(help_text="The refunded posting.")
+    posting_serial_no = serializers.IntegerField(allow_null=True, help_text="The refund posting, once posted.")
+    amount = AmountOut()
+    currency = serializers.CharField()
+    needs_approval = serializers.ListField(child=serializers.ChoiceField(choices=["late", "large"]))
+    reason = serializers.CharField(allow_blank=True)
+    left_to_refund = AmountOut(help_text="What is left to refund of the posting after the posted refunds.")
+    created_at = serializers.DateTimeField()
+    legs = RefundLegOut(many=True)
+
+
 class PostingEntryOut(serializers.Serializer):
     serial_no = serializers.IntegerField()
     account_no = serializers.CharField(source="account.account_no")

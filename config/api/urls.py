@@ -29,6 +29,7 @@ v1 = [
     path("postings/batch", views.PostingBatchView.as_view(), name="postings_batch"),
     path("postings/<int:serial_no>", views.PostingDetailView.as_view(), name="posting"),
     path("postings/<int:serial_no>/reversal", views.PostingReversalView.as_view(), name="posting_reversal"),
+    path("postings/<int:serial_no>/refunds", views.PostingRefundsView.as_view(), name="posting_refunds"),
     path("holds", views.HoldsView.as_view(), name="holds"),
     path("holds/<int:hold_id>", views.HoldDetailView.as_view(), name="hold"),
     path("holds/<int:hold_id>/settle", views.HoldSettleView.as_view(), name="hold_settle"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from decimal import Decimal
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -27,7 +28,8 @@ from accounts.selectors import account_get
 from accounts.services import account_change_status, account_open, account_open_once, member_register
 from postings import services as posting_services
 from postings.exceptions import DayClosed
-from postings.selectors import current_accounting_date
+from postings.models import RefundStatus
+from postings.selectors import current_accounting_date, refunded_legs
 from postings.services import (
     Leg,
     hold_place,
@@ -36,6 +38,7 @@ from postings.services import (
     posting_create,
     posting_create_by_rule,
     posting_reverse,
+    refund_create,
 )
 from reports.eod import selectors as report_selectors
 from withdrawals.services import withdrawal_request
@@ -64,6 +67,8 @@ from .serializers import (
     MemberOut,
     PostingIn,
     PostingOut,
+    RefundIn,
+    RefundOut,
     ReleaseIn,
     ReversalIn,
     SettleIn,
@@ -560,6 +565,90 @@ class PostingReversalView(LedgerView):
             memo=data["memo"],
         )
         return self.written(posting_payload(posting), replayed=posting.replayed)
+
+
+def refund_payload(refund) -> dict:
+    """The refund as the API shows it, with every leg of the refunded posting
+    and what its refunds took back, read back from the database."""
+    currency = refund.currency
+    taken = {leg.original_entry_id: leg for leg in refund.legs.all()}
+    legs = refunded_legs(original=refund.original)
+    return RefundOut(
+        {
+            "refund_id": refund.pk,
+            "request_no": refund.request_no,
+            "status": refund.status,
+            "original_serial_no": refund.original_id,
+            "posting_serial_no": refund.posting_id,
+            "amount": refund.amount,
+            "currency": currency,
+            "needs_approval": [why for why in refund.needs_approval.split(",") if why],
+            "reason": refund.reason,
+            "left_to_refund": sum((leg.remaining for leg in legs if leg.entry.direction == "D"), Decimal(0)),
+            "created_at": refund.created_at,
+            "legs": [
+                {
+                    "original_entry_serial_no": leg.entry.serial_no,
+                    "account_no": leg.entry.account.account_no,
+                    "direction": leg.entry.direction,
+                    "amount": taken[leg.entry.serial_no].amount if leg.entry.serial_no in taken else Decimal(0),
+                    "from_reserve": taken[leg.entry.serial_no].from_reserve
+                    if leg.entry.serial_no in taken
+                    else Decimal(0),
+                    "refunded_so_far": leg.refunded,
+                    "currency": currency,
+                }
+                for leg in legs
+            ],
+        }
+    ).data
+
+
+class PostingRefundsView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    @extend_schema(
+        operation_id="posting_refund",
+        tags=["postings"],
+        parameters=[_path_id("serial_no", "The posting (payment) to refund.")],
+        request=RefundIn,
+        responses={
+            201: RefundOut,
+            202: OpenApiResponse(
+                RefundOut,
+                description="Accepted, not posted: a refund above the business type's approval amount waits for a "
+                "second person at the ledger (status pending_approval, posting_serial_no null).",
+            ),
+            200: OpenApiResponse(RefundOut, description="A replay: the refund as it is now."),
+            **error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 409, 422),
+        },
+        summary="Refund a posting, fully or in part (退款)",
+        description="A refund posting linked to the original: every leg of the original gives back its share of "
+        "`amount` in proportion (fee and revenue-share legs too), split so the parts add back to the cent; the "
+        "last refund takes exactly what is left. The refunds of a leg never exceed what it moved "
+        "(refund_exceeds_original). A payment past its business type's refund window is refunded by finance "
+        "staff only (refund_window_passed). When the payee's available balance is short: insufficient_funds, "
+        "unless the merchant has a reserve account, which then pays the shortfall. Only the source system that "
+        "made a posting may refund it.",
+    )
+    def post(self, request, serial_no: int):
+        data = self.validated(RefundIn)
+        original = selectors.posting_get(serial_no=serial_no)
+        self.own(original.source_system, "posting")
+        refund = refund_create(
+            serial_no=original.serial_no,
+            request_no=data["request_no"],
+            amount=data["amount"],
+            requested_by=self.actor,
+            source_system=self.client.source_system,
+            reason=data["reason"],
+        )
+        if refund.replayed:
+            return self.written(refund_payload(refund), replayed=True)
+        if refund.status == RefundStatus.PENDING:
+            self.outcome = "accepted"
+            return Response(refund_payload(refund), status=202)
+        return self.written(refund_payload(refund), replayed=False)
 
 
 # ---------------------------------------------------------------- holds ----

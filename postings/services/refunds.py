@@ -34,12 +34,10 @@ posting carries the refund's request number.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.kernel.errors import IdempotencyConflict, IllegalTransition, LedgerValidationError
@@ -60,7 +58,6 @@ from ..models import (
     DEFAULT_REFUND_WINDOW_DAYS,
     BusinessType,
     Direction,
-    Entry,
     MerchantReserve,
     Posting,
     Refund,
@@ -69,6 +66,7 @@ from ..models import (
     RefundRounding,
     RefundStatus,
 )
+from ..selectors import LegRefunded, refunded_legs
 from .drafts import DEFAULT_SOURCE, Leg
 from .postings import posting_create
 
@@ -114,30 +112,6 @@ def refund_policy_for(business_type: str) -> RefundPolicy:
     return RefundPolicy.objects.filter(business_type=business_type).first() or RefundPolicy(
         business_type=business_type, window_days=DEFAULT_REFUND_WINDOW_DAYS
     )
-
-
-@dataclass(frozen=True)
-class LegRefunded:
-    """One leg of a posting and what its refunds took back so far."""
-
-    entry: Entry
-    refunded: Decimal
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.entry.amount - self.refunded
-
-
-def refunded_legs(*, original: Posting) -> list[LegRefunded]:
-    """Every leg of ``original`` with its refunded-so-far, in entry order."""
-    entries = list(original.entries.select_related("account").order_by("serial_no"))
-    sums = dict(
-        RefundLeg.objects.filter(original_entry__in=entries)
-        .values("original_entry")
-        .annotate(s=Sum("amount"))
-        .values_list("original_entry", "s")
-    )
-    return [LegRefunded(entry, sums.get(entry.serial_no) or Decimal(0)) for entry in entries]
 
 
 def _original(serial_no) -> Posting:

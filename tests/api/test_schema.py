@@ -35,6 +35,7 @@ OPERATIONS = {
     ("post", "/api/v1/postings/by-rule"),
     ("post", "/api/v1/postings/batch"),
     ("post", "/api/v1/postings/{serial_no}/reversal"),
+    ("post", "/api/v1/postings/{serial_no}/refunds"),
     ("post", "/api/v1/holds"),
     ("get", "/api/v1/holds/{hold_id}"),
     ("post", "/api/v1/holds/{hold_id}/settle"),

@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from postings.models import RefundPolicy, RefundRounding
-from postings.selectors import identity_totals
+from postings.selectors import identity_totals, refunded_legs
 from postings.services import Leg, posting_create, refund_create
-from postings.services.refunds import refunded_legs
 from tests.conftest import Ledger
 
 cents = st.integers(min_value=1, max_value=100_000).map(lambda n: Decimal(n).scaleb(-2))

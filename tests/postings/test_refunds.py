@@ -33,7 +33,7 @@ from postings.exceptions import (
     UnknownPosting,
 )
 from postings.models import MerchantReserve, Posting, RefundLeg, RefundPolicy, RefundRounding, RefundStatus
-from postings.selectors import identity_totals
+from postings.selectors import identity_totals, refunded_legs
 from postings.services import (
     Leg,
     posting_create,
@@ -42,7 +42,7 @@ from postings.services import (
     refund_create,
     refund_reject,
 )
-from postings.services.refunds import refund_split, refunded_legs
+from postings.services.refunds import refund_split
 
 pytestmark = pytest.mark.django_db
 _n = itertools.count(1)

@@ -15,9 +15,8 @@ import pytest
 from django.db import connection
 
 from postings.models import Entry, Posting, Refund, RefundLeg
-from postings.selectors import account_chain_breaks, identity_totals
+from postings.selectors import account_chain_breaks, identity_totals, refunded_legs
 from postings.services import Leg, posting_create, refund_create
-from postings.services.refunds import refunded_legs
 from tests.conftest import RUNTIME_ROLE
 
 from .test_concurrency import run_parallel
