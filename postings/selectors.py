@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import Account, Entity, PostingMode
 
 if TYPE_CHECKING:
-    from .models import Entry, Posting
+    from .models import Entry, Posting, RefundPolicy
 
 
 def current_accounting_date(*, entity: Entity) -> date:
@@ -283,3 +283,12 @@ def refunds_list() -> QuerySet:
     from .models import Refund
 
     return Refund.objects.select_related("original", "posting", "proposed_by", "decided_by").order_by("-id")
+
+
+def refund_policy_for(business_type: str) -> RefundPolicy:
+    """The business type's policy, or the defaults (365 days, largest remainder, no approval threshold)."""
+    from .models import DEFAULT_REFUND_WINDOW_DAYS, RefundPolicy
+
+    return RefundPolicy.objects.filter(business_type=business_type).first() or RefundPolicy(
+        business_type=business_type, window_days=DEFAULT_REFUND_WINDOW_DAYS
+    )

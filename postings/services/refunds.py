@@ -55,18 +55,16 @@ from ..exceptions import (
     UnknownRefund,
 )
 from ..models import (
-    DEFAULT_REFUND_WINDOW_DAYS,
     BusinessType,
     Direction,
     MerchantReserve,
     Posting,
     Refund,
     RefundLeg,
-    RefundPolicy,
     RefundRounding,
     RefundStatus,
 )
-from ..selectors import LegRefunded, refunded_legs
+from ..selectors import LegRefunded, refund_policy_for, refunded_legs
 from .drafts import DEFAULT_SOURCE, Leg
 from .postings import posting_create
 
@@ -105,13 +103,6 @@ def refund_split(*, remaining: list[Decimal], amount: Decimal, places: int, roun
     for i in order[: int(left / quantum)]:
         parts[i] += quantum
     return parts
-
-
-def refund_policy_for(business_type: str) -> RefundPolicy:
-    """The business type's policy, or the defaults (365 days, largest remainder, no approval threshold)."""
-    return RefundPolicy.objects.filter(business_type=business_type).first() or RefundPolicy(
-        business_type=business_type, window_days=DEFAULT_REFUND_WINDOW_DAYS
-    )
 
 
 def _original(serial_no) -> Posting:
