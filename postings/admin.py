@@ -34,7 +34,18 @@ from accounts.models import Account
 
 from . import account_admin  # noqa: F401 (registers the account pages with their ledger parts)
 from .expressions import rule_balance_problem
-from .models import AccountingCalendar, AccountingDay, Entry, Hold, HoldEvent, Posting, PostingRule, PostingRuleLeg
+from .models import (
+    AccountingCalendar,
+    AccountingDay,
+    Entry,
+    Hold,
+    HoldEvent,
+    MerchantReserve,
+    Posting,
+    PostingRule,
+    PostingRuleLeg,
+    RefundPolicy,
+)
 
 # ------------------------------------------------------------- helpers ----
 
@@ -449,6 +460,24 @@ class PostingRuleAdmin(GovernedAdminMixin, admin.ModelAdmin):
         legs = next(formset for formset in formsets if isinstance(formset, PostingRuleLegFormSet))
         form.instance.proposed_legs = legs.proposed_legs()
         return super().proposed_values(request, form, formsets)
+
+
+# ------------------------------------------------------------- refunds ----
+
+
+@admin.register(RefundPolicy)
+class RefundPolicyAdmin(GovernedAdminMixin, admin.ModelAdmin):
+    """Refund window, rounding and approval amount per business type: a save
+    proposes the change, another ledger admin approves it."""
+
+    list_display = ("business_type", "window_days", "rounding", "approval_above")
+
+
+@admin.register(MerchantReserve)
+class MerchantReserveAdmin(GovernedAdminMixin, admin.ModelAdmin):
+    list_display = ("account", "reserve_account")
+    raw_id_fields = ("account", "reserve_account")
+    search_fields = ("account__account_no__exact", "reserve_account__account_no__exact")
 
 
 # ------------------------------------------------------------ calendar ----

@@ -13,7 +13,7 @@ from accounts.kernel.governance import GovernedSetting, SettingRefused, refusal_
 from accounts.models import AccountType
 
 from .expressions import InvalidAmountExpression, rule_balance_problem
-from .models import Direction, PostingRule, PostingRuleLeg
+from .models import Direction, MerchantReserve, PostingRule, PostingRuleLeg, RefundPolicy
 
 LEG_FIELDS = ("position", "direction", "account_param", "internal_account_type", "amount_expr")
 
@@ -88,5 +88,22 @@ class PostingRuleSetting(GovernedSetting):
         return shown
 
 
+class RefundPolicySetting(GovernedSetting):
+    """How a business type's payments are refunded: window, rounding, the
+    amount above which a second person approves (postings.services.refunds)."""
+
+    model = RefundPolicy
+    fields = ("business_type", "window_days", "rounding", "approval_above")
+
+
+class MerchantReserveSetting(GovernedSetting):
+    """A merchant whose short refunds are paid from its reserve account."""
+
+    model = MerchantReserve
+    fields = ("account", "reserve_account")
+
+
 def register_settings() -> None:
     register(PostingRuleSetting())
+    register(RefundPolicySetting())
+    register(MerchantReserveSetting())

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts.kernel.money import Money, as_money, format_amount
 from accounts.kernel.transitions import Transitions, illegal_transition
-from accounts.models import Account, AccountType, Entity, money_field
+from accounts.models import Account, AccountType, Category, Entity, money_field
 
 from .exceptions import HoldExpired, HoldNotActive
 from .expressions import InvalidAmountExpression, parse_amount
@@ -501,6 +501,17 @@ class MerchantReserve(models.Model):
 
     def __str__(self):
         return f"{self.account} ← reserve {self.reserve_account}"
+
+    def clean(self):
+        if not (self.account_id and self.reserve_account_id):
+            return
+        account, reserve = self.account, self.reserve_account
+        if account.pk == reserve.pk:
+            raise ValidationError("A merchant's reserve is another account than the one it refunds from.")
+        if account.category != Category.LIABILITY or reserve.category != Category.LIABILITY:
+            raise ValidationError("Both the merchant's account and its reserve are cash (liability) accounts.")
+        if (account.entity_id, account.currency) != (reserve.entity_id, reserve.currency):
+            raise ValidationError("The reserve account is in the merchant account's entity and currency.")
 
 
 class RefundStatus(models.TextChoices):
