@@ -234,3 +234,16 @@ def test_a_worker_on_redis_puts_a_due_change_in_force(ledger, celery_worker_on_r
     assert (rule.version, rule.description) == (2, "Recharge with a bonus")
     assert [leg.amount_expr for leg in rule.legs.order_by("position")] == ["amount+bonus", "amount+bonus"]
     assert SettingChange.objects.get(pk=change.pk).status == "approved"
+
+
+def test_a_postings_admin_page_names_the_rule_version_and_links_its_history(people, ledger):
+    from django.test import Client
+    from django.urls import reverse
+
+    member = ledger.cash()
+    posting = ledger.recharge(member, "1.00")
+    client = Client()
+    client.force_login(people["Auditor"])
+    page = client.get(reverse("admin:postings_posting_change", args=[posting.pk])).content.decode()
+    rule = PostingRule.objects.get(business_type="recharge")
+    assert f'href="{reverse("admin:postings_postingrule_history", args=[rule.pk])}">v1 of {rule}</a>' in page
