@@ -284,12 +284,10 @@ def setting_change_approve(*, acting_user, change_id: int, note: str = "") -> Se
     with transaction.atomic():
         change = _open_change(change_id, acting_user, "approve a change of a control setting")
         setting = governed(change.model)
-        if change.object_id:
-            _refuse_if_scheduled(change.model, change.object_id, but=change.pk)
         now = timezone.now()
         decision = {"decided_by": acting_user, "decided_at": now, "decision_note": note[:255]}
         if change.effective_from is not None and change.effective_from > now:
-            _checked(change, setting, lock=True)
+            _checked(change, setting)
             SettingChange.objects.filter(pk=change.pk).update(status=SettingChangeStatus.SCHEDULED, **decision)
         else:
             _apply(change, setting, now, effective_from=now, **decision)
@@ -297,13 +295,14 @@ def setting_change_approve(*, acting_user, change_id: int, note: str = "") -> Se
         return change
 
 
-def _checked(change: SettingChange, setting: GovernedSetting, *, lock: bool) -> models.Model:
-    """The setting with the change's values, unsaved, refused unless its
-    values are still the change's "before" and the new ones are valid."""
+def _checked(change: SettingChange, setting: GovernedSetting) -> models.Model:
+    """The setting (row-locked) with the change's values, unsaved, refused
+    unless no other change of it is scheduled, its values are still the
+    change's "before" and the new ones are valid."""
     if change.object_id:
-        instance = (
-            _locked(setting, change.object_id) if lock else setting.model._default_manager.get(pk=change.object_id)
-        )
+        instance = _locked(setting, change.object_id)
+        # After the lock: two approvals of one setting at once see each other here.
+        _refuse_if_scheduled(change.model, change.object_id, but=change.pk)
         if setting.values(instance) != change.old_values:
             raise SettingChangedMeanwhile(
                 f"{instance} changed since change C{change.pk} was proposed; propose it again.", change=change.pk
@@ -319,7 +318,7 @@ def _apply(change: SettingChange, setting: GovernedSetting, applied: datetime, *
     """Write the change's values into the setting, raise its version and
     record both on the change (``row``: the decision, or nothing more when
     a scheduled change comes due). In the caller's transaction."""
-    instance = _checked(change, setting, lock=True)
+    instance = _checked(change, setting)
     if not change.object_id:
         version = 1
     elif hasattr(instance, "version"):
