@@ -250,6 +250,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=int(os.environ.get("BUFFER_FLUSH_SECONDS", "2"))),
         "options": {"expires": 30},
     },
+    # Control-setting changes approved with a later effective-from time
+    # (accounts.kernel.governance): each is in force from the first run after
+    # its time, so this interval is how late a scheduled version may start.
+    "setting-changes-apply-due": {
+        "task": "accounts.kernel.tasks.setting_changes_apply_due",
+        "schedule": timedelta(seconds=int(os.environ.get("SETTING_CHANGE_APPLY_SECONDS", "10"))),
+        "options": {"expires": 30},
+    },
     # Channel statements dropped into CHANNEL_STATEMENT_INBOX (reports/channel/inbox.py).
     # Overlapping scans are safe (each file is claimed first); a scan still
     # queued after a minute is dropped, the next one does the same work.

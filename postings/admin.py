@@ -19,7 +19,9 @@ from django.contrib.admin.options import ShowFacets
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from accounts.kernel.admin import (  # noqa: F401 (shared helpers, named here for other admins)
     GovernedAdminMixin,
@@ -289,11 +291,23 @@ class PostingAdmin(SerialNoSearchMixin, LedgerTableAdmin):
         "memo",
         "external_ref",
         "posted_by",
+        "rule_version_link",
         "reverses_link",
         "reversed_by_link",
         "created_at",
     )
     inlines = (EntryInline,)
+
+    @admin.display(description="posting rule version")
+    def rule_version_link(self, obj):
+        # The rule's history, where the auditor reads what that version said.
+        if obj.rule_version is None:
+            return "— (legs given by the caller)"
+        rule = PostingRule.objects.filter(business_type=obj.business_type).first()
+        if rule is None:
+            return f"v{obj.rule_version}"
+        url = reverse("admin:postings_postingrule_history", args=[rule.pk])
+        return format_html('<a href="{}">v{} of {}</a>', url, obj.rule_version, rule)
 
     @admin.display(description="reverses")
     def reverses_link(self, obj):

@@ -74,6 +74,9 @@ class Posting(models.Model):
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
     # A correction posted on the open day for a day already closed says which.
     corrects_date = models.DateField("corrects accounting date", null=True, blank=True)
+    # The version of the business type's posting rule (PostingRule.version)
+    # whose legs these are; NULL when the caller gave the legs.
+    rule_version = models.PositiveIntegerField("posting rule version", null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -83,10 +83,13 @@ def posting_create(
     accounting_date: date | None = None,
     external_ref: str = "",
     corrects_date: date | None = None,
+    rule_version: int | None = None,
 ) -> Posting:
     """Post a balanced set of legs atomically (记账). Returns the posting;
     ``posting.replayed`` tells whether it had been posted before.
-    ``corrects_date`` marks an adjustment of a day already closed."""
+    ``corrects_date`` marks an adjustment of a day already closed;
+    ``rule_version`` the posting rule's version the legs were made by
+    (posting_create_by_rule), recorded on the posting."""
     fingerprint = _posting_fingerprint(
         business_type=business_type,
         legs=legs,
@@ -112,6 +115,7 @@ def posting_create(
             external_ref=external_ref,
             corrects_date=corrects_date,
             refusals=refusals,
+            rule_version=rule_version,
         )
 
     def one_call() -> Posting:
@@ -125,6 +129,7 @@ def posting_create(
             memo=memo,
             currency=currency,
             external_ref=external_ref,
+            rule_version=rule_version,
         )
 
     return _idempotent(
