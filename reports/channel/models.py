@@ -288,17 +288,17 @@ class Outcome(models.TextChoices):
 
 
 class DifferenceStatus(models.TextChoices):
-    OPEN = "open", "open"
-    INVESTIGATING = "investigating", "investigating"
-    RESOLVED = "resolved", "resolved"
+    OPEN = "open", "open (待处理)"
+    INVESTIGATING = "investigating", "investigating (调查中)"
+    RESOLVED = "resolved", "resolved (已解决)"
 
 
 class Resolution(models.TextChoices):
-    MATCHED_LATE = "matched_late", "matched late (automatic)"
+    MATCHED_LATE = "matched_late", "matched late, automatically (后续匹配)"
     ADJUSTING_POSTING = "adjusting_posting", "adjusting posting (调账)"
-    WRITE_OFF = "write_off", "write-off to suspense"
-    CHANNEL_ERROR = "channel_error", "channel error"
-    STATEMENT_VOIDED = "statement_voided", "its statement was voided"
+    WRITE_OFF = "write_off", "write-off to suspense (核销挂账)"
+    CHANNEL_ERROR = "channel_error", "channel error (渠道差错)"
+    STATEMENT_VOIDED = "statement_voided", "its statement was voided (对账单作废)"
 
 
 class ReconRun(models.Model):
@@ -438,6 +438,31 @@ class DifferenceEvent(models.Model):
     class Meta:
         verbose_name = "difference event"
         ordering = ["id"]
+
+    def _label(self, value: str) -> str:
+        """A from/to value as people read it: the codes of an outcome, status
+        or resolution by their labels (as a withdrawal's history shows its
+        statuses); a user name or a proposal's number as it is."""
+        choices = {
+            self.Kind.FOUND: Outcome,
+            self.Kind.OUTCOME: Outcome,
+            self.Kind.STATUS: DifferenceStatus,
+            self.Kind.RESOLVED: Resolution,
+        }.get(self.kind)
+        if not value or choices is None:
+            return value
+        try:
+            return choices(value).label
+        except ValueError:
+            return value
+
+    @property
+    def from_label(self) -> str:
+        return self._label(self.from_value)
+
+    @property
+    def to_label(self) -> str:
+        return self._label(self.to_value)
 
 
 class ProposalStatus(models.TextChoices):
