@@ -207,7 +207,7 @@ def propose(page, base: str, *, user: str, day: str, statement: bytes, wallet: s
     expect(page.locator("#statement-line")).to_contain_text("does not have it")
     expect(page.get_by_text("channel serial EP-F")).to_be_visible()
     page.get_by_role("button", name="Start investigating").click()
-    expect(page.locator("#status")).to_have_text("investigating")
+    expect(page.locator("#status")).to_have_text("investigating (调查中)")
     expect(page.locator("#owner")).to_have_text(user)
 
     expect(page.locator("#adjust-form")).to_contain_text("credit (贷) CNY 60.00 on the clearing account")
@@ -233,7 +233,7 @@ def approve(page, base: str, *, user: str) -> None:
     page.get_by_role("button", name="Approve and post").click()
 
     expect(page.locator(".messages")).to_contain_text("the difference is resolved")
-    expect(page.locator("#status")).to_have_text("resolved")
+    expect(page.locator("#status")).to_have_text("resolved (已解决)")
     expect(page.locator("#resolution")).to_contain_text(f"adjusting posting (调账) by {user}")
     expect(page.locator("#history")).to_contain_text("proposal approved")
     expect(page.get_by_text("Resolution: P")).to_be_visible()
