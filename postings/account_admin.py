@@ -17,6 +17,7 @@ from accounts import admin as accounts_admin
 from accounts.kernel.admin import admin_link, changelist_url, money
 from accounts.kernel.errors import LedgerError
 from accounts.kernel.governance import governed, setting_change_propose
+from accounts.kernel.money import amount_html
 from accounts.models import Account, AccountType, PostingMode
 
 from .models import Entry, Hold
@@ -142,8 +143,8 @@ class AccountAdmin(accounts_admin.AccountAdmin):
             (
                 (
                     admin_link(h, f"H{h.id}"),
-                    money(h.amount, obj.currency),
-                    money(h.remaining, obj.currency),
+                    amount_html(h.amount, obj.currency),
+                    amount_html(h.remaining, obj.currency),
                     h.get_status_display(),
                     h.reason,
                     timezone.localtime(h.created_at).strftime("%Y-%m-%d %H:%M"),
@@ -152,8 +153,9 @@ class AccountAdmin(accounts_admin.AccountAdmin):
             ),
         )
         return format_html(
-            "<table><thead><tr><th>hold</th><th>amount</th><th>remaining</th><th>status</th><th>reason</th>"
+            "<table><thead><tr><th>hold</th><th>amount ({})</th><th>remaining</th><th>status</th><th>reason</th>"
             "<th>placed</th></tr></thead><tbody>{}</tbody></table><p>{}</p>",
+            obj.currency,
             rows,
             all_holds,
         )

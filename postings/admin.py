@@ -335,6 +335,8 @@ class HoldEventInline(ReadOnlyAdminMixin, admin.TabularInline):
         "created_at",
     )
 
+    lists_currency = True  # the hold's, shown above
+
     amount_display = money_column("amount", "amount", currency="hold.account.currency")
     frozen_before_display = money_column("frozen_before", "account frozen before", currency="hold.account.currency")
     frozen_after_display = money_column("frozen_after", "account frozen after", currency="hold.account.currency")
@@ -352,6 +354,7 @@ class HoldAdmin(LedgerTableAdmin):
     list_display = (
         "id",
         "account_link",
+        "currency",
         "amount_display",
         "remaining_display",
         "status",
@@ -360,6 +363,7 @@ class HoldAdmin(LedgerTableAdmin):
         "expires_at",
         "created_at",
     )
+    lists_currency = True
     list_filter = (AccountFilter, "status")
     search_fields = ("account__account_no__exact", "request_no__exact")
     search_help_text = "Exact account number or request number."
@@ -367,6 +371,7 @@ class HoldAdmin(LedgerTableAdmin):
     fields = readonly_fields = (
         "id",
         "account_link",
+        "currency",
         "amount_display",
         "remaining_display",
         "status",
@@ -383,6 +388,10 @@ class HoldAdmin(LedgerTableAdmin):
     amount_display = money_column("amount", "amount", currency="account.currency")
     remaining_display = money_column("remaining", "remaining", currency="account.currency")
     account_link = EntryAdmin.account_link
+
+    @admin.display(description="currency", ordering="account__currency")
+    def currency(self, obj):
+        return obj.account.currency
 
 
 @admin.register(HoldEvent)

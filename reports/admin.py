@@ -118,13 +118,20 @@ class StatementLineAdmin(ReadOnlyAdmin):
         "serial_no",
         "txn_time",
         "direction",
+        "currency",
         "amount_display",
         "fee_display",
         "status",
         "counts",
     )
+    lists_currency = True
     amount_display = money_column("amount", "amount", currency="channel.currency")
     fee_display = money_column("fee", "fee", currency="channel.currency")
+
+    @admin.display(description="currency", ordering="channel__currency")
+    def currency(self, obj):
+        return obj.channel.currency
+
     list_filter = ("channel", "direction", "counts")
     search_fields = ("serial_no",)
     raw_id_fields = ("statement",)
