@@ -58,6 +58,7 @@ from ..models import (
     BusinessType,
     Direction,
     MerchantReserve,
+    OrderEvent,
     Posting,
     Refund,
     RefundLeg,
@@ -110,6 +111,11 @@ def _original(serial_no) -> Posting:
         original = Posting.objects.select_related("entity").get(serial_no=serial_no)
     except (Posting.DoesNotExist, ValueError, TypeError):
         raise UnknownPosting(f"No posting {serial_no}.", serial_no=serial_no) from None
+    if OrderEvent.objects.filter(posting=original).exists():
+        raise RefundNotAllowed(
+            f"Posting {serial_no} belongs to a guarantee order; refund the order (its escrow balance) instead.",
+            serial_no=serial_no,
+        )
     if original.business_type in NOT_REFUNDABLE:
         raise RefundNotAllowed(
             f"Posting {serial_no} is a {original.business_type}; only a payment can be refunded.",
