@@ -37,7 +37,7 @@ number is IdempotencyConflict. The postings carry the same request number.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from django.conf import settings
@@ -144,6 +144,7 @@ def order_open(
     coupon="0",
     confirm_within_days: int | None = None,
     source_system: str = DEFAULT_SOURCE,
+    accounting_date: date | None = None,
 ) -> GuaranteeOrder:
     """Open a guarantee order: the buyer pays ``amount`` into escrow (Dr buyer
     cash / Cr escrow). ``commission`` goes to fee income and ``coupon`` is
@@ -206,6 +207,7 @@ def order_open(
                 currency=currency,
                 memo=f"guarantee order {order_no}: paid into escrow (付款至担保户)",
                 external_ref=order_no,
+                accounting_date=accounting_date,
             ),
             request_no,
             source_system,
@@ -351,6 +353,7 @@ def _confirm(
     event_request_no: str | None,
     fingerprint: str,
     acting_user=None,
+    accounting_date: date | None = None,
 ) -> OrderEvent:
     _refuse_frozen_or_closed(order, "confirmed")
     commission, coupon, to_merchant = confirm_split(order)
@@ -372,6 +375,7 @@ def _confirm(
             currency=order.currency,
             memo=f"guarantee order {order.order_no} {how}: escrow to merchant",
             external_ref=order.order_no,
+            accounting_date=accounting_date,
         ),
         request_no,
         source_system,
@@ -403,6 +407,7 @@ def _refund(
     fingerprint: str,
     reason: str = "",
     acting_user=None,
+    accounting_date: date | None = None,
 ) -> OrderEvent:
     _refuse_frozen_or_closed(order, "refunded")
     if value > order.balance:
@@ -430,6 +435,7 @@ def _refund(
         order.pay_posting,
         posted_by=actor,
         rounding=RefundRounding.LARGEST_REMAINDER,
+        accounting_date=accounting_date,
     )
     return _step(
         order,
@@ -460,7 +466,13 @@ def _run(*, source_system: str, request_no: str, fingerprint: str, what: str, wr
 
 
 def order_confirm(
-    *, order_id: int, request_no: str, actor: str, source_system: str = DEFAULT_SOURCE, acting_user=None
+    *,
+    order_id: int,
+    request_no: str,
+    actor: str,
+    source_system: str = DEFAULT_SOURCE,
+    acting_user=None,
+    accounting_date: date | None = None,
 ) -> OrderEvent:
     """The buyer confirms receipt (确认收货): everything the order holds goes
     to the merchant, commission to fee income and the coupon added, in one
@@ -479,6 +491,7 @@ def order_confirm(
             event_request_no=request_no,
             fingerprint=fingerprint,
             acting_user=acting_user,
+            accounting_date=accounting_date,
         )
 
     return _run(
@@ -495,6 +508,7 @@ def order_refund(
     source_system: str = DEFAULT_SOURCE,
     reason: str = "",
     acting_user=None,
+    accounting_date: date | None = None,
 ) -> OrderEvent:
     """Give ``amount`` of what the order holds back to the buyer (退款); the
     rest stays in escrow, refunding all of it closes the order."""
@@ -517,6 +531,7 @@ def order_refund(
             fingerprint=fingerprint,
             reason=reason,
             acting_user=acting_user,
+            accounting_date=accounting_date,
         )
 
     return _run(
