@@ -37,14 +37,15 @@ number is IdempotencyConflict. The postings carry the same request number.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.kernel.errors import IdempotencyConflict, LedgerValidationError
+from accounts.kernel.errors import IdempotencyConflict, LedgerError, LedgerValidationError
 from accounts.kernel.idempotency import canonical_amount, replay, request_fingerprint, run_once
 from accounts.kernel.money import currency_places, format_amount, to_amount
 from accounts.kernel.permissions import require_permission
@@ -72,6 +73,8 @@ from ..models import (
 from .drafts import DEFAULT_SOURCE, Leg
 from .postings import posting_create
 from .refunds import _book
+
+log = logging.getLogger(__name__)
 
 PERM_DISPUTE = "postings.dispute_guaranteeorder"
 DEFAULT_CONFIRM_DAYS = 10
@@ -242,14 +245,23 @@ def order_open(
         )
         return order
 
-    return run_once(
-        GuaranteeOrder,
-        source_system=source_system,
-        request_no=request_no,
-        fingerprint=fingerprint,
-        what="order",
-        write=write,
-    )
+    try:
+        return run_once(
+            GuaranteeOrder,
+            source_system=source_system,
+            request_no=request_no,
+            fingerprint=fingerprint,
+            what="order",
+            write=write,
+        )
+    except IntegrityError:
+        # Two first requests for one order number under two request numbers:
+        # the second waited on the unique order number and is answered so.
+        if GuaranteeOrder.objects.filter(source_system=source_system, order_no=order_no).exists():
+            raise IdempotencyConflict(
+                f"Order {order_no} of {source_system} was opened under another request number.", order_no=order_no
+            ) from None
+        raise
 
 
 # ----------------------------------------------------------------- steps ----
@@ -656,23 +668,31 @@ def orders_confirm_due(*, now=None, limit: int = 500) -> int:
     )
     confirmed = 0
     for order_id in due:
-        with transaction.atomic():
-            order = (
-                GuaranteeOrder.objects.select_for_update(no_key=True, skip_locked=True)
-                .filter(pk=order_id, status=OrderStatus.PAID, confirm_by__lte=now)
-                .first()
-            )
-            if order is None:
-                continue
-            number = f"auto-confirm-O{order.pk}"
-            _confirm(
-                order,
-                kind=OrderEvent.Kind.AUTO_CONFIRM,
-                actor="system:order-expiry",
-                source_system=AUTO_SOURCE,
-                request_no=number,
-                event_request_no=number,
-                fingerprint=request_fingerprint(op="order_auto_confirm", order_id=order.pk),
-            )
-            confirmed += 1
+        try:
+            with transaction.atomic():
+                order = (
+                    GuaranteeOrder.objects.select_for_update(no_key=True, skip_locked=True)
+                    .select_related("entity", "escrow_account", "merchant_account")
+                    .filter(pk=order_id, status=OrderStatus.PAID, confirm_by__lte=now)
+                    .first()
+                )
+                if order is None:
+                    continue
+                number = f"auto-confirm-O{order.pk}"
+                _confirm(
+                    order,
+                    kind=OrderEvent.Kind.AUTO_CONFIRM,
+                    actor="system:order-expiry",
+                    source_system=AUTO_SOURCE,
+                    request_no=number,
+                    event_request_no=number,
+                    fingerprint=request_fingerprint(op="order_auto_confirm", order_id=order.pk),
+                )
+        except LedgerError as exc:
+            # One order the ledger refuses (say, a merchant account blocked
+            # for credits) must not hold up the others; it stays paid and
+            # due, and is tried again by the next run.
+            log.warning("Guarantee order O%s not confirmed automatically: %s (%s)", order_id, exc.message, exc.code)
+            continue
+        confirmed += 1
     return confirmed

@@ -214,3 +214,31 @@ def order_open_from_escrow_itself(s):
         request_no="bad",
         created_by="mall",
     )
+
+
+def test_an_order_the_ledger_refuses_to_confirm_does_not_hold_up_the_others(ledger):
+    from accounts.services import account_change_status
+
+    s = shop(ledger)
+    blocked = s.open("o-1", "10.00", confirm_within_days=1)
+    other_merchant = ledger.cash()
+    fine = order_open_for(s, other_merchant, "o-2", "20.00")
+    account_change_status(account=s.merchant, to_status="credit_blocked", reason="under review", actor="risk")
+    assert orders_confirm_due(now=timezone.now() + timedelta(days=2)) == 1
+    assert GuaranteeOrder.objects.get(pk=blocked.pk).status == "paid"  # tried again by the next run
+    assert GuaranteeOrder.objects.get(pk=fine.pk).status == "confirmed"
+    assert ledger.balance(other_merchant) == D("20.00")
+
+
+def order_open_for(s, merchant, request_no, amount):
+    from postings.services import order_open
+
+    return order_open(
+        order_no=f"T{request_no}",
+        buyer_account_no=s.buyer.account_no,
+        merchant_account_no=merchant.account_no,
+        amount=amount,
+        request_no=request_no,
+        created_by="mall",
+        confirm_within_days=1,
+    )
