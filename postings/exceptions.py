@@ -121,3 +121,36 @@ class RefundSamePerson(LedgerError):
     code = "segregation_of_duties"
     http_status = 403
     default_message = "A refund is approved by someone other than the person who proposed it."
+
+
+class UnknownOrder(LedgerError):
+    code = "not_found"
+    http_status = 404
+    default_message = "No such guarantee order."
+
+
+class OrderDisputed(LedgerError):
+    """A disputed order is frozen: nothing is refunded or confirmed until the
+    dispute is resolved (with a reason)."""
+
+    code = "order_disputed"
+    http_status = 409
+    default_message = "The order is disputed; nothing moves until the dispute is resolved."
+
+
+class OrderClosed(LedgerError):
+    code = "order_closed"
+    default_message = "The order is closed (confirmed or refunded in full); its escrow is empty."
+
+
+class OrderRefundExceedsEscrow(LedgerError):
+    code = "refund_exceeds_escrow"
+    default_message = "The refund is more than the order still holds in escrow."
+
+
+class EscrowNotConfigured(LedgerError):
+    code = "escrow_not_configured"
+    default_message = (
+        "The entity has no single escrow (ESCROW), fee income (FEE_INCOME) or coupon (COUPON) account in the "
+        "order's currency."
+    )

@@ -33,3 +33,32 @@ class RefundForm(forms.Form):
 
 class DecisionForm(forms.Form):
     note = forms.CharField(max_length=255, required=False, label="Note", widget=forms.TextInput(attrs={"size": 40}))
+
+
+class OrderDisputeForm(forms.Form):
+    """A staff dispute of a guarantee order; ``request_no`` made when shown,
+    so a form sent twice disputes once."""
+
+    request_no = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    reason = forms.CharField(max_length=255, label="Why it is disputed", widget=forms.TextInput(attrs={"size": 48}))
+
+    @classmethod
+    def fresh(cls) -> OrderDisputeForm:
+        return cls(initial={"request_no": f"staff-{uuid.uuid4().hex}"})
+
+
+class OrderResolveForm(forms.Form):
+    request_no = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    outcome = forms.ChoiceField(
+        choices=[
+            ("continue", "continue: the order is paid again and goes on"),
+            ("confirm", "confirm: escrow to the merchant now"),
+            ("refund", "refund: everything it holds back to the buyer"),
+        ],
+        label="Outcome",
+    )
+    reason = forms.CharField(max_length=255, label="Reason", widget=forms.TextInput(attrs={"size": 48}))
+
+    @classmethod
+    def fresh(cls) -> OrderResolveForm:
+        return cls(initial={"request_no": f"staff-{uuid.uuid4().hex}"})

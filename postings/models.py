@@ -611,3 +611,159 @@ class RefundLeg(models.Model):
                 name="refund_leg_reserve_within_amount",
             ),
         ]
+
+
+# ------------------------------------------------------ guarantee orders ----
+
+
+class OrderStatus(models.TextChoices):
+    PAID = "paid", "paid into escrow (已付款, 待确认)"
+    DISPUTED = "disputed", "disputed (争议中, 冻结)"
+    CONFIRMED = "confirmed", "confirmed (已确认收货)"
+    REFUNDED = "refunded", "refunded in full (已全额退款)"
+
+
+# from -> the statuses it may move to. A partial refund leaves a paid order
+# paid; refunding the rest closes it as refunded. A disputed order moves only
+# by its resolution, back to paid (the resolution's outcome, a confirmation
+# or a refund, is then a step of its own in the same transaction).
+ORDER_TRANSITIONS = Transitions(
+    {
+        OrderStatus.PAID: {OrderStatus.PAID, OrderStatus.DISPUTED, OrderStatus.CONFIRMED, OrderStatus.REFUNDED},
+        OrderStatus.DISPUTED: {OrderStatus.PAID},
+        OrderStatus.CONFIRMED: set(),
+        OrderStatus.REFUNDED: set(),
+    }
+)
+OPEN_ORDER_STATUSES = tuple(status for status in OrderStatus if ORDER_TRANSITIONS[status])
+
+
+class GuaranteeOrder(models.Model):
+    """A guarantee order (担保交易): the buyer's money held in escrow for one
+    order until it is confirmed (to the merchant, commission to fee income,
+    the coupon added), refunded, or disputed.
+
+    ``balance`` is the order's own share of the escrow account: what the
+    buyer paid in less what was refunded or confirmed. PostgreSQL keeps it
+    the sum of its events, never negative, and zero once the order closes
+    (postings/sql/orders.sql); the end of day checks that the escrow
+    account's balance is the sum of its open orders' balances.
+    """
+
+    order_no = models.CharField("order number", max_length=64, help_text="The caller's trade or order number.")
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=3)
+    buyer_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    merchant_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    escrow_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="escrow_orders")
+    amount = money_field()
+    commission = money_field()
+    coupon = money_field()
+    balance = money_field()
+    status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PAID)
+    pay_posting = models.OneToOneField(Posting, on_delete=models.PROTECT, related_name="+")
+    confirm_by = models.DateTimeField("confirmed automatically at")
+    source_system = models.CharField(max_length=32, default="ledger")
+    request_no = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64, editable=False)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "guarantee order (担保交易)"
+        ordering = ["-id"]
+        permissions = [("dispute_guaranteeorder", "Can dispute and resolve a guarantee order")]
+        constraints = [
+            models.UniqueConstraint(fields=["source_system", "request_no"], name="order_unique_request"),
+            models.UniqueConstraint(fields=["source_system", "order_no"], name="order_unique_order_no"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="order_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(commission__gte=0) & Q(commission__lte=models.F("amount")),
+                name="order_commission_within_amount",
+            ),
+            models.CheckConstraint(condition=Q(coupon__gte=0), name="order_coupon_not_negative"),
+            models.CheckConstraint(
+                condition=Q(balance__gte=0) & Q(balance__lte=models.F("amount")), name="order_balance_within_amount"
+            ),
+            models.CheckConstraint(
+                condition=Q(balance=0) | Q(status__in=["paid", "disputed"]), name="order_closed_means_nothing_held"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "confirm_by"], name="order_status_confirm_by_idx"),
+            # What the end of day sums per escrow account: its open orders only.
+            models.Index(
+                fields=["escrow_account"],
+                include=["balance"],
+                condition=Q(status__in=["paid", "disputed"]),
+                name="order_open_escrow_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"O{self.id} {self.order_no} {format_amount(self.balance, self.currency)} {self.status}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_ORDER_STATUSES
+
+    def money(self, value) -> Money:
+        return as_money(value, self.currency)
+
+
+class OrderEvent(models.Model):
+    """One step in an order's life, never changed: paid in, (partly)
+    refunded, confirmed, disputed, resolved. A step that moves money names
+    its posting and how much it moved in or out of the order's escrow."""
+
+    class Kind(models.TextChoices):
+        PAY = "pay", "paid into escrow (付款)"
+        REFUND = "refund", "refunded (退款)"
+        CONFIRM = "confirm", "confirmed (确认收货)"
+        AUTO_CONFIRM = "auto_confirm", "confirmed automatically (超时自动确认)"
+        DISPUTE = "dispute", "disputed (发起争议)"
+        RESOLVE = "resolve", "dispute resolved (争议解决)"
+
+    order = models.ForeignKey(GuaranteeOrder, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = money_field()
+    posting = models.OneToOneField(Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="order_event")
+    refund = models.OneToOneField(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="order_event")
+    commission = money_field()
+    coupon = money_field()
+    from_status = models.CharField(max_length=16, choices=OrderStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=OrderStatus.choices)
+    reason = models.CharField(max_length=255, blank=True)
+    source_system = models.CharField(max_length=32, default="ledger")
+    request_no = models.CharField(max_length=64, null=True, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    actor = models.CharField(max_length=150)
+    acting_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "guarantee order event"
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_system", "request_no"],
+                condition=Q(request_no__isnull=False),
+                name="order_event_unique_request",
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="order_event_amount_not_negative"),
+            # Money moves with a posting, and only on the steps that move it.
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["pay", "refund", "confirm", "auto_confirm"]) & Q(amount__gt=0, posting__isnull=False)
+                )
+                | (Q(kind__in=["dispute", "resolve"]) & Q(amount=0, posting__isnull=True)),
+                name="order_event_money_with_posting",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="order_event_created_idx")]
+
+    def __str__(self):
+        return f"O{self.order_id} {self.kind} {self.from_status}→{self.to_status}"

@@ -292,3 +292,21 @@ def refund_policy_for(business_type: str) -> RefundPolicy:
     return RefundPolicy.objects.filter(business_type=business_type).first() or RefundPolicy(
         business_type=business_type, window_days=DEFAULT_REFUND_WINDOW_DAYS
     )
+
+
+# ------------------------------------------------------ guarantee orders ----
+
+
+def orders_list() -> QuerySet:
+    from .models import GuaranteeOrder
+
+    return GuaranteeOrder.objects.select_related("buyer_account", "merchant_account", "escrow_account").order_by("-id")
+
+
+def order_counts() -> dict[str, int]:
+    """Orders per status, for the tabs of the orders page."""
+    from .models import GuaranteeOrder
+
+    counts = dict(GuaranteeOrder.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    counts["open"] = counts.get("paid", 0) + counts.get("disputed", 0)
+    return counts

@@ -1,4 +1,4 @@
-"""Staff pages of postings and refunds, mounted at /postings/."""
+"""Staff pages of postings, refunds and guarantee orders, mounted at /postings/."""
 
 from django.urls import path
 
@@ -14,4 +14,8 @@ urlpatterns = [
     path("refunds/<int:pk>/", views.refund_detail, name="refund"),
     path("refunds/<int:pk>/approve/", views.refund_approve_act, name="refund_approve"),
     path("refunds/<int:pk>/reject/", views.refund_reject_act, name="refund_reject"),
+    path("orders/", views.order_list, name="orders"),
+    path("orders/<int:pk>/", views.order_detail, name="order"),
+    path("orders/<int:pk>/dispute/", views.order_dispute_act, name="order_dispute"),
+    path("orders/<int:pk>/resolve/", views.order_resolve_act, name="order_resolve"),
 ]

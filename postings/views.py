@@ -1,6 +1,8 @@
 """Staff pages of postings and refunds (退款): a posting with every leg's
 refunded-so-far and the refund action, the refunds list, a refund's detail,
-and the approval queue of late and large refunds.
+and the approval queue of late and large refunds; guarantee orders (担保交易):
+the orders list (open, disputed, expiring soon, confirmed), an order's page
+with its steps, and the dispute and resolve actions, each with a reason.
 
 Every page needs a logged-in user and a permission (403 otherwise); actions
 are POST only and the refund services check the permission again, with
@@ -21,14 +23,16 @@ from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.kernel.permissions import has_permission, holders_of
 
 from . import selectors
-from .filters import ApprovalQueueFilter, RefundFilter
-from .forms import DecisionForm, RefundForm
-from .models import Posting, Refund, RefundStatus
-from .services import refund_approve, refund_create, refund_reject
+from .filters import ApprovalQueueFilter, OrderFilter, RefundFilter
+from .forms import DecisionForm, OrderDisputeForm, OrderResolveForm, RefundForm
+from .models import OrderStatus, Posting, Refund, RefundStatus
+from .services import order_dispute, order_resolve, refund_approve, refund_create, refund_reject
+from .services.orders import PERM_DISPUTE, confirm_split
 from .services.refunds import NOT_REFUNDABLE, PERM_APPROVE, PERM_REFUND
 
 VIEW_POSTINGS = "postings.view_posting"
 VIEW_REFUNDS = "postings.view_refund"
+VIEW_ORDERS = "postings.view_guaranteeorder"
 
 
 def _posting(serial_no: int) -> Posting:
@@ -191,3 +195,103 @@ def refund_reject_act(request, pk: int):
     else:
         messages.success(request, f"Refund R{pk} rejected; nothing was refunded.")
     return redirect(reverse("postings:refund", args=[pk]))
+
+
+# ------------------------------------------------------ guarantee orders ----
+
+
+@require_GET
+@staff_page(VIEW_ORDERS)
+def order_list(request):
+    filterset = OrderFilter(request.GET or None, queryset=selectors.orders_list())
+    return render(
+        request,
+        "postings/order_list.html",
+        {
+            "filter": filterset,
+            "page": paginate(request, filterset.qs, 50),
+            "querystring": querystring_without(request, "page"),
+            "state": request.GET.get("state", ""),
+            "counts": selectors.order_counts(),
+        },
+    )
+
+
+@require_GET
+@staff_page(VIEW_ORDERS)
+def order_detail(request, pk: int):
+    order = selectors.orders_list().filter(pk=pk).first()
+    if order is None:
+        raise Http404(f"No guarantee order O{pk}.")
+    may_act = has_permission(request.user, PERM_DISPUTE)
+    commission, coupon, to_merchant = confirm_split(order)
+    return render(
+        request,
+        "postings/order_detail.html",
+        {
+            "order": order,
+            "events": order.events.select_related("posting", "refund", "acting_user").order_by("id"),
+            "counts": selectors.order_counts(),
+            "would_confirm": {"commission": commission, "coupon": coupon, "to_merchant": to_merchant},
+            "may_dispute": may_act and order.status == OrderStatus.PAID,
+            "may_resolve": may_act and order.status == OrderStatus.DISPUTED,
+            "dispute_form": OrderDisputeForm.fresh(),
+            "resolve_form": OrderResolveForm.fresh(),
+        },
+    )
+
+
+def _order_act(request, pk: int, form_class, doing: str, call, done: str):
+    back = reverse("postings:order", args=[pk])
+    form = form_class(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, f"Not {doing}: {error}")
+        return redirect(back)
+    try:
+        call(form.cleaned_data)
+    except LedgerError as exc:
+        messages.error(request, f"O{pk} not {doing}: {exc.message}")
+    else:
+        messages.success(request, done)
+    return redirect(back)
+
+
+@require_POST
+@staff_page(PERM_DISPUTE)
+def order_dispute_act(request, pk: int):
+    return _order_act(
+        request,
+        pk,
+        OrderDisputeForm,
+        "disputed",
+        lambda data: order_dispute(
+            order_id=pk,
+            reason=data["reason"],
+            request_no=data["request_no"],
+            actor=request.user.get_username(),
+            acting_user=request.user,
+        ),
+        f"Order O{pk} disputed: nothing moves until the dispute is resolved.",
+    )
+
+
+@require_POST
+@staff_page(PERM_DISPUTE)
+def order_resolve_act(request, pk: int):
+    return _order_act(
+        request,
+        pk,
+        OrderResolveForm,
+        "resolved",
+        lambda data: order_resolve(
+            order_id=pk,
+            outcome=data["outcome"],
+            reason=data["reason"],
+            request_no=data["request_no"],
+            actor=request.user.get_username(),
+            acting_user=request.user,
+        ),
+        f"Order O{pk}'s dispute resolved.",
+    )

@@ -77,6 +77,13 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         "The payment is older than its business type's refund window; finance staff refund it with a reason "
         "and a second person's approval.",
     ),
+    "order_disputed": (409, "The guarantee order is disputed: nothing is refunded or confirmed until it is resolved."),
+    "order_closed": (422, "The guarantee order is confirmed or refunded in full; nothing is left in its escrow."),
+    "refund_exceeds_escrow": (422, "The refund is more than the guarantee order still holds in escrow."),
+    "escrow_not_configured": (
+        422,
+        "The entity has no single escrow (ESCROW), fee income or coupon account in the order's currency.",
+    ),
     "rule_not_configured": (422, "No active posting rule for the business type, or its accounts are ambiguous."),
     "not_configured": (422, "Withdrawals are not configured for the entity and currency (no fee account)."),
     "chart_locked": (422, "The account type is in use; its code, category and sign rule are fixed."),

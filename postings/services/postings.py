@@ -9,7 +9,7 @@ from accounts.kernel.errors import LedgerValidationError
 from accounts.kernel.idempotency import canonical_amount, request_fingerprint
 
 from ..exceptions import AlreadyReversed, ReversalNotAllowed, SameAccount, UnbalancedPosting, UnknownPosting
-from ..models import BusinessType, Direction, Posting, Refund, RefundStatus
+from ..models import BusinessType, Direction, OrderEvent, Posting, Refund, RefundStatus
 from .drafts import DEFAULT_SOURCE, Leg, _direction, _Draft
 from .full_path import _write_posting
 from .idempotency import _idempotent
@@ -161,6 +161,11 @@ def posting_reverse(
         raise UnknownPosting(f"No posting {serial_no}.", serial_no=serial_no) from None
     if original.business_type == BusinessType.REVERSAL:
         raise ReversalNotAllowed(f"Posting {serial_no} is itself a reversal.", serial_no=serial_no)
+    if OrderEvent.objects.filter(posting=original).exists():
+        raise ReversalNotAllowed(
+            f"Posting {serial_no} belongs to a guarantee order; it is refunded through the order, not reversed.",
+            serial_no=serial_no,
+        )
     legs = [
         Leg(e.account.account_no, Direction.CREDIT if e.direction == Direction.DEBIT else Direction.DEBIT, e.amount)
         for e in original.entries.select_related("account").order_by("serial_no")

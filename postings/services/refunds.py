@@ -34,7 +34,7 @@ posting carries the refund's request number.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from django.db import transaction
@@ -58,6 +58,7 @@ from ..models import (
     BusinessType,
     Direction,
     MerchantReserve,
+    OrderEvent,
     Posting,
     Refund,
     RefundLeg,
@@ -110,6 +111,11 @@ def _original(serial_no) -> Posting:
         original = Posting.objects.select_related("entity").get(serial_no=serial_no)
     except (Posting.DoesNotExist, ValueError, TypeError):
         raise UnknownPosting(f"No posting {serial_no}.", serial_no=serial_no) from None
+    if OrderEvent.objects.filter(posting=original).exists():
+        raise RefundNotAllowed(
+            f"Posting {serial_no} belongs to a guarantee order; refund the order (its escrow balance) instead.",
+            serial_no=serial_no,
+        )
     if original.business_type in NOT_REFUNDABLE:
         raise RefundNotAllowed(
             f"Posting {serial_no} is a {original.business_type}; only a payment can be refunded.",
@@ -170,7 +176,9 @@ def _reserve_part(account: Account, share: Decimal, reserves: dict[int, Merchant
     return min(share, max(share - account.available, Decimal(0)))
 
 
-def _book(refund: Refund, original: Posting, *, posted_by: str, rounding: str) -> Refund:
+def _book(
+    refund: Refund, original: Posting, *, posted_by: str, rounding: str, accounting_date: date | None = None
+) -> Refund:
     """Post ``refund`` (a new row, or one awaiting approval): its legs, the
     posting, and what it took from each leg. Inside the caller's transaction."""
     _lock(original)
@@ -206,6 +214,7 @@ def _book(refund: Refund, original: Posting, *, posted_by: str, rounding: str) -
         currency=original.currency,
         memo=f"refund of posting {original.serial_no}" + (f": {refund.reason}" if refund.reason else ""),
         external_ref=original.external_ref,
+        accounting_date=accounting_date,
     )
     if posting.replayed:  # the number was a posting of the caller's before: not this refund
         raise IdempotencyConflict(
