@@ -49,7 +49,7 @@ def ensure_order_roles() -> None:
     from tests.postings.refund_books import ensure_refund_roles
 
     ensure_refund_roles()
-    grants = importlib.import_module("postings.migrations.0018_guarantee_orders").GRANTS
+    grants = importlib.import_module("postings.migrations.0019_guarantee_orders").GRANTS
     for group_name, codenames in grants.items():
         group, _ = Group.objects.get_or_create(name=group_name)
         group.permissions.add(*Permission.objects.filter(content_type__app_label="postings", codename__in=codenames))

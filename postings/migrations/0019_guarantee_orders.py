@@ -52,7 +52,7 @@ def grant_roles(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0007_guards_in_plain_sql"),
-        ("postings", "0017_refunds"),
+        ("postings", "0018_posting_records_rule_version"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
