@@ -314,6 +314,9 @@ CHANNEL_RECON_WORK_MEM = os.environ.get("CHANNEL_RECON_WORK_MEM", "256MB")
 CHANNEL_STATEMENT_INBOX = Path(os.environ.get("CHANNEL_STATEMENT_INBOX", VAR_DIR / "statements"))
 CHANNEL_STATEMENT_SETTLE_SECONDS = int(os.environ.get("CHANNEL_STATEMENT_SETTLE_SECONDS", "10"))
 CHANNEL_STATEMENT_CLAIM_MINUTES = int(os.environ.get("CHANNEL_STATEMENT_CLAIM_MINUTES", "30"))
+# A balance sheet XLSX of up to this many rows is written inside the request;
+# a larger one by a worker, with a progress page (reports/exporting).
+EXPORT_XLSX_IN_REQUEST_ROWS = int(os.environ.get("EXPORT_XLSX_IN_REQUEST_ROWS", "5000"))
 
 LOGGING = {
     "version": 1,

@@ -15,6 +15,21 @@ class BufferedDebitRefused(LedgerError):
     default_message = "A leg that needs a balance check cannot be posted to a buffered (hot) account."
 
 
+class PostingModeChanged(LedgerError):
+    """An account of the posting was switched between buffered and real-time
+    while the posting was being written (it read the account in one mode and
+    wrote its leg in the other, which the database refuses). Raised when the
+    posting runs inside a caller's transaction; on its own it is tried again
+    once instead (postings.services.idempotency). Nothing was written."""
+
+    code = "posting_mode_changed"
+    http_status = 409
+    default_message = (
+        "An account's posting mode changed while the posting was being written; nothing was posted. "
+        "Send it again with the same request number."
+    )
+
+
 class AccountBlocked(LedgerError):
     code = "account_blocked"
     default_message = "The account's status does not allow this direction."

@@ -4,6 +4,7 @@ table names unchanged).
 
 - ``reports.eod.models``: the end of day (日终) and what it leaves behind:
   runs and steps, the daily balance sheet, check results, vouchers.
+- ``reports.exporting.models``: spreadsheets written by a worker, of every kind.
 - ``reports.gl_recon.models``: GL trial balances uploaded for reconciliation.
 - ``reports.channel.models``: channel reconciliation (渠道对账): channels,
   statements, matching runs, differences and their history.
@@ -14,10 +15,8 @@ from .channel.models import (
     Channel,
     Difference,
     DifferenceEvent,
-    DifferenceExport,
     DifferenceProposal,
     DifferenceStatus,
-    ExportStatus,
     MoneyDirection,
     Outcome,
     ProposalStatus,
@@ -41,6 +40,7 @@ from .eod.models import (
     SheetDay,
     Voucher,
 )
+from .exporting.models import Export, ExportStatus
 from .gl_recon.models import GlImport, GlImportRow
 from .staging.models import StagedUpload
 
@@ -55,7 +55,7 @@ __all__ = [
     "DailyBalance",
     "Difference",
     "DifferenceEvent",
-    "DifferenceExport",
+    "Export",
     "DifferenceProposal",
     "DifferenceStatus",
     "EodRun",

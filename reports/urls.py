@@ -4,6 +4,7 @@ from django.urls import path
 
 from .channel import views as channel_views
 from .eod import views as eod_views
+from .exporting import views as export_views
 from .gl_recon import views as gl_views
 from .pages import views
 
@@ -37,8 +38,8 @@ urlpatterns = [
     path("recon/differences/", channel_views.differences, name="recon_differences"),
     path("recon/differences.csv", channel_views.differences_csv, name="recon_differences_csv"),
     path("recon/differences.xlsx", channel_views.differences_xlsx, name="recon_differences_xlsx"),
-    path("recon/exports/<int:pk>/", channel_views.difference_export, name="recon_export"),
-    path("recon/exports/<int:pk>/file/", channel_views.difference_export_file, name="recon_export_file"),
+    path("exports/<int:pk>/", export_views.export_page, name="export"),
+    path("exports/<int:pk>/file/", export_views.export_file, name="export_file"),
     path("recon/differences/<int:pk>/", channel_views.difference_detail, name="recon_difference"),
     path("recon/differences/<int:pk>/act/", channel_views.difference_act, name="recon_difference_act"),
     path("accounts/<str:account_no>/entries/", views.account_entries, name="account_entries"),

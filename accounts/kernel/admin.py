@@ -29,6 +29,7 @@ from .governance import (
     APPROVE,
     governed,
     setting_change_approve,
+    setting_change_cancel,
     setting_change_propose,
     setting_change_reject,
     setting_change_rows,
@@ -318,6 +319,9 @@ class SettingChangeAdmin(admin.ModelAdmin):
         "effective_from",
         "applied_at",
         "version",
+        "cancelled_by",
+        "cancelled_at",
+        "cancel_reason",
     )
     readonly_fields = fields
 
@@ -331,6 +335,8 @@ class SettingChangeAdmin(admin.ModelAdmin):
             return f"{when} (scheduled)"
         if obj.status == SettingChangeStatus.PROPOSED:
             return f"{when} (asked)"
+        if obj.status == SettingChangeStatus.CANCELLED:
+            return f"{when} (cancelled, never in force)"
         return when
 
     @admin.display(description="change", ordering="id")
@@ -372,7 +378,16 @@ class SettingChangeAdmin(admin.ModelAdmin):
                 "approve_url": reverse("admin:kernel_settingchange_approve", args=[change.pk]),
                 "reject_url": reverse("admin:kernel_settingchange_reject", args=[change.pk]),
             }
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "decision": decision})
+        cancel = None
+        if change is not None and change.status == SettingChangeStatus.SCHEDULED:
+            # Any ledger admin, the proposer and the approver included: a
+            # cancel keeps the version in force, it puts nothing new in force.
+            cancel = {
+                "may_cancel": has_permission(request.user, APPROVE),
+                "url": reverse("admin:kernel_settingchange_cancel", args=[change.pk]),
+            }
+        context = {**(extra_context or {}), "decision": decision, "cancel": cancel}
+        return super().change_view(request, object_id, form_url, context)
 
     def get_urls(self):
         def decide(service, verb):
@@ -399,7 +414,28 @@ class SettingChangeAdmin(admin.ModelAdmin):
 
             return self.admin_site.admin_view(view)
 
+        def cancel(request, object_id):
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
+            try:
+                change = setting_change_cancel(
+                    acting_user=request.user, change_id=int(object_id), reason=request.POST.get("cancel_reason", "")
+                )
+            except SettingChange.DoesNotExist:
+                raise Http404 from None
+            except LedgerError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"Change C{change.pk} of {change.object_repr} cancelled; the version in force stays, and the "
+                    "setting's next change can be proposed.",
+                    messages.SUCCESS,
+                )
+            return HttpResponseRedirect(reverse("admin:kernel_settingchange_change", args=[object_id]))
+
         return [
+            url_path("<int:object_id>/cancel/", self.admin_site.admin_view(cancel), name="kernel_settingchange_cancel"),
             url_path(
                 "<int:object_id>/approve/",
                 decide(setting_change_approve, "approved"),

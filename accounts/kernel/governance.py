@@ -27,7 +27,10 @@ change says when in ``applied_at``), not to the microsecond; a lookup of
 be exact, but would add a read to every posting and keep every setting in
 two shapes. While a change of a setting is scheduled, no other change of it
 is proposed or approved: the scheduled one's "before" must still be true
-when it is written.
+when it is written. A ledger admin may cancel a scheduled change before its
+time, with a reason (``setting_change_cancel``): one that can no longer be
+written (the job logs it and leaves it scheduled) is cancelled so, and
+the setting's next change proposed.
 
 The kernel knows no app: each app describes its settings with a
 ``GovernedSetting`` and registers it when ready (``register``). The admin
@@ -72,6 +75,12 @@ class SettingChangeScheduled(LedgerError):
     code = "setting_change_scheduled"
     http_status = 409
     default_message = "Another change of this setting is approved and waits for its effective time."
+
+
+class SettingChangeNotScheduled(LedgerError):
+    code = "setting_change_not_scheduled"
+    http_status = 409
+    default_message = "Only a change approved for later, and not yet in force, can be cancelled."
 
 
 class SettingChangedMeanwhile(LedgerError):
@@ -377,6 +386,37 @@ def setting_changes_apply_due(*, limit: int = 100) -> list[int]:
             continue
         applied.append(change_id)
     return applied
+
+
+def setting_change_cancel(*, acting_user, change_id: int, reason: str) -> SettingChange:
+    """Cancel a scheduled change before it is written: by a ledger admin
+    (any one, the proposer and approver included: a cancel puts nothing in
+    force, it only keeps the version that is), with a reason, recorded on
+    the change. The setting's next change can then be proposed, which a
+    scheduled change that can no longer be written would block for good.
+
+    The row lock is the one ``setting_changes_apply_due`` takes: a cancel
+    waits for a write of the change under way and then finds it in force."""
+    require_permission(acting_user, APPROVE, doing="cancel a scheduled change of a control setting")
+    reason = (reason or "").strip()
+    if not reason:
+        raise SettingRefused("Say why the change is cancelled; the reason is kept in its history.", reason="required")
+    with transaction.atomic():
+        change = SettingChange.objects.select_for_update(no_key=True).get(pk=change_id)
+        if change.status != SettingChangeStatus.SCHEDULED:
+            raise SettingChangeNotScheduled(
+                f"Change C{change.pk} is {change.get_status_display()}; only a change approved for later, "
+                "not yet in force, is cancelled.",
+                change=change.pk,
+            )
+        SettingChange.objects.filter(pk=change.pk).update(
+            status=SettingChangeStatus.CANCELLED,
+            cancelled_by=acting_user,
+            cancelled_at=timezone.now(),
+            cancel_reason=reason[:255],
+        )
+        change.refresh_from_db()
+        return change
 
 
 def setting_change_reject(*, acting_user, change_id: int, note: str = "") -> SettingChange:

@@ -40,6 +40,10 @@ class SettingChangeStatus(models.TextChoices):
     SCHEDULED = "scheduled", "approved, effective later (待生效)"
     APPROVED = "approved", "approved (已生效)"
     REJECTED = "rejected", "rejected (已驳回)"
+    # A scheduled change withdrawn before its time by a ledger admin, with a
+    # reason (setting_change_cancel): never written, and no longer blocks
+    # the next proposal of its setting (已撤销).
+    CANCELLED = "cancelled", "cancelled before taking effect (已撤销)"
 
 
 class SettingChange(models.Model):
@@ -51,7 +55,9 @@ class SettingChange(models.Model):
     (``old_values``, empty for a new one) and as proposed (``new_values``),
     who proposed and who decided, and the version the approval made.
     PostgreSQL refuses to delete a row or to change one after its decision
-    (migration 0004), so the history cannot be rewritten from the ORM.
+    (migration 0004), so the history cannot be rewritten from the ORM; a
+    scheduled change moves once more, to approved when written (0005) or to
+    cancelled by a ledger admin with a reason (0006).
     """
 
     model = models.CharField(max_length=64, help_text="app_label.model_name of the setting.")
@@ -78,6 +84,11 @@ class SettingChange(models.Model):
         null=True, blank=True, help_text="When the values were written into the setting (in force since)."
     )
     version = models.PositiveIntegerField(null=True, blank=True, help_text="The setting's version the approval made.")
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField("reason for cancelling", max_length=255, blank=True)
 
     class Meta:
         verbose_name = "setting change (配置变更)"

@@ -67,6 +67,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         "The bank gave contradictory answers on a payout; finance must resolve them first.",
     ),
     "payout_outcome_unknown": (409, "The bank has not answered the last payout instruction; query it first."),
+    "posting_mode_changed": (
+        409,
+        "An account was switched between buffered and real-time while the posting was written; nothing was "
+        "posted. Send it again with the same request number.",
+    ),
     "day_closed": (422, "The accounting day asked for has been cut (日切); post on the open day."),
     "already_reversed": (422, "The posting has been reversed already."),
     "reversal_not_allowed": (422, "A reversal cannot itself be reversed, nor a partly refunded posting."),

@@ -105,11 +105,15 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     ELSIF bad.account_seq IS NULL THEN
+        -- Named, with the account in DETAIL: a posting that read the account
+        -- as buffered just before a switch to real-time committed lands here,
+        -- and the posting service tries it again (postings.services.idempotency).
         RAISE EXCEPTION 'entry % is pending on account %, which is not buffered', bad.serial_no, bad.account_no
-            USING ERRCODE = 'check_violation';
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'entry_follows_posting_mode', DETAIL = bad.account_no;
     ELSIF TG_OP = 'INSERT' AND bad.posting_mode = 'buffered' THEN
         RAISE EXCEPTION 'entry % is applied, but account % is buffered: its entries are written pending',
-            bad.serial_no, bad.account_no USING ERRCODE = 'check_violation';
+            bad.serial_no, bad.account_no
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'entry_follows_posting_mode', DETAIL = bad.account_no;
     ELSIF bad.start IS NULL THEN
         RAISE EXCEPTION 'entry % on account % (seq %) does not continue the account''s chain: no entry % before it',
             bad.serial_no, bad.account_no, bad.account_seq, bad.account_seq - 1 USING ERRCODE = 'check_violation';

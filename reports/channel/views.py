@@ -18,7 +18,7 @@ from datetime import date
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -27,7 +27,8 @@ from accounts.kernel.errors import LedgerError
 from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.kernel.tasks import enqueue_now
 
-from ..exports import XLSX_TYPE, csv_response
+from ..exporting.services import export_request
+from ..exports import csv_response
 from ..staging.models import StagedUpload
 from ..staging.services import staged_upload_commit, staged_upload_create
 from . import exporting, progress, selectors, voiding, work
@@ -38,9 +39,7 @@ from .importing import statement_import, statement_preview
 from .models import (
     Channel,
     Difference,
-    DifferenceExport,
     DifferenceStatus,
-    ExportStatus,
     ProposalStatus,
     StatementImport,
     VoidStatus,
@@ -338,34 +337,13 @@ def differences_xlsx(request):
     if not filterset.is_valid():
         messages.error(request, "Fix the filter before exporting.")
         return redirect(reverse("reports:recon_differences") + "?" + request.GET.urlencode())
-    export = exporting.difference_export_request(
-        user=request.user, criteria=filterset.criteria(), file_name=_export_name(filterset) + ".xlsx"
+    export = export_request(
+        user=request.user,
+        kind=exporting.DIFFERENCES.name,
+        criteria=filterset.criteria(),
+        file_name=_export_name(filterset) + ".xlsx",
     )
-    return redirect("reports:recon_export", pk=export.pk)
-
-
-def _own_export(request, pk: int) -> DifferenceExport:
-    return get_object_or_404(DifferenceExport.objects.defer("content"), pk=pk, requested_by=request.user)
-
-
-@require_GET
-@staff_page(VIEW_DIFFERENCES)
-def difference_export(request, pk: int):
-    """How far the worker has got; the page reloads itself until the file is ready."""
-    export = _own_export(request, pk)
-    return render(request, "reports/recon_export.html", {"export": export, "ExportStatus": ExportStatus})
-
-
-@require_GET
-@staff_page(VIEW_DIFFERENCES)
-def difference_export_file(request, pk: int):
-    export = _own_export(request, pk)
-    if export.status != ExportStatus.DONE:
-        return redirect("reports:recon_export", pk=export.pk)
-    content = DifferenceExport.objects.values_list("content", flat=True).get(pk=export.pk)
-    response = HttpResponse(bytes(content), content_type=XLSX_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{export.file_name}"'
-    return response
+    return redirect("reports:export", pk=export.pk)
 
 
 @require_GET

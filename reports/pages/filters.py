@@ -14,7 +14,7 @@ from postings.models import BusinessType, Direction, Entry
 
 from ..eod.models import BalanceSheetRow, CheckResult, Voucher
 from ..filters import DATE, _currency_choices, _DateRangeFilter, _type_choices
-from .selectors import GROUP_LABELS
+from .selectors import GROUP_LABELS, balance_sheet_rows_where
 
 
 class BalanceSheetFilter(_DateRangeFilter):
@@ -38,6 +38,25 @@ class BalanceSheetFilter(_DateRangeFilter):
 
     def keep(self, queryset, name, value):
         return queryset
+
+    def criteria(self) -> dict:
+        """The valid form as plain values (``selectors.balance_sheet_rows_where``),
+        which an export task keeps and applies later."""
+        data = self.form.cleaned_data
+        return {
+            "date_from": data["date_from"].isoformat() if data.get("date_from") else "",
+            "date_to": data["date_to"].isoformat() if data.get("date_to") else "",
+            "entity": data["entity"].code if data.get("entity") else "",
+            "currency": data.get("currency") or "",
+            "category": data.get("category") or "",
+            "account_type": data.get("account_type") or "",
+            "subject_code": data.get("subject_code") or "",
+            "account_no": data.get("account_no") or "",
+        }
+
+    def filter_queryset(self, queryset):
+        # One home for what each criterion means: the selector, which the export task applies too.
+        return balance_sheet_rows_where(queryset, **self.criteria())
 
     @property
     def grouping(self) -> str:

@@ -78,6 +78,42 @@ def _range_figures(date_from: date, date_to: date) -> dict:
     }
 
 
+def balance_sheet_rows_where(
+    qs: QuerySet[BalanceSheetRow] | None = None,
+    *,
+    date_from: str = "",
+    date_to: str = "",
+    entity: str = "",
+    currency: str = "",
+    category: str = "",
+    account_type: str = "",
+    subject_code: str = "",
+    account_no: str = "",
+) -> QuerySet[BalanceSheetRow]:
+    """The balance-sheet rows matching the criteria of the balance sheet's
+    filter, written as plain values (entity code, ISO dates), so that the
+    page and an export written later by a worker select the same rows.
+    Empty means "any"."""
+    qs = BalanceSheetRow.objects.all() if qs is None else qs
+    if date_from:
+        qs = qs.filter(accounting_date__gte=date.fromisoformat(date_from))
+    if date_to:
+        qs = qs.filter(accounting_date__lte=date.fromisoformat(date_to))
+    if entity:
+        qs = qs.filter(entity__code=entity)
+    if currency:
+        qs = qs.filter(currency=currency)
+    if category:
+        qs = qs.filter(category=category)
+    if account_type:
+        qs = qs.filter(account_type_code=account_type)
+    if subject_code:
+        qs = qs.filter(subject_code=subject_code)
+    if account_no:
+        qs = qs.filter(account__account_no=account_no)
+    return qs
+
+
 def balance_sheet(*, rows: QuerySet, group_by: str, date_from: date, date_to: date) -> QuerySet:
     """The balance sheet (余额表) of the given BalanceSheetRow rows (already
     filtered, dates included) at a grouping: a values() queryset of dicts

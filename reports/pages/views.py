@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.kernel.pages import paginate, querystring_without, staff_page
@@ -28,9 +29,11 @@ from postings.services.buffers import buffers_flush
 
 from ..eod.models import BalanceSheetRow, Voucher
 from ..eod.selectors import latest_balance_date
+from ..exporting.services import export_request, in_request
 from ..exports import Column, csv_response, xlsx_response
 from ..filters import with_default_dates
 from . import charts, selectors
+from .exporting import BALANCE_SHEET, balance_sheet_columns
 from .filters import (
     BalanceSheetFilter,
     ChartFilter,
@@ -85,26 +88,10 @@ class _Sheet:
         return f"balance-sheet-{self.group_by}-{span}"
 
     def columns(self) -> list[Column]:
-        names = {
-            "entity__code": Column("entity", lambda r: r["entity__code"]),
-            "account__account_no": Column("account_no", lambda r: r["account__account_no"]),
-            "account__name": Column("account_name", lambda r: r["account__name"], "text"),
-            "account_type_code": Column("account_type", lambda r: r["account_type_code"]),
-            "subject_code": Column("subject_code", lambda r: r["subject_code"]),
-            "category": Column("category", lambda r: r["category"]),
-            "currency": Column("currency", lambda r: r["currency"]),
-        }
-        return [
-            Column("date_from", lambda r: self.date_from, "date"),
-            Column("date_to", lambda r: self.date_to, "date"),
-            *(names[c] for c in selectors.GROUPINGS[self.group_by]),
-            Column("opening", lambda r: r["opening_total"], "amount"),
-            Column("debit", lambda r: r["debit_total"], "amount"),
-            Column("credit", lambda r: r["credit_total"], "amount"),
-            Column("closing", lambda r: r["closing_total"], "amount"),
-            Column("entry_count", lambda r: r["entries"]),
-            Column("accounts", lambda r: r["accounts"]),
-        ]
+        return balance_sheet_columns(self.group_by, self.date_from, self.date_to)
+
+    def criteria(self) -> dict:
+        return {"group_by": self.group_by, **self.filter.criteria()}
 
 
 @require_GET
@@ -136,17 +123,28 @@ def balance_sheet_csv(request):
     )
 
 
-@require_GET
+@require_POST
 @staff_page(VIEW_BALANCES)
 def balance_sheet_xlsx(request):
+    """The sheet the form's query string asks for as XLSX: written here when
+    it is small, else by a worker, whose progress page then offers the file
+    (``reports.exporting``). A POST, because it may create that export."""
     sheet = _Sheet(request)
-    return xlsx_response(
-        sheet.filename(),
-        "Balance sheet",
-        sheet.columns(),
-        sheet.rows.iterator(chunk_size=2000),
-        lambda r: r["currency"],
+    if not sheet.ready:
+        messages.error(request, "Fix the filter before exporting.")
+        return redirect(reverse("reports:balance_sheet") + "?" + request.GET.urlencode())
+    if in_request(sheet.rows.count()):
+        return xlsx_response(
+            sheet.filename(),
+            BALANCE_SHEET.sheet,
+            sheet.columns(),
+            sheet.rows.iterator(chunk_size=2000),
+            BALANCE_SHEET.currency_of,
+        )
+    export = export_request(
+        user=request.user, kind=BALANCE_SHEET.name, criteria=sheet.criteria(), file_name=sheet.filename() + ".xlsx"
     )
+    return redirect("reports:export", pk=export.pk)
 
 
 # -------------------------------------------------------------- checks ----

@@ -11,7 +11,7 @@ import pytest
 from celery import Celery, current_app
 from django.urls import reverse
 
-from reports.channel.models import DifferenceExport, ExportStatus
+from reports.exporting.models import Export, ExportStatus
 
 from .reporting import xlsx_rows
 from .test_recon_pages import Day
@@ -44,36 +44,36 @@ def test_the_worker_writes_the_spreadsheet_and_the_page_offers_it(ledger, celery
     finally:
         before.set_current()
         web.close()
-    export = DifferenceExport.objects.get()
-    assert asked["Location"] == reverse("reports:recon_export", args=[export.pk])
+    export = Export.objects.get()
+    assert asked["Location"] == reverse("reports:export", args=[export.pk])
 
     page = _follow(client, asked["Location"])
     assert 'id="export-ready"' in page and "Ready: 1 difference," in page
     export.refresh_from_db()
     assert (export.status, export.rows_total, export.rows_done) == (ExportStatus.DONE, 1, 1)
-    rows = xlsx_rows(client.get(reverse("reports:recon_export_file", args=[export.pk])))
+    rows = xlsx_rows(client.get(reverse("reports:export_file", args=[export.pk])))
     assert [(r["serial_no"], r["outcome"], r["difference_amount"]) for r in rows] == [
         ("E", "amount_mismatch", 5),
     ]
     # Delivered again (the outbox's sweep, a redelivery): the file stands, nothing is written twice.
-    assert run("reports.tasks.difference_export_run", export.pk) == {"status": "done", "rows": 1}
+    assert run("reports.tasks.export_run", export.pk) == {"status": "done", "rows": 1}
 
 
 def test_the_export_page_in_each_state(ledger):
     day = Day(ledger)
     client, user = day.client("finance")
-    export = DifferenceExport.objects.create(requested_by=user, criteria={}, file_name="differences-all.xlsx")
-    url = reverse("reports:recon_export", args=[export.pk])
+    export = Export.objects.create(requested_by=user, criteria={}, file_name="differences-all.xlsx")
+    url = reverse("reports:export", args=[export.pk])
 
     queued = client.get(url).content.decode()
     assert "waiting for a worker" in queued and 'http-equiv="refresh"' in queued
     assert client.get(url + "file/")["Location"] == url  # nothing to download yet: back to the bar
 
-    DifferenceExport.objects.filter(pk=export.pk).update(status=ExportStatus.RUNNING, rows_total=3000, rows_done=1000)
+    Export.objects.filter(pk=export.pk).update(status=ExportStatus.RUNNING, rows_total=3000, rows_done=1000)
     running = client.get(url).content.decode()
     assert 'value="33"' in running and "1000 of 3000 rows" in running and 'http-equiv="refresh"' in running
 
-    DifferenceExport.objects.filter(pk=export.pk).update(status=ExportStatus.FAILED, error="OperationalError: gone")
+    Export.objects.filter(pk=export.pk).update(status=ExportStatus.FAILED, error="OperationalError: gone")
     failed = client.get(url).content.decode()
     assert "The export failed: OperationalError: gone" in failed and "refresh" not in failed
 
@@ -83,13 +83,13 @@ def test_an_export_left_for_a_day_is_dropped_at_the_next_request(ledger):
 
     from django.utils import timezone
 
-    from reports.channel.exporting import difference_export_request
+    from reports.exporting.services import export_request
 
     day = Day(ledger)
     _, user = day.client("finance")
-    old = DifferenceExport.objects.create(requested_by=user, criteria={}, file_name="old.xlsx")
-    DifferenceExport.objects.filter(pk=old.pk).update(requested_at=timezone.now() - timedelta(days=2))
-    fresh = difference_export_request(user=user, criteria={"status": "unresolved"}, file_name="new.xlsx")
-    assert list(DifferenceExport.objects.values_list("pk", flat=True)) == [fresh.pk]
+    old = Export.objects.create(requested_by=user, criteria={}, file_name="old.xlsx")
+    Export.objects.filter(pk=old.pk).update(requested_at=timezone.now() - timedelta(days=2))
+    fresh = export_request(user=user, kind="differences", criteria={"status": "unresolved"}, file_name="new.xlsx")
+    assert list(Export.objects.values_list("pk", flat=True)) == [fresh.pk]
     fresh.refresh_from_db()
     assert fresh.status == ExportStatus.DONE and fresh.rows_done == 3  # no broker: written after the commit

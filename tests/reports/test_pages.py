@@ -96,7 +96,6 @@ def pages(w):
     return [
         (reverse("reports:balance_sheet"), READERS),
         (reverse("reports:balance_sheet_csv"), READERS),
-        (reverse("reports:balance_sheet_xlsx"), READERS),
         (reverse("reports:checks"), READERS),
         (reverse("reports:vouchers"), READERS),
         (reverse("reports:vouchers_csv"), READERS),

@@ -389,7 +389,7 @@ def test_the_csv_export_streams(day):
 
 
 def test_an_export_is_its_requesters_only(day, django_capture_on_commit_callbacks):
-    from reports.channel.models import DifferenceExport
+    from reports.exporting.models import Export
 
     client, _ = day.client("finance")
     with django_capture_on_commit_callbacks(execute=True):
@@ -397,7 +397,7 @@ def test_an_export_is_its_requesters_only(day, django_capture_on_commit_callback
     other, _ = day.client("finance2")
     assert other.get(asked["Location"]).status_code == 404
     assert other.get(asked["Location"] + "file/").status_code == 404
-    assert DifferenceExport.objects.get().rows_done == 1
+    assert Export.objects.get().rows_done == 1
     assert client.get(reverse("reports:recon_differences_xlsx")).status_code == 405  # asked for by a form, not a link
 
 

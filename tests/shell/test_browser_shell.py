@@ -100,7 +100,7 @@ def pages_of_one_run(recon: Day, boss: User, ledger) -> dict[str, str]:
     from datetime import timedelta
 
     from reports.channel import progress
-    from reports.channel.models import DifferenceExport
+    from reports.exporting.models import Export
     from reports.gl_recon.services import gl_import, gl_preview
     from reports.staging.services import staged_upload_create
     from tests.reports.recon_books import epay_file
@@ -119,7 +119,7 @@ def pages_of_one_run(recon: Day, boss: User, ledger) -> dict[str, str]:
         preview=statement_preview(channel=recon.channel, statement_date=nxt, content=content).as_preview(),
     )
     progress.progress_set("epaysim", recon.day, progress.WRITING, done=30, total=60)
-    export = DifferenceExport.objects.create(
+    export = Export.objects.create(
         requested_by=boss, criteria={}, file_name="differences-all.xlsx", status="running", rows_total=3, rows_done=1
     )
     gl_content = csv_bytes(GL_ROWS)
@@ -137,7 +137,7 @@ def pages_of_one_run(recon: Day, boss: User, ledger) -> dict[str, str]:
         "statement": f"/reports/recon/statements/{recon.statement.pk}/",
         "statement-preview": f"/reports/recon/upload/{staged.pk}/",
         "recon-progress": f"/reports/recon/progress/epaysim/{recon.day:%Y-%m-%d}/",
-        "differences-export": f"/reports/recon/exports/{export.pk}/",
+        "differences-export": f"/reports/exports/{export.pk}/",
         "gl-preview": f"/reports/gl/upload/{gl_staged.pk}/",
         "gl-result": f"/reports/gl/{gl.pk}/",
     }
