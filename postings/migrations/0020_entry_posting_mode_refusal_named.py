@@ -14,7 +14,7 @@ from postings.sql import LoadSqlFiles
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("postings", "0018_posting_records_rule_version"),
+        ("postings", "0019_guarantee_orders"),
     ]
 
     operations = [
