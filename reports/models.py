@@ -4,6 +4,8 @@ table names unchanged).
 
 - ``reports.eod.models``: the end of day (日终) and what it leaves behind:
   runs and steps, the daily balance sheet, check results, vouchers.
+- ``reports.vouchers.models``: vouchers (会计凭证), their lines, exports and
+  acknowledgements, and how they are grouped.
 - ``reports.gl_recon.models``: GL trial balances uploaded for reconciliation.
 - ``reports.channel.models``: channel reconciliation (渠道对账): channels,
   statements, matching runs, differences and their history.
@@ -37,10 +39,18 @@ from .eod.models import (
     EodStep,
     RunStatus,
     SheetDay,
-    Voucher,
 )
 from .gl_recon.models import GlImport, GlImportRow
 from .staging.models import StagedUpload
+from .vouchers.models import (
+    SubjectDimensions,
+    Voucher,
+    VoucherAckImport,
+    VoucherExport,
+    VoucherGrouping,
+    VoucherLine,
+    VoucherSequence,
+)
 
 __all__ = [
     "EOD_STEPS",
@@ -71,5 +81,11 @@ __all__ = [
     "StatementEncoding",
     "StatementImport",
     "StatementLine",
+    "SubjectDimensions",
     "Voucher",
+    "VoucherAckImport",
+    "VoucherExport",
+    "VoucherGrouping",
+    "VoucherLine",
+    "VoucherSequence",
 ]
