@@ -95,7 +95,7 @@ def vouchers_export(*, entity: Entity, date_from: date, date_to: date, format: s
             )
         vouchers.sort(key=lambda v: (v.accounting_date, v.period, v.number))
         if format == ExportFormat.YONYOU:
-            foreign = [v.voucher_no for v in vouchers if v.currency != entity.base_currency]
+            foreign = [f"{v.voucher_no} ({v.currency})" for v in vouchers if v.currency != entity.base_currency]
             if foreign:
                 raise VoucherExportRefused(
                     f"The Yonyou U8 layout carries amounts in the book's currency ({entity.base_currency}) only; "
