@@ -133,10 +133,13 @@ class BuildResult:
     rebuilt: int  # drafts whose lines were replaced
     deleted: int  # drafts that had nothing left
     reversed: int  # exported vouchers given a red-ink reversal
+    unbalanced: tuple[str, ...] = ()  # voucher keys whose entries do not balance: not built
 
     @property
     def message(self) -> str:
         parts = [f"{self.vouchers} vouchers"]
+        if self.unbalanced:
+            parts.append("not built, their entries do not balance (see the checks): " + ", ".join(self.unbalanced))
         for n, what in (
             (self.created, "new"),
             (self.rebuilt, "drafts rebuilt"),
@@ -145,11 +148,17 @@ class BuildResult:
         ):
             if n:
                 parts.append(f"{n} {what}")
+        if self.unbalanced:
+            parts.append("not built, their entries do not balance (see the checks): " + ", ".join(self.unbalanced))
         return ", ".join(parts)
 
 
 def _period(day: date) -> date:
     return day.replace(day=1)
+
+
+def _balanced(plan: _Planned) -> bool:
+    return sum(ln[11] if ln[1] == "D" else -ln[11] for ln in plan.lines) == 0
 
 
 def _planned(entity: Entity, day: date) -> dict[tuple[str, str], _Planned]:
@@ -213,6 +222,9 @@ def vouchers_build(*, entity: Entity, accounting_date: date) -> BuildResult:
     see the module's docstring. One transaction; safe to run again."""
     with transaction.atomic():
         planned = _planned(entity, accounting_date)
+        # Entries that do not balance were written behind the ledger's back (the checks name them); a
+        # voucher of them would be refused by the database and by the GL. Its key is left as it is.
+        unbalanced = sorted(key for key, plan in planned.items() if not _balanced(plan))
         numbers = _Numbers(entity, _period(accounting_date))
         day_vouchers = list(
             Voucher.objects.select_for_update(no_key=True)
@@ -232,6 +244,8 @@ def vouchers_build(*, entity: Entity, accounting_date: date) -> BuildResult:
         created = rebuilt = deleted = reversed_ = 0
         new_lines: list[VoucherLine] = []
         for key in sorted(set(planned) | set(live)):
+            if key in unbalanced:
+                continue
             plan, voucher = planned.get(key), live.get(key)
             if voucher is not None:
                 if plan is not None and _content(lines_of.get(voucher.pk, [])) == plan.lines:
@@ -278,4 +292,4 @@ def vouchers_build(*, entity: Entity, accounting_date: date) -> BuildResult:
         VoucherLine.objects.bulk_create(new_lines, batch_size=5000)
         numbers.save()
         total = Voucher.objects.filter(entity=entity, accounting_date=accounting_date).count()
-    return BuildResult(total, created, rebuilt, deleted, reversed_)
+    return BuildResult(total, created, rebuilt, deleted, reversed_, tuple(f"{k} {c}" for k, c in unbalanced))
