@@ -138,8 +138,6 @@ class BuildResult:
     @property
     def message(self) -> str:
         parts = [f"{self.vouchers} vouchers"]
-        if self.unbalanced:
-            parts.append("not built, their entries do not balance (see the checks): " + ", ".join(self.unbalanced))
         for n, what in (
             (self.created, "new"),
             (self.rebuilt, "drafts rebuilt"),
