@@ -12,6 +12,7 @@ from django.contrib import admin
 from accounts.kernel.admin import GovernedAdminMixin, money_column
 
 from .channel.models import Channel, Difference, DifferenceEvent, ReconRun, StatementImport, StatementLine
+from .vouchers.models import SubjectDimensions, VoucherGrouping
 
 
 class ChannelForm(forms.ModelForm):
@@ -191,3 +192,20 @@ class DifferenceAdmin(ReadOnlyAdmin):
     search_fields = ("serial_no",)
     raw_id_fields = ("statement_line", "entry", "posting", "resolution_posting", "owner")
     inlines = [DifferenceEventInline]
+
+
+# ------------------------------------------------------------- vouchers ----
+# How vouchers are grouped and which auxiliary dimensions a subject keeps:
+# the ledger admin's to edit (they change the next build of a day; an
+# exported day is then corrected in red ink, never rewritten). Vouchers
+# themselves are read on /reports/vouchers/, not here.
+
+
+@admin.register(VoucherGrouping)
+class VoucherGroupingAdmin(admin.ModelAdmin):
+    list_display = ["business_type", "group_by", "voucher_word"]
+
+
+@admin.register(SubjectDimensions)
+class SubjectDimensionsAdmin(admin.ModelAdmin):
+    list_display = ["subject_code", "customer", "member", "merchant", "channel", "bank_account", "department"]

@@ -5,6 +5,8 @@ table names unchanged).
 - ``reports.eod.models``: the end of day (日终) and what it leaves behind:
   runs and steps, the daily balance sheet, check results, vouchers.
 - ``reports.exporting.models``: spreadsheets written by a worker, of every kind.
+- ``reports.vouchers.models``: vouchers (会计凭证), their lines, exports and
+  acknowledgements, and how they are grouped.
 - ``reports.gl_recon.models``: GL trial balances uploaded for reconciliation.
 - ``reports.channel.models``: channel reconciliation (渠道对账): channels,
   statements, matching runs, differences and their history.
@@ -38,11 +40,19 @@ from .eod.models import (
     EodStep,
     RunStatus,
     SheetDay,
-    Voucher,
 )
 from .exporting.models import Export, ExportStatus
 from .gl_recon.models import GlImport, GlImportRow
 from .staging.models import StagedUpload
+from .vouchers.models import (
+    SubjectDimensions,
+    Voucher,
+    VoucherAckImport,
+    VoucherExport,
+    VoucherGrouping,
+    VoucherLine,
+    VoucherSequence,
+)
 
 __all__ = [
     "EOD_STEPS",
@@ -75,5 +85,11 @@ __all__ = [
     "StatementEncoding",
     "StatementImport",
     "StatementLine",
+    "SubjectDimensions",
     "Voucher",
+    "VoucherAckImport",
+    "VoucherExport",
+    "VoucherGrouping",
+    "VoucherLine",
+    "VoucherSequence",
 ]

@@ -7,6 +7,7 @@ from .eod import views as eod_views
 from .exporting import views as export_views
 from .gl_recon import views as gl_views
 from .pages import views
+from .vouchers import views as voucher_views
 
 app_name = "reports"
 
@@ -15,10 +16,18 @@ urlpatterns = [
     path("balance-sheet.csv", views.balance_sheet_csv, name="balance_sheet_csv"),
     path("balance-sheet.xlsx", views.balance_sheet_xlsx, name="balance_sheet_xlsx"),
     path("checks/", views.checks, name="checks"),
-    path("vouchers/", views.vouchers, name="vouchers"),
-    path("vouchers.csv", views.vouchers_csv, name="vouchers_csv"),
-    path("vouchers.xlsx", views.vouchers_xlsx, name="vouchers_xlsx"),
-    path("vouchers/<int:pk>/", views.voucher_detail, name="voucher"),
+    path("vouchers/", voucher_views.vouchers, name="vouchers"),
+    path("vouchers.csv", voucher_views.vouchers_csv, name="vouchers_csv"),
+    path("vouchers.xlsx", voucher_views.vouchers_xlsx, name="vouchers_xlsx"),
+    path("vouchers/<int:pk>/", voucher_views.voucher_detail, name="voucher"),
+    path("vouchers/<int:pk>/lines/<int:line_no>/", voucher_views.voucher_line, name="voucher_line"),
+    path("vouchers/<int:pk>/acknowledge/", voucher_views.voucher_ack, name="voucher_ack"),
+    path("vouchers/export/", voucher_views.voucher_export, name="voucher_export"),
+    path("vouchers/exports/", voucher_views.voucher_exports, name="voucher_exports"),
+    path("vouchers/exports/<int:pk>/", voucher_views.voucher_export_detail, name="voucher_export_detail"),
+    path("vouchers/exports/<int:pk>/file/", voucher_views.voucher_export_download, name="voucher_export_download"),
+    path("vouchers/acknowledge/", voucher_views.voucher_ack_upload, name="voucher_ack_upload"),
+    path("vouchers/acknowledge/<int:pk>/", voucher_views.voucher_ack_confirm, name="voucher_ack_preview"),
     path("gl/", gl_views.gl_imports, name="gl_imports"),
     path("gl/upload/", gl_views.gl_upload, name="gl_upload"),
     path("gl/upload/<int:pk>/", gl_views.gl_confirm, name="gl_preview"),

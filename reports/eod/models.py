@@ -14,12 +14,11 @@ The run writes, for the day:
   day's movers); ``SheetDay`` lists the days built.
 - ``CheckResult``: each consistency check, passed or not, with the accounts
   and entries that break it.
-- ``Voucher``: summary vouchers (会计凭证) per subject, direction, business
-  type and currency, with the range and count of entry serial numbers they
-  cover, for the general ledger.
+- the vouchers (会计凭证) for the general ledger, which have their own
+  lifecycle and package: ``reports.vouchers``.
 
-All rows of a day are rebuilt by re-running it (delete and insert in one
-transaction), so they are plain tables, not append-only history.
+All these rows of a day are rebuilt by re-running it (delete and insert in
+one transaction), so they are plain tables, not append-only history.
 """
 
 from __future__ import annotations
@@ -192,29 +191,4 @@ class CheckResult(models.Model):
         ordering = ["-accounting_date", "entity_id", "check_name"]
         constraints = [
             models.UniqueConstraint(fields=["entity", "accounting_date", "check_name"], name="check_result_unique")
-        ]
-
-
-class Voucher(models.Model):
-    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
-    accounting_date = models.DateField()
-    voucher_no = models.CharField(max_length=32)
-    subject_code = models.CharField(max_length=16)
-    direction = models.CharField(max_length=1)  # D / C
-    business_type = models.CharField(max_length=32)
-    currency = models.CharField(max_length=3)
-    amount = money_field()
-    entry_count = models.PositiveIntegerField()
-    first_entry_serial = models.BigIntegerField()
-    last_entry_serial = models.BigIntegerField()
-
-    class Meta:
-        verbose_name = "voucher (会计凭证)"
-        ordering = ["accounting_date", "voucher_no"]
-        constraints = [
-            models.UniqueConstraint(fields=["entity", "accounting_date", "voucher_no"], name="voucher_unique_no"),
-            models.UniqueConstraint(
-                fields=["entity", "accounting_date", "subject_code", "direction", "business_type", "currency"],
-                name="voucher_unique_line",
-            ),
         ]

@@ -12,6 +12,7 @@ from django.db.models import Count, DecimalField, QuerySet, Sum
 from accounts.models import Entity
 
 from ..eod.models import BalanceSheetRow
+from ..vouchers.selectors import voucher_turnover
 from .models import GlImport
 
 ZERO = Decimal(0)
@@ -49,6 +50,10 @@ class GlDifference:
     gl_line: int | None
     figures: tuple[Figure, ...]
     accounts: int  # the ledger's accounts of the subject that day
+    # The day's vouchers on the subject, red ink netted: every one built, and those sent to the GL
+    # (exported or acknowledged). (debit, credit) each.
+    vouchers_built: tuple[Decimal, Decimal] = (ZERO, ZERO)
+    vouchers_sent: tuple[Decimal, Decimal] = (ZERO, ZERO)
 
     @property
     def differing(self) -> tuple[str, ...]:
@@ -56,6 +61,22 @@ class GlDifference:
 
     def figure(self, name: str) -> Figure:
         return next(f for f in self.figures if f.name == name)
+
+    def _turnover(self, side: str) -> tuple[Decimal, Decimal]:
+        return tuple((getattr(self.figure(n), side) or ZERO) for n in ("debit", "credit"))  # type: ignore[return-value]
+
+    @property
+    def voucher_finding(self) -> str:
+        """Where the vouchers place the difference in turnover (a difference
+        of opening or closing alone is the GL's carried balance)."""
+        ledger, gl = self._turnover("ledger"), self._turnover("gl")
+        if self.vouchers_built != ledger:
+            return "vouchers_stale"  # the day's vouchers do not add up to its entries: rebuild them
+        if gl == self.vouchers_sent and self.vouchers_sent != self.vouchers_built:
+            return "not_exported"  # the GL has what was exported; drafts (a correction, say) are not yet
+        if gl != self.vouchers_sent:
+            return "gl_differs_from_vouchers"  # a voucher not imported by the GL, or changed there
+        return "balances_only"
 
 
 def ledger_subject_totals(*, entity: Entity, accounting_date: date) -> dict[tuple[str, str], dict]:
@@ -85,6 +106,12 @@ def gl_differences(gl_import: GlImport) -> list[GlDifference]:
     is listed unless all its figures are zero (a zero subject left out of a
     GL export is no difference). Sorted by subject, then currency."""
     ledger = ledger_subject_totals(entity=gl_import.entity, accounting_date=gl_import.accounting_date)
+    built = voucher_turnover(entity=gl_import.entity, accounting_date=gl_import.accounting_date)
+    sent = voucher_turnover(entity=gl_import.entity, accounting_date=gl_import.accounting_date, exported_only=True)
+
+    def pair(sums: dict | None) -> tuple[Decimal, Decimal]:
+        return (sums["debit"], sums["credit"]) if sums else (ZERO, ZERO)
+
     gl = {(r.subject_code, r.currency): r for r in gl_import.rows.all()}
     differences = []
     for key in sorted(set(ledger) | set(gl)):
@@ -96,7 +123,16 @@ def gl_differences(gl_import: GlImport) -> list[GlDifference]:
             continue
         presence = "both" if row and sums else ("gl_only" if row else "ledger_only")
         differences.append(
-            GlDifference(key[0], key[1], presence, row.line if row else None, figures, sums["accounts"] if sums else 0)
+            GlDifference(
+                key[0],
+                key[1],
+                presence,
+                row.line if row else None,
+                figures,
+                sums["accounts"] if sums else 0,
+                pair(built.get(key)),
+                pair(sent.get(key)),
+            )
         )
     return differences
 

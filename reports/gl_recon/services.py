@@ -53,11 +53,7 @@ The comparison itself is ``reports.gl_recon.selectors.gl_differences``.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -73,6 +69,7 @@ from accounts.kernel.permissions import require_permission
 from accounts.models import AccountType, Entity
 
 from ..refusals import FileRefused, Problems
+from ..tables import XlsxRow, read_table
 from .models import GlImport, GlImportRow
 
 PERM_IMPORT_GL = "reports.import_gl"
@@ -200,7 +197,7 @@ def gl_preview(*, entity: Entity, accounting_date: date, file_name: str, content
 def _parse(file_name: str, content: bytes, *, entity: Entity, accounting_date: date) -> tuple[list[dict], set[date]]:
     """The rows, and the dates the file's accounting_date column gives (none without the column)."""
     problems = Problems(GlFileInvalid)
-    table = _read_table(file_name, content)
+    table = read_table(content, GlFileInvalid)
     header_row, header = next(table, (None, None))
     if header is None:
         raise GlFileInvalid(["the file is empty (row 1: no header row)"])
@@ -239,63 +236,11 @@ def _parse(file_name: str, content: bytes, *, entity: Entity, accounting_date: d
 
 
 def _letter(index: int, row_no: int, values) -> str | None:
-    if not isinstance(values, _XlsxRow):
+    if not isinstance(values, XlsxRow):
         return None
     from openpyxl.utils import get_column_letter
 
     return f"{get_column_letter(index + 1)}{row_no}"
-
-
-class _XlsxRow(tuple):
-    """A row read from a workbook (its cells get spreadsheet references)."""
-
-
-def _read_table(file_name: str, content: bytes) -> Iterator[tuple[int, list]]:
-    """(row number, cell values) of each non-empty row, header first."""
-    if content.startswith(b"PK\x03\x04"):
-        yield from _read_xlsx(content)
-    elif content.startswith(b"\xd0\xcf\x11\xe0"):
-        raise GlFileInvalid(["row 1: this is an old binary .xls workbook; save it as .xlsx or CSV (UTF-8)"])
-    else:
-        yield from _read_csv(content)
-
-
-def _read_csv(content: bytes) -> Iterator[tuple[int, list]]:
-    """UTF-8 first; a file that is not UTF-8 is read as GB18030 (a superset of
-    GBK: what Excel writes when it saves a Chinese sheet as CSV), as channel
-    statements are. GBK bytes are almost never valid UTF-8, so the order
-    cannot misread a GBK file."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        try:
-            text = content.decode("gb18030")
-        except UnicodeDecodeError:
-            line = content[: exc.start].count(b"\n") + 1
-            raise GlFileInvalid([f"row {line}: neither UTF-8 nor GBK/GB18030 text (save the CSV as UTF-8)"]) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        for record in reader:
-            if any(cell.strip() for cell in record):
-                yield reader.line_num, record
-    except csv.Error as exc:
-        raise GlFileInvalid([f"row {reader.line_num}: not a readable CSV line ({exc})"]) from None
-
-
-def _read_xlsx(content: bytes) -> Iterator[tuple[int, list]]:
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise GlFileInvalid([f"row 1: not a readable XLSX workbook ({exc.__class__.__name__})"]) from None
-    try:
-        sheet = workbook.worksheets[0]
-        for row_no, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            if any(v is not None and str(v).strip() != "" for v in values):
-                yield row_no, _XlsxRow(values)
-    finally:
-        workbook.close()
 
 
 def _columns(row_no: int, header, problems: Problems) -> dict[str, tuple[int, str]]:

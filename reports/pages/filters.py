@@ -12,7 +12,7 @@ from django import forms
 from accounts.models import Category, Entity
 from postings.models import BusinessType, Direction, Entry
 
-from ..eod.models import BalanceSheetRow, CheckResult, Voucher
+from ..eod.models import BalanceSheetRow, CheckResult
 from ..filters import DATE, _currency_choices, _DateRangeFilter, _type_choices
 from .selectors import GROUP_LABELS, balance_sheet_rows_where
 
@@ -78,39 +78,13 @@ class CheckResultFilter(_DateRangeFilter):
         fields: list[str] = []
 
 
-class VoucherFilter(_DateRangeFilter):
-    entity = filters.ModelChoiceFilter(queryset=Entity.objects.order_by("code"), label="Entity")
-    currency = filters.ChoiceFilter(choices=_currency_choices, label="Currency")
-    subject_code = filters.CharFilter(
-        field_name="subject_code", label="Subject code", widget=forms.TextInput(attrs={"size": 8})
-    )
-    direction = filters.ChoiceFilter(choices=Direction.choices, label="Direction")
-    business_type = filters.ChoiceFilter(choices=BusinessType.choices, label="Business type")
-    voucher_no = filters.CharFilter(
-        field_name="voucher_no", label="Voucher no.", widget=forms.TextInput(attrs={"size": 14})
-    )
-
-    class Meta:
-        model = Voucher
-        fields: list[str] = []
-
-
 class EntryFilter(filters.FilterSet):
-    """An account's or a voucher's entries."""
+    """An account's entries."""
 
     date_from = filters.DateFilter(field_name="accounting_date", lookup_expr="gte", label="Date from", widget=DATE)
     date_to = filters.DateFilter(field_name="accounting_date", lookup_expr="lte", label="Date to", widget=DATE)
     direction = filters.ChoiceFilter(choices=Direction.choices, label="Direction")
     business_type = filters.ChoiceFilter(choices=BusinessType.choices, label="Business type")
-    request_no = filters.CharFilter(field_name="posting__request_no", label="Request no.")
-
-    class Meta:
-        model = Entry
-        fields: list[str] = []
-
-
-class VoucherEntryFilter(filters.FilterSet):
-    account_no = filters.CharFilter(field_name="account__account_no", label="Account no.")
     request_no = filters.CharFilter(field_name="posting__request_no", label="Request no.")
 
     class Meta:

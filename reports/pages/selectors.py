@@ -1,5 +1,6 @@
 """Reads behind the report pages: the balance sheet at any grouping over a
-date or range, voucher drill-down, check results and the 90-day charts.
+date or range, check results and the 90-day charts (the vouchers' reads
+are ``reports.vouchers.selectors``).
 
 Balances in the sheet (``BalanceSheetRow``: stored rows of the movers, the
 other accounts' carried as of the day) are on each account's normal side (asset:
@@ -18,12 +19,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, Count, DecimalField, Exists, F, Max, Min, OuterRef, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, DecimalField, Exists, F, Max, OuterRef, QuerySet, Sum, Value, When
 
 from accounts.models import Category, Entity
 from postings.models import Entry
 
-from ..eod.models import BalanceSheetRow, CheckResult, Voucher
+from ..eod.models import BalanceSheetRow, CheckResult
+from ..vouchers.models import VoucherLine
 
 ZERO = Decimal(0)
 FIGURES = ("opening", "debit", "credit", "closing")
@@ -157,66 +159,6 @@ def balance_sheet_totals(*, rows: QuerySet, date_from: date, date_to: date) -> l
     return list(totals.values())
 
 
-# ------------------------------------------------------------ vouchers ----
-
-
-def latest_voucher_date() -> date | None:
-    return Voucher.objects.aggregate(d=Max("accounting_date"))["d"]
-
-
-def vouchers() -> QuerySet:
-    return Voucher.objects.select_related("entity").order_by("accounting_date", "entity__code", "voucher_no")
-
-
-def voucher_totals(queryset: QuerySet) -> list[dict]:
-    """Debit and credit voucher amounts per currency: equal when the day balances."""
-    return list(
-        queryset.order_by()
-        .values("currency")
-        .annotate(
-            debit=_money(Case(When(direction="D", then=F("amount")), default=Value(ZERO))),
-            credit=_money(Case(When(direction="C", then=F("amount")), default=Value(ZERO))),
-            vouchers=Count("id"),
-            entries=Sum("entry_count", default=0),
-        )
-        .order_by("currency")
-    )
-
-
-def voucher_entries(voucher: Voucher) -> QuerySet:
-    """The entries a summary voucher covers: the entity's entries of its day,
-    subject, direction, business type and currency."""
-    return (
-        Entry.objects.filter(
-            account__entity_id=voucher.entity_id,
-            accounting_date=voucher.accounting_date,
-            account__account_type__subject_code=voucher.subject_code,
-            direction=voucher.direction,
-            business_type=voucher.business_type,
-            currency=voucher.currency,
-        )
-        .select_related("account", "posting")
-        .order_by("serial_no")
-    )
-
-
-def entries_summary(entries: QuerySet) -> dict:
-    return entries.order_by().aggregate(
-        n=Count("serial_no"), amount=_money("amount"), first=Min("serial_no"), last=Max("serial_no")
-    )
-
-
-def vouchers_of_entry(entry: Entry) -> QuerySet:
-    return Voucher.objects.filter(
-        entity_id=entry.account.entity_id,
-        accounting_date=entry.accounting_date,
-        subject_code=entry.account.account_type.subject_code,
-        direction=entry.direction,
-        business_type=entry.business_type,
-        currency=entry.currency,
-    )
-
-
 # -------------------------------------------------------------- checks ----
 
 
@@ -263,12 +205,17 @@ def turnover_by_business_type(*, entity: Entity, currency: str, days: list[date]
     aggregated from the entries; days without vouchers (the open day, a day
     not yet closed) are aggregated from the entries themselves."""
     sums: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
-    vouchers_qs = Voucher.objects.filter(
-        entity=entity, currency=currency, direction="D", accounting_date__gte=days[0], accounting_date__lte=days[-1]
+    # Debit lines of every voucher of the day, red ink (negative) netting what it reverses.
+    lines = VoucherLine.objects.filter(
+        voucher__entity=entity,
+        currency=currency,
+        direction="D",
+        voucher__accounting_date__gte=days[0],
+        voucher__accounting_date__lte=days[-1],
     )
-    closed_days = set(vouchers_qs.values_list("accounting_date", flat=True).distinct())
-    for r in vouchers_qs.values("accounting_date", "business_type").annotate(total=_money("amount")).order_by():
-        sums[r["business_type"]][r["accounting_date"]] += r["total"]
+    closed_days = set(lines.values_list("voucher__accounting_date", flat=True).distinct())
+    for r in lines.values("voucher__accounting_date", "business_type").annotate(total=_money("amount")).order_by():
+        sums[r["business_type"]][r["voucher__accounting_date"]] += r["total"]
     open_days = [d for d in days if d not in closed_days]
     if open_days:
         entries = (

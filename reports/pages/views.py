@@ -1,11 +1,11 @@
 """Read-only report pages under /reports/: balance sheet, check results,
-vouchers, charts, hot accounts, and the drill-down from any of them to an
+charts, hot accounts, and the drill-down from any of them to an
 account's entries, an entry, its posting and request number.
 
 Every page needs a logged-in user (else the login page) and the view
 permission of what it shows (else 403). Reads go through
 ``reports.pages.selectors``. (GL reconciliation, end-of-day runs and channel
-reconciliation have their pages in their own packages.)
+reconciliation and vouchers have their pages in their own packages.)
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from postings.models import Entry
 from postings.selectors import buffer_depths, identity_totals
 from postings.services.buffers import buffers_flush
 
-from ..eod.models import BalanceSheetRow, Voucher
+from ..eod.models import BalanceSheetRow
 from ..eod.selectors import latest_balance_date
 from ..exporting.services import export_request, in_request
 from ..exports import Column, csv_response, xlsx_response
 from ..filters import with_default_dates
+from ..vouchers.selectors import voucher_lines_of_entry
 from . import charts, selectors
 from .exporting import BALANCE_SHEET, balance_sheet_columns
 from .filters import (
@@ -39,8 +40,6 @@ from .filters import (
     ChartFilter,
     CheckResultFilter,
     EntryFilter,
-    VoucherEntryFilter,
-    VoucherFilter,
 )
 
 RUN_EOD = "reports.run_eod"
@@ -48,7 +47,6 @@ RUN_EOD = "reports.run_eod"
 
 VIEW_BALANCES = "reports.view_dailybalance"
 VIEW_CHECKS = "reports.view_checkresult"
-VIEW_VOUCHERS = "reports.view_voucher"
 VIEW_ENTRIES = "postings.view_entry"
 VIEW_POSTINGS = "postings.view_posting"
 VIEW_ACCOUNTS = "accounts.view_account"
@@ -165,103 +163,6 @@ def checks(request):
             "filter": filterset,
             "page": page,
             "failed": results.filter(passed=False).count(),
-            "querystring": querystring_without(request, "page"),
-        },
-    )
-
-
-# ------------------------------------------------------------ vouchers ----
-
-VOUCHER_COLUMNS = [
-    Column("voucher_no", lambda v: v.voucher_no),
-    Column("accounting_date", lambda v: v.accounting_date, "date"),
-    Column("entity", lambda v: v.entity.code),
-    Column("subject_code", lambda v: v.subject_code),
-    Column("direction", lambda v: v.direction),
-    Column("direction_cn", lambda v: {"D": "借", "C": "贷"}.get(v.direction, "")),
-    Column("business_type", lambda v: v.business_type),
-    Column("currency", lambda v: v.currency),
-    Column("amount", lambda v: v.amount, "amount"),
-    Column("entry_count", lambda v: v.entry_count),
-    Column("first_entry_serial", lambda v: v.first_entry_serial),
-    Column("last_entry_serial", lambda v: v.last_entry_serial),
-]
-
-
-def _voucher_filter(request) -> VoucherFilter:
-    return VoucherFilter(
-        with_default_dates(request.GET, selectors.latest_voucher_date()), queryset=selectors.vouchers()
-    )
-
-
-def _voucher_filename(filterset: VoucherFilter) -> str:
-    data = filterset.form.cleaned_data if filterset.is_valid() else {}
-    date_from, date_to = data.get("date_from"), data.get("date_to")
-    if not date_from or not date_to:
-        return "vouchers"
-    return f"vouchers-{date_from:%Y%m%d}" + ("" if date_from == date_to else f"-{date_to:%Y%m%d}")
-
-
-@require_GET
-@staff_page(VIEW_VOUCHERS)
-def vouchers(request):
-    filterset = _voucher_filter(request)
-    rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
-    return render(
-        request,
-        "reports/vouchers.html",
-        {
-            "filter": filterset,
-            "page": paginate(request, rows, 100),
-            "totals": selectors.voucher_totals(rows),
-            "querystring": querystring_without(request, "page"),
-            "export_query": with_default_dates(request.GET, selectors.latest_voucher_date()).urlencode(),
-        },
-    )
-
-
-@require_GET
-@staff_page(VIEW_VOUCHERS)
-def vouchers_csv(request):
-    filterset = _voucher_filter(request)
-    rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
-    return csv_response(
-        _voucher_filename(filterset), VOUCHER_COLUMNS, rows.iterator(chunk_size=2000), lambda v: v.currency
-    )
-
-
-@require_GET
-@staff_page(VIEW_VOUCHERS)
-def vouchers_xlsx(request):
-    filterset = _voucher_filter(request)
-    rows = filterset.qs if filterset.is_valid() else filterset.queryset.none()
-    return xlsx_response(
-        _voucher_filename(filterset), "Vouchers", VOUCHER_COLUMNS, rows.iterator(chunk_size=2000), lambda v: v.currency
-    )
-
-
-@require_GET
-@staff_page(VIEW_VOUCHERS, VIEW_ENTRIES)
-def voucher_detail(request, pk: int):
-    voucher = get_object_or_404(Voucher.objects.select_related("entity"), pk=pk)
-    entries = selectors.voucher_entries(voucher)
-    summary = selectors.entries_summary(entries)
-    filterset = VoucherEntryFilter(request.GET or None, queryset=entries)
-    consistent = (
-        summary["n"] == voucher.entry_count
-        and summary["amount"] == voucher.amount
-        and summary["first"] == voucher.first_entry_serial
-        and summary["last"] == voucher.last_entry_serial
-    )
-    return render(
-        request,
-        "reports/voucher_detail.html",
-        {
-            "v": voucher,
-            "summary": summary,
-            "consistent": consistent,
-            "filter": filterset,
-            "page": paginate(request, filterset.qs, 100),
             "querystring": querystring_without(request, "page"),
         },
     )
@@ -417,7 +318,7 @@ def entry_detail(request, serial_no: int):
             "posting": posting,
             "reversed_by": getattr(posting, "reversed_by", None),
             "legs": posting.entries.select_related("account").order_by("serial_no"),
-            "vouchers": selectors.vouchers_of_entry(entry),
+            "voucher_lines": voucher_lines_of_entry(entry),
             "category_normal": "D" if entry.account.category == Category.ASSET else "C",
         },
     )

@@ -17,6 +17,7 @@ class StagedUpload(models.Model):
     class Kind(models.TextChoices):
         STATEMENT = "statement", "channel statement"
         GL = "gl", "GL trial balance"
+        VOUCHER_ACK = "voucher_ack", "GL voucher acknowledgement"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -13,7 +13,8 @@ from django.db import connection
 from postings.models import AccountingCalendar, AccountingDay, Entry
 from postings.services import posting_create_by_rule
 from postings.services.calendar import calendar_for
-from reports.eod.models import BalanceSheetRow, CheckResult, Voucher
+from reports.eod.models import BalanceSheetRow, CheckResult
+from reports.vouchers.models import VoucherLine
 
 D = Decimal
 _requests = itertools.count(1)
@@ -48,12 +49,13 @@ def sheet(entity, day: date) -> dict[str, tuple]:
 
 
 def vouchers(entity, day: date) -> list[tuple]:
-    """(voucher no, subject, direction, business type, amount, entry count, first serial, last serial)."""
+    """The day's voucher lines: (voucher number, subject, direction, business type, amount, entry count,
+    first serial, last serial), by voucher number then line."""
     return list(
-        Voucher.objects.filter(entity=entity, accounting_date=day)
-        .order_by("voucher_no")
+        VoucherLine.objects.filter(voucher__entity=entity, voucher__accounting_date=day)
+        .order_by("voucher__number", "line_no")
         .values_list(
-            "voucher_no",
+            "voucher__number",
             "subject_code",
             "direction",
             "business_type",

@@ -26,7 +26,9 @@ from accounts.models import Account
 from postings.models import Entry
 from postings.selectors import current_accounting_date
 from postings.services import posting_create_by_rule
-from reports.eod.models import CheckResult, DailyBalance, SheetDay, Voucher
+from reports.eod.models import CheckResult, DailyBalance, SheetDay
+from reports.vouchers.build import vouchers_build
+from reports.vouchers.models import Voucher
 from tests.withdrawals.conftest import ROLES, ensure_withdrawal_defaults
 
 ALL_ROLES = [*ROLES, None]  # None: not logged in
@@ -48,6 +50,11 @@ def ensure_report_roles() -> None:
             else:
                 app_label, codename = grant.split(".")
                 group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    vouchers = importlib.import_module("reports.migrations.0018_voucher_guards_and_grants").GRANTS
+    for group_name, codenames in vouchers.items():
+        Group.objects.get(name=group_name).permissions.add(
+            *Permission.objects.filter(content_type__app_label="reports", codename__in=codenames)
+        )
     recon = importlib.import_module("reports.migrations.0006_sample_channels")
     proposals = importlib.import_module("reports.migrations.0008_recon_view_proposals").GRANTS
     for group_name, perms in recon.GRANTS.items():
@@ -113,31 +120,11 @@ class Books:
             )
 
     def vouchers_from_entries(self) -> list[Voucher]:
-        """Summary vouchers of the day, one per subject, direction, business type and currency."""
-        groups: dict[tuple, list[Entry]] = {}
-        for e in Entry.objects.filter(accounting_date=self.day).select_related("account__account_type"):
-            key = (e.account.account_type.subject_code, e.direction, e.business_type, e.currency)
-            groups.setdefault(key, []).append(e)
-        vouchers = []
-        for n, (key, entries) in enumerate(sorted(groups.items()), start=1):
-            subject, direction, business_type, currency = key
-            serials = [e.serial_no for e in entries]
-            vouchers.append(
-                Voucher.objects.create(
-                    entity=self.ledger.entity,
-                    accounting_date=self.day,
-                    voucher_no=f"V{self.day:%Y%m%d}-{n:04d}",
-                    subject_code=subject,
-                    direction=direction,
-                    business_type=business_type,
-                    currency=currency,
-                    amount=sum((e.amount for e in entries), Decimal(0)),
-                    entry_count=len(entries),
-                    first_entry_serial=min(serials),
-                    last_entry_serial=max(serials),
-                )
-            )
-        return vouchers
+        """The day's balanced vouchers (one per business type), built by the
+        vouchers step itself (tests/reports/test_vouchers.py checks it against
+        figures worked by hand)."""
+        vouchers_build(entity=self.ledger.entity, accounting_date=self.day)
+        return list(Voucher.objects.filter(entity=self.ledger.entity, accounting_date=self.day).order_by("number"))
 
     def check(self, name: str, passed: bool, details=(), summary: str = "") -> CheckResult:
         return CheckResult.objects.create(

@@ -14,8 +14,9 @@ from accounts.models import Account
 from postings.models import Entry
 from reports.eod.checks import checks_run
 from reports.eod.day import DETAILS_CAP
-from reports.eod.models import CheckResult, DailyBalance
+from reports.eod.models import CheckResult, DailyBalance, EodStep
 from reports.eod.services import eod_run
+from reports.vouchers.models import Voucher
 
 from .eod_books import checks, failed_checks, forge, open_books_on, post, tamper
 
@@ -67,6 +68,12 @@ def test_an_amount_changed_in_place_is_named_by_entry_account_and_posting(day):
     assert failed_checks(entity, NOV2) == {"last_entry", "entry_chain", "debits_credits", "identity", "live_balance"}
     # The sheet and the subject totals are both built from the same (bad) entries, so they agree.
     assert found["account_balance"].passed and found["subject_totals"].passed
+    # No voucher of unbalanced entries (the database would refuse it, so would the GL); the day closes.
+    step = EodStep.objects.get(run__entity=entity, run__accounting_date=NOV2, name="vouchers")
+    assert step.message == (
+        "1 vouchers, 1 new, not built, their entries do not balance (see the checks): type:transfer CNY"
+    )
+    assert not Voucher.objects.filter(group_key="type:transfer").exists()
 
     (chain,) = found["entry_chain"].details
     assert (chain["entry"], chain["account_no"]) == (bad.serial_no, alice.account_no)

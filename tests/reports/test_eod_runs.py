@@ -151,7 +151,7 @@ def test_a_failed_step_stops_the_run_and_a_retry_resumes_there(books, monkeypatc
         ("vouchers", RunStatus.DONE, 3),
         ("advance_day", RunStatus.DONE, 1),
     ]
-    assert EodStep.objects.get(run=run, name="vouchers").message == "2 vouchers"
+    assert EodStep.objects.get(run=run, name="vouchers").message == "1 vouchers, 1 new"  # one balanced recharge voucher
     assert AccountingDay.objects.get(entity=entity, date=NOV2).status == DayStatus.CLOSED
     assert run.triggered_by == "ops"
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from postings.models import AccountingDay, DayStatus
 from reports.eod.models import EodRun, RunStatus
 from reports.tasks import eod_run_day
+from reports.vouchers.models import Voucher
 
 from .eod_books import D, failed_checks, open_books_on, open_date, post, report_rows, sheet
 
@@ -33,9 +34,16 @@ def test_the_end_of_day_on_the_worker(ledger, celery_worker_on_redis):
     assert sheet(ledger.entity, day1)[wallet.account_no] == (D("0"), D("0"), D("250"), D("250"), 1)
     assert failed_checks(ledger.entity, day1) == set()
     rows = report_rows(ledger.entity, day1)
-    # Delivered again: recomputed, the same rows.
+    # The day's one balanced voucher, built on the worker.
+    (voucher,) = Voucher.objects.filter(entity=ledger.entity, accounting_date=day1)
+    assert [(ln.subject_code, ln.direction, ln.amount) for ln in voucher.lines.order_by("line_no")] == [
+        ("1002", "D", D("250")),
+        ("2241", "C", D("250")),
+    ]
+    # Delivered again: recomputed, the same rows, the same voucher (not a second one).
     assert run("reports.tasks.eod_run_day", "MAIN", day1.isoformat()) == RunStatus.DONE
     assert report_rows(ledger.entity, day1) == rows
+    assert list(Voucher.objects.filter(entity=ledger.entity, accounting_date=day1)) == [voucher]
 
     post("transfer", payer_account=wallet, payee_account=ledger.cash(), amount="50")  # on day2, the open day
     # The beat: day2's cut (12 hours ago) has passed, so it is cut and closed; today stays open.

@@ -26,7 +26,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from reports.eod.models import Voucher
+from reports.vouchers.models import Voucher
 
 from .reporting import as_role, balance_row, books, csv_rows, xlsx_rows  # noqa: F401
 
@@ -157,65 +157,67 @@ def test_downloads_of_nothing_are_just_the_header(db, as_role):
     assert xlsx_rows(as_role("Auditor").get(reverse("reports:vouchers_xlsx"))) == []
 
 
-VOUCHER_HEADER = [
+LINE_HEADER = [
     "voucher_no",
     "accounting_date",
-    "entity",
+    "status",
+    "kind",
+    "gl_voucher_no",
+    "line_no",
     "subject_code",
     "direction",
-    "direction_cn",
     "business_type",
     "currency",
     "amount",
+    "dimensions",
     "entry_count",
     "first_entry_serial",
     "last_entry_serial",
 ]
 
 
-def test_voucher_csv_in_the_gl_layout(books, as_role):
+def test_voucher_lines_csv(books, as_role):
     vouchers = books.vouchers_from_entries()
     response = as_role("Auditor").get(reverse("reports:vouchers_csv"), {"business_type": "transfer"})
     rows = csv_rows(response)
-    assert list(rows[0]) == VOUCHER_HEADER
-    expected = sorted(
+    assert list(rows[0]) == LINE_HEADER
+    (transfer,) = [v for v in vouchers if v.group_key == "type:transfer"]
+    expected = [
         (
-            v.voucher_no,
-            v.subject_code,
-            v.direction,
-            str(v.amount.quantize(Decimal("0.01"))),
-            str(v.entry_count),
-            str(v.first_entry_serial),
-            str(v.last_entry_serial),
+            transfer.voucher_no,
+            str(ln.line_no),
+            ln.subject_code,
+            ln.direction,
+            str(ln.amount.quantize(Decimal("0.01"))),
+            str(ln.entry_count),
+            str(ln.first_entry_serial),
+            str(ln.last_entry_serial),
         )
-        for v in vouchers
-        if v.business_type == "transfer"
-    )
-    assert (
-        sorted(
-            (
-                r["voucher_no"],
-                r["subject_code"],
-                r["direction"],
-                r["amount"],
-                r["entry_count"],
-                r["first_entry_serial"],
-                r["last_entry_serial"],
-            )
-            for r in rows
+        for ln in transfer.lines.order_by("line_no")
+    ]
+    got = [
+        (
+            r["voucher_no"],
+            r["line_no"],
+            r["subject_code"],
+            r["direction"],
+            r["amount"],
+            r["entry_count"],
+            r["first_entry_serial"],
+            r["last_entry_serial"],
         )
-        == expected
-    )
-    assert {(r["direction"], r["direction_cn"]) for r in rows} == {("D", "借"), ("C", "贷")}
+        for r in rows
+    ]
+    assert got == expected
     assert {r["accounting_date"] for r in rows} == {books.day.isoformat()}
-    assert {r["entity"] for r in rows} == {"MAIN"} and {r["amount"] for r in rows} == {"300.00"}
+    assert {r["status"] for r in rows} == {"draft"} and {r["amount"] for r in rows} == {"300.00"}
 
 
-def test_voucher_xlsx_in_the_gl_layout(books, as_role):
+def test_voucher_lines_xlsx(books, as_role):
     books.vouchers_from_entries()
-    response = as_role("Auditor").get(reverse("reports:vouchers_xlsx"), {"direction": "D"})
+    response = as_role("Auditor").get(reverse("reports:vouchers_xlsx"), {"subject_code": "1002"})
     rows = xlsx_rows(response)
-    assert list(rows[0]) == VOUCHER_HEADER
-    got = sorted((r["subject_code"], r["business_type"], Decimal(str(r["amount"])), r["direction_cn"]) for r in rows)
-    assert got == [("1002", "recharge", Decimal("1000"), "借"), ("2241", "transfer", Decimal("300"), "借")]
-    assert Voucher.objects.filter(direction="D").count() == 2
+    assert list(rows[0]) == LINE_HEADER
+    got = sorted((r["subject_code"], r["direction"], r["business_type"], Decimal(str(r["amount"]))) for r in rows)
+    assert got == [("1002", "D", "recharge", Decimal("1000")), ("2241", "C", "recharge", Decimal("1000"))]
+    assert Voucher.objects.count() == 2

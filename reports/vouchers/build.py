@@ -1,0 +1,293 @@
+"""Building a day's vouchers from its entries (the end of day's vouchers step).
+
+Design
+------
+The day's entries are aggregated in SQL into voucher lines: per voucher
+(the business type's grouping key and the currency) and per subject,
+direction, business type, posting (for a voucher per posting) and the
+auxiliary dimensions configured for the subject (``SubjectDimensions``),
+with the amount, the count and the first and last serial numbers of the
+entries. What comes back is bounded by the chart, the groupings and the
+dimensions, not by the entries (but a member dimension gives a line per
+member that moved).
+
+Every voucher of a day balances per currency, because every posting does
+and a voucher takes every leg of each posting it gathers (all the postings
+of a business type, or one posting). The database checks it anyway.
+
+A rebuild (a retried or re-run end of day) compares what the entries give,
+per voucher key, with the day's live voucher of that key (the latest blue
+voucher not reversed):
+
+- the same lines: nothing changes (so a retry is idempotent);
+- a draft: its lines are replaced in place, its number kept (a draft whose
+  key gives nothing any more is deleted);
+- exported or acknowledged: it is never changed. A red-ink voucher (红字冲销)
+  reverses it (same lines, negative amounts, ``reverses`` it) and a new blue
+  draft carries what the entries give now; the GL, which imports both,
+  nets its turnover to the corrected day.
+
+Numbers: sequential per entity and month (``VoucherSequence``, locked while
+they are given), in the order vouchers are built: key, then currency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import connection, transaction
+
+from accounts.models import Entity
+from postings.models import BusinessType
+
+from .models import (
+    DEFAULT_WORD,
+    GroupBy,
+    Voucher,
+    VoucherKind,
+    VoucherLine,
+    VoucherSequence,
+    VoucherStatus,
+)
+
+_Q4 = Decimal("0.0001")
+
+# The line's columns, in the order the query gives them after the voucher key.
+LINE_FIELDS = (
+    "subject_code",
+    "direction",
+    "currency",
+    "business_type",
+    "posting_serial",
+    "customer",
+    "member",
+    "merchant",
+    "channel",
+    "bank_account",
+    "department",
+    "amount",
+    "entry_count",
+    "first_entry_serial",
+    "last_entry_serial",
+)
+
+_LINES_SQL = f"""
+    WITH chan AS (SELECT x.account_id, MIN(ch.code) AS code
+                    FROM reports_channel_clearing_accounts x JOIN reports_channel ch ON ch.id = x.channel_id
+                   GROUP BY x.account_id),
+         bank AS (SELECT b.clearing_account_id AS account_id, MIN(b.code) AS code
+                    FROM withdrawals_payingbank b GROUP BY b.clearing_account_id),
+         keyed AS (
+           SELECT CASE COALESCE(g.group_by, '{GroupBy.DAY}')
+                       WHEN '{GroupBy.POSTING}' THEN 'posting:' || e.posting_id
+                       WHEN '{GroupBy.MERGED}' THEN 'merged:' || COALESCE(g.voucher_word, %(word)s)
+                       ELSE 'type:' || e.business_type END AS group_key,
+                  COALESCE(g.voucher_word, %(word)s) AS word,
+                  t.subject_code, e.direction, e.currency, e.business_type,
+                  CASE WHEN g.group_by = '{GroupBy.POSTING}' THEN e.posting_id END AS posting_serial,
+                  CASE WHEN f.customer AND m.customer_id IS NOT NULL THEN 'C' || m.customer_id ELSE '' END AS customer,
+                  CASE WHEN f.member THEN COALESCE(m.member_no, '') ELSE '' END AS member,
+                  CASE WHEN f.merchant AND cu.kind = 'company' THEN m.member_no ELSE '' END AS merchant,
+                  CASE WHEN f.channel THEN COALESCE(chan.code, '') ELSE '' END AS channel,
+                  CASE WHEN f.bank_account THEN COALESCE(bank.code, '') ELSE '' END AS bank_account,
+                  COALESCE(f.department, '') AS department,
+                  e.amount, e.serial_no
+             FROM postings_entry e
+             JOIN accounts_account a ON a.id = e.account_id
+             JOIN accounts_accounttype t ON t.id = a.account_type_id
+             LEFT JOIN reports_vouchergrouping g ON g.business_type = e.business_type
+             LEFT JOIN reports_subjectdimensions f ON f.subject_code = t.subject_code
+             LEFT JOIN accounts_member m ON m.id = a.member_id AND (f.customer OR f.member OR f.merchant)
+             LEFT JOIN accounts_customer cu ON cu.id = m.customer_id AND f.merchant
+             LEFT JOIN chan ON chan.account_id = a.id AND f.channel
+             LEFT JOIN bank ON bank.account_id = a.id AND f.bank_account
+            WHERE e.accounting_date = %(day)s AND a.entity_id = %(entity)s)
+    SELECT group_key, word, subject_code, direction, currency, business_type, posting_serial,
+           customer, member, merchant, channel, bank_account, department,
+           SUM(amount), COUNT(*), MIN(serial_no), MAX(serial_no)
+      FROM keyed
+     GROUP BY group_key, word, subject_code, direction, currency, business_type, posting_serial,
+              customer, member, merchant, channel, bank_account, department
+     ORDER BY group_key, currency, direction DESC, subject_code, business_type, posting_serial,
+              customer, member, merchant, channel, bank_account, department"""
+
+
+@dataclass
+class _Planned:
+    key: str
+    currency: str
+    word: str
+    lines: list[tuple]  # LINE_FIELDS values
+
+    @property
+    def business_type(self) -> str:
+        return self.lines[0][3]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    vouchers: int  # the day's vouchers after the build
+    created: int
+    rebuilt: int  # drafts whose lines were replaced
+    deleted: int  # drafts that had nothing left
+    reversed: int  # exported vouchers given a red-ink reversal
+    unbalanced: tuple[str, ...] = ()  # voucher keys whose entries do not balance: not built
+
+    @property
+    def message(self) -> str:
+        parts = [f"{self.vouchers} vouchers"]
+        for n, what in (
+            (self.created, "new"),
+            (self.rebuilt, "drafts rebuilt"),
+            (self.deleted, "drafts deleted"),
+            (self.reversed, "exported vouchers reversed in red ink"),
+        ):
+            if n:
+                parts.append(f"{n} {what}")
+        if self.unbalanced:
+            parts.append("not built, their entries do not balance (see the checks): " + ", ".join(self.unbalanced))
+        return ", ".join(parts)
+
+
+def _period(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _balanced(plan: _Planned) -> bool:
+    return sum(ln[11] if ln[1] == "D" else -ln[11] for ln in plan.lines) == 0
+
+
+def _planned(entity: Entity, day: date) -> dict[tuple[str, str], _Planned]:
+    with connection.cursor() as cursor:
+        cursor.execute(_LINES_SQL, {"entity": entity.pk, "day": day, "word": DEFAULT_WORD})
+        rows = cursor.fetchall()
+    planned: dict[tuple[str, str], _Planned] = {}
+    for key, word, *line in rows:
+        line[11] = Decimal(line[11]).quantize(_Q4)
+        line[12] = int(line[12])
+        plan = planned.setdefault((key, line[2]), _Planned(key, line[2], word, []))
+        plan.lines.append(tuple(line))
+    return planned
+
+
+def _content(lines) -> list[tuple]:
+    return [tuple(getattr(line, name) for name in LINE_FIELDS) for line in lines]
+
+
+def _summary(plan: _Planned, day: date) -> str:
+    if plan.key.startswith("posting:"):
+        return f"{_label(plan.business_type)} P{plan.key.split(':', 1)[1]} {day:%Y-%m-%d}"
+    if plan.key.startswith("merged:"):
+        return f"日汇总 daily summary {day:%Y-%m-%d}"
+    return f"{_label(plan.business_type)} 汇总 {day:%Y-%m-%d}"
+
+
+def _label(business_type: str) -> str:
+    try:
+        return BusinessType(business_type).label
+    except ValueError:
+        return business_type
+
+
+class _Numbers:
+    """Voucher numbers of one entity and month, given under the sequence's row lock."""
+
+    def __init__(self, entity: Entity, period: date):
+        VoucherSequence.objects.get_or_create(entity=entity, period=period)
+        self.row = VoucherSequence.objects.select_for_update(no_key=True).get(entity=entity, period=period)
+
+    def next(self) -> int:
+        self.row.last_number += 1
+        return self.row.last_number
+
+    def save(self) -> None:
+        self.row.save(update_fields=["last_number"])
+
+
+def _lines(voucher: Voucher, lines: list[tuple], *, sign: int = 1) -> list[VoucherLine]:
+    out = []
+    for n, values in enumerate(lines, 1):
+        fields = dict(zip(LINE_FIELDS, values, strict=True))
+        fields["amount"] = fields["amount"] * sign
+        out.append(VoucherLine(voucher=voucher, line_no=n, **fields))
+    return out
+
+
+def vouchers_build(*, entity: Entity, accounting_date: date) -> BuildResult:
+    """Build (or rebuild) the vouchers of ``entity``'s ``accounting_date``;
+    see the module's docstring. One transaction; safe to run again."""
+    with transaction.atomic():
+        planned = _planned(entity, accounting_date)
+        # Entries that do not balance were written behind the ledger's back (the checks name them); a
+        # voucher of them would be refused by the database and by the GL. Its key is left as it is.
+        unbalanced = sorted(key for key, plan in planned.items() if not _balanced(plan))
+        numbers = _Numbers(entity, _period(accounting_date))
+        day_vouchers = list(
+            Voucher.objects.select_for_update(no_key=True)
+            .filter(entity=entity, accounting_date=accounting_date)
+            .order_by("id")
+        )
+        reversed_ids = {v.reverses_id for v in day_vouchers if v.reverses_id}
+        live = {
+            (v.group_key, v.currency): v
+            for v in day_vouchers
+            if v.kind == VoucherKind.BLUE and v.pk not in reversed_ids
+        }
+        lines_of: dict[int, list[VoucherLine]] = {}
+        for line in VoucherLine.objects.filter(voucher__in=live.values()).order_by("voucher_id", "line_no"):
+            lines_of.setdefault(line.voucher_id, []).append(line)
+
+        created = rebuilt = deleted = reversed_ = 0
+        new_lines: list[VoucherLine] = []
+        for key in sorted(set(planned) | set(live)):
+            if key in unbalanced:
+                continue
+            plan, voucher = planned.get(key), live.get(key)
+            if voucher is not None:
+                if plan is not None and _content(lines_of.get(voucher.pk, [])) == plan.lines:
+                    continue
+                if voucher.status == VoucherStatus.DRAFT:
+                    VoucherLine.objects.filter(voucher=voucher).delete()
+                    if plan is None:
+                        voucher.delete()
+                        deleted += 1
+                    else:
+                        voucher.summary, voucher.word = _summary(plan, accounting_date), plan.word
+                        voucher.save(update_fields=["summary", "word"])
+                        new_lines += _lines(voucher, plan.lines)
+                        rebuilt += 1
+                    continue
+                red = Voucher.objects.create(
+                    entity=entity,
+                    accounting_date=accounting_date,
+                    period=voucher.period,
+                    number=numbers.next(),
+                    word=voucher.word,
+                    summary=f"红字冲销 reverses {voucher.voucher_no}"
+                    + (f" (GL {voucher.gl_voucher_no})" if voucher.gl_voucher_no else ""),
+                    kind=VoucherKind.RED,
+                    reverses=voucher,
+                    group_key=voucher.group_key,
+                    currency=voucher.currency,
+                )
+                new_lines += _lines(red, _content(lines_of.get(voucher.pk, [])), sign=-1)
+                reversed_ += 1
+            if plan is not None:
+                blue = Voucher.objects.create(
+                    entity=entity,
+                    accounting_date=accounting_date,
+                    period=_period(accounting_date),
+                    number=numbers.next(),
+                    word=plan.word,
+                    summary=_summary(plan, accounting_date),
+                    group_key=plan.key,
+                    currency=plan.currency,
+                )
+                new_lines += _lines(blue, plan.lines)
+                created += 1
+        VoucherLine.objects.bulk_create(new_lines, batch_size=5000)
+        numbers.save()
+        total = Voucher.objects.filter(entity=entity, accounting_date=accounting_date).count()
+    return BuildResult(total, created, rebuilt, deleted, reversed_, tuple(f"{k} {c}" for k, c in unbalanced))
