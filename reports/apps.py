@@ -2,7 +2,15 @@ from django.apps import AppConfig
 
 
 class ReportsConfig(AppConfig):
-    """End of day, balance sheets and reconciliation. Built in issue #4."""
+    """End of day, balance sheets, reconciliation and settlement. Built in issue #4."""
 
     name = "reports"
     verbose_name = "Reports (报表)"
+
+    def ready(self):
+        from .eod.checks import more_checks
+        from .settlement.checks import settlement_checks
+        from .settlement.governed import register_settings
+
+        more_checks.register(settlement_checks)
+        register_settings()

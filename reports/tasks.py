@@ -18,6 +18,7 @@ from .channel.models import Channel
 from .channel.selectors import recon_summary
 from .eod import services as eod
 from .eod.exceptions import EodInProgress
+from .settlement.services import merchant_settlements_run
 
 
 @shared_task(name="reports.tasks.eod_run_due")
@@ -61,3 +62,13 @@ def statement_inbox_scan() -> list[dict]:
     CHANNEL_STATEMENT_INBOX (reports/channel/inbox.py); overlapping runs are
     safe, each file is claimed before it is read."""
     return inbox_scan()
+
+
+@shared_task(name="reports.tasks.merchant_settlements_due")
+def merchant_settlements_due() -> list[str]:
+    """The beat job: merchants' pending funds that are due (T+N) made
+    available. Safe to run twice, or twice at once: a due entry is moved once."""
+    run = merchant_settlements_run()
+    return [f"{s.account.account_no} {s.amount}" for s in run.settled] + [
+        f"{term_id} refused: {exc.code}" for term_id, exc in run.refused
+    ]

@@ -17,6 +17,7 @@ class StagedUpload(models.Model):
     class Kind(models.TextChoices):
         STATEMENT = "statement", "channel statement"
         GL = "gl", "GL trial balance"
+        RESERVE = "reserve", "reserve-fund bank balances"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
