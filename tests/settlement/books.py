@@ -102,3 +102,18 @@ def statement(ch: Channel, day: date, lines: list[tuple[str, str, str, str]]) ->
 
 def balances(*accounts) -> list[Decimal]:
     return [Account.objects.get(pk=a.pk).balance for a in accounts]
+
+
+def ensure_settlement_roles() -> None:
+    """The roles as the migrations leave them (a transactional test empties them)."""
+    import importlib
+
+    from django.contrib.auth.models import Group, Permission
+
+    from tests.postings.refund_books import ensure_refund_roles
+
+    ensure_refund_roles()
+    grants = importlib.import_module("reports.migrations.0013_settlement").GRANTS
+    for group_name, codenames in grants.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        group.permissions.add(*Permission.objects.filter(content_type__app_label="reports", codename__in=codenames))
