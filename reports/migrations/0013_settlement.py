@@ -19,6 +19,7 @@ DROP = """
 DROP TRIGGER IF EXISTS merchant_settlement_append_only ON reports_merchantsettlement;
 DROP TRIGGER IF EXISTS channel_settlement_append_only ON reports_channelsettlement;
 DROP TRIGGER IF EXISTS settled_entry_append_only ON reports_settledentry;
+DROP TRIGGER IF EXISTS reserve_balance_append_only ON reports_reservebalance;
 DROP TRIGGER IF EXISTS merchant_settlement_stamped ON reports_merchantsettlement;
 DROP TRIGGER IF EXISTS channel_settlement_stamped ON reports_channelsettlement;
 DROP TRIGGER IF EXISTS settled_entry_check ON reports_settledentry;
@@ -450,7 +451,7 @@ class Migration(migrations.Migration):
             ),
         ),
         LoadSqlFiles(
-            {"settlement.sql": "b562d567fd980742c730feb94921a22401a8fdbb9089f51101ccff609b07a7bc"},
+            {"settlement.sql": "bae17146ef813e6a5fec4be5827898a796a105edde5938e0c4e499431a0ad500"},
             reverse_sql=DROP,
             directory="reports/sql",
         ),

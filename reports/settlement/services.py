@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -299,20 +299,24 @@ def reserve_balance_enter(
         raise LedgerValidationError(f"{balance!r} is not an amount.", balance="invalid") from None
     if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
         raise LedgerValidationError(f"{balance!r} is not an amount in cents.", balance="invalid")
-    with transaction.atomic():
-        if ReserveBalance.objects.filter(bank_account=bank_account, balance_date=balance_date).exists():
-            raise ReserveBalanceExists(
-                f"{bank_account} already has a balance for {balance_date:%Y-%m-%d}.",
-                bank_account=bank_account.account_no,
+    exists = ReserveBalanceExists(
+        f"{bank_account} already has a balance for {balance_date:%Y-%m-%d}.",
+        bank_account=bank_account.account_no,
+        balance_date=balance_date,
+    )
+    if ReserveBalance.objects.filter(bank_account=bank_account, balance_date=balance_date).exists():
+        raise exists
+    try:
+        with transaction.atomic():
+            return ReserveBalance.objects.create(
+                bank_account=bank_account,
                 balance_date=balance_date,
+                balance=amount,
+                source=source,
+                entered_by=acting_user,
             )
-        return ReserveBalance.objects.create(
-            bank_account=bank_account,
-            balance_date=balance_date,
-            balance=amount,
-            source=source,
-            entered_by=acting_user,
-        )
+    except IntegrityError:  # entered by someone else meanwhile (the unique day)
+        raise exists from None
 
 
 def reserve_file_read(content: bytes) -> list[dict]:

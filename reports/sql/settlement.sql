@@ -12,6 +12,9 @@ CREATE TRIGGER merchant_settlement_append_only BEFORE UPDATE OR DELETE ON report
 DROP TRIGGER IF EXISTS channel_settlement_append_only ON reports_channelsettlement;
 CREATE TRIGGER channel_settlement_append_only BEFORE UPDATE OR DELETE ON reports_channelsettlement
     FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change('update or delete');
+DROP TRIGGER IF EXISTS reserve_balance_append_only ON reports_reservebalance;
+CREATE TRIGGER reserve_balance_append_only BEFORE UPDATE OR DELETE ON reports_reservebalance
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change('update or delete');
 DROP TRIGGER IF EXISTS settled_entry_append_only ON reports_settledentry;
 CREATE TRIGGER settled_entry_append_only BEFORE UPDATE OR DELETE ON reports_settledentry
     FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change('update or delete');

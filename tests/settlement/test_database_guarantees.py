@@ -40,3 +40,22 @@ def test_settlements_and_what_they_cover_stand_as_written(runtime_sql, ledger):
     _refused(runtime_sql, forged, [late.serial_no], "settlement_figures")
     _refused(runtime_sql, forged, [covered.entry_id], "duplicate key")  # an entry is settled once
     assert SettledEntry.objects.count() == 1
+
+
+def test_a_recorded_bank_balance_is_never_edited(runtime_sql, ledger):
+    from datetime import date
+
+    from django.contrib.auth.models import User
+
+    from reports.settlement.models import ReserveBalance, ReserveBankAccount
+
+    bank = ReserveBankAccount.objects.create(entity=ledger.entity, bank="ICBC", account_no="62220001")
+    row = ReserveBalance.objects.create(
+        bank_account=bank,
+        balance_date=date(2026, 11, 6),
+        balance=100,
+        source="entered",
+        entered_by=User.objects.create_user("clerk"),
+    )
+    _refused(runtime_sql, "UPDATE reports_reservebalance SET balance = 1000 WHERE id = %s", [row.pk], "Cannot update")
+    _refused(runtime_sql, "DELETE FROM reports_reservebalance WHERE id = %s", [row.pk], "Cannot")
