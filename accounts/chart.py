@@ -17,6 +17,8 @@ DEFAULT_ACCOUNT_TYPES = [
     ("FEE_INCOME", "Fee income (手续费收入)", "internal", "6051", True),
     ("ESCROW", "Guarantee / escrow intermediate (担保中间户)", "internal", "2202", True),
     ("COUPON", "Coupons and marketing (营销券)", "internal", "6601", True),
+    ("RESERVE_FUND", "Reserve funds at the bank (备付金)", "internal", "1002", True),
+    ("CHANNEL_FEE", "Channel fee cost (渠道手续费支出)", "internal", "6603", True),
 ]
 
 

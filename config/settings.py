@@ -229,6 +229,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
+    # Merchants' pending funds (待结算) due T+N made available; a due amount
+    # is moved once however often this runs.
+    "merchant-settlements-due": {
+        "task": "reports.tasks.merchant_settlements_due",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 600},
+    },
     "holds-expire-due": {
         "task": "postings.tasks.holds_expire_due",
         "schedule": crontab(minute="*/5"),

@@ -46,6 +46,8 @@ class BusinessType(models.TextChoices):
     AGREEMENT_DEBIT = "agreement_debit", "agreement debit (代扣)"
     GUARANTEE_SETTLEMENT = "guarantee_settlement", "guarantee settlement (担保交易结算)"
     REFUND = "refund", "refund (退款)"
+    SETTLEMENT = "settlement", "merchant settlement (商户结算: 待结算 → 可用)"
+    CHANNEL_SETTLEMENT = "channel_settlement", "channel settlement (渠道结算)"
     COUPON = "coupon", "coupon (红包/券)"
     ADJUSTMENT = "adjustment", "adjustment (调账)"
     REVERSAL = "reversal", "reversal (冲正)"

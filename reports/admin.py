@@ -12,6 +12,14 @@ from django.contrib import admin
 from accounts.kernel.admin import GovernedAdminMixin, money_column
 
 from .channel.models import Channel, Difference, DifferenceEvent, ReconRun, StatementImport, StatementLine
+from .settlement.models import (
+    BusinessDayOverride,
+    ChannelSettlement,
+    ChannelSettlementSetup,
+    MerchantSettlement,
+    ReserveBankAccount,
+    SettlementTerm,
+)
 from .vouchers.models import SubjectDimensions, VoucherGrouping
 
 
@@ -209,3 +217,56 @@ class VoucherGroupingAdmin(admin.ModelAdmin):
 @admin.register(SubjectDimensions)
 class SubjectDimensionsAdmin(admin.ModelAdmin):
     list_display = ["subject_code", "customer", "member", "merchant", "channel", "bank_account", "department"]
+
+
+# ---------------------------------------------------------- settlement ----
+# The business-day calendar is edited here (holidays, working weekends); the
+# merchants' T+N terms and the channels' settlement setups are control
+# settings (maker-checker). Settlements and their entries are only looked at.
+
+
+@admin.register(BusinessDayOverride)
+class BusinessDayOverrideAdmin(admin.ModelAdmin):
+    list_display = ("entity", "date", "business_day", "name")
+    list_filter = ("entity", "business_day")
+    date_hierarchy = "date"
+
+
+@admin.register(SettlementTerm)
+class SettlementTermAdmin(GovernedAdminMixin, admin.ModelAdmin):
+    list_display = ("account", "pending_account", "days")
+    raw_id_fields = ("account", "pending_account")
+    search_fields = ("account__account_no__exact", "pending_account__account_no__exact")
+
+
+@admin.register(ChannelSettlementSetup)
+class ChannelSettlementSetupAdmin(GovernedAdminMixin, admin.ModelAdmin):
+    list_display = ("channel", "bank_account", "fee_account")
+    raw_id_fields = ("bank_account", "fee_account")
+
+
+@admin.register(ReserveBankAccount)
+class ReserveBankAccountAdmin(admin.ModelAdmin):
+    list_display = ("bank", "account_no", "name", "entity", "currency", "active")
+    list_filter = ("entity", "currency", "active")
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MerchantSettlement)
+class MerchantSettlementAdmin(_ReadOnly):
+    list_display = ("id", "account", "pending_account", "amount", "settled_on", "funds_through", "posting")
+
+
+@admin.register(ChannelSettlement)
+class ChannelSettlementAdmin(_ReadOnly):
+    list_display = ("id", "channel", "cut_off", "gross_in", "gross_out", "fee", "net", "entry_count", "posting")

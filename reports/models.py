@@ -10,6 +10,9 @@ table names unchanged).
 - ``reports.gl_recon.models``: GL trial balances uploaded for reconciliation.
 - ``reports.channel.models``: channel reconciliation (渠道对账): channels,
   statements, matching runs, differences and their history.
+- ``reports.settlement.models``: settlement (结算): merchants' T+N terms and
+  moves, channel settlement batches, the entries they cover, the reserve-fund
+  bank balances.
 """
 
 from .channel.models import (
@@ -43,6 +46,16 @@ from .eod.models import (
 )
 from .exporting.models import Export, ExportStatus
 from .gl_recon.models import GlImport, GlImportRow
+from .settlement.models import (
+    BusinessDayOverride,
+    ChannelSettlement,
+    ChannelSettlementSetup,
+    MerchantSettlement,
+    ReserveBalance,
+    ReserveBankAccount,
+    SettledEntry,
+    SettlementTerm,
+)
 from .staging.models import StagedUpload
 from .vouchers.models import (
     SubjectDimensions,
@@ -55,6 +68,14 @@ from .vouchers.models import (
 )
 
 __all__ = [
+    "BusinessDayOverride",
+    "ChannelSettlement",
+    "ChannelSettlementSetup",
+    "MerchantSettlement",
+    "ReserveBalance",
+    "ReserveBankAccount",
+    "SettledEntry",
+    "SettlementTerm",
     "EOD_STEPS",
     "AmountMode",
     "BalanceSheetRow",

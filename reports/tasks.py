@@ -19,6 +19,7 @@ from .channel.selectors import recon_summary
 from .eod import services as eod
 from .eod.exceptions import EodInProgress
 from .exporting.services import export_run as write_export
+from .settlement.services import merchant_settlements_run
 
 
 @shared_task(name="reports.tasks.eod_run_due")
@@ -76,3 +77,13 @@ def difference_export_run(export_id: int) -> dict | None:
     """The name differences exports were queued under before every kind had
     one task: outbox rows recorded under it before a deploy still run."""
     return export_run(export_id)
+
+
+@shared_task(name="reports.tasks.merchant_settlements_due")
+def merchant_settlements_due() -> list[str]:
+    """The beat job: merchants' pending funds that are due (T+N) made
+    available. Safe to run twice, or twice at once: a due entry is moved once."""
+    run = merchant_settlements_run()
+    return [f"{s.account.account_no} {s.amount}" for s in run.settled] + [
+        f"{term_id} refused: {exc.code}" for term_id, exc in run.refused
+    ]

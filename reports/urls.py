@@ -7,6 +7,7 @@ from .eod import views as eod_views
 from .exporting import views as export_views
 from .gl_recon import views as gl_views
 from .pages import views
+from .settlement import views as settlement_views
 from .vouchers import views as voucher_views
 
 app_name = "reports"
@@ -51,6 +52,15 @@ urlpatterns = [
     path("exports/<int:pk>/file/", export_views.export_file, name="export_file"),
     path("recon/differences/<int:pk>/", channel_views.difference_detail, name="recon_difference"),
     path("recon/differences/<int:pk>/act/", channel_views.difference_act, name="recon_difference_act"),
+    path("settlement/", settlement_views.merchants_due, name="settlement_due"),
+    path("settlement/done/", settlement_views.merchants_done, name="settlement_done"),
+    path("settlement/channels/", settlement_views.channel_batches, name="settlement_channels"),
+    path("settlement/channels/settle/", settlement_views.channel_settle_act, name="settlement_channel_settle"),
+    path("settlement/channels/<int:pk>/", settlement_views.channel_batch, name="settlement_channel"),
+    path("settlement/reserve/", settlement_views.reserve_check, name="settlement_reserve"),
+    path("settlement/reserve/enter/", settlement_views.reserve_enter, name="settlement_reserve_enter"),
+    path("settlement/reserve/upload/", settlement_views.reserve_upload, name="settlement_reserve_upload"),
+    path("settlement/reserve/upload/<int:pk>/", settlement_views.reserve_preview, name="settlement_reserve_preview"),
     path("accounts/<str:account_no>/entries/", views.account_entries, name="account_entries"),
     path("entries/<int:serial_no>/", views.entry_detail, name="entry"),
 ]

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.kernel.errors import LedgerError
 from accounts.kernel.money import as_money, currency_places
-from accounts.kernel.pages import paginate, querystring_without, staff_page
+from accounts.kernel.pages import dashboard_tiles, paginate, querystring_without, staff_page
 from accounts.kernel.permissions import has_permission
 
 from . import gateways, selectors, services
@@ -78,6 +78,7 @@ def dashboard(request):
             "stuck_minutes": selectors.stuck_after().total_seconds() // 60,
             "followup_minutes": settings.FOLLOWUP_REQUEUE_AFTER_SECONDS / 60,
             "today": timezone.localdate(),
+            "more_tiles": [tile for tiles in dashboard_tiles.answers(user=request.user) for tile in tiles],
         },
     )
 

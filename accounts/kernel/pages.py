@@ -9,6 +9,7 @@ would answer 405), and that page says the action was not done."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from .hooks import Hook
 from .permissions import has_permission
 
 # The session key under which "what you sent was not done" waits for the login.
@@ -77,3 +79,20 @@ def querystring_without(request, *names: str) -> str:
     for name in names:
         params.pop(name, None)
     return params.urlencode()
+
+
+@dataclass
+class DashboardTile:
+    """A tile another app adds to the staff dashboard (withdrawals' page)."""
+
+    id: str
+    label: str
+    value: str
+    url: str
+    alert: bool = False
+    lines: list[str] = field(default_factory=list)
+
+
+# The dashboard lives in withdrawals, which may not import the apps beside
+# it: each app answers with its tiles for the user, [] when it has none.
+dashboard_tiles = Hook("Which tiles does an app add to the staff dashboard? (user) -> [DashboardTile]")

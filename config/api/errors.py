@@ -89,6 +89,21 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         422,
         "The entity has no single escrow (ESCROW), fee income or coupon account in the order's currency.",
     ),
+    "no_settlement_term": (
+        404,
+        "The account is not a merchant account settled T+N (`GET /accounts/{account_no}/settlement`).",
+    ),
+    "channel_settlement_not_set_up": (
+        422,
+        "The channel has no settlement setup (bank and fee accounts); staff pages only.",
+    ),
+    "nothing_to_settle": (422, "The channel has no unsettled entries up to the cut-off; staff pages only."),
+    "cut_off_in_future": (400, "A channel settlement's cut-off has not come yet; staff pages only."),
+    "reserve_balance_exists": (
+        409,
+        "A reserve-fund bank account's balance for that day is already recorded; staff pages only.",
+    ),
+    "reserve_file_invalid": (400, "A reserve-fund balance file is refused whole; staff pages only."),
     "rule_not_configured": (422, "No active posting rule for the business type, or its accounts are ambiguous."),
     "not_configured": (422, "Withdrawals are not configured for the entity and currency (no fee account)."),
     "chart_locked": (422, "The account type is in use; its code, category and sign rule are fixed."),

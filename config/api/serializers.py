@@ -305,6 +305,27 @@ class AccountOut(serializers.Serializer):
     closed_on = serializers.DateField(allow_null=True)
 
 
+class SettlementDueOut(serializers.Serializer):
+    accounting_date = serializers.DateField(help_text="The accounting date of the pending credits.")
+    due_on = serializers.DateField(help_text="The business day they become available (T+N).")
+    amount = AmountOut()
+    currency = serializers.CharField()
+
+
+class SettlementOut(serializers.Serializer):
+    """A T+N merchant's money: available on its account, pending settlement
+    (待结算) on its pending account, and when the pending credits fall due."""
+
+    account_no = serializers.CharField()
+    pending_account_no = serializers.CharField()
+    currency = serializers.CharField()
+    days = serializers.IntegerField(help_text="N: business days from a credit's accounting date to available.")
+    available = AmountOut(help_text="Available on the merchant's account (balance - frozen).")
+    pending = AmountOut(help_text="Pending settlement: the pending account's balance.")
+    due_now = AmountOut(help_text="What the next run of the settlement job moves (due credits less debits).")
+    schedule = SettlementDueOut(many=True)
+
+
 # -------------------------------------------------------------- entries ----
 
 

@@ -20,6 +20,11 @@ v1 = [
         name="account_entries",
     ),
     re_path(
+        r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/settlement$",
+        views.AccountSettlementView.as_view(),
+        name="account_settlement",
+    ),
+    re_path(
         r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/status$",
         views.AccountStatusView.as_view(),
         name="account_status",

@@ -46,6 +46,8 @@ from postings.services import (
     refund_create,
 )
 from reports.eod import selectors as report_selectors
+from reports.settlement import selectors as settlement_selectors
+from reports.settlement.exceptions import NoSettlementTerm
 from withdrawals.services import withdrawal_request
 
 from . import selectors
@@ -83,6 +85,7 @@ from .serializers import (
     ReleaseIn,
     ReversalIn,
     SettleIn,
+    SettlementOut,
     WithdrawalIn,
     WithdrawalOut,
 )
@@ -325,6 +328,48 @@ class AccountDetailView(LedgerView):
     )
     def get(self, request, account_no: str):
         return Response(AccountOut(account_get(account_no=account_no)).data)
+
+
+class AccountSettlementView(LedgerView):
+    scopes = {"GET": (READ,)}
+
+    @extend_schema(
+        operation_id="account_settlement_get",
+        tags=["members and accounts"],
+        parameters=[ACCOUNT_NO_PARAMETER],
+        responses={200: SettlementOut, **error_responses(*ANY_CALL_ERRORS, 404)},
+        summary="A T+N merchant's available and pending settlement (可用/待结算), and when the pending falls due",
+        description="404 `no_settlement_term` for an account that is not a merchant account settled T+N.",
+    )
+    def get(self, request, account_no: str):
+        account = account_get(account_no=account_no)
+        term = settlement_selectors.terms().filter(account=account).first()
+        if term is None:
+            raise NoSettlementTerm(f"Account {account.account_no} is not settled T+N.", account_no=account.account_no)
+        position = settlement_selectors.merchant_position(term)
+        currency = account.currency
+        return Response(
+            SettlementOut(
+                {
+                    "account_no": account.account_no,
+                    "pending_account_no": term.pending_account.account_no,
+                    "currency": currency,
+                    "days": term.days,
+                    "available": position.available,
+                    "pending": position.pending,
+                    "due_now": position.due_now,
+                    "schedule": [
+                        {
+                            "accounting_date": d.accounting_date,
+                            "due_on": d.due_on,
+                            "amount": d.amount,
+                            "currency": currency,
+                        }
+                        for d in position.schedule
+                    ],
+                }
+            ).data
+        )
 
 
 class AccountStatusView(LedgerView):

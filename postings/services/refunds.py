@@ -71,7 +71,9 @@ from .postings import posting_create
 
 PERM_REFUND = "postings.refund_posting"
 PERM_APPROVE = "postings.approve_refund"
-NOT_REFUNDABLE = frozenset({BusinessType.REFUND, BusinessType.REVERSAL})
+NOT_REFUNDABLE = frozenset(
+    {BusinessType.REFUND, BusinessType.REVERSAL, BusinessType.SETTLEMENT, BusinessType.CHANNEL_SETTLEMENT}
+)
 
 
 def refund_split(*, remaining: list[Decimal], amount: Decimal, places: int, rounding: str) -> list[Decimal]:

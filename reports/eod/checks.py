@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.kernel.hooks import Hook
 from accounts.models import Account, Entity
 from postings.models import ACTIVE_HOLD_STATUSES, OPEN_ORDER_STATUSES, Entry, GuaranteeOrder, Hold
 
@@ -836,6 +837,11 @@ CHECK_NAMES = [
 ]
 
 
+# Checks of the contexts built on the end of day (settlement), which the end
+# of day may not import: (entity=, accounting_date=) -> [CheckOutcome].
+more_checks = Hook("Which further checks does the end of day run? (entity, accounting_date) -> [CheckOutcome]")
+
+
 def checks_run(*, entity: Entity, accounting_date: date, run: EodRun | None = None) -> list[CheckResult]:
     """Run every check of ``CHECKS`` on the day's stored balance sheet and its
     entries and store one ``CheckResult`` each, replacing the day's earlier
@@ -847,6 +853,8 @@ def checks_run(*, entity: Entity, accounting_date: date, run: EodRun | None = No
         _lines_build(d)
         sweep = _Sweep.of(d)
         outcomes = [check(d, sweep) for check in CHECKS]
+        for more in more_checks.answers(entity=entity, accounting_date=accounting_date):
+            outcomes.extend(more)
         CheckResult.objects.filter(entity=entity, accounting_date=accounting_date).delete()
         return CheckResult.objects.bulk_create(
             [

@@ -14,6 +14,7 @@ from datetime import date
 
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,6 +33,7 @@ from ..eod.selectors import latest_balance_date
 from ..exporting.services import export_request, in_request
 from ..exports import Column, csv_response, xlsx_response
 from ..filters import with_default_dates
+from ..settlement import selectors as settlement_selectors
 from ..vouchers.selectors import voucher_lines_of_entry
 from . import charts, selectors
 from .exporting import BALANCE_SHEET, balance_sheet_columns
@@ -291,12 +293,19 @@ def account_entries(request, account_no: str):
         "reports/account_entries.html",
         {
             "account": account,
+            "settlement": _settlement_of(account),
             "filter": filterset,
             "balances": balances.order_by("accounting_date")[:400],
             "page": paginate(request, entries, 100),
             "querystring": querystring_without(request, "page"),
         },
     )
+
+
+def _settlement_of(account: Account):
+    """A T+N merchant's available and pending (its own account or its pending one), else None."""
+    term = settlement_selectors.terms().filter(Q(account=account) | Q(pending_account=account)).first()
+    return settlement_selectors.merchant_position(term) if term is not None else None
 
 
 @require_GET

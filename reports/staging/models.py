@@ -18,6 +18,7 @@ class StagedUpload(models.Model):
         STATEMENT = "statement", "channel statement"
         GL = "gl", "GL trial balance"
         VOUCHER_ACK = "voucher_ack", "GL voucher acknowledgement"
+        RESERVE = "reserve", "reserve-fund bank balances"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -38,6 +38,8 @@ from schemathesis.engine import events
 from schemathesis.engine.recorder import ScenarioRecorder
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 
+from reports.settlement.models import SettlementTerm
+
 from .conftest import ALL_SCOPES, client_with_key
 
 FUZZ_EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "10"))
@@ -114,6 +116,10 @@ def fuzz_schema(live_server, book):
     _, key = client_with_key("fuzzer", ALL_SCOPES)
     for code in ("ESCROW", "COUPON"):  # so guarantee orders reach their steps
         book.ledger.internal(code)
+    # Bob is a T+1 merchant, so GET .../settlement answers 200 for him (404 no_settlement_term for the others).
+    bob_pending = book.ledger.cash(book.bob.member)
+    SettlementTerm.objects.create(account=book.bob, pending_account=bob_pending, days=1)
+    book.ledger.recharge(bob_pending, "12.34")
     accounts = [a.account_no for a in (book.alice, book.bob, book.carol_credit, book.channel, book.fee_income)]
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/?format=json")
     # Connection: close, so no live-server thread sits on a kept-alive socket

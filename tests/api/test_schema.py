@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 import accounts.exceptions
 import accounts.kernel.errors
 import postings.exceptions
+import reports.settlement.exceptions
 import withdrawals.exceptions
 from accounts.kernel.errors import LedgerError
 from accounts.kernel.money import amount_and_places, parse_amount
@@ -29,6 +30,7 @@ OPERATIONS = {
     ("post", "/api/v1/accounts"),
     ("get", "/api/v1/accounts/{account_no}"),
     ("get", "/api/v1/accounts/{account_no}/entries"),
+    ("get", "/api/v1/accounts/{account_no}/settlement"),
     ("post", "/api/v1/accounts/{account_no}/status"),
     ("post", "/api/v1/postings"),
     ("get", "/api/v1/postings/{serial_no}"),
@@ -212,7 +214,14 @@ AMOUNT_SAMPLES = [
 
 
 def _ledger_errors():
-    for module in (accounts.kernel.errors, accounts.exceptions, postings.exceptions, withdrawals.exceptions, errors):
+    for module in (
+        accounts.kernel.errors,
+        accounts.exceptions,
+        postings.exceptions,
+        withdrawals.exceptions,
+        reports.settlement.exceptions,
+        errors,
+    ):
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, LedgerError) and cls.__module__ == module.__name__:
                 yield cls

@@ -34,6 +34,7 @@ ALL_CHECKS = {
     "frozen_holds",
     "hold_events",
     "escrow_orders",
+    "clearing_settlement",
 }
 
 

@@ -104,6 +104,7 @@ def test_every_day_closes_with_all_checks_passed(month, ledger):
             "frozen_holds",
             "hold_events",
             "escrow_orders",
+            "clearing_settlement",
         }
         assert [(n, c.summary) for n, c in results.items() if not c.passed] == []
     assert open_date(ledger.entity) == date(2026, 11, 6)
