@@ -19,6 +19,23 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+# Every type an event may have; its payload's schema is
+# docs/events/<type>.v<type_version>.json.
+EVENT_TYPES = (
+    "posting.booked",
+    "posting.reversed",
+    "hold.placed",
+    "hold.settled",
+    "hold.released",
+    "hold.expired",
+    "withdrawal.status_changed",
+    "account.status_changed",
+    "account.limit_changed",
+    "entries.applied",
+    "eod.finished",
+    "recon.finished",
+)
+
 
 class Event(models.Model):
     # Drawn at insert; stable, so a consumer recognises a duplicate by it.

@@ -36,6 +36,7 @@ v1 = [
     path("withdrawals", views.WithdrawalsView.as_view(), name="withdrawals"),
     path("withdrawals/<int:withdrawal_id>", views.WithdrawalDetailView.as_view(), name="withdrawal"),
     path("reports/balance-sheet", views.BalanceSheetView.as_view(), name="balance_sheet"),
+    path("events", views.EventsView.as_view(), name="events"),
 ]
 
 urlpatterns = [

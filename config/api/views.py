@@ -25,6 +25,8 @@ from rest_framework.views import APIView
 from accounts.kernel.errors import LedgerValidationError
 from accounts.selectors import account_get
 from accounts.services import account_change_status, account_open, account_open_once, member_register
+from events import selectors as event_selectors
+from events.services import event_message
 from postings import services as posting_services
 from postings.exceptions import DayClosed
 from postings.selectors import current_accounting_date
@@ -58,6 +60,8 @@ from .serializers import (
     EntriesQuery,
     EntryOut,
     EntryPageOut,
+    EventPageOut,
+    EventsQuery,
     HoldIn,
     HoldOut,
     MemberIn,
@@ -767,6 +771,42 @@ class BalanceSheetView(LedgerView):
         response = paginator.get_paginated_response(BalanceSheetRowOut(page, many=True).data)
         response.data = {"date": day, "group_by": query["group_by"], **response.data}
         return response
+
+
+# --------------------------------------------------------------- events ----
+
+
+class EventsView(LedgerView):
+    scopes = {"GET": (READ,)}
+    query_parameters = frozenset(EventsQuery().fields)
+
+    @extend_schema(
+        operation_id="events_list",
+        tags=["events"],
+        parameters=[EventsQuery],
+        responses={
+            200: OpenApiResponse(EventPageOut, description="Events numbered after `after`, in sequence order."),
+            **error_responses(*ANY_CALL_ERRORS),
+        },
+        summary="Events after a sequence number (replay)",
+        description="Every change other systems care about, in the order it committed, numbered 1, 2, 3, ... "
+        "without gaps: an event appears only once every event before it has committed or rolled back, so a "
+        "reader that passes the last `seq` it saw as `after` never misses one. Events older than the retention "
+        "(default 90 days) are archived. Payload schemas: docs/events/. The same events are published to "
+        "RabbitMQ (docs/operations.md, Events).",
+    )
+    def get(self, request):
+        query = self.query(EventsQuery)
+        events = list(
+            event_selectors.events_after(after=query["after"], types=query.get("types"), limit=query["limit"])
+        )
+        return Response(
+            {
+                "events": [event_message(e) for e in events],
+                "next_after": events[-1].seq if events else query["after"],
+                "last_seq": event_selectors.last_seq(),
+            }
+        )
 
 
 # ---------------------------------------------------------------- other ----

@@ -42,6 +42,7 @@ OPERATIONS = {
     ("post", "/api/v1/withdrawals"),
     ("get", "/api/v1/withdrawals/{withdrawal_id}"),
     ("get", "/api/v1/reports/balance-sheet"),
+    ("get", "/api/v1/events"),
 }
 
 
