@@ -53,7 +53,7 @@ def test_the_database_keeps_an_event_younger_than_a_week(ledger, settings, tmp_p
 
 
 @pytest.mark.celery_worker
-def test_a_celery_worker_numbers_the_events(ledger, celery_worker_on_redis):
+def test_a_celery_worker_numbers_and_archives_the_events(ledger, celery_worker_on_redis):
     ledger.recharge(ledger.cash(), "1.00")
     numbered = 0
     for _ in range(50):  # a round or two, more while other transactions of the server are open
@@ -62,3 +62,5 @@ def test_a_celery_worker_numbers_the_events(ledger, celery_worker_on_redis):
             break
     assert numbered == 1
     assert Event.objects.get().seq == 1
+    assert celery_worker_on_redis("events.tasks.events_archive") == 0, "nothing is past the retention"
+    assert Event.objects.count() == 1
