@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
 
     operations = [
         LoadSqlFiles(
-            {"events.sql": "e10e00cd11516b2d26198abc86c61037fe299868118181ea7f8afd65832793d5"},
+            {"events.sql": "25acb0944f0e783fed37eabb74b0967fa5b416f1d08d7f24bf496ac7e1ea7196"},
             reverse_sql=REVERSE,
             directory="events/sql",
         ),

@@ -78,6 +78,8 @@ END $$;
 CREATE OR REPLACE FUNCTION ledger_posting_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM ledger_event_xid();
+    -- The statement's entries grouped once (a batch's thousand postings read
+    -- them once, not once per posting).
     INSERT INTO events_event (type, type_version, occurred_at, entity_id, aggregate_type, aggregate_id,
                               aggregate_version, payload)
     SELECT CASE WHEN p.reverses_id IS NULL THEN 'posting.booked' ELSE 'posting.reversed' END, 1, p.created_at,
@@ -88,18 +90,17 @@ BEGIN
                'business_type', p.business_type, 'currency', p.currency,
                'accounting_date', p.accounting_date, 'corrects_date', p.corrects_date, 'memo', p.memo,
                'external_ref', p.external_ref, 'posted_by', p.posted_by, 'reverses', p.reverses_id,
-               'created_at', p.created_at,
-               'entries', (SELECT jsonb_agg(jsonb_build_object(
-                                   'serial_no', n.serial_no, 'account_no', a.account_no,
-                                   'account_seq', n.account_seq, 'direction', n.direction,
-                                   'amount', n.amount::text, 'balance_before', n.balance_before::text,
-                                   'balance_after', n.balance_after::text, 'frozen_before', n.frozen_before::text,
-                                   'frozen_after', n.frozen_after::text, 'pending', n.account_seq IS NULL)
-                                   ORDER BY n.serial_no)
-                             FROM new_entries n JOIN accounts_account a ON a.id = n.account_id
-                            WHERE n.posting_id = p.serial_no))
-      FROM postings_posting p
-     WHERE p.serial_no IN (SELECT DISTINCT posting_id FROM new_entries)
+               'created_at', p.created_at, 'entries', g.entries)
+      FROM (SELECT n.posting_id,
+                   jsonb_agg(jsonb_build_object(
+                       'serial_no', n.serial_no, 'account_no', a.account_no, 'account_seq', n.account_seq,
+                       'direction', n.direction, 'amount', n.amount::text,
+                       'balance_before', n.balance_before::text, 'balance_after', n.balance_after::text,
+                       'frozen_before', n.frozen_before::text, 'frozen_after', n.frozen_after::text,
+                       'pending', n.account_seq IS NULL) ORDER BY n.serial_no) AS entries
+              FROM new_entries n JOIN accounts_account a ON a.id = n.account_id
+             GROUP BY n.posting_id) AS g
+      JOIN postings_posting p ON p.serial_no = g.posting_id
      ORDER BY p.serial_no;
     RETURN NULL;
 END $$;
@@ -110,16 +111,17 @@ CREATE OR REPLACE FUNCTION ledger_entries_applied_events() RETURNS trigger LANGU
 BEGIN
     PERFORM ledger_event_emit(
         'entries.applied', a.entity_id, 'account', a.id,
-        jsonb_build_object(
-            'account_no', a.account_no, 'currency', a.currency,
-            'entries', (SELECT jsonb_agg(jsonb_build_object(
-                                'serial_no', n.serial_no, 'posting', n.posting_id, 'account_seq', n.account_seq,
-                                'direction', n.direction, 'amount', n.amount::text,
-                                'balance_before', n.balance_before::text, 'balance_after', n.balance_after::text)
-                                ORDER BY n.account_seq)
-                          FROM new_entries n WHERE n.account_id = a.id)))
-      FROM accounts_account a
-     WHERE a.id IN (SELECT DISTINCT account_id FROM new_entries WHERE account_seq IS NOT NULL)
+        jsonb_build_object('account_no', a.account_no, 'currency', a.currency, 'entries', g.entries))
+      FROM (SELECT n.account_id,
+                   jsonb_agg(jsonb_build_object(
+                       'serial_no', n.serial_no, 'posting', n.posting_id, 'account_seq', n.account_seq,
+                       'direction', n.direction, 'amount', n.amount::text,
+                       'balance_before', n.balance_before::text, 'balance_after', n.balance_after::text)
+                       ORDER BY n.account_seq) AS entries
+              FROM new_entries n
+             WHERE n.account_seq IS NOT NULL
+             GROUP BY n.account_id) AS g
+      JOIN accounts_account a ON a.id = g.account_id
      ORDER BY a.id;
     RETURN NULL;
 END $$;
@@ -210,7 +212,8 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(1163285587) THEN
         RETURN 0;
     END IF;
-    SELECT * INTO st FROM events_sequencerstate ORDER BY id LIMIT 1 FOR UPDATE;
+    -- The advisory lock above is what makes this call the only sequencer.
+    SELECT * INTO st FROM events_sequencerstate ORDER BY id LIMIT 1;
     IF NOT FOUND THEN
         INSERT INTO events_sequencerstate (last_seq, done_id, next_bound, next_snapshot, updated_at)
         VALUES (0, 0, NULL, '', now()) RETURNING * INTO st;
@@ -249,10 +252,13 @@ BEGIN
             SELECT pg_current_snapshot()::text INTO st.next_snapshot;
         END IF;
     END IF;
+    -- Written only when something moved: an idle relay calls this often.
     UPDATE events_sequencerstate
        SET last_seq = st.last_seq, done_id = st.done_id, next_bound = st.next_bound,
            next_snapshot = coalesce(st.next_snapshot, ''), updated_at = now()
-     WHERE id = st.id;
+     WHERE id = st.id
+       AND (last_seq, done_id, next_bound, next_snapshot)
+           IS DISTINCT FROM (st.last_seq, st.done_id, st.next_bound, coalesce(st.next_snapshot, ''));
     RETURN numbered;
 END $$;
 
