@@ -44,7 +44,7 @@ from withdrawals.services import withdrawal_request
 
 from . import selectors
 from .errors import error_responses
-from .models import ApiClient, ApiKey
+from .models import SOURCE_SYSTEM_PATTERN, ApiClient, ApiKey
 from .pagination import CURSOR_PARAMETER, PAGE_PARAMETER, EntryCursor, SheetPages, page_size_parameter
 from .serializers import (
     DIRECTIONS,
@@ -444,6 +444,39 @@ class PostingDetailView(LedgerView):
     )
     def get(self, request, serial_no: int):
         return Response(posting_payload(selectors.posting_get(serial_no=serial_no)))
+
+
+SOURCE_SYSTEM_PARAMETER = OpenApiParameter(
+    "source_system",
+    {"type": "string", "pattern": SOURCE_SYSTEM_PATTERN},
+    OpenApiParameter.PATH,
+    description="The source system that booked it (an API client's code, e.g. trade).",
+)
+REQUEST_NO_PARAMETER = OpenApiParameter(
+    "request_no",
+    {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[^\x00]{1,64}$"},
+    OpenApiParameter.PATH,
+    description="The request number it was booked under (URL-encoded; it may contain '/').",
+)
+
+
+class PostingByRequestView(LedgerView):
+    # Without read, a client finds its own postings only.
+    scopes = {"GET": (READ, POST)}
+
+    @extend_schema(
+        operation_id="posting_get_by_request",
+        tags=["postings"],
+        parameters=[SOURCE_SYSTEM_PARAMETER, REQUEST_NO_PARAMETER],
+        responses={200: PostingOut, **error_responses(*ANY_CALL_ERRORS, 404)},
+        summary="A posting found by the request number it was booked under",
+        description="A client without the read scope finds only its own source system's postings.",
+    )
+    def get(self, request, source_system: str, request_no: str):
+        self.request_no = request_no[:64]
+        self.visible(source_system, "posting")
+        posting = selectors.posting_by_request(source_system=source_system, request_no=request_no)
+        return Response(posting_payload(posting))
 
 
 class PostingByRuleView(LedgerView):

@@ -32,6 +32,7 @@ OPERATIONS = {
     ("post", "/api/v1/accounts/{account_no}/status"),
     ("post", "/api/v1/postings"),
     ("get", "/api/v1/postings/{serial_no}"),
+    ("get", "/api/v1/postings/by-request/{source_system}/{request_no}"),
     ("post", "/api/v1/postings/by-rule"),
     ("post", "/api/v1/postings/batch"),
     ("post", "/api/v1/postings/{serial_no}/reversal"),
