@@ -23,10 +23,10 @@ from accounts.kernel.admin import (
     LedgerErrorMessagesMixin,
     ReadOnlyAdminMixin,
     admin_link,
-    money,
     money_column,
 )
 from accounts.kernel.errors import LedgerError
+from accounts.kernel.money import amount_html
 
 from .models import (
     Account,
@@ -387,7 +387,11 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
             "opts": self.opts,
             "to_status": to_status,
             "rows": [
-                {"account": a, "balance": money(a.balance, a.currency), "frozen": money(a.frozen, a.currency)}
+                {
+                    "account": a,
+                    "balance": amount_html(a.balance, a.currency),
+                    "frozen": amount_html(a.frozen, a.currency),
+                }
                 for a in accounts
             ],
             "form": form,

@@ -224,7 +224,7 @@ LEDGER_POST = (
     + """SELECT * FROM ledger_post('floor', md5(random()::text), 'f', 'transfer', '{currency}', '',
     '', 'floor', ARRAY[(SELECT account_no FROM bench_member WHERE n = :a),
                        (SELECT account_no FROM bench_member WHERE n = :b)],
-    '{{D,C}}'::text[], '{{0.01,0.01}}'::numeric[], NULL);
+    '{{D,C}}'::text[], '{{0.01,0.01}}'::numeric[], NULL, NULL);
 """
 )
 # The same writes as ledger_post, as statements: the calendar's share lock, the

@@ -234,6 +234,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "postings.tasks.holds_expire_due",
         "schedule": crontab(minute="*/5"),
     },
+    # Guarantee orders not confirmed by the buyer in time: confirmed to the merchant.
+    "orders-confirm-due": {
+        "task": "postings.tasks.orders_confirm_due",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 290},
+    },
     "payouts-query-unanswered": {
         "task": "withdrawals.tasks.payouts_query_unanswered",
         "schedule": crontab(minute="*"),
@@ -249,6 +255,14 @@ CELERY_BEAT_SCHEDULE = {
     "buffers-flush": {
         "task": "postings.tasks.buffers_flush",
         "schedule": timedelta(seconds=int(os.environ.get("BUFFER_FLUSH_SECONDS", "2"))),
+        "options": {"expires": 30},
+    },
+    # Control-setting changes approved with a later effective-from time
+    # (accounts.kernel.governance): each is in force from the first run after
+    # its time, so this interval is how late a scheduled version may start.
+    "setting-changes-apply-due": {
+        "task": "accounts.kernel.tasks.setting_changes_apply_due",
+        "schedule": timedelta(seconds=int(os.environ.get("SETTING_CHANGE_APPLY_SECONDS", "10"))),
         "options": {"expires": 30},
     },
     # Channel statements dropped into CHANNEL_STATEMENT_INBOX (reports/channel/inbox.py).
@@ -299,6 +313,9 @@ WITHDRAWAL_BULK_APPROVE_MAX = os.environ.get("WITHDRAWAL_BULK_APPROVE_MAX", "100
 # the day's cut that is not in the channel's statement is held pending for this
 # many statement days before it becomes short (短款).
 CHANNEL_RECON_PENDING_DAYS = int(os.environ.get("CHANNEL_RECON_PENDING_DAYS", "1"))
+# A guarantee order (担保交易) the buyer does not confirm is confirmed to the
+# merchant this many days after payment, unless the caller says otherwise.
+ESCROW_AUTO_CONFIRM_DAYS = int(os.environ.get("ESCROW_AUTO_CONFIRM_DAYS", "10"))
 # The matching's sort of a day's lines and records runs in memory up to this
 # (a million lines take about 170 MB; PostgreSQL spills to disk beyond it).
 CHANNEL_RECON_WORK_MEM = os.environ.get("CHANNEL_RECON_WORK_MEM", "256MB")

@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("withdrawals/", include("withdrawals.urls")),
     path("reports/", include("reports.urls")),
+    path("postings/", include("postings.urls")),
     path("api/", include("config.api.urls")),
 ]
 

@@ -16,6 +16,8 @@ from django.utils.html import format_html, format_html_join
 from accounts import admin as accounts_admin
 from accounts.kernel.admin import admin_link, changelist_url, money
 from accounts.kernel.errors import LedgerError
+from accounts.kernel.governance import governed, setting_change_propose
+from accounts.kernel.money import amount_html
 from accounts.models import Account, AccountType, PostingMode
 
 from .models import Entry, Hold
@@ -36,18 +38,49 @@ def set_posting_mode(model_admin, request, queryset, mode: str, *, kind: str) ->
     model_admin.message_user(request, f"{changed} account(s) now {PostingMode(mode).label}.", messages.SUCCESS)
 
 
+def propose_posting_mode(model_admin, request, queryset, mode: str) -> None:
+    """A type's posting mode moves all its accounts' postings: a proposal per
+    type, in force when another ledger admin approves it (maker-checker)."""
+    setting = governed(AccountType)
+    for account_type in queryset.order_by("pk"):
+        if account_type.posting_mode == mode:
+            model_admin.message_user(request, f"{account_type} is already {PostingMode(mode).label}.", messages.INFO)
+            continue
+        try:
+            change = setting_change_propose(
+                acting_user=request.user,
+                model=AccountType,
+                object_id=account_type.pk,
+                values={**setting.values(account_type), "posting_mode": mode},
+                reason=f"make {PostingMode(mode).label}",
+            )
+        except LedgerError as exc:
+            model_admin.message_user(request, f"{account_type}: {exc.message}", messages.ERROR)
+            continue
+        model_admin.message_user(
+            request,
+            format_html(
+                "Change {} of {} proposed: {}, with every account of the type, when another ledger admin approves it.",
+                admin_link(change, f"C{change.pk}"),
+                account_type,
+                PostingMode(mode).label,
+            ),
+            messages.SUCCESS,
+        )
+
+
 class AccountTypeAdmin(accounts_admin.AccountTypeAdmin):
     actions = ("make_buffered", "make_realtime")
 
     @admin.action(
-        description="Make buffered (hot account, 缓冲记账), with every account of the type", permissions=["change"]
+        description="Propose buffered (hot account, 缓冲记账), with every account of the type", permissions=["change"]
     )
     def make_buffered(self, request, queryset):
-        set_posting_mode(self, request, queryset, PostingMode.BUFFERED, kind="account_type")
+        propose_posting_mode(self, request, queryset, PostingMode.BUFFERED)
 
-    @admin.action(description="Make real-time (实时记账), with every account of the type", permissions=["change"])
+    @admin.action(description="Propose real-time (实时记账), with every account of the type", permissions=["change"])
     def make_realtime(self, request, queryset):
-        set_posting_mode(self, request, queryset, PostingMode.REALTIME, kind="account_type")
+        propose_posting_mode(self, request, queryset, PostingMode.REALTIME)
 
 
 class AccountAdmin(accounts_admin.AccountAdmin):
@@ -110,8 +143,8 @@ class AccountAdmin(accounts_admin.AccountAdmin):
             (
                 (
                     admin_link(h, f"H{h.id}"),
-                    money(h.amount, obj.currency),
-                    money(h.remaining, obj.currency),
+                    amount_html(h.amount, obj.currency),
+                    amount_html(h.remaining, obj.currency),
                     h.get_status_display(),
                     h.reason,
                     timezone.localtime(h.created_at).strftime("%Y-%m-%d %H:%M"),
@@ -120,8 +153,9 @@ class AccountAdmin(accounts_admin.AccountAdmin):
             ),
         )
         return format_html(
-            "<table><thead><tr><th>hold</th><th>amount</th><th>remaining</th><th>status</th><th>reason</th>"
+            "<table><thead><tr><th>hold</th><th>amount ({})</th><th>remaining</th><th>status</th><th>reason</th>"
             "<th>placed</th></tr></thead><tbody>{}</tbody></table><p>{}</p>",
+            obj.currency,
             rows,
             all_holds,
         )

@@ -19,7 +19,9 @@ from django.contrib.admin.options import ShowFacets
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from accounts.kernel.admin import (  # noqa: F401 (shared helpers, named here for other admins)
     GovernedAdminMixin,
@@ -34,7 +36,18 @@ from accounts.models import Account
 
 from . import account_admin  # noqa: F401 (registers the account pages with their ledger parts)
 from .expressions import rule_balance_problem
-from .models import AccountingCalendar, AccountingDay, Entry, Hold, HoldEvent, Posting, PostingRule, PostingRuleLeg
+from .models import (
+    AccountingCalendar,
+    AccountingDay,
+    Entry,
+    Hold,
+    HoldEvent,
+    MerchantReserve,
+    Posting,
+    PostingRule,
+    PostingRuleLeg,
+    RefundPolicy,
+)
 
 # ------------------------------------------------------------- helpers ----
 
@@ -278,11 +291,23 @@ class PostingAdmin(SerialNoSearchMixin, LedgerTableAdmin):
         "memo",
         "external_ref",
         "posted_by",
+        "rule_version_link",
         "reverses_link",
         "reversed_by_link",
         "created_at",
     )
     inlines = (EntryInline,)
+
+    @admin.display(description="posting rule version")
+    def rule_version_link(self, obj):
+        # The rule's history, where the auditor reads what that version said.
+        if obj.rule_version is None:
+            return "— (legs given by the caller)"
+        rule = PostingRule.objects.filter(business_type=obj.business_type).first()
+        if rule is None:
+            return f"v{obj.rule_version}"
+        url = reverse("admin:postings_postingrule_history", args=[rule.pk])
+        return format_html('<a href="{}">v{} of {}</a>', url, obj.rule_version, rule)
 
     @admin.display(description="reverses")
     def reverses_link(self, obj):
@@ -310,6 +335,8 @@ class HoldEventInline(ReadOnlyAdminMixin, admin.TabularInline):
         "created_at",
     )
 
+    lists_currency = True  # the hold's, shown above
+
     amount_display = money_column("amount", "amount", currency="hold.account.currency")
     frozen_before_display = money_column("frozen_before", "account frozen before", currency="hold.account.currency")
     frozen_after_display = money_column("frozen_after", "account frozen after", currency="hold.account.currency")
@@ -327,6 +354,7 @@ class HoldAdmin(LedgerTableAdmin):
     list_display = (
         "id",
         "account_link",
+        "currency",
         "amount_display",
         "remaining_display",
         "status",
@@ -335,6 +363,7 @@ class HoldAdmin(LedgerTableAdmin):
         "expires_at",
         "created_at",
     )
+    lists_currency = True
     list_filter = (AccountFilter, "status")
     search_fields = ("account__account_no__exact", "request_no__exact")
     search_help_text = "Exact account number or request number."
@@ -342,6 +371,7 @@ class HoldAdmin(LedgerTableAdmin):
     fields = readonly_fields = (
         "id",
         "account_link",
+        "currency",
         "amount_display",
         "remaining_display",
         "status",
@@ -358,6 +388,10 @@ class HoldAdmin(LedgerTableAdmin):
     amount_display = money_column("amount", "amount", currency="account.currency")
     remaining_display = money_column("remaining", "remaining", currency="account.currency")
     account_link = EntryAdmin.account_link
+
+    @admin.display(description="currency", ordering="account__currency")
+    def currency(self, obj):
+        return obj.account.currency
 
 
 @admin.register(HoldEvent)
@@ -449,6 +483,24 @@ class PostingRuleAdmin(GovernedAdminMixin, admin.ModelAdmin):
         legs = next(formset for formset in formsets if isinstance(formset, PostingRuleLegFormSet))
         form.instance.proposed_legs = legs.proposed_legs()
         return super().proposed_values(request, form, formsets)
+
+
+# ------------------------------------------------------------- refunds ----
+
+
+@admin.register(RefundPolicy)
+class RefundPolicyAdmin(GovernedAdminMixin, admin.ModelAdmin):
+    """Refund window, rounding and approval amount per business type: a save
+    proposes the change, another ledger admin approves it."""
+
+    list_display = ("business_type", "window_days", "rounding", "approval_above")
+
+
+@admin.register(MerchantReserve)
+class MerchantReserveAdmin(GovernedAdminMixin, admin.ModelAdmin):
+    list_display = ("account", "reserve_account")
+    raw_id_fields = ("account", "reserve_account")
+    search_fields = ("account__account_no__exact", "reserve_account__account_no__exact")
 
 
 # ------------------------------------------------------------ calendar ----

@@ -89,3 +89,68 @@ class RuleNotConfigured(LedgerError):
 class DayClosed(LedgerError):
     code = "day_closed"
     default_message = "That accounting day is closed; post a correction on the open day."
+
+
+class UnknownRefund(LedgerError):
+    code = "not_found"
+    http_status = 404
+    default_message = "No such refund."
+
+
+class RefundExceedsOriginal(LedgerError):
+    code = "refund_exceeds_original"
+    default_message = "The refund is more than what is left to refund of the posting."
+
+
+class RefundNotAllowed(LedgerError):
+    code = "refund_not_allowed"
+    default_message = "This posting cannot be refunded (a refund, a reversal, or a reversed posting)."
+
+
+class RefundWindowPassed(LedgerError):
+    code = "refund_window_passed"
+    default_message = (
+        "The payment is older than its business type's refund window; finance staff may refund it with a reason "
+        "and a second person's approval."
+    )
+
+
+class RefundSamePerson(LedgerError):
+    """Maker-checker on late and large refunds: the proposer never approves."""
+
+    code = "segregation_of_duties"
+    http_status = 403
+    default_message = "A refund is approved by someone other than the person who proposed it."
+
+
+class UnknownOrder(LedgerError):
+    code = "not_found"
+    http_status = 404
+    default_message = "No such guarantee order."
+
+
+class OrderDisputed(LedgerError):
+    """A disputed order is frozen: nothing is refunded or confirmed until the
+    dispute is resolved (with a reason)."""
+
+    code = "order_disputed"
+    http_status = 409
+    default_message = "The order is disputed; nothing moves until the dispute is resolved."
+
+
+class OrderClosed(LedgerError):
+    code = "order_closed"
+    default_message = "The order is closed (confirmed or refunded in full); its escrow is empty."
+
+
+class OrderRefundExceedsEscrow(LedgerError):
+    code = "refund_exceeds_escrow"
+    default_message = "The refund is more than the order still holds in escrow."
+
+
+class EscrowNotConfigured(LedgerError):
+    code = "escrow_not_configured"
+    default_message = (
+        "The entity has no single escrow (ESCROW), fee income (FEE_INCOME) or coupon (COUPON) account in the "
+        "order's currency."
+    )

@@ -9,11 +9,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from accounts.governed import AccountTypeSetting
 from accounts.kernel.governance import GovernedSetting, SettingRefused, refusal_from, register
-from accounts.models import AccountType
+from accounts.models import Account, AccountType, PostingMode
 
 from .expressions import InvalidAmountExpression, rule_balance_problem
-from .models import Direction, PostingRule, PostingRuleLeg
+from .models import Direction, MerchantReserve, PostingRule, PostingRuleLeg, RefundPolicy
+from .services.buffers import posting_mode_set
 
 LEG_FIELDS = ("position", "direction", "account_param", "internal_account_type", "amount_expr")
 
@@ -88,5 +90,55 @@ class PostingRuleSetting(GovernedSetting):
         return shown
 
 
+class RefundPolicySetting(GovernedSetting):
+    """How a business type's payments are refunded: window, rounding, the
+    amount above which a second person approves (postings.services.refunds)."""
+
+    model = RefundPolicy
+    fields = ("business_type", "window_days", "rounding", "approval_above")
+
+
+class MerchantReserveSetting(GovernedSetting):
+    """A merchant whose short refunds are paid from its reserve account."""
+
+    model = MerchantReserve
+    fields = ("account", "reserve_account")
+
+
+class AccountTypeWithPostingMode(AccountTypeSetting):
+    """The chart line with its posting mode (real-time or buffered, 缓冲记账):
+    switching a type moves every account of it, which only the posting
+    side knows how to do (postings.services.buffers), so it registers this
+    in place of accounts' own AccountTypeSetting."""
+
+    fields = (*AccountTypeSetting.fields, "posting_mode")
+
+    def check(self, instance, values):
+        super().check(instance, values)
+        if instance.pk and values.get("posting_mode") == PostingMode.BUFFERED:
+            frozen = list(
+                Account.objects.filter(account_type_id=instance.pk, frozen__gt=0).values_list("account_no", flat=True)[
+                    :5
+                ]
+            )
+            if frozen:
+                raise SettingRefused(
+                    f"Money is frozen on {', '.join(frozen)}: settle or release the holds before buffering the type.",
+                    posting_mode="frozen",
+                )
+
+    def save(self, instance, values):
+        mode = instance.posting_mode
+        if instance.pk:
+            # The type's mode is written by posting_mode_set, with its accounts and their history.
+            instance.posting_mode = AccountType.objects.values_list("posting_mode", flat=True).get(pk=instance.pk)
+        super().save(instance, values)
+        if mode != instance.posting_mode:
+            posting_mode_set(mode=mode, actor=getattr(instance, "changed_by", ""), account_type=instance)
+
+
 def register_settings() -> None:
     register(PostingRuleSetting())
+    register(RefundPolicySetting())
+    register(MerchantReserveSetting())
+    register(AccountTypeWithPostingMode())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from accounts.kernel.money import Money, as_money, format_amount
 from accounts.kernel.transitions import Transitions, illegal_transition
-from accounts.models import Account, AccountType, Entity, money_field
+from accounts.models import Account, AccountType, Category, Entity, money_field
 
 from .exceptions import HoldExpired, HoldNotActive
 from .expressions import InvalidAmountExpression, parse_amount
@@ -73,6 +74,9 @@ class Posting(models.Model):
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
     # A correction posted on the open day for a day already closed says which.
     corrects_date = models.DateField("corrects accounting date", null=True, blank=True)
+    # The version of the business type's posting rule (PostingRule.version)
+    # whose legs these are; NULL when the caller gave the legs.
+    rule_version = models.PositiveIntegerField("posting rule version", null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -429,3 +433,337 @@ class AccountingDay(models.Model):
 
     def __str__(self):
         return f"{self.entity_id}/{self.date} {self.status}"
+
+
+# ------------------------------------------------------------- refunds ----
+
+
+class RefundRounding(models.TextChoices):
+    # Every leg's share is floored to the cent and the cents left over go to
+    # the largest remainders: no leg is favoured by its kind.
+    LARGEST_REMAINDER = "largest_remainder", "largest remainder (最大余数)"
+    # The fee and revenue-share legs (every leg of a side but its largest,
+    # the principal) are refunded rounded down; the principal takes the rest.
+    FEES_DOWN = "fees_down", "fees and shares rounded down, principal takes the rest"
+
+
+DEFAULT_REFUND_WINDOW_DAYS = 365
+
+
+class RefundPolicy(models.Model):
+    """How payments of one business type are refunded (a control setting,
+    changed by maker-checker: postings/governed.py). A business type without
+    a policy is refunded with the defaults: 365 days, largest remainder, no
+    second person needed for any amount."""
+
+    business_type = models.CharField(max_length=32, choices=BusinessType.choices, unique=True)
+    window_days = models.PositiveIntegerField(
+        "refund window (days)",
+        default=DEFAULT_REFUND_WINDOW_DAYS,
+        help_text="A payment older than this is refunded only by staff, with a reason and a second person's approval.",
+    )
+    rounding = models.CharField(max_length=32, choices=RefundRounding.choices, default=RefundRounding.LARGEST_REMAINDER)
+    approval_above = money_field(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="A refund above this amount needs a second person's approval; empty: never.",
+    )
+
+    class Meta:
+        verbose_name = "refund policy (退款规则)"
+        verbose_name_plural = "refund policies (退款规则)"
+        ordering = ["business_type"]
+        constraints = [
+            models.CheckConstraint(condition=Q(window_days__gt=0), name="refund_policy_window_positive"),
+            models.CheckConstraint(
+                condition=Q(approval_above__isnull=True) | Q(approval_above__gte=0),
+                name="refund_policy_approval_above_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"refunds of {self.business_type}"
+
+
+class MerchantReserve(models.Model):
+    """A merchant whose refunds, when its account's available balance is
+    short, take the shortfall from its reserve account (保证金) instead of
+    being refused with insufficient_funds."""
+
+    account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="refund_reserve")
+    reserve_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = "merchant refund reserve (退款保证金)"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(account=models.F("reserve_account")), name="merchant_reserve_not_itself"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.account} ← reserve {self.reserve_account}"
+
+    def clean(self):
+        if not (self.account_id and self.reserve_account_id):
+            return
+        account, reserve = self.account, self.reserve_account
+        if account.pk == reserve.pk:
+            raise ValidationError("A merchant's reserve is another account than the one it refunds from.")
+        if account.category != Category.LIABILITY or reserve.category != Category.LIABILITY:
+            raise ValidationError("Both the merchant's account and its reserve are cash (liability) accounts.")
+        if (account.entity_id, account.currency) != (reserve.entity_id, reserve.currency):
+            raise ValidationError("The reserve account is in the merchant account's entity and currency.")
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending_approval", "awaiting approval (待复核)"
+    POSTED = "posted", "refunded (已退款)"
+    REJECTED = "rejected", "rejected (已驳回)"
+
+
+class Refund(models.Model):
+    """A refund (退款) of part or all of a posting (the original payment).
+
+    Booked as a ``refund`` posting whose legs reverse each leg of the original
+    in proportion (``RefundLeg``: what it took from each original leg). A late
+    or large refund waits for a second person (``needs_approval``) and is
+    posted by the approval. ``(source_system, request_no)`` is the caller's
+    idempotency key; the refund posting carries the same request number.
+    """
+
+    original = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="refunds")
+    posting = models.OneToOneField(Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="refund")
+    amount = money_field()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=RefundStatus.choices)
+    # Why the refund needs a second person: "late", "large", or both; empty: it does not.
+    needs_approval = models.CharField(max_length=32, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    source_system = models.CharField(max_length=32, default="ledger")
+    request_no = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64, editable=False)
+    requested_by = models.CharField(max_length=150)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "refund (退款)"
+        ordering = ["-id"]
+        permissions = [
+            ("refund_posting", "Can refund a posting from the staff pages"),
+            ("approve_refund", "Can approve a late or large refund"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["source_system", "request_no"], name="refund_unique_request"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status="posted", posting__isnull=False) | (~Q(status="posted") & Q(posting__isnull=True)),
+                name="refund_posted_iff_posting",
+            ),
+            # Maker-checker: a refund that needed a second person was posted by
+            # one who is not its proposer.
+            models.CheckConstraint(
+                condition=Q(needs_approval="")
+                | ~Q(status="posted")
+                | (
+                    Q(decided_by__isnull=False) & (Q(proposed_by__isnull=True) | ~Q(decided_by=models.F("proposed_by")))
+                ),
+                name="refund_approved_by_another",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="refund_status_idx")]
+
+    def __str__(self):
+        return f"R{self.id} {format_amount(self.amount, self.currency)} of P{self.original_id}"
+
+    @property
+    def amount_money(self) -> Money:
+        return as_money(self.amount, self.currency)
+
+
+class RefundLeg(models.Model):
+    """What one refund took back from one leg (entry) of the original posting.
+    The database keeps the sum over an entry's refund legs within its amount
+    (postings/sql/refunds.sql). ``from_reserve`` is the part of a payee's leg
+    that the merchant's reserve account paid."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="legs")
+    original_entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="refund_legs")
+    amount = money_field()
+    from_reserve = money_field()
+
+    class Meta:
+        ordering = ["refund_id", "original_entry_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["refund", "original_entry"], name="refund_leg_once_per_entry"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_leg_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(from_reserve__gte=0) & Q(from_reserve__lte=models.F("amount")),
+                name="refund_leg_reserve_within_amount",
+            ),
+        ]
+
+
+# ------------------------------------------------------ guarantee orders ----
+
+
+class OrderStatus(models.TextChoices):
+    PAID = "paid", "paid into escrow (已付款, 待确认)"
+    DISPUTED = "disputed", "disputed (争议中, 冻结)"
+    CONFIRMED = "confirmed", "confirmed (已确认收货)"
+    REFUNDED = "refunded", "refunded in full (已全额退款)"
+
+
+# from -> the statuses it may move to. A partial refund leaves a paid order
+# paid; refunding the rest closes it as refunded. A disputed order moves only
+# by its resolution, back to paid (the resolution's outcome, a confirmation
+# or a refund, is then a step of its own in the same transaction).
+ORDER_TRANSITIONS = Transitions(
+    {
+        OrderStatus.PAID: {OrderStatus.PAID, OrderStatus.DISPUTED, OrderStatus.CONFIRMED, OrderStatus.REFUNDED},
+        OrderStatus.DISPUTED: {OrderStatus.PAID},
+        OrderStatus.CONFIRMED: set(),
+        OrderStatus.REFUNDED: set(),
+    }
+)
+OPEN_ORDER_STATUSES = tuple(status for status in OrderStatus if ORDER_TRANSITIONS[status])
+
+
+class GuaranteeOrder(models.Model):
+    """A guarantee order (担保交易): the buyer's money held in escrow for one
+    order until it is confirmed (to the merchant, commission to fee income,
+    the coupon added), refunded, or disputed.
+
+    ``balance`` is the order's own share of the escrow account: what the
+    buyer paid in less what was refunded or confirmed. PostgreSQL keeps it
+    the sum of its events, never negative, and zero once the order closes
+    (postings/sql/orders.sql); the end of day checks that the escrow
+    account's balance is the sum of its open orders' balances.
+    """
+
+    order_no = models.CharField("order number", max_length=64, help_text="The caller's trade or order number.")
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=3)
+    buyer_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    merchant_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    escrow_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="escrow_orders")
+    amount = money_field()
+    commission = money_field()
+    coupon = money_field()
+    balance = money_field()
+    status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PAID)
+    pay_posting = models.OneToOneField(Posting, on_delete=models.PROTECT, related_name="+")
+    confirm_by = models.DateTimeField("confirmed automatically at")
+    source_system = models.CharField(max_length=32, default="ledger")
+    request_no = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64, editable=False)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "guarantee order (担保交易)"
+        ordering = ["-id"]
+        permissions = [("dispute_guaranteeorder", "Can dispute and resolve a guarantee order")]
+        constraints = [
+            models.UniqueConstraint(fields=["source_system", "request_no"], name="order_unique_request"),
+            models.UniqueConstraint(fields=["source_system", "order_no"], name="order_unique_order_no"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="order_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(commission__gte=0) & Q(commission__lte=models.F("amount")),
+                name="order_commission_within_amount",
+            ),
+            models.CheckConstraint(condition=Q(coupon__gte=0), name="order_coupon_not_negative"),
+            models.CheckConstraint(
+                condition=Q(balance__gte=0) & Q(balance__lte=models.F("amount")), name="order_balance_within_amount"
+            ),
+            models.CheckConstraint(
+                condition=Q(balance=0) | Q(status__in=["paid", "disputed"]), name="order_closed_means_nothing_held"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "confirm_by"], name="order_status_confirm_by_idx"),
+            # What the end of day sums per escrow account: its open orders only.
+            models.Index(
+                fields=["escrow_account"],
+                include=["balance"],
+                condition=Q(status__in=["paid", "disputed"]),
+                name="order_open_escrow_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"O{self.id} {self.order_no} {format_amount(self.balance, self.currency)} {self.status}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_ORDER_STATUSES
+
+    def money(self, value) -> Money:
+        return as_money(value, self.currency)
+
+
+class OrderEvent(models.Model):
+    """One step in an order's life, never changed: paid in, (partly)
+    refunded, confirmed, disputed, resolved. A step that moves money names
+    its posting and how much it moved in or out of the order's escrow."""
+
+    class Kind(models.TextChoices):
+        PAY = "pay", "paid into escrow (付款)"
+        REFUND = "refund", "refunded (退款)"
+        CONFIRM = "confirm", "confirmed (确认收货)"
+        AUTO_CONFIRM = "auto_confirm", "confirmed automatically (超时自动确认)"
+        DISPUTE = "dispute", "disputed (发起争议)"
+        RESOLVE = "resolve", "dispute resolved (争议解决)"
+
+    order = models.ForeignKey(GuaranteeOrder, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = money_field()
+    posting = models.OneToOneField(Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="order_event")
+    refund = models.OneToOneField(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="order_event")
+    commission = money_field()
+    coupon = money_field()
+    from_status = models.CharField(max_length=16, choices=OrderStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=OrderStatus.choices)
+    reason = models.CharField(max_length=255, blank=True)
+    source_system = models.CharField(max_length=32, default="ledger")
+    request_no = models.CharField(max_length=64, null=True, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    actor = models.CharField(max_length=150)
+    acting_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "guarantee order event"
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_system", "request_no"],
+                condition=Q(request_no__isnull=False),
+                name="order_event_unique_request",
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="order_event_amount_not_negative"),
+            # Money moves with a posting, and only on the steps that move it.
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["pay", "refund", "confirm", "auto_confirm"]) & Q(amount__gt=0, posting__isnull=False)
+                )
+                | (Q(kind__in=["dispute", "resolve"]) & Q(amount=0, posting__isnull=True)),
+                name="order_event_money_with_posting",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="order_event_created_idx")]
+
+    def __str__(self):
+        return f"O{self.order_id} {self.kind} {self.from_status}→{self.to_status}"

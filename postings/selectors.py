@@ -7,12 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Account, Entity, PostingMode
+
+if TYPE_CHECKING:
+    from .models import Entry, Posting, RefundPolicy
 
 
 def current_accounting_date(*, entity: Entity) -> date:
@@ -239,3 +243,70 @@ def recent_entries(*, account: Account, limit: int = 50) -> QuerySet:
 
 def hold_counts(*, account: Account) -> dict[str, int]:
     return dict(account.holds.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+
+
+# ------------------------------------------------------------- refunds ----
+
+
+@dataclass(frozen=True)
+class LegRefunded:
+    """One leg of a posting and what its refunds took back so far."""
+
+    entry: Entry
+    refunded: Decimal
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.entry.amount - self.refunded
+
+
+def refunded_legs(*, original: Posting) -> list[LegRefunded]:
+    """Every leg of ``original`` with its refunded-so-far, in entry order."""
+    from .models import RefundLeg
+
+    entries = list(original.entries.select_related("account").order_by("serial_no"))
+    sums = dict(
+        RefundLeg.objects.filter(original_entry__in=entries)
+        .values("original_entry")
+        .annotate(s=Sum("amount"))
+        .values_list("original_entry", "s")
+    )
+    return [LegRefunded(entry, sums.get(entry.serial_no) or Decimal(0)) for entry in entries]
+
+
+def refund_left(*, original: Posting) -> Decimal:
+    """What is left to refund of ``original`` (its debit side)."""
+    return sum((leg.remaining for leg in refunded_legs(original=original) if leg.entry.direction == "D"), Decimal(0))
+
+
+def refunds_list() -> QuerySet:
+    from .models import Refund
+
+    return Refund.objects.select_related("original", "posting", "proposed_by", "decided_by").order_by("-id")
+
+
+def refund_policy_for(business_type: str) -> RefundPolicy:
+    """The business type's policy, or the defaults (365 days, largest remainder, no approval threshold)."""
+    from .models import DEFAULT_REFUND_WINDOW_DAYS, RefundPolicy
+
+    return RefundPolicy.objects.filter(business_type=business_type).first() or RefundPolicy(
+        business_type=business_type, window_days=DEFAULT_REFUND_WINDOW_DAYS
+    )
+
+
+# ------------------------------------------------------ guarantee orders ----
+
+
+def orders_list() -> QuerySet:
+    from .models import GuaranteeOrder
+
+    return GuaranteeOrder.objects.select_related("buyer_account", "merchant_account", "escrow_account").order_by("-id")
+
+
+def order_counts() -> dict[str, int]:
+    """Orders per status, for the tabs of the orders page."""
+    from .models import GuaranteeOrder
+
+    counts = dict(GuaranteeOrder.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    counts["open"] = counts.get("paid", 0) + counts.get("disputed", 0)
+    return counts

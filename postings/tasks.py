@@ -15,3 +15,9 @@ def holds_expire_due() -> int:
 def buffers_flush() -> int:
     """Apply hot accounts' pending entries (postings.services.buffers)."""
     return buffers.buffers_flush()
+
+
+@shared_task(name="postings.tasks.orders_confirm_due")
+def orders_confirm_due() -> int:
+    """Confirm paid guarantee orders past their confirm-by time (超时自动确认)."""
+    return services.orders_confirm_due()

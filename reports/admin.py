@@ -1,5 +1,6 @@
-"""Admin of channel reconciliation: finance edits a channel's clearing
-accounts and statement layout here; statements, runs and differences can be
+"""Admin of channel reconciliation: a ledger admin proposes a change of a
+channel's clearing accounts and statement layout here, and another approves
+it (a governed setting, reports.governed); statements, runs and differences can be
 looked at, never added, changed or deleted (they are written only by
 ``reports.channel``)."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
-from accounts.kernel.admin import money_column
+from accounts.kernel.admin import GovernedAdminMixin, money_column
 
 from .channel.models import Channel, Difference, DifferenceEvent, ReconRun, StatementImport, StatementLine
 
@@ -38,7 +39,9 @@ class ChannelForm(forms.ModelForm):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(GovernedAdminMixin, admin.ModelAdmin):
+    """A save proposes the change (reports.governed); another ledger admin approves it."""
+
     form = ChannelForm
     list_display = ("code", "name", "entity", "currency", "encoding", "amount_mode", "active")
     list_filter = ("active", "amount_mode", "encoding")
@@ -84,8 +87,9 @@ class ChannelAdmin(admin.ModelAdmin):
         ),
     )
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def proposed_values(self, request, form, formsets):
+        form.instance.proposed_clearing_accounts = [account.pk for account in form.cleaned_data["clearing_accounts"]]
+        return super().proposed_values(request, form, formsets)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -114,13 +118,20 @@ class StatementLineAdmin(ReadOnlyAdmin):
         "serial_no",
         "txn_time",
         "direction",
+        "currency",
         "amount_display",
         "fee_display",
         "status",
         "counts",
     )
+    lists_currency = True
     amount_display = money_column("amount", "amount", currency="channel.currency")
     fee_display = money_column("fee", "fee", currency="channel.currency")
+
+    @admin.display(description="currency", ordering="channel__currency")
+    def currency(self, obj):
+        return obj.channel.currency
+
     list_filter = ("channel", "direction", "counts")
     search_fields = ("serial_no",)
     raw_id_fields = ("statement",)

@@ -6,3 +6,8 @@ class ReportsConfig(AppConfig):
 
     name = "reports"
     verbose_name = "Reports (报表)"
+
+    def ready(self):
+        from .governed import register_settings
+
+        register_settings()

@@ -2,8 +2,10 @@
 
 CSV is streamed row by row (UTF-8 with a BOM, so a spreadsheet reads the
 Chinese), amounts as plain decimals in the currency's places. XLSX is
-written by openpyxl in write-only mode to a spooled temporary file, amounts
-as number cells with the currency's places as their format. Free text
+written by openpyxl in write-only mode (``xlsx_write``) to a spooled temporary
+file, amounts as number cells with the currency's places as their format; a
+long one (the differences) by a worker, not the request
+(``reports.channel.exporting``). Free text
 (account names) cannot start a formula in either.
 """
 
@@ -72,6 +74,24 @@ def csv_response(filename: str, columns: list[Column], rows: Iterable, currency_
 
 
 def xlsx_response(filename: str, title: str, columns: list[Column], rows: Iterable, currency_of: Callable[[Any], str]):
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    xlsx_write(spool, title, columns, rows, currency_of)
+    spool.seek(0)
+    return FileResponse(spool, as_attachment=True, filename=f"{filename}.xlsx", content_type=XLSX_TYPE)
+
+
+def xlsx_write(
+    out,
+    title: str,
+    columns: list[Column],
+    rows: Iterable,
+    currency_of: Callable[[Any], str],
+    *,
+    progress: Callable[[int], None] | None = None,
+    progress_every: int = 1000,
+) -> int:
+    """Write the rows as a workbook to the binary file ``out``; the number of
+    rows written. ``progress(rows written)`` is called every ``progress_every`` rows."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -86,8 +106,9 @@ def xlsx_response(filename: str, title: str, columns: list[Column], rows: Iterab
         header.append(cell)
     sheet.append(header)
     formats: dict[str, str] = {}
+    written = 0
     for row in rows:
-        out = []
+        out_row = []
         for c in columns:
             value = c.value(row)
             if c.kind == "amount":
@@ -102,9 +123,10 @@ def xlsx_response(filename: str, title: str, columns: list[Column], rows: Iterab
                 cell = WriteOnlyCell(sheet, value="" if value is None else value)
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # never a formula, whatever the text starts with
-            out.append(cell)
-        sheet.append(out)
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-    workbook.save(spool)
-    spool.seek(0)
-    return FileResponse(spool, as_attachment=True, filename=f"{filename}.xlsx", content_type=XLSX_TYPE)
+            out_row.append(cell)
+        sheet.append(out_row)
+        written += 1
+        if progress is not None and written % progress_every == 0:
+            progress(written)
+    workbook.save(out)
+    return written

@@ -12,6 +12,7 @@ from celery import shared_task
 
 from accounts.models import Entity
 
+from .channel.exporting import difference_export_run as write_export
 from .channel.inbox import statement_inbox_scan as inbox_scan
 from .channel.matching import channel_recon_run as match_day
 from .channel.models import Channel
@@ -61,3 +62,10 @@ def statement_inbox_scan() -> list[dict]:
     CHANNEL_STATEMENT_INBOX (reports/channel/inbox.py); overlapping runs are
     safe, each file is claimed before it is read."""
     return inbox_scan()
+
+
+@shared_task(name="reports.tasks.difference_export_run")
+def difference_export_run(export_id: int) -> dict | None:
+    """Write a differences spreadsheet someone asked for on the differences page."""
+    export = write_export(export_id=export_id)
+    return None if export is None else {"status": export.status, "rows": export.rows_done}

@@ -20,6 +20,7 @@ from django.db.models import DecimalField, Model
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path as url_path
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -203,8 +204,24 @@ class GovernedAdminMixin(LedgerErrorMessagesMixin):
             help_text="Shown to the approver and kept in the setting's history.",
             widget=forms.TextInput(attrs={"size": 60}),
         )
-        kwargs["form"] = type(base.__name__, (base,), {"change_reason": reason})
+        effective_from = forms.DateTimeField(
+            label="effective from",
+            required=False,
+            help_text="Empty: as soon as another ledger admin approves it. A later time: the version in force "
+            "stays until then, and postings booked before it keep using it.",
+            widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        )
+        fields = {"change_reason": reason, "change_effective_from": effective_from}
+        kwargs["form"] = type(base.__name__, (base,), fields)
         return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        may_propose = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+        if self.fieldsets and may_propose:
+            # Declared fieldsets name only model fields: the proposal's own go last.
+            fieldsets = [*fieldsets, ("The change", {"fields": ("change_reason", "change_effective_from")})]
+        return fieldsets
 
     def proposed_values(self, request, form, formsets) -> dict:
         return governed(self.model).values(form.instance)
@@ -219,6 +236,7 @@ class GovernedAdminMixin(LedgerErrorMessagesMixin):
             object_id=form.instance.pk if change else None,
             values=self.proposed_values(request, form, formsets),
             reason=form.cleaned_data.get("change_reason", ""),
+            effective_from=form.cleaned_data.get("change_effective_from"),
         )
 
     def construct_change_message(self, request, form, formsets, add=False):
@@ -232,9 +250,15 @@ class GovernedAdminMixin(LedgerErrorMessagesMixin):
 
     def _proposed(self, request):
         change = request.setting_change
+        when = (
+            f" (at {timezone.localtime(change.effective_from):%Y-%m-%d %H:%M} if that is later)"
+            if change.effective_from
+            else ""
+        )
         self.message_user(
             request,
-            f"Change C{change.pk} of {change.object_repr} proposed; it takes effect when another ledger admin approves it.",
+            f"Change C{change.pk} of {change.object_repr} proposed; it takes effect when another ledger admin "
+            f"approves it{when}.",
             messages.SUCCESS,
         )
         return HttpResponseRedirect(reverse("admin:kernel_settingchange_change", args=[change.pk]))
@@ -274,6 +298,7 @@ class SettingChangeAdmin(admin.ModelAdmin):
         "proposed_at",
         "decided_by",
         "decided_at",
+        "in_force_from",
         "version",
     )
     list_filter = ("status", "model")
@@ -291,9 +316,22 @@ class SettingChangeAdmin(admin.ModelAdmin):
         "decided_at",
         "decision_note",
         "effective_from",
+        "applied_at",
         "version",
     )
     readonly_fields = fields
+
+    @admin.display(description="in force from", ordering="effective_from")
+    def in_force_from(self, obj):
+        # A proposal's time is a wish until approved; a scheduled one says it is still to come.
+        if obj.effective_from is None:
+            return "at approval" if obj.status == SettingChangeStatus.PROPOSED else "—"
+        when = timezone.localtime(obj.effective_from).strftime("%Y-%m-%d %H:%M")
+        if obj.status == SettingChangeStatus.SCHEDULED:
+            return f"{when} (scheduled)"
+        if obj.status == SettingChangeStatus.PROPOSED:
+            return f"{when} (asked)"
+        return when
 
     @admin.display(description="change", ordering="id")
     def change_no(self, obj):
@@ -350,7 +388,13 @@ class SettingChangeAdmin(admin.ModelAdmin):
                 except LedgerError as exc:
                     self.message_user(request, exc.message, messages.ERROR)
                 else:
-                    self.message_user(request, f"Change C{change.pk} of {change.object_repr} {verb}.", messages.SUCCESS)
+                    done = verb
+                    if change.status == SettingChangeStatus.SCHEDULED:
+                        done = (
+                            f"{verb}; it takes effect at {timezone.localtime(change.effective_from):%Y-%m-%d %H:%M}, "
+                            "until then the version in force stays"
+                        )
+                    self.message_user(request, f"Change C{change.pk} of {change.object_repr} {done}.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:kernel_settingchange_change", args=[object_id]))
 
             return self.admin_site.admin_view(view)

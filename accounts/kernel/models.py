@@ -35,6 +35,9 @@ class PendingTask(models.Model):
 
 class SettingChangeStatus(models.TextChoices):
     PROPOSED = "proposed", "proposed (待复核)"
+    # Approved with an effective-from time still to come: the values in
+    # force stay until setting_changes_apply_due writes these (待生效).
+    SCHEDULED = "scheduled", "approved, effective later (待生效)"
     APPROVED = "approved", "approved (已生效)"
     REJECTED = "rejected", "rejected (已驳回)"
 
@@ -65,7 +68,15 @@ class SettingChange(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.CharField(max_length=255, blank=True)
-    effective_from = models.DateTimeField(null=True, blank=True, help_text="When the approved values took effect.")
+    effective_from = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Proposed: when the values are to take effect (empty: at approval). "
+        "Approved: the time they are in force from.",
+    )
+    applied_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the values were written into the setting (in force since)."
+    )
     version = models.PositiveIntegerField(null=True, blank=True, help_text="The setting's version the approval made.")
 
     class Meta:

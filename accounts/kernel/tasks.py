@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from . import governance
 from .models import PendingTask
 
 log = logging.getLogger(__name__)
@@ -177,3 +178,10 @@ def _countdown_left(pending: PendingTask) -> float | None:
 
 def _resend_cutoff():
     return timezone.now() - timedelta(seconds=settings.TASK_OUTBOX_RESEND_SECONDS)
+
+
+@shared_task(name="accounts.kernel.tasks.setting_changes_apply_due")
+def setting_changes_apply_due() -> list[int]:
+    """Write the approved setting changes whose effective-from time has come
+    (accounts.kernel.governance); safe to run twice at once."""
+    return governance.setting_changes_apply_due()

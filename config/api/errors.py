@@ -69,7 +69,21 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "payout_outcome_unknown": (409, "The bank has not answered the last payout instruction; query it first."),
     "day_closed": (422, "The accounting day asked for has been cut (日切); post on the open day."),
     "already_reversed": (422, "The posting has been reversed already."),
-    "reversal_not_allowed": (422, "A reversal cannot itself be reversed."),
+    "reversal_not_allowed": (422, "A reversal cannot itself be reversed, nor a partly refunded posting."),
+    "refund_exceeds_original": (422, "The refund is more than what is left to refund of the posting (per leg)."),
+    "refund_not_allowed": (422, "The posting is a refund or a reversal, or has been reversed: nothing to refund."),
+    "refund_window_passed": (
+        422,
+        "The payment is older than its business type's refund window; finance staff refund it with a reason "
+        "and a second person's approval.",
+    ),
+    "order_disputed": (409, "The guarantee order is disputed: nothing is refunded or confirmed until it is resolved."),
+    "order_closed": (422, "The guarantee order is confirmed or refunded in full; nothing is left in its escrow."),
+    "refund_exceeds_escrow": (422, "The refund is more than the guarantee order still holds in escrow."),
+    "escrow_not_configured": (
+        422,
+        "The entity has no single escrow (ESCROW), fee income or coupon account in the order's currency.",
+    ),
     "rule_not_configured": (422, "No active posting rule for the business type, or its accounts are ambiguous."),
     "not_configured": (422, "Withdrawals are not configured for the entity and currency (no fee account)."),
     "chart_locked": (422, "The account type is in use; its code, category and sign rule are fixed."),

@@ -10,8 +10,8 @@ from datetime import date
 from django.db.models import Prefetch, QuerySet
 
 from accounts.models import Account, AccountType, Entity, Member
-from postings.exceptions import UnknownHold, UnknownPosting
-from postings.models import Entry, Hold, Posting
+from postings.exceptions import UnknownHold, UnknownOrder, UnknownPosting
+from postings.models import Entry, GuaranteeOrder, Hold, Posting
 from reports.eod.models import BalanceSheetRow
 from reports.pages.selectors import balance_sheet
 from withdrawals.models import Withdrawal, WithdrawalEvent
@@ -95,6 +95,19 @@ def posting_by_request(*, source_system: str, request_no: str) -> Posting:
 
 def posting_entries(*, posting: Posting) -> list[Entry]:
     return list(posting.entries.select_related("account").order_by("serial_no"))
+
+
+def order_get(*, order_id: int) -> GuaranteeOrder:
+    order = None
+    if 0 < order_id <= BIGINT_MAX:
+        order = (
+            GuaranteeOrder.objects.select_related("buyer_account", "merchant_account", "escrow_account")
+            .filter(pk=order_id)
+            .first()
+        )
+    if order is None:
+        raise UnknownOrder(f"No guarantee order {order_id}.", order_id=order_id)
+    return order
 
 
 def hold_get(*, hold_id: int) -> Hold:

@@ -471,6 +471,148 @@ class ReversalIn(serializers.Serializer):
     memo = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
 
 
+class RefundIn(serializers.Serializer):
+    """Rules across fields: amount is at most what is left to refund of the
+    posting (422 refund_exceeds_original), in the posting's currency
+    (400 invalid_amount); the posting is a payment within its business
+    type's refund window (422 refund_not_allowed, refund_window_passed)."""
+
+    request_no = request_no_field()
+    amount = AmountField(help_text="What the payer gets back; each leg of the posting gives back its share.")
+    reason = StrictCharField(max_length=255, required=False, default="", allow_blank=True, trim_whitespace=True)
+
+
+REFUND_STATUSES = ["pending_approval", "posted", "rejected"]
+
+
+class RefundLegOut(serializers.Serializer):
+    original_entry_serial_no = serializers.IntegerField(help_text="The leg (entry) of the refunded posting.")
+    account_no = serializers.CharField()
+    direction = DirectionField(help_text="The original leg's direction; its refund goes the other way.")
+    amount = AmountOut(help_text="What this refund took back from the leg.")
+    from_reserve = AmountOut(help_text="The part of it the merchant's reserve account paid.")
+    refunded_so_far = AmountOut(help_text="What every posted refund of the posting took back from the leg.")
+
+
+class RefundOut(serializers.Serializer):
+    refund_id = serializers.IntegerField()
+    request_no = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=REFUND_STATUSES,
+        help_text="posted: booked; pending_approval: a late or large refund waiting for a second person at "
+        "the ledger; rejected.",
+    )
+    original_serial_no = serializers.IntegerField(help_text="The refunded posting.")
+    posting_serial_no = serializers.IntegerField(allow_null=True, help_text="The refund posting, once posted.")
+    amount = AmountOut()
+    currency = serializers.CharField()
+    needs_approval = serializers.ListField(child=serializers.ChoiceField(choices=["late", "large"]))
+    reason = serializers.CharField(allow_blank=True)
+    left_to_refund = AmountOut(help_text="What is left to refund of the posting after the posted refunds.")
+    created_at = serializers.DateTimeField()
+    legs = RefundLegOut(many=True)
+
+
+class OrderIn(serializers.Serializer):
+    """Rules across fields: buyer and merchant are two cash accounts of one
+    entity and currency (400 validation_error, same_account; 422
+    currency_mismatch, cross_entity); the amounts have no more decimals than
+    the currency (400 invalid_amount); commission is at most the amount
+    (400 validation_error); the buyer's available balance covers the amount
+    (422 insufficient_funds)."""
+
+    request_no = request_no_field()
+    order_no = StrictCharField(
+        min_length=1, max_length=64, trim_whitespace=True, help_text="The caller's order (trade) number."
+    )
+    buyer_account_no = account_no_field(help_text="The buyer's cash account; pays the amount into escrow.")
+    merchant_account_no = account_no_field(help_text="The merchant's cash account; paid on confirmation.")
+    amount = AmountField(help_text="What the buyer pays into escrow.")
+    commission = AmountField(
+        allow_zero=True, required=False, default="0", help_text="To fee income on confirmation; at most the amount."
+    )
+    coupon = AmountField(
+        allow_zero=True, required=False, default="0", help_text="Added to the merchant's take from the coupon account."
+    )
+    confirm_within_days = serializers.IntegerField(
+        min_value=1,
+        max_value=365,
+        required=False,
+        help_text="Confirmed automatically this many days after payment (default ESCROW_AUTO_CONFIRM_DAYS, 10).",
+    )
+
+
+class OrderStepIn(serializers.Serializer):
+    request_no = request_no_field()
+
+
+class OrderRefundIn(serializers.Serializer):
+    """Rules across fields: amount is at most what the order holds (422
+    refund_exceeds_escrow); the order is not disputed (409 order_disputed)
+    nor closed (422 order_closed)."""
+
+    request_no = request_no_field()
+    amount = AmountField(help_text="What the buyer gets back from the order's escrow.")
+    reason = StrictCharField(max_length=255, required=False, default="", allow_blank=True, trim_whitespace=True)
+
+
+class OrderDisputeIn(serializers.Serializer):
+    request_no = request_no_field()
+    reason = StrictCharField(min_length=1, max_length=255, trim_whitespace=True)
+
+
+ORDER_RESOLUTIONS = ["continue", "confirm", "refund"]
+
+
+class OrderResolveIn(serializers.Serializer):
+    request_no = request_no_field()
+    outcome = serializers.ChoiceField(
+        choices=ORDER_RESOLUTIONS,
+        help_text="continue: the order is paid again and goes on; confirm: to the merchant now; refund: everything "
+        "it holds back to the buyer.",
+    )
+    reason = StrictCharField(min_length=1, max_length=255, trim_whitespace=True)
+
+
+ORDER_STATUSES = ["paid", "disputed", "confirmed", "refunded"]
+ORDER_EVENT_KINDS = ["pay", "refund", "confirm", "auto_confirm", "dispute", "resolve"]
+
+
+class OrderEventOut(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ORDER_EVENT_KINDS)
+    amount = AmountOut(help_text="Moved into (pay) or out of (refund, confirm) the order's escrow.")
+    commission = AmountOut()
+    coupon = AmountOut()
+    posting_serial_no = serializers.IntegerField(allow_null=True)
+    from_status = serializers.CharField(allow_blank=True)
+    to_status = serializers.ChoiceField(choices=ORDER_STATUSES)
+    reason = serializers.CharField(allow_blank=True)
+    request_no = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class OrderOut(serializers.Serializer):
+    order_id = serializers.IntegerField()
+    order_no = serializers.CharField()
+    request_no = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=ORDER_STATUSES,
+        help_text="paid and disputed are open (money in escrow); confirmed and refunded are closed (balance 0).",
+    )
+    currency = serializers.CharField()
+    buyer_account_no = serializers.CharField()
+    merchant_account_no = serializers.CharField()
+    escrow_account_no = serializers.CharField()
+    amount = AmountOut()
+    commission = AmountOut()
+    coupon = AmountOut()
+    balance = AmountOut(help_text="What the order holds in escrow now.")
+    pay_posting_serial_no = serializers.IntegerField()
+    confirm_by = serializers.DateTimeField(help_text="Confirmed automatically from then on, unless disputed.")
+    created_at = serializers.DateTimeField()
+    events = OrderEventOut(many=True)
+
+
 class PostingEntryOut(serializers.Serializer):
     serial_no = serializers.IntegerField()
     account_no = serializers.CharField(source="account.account_no")

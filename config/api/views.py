@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from decimal import Decimal
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -29,15 +30,22 @@ from events import selectors as event_selectors
 from events.services import event_message
 from postings import services as posting_services
 from postings.exceptions import DayClosed
-from postings.selectors import current_accounting_date
+from postings.models import RefundStatus
+from postings.selectors import current_accounting_date, refunded_legs
 from postings.services import (
     Leg,
     hold_place,
     hold_release,
     hold_settle,
+    order_confirm,
+    order_dispute,
+    order_open,
+    order_refund,
+    order_resolve,
     posting_create,
     posting_create_by_rule,
     posting_reverse,
+    refund_create,
 )
 from reports.eod import selectors as report_selectors
 from withdrawals.services import withdrawal_request
@@ -66,8 +74,16 @@ from .serializers import (
     HoldOut,
     MemberIn,
     MemberOut,
+    OrderDisputeIn,
+    OrderIn,
+    OrderOut,
+    OrderRefundIn,
+    OrderResolveIn,
+    OrderStepIn,
     PostingIn,
     PostingOut,
+    RefundIn,
+    RefundOut,
     ReleaseIn,
     ReversalIn,
     SettleIn,
@@ -597,6 +613,301 @@ class PostingReversalView(LedgerView):
             memo=data["memo"],
         )
         return self.written(posting_payload(posting), replayed=posting.replayed)
+
+
+def refund_payload(refund) -> dict:
+    """The refund as the API shows it, with every leg of the refunded posting
+    and what its refunds took back, read back from the database."""
+    currency = refund.currency
+    taken = {leg.original_entry_id: leg for leg in refund.legs.all()}
+    legs = refunded_legs(original=refund.original)
+    return RefundOut(
+        {
+            "refund_id": refund.pk,
+            "request_no": refund.request_no,
+            "status": refund.status,
+            "original_serial_no": refund.original_id,
+            "posting_serial_no": refund.posting_id,
+            "amount": refund.amount,
+            "currency": currency,
+            "needs_approval": [why for why in refund.needs_approval.split(",") if why],
+            "reason": refund.reason,
+            "left_to_refund": sum((leg.remaining for leg in legs if leg.entry.direction == "D"), Decimal(0)),
+            "created_at": refund.created_at,
+            "legs": [
+                {
+                    "original_entry_serial_no": leg.entry.serial_no,
+                    "account_no": leg.entry.account.account_no,
+                    "direction": leg.entry.direction,
+                    "amount": taken[leg.entry.serial_no].amount if leg.entry.serial_no in taken else Decimal(0),
+                    "from_reserve": taken[leg.entry.serial_no].from_reserve
+                    if leg.entry.serial_no in taken
+                    else Decimal(0),
+                    "refunded_so_far": leg.refunded,
+                    "currency": currency,
+                }
+                for leg in legs
+            ],
+        }
+    ).data
+
+
+class PostingRefundsView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    @extend_schema(
+        operation_id="posting_refund",
+        tags=["postings"],
+        parameters=[_path_id("serial_no", "The posting (payment) to refund.")],
+        request=RefundIn,
+        responses={
+            201: RefundOut,
+            202: OpenApiResponse(
+                RefundOut,
+                description="Accepted, not posted: a refund above the business type's approval amount waits for a "
+                "second person at the ledger (status pending_approval, posting_serial_no null).",
+            ),
+            200: OpenApiResponse(RefundOut, description="A replay: the refund as it is now."),
+            **error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 409, 422),
+        },
+        summary="Refund a posting, fully or in part (退款)",
+        description="A refund posting linked to the original: every leg of the original gives back its share of "
+        "`amount` in proportion (fee and revenue-share legs too), split so the parts add back to the cent; the "
+        "last refund takes exactly what is left. The refunds of a leg never exceed what it moved "
+        "(refund_exceeds_original). A payment past its business type's refund window is refunded by finance "
+        "staff only (refund_window_passed). When the payee's available balance is short: insufficient_funds, "
+        "unless the merchant has a reserve account, which then pays the shortfall. Only the source system that "
+        "made a posting may refund it.",
+    )
+    def post(self, request, serial_no: int):
+        data = self.validated(RefundIn)
+        original = selectors.posting_get(serial_no=serial_no)
+        self.own(original.source_system, "posting")
+        refund = refund_create(
+            serial_no=original.serial_no,
+            request_no=data["request_no"],
+            amount=data["amount"],
+            requested_by=self.actor,
+            source_system=self.client.source_system,
+            reason=data["reason"],
+        )
+        if refund.replayed:
+            return self.written(refund_payload(refund), replayed=True)
+        if refund.status == RefundStatus.PENDING:
+            self.outcome = "accepted"
+            return Response(refund_payload(refund), status=202)
+        return self.written(refund_payload(refund), replayed=False)
+
+
+# ------------------------------------------------------ guarantee orders ----
+
+
+def order_payload(order) -> dict:
+    """The order as the API shows it, with its events, read back from the
+    database, so a first answer and a replay are the same bytes."""
+    order = selectors.order_get(order_id=order.pk)
+    currency = order.currency
+    return OrderOut(
+        {
+            "order_id": order.pk,
+            "order_no": order.order_no,
+            "request_no": order.request_no,
+            "status": order.status,
+            "currency": currency,
+            "buyer_account_no": order.buyer_account.account_no,
+            "merchant_account_no": order.merchant_account.account_no,
+            "escrow_account_no": order.escrow_account.account_no,
+            "amount": order.amount,
+            "commission": order.commission,
+            "coupon": order.coupon,
+            "balance": order.balance,
+            "pay_posting_serial_no": order.pay_posting_id,
+            "confirm_by": order.confirm_by,
+            "created_at": order.created_at,
+            "events": [
+                {
+                    "kind": e.kind,
+                    "amount": e.amount,
+                    "commission": e.commission,
+                    "coupon": e.coupon,
+                    "currency": currency,
+                    "posting_serial_no": e.posting_id,
+                    "from_status": e.from_status,
+                    "to_status": e.to_status,
+                    "reason": e.reason,
+                    "request_no": e.request_no,
+                    "created_at": e.created_at,
+                }
+                for e in order.events.order_by("id")
+            ],
+        }
+    ).data
+
+
+_ORDER_ID = _path_id("order_id", "Guarantee order id.")
+_ORDER_STEP_ERRORS = error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 409, 422)
+
+
+class OrdersView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    @extend_schema(
+        operation_id="order_open",
+        tags=["orders"],
+        request=OrderIn,
+        responses={
+            201: OrderOut,
+            200: OpenApiResponse(OrderOut, description="A replay: the order as it is now."),
+            **_ORDER_STEP_ERRORS,
+        },
+        summary="Open a guarantee order: the buyer pays into escrow (担保交易)",
+        description="Posts Dr buyer cash / Cr the entity's escrow account for the amount; the order holds it in "
+        "escrow (its balance) until it is confirmed, refunded or, after confirm_within_days, confirmed "
+        "automatically. The order number is unique per source system (409 idempotency_conflict).",
+    )
+    def post(self, request):
+        data = self.validated(OrderIn)
+        order = order_open(
+            order_no=data["order_no"],
+            buyer_account_no=data["buyer_account_no"],
+            merchant_account_no=data["merchant_account_no"],
+            amount=data["amount"],
+            commission=data["commission"],
+            coupon=data["coupon"],
+            confirm_within_days=data.get("confirm_within_days"),
+            request_no=data["request_no"],
+            created_by=self.actor,
+            source_system=self.client.source_system,
+        )
+        return self.written(order_payload(order), replayed=order.replayed)
+
+
+class OrderDetailView(LedgerView):
+    scopes = {"GET": (READ, POST)}
+
+    @extend_schema(
+        operation_id="order_get",
+        tags=["orders"],
+        parameters=[_ORDER_ID],
+        responses={200: OrderOut, **error_responses(*ANY_CALL_ERRORS, 404)},
+        summary="A guarantee order and its steps",
+    )
+    def get(self, request, order_id: int):
+        order = selectors.order_get(order_id=order_id)
+        self.visible(order.source_system, "order")
+        return Response(order_payload(order))
+
+
+class _OrderStepView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    def step(self, order_id: int, serializer, call):
+        data = self.validated(serializer)
+        order = selectors.order_get(order_id=order_id)
+        self.own(order.source_system, "order")
+        event = call(order, data)
+        return self.written(order_payload(order), replayed=event.replayed)
+
+
+class OrderConfirmView(_OrderStepView):
+    @extend_schema(
+        operation_id="order_confirm",
+        tags=["orders"],
+        parameters=[_ORDER_ID],
+        request=OrderStepIn,
+        responses={201: OrderOut, 200: OpenApiResponse(OrderOut, description="A replay."), **_ORDER_STEP_ERRORS},
+        summary="Confirm receipt (确认收货): escrow to the merchant",
+        description="One posting: Dr escrow (what the order holds) and Dr coupon / Cr merchant and Cr fee income "
+        "(the commission). After partial refunds the commission and coupon are taken in proportion to what is "
+        "confirmed, rounded down. 409 order_disputed while disputed; 422 order_closed once closed.",
+    )
+    def post(self, request, order_id: int):
+        return self.step(
+            order_id,
+            OrderStepIn,
+            lambda order, data: order_confirm(
+                order_id=order.pk,
+                request_no=data["request_no"],
+                actor=self.actor,
+                source_system=self.client.source_system,
+            ),
+        )
+
+
+class OrderRefundsView(_OrderStepView):
+    @extend_schema(
+        operation_id="order_refund",
+        tags=["orders"],
+        parameters=[_ORDER_ID],
+        request=OrderRefundIn,
+        responses={201: OrderOut, 200: OpenApiResponse(OrderOut, description="A replay."), **_ORDER_STEP_ERRORS},
+        summary="Refund part or all of what the order holds (退款)",
+        description="A refund of the buyer's payment (Dr escrow / Cr buyer), at most what the order holds "
+        "(422 refund_exceeds_escrow); refunding all of it closes the order as refunded.",
+    )
+    def post(self, request, order_id: int):
+        return self.step(
+            order_id,
+            OrderRefundIn,
+            lambda order, data: order_refund(
+                order_id=order.pk,
+                amount=data["amount"],
+                reason=data["reason"],
+                request_no=data["request_no"],
+                actor=self.actor,
+                source_system=self.client.source_system,
+            ),
+        )
+
+
+class OrderDisputeView(_OrderStepView):
+    @extend_schema(
+        operation_id="order_dispute",
+        tags=["orders"],
+        parameters=[_ORDER_ID],
+        request=OrderDisputeIn,
+        responses={201: OrderOut, 200: OpenApiResponse(OrderOut, description="A replay."), **_ORDER_STEP_ERRORS},
+        summary="Dispute an order (争议): nothing moves until it is resolved",
+        description="A paid order only (409 order_disputed when it already is, 422 order_closed once closed).",
+    )
+    def post(self, request, order_id: int):
+        return self.step(
+            order_id,
+            OrderDisputeIn,
+            lambda order, data: order_dispute(
+                order_id=order.pk,
+                reason=data["reason"],
+                request_no=data["request_no"],
+                actor=self.actor,
+                source_system=self.client.source_system,
+            ),
+        )
+
+
+class OrderResolveView(_OrderStepView):
+    @extend_schema(
+        operation_id="order_resolve",
+        tags=["orders"],
+        parameters=[_ORDER_ID],
+        request=OrderResolveIn,
+        responses={201: OrderOut, 200: OpenApiResponse(OrderOut, description="A replay."), **_ORDER_STEP_ERRORS},
+        summary="Resolve a dispute, with a reason",
+        description="continue: the order is paid again and goes on; confirm: to the merchant now; refund: "
+        "everything it holds back to the buyer. 422 illegal_transition when the order is not disputed.",
+    )
+    def post(self, request, order_id: int):
+        return self.step(
+            order_id,
+            OrderResolveIn,
+            lambda order, data: order_resolve(
+                order_id=order.pk,
+                outcome=data["outcome"],
+                reason=data["reason"],
+                request_no=data["request_no"],
+                actor=self.actor,
+                source_system=self.client.source_system,
+            ),
+        )
 
 
 # ---------------------------------------------------------------- holds ----

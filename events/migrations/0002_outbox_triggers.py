@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("events", "0001_outbox"),
         ("accounts", "0007_guards_in_plain_sql"),
-        ("postings", "0016_posting_rule_version"),
+        ("postings", "0019_guarantee_orders"),
         ("withdrawals", "0007_fee_rule_version_fixed"),
     ]
 

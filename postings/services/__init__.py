@@ -51,6 +51,7 @@ The package, by concern:
 - ``postings``: posting_create, posting_reverse.
 - ``batch``: posting_create_batch (a BatchRun per batch).
 - ``rules``: posting_create_by_rule.
+- ``orders``: guarantee orders (担保交易) and their escrow balances.
 - ``holds``: hold_place, hold_settle, hold_release, holds_expire_due.
 - ``buffers``: hot accounts' buffered legs and their flush.
 - ``calendar``: the accounting day and the day cut.
@@ -60,7 +61,9 @@ from .batch import BatchResult, PostingRequest, posting_create_batch
 from .drafts import DEFAULT_SOURCE, Leg, PostingDraft
 from .holds import hold_place, hold_release, hold_settle, holds_expire_due
 from .one_call import FULL_PATH_FALLBACKS
+from .orders import order_confirm, order_dispute, order_open, order_refund, order_resolve, orders_confirm_due
 from .postings import posting_create, posting_reverse
+from .refunds import refund_approve, refund_create, refund_reject
 from .rules import posting_create_by_rule
 
 __all__ = [
@@ -74,8 +77,17 @@ __all__ = [
     "hold_release",
     "hold_settle",
     "holds_expire_due",
+    "order_confirm",
+    "order_dispute",
+    "order_open",
+    "order_refund",
+    "order_resolve",
+    "orders_confirm_due",
     "posting_create",
     "posting_create_batch",
     "posting_create_by_rule",
     "posting_reverse",
+    "refund_approve",
+    "refund_create",
+    "refund_reject",
 ]

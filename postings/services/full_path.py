@@ -82,6 +82,7 @@ def _write_posting(
     hold_leg: int | None = None,
     corrects_date: date | None = None,
     refusals: Sequence[str | None],
+    rule_version: int | None = None,
 ) -> Posting:
     """Validate legs against locked accounts (``refusals``: the leg rules'
     codes from _lock_accounts), then write posting, entries and balances,
@@ -102,6 +103,7 @@ def _write_posting(
         hold_leg=hold_leg,
         corrects_date=corrects_date,
         refusals=refusals,
+        rule_version=rule_version,
     )
     _write_in_one_statement(draft)
     return draft.posting
@@ -120,10 +122,14 @@ _POSTING_COLUMNS = (
     "external_ref",
     "posted_by",
     "reverses_id",
+    "rule_version",
 )
 
 
-_POSTING_TYPES = ("text", "text", "text", "text", "bigint", "text", "date", "date", "text", "text", "text", "bigint")
+_POSTING_TYPES = (
+    *("text", "text", "text", "text", "bigint", "text", "date", "date", "text", "text", "text", "bigint"),
+    "integer",
+)
 
 
 def _write_in_one_statement(draft: PostingDraft) -> None:
@@ -264,6 +270,7 @@ def _prepare_posting(
     corrects_date: date | None = None,
     open_dates: dict[int, date] | None = None,
     refusals: Sequence[str | None],
+    rule_version: int | None = None,
 ) -> PostingDraft:
     """The posting and its entries, unsaved, with the accounts' new balances
     applied in memory (and the real-time accounts touched returned for the
@@ -307,6 +314,7 @@ def _prepare_posting(
         external_ref=external_ref,
         posted_by=posted_by,
         reverses=reverses,
+        rule_version=rule_version,
     )
     entries = []
     for i, leg in enumerate(checked):

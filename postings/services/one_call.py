@@ -75,7 +75,7 @@ _REFUSAL_SQLSTATE = "LR001"
 # currency is '', no currency too coarse is '', the arrays are literals.
 _ONE_CALL_SQL = (
     "SELECT * FROM ledger_post(%s, %s, %s, %s, NULLIF(%s, ''), %s, %s, %s, %s::text[], %s::text[], "
-    "%s::numeric[], string_to_array(NULLIF(%s, ''), ','))"
+    "%s::numeric[], string_to_array(NULLIF(%s, ''), ','), NULLIF(%s, '')::int)"
 )
 
 # Falls back from a one call to the full path, by reason (readable by ops and
@@ -165,6 +165,7 @@ def _post_in_one_call(
     memo: str,
     currency: str | None,
     external_ref: str,
+    rule_version: int | None = None,
 ) -> Posting:
     account_nos, directions, amounts, currency, too_coarse = _one_call_arguments(legs, currency)
     memo = memo[:255]
@@ -181,6 +182,7 @@ def _post_in_one_call(
         _array_literal(directions),
         _array_literal(map(str, amounts)),
         ",".join(too_coarse),
+        "" if rule_version is None else str(rule_version),
     ]
     ((serial_no, accounting_date, created_at, entity_id, currency),) = _call(_ONE_CALL_SQL, params)
     return _written_posting(
@@ -196,6 +198,7 @@ def _post_in_one_call(
         external_ref=external_ref,
         posted_by=posted_by,
         created_at=created_at,
+        rule_version=rule_version,
     )
 
 
@@ -228,4 +231,5 @@ def _written_posting(**row) -> Posting:
     """The Posting a one call wrote, as a query would load it (from_db costs
     less than half of the keyword constructor)."""
     row.update(reverses_id=None, corrects_date=None)
+    row.setdefault("rule_version", None)
     return Posting.from_db(connection.alias, _POSTING_FIELDS, [row[f] for f in _POSTING_FIELDS])

@@ -9,7 +9,7 @@ from accounts.kernel.errors import LedgerValidationError
 from accounts.kernel.idempotency import canonical_amount, request_fingerprint
 
 from ..exceptions import AlreadyReversed, ReversalNotAllowed, SameAccount, UnbalancedPosting, UnknownPosting
-from ..models import BusinessType, Direction, Posting
+from ..models import BusinessType, Direction, OrderEvent, Posting, Refund, RefundStatus
 from .drafts import DEFAULT_SOURCE, Leg, _direction, _Draft
 from .full_path import _write_posting
 from .idempotency import _idempotent
@@ -83,10 +83,13 @@ def posting_create(
     accounting_date: date | None = None,
     external_ref: str = "",
     corrects_date: date | None = None,
+    rule_version: int | None = None,
 ) -> Posting:
     """Post a balanced set of legs atomically (记账). Returns the posting;
     ``posting.replayed`` tells whether it had been posted before.
-    ``corrects_date`` marks an adjustment of a day already closed."""
+    ``corrects_date`` marks an adjustment of a day already closed;
+    ``rule_version`` the posting rule's version the legs were made by
+    (posting_create_by_rule), recorded on the posting."""
     fingerprint = _posting_fingerprint(
         business_type=business_type,
         legs=legs,
@@ -112,6 +115,7 @@ def posting_create(
             external_ref=external_ref,
             corrects_date=corrects_date,
             refusals=refusals,
+            rule_version=rule_version,
         )
 
     def one_call() -> Posting:
@@ -125,6 +129,7 @@ def posting_create(
             memo=memo,
             currency=currency,
             external_ref=external_ref,
+            rule_version=rule_version,
         )
 
     return _idempotent(
@@ -156,6 +161,11 @@ def posting_reverse(
         raise UnknownPosting(f"No posting {serial_no}.", serial_no=serial_no) from None
     if original.business_type == BusinessType.REVERSAL:
         raise ReversalNotAllowed(f"Posting {serial_no} is itself a reversal.", serial_no=serial_no)
+    if OrderEvent.objects.filter(posting=original).exists():
+        raise ReversalNotAllowed(
+            f"Posting {serial_no} belongs to a guarantee order; it is refunded through the order, not reversed.",
+            serial_no=serial_no,
+        )
     legs = [
         Leg(e.account.account_no, Direction.CREDIT if e.direction == Direction.DEBIT else Direction.DEBIT, e.amount)
         for e in original.entries.select_related("account").order_by("serial_no")
@@ -173,9 +183,20 @@ def posting_reverse(
             raise AlreadyReversed(f"Posting {serial_no} has already been reversed.", serial_no=serial_no)
 
     def write() -> Posting:
+        # The refunds' lock on the original (postings.services.refunds), taken
+        # before the accounts as they take it: a refund and a reversal of one
+        # payment run one after the other and each sees the other's result.
+        Posting.objects.select_for_update(no_key=True).filter(serial_no=original.serial_no).values_list("pk").first()
         accounts, (refusals,) = _lock_accounts((leg.account_no for leg in legs), [_Draft(legs, original.currency)])
         if Posting.objects.filter(reverses=original).exists():
             raise AlreadyReversed(f"Posting {serial_no} has already been reversed.", serial_no=serial_no)
+        # A reversal gives back every leg whole: after a refund that would
+        # give back the refunded part twice. What is left is refunded instead.
+        if Refund.objects.filter(original=original, status=RefundStatus.POSTED).exists():
+            raise ReversalNotAllowed(
+                f"Posting {serial_no} has been partly refunded; refund what is left instead of reversing it.",
+                serial_no=serial_no,
+            )
         return _write_posting(
             source_system=source_system,
             request_no=request_no,

@@ -10,7 +10,7 @@ from accounts.selectors import account_get, internal_account_for
 
 from ..exceptions import RuleNotConfigured
 from ..expressions import parse_amount
-from ..models import Posting, PostingRule
+from ..models import Posting, PostingRule, PostingRuleLeg
 from .drafts import DEFAULT_SOURCE, Leg
 from .postings import posting_create
 
@@ -27,16 +27,19 @@ def posting_create_by_rule(
 ) -> Posting:
     """Post a business event through its configured rule (记账规则), e.g.
     ``recharge(member_account=..., channel_account=..., amount=...)``."""
-    rule = (
-        PostingRule.objects.filter(business_type=business_type, active=True)
-        .prefetch_related("legs__internal_account_type")
-        .first()
+    # The legs and the rule's version in one statement, so they are of one
+    # version even while an approved change replaces the legs: the posting
+    # records the version whose legs it was booked by.
+    rule_legs = list(
+        PostingRuleLeg.objects.filter(rule__business_type=business_type, rule__active=True)
+        .select_related("rule", "internal_account_type")
+        .order_by("position", "id")
     )
-    if rule is None:
-        raise RuleNotConfigured(f"No active posting rule for {business_type!r}.", business_type=business_type)
-    rule_legs = list(rule.legs.all())
     if not rule_legs:
-        raise RuleNotConfigured(f"The rule for {business_type!r} has no legs.", business_type=business_type)
+        if PostingRule.objects.filter(business_type=business_type, active=True).exists():
+            raise RuleNotConfigured(f"The rule for {business_type!r} has no legs.", business_type=business_type)
+        raise RuleNotConfigured(f"No active posting rule for {business_type!r}.", business_type=business_type)
+    rule_version = rule_legs[0].rule.version
     accounts = {leg.account_param for leg in rule_legs if leg.account_param}
     needed = set(accounts)
     amounts = [parse_amount(leg.amount_expr) for leg in rule_legs]
@@ -88,4 +91,5 @@ def posting_create_by_rule(
         memo=memo,
         accounting_date=accounting_date,
         external_ref=str(params.get("channel_serial_no") or params.get("external_ref") or ""),
+        rule_version=rule_version,
     )

@@ -8,13 +8,10 @@ either sign), which is how finance sorts a short from a rounding error.
 from __future__ import annotations
 
 import django_filters as filters
-from django.db.models.functions import Abs
 
 from ..filters import DATE, _DateRangeFilter
 from .models import Channel, Difference, DifferenceStatus, Outcome, ReconRun
-from .selectors import difference_workers
-
-UNRESOLVED = "unresolved"
+from .selectors import UNRESOLVED, difference_workers, differences_where
 
 
 class _DayRange(_DateRangeFilter):
@@ -39,7 +36,6 @@ class DifferenceFilter(_DayRange):
     status = filters.ChoiceFilter(
         choices=[(UNRESOLVED, "unresolved (open or investigating)"), *DifferenceStatus.choices],
         empty_label="any status",
-        method="filter_status",
     )
     owner = filters.ModelChoiceFilter(
         queryset=difference_workers(),
@@ -48,8 +44,8 @@ class DifferenceFilter(_DayRange):
         empty_label="anyone",
         label="Owner",
     )
-    amount_min = filters.NumberFilter(label="|Difference| ≥", method="filter_amount_min", min_value=0)
-    amount_max = filters.NumberFilter(label="|Difference| ≤", method="filter_amount_max", min_value=0)
+    amount_min = filters.NumberFilter(label="|Difference| ≥", min_value=0)
+    amount_max = filters.NumberFilter(label="|Difference| ≤", min_value=0)
     serial_no = filters.CharFilter(lookup_expr="icontains", label="Serial no.")
 
     class Meta:
@@ -72,13 +68,24 @@ class DifferenceFilter(_DayRange):
             data["status"] = UNRESOLVED
         super().__init__(data, *args, **kwargs)
 
-    def filter_status(self, queryset, name, value):
-        if value == UNRESOLVED:
-            return queryset.exclude(status=DifferenceStatus.RESOLVED)
-        return queryset.filter(status=value)
+    def criteria(self) -> dict:
+        """The valid form as plain values (``selectors.differences_where``),
+        which an export task keeps and applies later."""
+        data = self.form.cleaned_data
+        owner = data.get("owner")
+        return {
+            "channel": data["channel"].code if data.get("channel") else "",
+            "date_from": data["date_from"].isoformat() if data.get("date_from") else "",
+            "date_to": data["date_to"].isoformat() if data.get("date_to") else "",
+            "outcome": data.get("outcome") or "",
+            "status": data.get("status") or "",
+            # "null" is the form's "— nobody —"
+            "owner": None if owner == self.filters["owner"].null_value else (owner.username if owner else ""),
+            "amount_min": "" if data.get("amount_min") is None else str(data["amount_min"]),
+            "amount_max": "" if data.get("amount_max") is None else str(data["amount_max"]),
+            "serial_no": data.get("serial_no") or "",
+        }
 
-    def filter_amount_min(self, queryset, name, value):
-        return queryset.alias(size=Abs("difference")).filter(size__gte=value)
-
-    def filter_amount_max(self, queryset, name, value):
-        return queryset.alias(size=Abs("difference")).filter(size__lte=value)
+    def filter_queryset(self, queryset):
+        # One home for what each criterion means: the selector, which the export task applies too.
+        return differences_where(queryset, **self.criteria())

@@ -29,6 +29,20 @@ statement is found imported by this folder under the same name and content
 and the file goes to done/. A database that cannot be reached leaves the file
 claimed, dated back so the next scan takes it over and retries.
 
+Checks. A file from the folder is checked as an upload is
+(``statement_import`` runs the checks ``statement_preview`` shows an
+uploader): read whole, every line, the footer's totals, a header or lines
+dated another day than the one in the file name (refused naming the dates
+found), a duplicate file or day. A file that passes is imported at once, not
+staged for a member of staff to confirm: the folder is a channel's automated
+feed, read every minute, with nobody at a screen to look at a preview, and
+a staged file would leave the day unmatched until someone did. What a
+preview lets a person catch (the wrong day, a broken file) these checks
+refuse by themselves; what they cannot (the right day, the wrong figures) is
+undone by a void, which needs two people (``reports.channel.voiding``). A
+refused file goes to failed/ with the same list of problems an upload shows
+(the first 20 and how many more).
+
 Nothing is ever overwritten or deleted: the file moves with ``os.replace``
 inside the inbox's filesystem to a name reserved first with ``O_EXCL``
 (``name``, else ``stem.2.ext``, ``stem.3.ext``, ...).
@@ -316,8 +330,11 @@ class _Scan:
             reason,
         ]
         if isinstance(exc, StatementFileInvalid):
+            # The same list an upload shows on its page: the first MAX_PROBLEMS, then how many more.
             text += ["", "Problems (line numbers count from 1, as in an editor):"]
             text += [f"  {problem}" for problem in exc.problems]
+            if exc.more:
+                text.append(f"  and {exc.more} more problem{'s' if exc.more > 1 else ''}")
         if isinstance(exc, StatementAlreadyImported):
             text += ["", "A statement cannot be replaced by a second file; nothing was imported."]
         moved = _move(claimed, folder / FAILED, error_text="\n".join(text) + "\n")

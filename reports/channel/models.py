@@ -36,7 +36,9 @@ __all__ = [
     "Difference",
     "DifferenceEvent",
     "DifferenceProposal",
+    "DifferenceExport",
     "DifferenceStatus",
+    "ExportStatus",
     "MoneyDirection",
     "Outcome",
     "ProposalStatus",
@@ -286,17 +288,17 @@ class Outcome(models.TextChoices):
 
 
 class DifferenceStatus(models.TextChoices):
-    OPEN = "open", "open"
-    INVESTIGATING = "investigating", "investigating"
-    RESOLVED = "resolved", "resolved"
+    OPEN = "open", "open (待处理)"
+    INVESTIGATING = "investigating", "investigating (调查中)"
+    RESOLVED = "resolved", "resolved (已解决)"
 
 
 class Resolution(models.TextChoices):
-    MATCHED_LATE = "matched_late", "matched late (automatic)"
+    MATCHED_LATE = "matched_late", "matched late, automatically (后续匹配)"
     ADJUSTING_POSTING = "adjusting_posting", "adjusting posting (调账)"
-    WRITE_OFF = "write_off", "write-off to suspense"
-    CHANNEL_ERROR = "channel_error", "channel error"
-    STATEMENT_VOIDED = "statement_voided", "its statement was voided"
+    WRITE_OFF = "write_off", "write-off to suspense (核销挂账)"
+    CHANNEL_ERROR = "channel_error", "channel error (渠道差错)"
+    STATEMENT_VOIDED = "statement_voided", "its statement was voided (对账单作废)"
 
 
 class ReconRun(models.Model):
@@ -437,6 +439,31 @@ class DifferenceEvent(models.Model):
         verbose_name = "difference event"
         ordering = ["id"]
 
+    def _label(self, value: str) -> str:
+        """A from/to value as people read it: the codes of an outcome, status
+        or resolution by their labels (as a withdrawal's history shows its
+        statuses); a user name or a proposal's number as it is."""
+        choices = {
+            self.Kind.FOUND: Outcome,
+            self.Kind.OUTCOME: Outcome,
+            self.Kind.STATUS: DifferenceStatus,
+            self.Kind.RESOLVED: Resolution,
+        }.get(self.kind)
+        if not value or choices is None:
+            return value
+        try:
+            return choices(value).label
+        except ValueError:
+            return value
+
+    @property
+    def from_label(self) -> str:
+        return self._label(self.from_value)
+
+    @property
+    def to_label(self) -> str:
+        return self._label(self.to_value)
+
 
 class ProposalStatus(models.TextChoices):
     PROPOSED = "proposed", "proposed, awaiting approval"
@@ -501,3 +528,46 @@ class DifferenceProposal(models.Model):
 
     def __str__(self):
         return f"P{self.pk} D{self.difference_id} {self.kind} {self.direction} {self.amount} {self.status}"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "queued (排队中)"
+    RUNNING = "running", "being written (生成中)"
+    DONE = "done", "ready (可下载)"
+    FAILED = "failed", "failed (失败)"
+
+
+class DifferenceExport(models.Model):
+    """A spreadsheet of differences written by a worker (68,000 differences
+    took a minute to write inside a request): the criteria of the page it was
+    asked from, how far the writing has got, and the file once it is written,
+    for the person who asked. Kept in the database, which the web processes
+    and the workers share; dropped a day after it was asked for."""
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    # selectors.differences_where's arguments, as the differences page's filter gave them
+    criteria = models.JSONField()
+    file_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    content = models.BinaryField(default=b"")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "difference export"
+        ordering = ["-requested_at"]
+        default_permissions = ()  # no admin: each export is its requester's own download
+
+    def __str__(self):
+        return f"export {self.pk} {self.file_name} {self.status}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == ExportStatus.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, self.rows_done * 100 // self.rows_total)

@@ -4,6 +4,7 @@ the ledger records of a channel's day."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -73,6 +74,52 @@ def differences(
     if open_only:
         qs = qs.exclude(status=DifferenceStatus.RESOLVED)
     return qs.order_by("recon_date", "id")
+
+
+UNRESOLVED = "unresolved"
+
+
+def differences_where(
+    qs: QuerySet[Difference] | None = None,
+    *,
+    channel: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    outcome: str = "",
+    status: str = "",
+    owner: str | None = "",
+    amount_min: str = "",
+    amount_max: str = "",
+    serial_no: str = "",
+) -> QuerySet[Difference]:
+    """The differences matching the criteria of the differences page, written
+    as plain values (codes, ISO dates, amounts as text; ``owner`` None for
+    "nobody", "" for anyone), so that the page's filter and an export task
+    running later elsewhere select the same rows. Empty means "any"."""
+    qs = differences() if qs is None else qs
+    if channel:
+        qs = qs.filter(channel__code=channel)
+    if date_from:
+        qs = qs.filter(recon_date__gte=date.fromisoformat(date_from))
+    if date_to:
+        qs = qs.filter(recon_date__lte=date.fromisoformat(date_to))
+    if outcome:
+        qs = qs.filter(outcome=outcome)
+    if status == UNRESOLVED:
+        qs = qs.exclude(status=DifferenceStatus.RESOLVED)
+    elif status:
+        qs = qs.filter(status=status)
+    if owner is None:
+        qs = qs.filter(owner__isnull=True)
+    elif owner:
+        qs = qs.filter(owner__username=owner)
+    if amount_min != "":
+        qs = qs.alias(size=Abs("difference")).filter(size__gte=Decimal(amount_min))
+    if amount_max != "":
+        qs = qs.alias(size=Abs("difference")).filter(size__lte=Decimal(amount_max))
+    if serial_no:
+        qs = qs.filter(serial_no__icontains=serial_no)
+    return qs
 
 
 def ledger_records(*, channel: Channel, recon_date: date) -> QuerySet[Entry]:

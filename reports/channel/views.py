@@ -18,24 +18,33 @@ from datetime import date
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.kernel.errors import LedgerError
 from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.kernel.tasks import enqueue_now
 
-from ..exports import Column, csv_response, xlsx_response
+from ..exports import XLSX_TYPE, csv_response
 from ..staging.models import StagedUpload
 from ..staging.services import staged_upload_commit, staged_upload_create
-from . import progress, selectors, voiding, work
+from . import exporting, progress, selectors, voiding, work
+from .exporting import DIFFERENCE_COLUMNS
 from .filters import DifferenceFilter, ReconRunFilter
 from .forms import AdjustmentForm, StatementUploadForm
 from .importing import statement_import, statement_preview
-from .models import Channel, Difference, DifferenceStatus, ProposalStatus, StatementImport, VoidStatus
+from .models import (
+    Channel,
+    Difference,
+    DifferenceExport,
+    DifferenceStatus,
+    ExportStatus,
+    ProposalStatus,
+    StatementImport,
+    VoidStatus,
+)
 
 VIEW_RUNS = "reports.view_reconrun"
 VIEW_DIFFERENCES = "reports.view_difference"
@@ -274,27 +283,6 @@ def statement_void_act(request, pk: int):
 
 # --------------------------------------------------------- differences ----
 
-DIFFERENCE_COLUMNS = [
-    Column("difference", lambda d: f"D{d.pk}"),
-    Column("channel", lambda d: d.channel.code),
-    Column("recon_date", lambda d: d.recon_date, "date"),
-    Column("outcome", lambda d: d.outcome),
-    Column("status", lambda d: d.status),
-    Column("owner", lambda d: d.owner.get_username() if d.owner_id else ""),
-    Column("serial_no", lambda d: d.serial_no),
-    Column("currency", lambda d: d.currency),
-    Column("channel_direction", lambda d: d.channel_direction),
-    Column("channel_amount", lambda d: d.channel_amount, "amount"),
-    Column("ledger_direction", lambda d: d.ledger_direction),
-    Column("ledger_amount", lambda d: d.ledger_amount, "amount"),
-    Column("difference_amount", lambda d: d.difference, "amount"),
-    Column("statement_line", lambda d: d.statement_line.line_no if d.statement_line_id else ""),
-    Column("posting", lambda d: d.posting_id or ""),
-    Column("entry", lambda d: d.entry_id or ""),
-    Column("found_at", lambda d: timezone.localtime(d.created_at).strftime("%Y-%m-%d %H:%M:%S")),
-    Column("note", lambda d: d.note, "text"),
-]
-
 
 def _differences(request) -> tuple[DifferenceFilter, object]:
     filterset = DifferenceFilter(request.GET, queryset=selectors.differences())
@@ -341,13 +329,43 @@ def differences_csv(request):
     )
 
 
-@require_GET
+@require_POST
 @staff_page(VIEW_DIFFERENCES)
 def differences_xlsx(request):
-    filterset, rows = _differences(request)
-    return xlsx_response(
-        _export_name(filterset), "Differences", DIFFERENCE_COLUMNS, rows.iterator(chunk_size=2000), lambda d: d.currency
+    """Ask a worker for the spreadsheet of the filtered differences (the form's
+    query string carries the filter); the export's page follows it."""
+    filterset, _ = _differences(request)
+    if not filterset.is_valid():
+        messages.error(request, "Fix the filter before exporting.")
+        return redirect(reverse("reports:recon_differences") + "?" + request.GET.urlencode())
+    export = exporting.difference_export_request(
+        user=request.user, criteria=filterset.criteria(), file_name=_export_name(filterset) + ".xlsx"
     )
+    return redirect("reports:recon_export", pk=export.pk)
+
+
+def _own_export(request, pk: int) -> DifferenceExport:
+    return get_object_or_404(DifferenceExport.objects.defer("content"), pk=pk, requested_by=request.user)
+
+
+@require_GET
+@staff_page(VIEW_DIFFERENCES)
+def difference_export(request, pk: int):
+    """How far the worker has got; the page reloads itself until the file is ready."""
+    export = _own_export(request, pk)
+    return render(request, "reports/recon_export.html", {"export": export, "ExportStatus": ExportStatus})
+
+
+@require_GET
+@staff_page(VIEW_DIFFERENCES)
+def difference_export_file(request, pk: int):
+    export = _own_export(request, pk)
+    if export.status != ExportStatus.DONE:
+        return redirect("reports:recon_export", pk=export.pk)
+    content = DifferenceExport.objects.values_list("content", flat=True).get(pk=export.pk)
+    response = HttpResponse(bytes(content), content_type=XLSX_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{export.file_name}"'
+    return response
 
 
 @require_GET

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, Entity
-from postings.models import ACTIVE_HOLD_STATUSES, Entry, Hold
+from postings.models import ACTIVE_HOLD_STATUSES, OPEN_ORDER_STATUSES, Entry, GuaranteeOrder, Hold
 
 from .day import (
     _DAY,
@@ -577,6 +577,99 @@ def _check_hold_events(d: _Day, sweep: _Sweep) -> CheckOutcome:
     return outcome
 
 
+def _escrow_accounts(d: _Day) -> list[tuple]:
+    """(account id, number, live balance, sum of its open orders' balances,
+    open orders) of each escrow account of the entity: the ESCROW accounts
+    and any account an order holds its money in. One statement, so the
+    balance and the orders are read at one instant."""
+    return _fetch(
+        """
+        SELECT a.id, a.account_no, a.balance, COALESCE(o.held, 0), COALESCE(o.n, 0)
+          FROM accounts_account a
+          JOIN accounts_accounttype t ON t.id = a.account_type_id
+          LEFT JOIN (SELECT escrow_account_id, SUM(balance) AS held, count(*) AS n
+                       FROM postings_guaranteeorder WHERE status = ANY(%(open)s)
+                      GROUP BY escrow_account_id) o ON o.escrow_account_id = a.id
+         WHERE a.entity_id = %(entity)s
+           AND (t.code = 'ESCROW' OR EXISTS (SELECT 1 FROM postings_guaranteeorder g WHERE g.escrow_account_id = a.id))
+         ORDER BY a.id""",
+        {**d.params, "open": list(OPEN_ORDER_STATUSES)},
+    )
+
+
+def _postings_outside_orders(d: _Day, account_id: int) -> list[int]:
+    """Postings on an escrow account that no order step made (asked only of
+    an account whose balance is not its orders')."""
+    rows = _fetch(
+        """
+        SELECT DISTINCT e.posting_id FROM postings_entry e
+         WHERE e.account_id = %(account)s
+           AND NOT EXISTS (SELECT 1 FROM postings_orderevent ev WHERE ev.posting_id = e.posting_id)
+         ORDER BY e.posting_id LIMIT %(cap)s""",
+        {**d.params, "account": account_id},
+    )
+    return [posting_id for (posting_id,) in rows]
+
+
+def _check_escrow_orders(d: _Day, sweep: _Sweep) -> CheckOutcome:
+    """担保户核对: each escrow account's balance = the sum of its open
+    guarantee orders' balances, and every order open, or with a step since
+    the day before, agrees with its events (``ledger_order_drift``, which
+    the COMMIT triggers ask too: postings/sql/orders.sql). A failing account
+    names the orders that break it and the postings on it no order made."""
+    since = timezone.make_aware(datetime.combine(d.day - timedelta(days=1), dt_time.min))
+    checked, order_failures, failing = _drifts(
+        """SELECT o.id FROM postings_guaranteeorder o WHERE o.entity_id = %(entity)s AND o.status = ANY(%(open)s)
+            UNION
+           SELECT ev.order_id FROM postings_orderevent ev JOIN postings_guaranteeorder o ON o.id = ev.order_id
+            WHERE o.entity_id = %(entity)s AND ev.created_at >= %(since)s""",
+        "ledger_order_drift",
+        d,
+        since=since,
+        open=list(OPEN_ORDER_STATUSES),
+    )
+    orders = {
+        o.pk: o for o in GuaranteeOrder.objects.filter(pk__in=[i for i, _ in failing]).select_related("escrow_account")
+    }
+    accounts = _escrow_accounts(d)
+    outcome = CheckOutcome("escrow_orders", checked_rows=checked + len(accounts))
+    for account_id, account_no, balance, held, n in accounts:
+        if _amount(balance) == _amount(held):
+            continue
+        outcome.details.append(
+            {
+                "account_no": account_no,
+                "balance": _money(balance),
+                "open_orders": n,
+                "open_orders_balance": _money(held),
+                "difference": _money(Decimal(balance) - Decimal(held)),
+                "orders": [f"O{o.pk} {o.order_no}" for o in orders.values() if o.escrow_account_id == account_id],
+                "postings_outside_orders": _postings_outside_orders(d, account_id),
+            }
+        )
+    for order_id, problem in failing:
+        order = orders[order_id]
+        outcome.details.append(
+            {
+                "order": order_id,
+                "order_no": order.order_no,
+                "account_no": order.escrow_account.account_no,
+                "balance": _money(order.balance),
+                "status": order.status,
+                "problem": problem,
+            }
+        )
+    accounts_off = len(outcome.details) - len(failing)
+    outcome.failures = accounts_off + order_failures
+    outcome.summary = (
+        f"{accounts_off} escrow accounts differ from their open orders; {order_failures} orders do not follow "
+        "from their events"
+        if outcome.failures
+        else f"{len(accounts)} escrow accounts = their open orders' balances; {checked} orders follow from their events"
+    )
+    return outcome
+
+
 def _lines_by_currency(d: _Day) -> list[tuple]:
     """(currency, debit, credit, entries) of the day's entries, from eod_lines."""
     return _fetch(
@@ -727,6 +820,7 @@ CHECKS: list[Callable[[_Day, _Sweep], CheckOutcome]] = [
     _check_live_balance,
     _check_frozen_holds,
     _check_hold_events,
+    _check_escrow_orders,
 ]
 CHECK_NAMES = [
     "account_balance",
@@ -738,6 +832,7 @@ CHECK_NAMES = [
     "live_balance",
     "frozen_holds",
     "hold_events",
+    "escrow_orders",
 ]
 
 

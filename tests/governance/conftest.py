@@ -20,11 +20,17 @@ def staff(username: str, *groups: str) -> User:
 
 
 def ensure_governance_roles() -> None:
-    """The roles with their grants (withdrawals/0002, kernel/0004): a
+    """The roles with their grants (withdrawals/0002, kernel/0004 and 0005): a
     transactional test ends by emptying every table, the groups included."""
     ensure_withdrawal_defaults()
-    grants = importlib.import_module("accounts.kernel.migrations.0004_setting_change_history_guard_and_roles").GRANTS
-    for name, codenames in grants.items():
+    grants = [
+        importlib.import_module(f"accounts.kernel.migrations.{name}").GRANTS
+        for name in (
+            "0004_setting_change_history_guard_and_roles",
+            "0005_setting_change_effective_from_and_finance_reads",
+        )
+    ]
+    for name, codenames in (item for grant in grants for item in grant.items()):
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.add(*Permission.objects.filter(content_type__app_label="kernel", codename__in=codenames))
 

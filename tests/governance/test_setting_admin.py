@@ -143,13 +143,13 @@ def proposed(people) -> SettingChange:
 def test_who_reads_the_changes_and_who_may_decide(people, role):
     change = proposed(people)
     client = as_user(people[role])
-    reads = role in ("Auditor", "Ledger admin", "maker", "checker")
+    reads = role in ("Finance staff", "Auditor", "Ledger admin", "maker", "checker")
     listing = client.get(admin_url(SettingChange, "changelist"))
     page = client.get(admin_url(SettingChange, "change", change.pk))
     assert (listing.status_code, page.status_code) == ((200, 200) if reads else (403, 403))
     if reads:
         assert "3.00" in listing.content.decode()  # old → new in the list
-        assert ("Approve" in page.content.decode()) == (role in ("Ledger admin", "checker"))
+        assert (">Approve</button>" in page.content.decode()) == (role in ("Ledger admin", "checker"))
 
     response = client.post(admin_url(SettingChange, "approve", change.pk), follow=True)
     change.refresh_from_db()
@@ -185,3 +185,23 @@ def test_a_settings_history_shows_who_changed_what_from_what_to_what(people):
     assert history.status_code == 200
     assert f"C{change.pk}" in page and "minimum" in page and "3.00" in page
     assert "maker" in page and "checker" in page
+
+
+def test_an_effective_from_time_is_proposed_on_the_form_and_shown_in_the_history(people):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    rule = ReviewRule.objects.get(kind="dual_approval")
+    later = timezone.localtime() + timedelta(days=1)
+    data = review_rule_data(rule, amount="25000", change_effective_from=later.strftime("%Y-%m-%dT%H:%M"))
+    response = as_user(people["maker"]).post(admin_url(ReviewRule, "change", rule.pk), data, follow=True)
+    assert f"(at {later:%Y-%m-%d %H:%M} if that is later)" in response.content.decode()
+    change = SettingChange.objects.get()
+    approved = as_user(people["checker"]).post(admin_url(SettingChange, "approve", change.pk), follow=True)
+    assert f"it takes effect at {later:%Y-%m-%d %H:%M}, until then the version in force stays" in (
+        approved.content.decode()
+    )
+    assert ReviewRule.objects.get(pk=rule.pk).amount == rule.amount
+    history = as_user(people["Finance staff"]).get(admin_url(ReviewRule, "history", rule.pk), follow=True)
+    assert f"{later:%Y-%m-%d %H:%M} (scheduled)" in history.content.decode()

@@ -6,6 +6,7 @@ resolved. Screenshots land in test-output/screenshots/recon-*.png."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -206,7 +207,7 @@ def propose(page, base: str, *, user: str, day: str, statement: bytes, wallet: s
     expect(page.locator("#statement-line")).to_contain_text("does not have it")
     expect(page.get_by_text("channel serial EP-F")).to_be_visible()
     page.get_by_role("button", name="Start investigating").click()
-    expect(page.locator("#status")).to_have_text("investigating")
+    expect(page.locator("#status")).to_have_text("investigating (调查中)")
     expect(page.locator("#owner")).to_have_text(user)
 
     expect(page.locator("#adjust-form")).to_contain_text("credit (贷) CNY 60.00 on the clearing account")
@@ -232,9 +233,34 @@ def approve(page, base: str, *, user: str) -> None:
     page.get_by_role("button", name="Approve and post").click()
 
     expect(page.locator(".messages")).to_contain_text("the difference is resolved")
-    expect(page.locator("#status")).to_have_text("resolved")
+    expect(page.locator("#status")).to_have_text("resolved (已解决)")
     expect(page.locator("#resolution")).to_contain_text(f"adjusting posting (调账) by {user}")
     expect(page.locator("#history")).to_contain_text("proposal approved")
     expect(page.get_by_text("Resolution: P")).to_be_visible()
     expect(page.locator("#work")).to_have_count(0)
     screenshot(page, "recon-07-resolved")
+
+
+def test_the_differences_spreadsheet_is_written_in_the_background_then_downloaded(live_server, ledger):
+    from openpyxl import load_workbook
+
+    from .test_recon_pages import Day
+
+    Day(ledger)  # C long, E amount mismatch, F short or pending
+    auditor = staff_user("auditor_x", "Auditor").username
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True).new_page()
+        log_in(page, live_server.url, auditor)
+        page.goto(f"{live_server.url}/reports/recon/differences/?outcome=long")
+        page.get_by_role("button", name="Download XLSX").click()
+        # No broker here: written after the request's commit, so the page offers it at once.
+        expect(page.locator("#export-ready")).to_contain_text("Ready: 1 difference")
+        screenshot(page, "recon-export-ready")
+        with page.expect_download() as download:
+            page.locator("#export-download").click()
+        assert download.value.suggested_filename == "differences-unresolved.xlsx"
+        with open(download.value.path(), "rb") as file:  # a temporary name without .xlsx
+            sheet = load_workbook(io.BytesIO(file.read()), read_only=True).worksheets[0]
+        rows = list(sheet.iter_rows(values_only=True))
+    serial, outcome = rows[0].index("serial_no"), rows[0].index("outcome")
+    assert [(r[serial], r[outcome]) for r in rows[1:]] == [("C", "long")]

@@ -129,6 +129,39 @@ def test_a_bad_amount_sends_the_file_to_failed_naming_the_line_and_stores_nothin
 
 
 @pytest.mark.django_db
+def test_a_file_of_another_day_is_refused_naming_the_dates_as_an_upload_is(ledger, inbox):
+    sample_channel("epaysim")
+    name = name_for("epaysim")  # named for DAY, written for the day before
+    drop(inbox, "epaysim", name, epay_good(DAY - timedelta(days=1)))
+    [result] = statement_inbox_scan()
+
+    other, day = f"{DAY - timedelta(days=1):%Y-%m-%d}", f"{DAY:%Y-%m-%d}"
+    assert result["outcome"] == "refused" and result["moved_to"] == f"epaysim/failed/{name}"
+    assert f"the file is dated {other}; the statement day chosen is {day}" in result["reason"]
+    error = (inbox / "epaysim" / "failed" / f"{name}.error.txt").read_text(encoding="utf-8")
+    assert "refused (statement_wrong_day)" in error
+    assert f"  line 3: the header says {other}, not {day}\n" in error
+    assert f"  the lines are dated {other} (3 lines), not only {day}\n" in error
+    assert StatementImport.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_file_with_many_problems_lists_the_first_twenty_and_how_many_more(ledger, inbox):
+    sample_channel("epaysim")
+    name = name_for("epaysim")
+    rows = [(f"M{n}", "1.00", "0.01") for n in range(25)]
+    drop(inbox, "epaysim", name, epay_file(DAY, rows).replace(b",1.00,", b",1.0x,"))
+    [result] = statement_inbox_scan()
+
+    assert result["outcome"] == "refused"
+    error = (inbox / "epaysim" / "failed" / f"{name}.error.txt").read_text(encoding="utf-8")
+    listed = [line for line in error.splitlines() if line.startswith("  line ")]
+    assert len(listed) == 20 and listed[0].startswith("  line 6,")
+    assert "  and 5 more problems\n" in error and "line 30," not in error
+    assert StatementImport.objects.count() == 0
+
+
+@pytest.mark.django_db
 def test_a_duplicate_goes_to_failed_naming_the_earlier_import(ledger, inbox):
     channel = sample_channel("epaysim")
     earlier = statement_import(

@@ -32,6 +32,7 @@ ALL_CHECKS = {
     "live_balance",
     "frozen_holds",
     "hold_events",
+    "escrow_orders",
 }
 
 

@@ -103,6 +103,7 @@ def test_every_day_closes_with_all_checks_passed(month, ledger):
             "live_balance",
             "frozen_holds",
             "hold_events",
+            "escrow_orders",
         }
         assert [(n, c.summary) for n, c in results.items() if not c.passed] == []
     assert open_date(ledger.entity) == date(2026, 11, 6)

@@ -96,19 +96,25 @@ def _as(role):
 
 
 @pytest.mark.parametrize("role", ALL_ROLES)
-def test_every_page_is_for_its_roles_only(day, role):
+def test_every_page_is_for_its_roles_only(day, role, django_capture_on_commit_callbacks):
     client = _as(role)
     c = day.diff("C")
     pages = [
         reverse("reports:recon_runs"),
         reverse("reports:recon_differences"),
         reverse("reports:recon_differences_csv"),
-        reverse("reports:recon_differences_xlsx"),
         reverse("reports:recon_difference", args=[c.pk]),
         reverse("reports:recon_statement", args=[day.statement.pk]),
     ]
     for url in pages:
         expect(client.get(url), role, READERS)
+    # The spreadsheet is asked for (a worker writes it), then followed on its own page.
+    with django_capture_on_commit_callbacks(execute=True):  # the task, run here without a broker
+        asked = client.post(reverse("reports:recon_differences_xlsx"))
+    expect(asked, role, READERS, ok=302)
+    if role in READERS:
+        expect(client.get(asked["Location"]), role, READERS)
+        expect(client.get(asked["Location"] + "file/"), role, READERS)
     expect(client.get(reverse("reports:statement_upload")), role, WORKERS)
     # The preview of an upload (staged by a member of finance) is for finance staff, and only its uploader.
     staged = _staged_statement(day)
@@ -347,7 +353,7 @@ def test_the_differences_filters(day, ledger):
     assert list(bad.context["page"].object_list) == []
 
 
-def test_the_export_is_the_filtered_open_differences(day):
+def test_the_export_is_the_filtered_open_differences(day, django_capture_on_commit_callbacks):
     client, _ = day.client("auditor_2", "Auditor")
     rows = csv_rows(client.get(reverse("reports:recon_differences_csv")))
     assert {(r["serial_no"], r["outcome"], r["difference_amount"]) for r in rows} == {
@@ -358,8 +364,41 @@ def test_the_export_is_the_filtered_open_differences(day):
     assert {r["status"] for r in rows} == {"open"}
     found = timezone.localtime(day.diff("C").created_at).strftime("%Y-%m-%d %H:%M:%S")
     assert {r["found_at"] for r in rows if r["serial_no"] == "C"} == {found}  # the company's time, as on the pages
-    longs = xlsx_rows(client.get(reverse("reports:recon_differences_xlsx"), {"outcome": "long"}))
+    longs = xlsx_rows(_xlsx_export(client, django_capture_on_commit_callbacks, "?outcome=long"))
     assert [(r["serial_no"], r["channel"]) for r in longs] == [("C", "epaysim")]
+
+
+def _xlsx_export(client, on_commit, query: str = ""):
+    """Ask for the spreadsheet; without a broker the task runs after the
+    request's commit, and the export's page then offers the file."""
+    with on_commit(execute=True):
+        asked = client.post(reverse("reports:recon_differences_xlsx") + query)
+    assert asked.status_code == 302
+    page = client.get(asked["Location"])
+    assert 'id="export-ready"' in page.content.decode()
+    return client.get(asked["Location"] + "file/")
+
+
+def test_the_csv_export_streams(day):
+    client, _ = day.client("auditor_4", "Auditor")
+    response = client.get(reverse("reports:recon_differences_csv"))
+    assert response.streaming  # sent as it is read: a long list starts downloading at once
+    chunks = iter(response.streaming_content)
+    assert next(chunks).decode("utf-8").startswith("\ufeffdifference,channel,recon_date")
+    assert len(list(chunks)) == 3  # one chunk per difference: C, E, F
+
+
+def test_an_export_is_its_requesters_only(day, django_capture_on_commit_callbacks):
+    from reports.channel.models import DifferenceExport
+
+    client, _ = day.client("finance")
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = client.post(reverse("reports:recon_differences_xlsx") + "?outcome=long")
+    other, _ = day.client("finance2")
+    assert other.get(asked["Location"]).status_code == 404
+    assert other.get(asked["Location"] + "file/").status_code == 404
+    assert DifferenceExport.objects.get().rows_done == 1
+    assert client.get(reverse("reports:recon_differences_xlsx")).status_code == 405  # asked for by a form, not a link
 
 
 def test_a_differences_page_shows_the_line_our_posting_and_the_history(day):

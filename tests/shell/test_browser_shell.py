@@ -25,8 +25,45 @@ WIDTHS = {"desk": 1440, "phone": 390}
 FITS = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
-def staff_pages(*, withdrawal: int, voucher: int, entry: int, account: str, difference: int) -> dict[str, str]:
+ADMIN_LISTS = [
+    "auth/group",
+    "auth/user",
+    "kernel/settingchange",
+    "accounts/entity",
+    "accounts/customer",
+    "accounts/member",
+    "accounts/accountstatuschange",
+    "accounts/accounttype",
+    "accounts/account",
+    "postings/entry",
+    "postings/posting",
+    "postings/hold",
+    "postings/holdevent",
+    "postings/postingrule",
+    "postings/accountingcalendar",
+    "postings/accountingday",
+    "withdrawals/feerule",
+    "withdrawals/reviewrule",
+    "withdrawals/watchlistentry",
+    "withdrawals/payingbank",
+    "withdrawals/withdrawal",
+    "withdrawals/payoutinstruction",
+    "reports/channel",
+    "reports/statementimport",
+    "reports/statementline",
+    "reports/reconrun",
+    "reports/difference",
+    "api/apiclient",
+    "api/apikey",
+    "api/apicalllog",
+]
+
+
+def staff_pages(
+    *, withdrawal: int, voucher: int, entry: int, account: str, difference: int, more: dict[str, str]
+) -> dict[str, str]:
     return {
+        **more,
         "dashboard": "/withdrawals/",
         "review-queue": "/withdrawals/review/",
         "payout-desk": "/withdrawals/payout/",
@@ -50,9 +87,59 @@ def staff_pages(*, withdrawal: int, voucher: int, entry: int, account: str, diff
         "difference": f"/reports/recon/differences/{difference}/",
         "not-found": "/reports/no-such-page/",
         "admin": "/admin/",
-        "admin-accounts": "/admin/accounts/account/",
-        "admin-entries": "/admin/postings/entry/",
+        **{f"admin-{path.replace('/', '-')}": f"/admin/{path}/" for path in ADMIN_LISTS},
         "admin-withdrawal": f"/admin/withdrawals/withdrawal/{withdrawal}/change/",
+        "admin-account": f"/admin/accounts/account/?q={account}",
+    }
+
+
+def pages_of_one_run(recon: Day, boss: User, ledger) -> dict[str, str]:
+    """The pages that show one upload, export or run: a statement and its
+    preview, the matching's progress, a differences export, a GL trial
+    balance's preview and result."""
+    from datetime import timedelta
+
+    from reports.channel import progress
+    from reports.channel.models import DifferenceExport
+    from reports.gl_recon.services import gl_import, gl_preview
+    from reports.staging.services import staged_upload_create
+    from tests.reports.recon_books import epay_file
+    from tests.reports.test_gl import GL_ROWS, csv_bytes
+
+    nxt = recon.day + timedelta(days=1)
+    content = epay_file(nxt, [("N1", "12.00", "0.05")])
+    from reports.channel.importing import statement_preview
+
+    staged = staged_upload_create(
+        kind="statement",
+        user=boss,
+        file_name=f"epaysim_{nxt:%Y%m%d}.csv",
+        content=content,
+        target={"channel": "epaysim", "statement_date": nxt.isoformat()},
+        preview=statement_preview(channel=recon.channel, statement_date=nxt, content=content).as_preview(),
+    )
+    progress.progress_set("epaysim", recon.day, progress.WRITING, done=30, total=60)
+    export = DifferenceExport.objects.create(
+        requested_by=boss, criteria={}, file_name="differences-all.xlsx", status="running", rows_total=3, rows_done=1
+    )
+    gl_content = csv_bytes(GL_ROWS)
+    entity, on = ledger.entity, recon.day
+    gl_staged = staged_upload_create(
+        kind="gl",
+        user=boss,
+        file_name="tb.csv",
+        content=gl_content,
+        target={"entity": entity.code, "accounting_date": on.isoformat()},
+        preview=gl_preview(entity=entity, accounting_date=on, file_name="tb.csv", content=gl_content, user=boss),
+    )
+    gl = gl_import(entity=entity, accounting_date=on, file_name="tb2.csv", content=csv_bytes(GL_ROWS[:2]), user=boss)
+    return {
+        "statement": f"/reports/recon/statements/{recon.statement.pk}/",
+        "statement-preview": f"/reports/recon/upload/{staged.pk}/",
+        "recon-progress": f"/reports/recon/progress/epaysim/{recon.day:%Y-%m-%d}/",
+        "differences-export": f"/reports/recon/exports/{export.pk}/",
+        "gl-preview": f"/reports/gl/upload/{gl_staged.pk}/",
+        "gl-result": f"/reports/gl/{gl.pk}/",
     }
 
 
@@ -61,8 +148,9 @@ def test_every_staff_page_fits_a_desk_and_a_phone(live_server, ledger, desk):  #
     voucher = books.vouchers_from_entries()[0].pk
     recon = Day(ledger)
     w = desk.request("800.00")
-    User.objects.create_superuser("boss", password="password")
+    boss = User.objects.create_superuser("boss", password="password")
     pages = staff_pages(
+        more=pages_of_one_run(recon, boss, ledger),
         withdrawal=w.pk,
         voucher=voucher,
         entry=Entry.objects.filter(account=books.alice).first().serial_no,

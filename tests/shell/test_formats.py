@@ -109,3 +109,23 @@ def test_gl_upload_and_charts_open_on_the_main_entity_in_its_currency(ledger):
     assert charts.count("no data") == 2  # no daily balance, no turnover yet: both charts say so
     other = client.get(reverse("reports:charts"), {"entity": Entity.objects.get(code="AAA").pk}).content.decode()
     assert "AAA · HKD" in other  # the currency follows the entity
+
+
+def test_a_difference_history_shows_labels_not_codes(day):  # noqa: F811
+    from reports.channel.work import difference_investigate, difference_mark_channel_error
+
+    client, user = day.client("finance_h")
+    e = day.diff("E")
+    difference_investigate(difference_id=e.pk, user=user, note="asked the channel")
+    difference_mark_channel_error(difference_id=e.pk, user=user, note="their fee rounding")
+    html = client.get(reverse("reports:recon_difference", args=[e.pk])).content.decode()
+    history = html[html.index('id="history"') :]
+    rows = re.findall(r"<tr><td class=\"nowrap\">.*?</tr>", history, re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[1:4] for row in rows]
+    assert cells == [
+        ["found", "–", "amount mismatch (金额不符)"],
+        ["status changed", "open (待处理)", "investigating (调查中)"],
+        ["owner changed", "–", "finance_h"],  # a name, as it is
+        ["status changed", "investigating (调查中)", "resolved (已解决)"],
+        ["resolved", "–", "channel error (渠道差错)"],
+    ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -676,7 +677,9 @@ def test_csv_export_of_the_filtered_list(as_role, flow, desk):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(text(response))))
+    assert response.streaming  # sent a row at a time, never held whole
+    body = text(response)
+    rows = list(csv.DictReader(io.StringIO(body)))
     assert [int(r["id"]) for r in rows] == [paid.id]
     row = rows[0]
     assert row["status"] == "paid"
@@ -686,7 +689,7 @@ def test_csv_export_of_the_filtered_list(as_role, flow, desk):
     assert row["last_bank"] == "icbc"
     assert row["member_no"] == paid.member.member_no
     assert row["account_no"] == desk.member_account.account_no
-    assert paid.card_number not in text(response)
+    assert paid.card_number not in body
 
     everything = list(csv.DictReader(io.StringIO(text(as_role("Auditor").get(reverse("withdrawals:export"))))))
     assert {int(r["id"]) for r in everything} == {paid.id, review.id}
@@ -844,3 +847,24 @@ def test_a_resolution_without_outcome_or_reason_changes_nothing(as_role, flow, d
     assert message in text(response)
     instruction.refresh_from_db()
     assert instruction.attention_resolved_at is None and desk_status(w) == Status.FAILED
+
+
+# -------------------------------------------------------- one money style ----
+
+
+def _table(html: str, table_id: str) -> str:
+    start = html.index(f'id="{table_id}"')
+    return html[start : html.index("</table>", start)]
+
+
+def test_the_detail_tables_say_the_currency_once_per_column(as_role, flow, desk):
+    w = flow.paid("1234.50")
+    html = text(as_role("Auditor").get(reverse("withdrawals:detail", args=[w.pk])))
+    for table_id in ("hold-events", "settlement-entries"):
+        table = _table(html, table_id)
+        head, body = table.split("</thead>")
+        assert '<th class="num">Amount (CNY)</th>' in head
+        assert "CNY" not in body, table_id  # not on every cell
+        assert re.search(r"<td class=\"num\"><span class=\"amt\">1,23\d\.\d\d</span></td>", body)  # right-aligned
+    desk_html = text(as_role("Cashier").get(reverse("withdrawals:payout")))
+    assert "CNY" not in _table(desk_html, "in-flight-list").split("</thead>")[1]

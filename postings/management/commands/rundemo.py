@@ -23,6 +23,18 @@ ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"
 
 
+def demo_console_quiet() -> None:
+    """Tasks run in-process in the demo (no broker): Celery would print a
+    "Task ... succeeded" line for each, burying the server's own lines.
+    A failure still shows: it is raised to the request or command that ran
+    the task, which logs it with its traceback. (A refused page's traceback
+    is dropped by settings.LOGGING for every process: config/log_filters.py.)"""
+    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
+    # An in-process task still takes a producer from a pool, which warns once
+    # that the (absent) broker has no host name: noise where there is no broker.
+    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
+
+
 class Command(BaseCommand):
     help = "Migrate, seed the demo ledger if it has none, create admin/admin and run the development server."
 
@@ -36,10 +48,7 @@ class Command(BaseCommand):
         # DEBUG=0 in the environment keeps it off.
         if os.environ.get("DEBUG") is None:
             settings.DEBUG = True
-        # Tasks run in-process here (no broker): Celery would print a
-        # "Task ... succeeded" line for each, burying the server's own lines.
-        # Failures are logged at ERROR and still show.
-        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
+        demo_console_quiet()
         db = connection.settings_dict
         kind = "embedded PostgreSQL" if settings.EMBEDDED else "PostgreSQL"
         self.stdout.write(

@@ -40,13 +40,16 @@ from accounts.services import (
     member_create,
 )
 from postings.chart import install_defaults
-from postings.models import Entry, Hold, Posting
+from postings.models import Entry, GuaranteeOrder, Hold, Posting
 from postings.selectors import identity_totals
 from postings.services import (
     Leg,
     hold_place,
     hold_release,
     hold_settle,
+    order_confirm,
+    order_open,
+    order_refund,
     posting_create,
     posting_create_by_rule,
     posting_reverse,
@@ -625,42 +628,64 @@ class Seeder:
             self.hold_outcomes["deposit remainder released"] += 1
 
     def guarantee_pay(self, hold: Hold, book: Book, merchant: str, cents: int, day: date) -> None:
-        if (
-            self.settle_hold(
-                hold,
-                cents,
-                "guarantee_settlement",
-                day,
-                counter_account_no=book.escrow.account_no,
-                memo="buyer paid into escrow (付款至担保户)",
-            )
-            is None
-        ):
+        """The buyer pays the order: the hold is released and the money goes
+        into escrow as a guarantee order (担保交易) with its own balance."""
+        buyer = hold.account.account_no
+        if self.release_hold(hold, day) is None:
             return
-        self.hold_outcomes["guarantee settled to escrow"] += 1
+        request_no = self.request_no("order", day)
+        order = self.attempt(
+            lambda: order_open(
+                order_no=request_no,
+                buyer_account_no=buyer,
+                merchant_account_no=merchant,
+                amount=cents_str(cents),
+                commission=cents_str(cents // 100),
+                request_no=request_no,
+                created_by="demo:mall",
+                source_system="mall",
+                accounting_date=day,
+            )
+        )
+        if order is None:
+            return
+        self.track(order.pay_posting, "guarantee_settlement")
+        self.hold_outcomes["guarantee order paid into escrow"] += 1
         when = day + timedelta(days=self.rng.choice([1, 2, 3, 5]))
         if self.rng.random() < 0.1:
-            self.due[when].append(lambda: self.escrow_refund(book, hold.account.account_no, cents, when))
+            self.due[when].append(lambda: self.escrow_refund(order, when))
         else:
-            self.due[when].append(lambda: self.escrow_release(book, merchant, cents, when))
+            self.due[when].append(lambda: self.escrow_release(order, when))
 
-    def escrow_release(self, book: Book, merchant: str, cents: int, day: date) -> None:
-        self.by_legs(
-            "guarantee_settlement",
-            day,
-            "mall",
-            [Leg.debit(book.escrow.account_no, cents_str(cents)), Leg.credit(merchant, cents_str(cents))],
-            "buyer confirmed receipt: escrow to merchant (确认收货)",
+    def escrow_release(self, order: GuaranteeOrder, day: date) -> None:
+        """The buyer confirms receipt (确认收货): escrow to the merchant, 1 % commission."""
+        event = self.attempt(
+            lambda: order_confirm(
+                order_id=order.pk,
+                request_no=self.request_no("confirm", day),
+                actor="demo:mall",
+                source_system="mall",
+                accounting_date=day,
+            )
         )
+        if event is not None:
+            self.track(event.posting, "guarantee_settlement")
 
-    def escrow_refund(self, book: Book, buyer: str, cents: int, day: date) -> None:
-        self.by_legs(
-            "refund",
-            day,
-            "mall",
-            [Leg.debit(book.escrow.account_no, cents_str(cents)), Leg.credit(buyer, cents_str(cents))],
-            "dispute won by the buyer: escrow refunded (退款)",
+    def escrow_refund(self, order: GuaranteeOrder, day: date) -> None:
+        """A dispute won by the buyer: everything in escrow back (退款)."""
+        event = self.attempt(
+            lambda: order_refund(
+                order_id=order.pk,
+                amount=GuaranteeOrder.objects.get(pk=order.pk).balance,
+                reason="dispute won by the buyer",
+                request_no=self.request_no("refund", day),
+                actor="demo:mall",
+                source_system="mall",
+                accounting_date=day,
+            )
         )
+        if event is not None:
+            self.track(event.posting, "refund")
 
     def event_withdrawal(self, day: date) -> None:
         """Withdrawal (提现): freeze amount + fee, review, pay out, settle with three legs."""

@@ -1,0 +1,64 @@
+"""Forms of the refund pages. They check the shape of the input; the refund
+service decides everything else (permissions, amounts, the window, funds)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+
+
+class RefundForm(forms.Form):
+    """A staff refund. ``request_no`` is made when the form is shown, so a
+    form sent twice (a double click, a retry) books one refund."""
+
+    request_no = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    amount = forms.CharField(
+        max_length=24,
+        label="Amount to refund",
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "size": 12}),
+    )
+    reason = forms.CharField(
+        max_length=255,
+        required=False,
+        label="Reason",
+        help_text="Required for a payment past its refund window; shown to the approver.",
+        widget=forms.TextInput(attrs={"size": 48}),
+    )
+
+    @classmethod
+    def fresh(cls) -> RefundForm:
+        return cls(initial={"request_no": f"staff-{uuid.uuid4().hex}"})
+
+
+class DecisionForm(forms.Form):
+    note = forms.CharField(max_length=255, required=False, label="Note", widget=forms.TextInput(attrs={"size": 40}))
+
+
+class OrderDisputeForm(forms.Form):
+    """A staff dispute of a guarantee order; ``request_no`` made when shown,
+    so a form sent twice disputes once."""
+
+    request_no = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    reason = forms.CharField(max_length=255, label="Why it is disputed", widget=forms.TextInput(attrs={"size": 48}))
+
+    @classmethod
+    def fresh(cls) -> OrderDisputeForm:
+        return cls(initial={"request_no": f"staff-{uuid.uuid4().hex}"})
+
+
+class OrderResolveForm(forms.Form):
+    request_no = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    outcome = forms.ChoiceField(
+        choices=[
+            ("continue", "continue: the order is paid again and goes on"),
+            ("confirm", "confirm: escrow to the merchant now"),
+            ("refund", "refund: everything it holds back to the buyer"),
+        ],
+        label="Outcome",
+    )
+    reason = forms.CharField(max_length=255, label="Reason", widget=forms.TextInput(attrs={"size": 48}))
+
+    @classmethod
+    def fresh(cls) -> OrderResolveForm:
+        return cls(initial={"request_no": f"staff-{uuid.uuid4().hex}"})

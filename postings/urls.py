@@ -1,0 +1,21 @@
+"""Staff pages of postings, refunds and guarantee orders, mounted at /postings/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "postings"
+
+urlpatterns = [
+    path("<int:serial_no>/", views.posting_detail, name="posting"),
+    path("<int:serial_no>/refund/", views.posting_refund, name="refund_create"),
+    path("refunds/", views.refund_list, name="refunds"),
+    path("refunds/approvals/", views.refund_approvals, name="refund_approvals"),
+    path("refunds/<int:pk>/", views.refund_detail, name="refund"),
+    path("refunds/<int:pk>/approve/", views.refund_approve_act, name="refund_approve"),
+    path("refunds/<int:pk>/reject/", views.refund_reject_act, name="refund_reject"),
+    path("orders/", views.order_list, name="orders"),
+    path("orders/<int:pk>/", views.order_detail, name="order"),
+    path("orders/<int:pk>/dispute/", views.order_dispute_act, name="order_dispute"),
+    path("orders/<int:pk>/resolve/", views.order_resolve_act, name="order_resolve"),
+]
