@@ -87,7 +87,7 @@ def test_a_posting_written_by_hand_in_sql_has_its_event(ledger, runtime_sql):
     payer, payee = ledger.cash(), ledger.cash()
     ledger.recharge(payer, "10.00")
     runtime_sql(
-        "SELECT * FROM ledger_post('bysql', 'hand-1', 'x', 'transfer', NULL, '', '', 'dba', %s, %s, %s, '{}')",
+        "SELECT * FROM ledger_post('bysql', 'hand-1', 'x', 'transfer', NULL, '', '', 'dba', %s, %s, %s, '{}', NULL)",
         [[payer.account_no, payee.account_no], ["D", "C"], ["4.00", "4.00"]],
     )
     event = next(e for e in number_everything() if e.payload.get("request_no") == "hand-1")
@@ -122,7 +122,7 @@ def test_a_later_commit_waits_for_an_earlier_open_transaction(ledger):
     a = psycopg.connect(host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=db["USER"])
     try:
         a.execute(
-            "SELECT * FROM ledger_post('t', 'open-a', 'x', 'transfer', NULL, '', '', 't', %s, %s, %s, '{}')",
+            "SELECT * FROM ledger_post('t', 'open-a', 'x', 'transfer', NULL, '', '', 't', %s, %s, %s, '{}', NULL)",
             [[payer.account_no, payee.account_no], ["D", "C"], ["1.00", "1.00"]],
         )
         posting_create(
@@ -150,7 +150,7 @@ def test_a_rolled_back_transaction_leaves_no_event_and_no_gap(ledger):
     db = connection.settings_dict
     with psycopg.connect(host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=db["USER"]) as a:
         a.execute(
-            "SELECT * FROM ledger_post('t', 'gone', 'x', 'transfer', NULL, '', '', 't', %s, %s, %s, '{}')",
+            "SELECT * FROM ledger_post('t', 'gone', 'x', 'transfer', NULL, '', '', 't', %s, %s, %s, '{}', NULL)",
             [[payer.account_no, payee.account_no], ["D", "C"], ["1.00", "1.00"]],
         )
         a.rollback()
