@@ -4,7 +4,6 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-
 # Finance keeps the books the company brings with it: finance staff import
 # the opening balances (期初建账); the ledger admin configures, and does not.
 GRANTS = {"Finance staff": ["import_opening"]}

@@ -53,6 +53,4 @@ class OpeningPosting(models.Model):
 
     class Meta:
         ordering = ["entity", "currency"]
-        constraints = [
-            models.UniqueConstraint(fields=["entity", "currency"], name="opening_once_per_entity_currency")
-        ]
+        constraints = [models.UniqueConstraint(fields=["entity", "currency"], name="opening_once_per_entity_currency")]

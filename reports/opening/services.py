@@ -35,7 +35,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.kernel.errors import LedgerValidationError, NotAllowed
-from accounts.kernel.money import format_money
+from accounts.kernel.money import currency_places, format_money
 from accounts.kernel.permissions import require_permission
 from accounts.models import Account, AccountStatus, AccountType, Category, Customer, Entity, Member
 from accounts.services import DEFAULT_ID_TYPES, account_open, customer_create, member_create
@@ -176,15 +176,12 @@ def opening_preview(*, file_name: str, content: bytes, user) -> dict:
         raise OpeningFileAlreadyImported(earlier)
     parsed = _parse(content)
 
-    def shown(row: dict) -> dict:
-        return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()}
-
     return {
         "account_count": len(parsed.accounts),
         "member_count": len({r.member_no for r in parsed.accounts if r.member_no}),
         "hold_count": sum(1 for r in parsed.accounts if r.frozen),
-        "totals": [shown(t) for t in parsed.summary()],
-        "subjects": [shown(s) for s in parsed.subjects()],
+        "totals": [_shown_row(t) for t in parsed.summary()],
+        "subjects": [_shown_row(s) for s in parsed.subjects()],
     }
 
 
@@ -206,9 +203,7 @@ def opening_import(*, accounting_date: date, file_name: str, content: bytes, use
                 imported_by=user,
                 account_count=len(parsed.accounts),
                 hold_count=sum(1 for r in parsed.accounts if r.frozen),
-                summary=[
-                    {k: (str(v) if isinstance(v, Decimal) else v) for k, v in t.items()} for t in parsed.summary()
-                ],
+                summary=[_shown_row(t) for t in parsed.summary()],
             )
             opened = _open_accounts(record, parsed, accounting_date)
             _post_openings(record, parsed, opened, accounting_date, actor, sha256)
@@ -337,19 +332,10 @@ def _parse(content: bytes) -> OpeningFile:
             for name, (index, text) in columns.items()
         }
 
-        def text(name: str) -> str:
-            return _text(cells[name].value) if name in cells else ""
-
-        def need(name: str) -> str:
-            value = text(name)
-            if name not in cells:
-                problems.add(f"row {row_no}: no {name} column, which a {kind} row needs")
-            elif not value:
-                problems.add(f"{cells[name].where()}: empty")
-            return value
-
+        cells_of = _Cells(row_no, cells, problems)
+        text, need = cells_of.text, cells_of.need
         before = problems.count
-        kind = RECORDS.get(text("record").lower())
+        kind = cells_of.kind = RECORDS.get(text("record").lower())
         if kind is None:
             problems.add(f"{cells['record'].where()}: {_shown(text('record'))} is not a record type (account or gl)")
             continue
@@ -426,7 +412,7 @@ def _parse(content: bytes) -> OpeningFile:
                 if account_type.category != Category.ASSET and amounts["credit_limit"]:
                     problems.add(f"{cells['credit_limit'].where()}: only asset (credit) accounts have a credit limit")
             if balance is not None and problems.count == before:
-                _sign_rule(account_type, balance, amounts, cells, problems)
+                _sign_rule(account_type, balance, amounts, cells, problems, currency)
         if problems.count > before:
             continue
         accounts.append(
@@ -444,15 +430,46 @@ def _parse(content: bytes) -> OpeningFile:
                 member=member,
             )
         )
+    parsed = OpeningFile(accounts=accounts, gl=gl, entities=entities)
+    _check_ledger(parsed, refs, members, problems)
     problems.raise_if_any()
     if not accounts:
         raise OpeningFileInvalid([f"row {header_row + 1}: the file has no account rows"])
-    parsed = OpeningFile(accounts=accounts, gl=gl, entities=entities)
-    _check_ledger(parsed, refs, members, problems)
     _check_identity(parsed, problems)
     _check_subjects(parsed, problems)
     problems.raise_if_any()
     return parsed
+
+
+@dataclass
+class _Cells:
+    """One row's cells, read by column name."""
+
+    row_no: int
+    cells: dict[str, Cell]
+    problems: Problems
+    kind: str | None = None
+
+    def text(self, name: str) -> str:
+        return _text(self.cells[name].value) if name in self.cells else ""
+
+    def need(self, name: str) -> str:
+        """The cell's text, a problem when the row's kind needs it and it is empty or missing."""
+        value = self.text(name)
+        if name not in self.cells:
+            self.problems.add(f"row {self.row_no}: no {name} column, which a {self.kind} row needs")
+        elif not value:
+            self.problems.add(f"{self.cells[name].where()}: empty")
+        return value
+
+
+def _plain(amount: Decimal, currency: str) -> str:
+    """An amount as the file would write it: the currency's places, no grouping."""
+    return str(amount.quantize(Decimal(1).scaleb(-currency_places(currency))))
+
+
+def _shown_row(row: dict) -> dict:
+    return {k: (_plain(v, row["currency"]) if isinstance(v, Decimal) else v) for k, v in row.items()}
 
 
 def _shown(value: str) -> str:
@@ -510,19 +527,17 @@ def _internal_once(account_type, entity, currency, cells, found_by_type, problem
         )
 
 
-def _sign_rule(account_type, balance, amounts, cells, problems) -> None:
+def _sign_rule(account_type, balance, amounts, cells, problems, currency) -> None:
     """The accounts' CHECK constraint, told as a cell: what may be used."""
     where = cells["balance"].where()
+    balance_shown, frozen, limit = (_plain(a, currency) for a in (balance, amounts["frozen"], amounts["credit_limit"]))
     if balance < 0 and not account_type.allow_negative:
-        problems.add(f"{where}: {balance} is negative; {account_type.code} accounts may not go negative")
+        problems.add(f"{where}: {balance_shown} is negative; {account_type.code} accounts may not go negative")
     elif account_type.category == Category.ASSET:
         if balance + amounts["frozen"] > amounts["credit_limit"]:
-            problems.add(
-                f"{where}: used {balance} plus frozen {amounts['frozen']} is more than the credit limit "
-                f"{amounts['credit_limit']}"
-            )
+            problems.add(f"{where}: used {balance_shown} plus frozen {frozen} is more than the credit limit {limit}")
     elif amounts["frozen"] > balance and not account_type.allow_negative:
-        problems.add(f"{cells['frozen'].where()}: frozen {amounts['frozen']} is more than the balance {balance}")
+        problems.add(f"{cells['frozen'].where()}: frozen {frozen} is more than the balance {balance_shown}")
 
 
 def _check_ledger(parsed: OpeningFile, refs: dict, members: dict, problems: Problems) -> None:
@@ -533,11 +548,13 @@ def _check_ledger(parsed: OpeningFile, refs: dict, members: dict, problems: Prob
         problems.add(f"row {refs[ref]}, column account_ref: account {ref} was imported before")
     for member_no in Member.objects.filter(member_no__in=members).values_list("member_no", flat=True):
         problems.add(f"row {members[member_no][0]}, column member_no: member {member_no} is already in the ledger")
-    for member_no, (row, m) in members.items():
+    for row, m in members.values():
         customer = Customer.objects.filter(id_type=m["id_type"], id_no=m["id_no"]).first()
         if customer is not None and (customer.kind != m["customer_kind"] or customer.name != m["customer_name"]):
             problems.add(f"row {row}, column id_no: the ID document is registered to another customer")
-    books = {(r.entity.code, r.currency): r.line for r in parsed.accounts}
+    books: dict[tuple[str, str], int] = {}
+    for r in parsed.accounts:
+        books.setdefault((r.entity.code, r.currency), r.line)
     for entity_code, currency in OpeningPosting.objects.values_list("entity__code", "currency"):
         if (entity_code, currency) in books:
             problems.add(
@@ -572,7 +589,8 @@ def _check_subjects(parsed: OpeningFile, problems: Problems) -> None:
         if s["gl"] is None:
             problems.add(f"row {first_line[key]}, column subject_code: {name} has no gl row giving the GL's figure")
         elif s["gl"] != s["ledger"]:
+            gl_figure, ledger = _plain(s["gl"], s["currency"]), _plain(s["ledger"], s["currency"])
             problems.add(
-                f"row {s['gl_line']}, column balance: the GL says {s['gl']} for {name}; the accounts add up to "
-                f"{s['ledger']}"
+                f"row {s['gl_line']}, column balance: the GL says {gl_figure} for {name}; the accounts add up to "
+                f"{ledger}"
             )
