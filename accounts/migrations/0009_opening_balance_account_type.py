@@ -1,6 +1,6 @@
 """The account type an opening-balance import (期初建账, issue 22 section 4)
 posts against: internal, may go negative, one account per entity and
-currency (found by type). Subject 9999 is a transit subject: the import is
+currency (found by type). Subject 3999 is a transit subject: the import is
 refused unless the identity holds, so the account is at zero after it."""
 
 from django.db import migrations
@@ -13,7 +13,7 @@ def add(apps, schema_editor):
         defaults={
             "name": "Opening balances in transit (期初建账过渡户)",
             "category": "internal",
-            "subject_code": "9999",
+            "subject_code": "3999",
             "allow_negative": True,
         },
     )

@@ -16,7 +16,7 @@ asset balance is a debit leg, a liability or internal balance a credit leg
 other side). The posting's debits equal its credits exactly when the
 identity holds, sum(asset) = sum(liability) + sum(internal), which the file
 must satisfy per entity and currency. The posting is made against the
-entity's opening-balance account (OPENING_BALANCE, subject 9999, opened by
+entity's opening-balance account (OPENING_BALANCE, subject 3999, opened by
 the import if missing): it takes the difference of the two sides, which the
 identity makes zero, so it stays at zero and, on the balance sheet and in
 the GL reconciliation, shows the transit subject cleared.

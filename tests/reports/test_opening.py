@@ -440,3 +440,13 @@ def test_the_end_of_day_checks_pass_on_the_opening_day_and_the_next(books):
     eod_run(entity=books.entity, accounting_date=D + timedelta(days=1), actor="ops")
     assert failed_checks(books.entity, D + timedelta(days=1)) == set()
     assert sheet(books.entity, D + timedelta(days=1))[accounts["A-001"].account_no][3] == Decimal("500.00")
+
+
+def test_an_opening_posting_is_not_refundable(books, finance):
+    from postings.exceptions import RefundNotAllowed
+    from postings.services import refund_create
+
+    opening_import(accounting_date=D, file_name="opening.csv", content=csv_bytes(good_rows()), user=finance)
+    posting = OpeningPosting.objects.get(currency="CNY").posting
+    with pytest.raises(RefundNotAllowed):
+        refund_create(serial_no=posting.serial_no, request_no="r-opening", amount="10.00", requested_by="x")
