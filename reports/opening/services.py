@@ -37,7 +37,7 @@ from django.utils import timezone
 from accounts.kernel.errors import LedgerValidationError, NotAllowed
 from accounts.kernel.money import currency_places, format_money
 from accounts.kernel.permissions import require_permission
-from accounts.models import Account, AccountStatus, AccountType, Category, Customer, Entity, Member
+from accounts.models import Account, AccountStatus, AccountType, Category, Customer, Entity, Member, PostingMode
 from accounts.services import DEFAULT_ID_TYPES, account_open, customer_create, member_create
 from postings.models import BusinessType
 from postings.services import Leg, hold_place, posting_create
@@ -411,6 +411,11 @@ def _parse(content: bytes) -> OpeningFile:
                     _member_once(member_no, member, cells, members, problems)
                 if account_type.category != Category.ASSET and amounts["credit_limit"]:
                     problems.add(f"{cells['credit_limit'].where()}: only asset (credit) accounts have a credit limit")
+            if amounts["frozen"] and account_type.posting_mode == PostingMode.BUFFERED:
+                problems.add(
+                    f"{cells['frozen'].where()}: {account_type.code} accounts open buffered (hot accounts); nothing "
+                    "can be frozen on them"
+                )
             if balance is not None and problems.count == before:
                 _sign_rule(account_type, balance, amounts, cells, problems, currency)
         if problems.count > before:

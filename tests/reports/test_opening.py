@@ -329,6 +329,17 @@ def test_what_the_accounts_may_not_hold_is_refused(books, finance):
     ]
 
 
+def test_a_frozen_amount_on_a_hot_account_type_is_refused(books, finance):
+    from accounts.models import AccountType
+
+    AccountType.objects.filter(code="CHANNEL_CLEARING").update(posting_mode="buffered")
+    rows = good_rows()
+    rows[3] = account("A-004", "CHANNEL_CLEARING", NOBODY, "-700.00", frozen="1.00")
+    assert refused(books, finance, rows) == [
+        "row 5, column frozen: CHANNEL_CLEARING accounts open buffered (hot accounts); nothing can be frozen on them"
+    ]
+
+
 # ------------------------------------------------------ a second time ----
 
 
@@ -450,3 +461,37 @@ def test_an_opening_posting_is_not_refundable(books, finance):
     posting = OpeningPosting.objects.get(currency="CNY").posting
     with pytest.raises(RefundNotAllowed):
         refund_create(serial_no=posting.serial_no, request_no="r-opening", amount="10.00", requested_by="x")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_file_confirmed_twice_at_once_is_imported_once(books):
+    """Two confirmations in two connections at once: the second waits on the
+    file's unique key, then finds the first's import."""
+    import threading
+
+    from django.db import connection
+
+    ensure_report_roles()
+    finance = staff_user("finance", "Finance staff")
+    content = csv_bytes(good_rows())
+    start = threading.Barrier(2)
+    outcomes: list = []
+
+    def confirm():
+        try:
+            start.wait()
+            record = opening_import(accounting_date=D, file_name="opening.csv", content=content, user=finance)
+            outcomes.append(("imported", record.pk))
+        except OpeningFileAlreadyImported as exc:
+            outcomes.append(("refused", exc.earlier.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=confirm) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    record = OpeningImport.objects.get()
+    assert sorted(outcomes) == [("imported", record.pk), ("refused", record.pk)]
+    assert OpeningPosting.objects.count() == 2 and Hold.objects.count() == 2 and OpeningAccount.objects.count() == 7
