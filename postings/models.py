@@ -50,6 +50,7 @@ class BusinessType(models.TextChoices):
     CHANNEL_SETTLEMENT = "channel_settlement", "channel settlement (渠道结算)"
     COUPON = "coupon", "coupon (红包/券)"
     ADJUSTMENT = "adjustment", "adjustment (调账)"
+    OPENING = "opening", "opening balances (期初建账)"
     REVERSAL = "reversal", "reversal (冲正)"
 
 

@@ -8,6 +8,7 @@ table names unchanged).
 - ``reports.vouchers.models``: vouchers (会计凭证), their lines, exports and
   acknowledgements, and how they are grouped.
 - ``reports.gl_recon.models``: GL trial balances uploaded for reconciliation.
+- ``reports.opening.models``: opening-balance imports (期初建账).
 - ``reports.channel.models``: channel reconciliation (渠道对账): channels,
   statements, matching runs, differences and their history.
 - ``reports.settlement.models``: settlement (结算): merchants' T+N terms and
@@ -46,6 +47,7 @@ from .eod.models import (
 )
 from .exporting.models import Export, ExportStatus
 from .gl_recon.models import GlImport, GlImportRow
+from .opening.models import OpeningAccount, OpeningImport, OpeningPosting
 from .settlement.models import (
     BusinessDayOverride,
     ChannelSettlement,
@@ -68,6 +70,9 @@ from .vouchers.models import (
 )
 
 __all__ = [
+    "OpeningAccount",
+    "OpeningImport",
+    "OpeningPosting",
     "BusinessDayOverride",
     "ChannelSettlement",
     "ChannelSettlementSetup",
