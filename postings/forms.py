@@ -78,6 +78,11 @@ class CorrectionForm(forms.Form):
     )
     reason = forms.CharField(max_length=255, label="Reason", widget=forms.TextInput(attrs={"size": 48}))
 
+    def __init__(self, *args, **kwargs):
+        # Shown beside the refund form on the posting's page: ids of its own.
+        kwargs.setdefault("auto_id", "correction_%s")
+        super().__init__(*args, **kwargs)
+
     @classmethod
     def fresh(cls, posting=None) -> CorrectionForm:
         legs = ""
