@@ -30,15 +30,24 @@ from postings.models import Correction
 from postings.services import correction_approve, correction_propose
 from reports.eod.models import RunStatus
 from reports.eod.services import eod_run
+from reports.gl_recon.selectors import gl_differences, ledger_subject_totals
+from reports.gl_recon.services import gl_import
 from reports.vouchers.build import vouchers_build
 from reports.vouchers.models import Voucher, VoucherKind
-from reports.vouchers.selectors import entries_summary, line_agrees, line_entries, voucher_lines_of_entry
+from reports.vouchers.selectors import (
+    entries_summary,
+    line_agrees,
+    line_entries,
+    voucher_lines_of_entry,
+    voucher_turnover,
+)
 from reports.vouchers.services import vouchers_export
 from tests.postings.test_corrections import ensure_correction_roles
 
 from .eod_books import D, failed_checks, open_date
 from .reporting import staff_user
-from .test_vouchers import DEC2, closed, day  # noqa: F401
+from .test_gl import csv_bytes
+from .test_vouchers import DEC2, closed, day, net  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 DEC3 = date(2026, 12, 3)
@@ -119,6 +128,29 @@ def test_a_red_ink_correction_nets_the_gl_turnover_to_the_corrected_figures(day,
         "6051": (D(0), D("2")),
         "6601": (D("10"), D(0)),
     }
+
+    # The GL's trial balance of the 3rd, as it stands after importing both files, agrees with the ledger.
+    ledger_sums = ledger_subject_totals(entity=ledger.entity, accounting_date=DEC3)
+    sent = net(voucher_turnover(entity=ledger.entity, accounting_date=DEC3, exported_only=True))
+    rows = []
+    for (subject, currency), sums in sorted(ledger_sums.items()):
+        debit, credit = sent.get((subject, currency), (D(0), D(0)))
+        # Every subject here is credit-normal (liabilities and internal accounts).
+        rows.append(
+            [
+                subject,
+                currency,
+                f"{sums['opening']:f}",
+                f"{debit:f}",
+                f"{credit:f}",
+                f"{sums['opening'] + credit - debit:f}",
+            ]
+        )
+    gl_tb = gl_import(
+        entity=ledger.entity, accounting_date=DEC3, file_name="tb3.csv", content=csv_bytes(rows), user=maker
+    )
+    assert gl_differences(gl_tb) == []
+    assert (ledger_sums[("1002", "CNY")]["debit"], ledger_sums[("1002", "CNY")]["credit"]) == (D("-50"), D(0))
 
     # Built again: nothing changes (a red voucher is live, not a new key each time).
     before = sorted(Voucher.objects.values_list("pk", "number", "status"))
