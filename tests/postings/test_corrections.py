@@ -41,7 +41,7 @@ D = Decimal
 
 def ensure_correction_roles() -> None:
     ensure_refund_roles()
-    grants = importlib.import_module("postings.migrations.0022_red_ink_corrections").GRANTS
+    grants = importlib.import_module("postings.migrations.0023_red_ink_corrections").GRANTS
     for group_name, codenames in grants.items():
         group, _ = Group.objects.get_or_create(name=group_name)
         group.permissions.add(*Permission.objects.filter(content_type__app_label="postings", codename__in=codenames))

@@ -6,8 +6,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0008_settlement_account_types"),
-        ("reports", "0020_upload_kinds_and_grouping_business_types"),
-        ("postings", "0022_red_ink_corrections"),
+        ("reports", "0021_opening_balance_imports"),
+        ("postings", "0023_red_ink_corrections"),
     ]
 
     operations = [

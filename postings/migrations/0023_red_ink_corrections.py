@@ -45,7 +45,7 @@ def grant_roles(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("postings", "0021_settlement_business_types"),
+        ("postings", "0022_opening_business_type"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
