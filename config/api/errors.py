@@ -77,6 +77,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "reversal_not_allowed": (422, "A reversal cannot itself be reversed, nor a partly refunded posting."),
     "refund_exceeds_original": (422, "The refund is more than what is left to refund of the posting (per leg)."),
     "refund_not_allowed": (422, "The posting is a refund or a reversal, or has been reversed: nothing to refund."),
+    "correction_not_allowed": (
+        409,
+        "The posting cannot be corrected in red ink (refunded, reversed, already corrected, part of a guarantee order, "
+        "or itself undoing a posting); staff pages only.",
+    ),
     "refund_window_passed": (
         422,
         "The payment is older than its business type's refund window; finance staff refund it with a reason "
