@@ -10,6 +10,7 @@ table names unchanged).
 - ``reports.gl_recon.models``: GL trial balances uploaded for reconciliation.
 - ``reports.channel.models``: channel reconciliation (渠道对账): channels,
   statements, matching runs, differences and their history.
+- ``reports.periods.models``: accounting periods and their close (月结/年结).
 - ``reports.settlement.models``: settlement (结算): merchants' T+N terms and
   moves, channel settlement batches, the entries they cover, the reserve-fund
   bank balances.
@@ -46,6 +47,7 @@ from .eod.models import (
 )
 from .exporting.models import Export, ExportStatus
 from .gl_recon.models import GlImport, GlImportRow
+from .periods.models import AccountingPeriod, PeriodClosingPosting, PeriodKind, PeriodStatus
 from .settlement.models import (
     BusinessDayOverride,
     ChannelSettlement,
@@ -68,6 +70,10 @@ from .vouchers.models import (
 )
 
 __all__ = [
+    "AccountingPeriod",
+    "PeriodClosingPosting",
+    "PeriodKind",
+    "PeriodStatus",
     "BusinessDayOverride",
     "ChannelSettlement",
     "ChannelSettlementSetup",

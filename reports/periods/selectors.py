@@ -1,0 +1,99 @@
+"""Reads of the period close: periods, and the period trial balance (试算平衡表).
+
+The trial balance of a range of days (a month or a year) per subject and
+currency: opening (the balance before the first day), the range's debits and
+credits, closing. Balances are stated debit-positive (借正贷负), so the
+column totals show the identity: openings and closings sum to zero, debits
+equal credits. It is computed from the entries, a period close's postings
+counted on the last day of the period they close (they are booked on the open
+day after it), which is also how their vouchers are dated: the trial balance
+of a period equals the sum of its vouchers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from accounts.models import Entity
+
+from ..vouchers.models import VoucherLine
+from .models import AccountingPeriod
+
+ZERO = Decimal(0)
+
+_TRIAL_SQL = """
+    WITH closing AS (SELECT cp.posting_id, p.end_date FROM reports_periodclosingposting cp
+                       JOIN reports_accountingperiod p ON p.id = cp.period_id),
+         moved AS (
+           SELECT t.subject_code, e.currency, e.direction, e.amount,
+                  COALESCE(c.end_date, e.accounting_date) AS day
+             FROM postings_entry e
+             JOIN accounts_account a ON a.id = e.account_id
+             JOIN accounts_accounttype t ON t.id = a.account_type_id
+             LEFT JOIN closing c ON c.posting_id = e.posting_id
+            WHERE a.entity_id = %(entity)s)
+    SELECT subject_code, currency,
+           SUM(CASE WHEN day < %(start)s THEN (CASE WHEN direction = 'D' THEN amount ELSE -amount END) ELSE 0 END),
+           SUM(CASE WHEN day >= %(start)s AND direction = 'D' THEN amount ELSE 0 END),
+           SUM(CASE WHEN day >= %(start)s AND direction = 'C' THEN amount ELSE 0 END)
+      FROM moved
+     WHERE day <= %(end)s
+     GROUP BY subject_code, currency
+     ORDER BY currency, subject_code"""
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    subject_code: str
+    currency: str
+    opening: Decimal  # debit-positive
+    debit: Decimal
+    credit: Decimal
+
+    @property
+    def closing(self) -> Decimal:
+        return self.opening + self.debit - self.credit
+
+
+def trial_balance(*, entity: Entity, start: date, end: date) -> list[TrialRow]:
+    with connection.cursor() as cursor:
+        cursor.execute(_TRIAL_SQL, {"entity": entity.pk, "start": start, "end": end})
+        rows = cursor.fetchall()
+    return [
+        TrialRow(subject, currency, Decimal(opening), Decimal(debit), Decimal(credit))
+        for subject, currency, opening, debit, credit in rows
+        if opening or debit or credit
+    ]
+
+
+def trial_totals(rows: list[TrialRow]) -> dict[str, dict[str, Decimal]]:
+    """Per currency: the sums of each column (openings and closings 0, debits = credits)."""
+    totals: dict[str, dict[str, Decimal]] = {}
+    for row in rows:
+        t = totals.setdefault(row.currency, {"opening": ZERO, "debit": ZERO, "credit": ZERO, "closing": ZERO})
+        for name in t:
+            t[name] += getattr(row, name)
+    return totals
+
+
+def voucher_period_turnover(*, entity: Entity, start: date, end: date) -> dict[tuple[str, str], tuple]:
+    """(subject, currency) -> (debit, credit) of the vouchers dated in the range, red ink netted."""
+    out: dict[tuple[str, str], list[Decimal]] = {}
+    lines = VoucherLine.objects.filter(
+        voucher__entity=entity, voucher__accounting_date__range=(start, end)
+    ).values_list("subject_code", "currency", "direction", "amount")
+    for subject, currency, direction, amount in lines:
+        sides = out.setdefault((subject, currency), [ZERO, ZERO])
+        sides[0 if direction == "D" else 1] += amount
+    return {k: tuple(v) for k, v in out.items() if v[0] or v[1]}
+
+
+def periods() -> QuerySet:
+    return AccountingPeriod.objects.select_related("entity", "proposed_by", "approved_by").prefetch_related(
+        "closing_postings"
+    )
