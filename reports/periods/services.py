@@ -14,7 +14,7 @@ name the period's last day (``corrects_date``) and belong to the period
 from __future__ import annotations
 
 import calendar as _calendar
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.db import connection, transaction
