@@ -81,12 +81,72 @@ def trial_totals(rows: list[TrialRow]) -> dict[str, dict[str, Decimal]]:
     return totals
 
 
-def voucher_period_turnover(*, entity: Entity, start: date, end: date) -> dict[tuple[str, str], tuple]:
-    """(subject, currency) -> (debit, credit) of the vouchers dated in the range, red ink netted."""
+_NORMAL_SQL = """
+    WITH closing AS (SELECT cp.posting_id, p.end_date FROM reports_periodclosingposting cp
+                       JOIN reports_accountingperiod p ON p.id = cp.period_id),
+         moved AS (
+           SELECT t.subject_code, e.currency, e.direction, e.amount, e.account_id,
+                  CASE WHEN e.direction = (CASE WHEN a.category = 'asset' THEN 'D' ELSE 'C' END)
+                       THEN e.amount ELSE -e.amount END AS normal,
+                  COALESCE(c.end_date, e.accounting_date) AS day
+             FROM postings_entry e
+             JOIN accounts_account a ON a.id = e.account_id
+             JOIN accounts_accounttype t ON t.id = a.account_type_id
+             LEFT JOIN closing c ON c.posting_id = e.posting_id
+            WHERE a.entity_id = %(entity)s)
+    SELECT subject_code, currency,
+           SUM(CASE WHEN day < %(start)s THEN normal ELSE 0 END),
+           SUM(CASE WHEN day >= %(start)s AND direction = 'D' THEN amount ELSE 0 END),
+           SUM(CASE WHEN day >= %(start)s AND direction = 'C' THEN amount ELSE 0 END),
+           SUM(normal),
+           COUNT(DISTINCT account_id)
+      FROM moved
+     WHERE day <= %(end)s
+     GROUP BY subject_code, currency"""
+
+
+def ledger_period_totals(*, entity: Entity, start: date, end: date) -> dict[tuple[str, str], dict]:
+    """(subject_code, currency) -> opening, debit, credit, closing, accounts of
+    a period, balances on each account's normal side as the balance sheet and
+    the GL's trial balance state them (reports.gl_recon)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_NORMAL_SQL, {"entity": entity.pk, "start": start, "end": end})
+        rows = cursor.fetchall()
+    return {
+        (subject, currency): {
+            "subject_code": subject,
+            "currency": currency,
+            "opening": Decimal(opening),
+            "debit": Decimal(debit),
+            "credit": Decimal(credit),
+            "closing": Decimal(closing),
+            "accounts": accounts,
+        }
+        for subject, currency, opening, debit, credit, closing, accounts in rows
+    }
+
+
+def voucher_period_totals(*, entity: Entity, start: date, end: date, exported_only: bool = False) -> dict:
+    """As ``voucher_period_turnover``, shaped as reports.vouchers' ``voucher_turnover``
+    ({"debit", "credit"} per subject and currency)."""
+    return {
+        key: {"debit": debit, "credit": credit}
+        for key, (debit, credit) in voucher_period_turnover(
+            entity=entity, start=start, end=end, exported_only=exported_only
+        ).items()
+    }
+
+
+def voucher_period_turnover(
+    *, entity: Entity, start: date, end: date, exported_only: bool = False
+) -> dict[tuple[str, str], tuple]:
+    """(subject, currency) -> (debit, credit) of the vouchers dated in the range, red ink netted;
+    with ``exported_only``, those sent to the GL."""
     out: dict[tuple[str, str], list[Decimal]] = {}
-    lines = VoucherLine.objects.filter(
-        voucher__entity=entity, voucher__accounting_date__range=(start, end)
-    ).values_list("subject_code", "currency", "direction", "amount")
+    lines = VoucherLine.objects.filter(voucher__entity=entity, voucher__accounting_date__range=(start, end))
+    if exported_only:
+        lines = lines.exclude(voucher__status="draft")
+    lines = lines.values_list("subject_code", "currency", "direction", "amount")
     for subject, currency, direction, amount in lines:
         sides = out.setdefault((subject, currency), [ZERO, ZERO])
         sides[0 if direction == "D" else 1] += amount
