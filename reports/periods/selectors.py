@@ -20,7 +20,9 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import Entity
+from postings.models import Posting
 
+from ..vouchers.build import CLOSING_TYPES
 from ..vouchers.models import VoucherLine
 from .models import AccountingPeriod
 
@@ -151,6 +153,18 @@ def voucher_period_turnover(
         sides = out.setdefault((subject, currency), [ZERO, ZERO])
         sides[0 if direction == "D" else 1] += amount
     return {k: tuple(v) for k, v in out.items() if v[0] or v[1]}
+
+
+def period_corrections(*, entity: Entity, start: date, end: date) -> QuerySet:
+    """Postings booked after the range that name a day in it (``corrects_date``):
+    corrections of the period, which stay in the period they were booked in
+    (a closed period's figures never change). A close's own postings are not
+    corrections."""
+    return (
+        Posting.objects.filter(entity=entity, corrects_date__range=(start, end), accounting_date__gt=end)
+        .exclude(business_type__in=CLOSING_TYPES)
+        .order_by("serial_no")
+    )
 
 
 def periods() -> QuerySet:

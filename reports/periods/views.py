@@ -83,23 +83,31 @@ def period_decide(request, pk: int):
 
 def _trial(request):
     form = PeriodChoiceForm(request.GET or None, initial={"kind": "month"})
-    rows, totals, bounds = [], {}, None
+    rows, totals, bounds, corrections = [], {}, None, []
     if form.is_valid():
         data = form.cleaned_data
         bounds = period_bounds(data["kind"], data["period"])
         rows = selectors.trial_balance(entity=data["entity"], start=bounds[0], end=bounds[1])
         totals = selectors.trial_totals(rows)
-    return form, rows, totals, bounds
+        corrections = selectors.period_corrections(entity=data["entity"], start=bounds[0], end=bounds[1])
+    return form, rows, totals, bounds, corrections
 
 
 @require_GET
 @staff_page(VIEW)
 def trial_balance(request):
-    form, rows, totals, bounds = _trial(request)
+    form, rows, totals, bounds, corrections = _trial(request)
     return render(
         request,
         "reports/trial_balance.html",
-        {"form": form, "rows": rows, "totals": totals, "bounds": bounds, "query": request.GET.urlencode()},
+        {
+            "form": form,
+            "rows": rows,
+            "totals": totals,
+            "bounds": bounds,
+            "corrections": corrections,
+            "query": request.GET.urlencode(),
+        },
     )
 
 
@@ -122,12 +130,12 @@ def _trial_name(form, bounds) -> str:
 @require_GET
 @staff_page(VIEW)
 def trial_balance_csv(request):
-    form, rows, _, bounds = _trial(request)
+    form, rows, _, bounds, _ = _trial(request)
     return csv_response(_trial_name(form, bounds), TRIAL_COLUMNS, rows, lambda r: r.currency)
 
 
 @require_GET
 @staff_page(VIEW)
 def trial_balance_xlsx(request):
-    form, rows, _, bounds = _trial(request)
+    form, rows, _, bounds, _ = _trial(request)
     return xlsx_response(_trial_name(form, bounds), "Trial balance", TRIAL_COLUMNS, rows, lambda r: r.currency)

@@ -30,9 +30,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from django.urls import reverse
 
 from accounts.kernel.errors import NotAllowed
 from postings.models import AccountingCalendar, Posting
+from postings.services import posting_reverse
 from postings.services.calendar import day_close, day_cut
 from reports.periods.exceptions import PeriodCloseRefused, PeriodCloseSelfApproval
 from reports.periods.models import PeriodKind, PeriodStatus
@@ -219,3 +221,19 @@ def test_a_back_dated_posting_into_the_closed_month_is_refused(ledger, november,
             posted_by="clerk",
             accounting_date=NOV30 - timedelta(days=1),
         )
+
+
+def test_a_correction_of_the_closed_month_is_booked_on_the_open_day_and_named(ledger, november, clerks, client):
+    entity = ledger.entity
+    close(entity, PeriodKind.MONTH, NOV30, clerks)
+    before = figures(entity, date(2026, 11, 1), NOV30)
+    coupon = Posting.objects.get(business_type="coupon")
+    reversal = posting_reverse(serial_no=coupon.serial_no, request_no="undo-coupon", posted_by="clerk")
+    assert (reversal.accounting_date, reversal.corrects_date) == (DEC1, NOV30)
+
+    assert figures(entity, date(2026, 11, 1), NOV30) == before  # the closed month never changes
+    assert figures(entity, DEC1, DEC31)["6601"] == fig(0, 0, 10, -10)  # December carries it
+    client.force_login(clerks[0])
+    page = client.get(reverse("reports:trial_balance"), {"entity": entity.pk, "kind": "month", "period": "2026-11"})
+    table = page.content.decode().split('id="period-corrections"')[1].split("</table>")[0]
+    assert table.count("<tr><td") == 1 and f"P{reversal.serial_no}" in table  # the close's own posting is not listed
