@@ -6,12 +6,19 @@ person."""
 
 from __future__ import annotations
 
+import threading
+
 import psycopg
 import pytest
+from django.contrib.auth.models import User
+from django.db import connection
 
 from postings.models import AccountingCalendar, Posting
 from reports.periods.models import AccountingPeriod, PeriodKind, PeriodStatus
+from reports.periods.services import period_close_approve, period_close_propose
+from reports.vouchers.models import Voucher
 
+from .reporting import staff_user
 from .test_period_close import DEC1, NOV30, clerks, close, november  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -85,3 +92,32 @@ def test_a_close_needs_a_second_person(ledger, november, clerks, runtime_sql):  
         code="23514",
     )
     assert AccountingCalendar.objects.get(entity=ledger.entity).closed_through is None
+
+
+def test_two_approvals_at_once_post_the_carry_forward_once(ledger, november, clerks):  # noqa: F811
+    """Two checkers press approve together: the period row's lock lets one
+    close it; the other then finds it closed and changes nothing."""
+    maker, checker = clerks
+    other = staff_user("checker2", "Finance staff")
+    period = period_close_propose(acting_user=maker, entity=ledger.entity, kind="month", day=NOV30)
+    start, results, errors = threading.Barrier(2), [], []
+
+    def approve(user_id):
+        try:
+            start.wait(30)
+            results.append(period_close_approve(acting_user=User.objects.get(pk=user_id), period_id=period.pk))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve, args=(u.pk,)) for u in (checker, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert [r.status for r in results] == [PeriodStatus.CLOSED, PeriodStatus.CLOSED]
+    assert Posting.objects.filter(business_type="pl_carry_forward").count() == 1
+    assert Voucher.objects.filter(group_key__startswith="close:").count() == 1
+    assert AccountingPeriod.objects.get(pk=period.pk).approved_by_id in (checker.pk, other.pk)
