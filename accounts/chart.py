@@ -19,6 +19,7 @@ DEFAULT_ACCOUNT_TYPES = [
     ("COUPON", "Coupons and marketing (营销券)", "internal", "6601", True),
     ("RESERVE_FUND", "Reserve funds at the bank (备付金)", "internal", "1002", True),
     ("CHANNEL_FEE", "Channel fee cost (渠道手续费支出)", "internal", "6603", True),
+    ("OPENING_BALANCE", "Opening balances in transit (期初建账过渡户)", "internal", "3999", True),
     ("CURRENT_YEAR_PROFIT", "Current-year profit (本年利润)", "internal", "4103", True),
     ("RETAINED_EARNINGS", "Retained earnings (利润分配-未分配利润)", "internal", "4104", True),
 ]

@@ -134,8 +134,8 @@ def member_register(
 # Internal account types that code finds by type (one per entity and
 # currency), besides those the posting rules name: the withdrawal fee income
 # (withdrawals.services) and reconciliation's suspense account
-# (reports.channel.work).
-FOUND_BY_TYPE = {"FEE_INCOME", "SUSPENSE"}
+# (reports.channel.work), and the opening-balance account (reports.opening).
+FOUND_BY_TYPE = {"FEE_INCOME", "SUSPENSE", "OPENING_BALANCE"}
 
 
 # The floors above answer these (accounts imports nothing above it);

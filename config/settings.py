@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "postings",
     "withdrawals",
     "reports",
+    "events",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -274,6 +275,17 @@ CELERY_BEAT_SCHEDULE = {
     # Channel statements dropped into CHANNEL_STATEMENT_INBOX (reports/channel/inbox.py).
     # Overlapping scans are safe (each file is claimed first); a scan still
     # queued after a minute is dropped, the next one does the same work.
+    # The event outbox (events/): numbered every few seconds when no relay
+    # runs (the relay numbers as it goes), archived past EVENTS_RETENTION_DAYS.
+    "events-sequence": {
+        "task": "events.tasks.events_sequence",
+        "schedule": timedelta(seconds=int(os.environ.get("EVENTS_SEQUENCE_SECONDS", "2"))),
+        "options": {"expires": 30},
+    },
+    "events-archive": {
+        "task": "events.tasks.events_archive",
+        "schedule": crontab(minute="17", hour="3"),
+    },
     "statement-inbox-scan": {
         "task": "reports.tasks.statement_inbox_scan",
         "schedule": crontab(minute="*"),
@@ -324,6 +336,18 @@ CHANNEL_STATEMENT_CLAIM_MINUTES = int(os.environ.get("CHANNEL_STATEMENT_CLAIM_MI
 # A balance sheet XLSX of up to this many rows is written inside the request;
 # a larger one by a worker, with a progress page (reports/exporting).
 EXPORT_XLSX_IN_REQUEST_ROWS = int(os.environ.get("EXPORT_XLSX_IN_REQUEST_ROWS", "5000"))
+
+# Events (events/, docs/operations.md "Events"). Numbered events older than
+# the retention are written to EVENTS_ARCHIVE_DIR (gzipped JSON lines) and
+# deleted by the daily job; the database refuses to delete one younger than
+# 7 days, so the retention is at least that. The relay publishes to
+# EVENTS_BROKER_URL's exchange EVENTS_EXCHANGE (topic; routing key = type).
+EVENTS_RETENTION_DAYS = max(7, int(os.environ.get("EVENTS_RETENTION_DAYS", "90")))
+EVENTS_ARCHIVE_DIR = Path(os.environ.get("EVENTS_ARCHIVE_DIR", VAR_DIR / "events-archive"))
+EVENTS_BROKER_URL = os.environ.get("EVENTS_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+EVENTS_EXCHANGE = os.environ.get("EVENTS_EXCHANGE", "ledger.events")
+# GET /api/v1/events answers at most this many events a call.
+EVENTS_PAGE_MAX = int(os.environ.get("EVENTS_PAGE_MAX", "1000"))
 
 LOGGING = {
     "version": 1,

@@ -169,3 +169,27 @@ class EscrowNotConfigured(LedgerError):
         "The entity has no single escrow (ESCROW), fee income (FEE_INCOME) or coupon (COUPON) account in the "
         "order's currency."
     )
+
+
+class UnknownCorrection(LedgerError):
+    code = "not_found"
+    http_status = 404
+    default_message = "No such correction."
+
+
+class CorrectionNotAllowed(LedgerError):
+    """The posting cannot be corrected in red ink: it is refunded, reversed,
+    corrected already (or has a correction awaiting a decision), belongs to a
+    guarantee order, or itself undoes or refunds a posting."""
+
+    code = "correction_not_allowed"
+    http_status = 409
+    default_message = "This posting cannot be corrected in red ink."
+
+
+class CorrectionSamePerson(LedgerError):
+    """Maker-checker on corrections: the proposer never approves."""
+
+    code = "segregation_of_duties"
+    http_status = 403
+    default_message = "A correction is approved by someone other than the person who proposed it."

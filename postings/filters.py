@@ -9,7 +9,16 @@ from django import forms
 from django.db import models
 from django.utils import timezone
 
-from .models import OPEN_ORDER_STATUSES, BusinessType, GuaranteeOrder, OrderStatus, Refund, RefundStatus
+from .models import (
+    OPEN_ORDER_STATUSES,
+    BusinessType,
+    Correction,
+    CorrectionStatus,
+    GuaranteeOrder,
+    OrderStatus,
+    Refund,
+    RefundStatus,
+)
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -91,3 +100,12 @@ class OrderFilter(filters.FilterSet):
         return queryset.filter(
             models.Q(buyer_account__account_no=value.strip()) | models.Q(merchant_account__account_no=value.strip())
         )
+
+
+class CorrectionFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=CorrectionStatus.choices, label="Status", empty_label="any status")
+    original = filters.NumberFilter(field_name="original_id", label="Posting (P)")
+
+    class Meta:
+        model = Correction
+        fields: list[str] = []

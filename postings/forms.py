@@ -62,3 +62,44 @@ class OrderResolveForm(forms.Form):
     @classmethod
     def fresh(cls) -> OrderResolveForm:
         return cls(initial={"request_no": f"staff-{uuid.uuid4().hex}"})
+
+
+class CorrectionForm(forms.Form):
+    """A staff proposal of a red-ink correction: the legs the posting should
+    have had, one per line (``account_no D|C amount``), and why.
+    ``request_no`` is made when the form is shown, so a form sent twice
+    proposes once."""
+
+    request_no = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    legs = forms.CharField(
+        label="Corrected legs",
+        help_text="One leg per line: account number, D (借) or C (贷), amount.",
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 48, "class": "mono"}),
+    )
+    reason = forms.CharField(max_length=255, label="Reason", widget=forms.TextInput(attrs={"size": 48}))
+
+    def __init__(self, *args, **kwargs):
+        # Shown beside the refund form on the posting's page: ids of its own.
+        kwargs.setdefault("auto_id", "correction_%s")
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def fresh(cls, posting=None) -> CorrectionForm:
+        legs = ""
+        if posting is not None:
+            legs = "\n".join(
+                f"{e.account.account_no} {e.direction} {e.amount.normalize():f}"
+                for e in posting.entries.select_related("account").order_by("serial_no")
+            )
+        return cls(initial={"request_no": f"staff-{uuid.uuid4().hex}", "legs": legs})
+
+    def clean_legs(self) -> list[tuple[str, str, str]]:
+        legs = []
+        for n, line in enumerate(self.cleaned_data["legs"].splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != 3:
+                raise forms.ValidationError(f"Line {n}: give account number, D or C, and amount.")
+            legs.append((parts[0], parts[1].upper(), parts[2]))
+        return legs

@@ -50,6 +50,7 @@ class BusinessType(models.TextChoices):
     CHANNEL_SETTLEMENT = "channel_settlement", "channel settlement (渠道结算)"
     COUPON = "coupon", "coupon (红包/券)"
     ADJUSTMENT = "adjustment", "adjustment (调账)"
+    OPENING = "opening", "opening balances (期初建账)"
     REVERSAL = "reversal", "reversal (冲正)"
     PL_CARRY_FORWARD = "pl_carry_forward", "profit and loss carry-forward (损益结转)"
     YEAR_END_CLOSE = "year_end_close", "year-end close (年结: 本年利润 → 未分配利润)"
@@ -75,6 +76,9 @@ class Posting(models.Model):
     # A channel's serial number, bank reference or payment slip number.
     external_ref = models.CharField("external reference", max_length=64, blank=True)
     posted_by = models.CharField(max_length=150)
+    # A reversal (business type reversal) or the red posting of a correction
+    # (红冲: its original's business type, see Correction) names what it undoes;
+    # one each, so a posting is reversed or corrected once (postings/sql/corrections.sql).
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
     # A correction posted on the open day for a day already closed says which.
     corrects_date = models.DateField("corrects accounting date", null=True, blank=True)
@@ -88,10 +92,6 @@ class Posting(models.Model):
         ordering = ["-serial_no"]
         constraints = [
             models.UniqueConstraint(fields=["source_system", "request_no"], name="posting_unique_request"),
-            models.CheckConstraint(
-                condition=Q(reverses__isnull=True) | Q(business_type="reversal"),
-                name="posting_reversal_link_only_on_reversals",
-            ),
         ]
         # external_ref: equality lookups only (a channel's serial), so no LIKE index beside it.
         indexes = [
@@ -776,3 +776,83 @@ class OrderEvent(models.Model):
 
     def __str__(self):
         return f"O{self.order_id} {self.kind} {self.from_status}→{self.to_status}"
+
+
+# ------------------------------------------------------------ corrections ----
+
+
+class CorrectionStatus(models.TextChoices):
+    PROPOSED = "proposed", "proposed (待复核)"
+    BOOKED = "booked", "booked (已红冲更正)"
+    REJECTED = "rejected", "rejected (已驳回)"
+
+
+class Correction(models.Model):
+    """A red-ink correction (红冲 + 蓝字) of a booked posting, under maker-checker.
+
+    One finance person proposes it with a reason and the corrected legs
+    (``legs``: ``[[account_no, "D"|"C", "amount"], ...]``); another approves
+    it, which books in one transaction:
+
+    * the red posting (红字): the original's business type, ``reverses`` the
+      original, every entry the original's with the direction swapped (so
+      balances move back exactly). Vouchers read it as red ink: lines in the
+      original's subjects and directions with negative amounts;
+    * the blue posting (蓝字): the corrected legs, in the original's business
+      type and currency.
+
+    PostgreSQL refuses (postings/sql/corrections.sql) a second live correction
+    of one posting, a booked correction whose red posting does not mirror its
+    original exactly, a red posting outside a booked correction, and any
+    change of a decided correction.
+    """
+
+    original = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="corrections")
+    red_posting = models.OneToOneField(
+        Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="correction_red"
+    )
+    blue_posting = models.OneToOneField(
+        Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="correction_blue"
+    )
+    status = models.CharField(max_length=16, choices=CorrectionStatus.choices, default=CorrectionStatus.PROPOSED)
+    legs = models.JSONField(help_text="The corrected legs: [account_no, direction, amount] each.")
+    reason = models.CharField(max_length=255)
+    # The proposal's idempotency key (a double submit of the form proposes once).
+    source_system = models.CharField(max_length=32, default="ledger")
+    request_no = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64, editable=False)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "red-ink correction (红冲更正)"
+        ordering = ["-id"]
+        permissions = [
+            ("propose_correction", "Can propose a red-ink correction of a posting"),
+            ("approve_correction", "Can approve or reject a red-ink correction"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["source_system", "request_no"], name="correction_unique_request"),
+            # A posting has one live correction: one awaiting a decision, or the one booked.
+            models.UniqueConstraint(
+                fields=["original"], condition=~Q(status="rejected"), name="correction_one_live_per_posting"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="booked", red_posting__isnull=False, blue_posting__isnull=False)
+                | (~Q(status="booked") & Q(red_posting__isnull=True, blue_posting__isnull=True)),
+                name="correction_booked_iff_postings",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="booked") | (Q(decided_by__isnull=False) & ~Q(decided_by=models.F("proposed_by"))),
+                name="correction_approved_by_another",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="correction_status_idx")]
+
+    def __str__(self):
+        return f"C{self.id} of P{self.original_id} ({self.status})"

@@ -1,6 +1,8 @@
 """Staff pages of postings and refunds (退款): a posting with every leg's
 refunded-so-far and the refund action, the refunds list, a refund's detail,
-and the approval queue of late and large refunds; guarantee orders (担保交易):
+and the approval queue of late and large refunds; red-ink corrections
+(红冲 + 蓝字): proposed from the posting's page, a queue, a correction's page
+with approve and reject (never by its proposer); guarantee orders (担保交易):
 the orders list (open, disputed, expiring soon, confirmed), an order's page
 with its steps, and the dispute and resolve actions, each with a reason.
 
@@ -13,6 +15,7 @@ the page the user is sent back to.
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import models
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,16 +26,28 @@ from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.kernel.permissions import has_permission, holders_of
 
 from . import selectors
-from .filters import ApprovalQueueFilter, OrderFilter, RefundFilter
-from .forms import DecisionForm, OrderDisputeForm, OrderResolveForm, RefundForm
-from .models import OrderStatus, Posting, Refund, RefundStatus
-from .services import order_dispute, order_resolve, refund_approve, refund_create, refund_reject
+from .filters import ApprovalQueueFilter, CorrectionFilter, OrderFilter, RefundFilter
+from .forms import CorrectionForm, DecisionForm, OrderDisputeForm, OrderResolveForm, RefundForm
+from .models import Correction, CorrectionStatus, OrderStatus, Posting, Refund, RefundStatus
+from .services import (
+    correction_approve,
+    correction_propose,
+    correction_reject,
+    order_dispute,
+    order_resolve,
+    refund_approve,
+    refund_create,
+    refund_reject,
+)
+from .services.corrections import PERM_APPROVE as PERM_APPROVE_CORRECTION
+from .services.corrections import PERM_PROPOSE as PERM_PROPOSE_CORRECTION
 from .services.orders import PERM_DISPUTE, confirm_split
 from .services.refunds import NOT_REFUNDABLE, PERM_APPROVE, PERM_REFUND
 
 VIEW_POSTINGS = "postings.view_posting"
 VIEW_REFUNDS = "postings.view_refund"
 VIEW_ORDERS = "postings.view_guaranteeorder"
+VIEW_CORRECTIONS = "postings.view_correction"
 
 
 def _posting(serial_no: int) -> Posting:
@@ -67,8 +82,119 @@ def posting_detail(request, serial_no: int, form: RefundForm | None = None):
             "may_refund": has_permission(request.user, PERM_REFUND),
             "form": form or RefundForm.fresh(),
             "policy": selectors.refund_policy_for(posting.business_type),
+            "corrections": posting.corrections.select_related("proposed_by", "decided_by").order_by("id"),
+            "correction_of": Correction.objects.filter(
+                models.Q(red_posting=posting) | models.Q(blue_posting=posting)
+            ).first(),
+            "may_correct": has_permission(request.user, PERM_PROPOSE_CORRECTION),
+            "correction_form": CorrectionForm.fresh(posting),
         },
     )
+
+
+@require_POST
+@staff_page(PERM_PROPOSE_CORRECTION)
+def posting_correct(request, serial_no: int):
+    form = CorrectionForm(request.POST)
+    back = reverse("postings:posting", args=[serial_no])
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, f"Not proposed: {error}")
+        return redirect(back)
+    try:
+        correction = correction_propose(
+            serial_no=serial_no,
+            legs=form.cleaned_data["legs"],
+            reason=form.cleaned_data["reason"],
+            request_no=form.cleaned_data["request_no"],
+            acting_user=request.user,
+        )
+    except LedgerError as exc:
+        messages.error(request, f"Not proposed: {exc.message}")
+        return redirect(back)
+    roles, people = holders_of(PERM_APPROVE_CORRECTION)
+    who = ", ".join(p for p in people if p != request.user.get_username()) or ", ".join(roles) or "a second person"
+    messages.success(
+        request,
+        f"Correction C{correction.pk} of P{serial_no} proposed: nothing moves until a second person approves it "
+        f"({who}; not you).",
+    )
+    return redirect(reverse("postings:correction", args=[correction.pk]))
+
+
+@require_GET
+@staff_page(VIEW_CORRECTIONS)
+def correction_list(request):
+    queryset = Correction.objects.select_related("original", "proposed_by", "decided_by").order_by("-id")
+    data = request.GET.copy()
+    data.setdefault("status", CorrectionStatus.PROPOSED)  # the queue: what waits for a decision
+    filterset = CorrectionFilter(data, queryset=queryset)
+    return render(
+        request,
+        "postings/correction_list.html",
+        {
+            "filter": filterset,
+            "page": paginate(request, filterset.qs, 50),
+            "querystring": querystring_without(request, "page"),
+        },
+    )
+
+
+@require_GET
+@staff_page(VIEW_CORRECTIONS)
+def correction_detail(request, pk: int):
+    correction = (
+        Correction.objects.select_related(
+            "original__entity", "red_posting", "blue_posting", "proposed_by", "decided_by"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if correction is None:
+        raise Http404(f"No correction C{pk}.")
+    proposed = correction.status == CorrectionStatus.PROPOSED
+    return render(
+        request,
+        "postings/correction_detail.html",
+        {
+            "c": correction,
+            "original_entries": correction.original.entries.select_related("account").order_by("serial_no"),
+            "may_approve": proposed
+            and has_permission(request.user, PERM_APPROVE_CORRECTION)
+            and correction.proposed_by_id != request.user.pk,
+            "may_reject": proposed and has_permission(request.user, PERM_APPROVE_CORRECTION),
+            "form": DecisionForm(),
+        },
+    )
+
+
+@require_POST
+@staff_page(PERM_APPROVE_CORRECTION)
+def correction_approve_act(request, pk: int):
+    form = DecisionForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        c = correction_approve(correction_id=pk, acting_user=request.user, note=note)
+    except LedgerError as exc:
+        messages.error(request, f"C{pk} not approved: {exc.message}")
+    else:
+        messages.success(request, f"Correction C{pk} booked: red P{c.red_posting_id} and blue P{c.blue_posting_id}.")
+    return redirect(reverse("postings:correction", args=[pk]))
+
+
+@require_POST
+@staff_page(PERM_APPROVE_CORRECTION)
+def correction_reject_act(request, pk: int):
+    form = DecisionForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        correction_reject(correction_id=pk, acting_user=request.user, note=note)
+    except LedgerError as exc:
+        messages.error(request, f"C{pk} not rejected: {exc.message}")
+    else:
+        messages.success(request, f"Correction C{pk} rejected; nothing was booked.")
+    return redirect(reverse("postings:correction", args=[pk]))
 
 
 @require_POST

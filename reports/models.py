@@ -8,6 +8,7 @@ table names unchanged).
 - ``reports.vouchers.models``: vouchers (会计凭证), their lines, exports and
   acknowledgements, and how they are grouped.
 - ``reports.gl_recon.models``: GL trial balances uploaded for reconciliation.
+- ``reports.opening.models``: opening-balance imports (期初建账).
 - ``reports.channel.models``: channel reconciliation (渠道对账): channels,
   statements, matching runs, differences and their history.
 - ``reports.periods.models``: accounting periods and their close (月结/年结).
@@ -47,6 +48,7 @@ from .eod.models import (
 )
 from .exporting.models import Export, ExportStatus
 from .gl_recon.models import GlImport, GlImportRow
+from .opening.models import OpeningAccount, OpeningImport, OpeningPosting
 from .periods.models import AccountingPeriod, PeriodClosingPosting, PeriodKind, PeriodStatus
 from .settlement.models import (
     BusinessDayOverride,
@@ -70,6 +72,9 @@ from .vouchers.models import (
 )
 
 __all__ = [
+    "OpeningAccount",
+    "OpeningImport",
+    "OpeningPosting",
     "AccountingPeriod",
     "PeriodClosingPosting",
     "PeriodKind",

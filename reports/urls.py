@@ -6,6 +6,7 @@ from .channel import views as channel_views
 from .eod import views as eod_views
 from .exporting import views as export_views
 from .gl_recon import views as gl_views
+from .opening import views as opening_views
 from .pages import views
 from .periods import views as period_views
 from .settlement import views as settlement_views
@@ -40,6 +41,9 @@ urlpatterns = [
     path("gl/upload/", gl_views.gl_upload, name="gl_upload"),
     path("gl/upload/<int:pk>/", gl_views.gl_confirm, name="gl_preview"),
     path("gl/<int:pk>/", gl_views.gl_import_result, name="gl_import"),
+    path("opening/upload/", opening_views.opening_upload, name="opening_upload"),
+    path("opening/upload/<int:pk>/", opening_views.opening_confirm, name="opening_preview"),
+    path("opening/<int:pk>/", opening_views.opening_result, name="opening_import"),
     path("eod/", eod_views.eod_runs, name="eod_runs"),
     path("eod/<int:pk>/retry/", eod_views.eod_retry, name="eod_retry"),
     path("charts/", views.chart_page, name="charts"),

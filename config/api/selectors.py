@@ -80,6 +80,19 @@ def posting_get(*, serial_no: int) -> Posting:
     return posting
 
 
+def posting_by_request(*, source_system: str, request_no: str) -> Posting:
+    """The posting a caller booked under its request number: one lookup of
+    the unique (source_system, request_no) index."""
+    posting = Posting.objects.filter(source_system=source_system, request_no=request_no).first()
+    if posting is None:
+        raise UnknownPosting(
+            f"No posting of source system {source_system!r} with request number {request_no!r}.",
+            source_system=source_system,
+            request_no=request_no,
+        )
+    return posting
+
+
 def posting_entries(*, posting: Posting) -> list[Entry]:
     return list(posting.entries.select_related("account").order_by("serial_no"))
 

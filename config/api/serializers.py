@@ -20,6 +20,7 @@ from rest_framework import fields, serializers
 
 from accounts.kernel.money import AMOUNT_PATTERN, POSITIVE_AMOUNT_PATTERN, currency_places
 from accounts.models import AccountStatus, Customer, PostingMode
+from events.models import EVENT_TYPES
 from postings.models import BusinessType
 from postings.selectors import account_balance
 
@@ -348,6 +349,50 @@ class EntriesQuery(serializers.Serializer):
         if after and before and after > before:
             raise serializers.ValidationError({"accounting_date_before": "Must not be before accounting_date_after."})
         return attrs
+
+
+_EVENT_TYPE = "|".join(re.escape(t) for t in EVENT_TYPES)
+_EVENT_TYPES_RE = rf"^({_EVENT_TYPE})(,({_EVENT_TYPE}))*$"
+
+
+class EventsQuery(serializers.Serializer):
+    after = serializers.IntegerField(
+        required=False, default=0, min_value=0, max_value=2**63 - 1, help_text="Events numbered after this (seq)."
+    )
+    types = serializers.RegexField(
+        _EVENT_TYPES_RE,
+        required=False,
+        help_text=f"Comma-separated event types, any of: {', '.join(EVENT_TYPES)}. Default: all.",
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        default=100,
+        min_value=1,
+        max_value=settings.EVENTS_PAGE_MAX,
+        help_text=f"At most this many events (1 to {settings.EVENTS_PAGE_MAX}, default 100).",
+    )
+
+    def validate_types(self, value: str) -> list[str]:
+        return value.split(",")
+
+
+class EventOut(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The event's id: the same on every delivery of it.")
+    seq = serializers.IntegerField(help_text="Global sequence number: 1, 2, 3, ... without gaps.")
+    type = serializers.ChoiceField(choices=EVENT_TYPES)
+    type_version = serializers.IntegerField(help_text="Version of the payload's schema.")
+    occurred_at = serializers.DateTimeField()
+    entity_id = serializers.IntegerField(allow_null=True)
+    aggregate_type = serializers.CharField(help_text="posting, hold, withdrawal, account, eod_run, recon_run.")
+    aggregate_id = serializers.IntegerField()
+    aggregate_version = serializers.IntegerField(help_text="1, 2, 3, ... per aggregate, without gaps.")
+    payload = serializers.JSONField(help_text="Per type: docs/events/<type>.v<type_version>.json.")
+
+
+class EventPageOut(serializers.Serializer):
+    events = EventOut(many=True)
+    next_after = serializers.IntegerField(help_text="Pass as `after` for the next page.")
+    last_seq = serializers.IntegerField(help_text="The highest number given so far.")
 
 
 class EntryOut(serializers.Serializer):

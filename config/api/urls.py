@@ -33,6 +33,12 @@ v1 = [
     path("postings/by-rule", views.PostingByRuleView.as_view(), name="postings_by_rule"),
     path("postings/batch", views.PostingBatchView.as_view(), name="postings_batch"),
     path("postings/<int:serial_no>", views.PostingDetailView.as_view(), name="posting"),
+    # The request number takes the rest of the path: it may hold '/' (sent as %2F, decoded before routing).
+    re_path(
+        r"^postings/by-request/(?P<source_system>[a-z][a-z0-9_-]{1,31})/(?P<request_no>[^\x00]{1,64})$",
+        views.PostingByRequestView.as_view(),
+        name="posting_by_request",
+    ),
     path("postings/<int:serial_no>/reversal", views.PostingReversalView.as_view(), name="posting_reversal"),
     path("postings/<int:serial_no>/refunds", views.PostingRefundsView.as_view(), name="posting_refunds"),
     path("orders", views.OrdersView.as_view(), name="orders"),
@@ -48,6 +54,7 @@ v1 = [
     path("withdrawals", views.WithdrawalsView.as_view(), name="withdrawals"),
     path("withdrawals/<int:withdrawal_id>", views.WithdrawalDetailView.as_view(), name="withdrawal"),
     path("reports/balance-sheet", views.BalanceSheetView.as_view(), name="balance_sheet"),
+    path("events", views.EventsView.as_view(), name="events"),
 ]
 
 urlpatterns = [

@@ -26,6 +26,8 @@ from rest_framework.views import APIView
 from accounts.kernel.errors import LedgerValidationError
 from accounts.selectors import account_get
 from accounts.services import account_change_status, account_open, account_open_once, member_register
+from events import selectors as event_selectors
+from events.services import event_message
 from postings import services as posting_services
 from postings.exceptions import DayClosed
 from postings.models import RefundStatus
@@ -52,7 +54,7 @@ from withdrawals.services import withdrawal_request
 
 from . import selectors
 from .errors import error_responses
-from .models import ApiClient, ApiKey
+from .models import SOURCE_SYSTEM_PATTERN, ApiClient, ApiKey
 from .pagination import CURSOR_PARAMETER, PAGE_PARAMETER, EntryCursor, SheetPages, page_size_parameter
 from .serializers import (
     DIRECTIONS,
@@ -68,6 +70,8 @@ from .serializers import (
     EntriesQuery,
     EntryOut,
     EntryPageOut,
+    EventPageOut,
+    EventsQuery,
     HoldIn,
     HoldOut,
     MemberIn,
@@ -501,6 +505,39 @@ class PostingDetailView(LedgerView):
     )
     def get(self, request, serial_no: int):
         return Response(posting_payload(selectors.posting_get(serial_no=serial_no)))
+
+
+SOURCE_SYSTEM_PARAMETER = OpenApiParameter(
+    "source_system",
+    {"type": "string", "pattern": SOURCE_SYSTEM_PATTERN},
+    OpenApiParameter.PATH,
+    description="The source system that booked it (an API client's code, e.g. trade).",
+)
+REQUEST_NO_PARAMETER = OpenApiParameter(
+    "request_no",
+    {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[^\x00]{1,64}$"},
+    OpenApiParameter.PATH,
+    description="The request number it was booked under (URL-encoded; it may contain '/').",
+)
+
+
+class PostingByRequestView(LedgerView):
+    # Without read, a client finds its own postings only.
+    scopes = {"GET": (READ, POST)}
+
+    @extend_schema(
+        operation_id="posting_get_by_request",
+        tags=["postings"],
+        parameters=[SOURCE_SYSTEM_PARAMETER, REQUEST_NO_PARAMETER],
+        responses={200: PostingOut, **error_responses(*ANY_CALL_ERRORS, 404)},
+        summary="A posting found by the request number it was booked under",
+        description="A client without the read scope finds only its own source system's postings.",
+    )
+    def get(self, request, source_system: str, request_no: str):
+        self.request_no = request_no[:64]
+        self.visible(source_system, "posting")
+        posting = selectors.posting_by_request(source_system=source_system, request_no=request_no)
+        return Response(posting_payload(posting))
 
 
 class PostingByRuleView(LedgerView):
@@ -1123,6 +1160,42 @@ class BalanceSheetView(LedgerView):
         response = paginator.get_paginated_response(BalanceSheetRowOut(page, many=True).data)
         response.data = {"date": day, "group_by": query["group_by"], **response.data}
         return response
+
+
+# --------------------------------------------------------------- events ----
+
+
+class EventsView(LedgerView):
+    scopes = {"GET": (READ,)}
+    query_parameters = frozenset(EventsQuery().fields)
+
+    @extend_schema(
+        operation_id="events_list",
+        tags=["events"],
+        parameters=[EventsQuery],
+        responses={
+            200: OpenApiResponse(EventPageOut, description="Events numbered after `after`, in sequence order."),
+            **error_responses(*ANY_CALL_ERRORS),
+        },
+        summary="Events after a sequence number (replay)",
+        description="Every change other systems care about, in the order it committed, numbered 1, 2, 3, ... "
+        "without gaps: an event appears only once every event before it has committed or rolled back, so a "
+        "reader that passes the last `seq` it saw as `after` never misses one. Events older than the retention "
+        "(default 90 days) are archived. Payload schemas: docs/events/. The same events are published to "
+        "RabbitMQ (docs/operations.md, Events).",
+    )
+    def get(self, request):
+        query = self.query(EventsQuery)
+        events = list(
+            event_selectors.events_after(after=query["after"], types=query.get("types"), limit=query["limit"])
+        )
+        return Response(
+            {
+                "events": [event_message(e) for e in events],
+                "next_after": events[-1].seq if events else query["after"],
+                "last_seq": event_selectors.last_seq(),
+            }
+        )
 
 
 # ---------------------------------------------------------------- other ----

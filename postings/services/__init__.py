@@ -34,7 +34,10 @@ available does not move. Releasing lowers frozen. A hold that is settled,
 released or expired cannot be settled again.
 
 Corrections are reversals (冲正): a new posting with every leg's direction
-swapped, linked to the original. Nothing is ever updated or deleted.
+swapped, linked to the original; or red-ink corrections (红冲 + 蓝字,
+``corrections``): a red posting in the original's business type mirroring it
+and the corrected blue posting, booked together. Nothing is ever updated or
+deleted.
 
 Idempotency. Every write that moves money carries a request number unique per
 source system. The same request again returns the original result and writes
@@ -51,6 +54,7 @@ The package, by concern:
 - ``postings``: posting_create, posting_reverse.
 - ``batch``: posting_create_batch (a BatchRun per batch).
 - ``rules``: posting_create_by_rule.
+- ``corrections``: red-ink corrections (红冲 + 蓝字) under maker-checker.
 - ``orders``: guarantee orders (担保交易) and their escrow balances.
 - ``holds``: hold_place, hold_settle, hold_release, holds_expire_due.
 - ``buffers``: hot accounts' buffered legs and their flush.
@@ -58,6 +62,7 @@ The package, by concern:
 """
 
 from .batch import BatchResult, PostingRequest, posting_create_batch
+from .corrections import correction_approve, correction_propose, correction_reject
 from .drafts import DEFAULT_SOURCE, Leg, PostingDraft
 from .holds import hold_place, hold_release, hold_settle, holds_expire_due
 from .one_call import FULL_PATH_FALLBACKS
@@ -73,6 +78,9 @@ __all__ = [
     "Leg",
     "PostingDraft",
     "PostingRequest",
+    "correction_approve",
+    "correction_propose",
+    "correction_reject",
     "hold_place",
     "hold_release",
     "hold_settle",

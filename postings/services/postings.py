@@ -161,6 +161,11 @@ def posting_reverse(
         raise UnknownPosting(f"No posting {serial_no}.", serial_no=serial_no) from None
     if original.business_type == BusinessType.REVERSAL:
         raise ReversalNotAllowed(f"Posting {serial_no} is itself a reversal.", serial_no=serial_no)
+    if original.reverses_id is not None:
+        raise ReversalNotAllowed(
+            f"Posting {serial_no} is the red posting of a correction; correct its blue posting instead.",
+            serial_no=serial_no,
+        )
     if OrderEvent.objects.filter(posting=original).exists():
         raise ReversalNotAllowed(
             f"Posting {serial_no} belongs to a guarantee order; it is refunded through the order, not reversed.",

@@ -71,8 +71,15 @@ from .postings import posting_create
 
 PERM_REFUND = "postings.refund_posting"
 PERM_APPROVE = "postings.approve_refund"
+# An opening posting (期初建账) brought balances in; nothing was paid that could be refunded.
 NOT_REFUNDABLE = frozenset(
-    {BusinessType.REFUND, BusinessType.REVERSAL, BusinessType.SETTLEMENT, BusinessType.CHANNEL_SETTLEMENT}
+    {
+        BusinessType.REFUND,
+        BusinessType.REVERSAL,
+        BusinessType.SETTLEMENT,
+        BusinessType.CHANNEL_SETTLEMENT,
+        BusinessType.OPENING,
+    }
 )
 
 

@@ -67,6 +67,7 @@ from django.db.models import Case, Count, DecimalField, F, Q, Sum, Value, When
 from django.db.models.functions import Abs, Coalesce, Round
 from django.utils import timezone
 
+from accounts.kernel.events import event_record
 from accounts.kernel.money import ZERO, currency_places
 from postings.models import Entry, Posting
 from postings.services.calendar import calendar_for
@@ -154,12 +155,35 @@ def _run(channel, recon_date, actor, statement, account_ids, near_cut) -> ReconR
         run.runs += 1
         run.last_run_at, run.last_run_by = timezone.now(), actor
         run.save()
+        _finished_event(run, channel)
         for day in sorted(aged_days - {recon_date}):
             earlier = ReconRun.objects.select_for_update(no_key=True).filter(channel=channel, recon_date=day).first()
             if earlier is not None:
                 _count_differences(earlier)
                 earlier.save()
     return run
+
+
+def _finished_event(run: ReconRun, channel: Channel) -> None:
+    """recon.finished, in the run's transaction (docs/events/recon.finished.v1.json)."""
+    amounts = ("matched", "long", "short", "mismatch", "pending")
+    payload = {
+        "run_id": run.pk,
+        "channel": channel.code,
+        "recon_date": run.recon_date,
+        "statement_id": run.statement_id,
+        "runs": run.runs,
+        "finished_at": run.last_run_at,
+        "by": run.last_run_by,
+        "channel_count": run.channel_count,
+        "ledger_count": run.ledger_count,
+    }
+    for name in amounts:
+        payload[f"{name}_count"] = getattr(run, f"{name}_count")
+        payload[f"{name}_amount"] = str(getattr(run, f"{name}_amount"))
+    event_record(
+        "recon.finished", aggregate_type="recon_run", aggregate_id=run.pk, entity_id=channel.entity_id, payload=payload
+    )
 
 
 # The pairing, in one statement. ``l``: the day's statement lines that count,

@@ -88,6 +88,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from accounts.kernel.errors import LedgerError, LedgerValidationError
+from accounts.kernel.events import event_record
 from accounts.models import Entity
 from postings.models import AccountingDay, DayStatus, Entry
 from postings.services.calendar import calendar_for, cuts_due, day_close, day_cut
@@ -132,9 +133,35 @@ def eod_run(*, entity: Entity, accounting_date: date, actor: str, from_step: str
             for position in range(start, len(EOD_STEPS)):
                 if not _step_execute(run, position):
                     return run
-        run.status, run.ended_at = RunStatus.DONE, timezone.now()
-        run.save(update_fields=["status", "ended_at"])
+        with transaction.atomic():
+            run.status, run.ended_at = RunStatus.DONE, timezone.now()
+            run.save(update_fields=["status", "ended_at"])
+            _finished_event(run)
     return run
+
+
+def _finished_event(run: EodRun) -> None:
+    """eod.finished, in the transaction that marks the run done, with the
+    day's check results (docs/events/eod.finished.v1.json)."""
+    checks = run.checks.order_by("check_name").values("check_name", "passed", "checked_rows", "summary")
+    event_record(
+        "eod.finished",
+        aggregate_type="eod_run",
+        aggregate_id=run.pk,
+        entity_id=run.entity_id,
+        payload={
+            "run_id": run.pk,
+            "entity": run.entity.code,
+            "accounting_date": run.accounting_date,
+            "ended_at": run.ended_at,
+            "triggered_by": run.triggered_by,
+            "checks": [
+                {"name": c["check_name"], "passed": c["passed"], "rows": c["checked_rows"], "summary": c["summary"]}
+                for c in checks
+            ],
+            "all_passed": all(c["passed"] for c in checks),
+        },
+    )
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import Count, DecimalField, QuerySet, Sum
 
 from accounts.models import Entity
+from postings.models import Entry
 
 from ..eod.models import BalanceSheetRow
 from ..periods.selectors import ledger_period_totals, voucher_period_totals
@@ -82,7 +83,11 @@ class GlDifference:
 
 def ledger_subject_totals(*, entity: Entity, accounting_date: date) -> dict[tuple[str, str], dict]:
     """(subject_code, currency) -> opening, debit, credit, closing, accounts
-    of the day's balance sheet rows (BalanceSheetRow)."""
+    of the day's balance sheet rows (BalanceSheetRow), turnover as the GL
+    books it: a red-ink correction's red posting (postings.models.Correction)
+    is in the GL as negative amounts on its original's side, not as turnover
+    on the other side, so its amount comes off both the debit and the credit
+    (an entry of X on one side is -X on the other; the closing is the same)."""
     rows = (
         BalanceSheetRow.objects.filter(entity=entity, accounting_date=accounting_date)
         .values("subject_code", "currency")
@@ -94,7 +99,21 @@ def ledger_subject_totals(*, entity: Entity, accounting_date: date) -> dict[tupl
             accounts=Count("account"),
         )
     )
-    return {(r["subject_code"], r["currency"]): r for r in rows}
+    totals = {(r["subject_code"], r["currency"]): r for r in rows}
+    red = (
+        Entry.objects.filter(
+            account__entity=entity, accounting_date=accounting_date, posting__correction_red__isnull=False
+        )
+        .values("account__account_type__subject_code", "currency")
+        .annotate(total=_money("amount"))
+        .order_by()
+    )
+    for r in red:
+        sums = totals.get((r["account__account_type__subject_code"], r["currency"]))
+        if sums is not None:
+            sums["debit"] -= r["total"]
+            sums["credit"] -= r["total"]
+    return totals
 
 
 def gl_differences(gl_import: GlImport) -> list[GlDifference]:

@@ -28,25 +28,36 @@ from .models import AccountingPeriod
 
 ZERO = Decimal(0)
 
+# The range's turnover as the GL books it: a red-ink correction's red posting
+# (postings.models.Correction) is negative amounts on its original's side, so
+# an entry of X on one side counts -X on the other (balances are the same).
+_TURNOVER = """
+           SUM(CASE WHEN day < %(start)s THEN 0
+                    WHEN red THEN (CASE WHEN direction = 'C' THEN -amount ELSE 0 END)
+                    ELSE (CASE WHEN direction = 'D' THEN amount ELSE 0 END) END),
+           SUM(CASE WHEN day < %(start)s THEN 0
+                    WHEN red THEN (CASE WHEN direction = 'D' THEN -amount ELSE 0 END)
+                    ELSE (CASE WHEN direction = 'C' THEN amount ELSE 0 END) END)"""
+
 _TRIAL_SQL = """
     WITH closing AS (SELECT cp.posting_id, p.end_date FROM reports_periodclosingposting cp
                        JOIN reports_accountingperiod p ON p.id = cp.period_id),
          moved AS (
            SELECT t.subject_code, e.currency, e.direction, e.amount,
-                  COALESCE(c.end_date, e.accounting_date) AS day
+                  COALESCE(c.end_date, e.accounting_date) AS day, r.id IS NOT NULL AS red
              FROM postings_entry e
              JOIN accounts_account a ON a.id = e.account_id
              JOIN accounts_accounttype t ON t.id = a.account_type_id
              LEFT JOIN closing c ON c.posting_id = e.posting_id
+             LEFT JOIN postings_correction r ON r.red_posting_id = e.posting_id
             WHERE a.entity_id = %(entity)s)
     SELECT subject_code, currency,
            SUM(CASE WHEN day < %(start)s THEN (CASE WHEN direction = 'D' THEN amount ELSE -amount END) ELSE 0 END),
-           SUM(CASE WHEN day >= %(start)s AND direction = 'D' THEN amount ELSE 0 END),
-           SUM(CASE WHEN day >= %(start)s AND direction = 'C' THEN amount ELSE 0 END)
+           {turnover}
       FROM moved
      WHERE day <= %(end)s
      GROUP BY subject_code, currency
-     ORDER BY currency, subject_code"""
+     ORDER BY currency, subject_code""".replace("{turnover}", _TURNOVER)
 
 
 @dataclass(frozen=True)
@@ -90,21 +101,21 @@ _NORMAL_SQL = """
            SELECT t.subject_code, e.currency, e.direction, e.amount, e.account_id,
                   CASE WHEN e.direction = (CASE WHEN a.category = 'asset' THEN 'D' ELSE 'C' END)
                        THEN e.amount ELSE -e.amount END AS normal,
-                  COALESCE(c.end_date, e.accounting_date) AS day
+                  COALESCE(c.end_date, e.accounting_date) AS day, r.id IS NOT NULL AS red
              FROM postings_entry e
              JOIN accounts_account a ON a.id = e.account_id
              JOIN accounts_accounttype t ON t.id = a.account_type_id
              LEFT JOIN closing c ON c.posting_id = e.posting_id
+             LEFT JOIN postings_correction r ON r.red_posting_id = e.posting_id
             WHERE a.entity_id = %(entity)s)
     SELECT subject_code, currency,
            SUM(CASE WHEN day < %(start)s THEN normal ELSE 0 END),
-           SUM(CASE WHEN day >= %(start)s AND direction = 'D' THEN amount ELSE 0 END),
-           SUM(CASE WHEN day >= %(start)s AND direction = 'C' THEN amount ELSE 0 END),
+           {turnover},
            SUM(normal),
            COUNT(DISTINCT account_id)
       FROM moved
      WHERE day <= %(end)s
-     GROUP BY subject_code, currency"""
+     GROUP BY subject_code, currency""".replace("{turnover}", _TURNOVER)
 
 
 def ledger_period_totals(*, entity: Entity, start: date, end: date) -> dict[tuple[str, str], dict]:

@@ -19,6 +19,7 @@ class StagedUpload(models.Model):
         GL = "gl", "GL trial balance"
         VOUCHER_ACK = "voucher_ack", "GL voucher acknowledgement"
         RESERVE = "reserve", "reserve-fund bank balances"
+        OPENING = "opening", "opening balances (期初建账)"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

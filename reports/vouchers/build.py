@@ -27,6 +27,11 @@ voucher not reversed):
   draft carries what the entries give now; the GL, which imports both,
   nets its turnover to the corrected day.
 
+A red-ink correction (红冲 + 蓝字, postings.models.Correction) gives two
+vouchers of their own: the red posting's (kind red, key ``red:<serial>``,
+reversing no voucher: its lines are the original's subjects and directions
+with negative amounts) and the blue posting's (``posting:<serial>``).
+
 Numbers: sequential per entity and month (``VoucherSequence``, locked while
 they are given), in the order vouchers are built: key, then currency.
 """
@@ -40,7 +45,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 
 from accounts.models import Entity
-from postings.models import BusinessType
+from postings.models import BusinessType, Correction
 
 from .models import (
     DEFAULT_WORD,
@@ -53,6 +58,8 @@ from .models import (
 )
 
 _Q4 = Decimal("0.0001")
+# The voucher key of a red-ink correction's red posting (postings.models.Correction).
+RED_KEY = "red:"
 
 # A period close's postings are booked on the open day but belong to the
 # period they close: their vouchers are built by the close, dated on its last
@@ -86,23 +93,33 @@ _LINES_SQL = f"""
          bank AS (SELECT b.clearing_account_id AS account_id, MIN(b.code) AS code
                     FROM withdrawals_payingbank b GROUP BY b.clearing_account_id),
          keyed AS (
-           SELECT CASE COALESCE(g.group_by, '{GroupBy.DAY}')
+           SELECT CASE WHEN rc.id IS NOT NULL THEN '{RED_KEY}' || e.posting_id
+                       WHEN bc.id IS NOT NULL THEN 'posting:' || e.posting_id
+                       ELSE CASE COALESCE(g.group_by, '{GroupBy.DAY}')
                        WHEN '{GroupBy.POSTING}' THEN 'posting:' || e.posting_id
                        WHEN '{GroupBy.MERGED}' THEN 'merged:' || COALESCE(g.voucher_word, %(word)s)
-                       ELSE 'type:' || e.business_type END AS group_key,
+                       ELSE 'type:' || e.business_type END END AS group_key,
                   COALESCE(g.voucher_word, %(word)s) AS word,
-                  t.subject_code, e.direction, e.currency, e.business_type,
-                  CASE WHEN g.group_by = '{GroupBy.POSTING}' THEN e.posting_id END AS posting_serial,
+                  t.subject_code,
+                  CASE WHEN rc.id IS NULL THEN e.direction WHEN e.direction = 'D' THEN 'C' ELSE 'D' END AS direction,
+                  e.currency, e.business_type,
+                  CASE WHEN g.group_by = '{GroupBy.POSTING}' OR rc.id IS NOT NULL OR bc.id IS NOT NULL
+                       THEN e.posting_id END AS posting_serial,
                   CASE WHEN f.customer AND m.customer_id IS NOT NULL THEN 'C' || m.customer_id ELSE '' END AS customer,
                   CASE WHEN f.member THEN COALESCE(m.member_no, '') ELSE '' END AS member,
                   CASE WHEN f.merchant AND cu.kind = 'company' THEN m.member_no ELSE '' END AS merchant,
                   CASE WHEN f.channel THEN COALESCE(chan.code, '') ELSE '' END AS channel,
                   CASE WHEN f.bank_account THEN COALESCE(bank.code, '') ELSE '' END AS bank_account,
                   COALESCE(f.department, '') AS department,
-                  e.amount, e.serial_no
+                  CASE WHEN rc.id IS NULL THEN e.amount ELSE -e.amount END AS amount, e.serial_no
              FROM postings_entry e
              JOIN accounts_account a ON a.id = e.account_id
              JOIN accounts_accounttype t ON t.id = a.account_type_id
+             -- A correction's red posting is red ink: its entries (the original's with the
+             -- directions swapped) become lines in the original's directions, negative; it and
+             -- its blue posting each get a voucher of their own. Few rows, unique keys.
+             LEFT JOIN postings_correction rc ON rc.red_posting_id = e.posting_id
+             LEFT JOIN postings_correction bc ON bc.blue_posting_id = e.posting_id
              LEFT JOIN reports_vouchergrouping g ON g.business_type = e.business_type
              LEFT JOIN reports_subjectdimensions f ON f.subject_code = t.subject_code
              LEFT JOIN accounts_member m ON m.id = a.member_id AND (f.customer OR f.member OR f.merchant)
@@ -186,6 +203,16 @@ def _content(lines) -> list[tuple]:
 
 
 def _summary(plan: _Planned, day: date) -> str:
+    if plan.key.startswith(RED_KEY):
+        serial = int(plan.key.split(":", 1)[1])
+        c = Correction.objects.filter(red_posting_id=serial).values_list("pk", "original_id").first()
+        of = f" 冲 P{c[1]} (correction C{c[0]})" if c else ""
+        return f"红字冲销 {_label(plan.business_type)} P{serial}{of} {day:%Y-%m-%d}"
+    if plan.key.startswith("posting:"):
+        serial = int(plan.key.split(":", 1)[1])
+        c = Correction.objects.filter(blue_posting_id=serial).values_list("pk", "original_id").first()
+        if c:
+            return f"蓝字更正 {_label(plan.business_type)} P{serial} 更正 P{c[1]} (correction C{c[0]}) {day:%Y-%m-%d}"
     if plan.key.startswith("posting:"):
         return f"{_label(plan.business_type)} P{plan.key.split(':', 1)[1]} {day:%Y-%m-%d}"
     if plan.key.startswith("merged:"):
@@ -241,9 +268,7 @@ def vouchers_build(*, entity: Entity, accounting_date: date) -> BuildResult:
         )
         reversed_ids = {v.reverses_id for v in day_vouchers if v.reverses_id}
         live = {
-            (v.group_key, v.currency): v
-            for v in day_vouchers
-            if v.kind == VoucherKind.BLUE and v.pk not in reversed_ids
+            (v.group_key, v.currency): v for v in day_vouchers if v.reverses_id is None and v.pk not in reversed_ids
         }
         lines_of: dict[int, list[VoucherLine]] = {}
         for line in VoucherLine.objects.filter(voucher__in=live.values()).order_by("voucher_id", "line_no"):
@@ -292,6 +317,7 @@ def vouchers_build(*, entity: Entity, accounting_date: date) -> BuildResult:
                     number=numbers.next(),
                     word=plan.word,
                     summary=_summary(plan, accounting_date),
+                    kind=VoucherKind.RED if plan.key.startswith(RED_KEY) else VoucherKind.BLUE,
                     group_key=plan.key,
                     currency=plan.currency,
                 )

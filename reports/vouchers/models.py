@@ -116,7 +116,8 @@ class Voucher(models.Model):
     summary = models.CharField("summary (摘要)", max_length=255)
     kind = models.CharField(max_length=8, choices=VoucherKind.choices, default=VoucherKind.BLUE)
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
-    # What the voucher gathers: "type:<business type>", "posting:<serial>" or "merged:<word>", and currency.
+    # What the voucher gathers: "type:<business type>", "posting:<serial>", "merged:<word>" or "red:<serial>"
+    # (a red-ink correction's red posting), and currency.
     group_key = models.CharField(max_length=64)
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=16, choices=VoucherStatus.choices, default=VoucherStatus.DRAFT)
@@ -137,7 +138,10 @@ class Voucher(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["entity", "period", "number"], name="voucher_unique_number"),
             models.CheckConstraint(
-                condition=models.Q(kind="blue", reverses__isnull=True) | models.Q(kind="red", reverses__isnull=False),
+                # Red ink reverses one exported voucher, or carries a red-ink correction's red posting.
+                condition=models.Q(kind="blue", reverses__isnull=True)
+                | models.Q(kind="red", reverses__isnull=False)
+                | models.Q(kind="red", reverses__isnull=True, group_key__startswith="red:"),
                 name="voucher_red_reverses_one",
             ),
             models.CheckConstraint(

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Case, Count, DecimalField, F, Max, Min, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, DecimalField, F, Max, Min, Q, QuerySet, Sum, Value, When
 
 from accounts.models import Entity
-from postings.models import Entry
+from postings.models import Direction, Entry
 
 from .models import Voucher, VoucherExport, VoucherLine
 
@@ -63,11 +63,14 @@ def line_entries(line: VoucherLine) -> QuerySet:
     its serial range. A red-ink line covers the entries of the line it
     reverses, which are the same."""
     voucher = line.voucher
+    direction = line.direction
+    if voucher.group_key.startswith("red:"):  # a correction's red posting: entries on the other side
+        direction = Direction.CREDIT if direction == Direction.DEBIT else Direction.DEBIT
     entries = Entry.objects.filter(
         account__entity_id=voucher.entity_id,
         accounting_date=voucher.accounting_date,
         account__account_type__subject_code=line.subject_code,
-        direction=line.direction,
+        direction=direction,
         business_type=line.business_type,
         currency=line.currency,
         serial_no__gte=line.first_entry_serial,
@@ -109,12 +112,17 @@ def voucher_lines_of_entry(entry: Entry) -> QuerySet:
         voucher__entity_id=account.entity_id,
         voucher__accounting_date=entry.accounting_date,
         subject_code=account.account_type.subject_code,
-        direction=entry.direction,
         business_type=entry.business_type,
         currency=entry.currency,
         first_entry_serial__lte=entry.serial_no,
         last_entry_serial__gte=entry.serial_no,
     ).select_related("voucher__entity")
+    # A correction's red posting is on its vouchers' lines in the other direction.
+    other = Direction.CREDIT if entry.direction == Direction.DEBIT else Direction.DEBIT
+    lines = lines.filter(
+        (Q(direction=entry.direction) & ~Q(voucher__group_key__startswith="red:"))
+        | Q(direction=other, voucher__group_key=f"red:{entry.posting_id}")
+    )
     return lines.order_by("voucher__number")
 
 

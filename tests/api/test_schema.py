@@ -34,6 +34,7 @@ OPERATIONS = {
     ("post", "/api/v1/accounts/{account_no}/status"),
     ("post", "/api/v1/postings"),
     ("get", "/api/v1/postings/{serial_no}"),
+    ("get", "/api/v1/postings/by-request/{source_system}/{request_no}"),
     ("post", "/api/v1/postings/by-rule"),
     ("post", "/api/v1/postings/batch"),
     ("post", "/api/v1/postings/{serial_no}/reversal"),
@@ -51,6 +52,7 @@ OPERATIONS = {
     ("post", "/api/v1/withdrawals"),
     ("get", "/api/v1/withdrawals/{withdrawal_id}"),
     ("get", "/api/v1/reports/balance-sheet"),
+    ("get", "/api/v1/events"),
 }
 
 

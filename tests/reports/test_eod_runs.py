@@ -202,7 +202,7 @@ def test_checks_that_find_differences_do_not_stop_the_day_from_closing(books):
     forge("UPDATE accounts_account SET balance = balance + 1 WHERE id = %s", [wallet.pk])  # behind the ledger's back
     run = eod_run(entity=entity, accounting_date=NOV2, actor="ops")
     assert run.status == RunStatus.DONE
-    assert EodStep.objects.get(run=run, name="checks").message == "1 of 10 checks failed: live_balance"
+    assert EodStep.objects.get(run=run, name="checks").message == "1 of 11 checks failed: live_balance"
     assert AccountingDay.objects.get(entity=entity, date=NOV2).status == DayStatus.CLOSED
 
 

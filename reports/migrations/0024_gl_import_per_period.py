@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reports", "0021_accounting_periods_and_close"),
+        ("reports", "0023_accounting_periods_and_close"),
     ]
 
     operations = [

@@ -21,6 +21,6 @@ def add(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0008_settlement_account_types")]
+    dependencies = [("accounts", "0009_opening_balance_account_type")]
 
     operations = [migrations.RunPython(add, migrations.RunPython.noop)]

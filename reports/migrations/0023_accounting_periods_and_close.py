@@ -43,9 +43,9 @@ def grant(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0009_period_close_account_types"),
-        ("postings", "0022_closed_periods_refuse_postings"),
-        ("reports", "0020_upload_kinds_and_grouping_business_types"),
+        ("accounts", "0010_period_close_account_types"),
+        ("postings", "0024_closed_periods_refuse_postings"),
+        ("reports", "0022_voucher_red_ink_of_corrections"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -191,6 +191,33 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="periodclosingposting",
             constraint=models.UniqueConstraint(fields=("period", "currency"), name="period_closing_posting_unique"),
+        ),
+        migrations.AlterField(
+            model_name="vouchergrouping",
+            name="business_type",
+            field=models.CharField(
+                choices=[
+                    ("recharge", "recharge (充值)"),
+                    ("withdrawal", "withdrawal (提现)"),
+                    ("transfer", "transfer (转账)"),
+                    ("fee", "fee (手续费)"),
+                    ("credit_purchase", "credit purchase (信用消费)"),
+                    ("credit_repayment", "credit repayment (还款)"),
+                    ("agreement_debit", "agreement debit (代扣)"),
+                    ("guarantee_settlement", "guarantee settlement (担保交易结算)"),
+                    ("refund", "refund (退款)"),
+                    ("settlement", "merchant settlement (商户结算: 待结算 → 可用)"),
+                    ("channel_settlement", "channel settlement (渠道结算)"),
+                    ("coupon", "coupon (红包/券)"),
+                    ("adjustment", "adjustment (调账)"),
+                    ("opening", "opening balances (期初建账)"),
+                    ("reversal", "reversal (冲正)"),
+                    ("pl_carry_forward", "profit and loss carry-forward (损益结转)"),
+                    ("year_end_close", "year-end close (年结: 本年利润 → 未分配利润)"),
+                ],
+                max_length=32,
+                unique=True,
+            ),
         ),
         LoadSqlFiles(
             {"periods.sql": "d170769f0e32916e0a025dfb7a8fe9a36b212de4b1bf7bf49174b0d549271c99"},
