@@ -33,8 +33,9 @@ import pytest
 from django.urls import reverse
 
 from accounts.kernel.errors import NotAllowed
+from postings.exceptions import CorrectionSamePerson
 from postings.models import AccountingCalendar, Posting
-from postings.services import posting_reverse
+from postings.services import correction_approve, correction_propose
 from postings.services.calendar import day_close, day_cut
 from reports.periods.exceptions import PeriodCloseRefused, PeriodCloseSelfApproval
 from reports.periods.models import PeriodKind, PeriodStatus
@@ -42,6 +43,7 @@ from reports.periods.selectors import trial_balance, trial_totals, voucher_perio
 from reports.periods.services import period_close_approve, period_close_propose
 from reports.vouchers.build import vouchers_build
 from reports.vouchers.models import Voucher
+from tests.postings.test_corrections import ensure_correction_roles
 
 from .eod_books import D, open_books_on, open_date, post
 from .reporting import ensure_report_roles, staff_user
@@ -224,16 +226,41 @@ def test_a_back_dated_posting_into_the_closed_month_is_refused(ledger, november,
 
 
 def test_a_correction_of_the_closed_month_is_booked_on_the_open_day_and_named(ledger, november, clerks, client):
-    entity = ledger.entity
+    """The coupon was 10 and should have been 8: a red-ink correction (maker-checker, postings.corrections)
+    after November closed. Red and blue are booked on Dec 1, name Nov 30, and count in December."""
+    entity, a = ledger.entity, november
+    ensure_correction_roles()
     close(entity, PeriodKind.MONTH, NOV30, clerks)
     before = figures(entity, date(2026, 11, 1), NOV30)
     coupon = Posting.objects.get(business_type="coupon")
-    reversal = posting_reverse(serial_no=coupon.serial_no, request_no="undo-coupon", posted_by="clerk")
-    assert (reversal.accounting_date, reversal.corrects_date) == (DEC1, NOV30)
+    maker, checker = clerks
+    proposal = correction_propose(
+        serial_no=coupon.serial_no,
+        legs=[(a["coupon"].account_no, "D", "8.00"), (a["bob"].account_no, "C", "8.00")],
+        reason="the campaign paid 8",
+        request_no="fix-coupon",
+        acting_user=maker,
+    )
+    with pytest.raises(CorrectionSamePerson):  # the proposer does not approve it
+        correction_approve(correction_id=proposal.pk, acting_user=maker)
+    booked = correction_approve(correction_id=proposal.pk, acting_user=checker)
+    red, blue = booked.red_posting, booked.blue_posting
+    assert {(p.accounting_date, p.corrects_date) for p in (red, blue)} == {(DEC1, NOV30)}
 
     assert figures(entity, date(2026, 11, 1), NOV30) == before  # the closed month never changes
-    assert figures(entity, DEC1, DEC31)["6601"] == fig(0, 0, 10, -10)  # December carries it
-    client.force_login(clerks[0])
+    close_days(entity, DEC1)
+    # December carries it, as the GL books it: red ink -10 on the debit side, blue 8.
+    assert figures(entity, DEC1, DEC1)["6601"] == fig(0, -2, 0, -2)
+    by_vouchers = voucher_period_turnover(entity=entity, start=DEC1, end=DEC1)
+    by_trial = {
+        (r.subject_code, r.currency): (r.debit, r.credit)
+        for r in trial_balance(entity=entity, start=DEC1, end=DEC1)
+        if r.debit or r.credit
+    }
+    assert by_vouchers == by_trial
+
+    client.force_login(maker)
     page = client.get(reverse("reports:trial_balance"), {"entity": entity.pk, "kind": "month", "period": "2026-11"})
     table = page.content.decode().split('id="period-corrections"')[1].split("</table>")[0]
-    assert table.count("<tr><td") == 1 and f"P{reversal.serial_no}" in table  # the close's own posting is not listed
+    assert table.count("<tr><td") == 2  # red and blue; the close's own posting is not a correction
+    assert f"P{red.serial_no}" in table and f"P{blue.serial_no}" in table
