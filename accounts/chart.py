@@ -20,7 +20,17 @@ DEFAULT_ACCOUNT_TYPES = [
     ("RESERVE_FUND", "Reserve funds at the bank (备付金)", "internal", "1002", True),
     ("CHANNEL_FEE", "Channel fee cost (渠道手续费支出)", "internal", "6603", True),
     ("OPENING_BALANCE", "Opening balances in transit (期初建账过渡户)", "internal", "3999", True),
+    ("CURRENT_YEAR_PROFIT", "Current-year profit (本年利润)", "internal", "4103", True),
+    ("RETAINED_EARNINGS", "Retained earnings (利润分配-未分配利润)", "internal", "4104", True),
 ]
+
+# The period close (reports/periods). Subjects of class 6 are profit and loss
+# (损益类: income and expense) in the PRC chart of accounts; the month-end
+# carry-forward (损益结转) empties them into the current-year profit subject,
+# and the year-end close moves that to retained earnings.
+PROFIT_AND_LOSS_SUBJECT_PREFIX = "6"
+CURRENT_YEAR_PROFIT_TYPE = "CURRENT_YEAR_PROFIT"
+RETAINED_EARNINGS_TYPE = "RETAINED_EARNINGS"
 
 
 def install_default_chart(Entity, AccountType):

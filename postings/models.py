@@ -52,6 +52,8 @@ class BusinessType(models.TextChoices):
     ADJUSTMENT = "adjustment", "adjustment (调账)"
     OPENING = "opening", "opening balances (期初建账)"
     REVERSAL = "reversal", "reversal (冲正)"
+    PL_CARRY_FORWARD = "pl_carry_forward", "profit and loss carry-forward (损益结转)"
+    YEAR_END_CLOSE = "year_end_close", "year-end close (年结: 本年利润 → 未分配利润)"
 
 
 class Posting(models.Model):
@@ -405,6 +407,11 @@ class AccountingCalendar(models.Model):
     entity = models.OneToOneField(Entity, on_delete=models.PROTECT, related_name="calendar")
     open_date = models.DateField("open accounting date")
     cut_time = models.TimeField(default=time(0, 0))
+    # The last day of the latest closed month (月结): no posting may be dated
+    # on or before it. Kept here, on the row every posting already reads, so
+    # the database's check (postings/sql/closed_periods.sql) is one indexed
+    # read of a hot row; set only by the period close (reports/sql/periods.sql).
+    closed_through = models.DateField("closed through (已结账至)", null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

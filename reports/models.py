@@ -11,6 +11,7 @@ table names unchanged).
 - ``reports.opening.models``: opening-balance imports (期初建账).
 - ``reports.channel.models``: channel reconciliation (渠道对账): channels,
   statements, matching runs, differences and their history.
+- ``reports.periods.models``: accounting periods and their close (月结/年结).
 - ``reports.settlement.models``: settlement (结算): merchants' T+N terms and
   moves, channel settlement batches, the entries they cover, the reserve-fund
   bank balances.
@@ -48,6 +49,7 @@ from .eod.models import (
 from .exporting.models import Export, ExportStatus
 from .gl_recon.models import GlImport, GlImportRow
 from .opening.models import OpeningAccount, OpeningImport, OpeningPosting
+from .periods.models import AccountingPeriod, PeriodClosingPosting, PeriodKind, PeriodStatus
 from .settlement.models import (
     BusinessDayOverride,
     ChannelSettlement,
@@ -73,6 +75,10 @@ __all__ = [
     "OpeningAccount",
     "OpeningImport",
     "OpeningPosting",
+    "AccountingPeriod",
+    "PeriodClosingPosting",
+    "PeriodKind",
+    "PeriodStatus",
     "BusinessDayOverride",
     "ChannelSettlement",
     "ChannelSettlementSetup",

@@ -8,6 +8,7 @@ from .exporting import views as export_views
 from .gl_recon import views as gl_views
 from .opening import views as opening_views
 from .pages import views
+from .periods import views as period_views
 from .settlement import views as settlement_views
 from .vouchers import views as voucher_views
 
@@ -18,6 +19,12 @@ urlpatterns = [
     path("balance-sheet.csv", views.balance_sheet_csv, name="balance_sheet_csv"),
     path("balance-sheet.xlsx", views.balance_sheet_xlsx, name="balance_sheet_xlsx"),
     path("checks/", views.checks, name="checks"),
+    path("periods/", period_views.periods, name="periods"),
+    path("periods/propose/", period_views.period_propose, name="period_propose"),
+    path("periods/<int:pk>/decide/", period_views.period_decide, name="period_decide"),
+    path("periods/trial-balance/", period_views.trial_balance, name="trial_balance"),
+    path("periods/trial-balance.csv", period_views.trial_balance_csv, name="trial_balance_csv"),
+    path("periods/trial-balance.xlsx", period_views.trial_balance_xlsx, name="trial_balance_xlsx"),
     path("vouchers/", voucher_views.vouchers, name="vouchers"),
     path("vouchers.csv", voucher_views.vouchers_csv, name="vouchers_csv"),
     path("vouchers.xlsx", voucher_views.vouchers_xlsx, name="vouchers_xlsx"),

@@ -29,7 +29,13 @@ SIGNED_AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 ACCOUNT_NO_PATTERN = r"^[0-9A-Za-z_-]{1,32}$"
 DIRECTIONS = {"debit": "D", "credit": "C"}
 DIRECTION_NAMES = {v: k for k, v in DIRECTIONS.items()}
-POSTING_BUSINESS_TYPES = [b for b in BusinessType.values if b != BusinessType.REVERSAL]
+# A reversal is posting_reverse's; a period close's postings are the close's
+# (reports.periods), whose vouchers only it builds.
+POSTING_BUSINESS_TYPES = [
+    b
+    for b in BusinessType.values
+    if b not in (BusinessType.REVERSAL, BusinessType.PL_CARRY_FORWARD, BusinessType.YEAR_END_CLOSE)
+]
 MAX_LEGS = 100
 MAX_RULE_PARAMS = 32
 

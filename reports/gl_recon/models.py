@@ -1,5 +1,6 @@
 """GL reconciliation: a ``GlImport`` is one uploaded trial balance (科目余额表)
-of the general ledger for an entity and date, with its ``GlImportRow``s;
+of the general ledger for an entity and date (or a period: a month or a
+year, ending on that date), with its ``GlImportRow``s;
 differences against the ledger's subject totals are computed on reading
 (``reports.gl_recon.selectors``)."""
 
@@ -14,6 +15,9 @@ from accounts.models import Entity, money_field
 class GlImport(models.Model):
     entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="+")
     accounting_date = models.DateField()
+    # A period's trial balance (a month, a year: issue 22 section 2) covers
+    # period_start .. accounting_date, the period's last day; none: one day's.
+    period_start = models.DateField(null=True, blank=True)
     file_name = models.CharField(max_length=255)
     file_sha256 = models.CharField(max_length=64)
     row_count = models.PositiveIntegerField()

@@ -13,6 +13,7 @@ from accounts.models import Entity
 from postings.models import Entry
 
 from ..eod.models import BalanceSheetRow
+from ..periods.selectors import ledger_period_totals, voucher_period_totals
 from ..vouchers.selectors import voucher_turnover
 from .models import GlImport
 
@@ -124,9 +125,17 @@ def gl_differences(gl_import: GlImport) -> list[GlDifference]:
     ``reports.gl_recon.services``). A subject on one side only is compared with zeros, so it
     is listed unless all its figures are zero (a zero subject left out of a
     GL export is no difference). Sorted by subject, then currency."""
-    ledger = ledger_subject_totals(entity=gl_import.entity, accounting_date=gl_import.accounting_date)
-    built = voucher_turnover(entity=gl_import.entity, accounting_date=gl_import.accounting_date)
-    sent = voucher_turnover(entity=gl_import.entity, accounting_date=gl_import.accounting_date, exported_only=True)
+    entity, end = gl_import.entity, gl_import.accounting_date
+    if gl_import.period_start is not None:
+        # A month's or a year's trial balance: the ledger's period figures, the period's vouchers.
+        start = gl_import.period_start
+        ledger = ledger_period_totals(entity=entity, start=start, end=end)
+        built = voucher_period_totals(entity=entity, start=start, end=end)
+        sent = voucher_period_totals(entity=entity, start=start, end=end, exported_only=True)
+    else:
+        ledger = ledger_subject_totals(entity=entity, accounting_date=end)
+        built = voucher_turnover(entity=entity, accounting_date=end)
+        sent = voucher_turnover(entity=entity, accounting_date=end, exported_only=True)
 
     def pair(sums: dict | None) -> tuple[Decimal, Decimal]:
         return (sums["debit"], sums["credit"]) if sums else (ZERO, ZERO)

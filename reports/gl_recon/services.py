@@ -48,6 +48,11 @@ Refusal is whole: a file with any problem writes nothing, and the error
 was imported before, for whatever entity or date, is refused and the earlier
 import named: a corrected GL gives a different file.
 
+A period's trial balance (a month or a year, 月/年 科目余额表) is imported the
+same way for the period's last day, with ``period_start`` its first: opening
+is the balance before the period, debit and credit the period's turnover,
+closing the balance at its end.
+
 The comparison itself is ``reports.gl_recon.selectors.gl_differences``.
 """
 
@@ -130,7 +135,9 @@ class Cell:
         return f"row {self.row}, column {self.column}{ref}"
 
 
-def gl_import(*, entity: Entity, accounting_date: date, file_name: str, content: bytes, user) -> GlImport:
+def gl_import(
+    *, entity: Entity, accounting_date: date, file_name: str, content: bytes, user, period_start: date | None = None
+) -> GlImport:
     """Check the whole file, then store it with its rows in one transaction."""
     require_permission(user, PERM_IMPORT_GL, error=GlImportNotAllowed)
     sha256 = hashlib.sha256(content).hexdigest()
@@ -144,6 +151,7 @@ def gl_import(*, entity: Entity, accounting_date: date, file_name: str, content:
             gl = GlImport.objects.create(
                 entity=entity,
                 accounting_date=accounting_date,
+                period_start=period_start,
                 file_name=(file_name or "")[-255:] or "upload",
                 file_sha256=sha256,
                 row_count=len(rows),

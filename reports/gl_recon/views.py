@@ -75,7 +75,11 @@ def gl_upload(request):
                 user=request.user,
                 file_name=upload.name,
                 content=content,
-                target={"entity": data["entity"].code, "accounting_date": data["accounting_date"].isoformat()},
+                target={
+                    "entity": data["entity"].code,
+                    "accounting_date": data["accounting_date"].isoformat(),
+                    "period_start": data["period_start"].isoformat() if data["period_start"] else None,
+                },
                 preview=preview,
             )
             return redirect("reports:gl_preview", pk=staged.pk)
@@ -93,6 +97,8 @@ def gl_confirm(request, pk: int):
     staged = get_object_or_404(StagedUpload, pk=pk, kind=StagedUpload.Kind.GL, uploaded_by=request.user)
     entity = get_object_or_404(Entity, code=staged.target["entity"])
     day = date.fromisoformat(staged.target["accounting_date"])
+    start = staged.target.get("period_start")
+    period_start = date.fromisoformat(start) if start else None
     if request.method == "POST":
         try:
             gl_id, replayed = staged_upload_commit(
@@ -100,7 +106,12 @@ def gl_confirm(request, pk: int):
                 user=request.user,
                 commit=lambda s: (
                     gl_import(
-                        entity=entity, accounting_date=day, file_name=s.file_name, content=s.content, user=request.user
+                        entity=entity,
+                        accounting_date=day,
+                        file_name=s.file_name,
+                        content=s.content,
+                        user=request.user,
+                        period_start=period_start,
                     ).pk
                 ),
             )
@@ -129,7 +140,11 @@ def gl_import_result(request, pk: int):
     gl = get_object_or_404(GlImport.objects.select_related("entity", "uploaded_by"), pk=pk)
     differences = selectors.gl_differences(gl)
     filterset = GlDifferenceFilter(request.GET or None, queryset=gl.rows.all())
-    ledger_has_day = BalanceSheetRow.objects.filter(entity=gl.entity, accounting_date=gl.accounting_date).exists()
+    # A period is compared with figures computed from the entries, never missing.
+    ledger_has_day = (
+        gl.period_start is not None
+        or BalanceSheetRow.objects.filter(entity=gl.entity, accounting_date=gl.accounting_date).exists()
+    )
     return render(
         request,
         "reports/gl_result.html",

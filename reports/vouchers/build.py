@@ -61,6 +61,12 @@ _Q4 = Decimal("0.0001")
 # The voucher key of a red-ink correction's red posting (postings.models.Correction).
 RED_KEY = "red:"
 
+# A period close's postings are booked on the open day but belong to the
+# period they close: their vouchers are built by the close, dated on its last
+# day (closing_vouchers_build), not with the day they were booked on.
+CLOSING_TYPES = (BusinessType.PL_CARRY_FORWARD.value, BusinessType.YEAR_END_CLOSE.value)
+CLOSING_KEY = "close:"
+
 # The line's columns, in the order the query gives them after the voucher key.
 LINE_FIELDS = (
     "subject_code",
@@ -120,7 +126,8 @@ _LINES_SQL = f"""
              LEFT JOIN accounts_customer cu ON cu.id = m.customer_id AND f.merchant
              LEFT JOIN chan ON chan.account_id = a.id AND f.channel
              LEFT JOIN bank ON bank.account_id = a.id AND f.bank_account
-            WHERE e.accounting_date = %(day)s AND a.entity_id = %(entity)s)
+            WHERE e.accounting_date = %(day)s AND a.entity_id = %(entity)s
+              AND e.business_type <> ALL(%(closing_types)s))
     SELECT group_key, word, subject_code, direction, currency, business_type, posting_serial,
            customer, member, merchant, channel, bank_account, department,
            SUM(amount), COUNT(*), MIN(serial_no), MAX(serial_no)
@@ -178,7 +185,9 @@ def _balanced(plan: _Planned) -> bool:
 
 def _planned(entity: Entity, day: date) -> dict[tuple[str, str], _Planned]:
     with connection.cursor() as cursor:
-        cursor.execute(_LINES_SQL, {"entity": entity.pk, "day": day, "word": DEFAULT_WORD})
+        cursor.execute(
+            _LINES_SQL, {"entity": entity.pk, "day": day, "word": DEFAULT_WORD, "closing_types": list(CLOSING_TYPES)}
+        )
         rows = cursor.fetchall()
     planned: dict[tuple[str, str], _Planned] = {}
     for key, word, *line in rows:
@@ -254,6 +263,7 @@ def vouchers_build(*, entity: Entity, accounting_date: date) -> BuildResult:
         day_vouchers = list(
             Voucher.objects.select_for_update(no_key=True)
             .filter(entity=entity, accounting_date=accounting_date)
+            .exclude(group_key__startswith=CLOSING_KEY)
             .order_by("id")
         )
         reversed_ids = {v.reverses_id for v in day_vouchers if v.reverses_id}
@@ -317,3 +327,67 @@ def vouchers_build(*, entity: Entity, accounting_date: date) -> BuildResult:
         numbers.save()
         total = Voucher.objects.filter(entity=entity, accounting_date=accounting_date).count()
     return BuildResult(total, created, rebuilt, deleted, reversed_, tuple(f"{k} {c}" for k, c in unbalanced))
+
+
+_CLOSING_LINES_SQL = """
+    SELECT t.subject_code, e.direction, e.currency, e.business_type, SUM(e.amount), COUNT(*),
+           MIN(e.serial_no), MAX(e.serial_no)
+      FROM postings_entry e
+      JOIN accounts_account a ON a.id = e.account_id
+      JOIN accounts_accounttype t ON t.id = a.account_type_id
+     WHERE e.posting_id = %s
+     GROUP BY t.subject_code, e.direction, e.currency, e.business_type
+     ORDER BY e.direction DESC, t.subject_code"""
+
+
+def closing_vouchers_build(*, period) -> int:
+    """The vouchers of a period close's postings (损益结转, 年结), one per
+    posting, dated on the period's last day and numbered in its month. A
+    posting that has its voucher already is left alone (a retried close)."""
+    built = 0
+    with transaction.atomic():
+        month = _period(period.end_date)
+        numbers = None
+        for closing in period.closing_postings.select_related("posting").order_by("currency"):
+            key = f"{CLOSING_KEY}{closing.posting_id}"
+            if Voucher.objects.filter(entity=period.entity, group_key=key).exists():
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute(_CLOSING_LINES_SQL, [closing.posting_id])
+                rows = cursor.fetchall()
+            lines = [
+                (
+                    subject,
+                    direction,
+                    currency,
+                    btype,
+                    None,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    Decimal(amount).quantize(_Q4),
+                    int(count),
+                    first,
+                    last,
+                )
+                for subject, direction, currency, btype, amount, count, first, last in rows
+            ]
+            numbers = numbers or _Numbers(period.entity, month)
+            voucher = Voucher.objects.create(
+                entity=period.entity,
+                accounting_date=period.end_date,
+                period=month,
+                number=numbers.next(),
+                word=DEFAULT_WORD,
+                summary=f"{closing.posting.memo} P{closing.posting_id}",
+                group_key=key,
+                currency=closing.currency,
+            )
+            VoucherLine.objects.bulk_create(_lines(voucher, lines))
+            built += 1
+        if numbers is not None:
+            numbers.save()
+    return built

@@ -56,10 +56,12 @@ def ensure_report_roles() -> None:
             *Permission.objects.filter(content_type__app_label="reports", codename__in=codenames)
         )
     opening = importlib.import_module("reports.migrations.0021_opening_balance_imports").GRANTS
-    for group_name, codenames in opening.items():
-        Group.objects.get(name=group_name).permissions.add(
-            *Permission.objects.filter(content_type__app_label="reports", codename__in=codenames)
-        )
+    periods = importlib.import_module("reports.migrations.0023_accounting_periods_and_close").GRANTS
+    for grants in (opening, periods):
+        for group_name, codenames in grants.items():
+            Group.objects.get(name=group_name).permissions.add(
+                *Permission.objects.filter(content_type__app_label="reports", codename__in=codenames)
+            )
     recon = importlib.import_module("reports.migrations.0006_sample_channels")
     proposals = importlib.import_module("reports.migrations.0008_recon_view_proposals").GRANTS
     for group_name, perms in recon.GRANTS.items():
