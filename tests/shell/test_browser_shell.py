@@ -42,6 +42,8 @@ ADMIN_LISTS = [
     "postings/postingrule",
     "postings/accountingcalendar",
     "postings/accountingday",
+    "postings/refundpolicy",
+    "postings/merchantreserve",
     "withdrawals/feerule",
     "withdrawals/reviewrule",
     "withdrawals/watchlistentry",
@@ -53,6 +55,14 @@ ADMIN_LISTS = [
     "reports/statementline",
     "reports/reconrun",
     "reports/difference",
+    "reports/vouchergrouping",
+    "reports/subjectdimensions",
+    "reports/businessdayoverride",
+    "reports/settlementterm",
+    "reports/channelsettlementsetup",
+    "reports/reservebankaccount",
+    "reports/merchantsettlement",
+    "reports/channelsettlement",
     "api/apiclient",
     "api/apikey",
     "api/apicalllog",
@@ -60,7 +70,7 @@ ADMIN_LISTS = [
 
 
 def staff_pages(
-    *, withdrawal: int, voucher: int, entry: int, account: str, difference: int, more: dict[str, str]
+    *, withdrawal: int, voucher: int, entry: int, posting: int, account: str, difference: int, more: dict[str, str]
 ) -> dict[str, str]:
     return {
         **more,
@@ -85,6 +95,21 @@ def staff_pages(
         "statement-upload": "/reports/recon/upload/",
         "differences": "/reports/recon/differences/",
         "difference": f"/reports/recon/differences/{difference}/",
+        "posting": f"/postings/{posting}/",
+        "refunds": "/postings/refunds/",
+        "refund-approvals": "/postings/refunds/approvals/",
+        "corrections": "/postings/corrections/",
+        "orders": "/postings/orders/",
+        "periods": "/reports/periods/",
+        "trial-balance": "/reports/periods/trial-balance/",
+        "voucher-export": "/reports/vouchers/export/",
+        "voucher-exports": "/reports/vouchers/exports/",
+        "voucher-acknowledge": "/reports/vouchers/acknowledge/",
+        "opening-upload": "/reports/opening/upload/",
+        "settlement-due": "/reports/settlement/",
+        "settlement-done": "/reports/settlement/done/",
+        "settlement-channels": "/reports/settlement/channels/",
+        "settlement-reserve": "/reports/settlement/reserve/",
         "not-found": "/reports/no-such-page/",
         "admin": "/admin/",
         **{f"admin-{path.replace('/', '-')}": f"/admin/{path}/" for path in ADMIN_LISTS},
@@ -154,6 +179,7 @@ def test_every_staff_page_fits_a_desk_and_a_phone(live_server, ledger, desk):  #
         withdrawal=w.pk,
         voucher=voucher,
         entry=Entry.objects.filter(account=books.alice).first().serial_no,
+        posting=Entry.objects.filter(account=books.alice).first().posting_id,
         account=books.alice.account_no,
         difference=Difference.objects.filter(channel=recon.channel).first().pk,
     )
