@@ -141,3 +141,27 @@ def test_a_built_day_closes_from_its_balance_sheet_and_a_statement_spans_days(le
         ["107.00"],
         "107.00",
     )
+
+
+@pytest.mark.django_db
+def test_a_buffered_leg_is_pending_until_applied_then_counts_from_its_booking(ledger, trade):
+    from postings.services.buffers import buffers_flush, posting_mode_set
+
+    wallet, channel = ledger.cash(ledger.member()), ledger.channel()
+    posting_mode_set(mode="buffered", account=channel, actor="ops")
+    ledger.recharge(wallet, "40.00")
+    booked = Entry.objects.get(account=channel).created_at
+
+    def at(instant):
+        return trade.get(f"accounts/{channel.account_no}/balance", {"as_of": instant.isoformat()}).json()
+
+    before = at(booked)
+    assert (before["balance"], before["pending"], before["source"]) == (
+        "0.00",
+        "-40.00",
+        "opening",
+    )  # a debit on an internal account
+    assert at(booked - TINY)["pending"] == "0.00"
+    assert buffers_flush(account_ids=[channel.pk]) == 1
+    after = at(booked)
+    assert (after["balance"], after["pending"], after["source"]) == ("-40.00", "0.00", "entries")
