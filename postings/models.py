@@ -167,6 +167,13 @@ class Entry(models.Model):
                 condition=Q(account_seq__isnull=True),
                 name="entry_pending_idx",
             ),
+            # As-of balances: an account's last applied entry booked by an
+            # instant is one descent of this index (postings.selectors.balance_as_of).
+            models.Index(
+                fields=["account", "created_at", "account_seq"],
+                condition=Q(account_seq__isnull=False),
+                name="entry_account_created_idx",
+            ),
         ]
 
     def __str__(self):

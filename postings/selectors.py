@@ -310,3 +310,100 @@ def order_counts() -> dict[str, int]:
     counts = dict(GuaranteeOrder.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     counts["open"] = counts.get("paid", 0) + counts.get("disputed", 0)
     return counts
+
+
+@dataclass(frozen=True)
+class BalanceAsOf:
+    """An account's balance and frozen at a past instant or day's close.
+    ``source`` says what it was read from: ``entries`` (the chain),
+    ``balance_sheet`` (the end of day's sheet) or ``opening`` (no entry yet:
+    zero). ``pending`` is what was booked by then on a buffered account and
+    is still not applied now (signed, not in ``balance``)."""
+
+    balance: Decimal
+    frozen: Decimal
+    pending: Decimal
+    source: str
+    account_seq: int | None
+
+
+def signed_pending(account: Account, **filters) -> Decimal:
+    from postings.models import Entry
+
+    sums = Entry.objects.filter(account=account, account_seq__isnull=True, **filters).aggregate(
+        debit=Sum("amount", filter=Q(direction="D"), default=Decimal(0)),
+        credit=Sum("amount", filter=Q(direction="C"), default=Decimal(0)),
+    )
+    net_debit = sums["debit"] - sums["credit"]
+    return net_debit if account.normal_side == "D" else -net_debit
+
+
+def frozen_by(account: Account, entry, as_of: datetime | None, accounting_date: date | None) -> Decimal:
+    """Holds change frozen without an entry: the later of the last entry and
+    the last hold event says what was frozen."""
+    from postings.models import HoldEvent
+
+    events = HoldEvent.objects.filter(hold__account=account)
+    if as_of is not None:
+        events = events.filter(created_at__lte=as_of)
+    else:
+        events = events.filter(created_at__date__lte=accounting_date)
+    event = events.order_by("-created_at", "-id").first()
+    if event is None:
+        return entry.frozen_after if entry is not None else Decimal(0)
+    if entry is None or event.created_at >= entry.created_at:
+        return event.frozen_after
+    return entry.frozen_after
+
+
+def balance_as_of(*, account: Account, as_of: datetime) -> BalanceAsOf:
+    """The account at ``as_of``: its last applied entry booked (``created_at``,
+    the booking transaction's start) by then, one descent of
+    ``entry_account_created_idx``; the chain's ``balance_after`` already sums
+    everything before it, so no history is summed. A buffered leg counts from
+    its booking once it is applied (its ``created_at`` stays the booking's);
+    one still pending now is reported in ``pending``, not in ``balance``."""
+    from postings.models import Entry
+
+    entry = (
+        Entry.objects.filter(account=account, account_seq__isnull=False, created_at__lte=as_of)
+        .order_by("-created_at", "-account_seq")
+        .only("balance_after", "frozen_after", "account_seq", "created_at")
+        .first()
+    )
+    return BalanceAsOf(
+        balance=entry.balance_after if entry else Decimal(0),
+        frozen=frozen_by(account, entry, as_of, None),
+        pending=signed_pending(account, created_at__lte=as_of),
+        source="entries" if entry else "opening",
+        account_seq=entry.account_seq if entry else None,
+    )
+
+
+def balance_before_day(*, account: Account, accounting_date: date) -> Decimal:
+    """The chain's balance before an accounting day's first entry: a
+    statement's opening (the chain, not the sheet, so its running balances
+    add up to it)."""
+    from postings.models import Entry
+
+    entry = (
+        Entry.objects.filter(account=account, account_seq__isnull=False, accounting_date__lt=accounting_date)
+        .order_by("-accounting_date", "-account_seq")
+        .only("balance_after")
+        .first()
+    )
+    return entry.balance_after if entry else Decimal(0)
+
+
+def statement_entries(*, account: Account, date_from: date, date_to: date, after_seq: int = 0) -> QuerySet[Entry]:
+    """The applied entries of an account dated in [date_from, date_to], in
+    chain order (each one's balance_after is the statement's running
+    balance). Pending buffered entries are left out until they are applied."""
+    from postings.models import Entry
+
+    return Entry.objects.filter(
+        account=account,
+        account_seq__gt=after_seq,
+        accounting_date__gte=date_from,
+        accounting_date__lte=date_to,
+    ).order_by("account_seq")

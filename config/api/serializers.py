@@ -409,6 +409,85 @@ class EntryOut(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class BalanceAsOfQuery(serializers.Serializer):
+    as_of = serializers.DateTimeField(
+        required=False, help_text="An instant (ISO 8601 with offset): the balance after every entry booked by then."
+    )
+    accounting_date = serializers.DateField(
+        required=False, help_text="An accounting day: its closing (from the end of day's balance sheet if built)."
+    )
+
+    def validate(self, attrs):
+        if ("as_of" in attrs) == ("accounting_date" in attrs):
+            raise serializers.ValidationError({"as_of": "Give exactly one of as_of and accounting_date."})
+        return attrs
+
+
+class BalanceAsOfOut(serializers.Serializer):
+    account_no = serializers.CharField()
+    currency = serializers.CharField()
+    as_of = serializers.DateTimeField(allow_null=True)
+    accounting_date = serializers.DateField(allow_null=True)
+    balance = AmountOut(help_text="Applied entries only; a buffered leg counts from its booking once applied.")
+    frozen = AmountOut()
+    available = AmountOut(help_text="From balance and frozen then, with today's credit limit.")
+    pending = AmountOut(help_text="Signed: booked by then on a buffered account and still not applied now.")
+    source = serializers.ChoiceField(choices=["entries", "balance_sheet", "opening"])
+    account_seq = serializers.IntegerField(allow_null=True, help_text="The last entry of the chain it reflects.")
+
+
+class StatementQuery(serializers.Serializer):
+    # "from" is a Python keyword: the field is named in the view's query.
+    to = serializers.DateField(help_text="Last accounting date, inclusive; not before `from` (400 naming to).")
+    format = serializers.ChoiceField(
+        choices=["json", "csv"], required=False, help_text="csv: the whole range, streamed. Or send Accept: text/csv."
+    )
+    after_seq = serializers.IntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=2**63 - 1,
+        help_text="JSON pages: entries after this account_seq (the `next` link carries it).",
+    )
+    page_size = serializers.IntegerField(
+        required=False, default=500, min_value=1, max_value=5000, help_text="JSON: entries per page (1-5000)."
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(help_text="First accounting date, inclusive.")
+        return fields
+
+    def validate(self, attrs):
+        if attrs["from"] > attrs["to"]:
+            raise serializers.ValidationError({"to": "Must not be before from."})
+        return attrs
+
+
+class StatementLineOut(serializers.Serializer):
+    serial_no = serializers.IntegerField()
+    posting_serial_no = serializers.IntegerField(source="posting_id")
+    account_seq = serializers.IntegerField()
+    accounting_date = serializers.DateField()
+    created_at = serializers.DateTimeField()
+    business_type = serializers.CharField()
+    direction = DirectionField()
+    amount = AmountOut()
+    currency = serializers.CharField()
+    running_balance = AmountOut(source="balance_after", help_text="The balance after this entry.")
+
+
+class StatementOut(serializers.Serializer):
+    account_no = serializers.CharField()
+    currency = serializers.CharField()
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    opening = AmountOut(help_text="The balance before the first entry dated `from`.")
+    closing = AmountOut(help_text="The balance after the last entry dated up to `to`.")
+    entries = StatementLineOut(many=True)
+    next = serializers.CharField(allow_null=True, help_text="The next page of entries; null on the last.")
+
+
 class EntryPageOut(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text="The next page; null on the last.")
     previous = serializers.URLField(allow_null=True, help_text="The previous page; null on the first.")

@@ -20,6 +20,16 @@ v1 = [
         name="account_entries",
     ),
     re_path(
+        r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/balance$",
+        views.AccountBalanceAsOfView.as_view(),
+        name="account_balance",
+    ),
+    re_path(
+        r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/statement$",
+        views.AccountStatementView.as_view(),
+        name="account_statement",
+    ),
+    re_path(
         r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/settlement$",
         views.AccountSettlementView.as_view(),
         name="account_settlement",

@@ -12,11 +12,16 @@ another source system cannot be settled, released or reversed (403).
 
 from __future__ import annotations
 
+import csv
 import logging
 import re
 import time
+from copy import copy
+from datetime import timedelta
 from decimal import Decimal
 
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -31,7 +36,13 @@ from events.services import event_message
 from postings import services as posting_services
 from postings.exceptions import DayClosed
 from postings.models import RefundStatus
-from postings.selectors import current_accounting_date, refunded_legs
+from postings.selectors import (
+    balance_as_of,
+    balance_before_day,
+    current_accounting_date,
+    refunded_legs,
+    statement_entries,
+)
 from postings.services import (
     Leg,
     hold_place,
@@ -61,6 +72,8 @@ from .serializers import (
     AccountIn,
     AccountOut,
     AccountStatusIn,
+    BalanceAsOfOut,
+    BalanceAsOfQuery,
     BalanceSheetPageOut,
     BalanceSheetQuery,
     BalanceSheetRowOut,
@@ -90,8 +103,12 @@ from .serializers import (
     ReversalIn,
     SettleIn,
     SettlementOut,
+    StatementLineOut,
+    StatementOut,
+    StatementQuery,
     WithdrawalIn,
     WithdrawalOut,
+    money_text,
 )
 from .services import api_call_record
 
@@ -432,6 +449,136 @@ class AccountEntriesView(LedgerView):
         paginator = EntryCursor()
         page = paginator.paginate_queryset(entries, request, view=self)
         return paginator.get_paginated_response(EntryOut(page, many=True).data)
+
+
+class AccountBalanceAsOfView(LedgerView):
+    scopes = {"GET": (READ,)}
+    query_parameters = frozenset(BalanceAsOfQuery().fields)
+
+    @extend_schema(
+        operation_id="account_balance_as_of",
+        tags=["members and accounts"],
+        parameters=[ACCOUNT_NO_PARAMETER, BalanceAsOfQuery],
+        responses={200: BalanceAsOfOut, **error_responses(*ANY_CALL_ERRORS, 404)},
+        summary="An account's balance, frozen and available at an instant or a day's close (历史余额)",
+        description="Exactly one of `as_of` and `accounting_date` (else 400 validation_error naming as_of). "
+        "`as_of`: the account's last applied entry booked (its transaction's start) by then, read from the entry "
+        "chain, plus the last hold event for frozen. `accounting_date`: the day's closing from the end of day's "
+        "balance sheet where the day has one, else from the chain. Pending entries of a buffered (hot) account "
+        "are not in `balance`: an applied one counts from its booking; one still pending is in `pending`.",
+    )
+    def get(self, request, account_no: str):
+        query = self.query(BalanceAsOfQuery)
+        account = account_get(account_no=account_no)
+        if "as_of" in query:
+            seen = balance_as_of(account=account, as_of=query["as_of"])
+        else:
+            seen = report_selectors.balance_at_close(account=account, accounting_date=query["accounting_date"])
+        then = copy(account)  # Account.available is the rule's one home; today's credit limit
+        then.balance, then.frozen = seen.balance, seen.frozen
+        return Response(
+            BalanceAsOfOut(
+                {
+                    "account_no": account.account_no,
+                    "currency": account.currency,
+                    "as_of": query.get("as_of"),
+                    "accounting_date": query.get("accounting_date"),
+                    "balance": seen.balance,
+                    "frozen": seen.frozen,
+                    "available": then.available,
+                    "pending": seen.pending,
+                    "source": seen.source,
+                    "account_seq": seen.account_seq,
+                }
+            ).data
+        )
+
+
+class _Echo:
+    """csv.writer's file: hands each row back to the streaming response."""
+
+    def write(self, value):
+        return value
+
+
+STATEMENT_CSV_HEADER = ["line", "serial_no", "posting_serial_no", "account_seq", "accounting_date", "created_at"]
+STATEMENT_CSV_HEADER += ["business_type", "direction", "amount", "running_balance"]
+
+
+class AccountStatementView(LedgerView):
+    scopes = {"GET": (READ,)}
+    query_parameters = frozenset({*StatementQuery().fields})
+
+    @extend_schema(
+        operation_id="account_statement",
+        tags=["members and accounts"],
+        parameters=[ACCOUNT_NO_PARAMETER, StatementQuery],
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                StatementOut, description="A page of the statement: opening and closing of the whole range."
+            ),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="The whole range, streamed: an opening line, one line per entry with its running "
+                "balance, a closing line.",
+            ),
+            **error_responses(*ANY_CALL_ERRORS, 404),
+        },
+        summary="An account's statement (对账单) for accounting dates from-to",
+        description="Applied entries in chain order, each with the balance after it; opening + movements = "
+        "closing. Pending entries of a buffered (hot) account appear once applied. JSON is paged by "
+        "`after_seq`/`page_size`; CSV (`format=csv` or `Accept: text/csv`) streams the whole range, so neither "
+        "holds a long range in memory. `to` before `from` is 400 validation_error naming to.",
+    )
+    def get(self, request, account_no: str):
+        query = self.query(StatementQuery)
+        account = account_get(account_no=account_no)
+        date_from, date_to = query["from"], query["to"]
+        opening = balance_before_day(account=account, accounting_date=date_from)
+        closing = balance_before_day(account=account, accounting_date=date_to + timedelta(days=1))
+        wants_csv = query.get("format") == "csv" or (
+            "format" not in query and "text/csv" in request.META.get("HTTP_ACCEPT", "")
+        )
+        entries = statement_entries(account=account, date_from=date_from, date_to=date_to)
+        if wants_csv:
+            return self._csv(account, date_from, date_to, opening, closing, entries)
+        size = query["page_size"]
+        page = list(entries.filter(account_seq__gt=query["after_seq"])[: size + 1])
+        next_url = None
+        if len(page) > size:
+            page = page[:size]
+            params = request.query_params.copy()
+            params["after_seq"] = str(page[-1].account_seq)
+            next_url = request.build_absolute_uri(request.path) + "?" + params.urlencode()
+        payload = {
+            "account_no": account.account_no,
+            "currency": account.currency,
+            "date_from": date_from,
+            "date_to": date_to,
+            "opening": opening,
+            "closing": closing,
+            "entries": page,
+            "next": next_url,
+        }
+        return Response(StatementOut(payload).data)
+
+    def _csv(self, account, date_from, date_to, opening, closing, entries):
+        currency = account.currency
+
+        def rows():
+            writer = csv.writer(_Echo())
+            yield writer.writerow(STATEMENT_CSV_HEADER)
+            yield writer.writerow(["opening", "", "", "", date_from, "", "", "", "", money_text(opening, currency)])
+            # A server-side cursor: a long range streams in chunks, never whole in memory.
+            for entry in entries.iterator(chunk_size=2000):
+                line = StatementLineOut(entry).data
+                yield writer.writerow(["entry", *(line[k] for k in STATEMENT_CSV_HEADER[1:])])
+            yield writer.writerow(["closing", "", "", "", date_to, "", "", "", "", money_text(closing, currency)])
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        name = f"statement-{account.account_no}-{date_from}-{date_to}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
 
 # ------------------------------------------------------------- postings ----

@@ -25,6 +25,8 @@ ENDPOINTS = [
     ("POST", "accounts", {}, {"admin"}),
     ("GET", "accounts/123", None, {"read"}),
     ("GET", "accounts/123/entries", None, {"read"}),
+    ("GET", "accounts/123/balance", None, {"read"}),
+    ("GET", "accounts/123/statement", None, {"read"}),
     ("POST", "accounts/123/status", {}, {"admin"}),
     ("POST", "postings", {}, {"post"}),
     ("GET", "postings/1", None, {"read"}),

@@ -51,6 +51,8 @@ PHASES = ("examples", "coverage", "fuzzing", "stateful")
 # breaks one is a business refusal like any other.
 CROSS_FIELD = {
     ("GET /api/v1/accounts/{account_no}/entries", "accounting_date_before"),
+    ("GET /api/v1/accounts/{account_no}/balance", "as_of"),
+    ("GET /api/v1/accounts/{account_no}/statement", "to"),
     ("POST /api/v1/holds", "expires_at"),
 }
 

@@ -30,6 +30,8 @@ OPERATIONS = {
     ("post", "/api/v1/accounts"),
     ("get", "/api/v1/accounts/{account_no}"),
     ("get", "/api/v1/accounts/{account_no}/entries"),
+    ("get", "/api/v1/accounts/{account_no}/balance"),
+    ("get", "/api/v1/accounts/{account_no}/statement"),
     ("get", "/api/v1/accounts/{account_no}/settlement"),
     ("post", "/api/v1/accounts/{account_no}/status"),
     ("post", "/api/v1/postings"),
