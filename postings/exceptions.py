@@ -7,7 +7,7 @@ errors about accounts in ``accounts.exceptions``: each error has one home.
 
 from __future__ import annotations
 
-from accounts.kernel.errors import LedgerError
+from accounts.kernel.errors import LedgerError, SegregationOfDuties
 
 
 class BufferedDebitRefused(LedgerError):
@@ -130,11 +130,9 @@ class RefundWindowPassed(LedgerError):
     )
 
 
-class RefundSamePerson(LedgerError):
+class RefundSamePerson(SegregationOfDuties):
     """Maker-checker on late and large refunds: the proposer never approves."""
 
-    code = "segregation_of_duties"
-    http_status = 403
     default_message = "A refund is approved by someone other than the person who proposed it."
 
 
@@ -187,9 +185,7 @@ class CorrectionNotAllowed(LedgerError):
     default_message = "This posting cannot be corrected in red ink."
 
 
-class CorrectionSamePerson(LedgerError):
+class CorrectionSamePerson(SegregationOfDuties):
     """Maker-checker on corrections: the proposer never approves."""
 
-    code = "segregation_of_duties"
-    http_status = 403
     default_message = "A correction is approved by someone other than the person who proposed it."

@@ -59,3 +59,13 @@ class NotAllowed(LedgerError):
     code = "forbidden"
     http_status = 403
     default_message = "You do not have the permission for this."
+
+
+class SegregationOfDuties(LedgerError):
+    """Maker-checker: nobody approves what they proposed or asked for, and
+    where two approvals are needed they come from two different people. One
+    code for every flow that has a second person (withdrawals, refunds,
+    red-ink corrections)."""
+
+    code = "segregation_of_duties"
+    http_status = 403
