@@ -18,9 +18,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 
 from accounts.kernel.money import Money, as_money, format_amount
@@ -56,6 +58,39 @@ class BusinessType(models.TextChoices):
     YEAR_END_CLOSE = "year_end_close", "year-end close (年结: 本年利润 → 未分配利润)"
 
 
+class MetadataRefusal(models.Func):
+    """What postings/sql/metadata.sql refuses in a metadata object (NULL: nothing)."""
+
+    function = "ledger_metadata_refusal"
+    output_field = models.TextField()
+
+
+def metadata_field():
+    # db_default: a row written by SQL alone (ledger_post, a batch, by hand) has {} too.
+    return models.JSONField(default=dict, db_default={}, blank=True, help_text="The caller's own keys and values.")
+
+
+def trade_no_field():
+    return models.CharField(
+        "trade number", max_length=64, null=True, blank=True, help_text="The caller's trade (order) number."
+    )
+
+
+def references_constraints(prefix: str) -> list[models.CheckConstraint]:
+    """The database's refusal of what accounts.kernel.metadata refuses: a
+    metadata that is not a flat object of short strings, an empty trade number.
+    ``{}`` skips the function: the common case costs one comparison."""
+    return [
+        models.CheckConstraint(
+            condition=Q(metadata={}) | Q(IsNull(MetadataRefusal("metadata"), True)),
+            name=f"{prefix}_metadata_valid",
+        ),
+        models.CheckConstraint(
+            condition=Q(trade_no__isnull=True) | ~Q(trade_no=""), name=f"{prefix}_trade_no_not_empty"
+        ),
+    ]
+
+
 class Posting(models.Model):
     """One business transaction (记账): N entries that balance.
 
@@ -75,6 +110,10 @@ class Posting(models.Model):
     memo = models.CharField(max_length=255, blank=True)
     # A channel's serial number, bank reference or payment slip number.
     external_ref = models.CharField("external reference", max_length=64, blank=True)
+    # The order the posting belongs to (a trade is an order, its postings the
+    # balance changes: 1:N) and the caller's searchable keys (accounts.kernel.metadata).
+    trade_no = trade_no_field()
+    metadata = metadata_field()
     posted_by = models.CharField(max_length=150)
     # A reversal (business type reversal) or the red posting of a correction
     # (红冲: its original's business type, see Correction) names what it undoes;
@@ -92,11 +131,27 @@ class Posting(models.Model):
         ordering = ["-serial_no"]
         constraints = [
             models.UniqueConstraint(fields=["source_system", "request_no"], name="posting_unique_request"),
+            *references_constraints("posting"),
         ]
         # external_ref: equality lookups only (a channel's serial), so no LIKE index beside it.
+        # The API's searches (GET /api/v1/postings) are one index scan each:
+        # request_no across source systems, a trade's postings newest first,
+        # metadata containment (only postings that have metadata are in the
+        # GIN index: the search names metadata <> '{}' to use it), a time range.
         indexes = [
             models.Index(fields=["accounting_date", "business_type"]),
             models.Index(fields=["external_ref"], name="posting_external_ref_idx"),
+            models.Index(fields=["request_no"], name="posting_request_no_idx"),
+            models.Index(
+                fields=["trade_no", "serial_no"], condition=Q(trade_no__isnull=False), name="posting_trade_no_idx"
+            ),
+            GinIndex(
+                fields=["metadata"],
+                opclasses=["jsonb_path_ops"],
+                condition=~Q(metadata={}),
+                name="posting_metadata_gin",
+            ),
+            models.Index(fields=["created_at"], name="posting_created_at_idx"),
         ]
 
     def __str__(self):
@@ -246,6 +301,9 @@ class Hold(models.Model):
     request_no = models.CharField(max_length=64)
     fingerprint = models.CharField(max_length=64, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Given to its settlement postings unless they name their own.
+    trade_no = trade_no_field()
+    metadata = metadata_field()
     created_by = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -264,6 +322,7 @@ class Hold(models.Model):
                 condition=Q(remaining=0) | Q(status__in=["held", "partially_settled"]),
                 name="hold_closed_means_nothing_remaining",
             ),
+            *references_constraints("hold"),
         ]
         indexes = [
             models.Index(fields=["status", "expires_at"]),

@@ -407,3 +407,46 @@ def statement_entries(*, account: Account, date_from: date, date_to: date, after
         accounting_date__gte=date_from,
         accounting_date__lte=date_to,
     ).order_by("account_seq")
+
+
+def postings_search(
+    *,
+    source_system: str | None = None,
+    request_no: str | None = None,
+    external_ref: str | None = None,
+    trade_no: str | None = None,
+    metadata: dict[str, str] | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    business_type: str | None = None,
+    entity: Entity | None = None,
+) -> QuerySet[Posting]:
+    """Postings matching every filter given, newest first (serial number
+    descending). Each of request_no, external_ref, trade_no, metadata and a
+    created_at range is one scan of its own index (postings.models, Posting's
+    indexes); the other filters narrow what it found. ``metadata``: each key
+    has that string value (JSON containment)."""
+    from .models import Posting
+
+    postings = Posting.objects.all()
+    if source_system is not None:
+        postings = postings.filter(source_system=source_system)
+    if request_no is not None:
+        postings = postings.filter(request_no=request_no)
+    if external_ref is not None:
+        postings = postings.filter(external_ref=external_ref)
+    if trade_no is not None:
+        postings = postings.filter(trade_no=trade_no)
+    if metadata:
+        # "metadata <> '{}'" is the GIN index's predicate (only postings with
+        # metadata are in it): stated, the planner may use the index.
+        postings = postings.filter(metadata__contains=metadata).exclude(metadata={})
+    if created_from is not None:
+        postings = postings.filter(created_at__gte=created_from)
+    if created_to is not None:
+        postings = postings.filter(created_at__lt=created_to)
+    if business_type is not None:
+        postings = postings.filter(business_type=business_type)
+    if entity is not None:
+        postings = postings.filter(entity=entity)
+    return postings.order_by("-serial_no")

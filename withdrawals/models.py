@@ -23,7 +23,7 @@ from django.db.models import Q
 from accounts.kernel.money import Money, as_money
 from accounts.kernel.transitions import Transitions
 from accounts.models import Account, Entity, Member, money_field
-from postings.models import Hold, Posting
+from postings.models import Hold, Posting, metadata_field, references_constraints, trade_no_field
 
 
 class Status(models.TextChoices):
@@ -253,6 +253,9 @@ class Withdrawal(models.Model):
     closing_reason = models.CharField(
         max_length=255, blank=True, help_text="Why it was rejected or cancelled, for the member."
     )
+    # Given to its hold and so to its settlement posting.
+    trade_no = trade_no_field()
+    metadata = metadata_field()
 
     class Meta:
         verbose_name = "withdrawal (提现)"
@@ -269,6 +272,7 @@ class Withdrawal(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="paid") | Q(settlement__isnull=False), name="withdrawal_paid_has_settlement"
             ),
+            *references_constraints("withdrawal"),
         ]
         indexes = [models.Index(fields=["status", "created_at"]), models.Index(fields=["member", "created_at"])]
 

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from accounts.kernel.errors import CurrencyMismatch, IdempotencyConflict, LedgerError, LedgerValidationError
 from accounts.kernel.idempotency import canonical_amount, request_fingerprint, run_once
+from accounts.kernel.metadata import clean_metadata, clean_trade_no, references_content
 from accounts.kernel.money import Money, as_money, to_amount
 from accounts.kernel.permissions import require_permission
 from accounts.kernel.tasks import enqueue_on_commit, pending_args
@@ -181,13 +182,17 @@ def withdrawal_request(
     request_no: str,
     source_system: str = "member",
     created_by: AbstractBaseUser | None = None,
+    trade_no: str | None = None,
+    metadata: dict | None = None,
 ) -> Withdrawal:
     """A member asks to withdraw: amount + fee are frozen in the same
     transaction that records the request. ``created_by`` is the staff member
     who took it by phone; None when the member asked through the app. The
-    same request again returns the first one (``replayed``)."""
+    same request again returns the first one (``replayed``). ``trade_no``
+    and ``metadata`` go to the hold, and from it to the settlement posting."""
     if created_by is not None:
         _require(created_by, PERM_REQUEST)
+    trade_no, metadata = clean_trade_no(trade_no), clean_metadata(metadata)
     account = account_get(account_no=account_no)
     if account.member_id is None or account.category != Category.LIABILITY:
         raise LedgerValidationError("Withdrawals are paid from a member's cash account.", account_no=account_no)
@@ -212,6 +217,7 @@ def withdrawal_request(
         card_holder=card_holder,
         card_bank=card_bank,
         card_number=number,
+        **references_content(metadata=metadata, trade_no=trade_no),
     )
 
     replayed_by_race = False
@@ -230,6 +236,8 @@ def withdrawal_request(
             request_no=hold_request_no,
             actor=_actor(created_by),
             source_system=SOURCE,
+            trade_no=trade_no,
+            metadata=metadata,
         )
         if hold.replayed:
             # A concurrent first attempt won the hold's unique key and has
@@ -259,6 +267,8 @@ def withdrawal_request(
             card_masked=mask_card(number),
             hold=hold,
             created_by=created_by,
+            trade_no=trade_no,
+            metadata=metadata,
         )
         WithdrawalEvent.objects.create(
             withdrawal=withdrawal,

@@ -69,3 +69,11 @@ class SegregationOfDuties(LedgerError):
 
     code = "segregation_of_duties"
     http_status = 403
+
+
+class InvalidMetadata(LedgerValidationError):
+    """``metadata`` of a posting, hold or withdrawal breaks its rules
+    (``accounts.kernel.metadata``); ``fields`` names the key at fault."""
+
+    code = "invalid_metadata"
+    default_message = "metadata must be a flat JSON object of short string values."

@@ -37,6 +37,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "validation_error": (400, "The request is malformed or a field is invalid; `fields` says which and why."),
     "invalid_amount": (400, "An amount is zero, too large, or has more decimals than its currency allows."),
     "invalid_card_number": (400, "The bank card number is not 12-19 digits or fails its check digit."),
+    "invalid_metadata": (
+        400,
+        "metadata is not a flat object of at most 50 string values, a key is not 1-64 of A-Z a-z 0-9 _ . -, a value "
+        "is over 500 characters, or keys and values are over 4,096 bytes; `fields` names the key.",
+    ),
     "same_account": (400, "One account is on both a debit and a credit leg, or a hold is settled to its own account."),
     "unauthenticated": (401, "No API key, an unknown key, a revoked key, or the client is deactivated."),
     "forbidden": (403, "The key's client lacks the scope, or the object belongs to another source system."),

@@ -89,8 +89,9 @@ BEGIN
                'serial_no', p.serial_no, 'source_system', p.source_system, 'request_no', p.request_no,
                'business_type', p.business_type, 'currency', p.currency,
                'accounting_date', p.accounting_date, 'corrects_date', p.corrects_date, 'memo', p.memo,
-               'external_ref', p.external_ref, 'posted_by', p.posted_by, 'reverses', p.reverses_id,
-               'created_at', p.created_at, 'entries', g.entries)
+               'external_ref', p.external_ref, 'trade_no', p.trade_no, 'metadata', p.metadata,
+               'posted_by', p.posted_by, 'reverses', p.reverses_id, 'created_at', p.created_at,
+               'entries', g.entries)
       FROM (SELECT n.posting_id,
                    jsonb_agg(jsonb_build_object(
                        'serial_no', n.serial_no, 'account_no', a.account_no, 'account_seq', n.account_seq,
@@ -131,8 +132,8 @@ CREATE OR REPLACE FUNCTION ledger_hold_events() RETURNS trigger LANGUAGE plpgsql
 DECLARE
     h record;
 BEGIN
-    SELECT x.id, x.amount, x.account_id, x.expires_at, x.reason, x.source_system, x.request_no, a.account_no,
-           a.currency, a.entity_id
+    SELECT x.id, x.amount, x.account_id, x.expires_at, x.reason, x.source_system, x.request_no, x.trade_no,
+           x.metadata, a.account_no, a.currency, a.entity_id
       INTO h
       FROM postings_hold x JOIN accounts_account a ON a.id = x.account_id
      WHERE x.id = NEW.hold_id;
@@ -151,6 +152,7 @@ BEGIN
             'frozen_before', NEW.frozen_before::text, 'frozen_after', NEW.frozen_after::text,
             'posting', NEW.posting_id, 'reason', h.reason, 'expires_at', h.expires_at,
             'hold_source_system', h.source_system, 'hold_request_no', h.request_no,
+            'trade_no', h.trade_no, 'metadata', h.metadata,
             'source_system', NEW.source_system, 'request_no', NEW.request_no, 'actor', NEW.actor,
             'created_at', NEW.created_at));
     RETURN NULL;
@@ -182,7 +184,7 @@ DECLARE
     w record;
 BEGIN
     SELECT x.id, x.entity_id, x.source_system, x.request_no, x.currency, x.amount, x.fee, x.hold_id,
-           x.settlement_id, x.card_masked, a.account_no, m.member_no
+           x.settlement_id, x.card_masked, x.trade_no, x.metadata, a.account_no, m.member_no
       INTO w
       FROM withdrawals_withdrawal x
       JOIN accounts_account a ON a.id = x.account_id
@@ -194,6 +196,7 @@ BEGIN
             'withdrawal_id', NEW.withdrawal_id, 'source_system', w.source_system, 'request_no', w.request_no,
             'member_no', w.member_no, 'account_no', w.account_no, 'currency', w.currency,
             'amount', w.amount::text, 'fee', w.fee::text, 'hold_id', w.hold_id, 'card_masked', w.card_masked,
+            'trade_no', w.trade_no, 'metadata', w.metadata,
             'from_status', nullif(NEW.from_status, ''), 'to_status', NEW.to_status, 'actor', NEW.actor,
             'reason', NEW.reason, 'bank_ref', NEW.bank_ref, 'instruction_id', NEW.instruction_id,
             'at', NEW.at));

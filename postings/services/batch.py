@@ -13,11 +13,12 @@ from django.db import IntegrityError
 from accounts.exceptions import UnknownAccount
 from accounts.kernel.errors import IdempotencyConflict, LedgerError, LedgerValidationError
 from accounts.kernel.idempotency import check_request_no, replay
+from accounts.kernel.metadata import clean_metadata, clean_trade_no
 from accounts.models import Account
 
 from ..models import Posting
 from .db import _hot_cursor
-from .drafts import DEFAULT_SOURCE, Leg, _Draft
+from .drafts import DEFAULT_SOURCE, Leg, _Draft, _metadata_text
 from .full_path import _insert_entries, _insert_postings, _prepare_posting, _save_balances
 from .locking import _lock_accounts
 from .one_call import (
@@ -43,6 +44,13 @@ class PostingRequest:
     memo: str = ""
     currency: str | None = None
     external_ref: str = ""
+    trade_no: str | None = None
+    metadata: dict | None = None
+
+
+def _item_metadata(item: PostingRequest) -> dict:
+    # Checked with the item's fingerprint; a copy, as clean_metadata stores it.
+    return dict(item.metadata or {})
 
 
 @dataclass
@@ -113,6 +121,8 @@ def posting_create_batch(
                 currency=item.currency,
                 external_ref=item.external_ref,
                 corrects_date=None,
+                trade_no=clean_trade_no(item.trade_no),
+                metadata=clean_metadata(item.metadata),
             )
         except LedgerError as exc:
             results[i].error = exc
@@ -225,6 +235,8 @@ def _batch_part(run: BatchRun, *, one_call: bool) -> int | None:
                     memo=item.memo,
                     currency=item.currency,
                     external_ref=item.external_ref,
+                    trade_no=item.trade_no,
+                    metadata=item.metadata,
                 )
             except LedgerError as exc:
                 result.error = exc
@@ -233,7 +245,8 @@ def _batch_part(run: BatchRun, *, one_call: bool) -> int | None:
 
 _BATCH_ONE_CALL_SQL = (
     "SELECT * FROM ledger_post_batch(%s, %s, %s::text[], %s::text[], %s::text[], %s::text[], "
-    "%s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::numeric[])"
+    "%s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::numeric[], %s::text[], "
+    "%s::text[]::jsonb[])"
 )
 
 
@@ -248,6 +261,7 @@ def _batch_in_one_call(run: BatchRun) -> int | None:
     items, todo, fingerprints, results = run.items, run.todo, run.fingerprints, run.results
     posted_by, source_system = run.posted_by, run.source_system
     request_nos, business_types, currencies, memos, external_refs, too_coarse = [], [], [], [], [], []
+    trade_nos, metadatas = [], []
     leg_items, account_nos, directions, amounts = [], [], [], []
     stopped_at = None
     for k, i in enumerate(todo, start=1):
@@ -265,6 +279,9 @@ def _batch_in_one_call(run: BatchRun) -> int | None:
         memos.append(item.memo[:255])
         external_refs.append(item.external_ref)
         too_coarse.append(",".join(coarse))
+        # Checked with the item's fingerprint (posting_create_batch).
+        trade_nos.append(item.trade_no)
+        metadatas.append(_metadata_text(item.metadata))
         leg_items += [k] * len(item_accounts)
         account_nos += item_accounts
         directions += item_directions
@@ -285,6 +302,8 @@ def _batch_in_one_call(run: BatchRun) -> int | None:
         account_nos,
         directions,
         amounts,
+        trade_nos,
+        metadatas,
     ]
     # Binary: psycopg dumps long lists of text about three times faster that way.
     written = {row[0]: row[1:] for row in _call(_BATCH_ONE_CALL_SQL, params, binary=True)}
@@ -306,6 +325,8 @@ def _batch_in_one_call(run: BatchRun) -> int | None:
             external_ref=external_refs[k],
             posted_by=posted_by,
             created_at=created_at,
+            trade_no=trade_nos[k],
+            metadata=_item_metadata(items[i]),
         )
         posting.replayed = False
         results[i].posting = posting
@@ -399,6 +420,8 @@ def _batch_write(run: BatchRun) -> None:
                     external_ref=item.external_ref,
                     open_dates=open_dates,
                     refusals=refusals_of[i],
+                    trade_no=item.trade_no,
+                    metadata=_item_metadata(item),
                 )
             except LedgerError as exc:
                 for account in mine.values():

@@ -3,6 +3,7 @@ rules see of a posting to be written, and a prepared posting (PostingDraft)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,6 +15,12 @@ from accounts.models import Account
 from ..models import Direction, Entry, Posting
 
 DEFAULT_SOURCE = "ledger"
+
+
+def _metadata_text(metadata: dict[str, str] | None) -> str:
+    """Metadata as the posting statements bind it: JSON text, cast to jsonb
+    there (psycopg adapts no plain dict); none is '{}'."""
+    return json.dumps(metadata, ensure_ascii=False) if metadata else "{}"
 
 
 @dataclass(frozen=True)

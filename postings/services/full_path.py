@@ -20,7 +20,7 @@ from ..exceptions import UnbalancedPosting
 from ..models import Entry, Posting
 from .calendar import accounting_date_for_posting
 from .db import _hot_cursor
-from .drafts import Leg, PostingDraft, _direction, _sides
+from .drafts import Leg, PostingDraft, _direction, _metadata_text, _sides
 from .refusals import _balance_detail, _leg_detail, _refusal
 
 
@@ -83,10 +83,13 @@ def _write_posting(
     corrects_date: date | None = None,
     refusals: Sequence[str | None],
     rule_version: int | None = None,
+    trade_no: str | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> Posting:
     """Validate legs against locked accounts (``refusals``: the leg rules'
     codes from _lock_accounts), then write posting, entries and balances,
-    unless the sign rule refuses the balances."""
+    unless the sign rule refuses the balances. ``trade_no`` and ``metadata``
+    are the caller's, checked already (accounts.kernel.metadata)."""
     draft = _prepare_posting(
         source_system=source_system,
         request_no=request_no,
@@ -104,6 +107,8 @@ def _write_posting(
         corrects_date=corrects_date,
         refusals=refusals,
         rule_version=rule_version,
+        trade_no=trade_no,
+        metadata=metadata,
     )
     _write_in_one_statement(draft)
     return draft.posting
@@ -123,13 +128,21 @@ _POSTING_COLUMNS = (
     "posted_by",
     "reverses_id",
     "rule_version",
+    "trade_no",
+    "metadata",
 )
 
 
 _POSTING_TYPES = (
     *("text", "text", "text", "text", "bigint", "text", "date", "date", "text", "text", "text", "bigint"),
-    "integer",
+    *("integer", "text", "jsonb"),
 )
+
+
+def _column(posting: Posting, column: str):
+    """A posting's value as the statements bind it."""
+    value = getattr(posting, column)
+    return _metadata_text(value) if column == "metadata" else value
 
 
 def _write_in_one_statement(draft: PostingDraft) -> None:
@@ -171,7 +184,7 @@ def _write_in_one_statement(draft: PostingDraft) -> None:
     """
     arrays = balances.write_arrays(touched)
     params = [*arrays]
-    params += [getattr(posting, c) for c in _POSTING_COLUMNS]
+    params += [_column(posting, c) for c in _POSTING_COLUMNS]
     params += [[getattr(e, c) for e in entries] for c in entry_columns]
     params += arrays
     with _hot_cursor() as cursor:
@@ -194,7 +207,7 @@ def _insert_postings(postings: list[Posting]) -> None:
         "RETURNING request_no, serial_no, created_at"
     )
     with _hot_cursor() as cursor:
-        cursor.execute(sql, [[getattr(p, c) for p in postings] for c in _POSTING_COLUMNS], prepare=True)
+        cursor.execute(sql, [[_column(p, c) for p in postings] for c in _POSTING_COLUMNS], prepare=True)
         written = {request_no: (serial_no, created_at) for request_no, serial_no, created_at in cursor.fetchall()}
     for posting in postings:
         posting.serial_no, posting.created_at = written[posting.request_no]
@@ -271,6 +284,8 @@ def _prepare_posting(
     open_dates: dict[int, date] | None = None,
     refusals: Sequence[str | None],
     rule_version: int | None = None,
+    trade_no: str | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> PostingDraft:
     """The posting and its entries, unsaved, with the accounts' new balances
     applied in memory (and the real-time accounts touched returned for the
@@ -315,6 +330,8 @@ def _prepare_posting(
         posted_by=posted_by,
         reverses=reverses,
         rule_version=rule_version,
+        trade_no=trade_no,
+        metadata=metadata or {},
     )
     entries = []
     for i, leg in enumerate(checked):

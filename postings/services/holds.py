@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.kernel.errors import IdempotencyConflict, LedgerValidationError
 from accounts.kernel.idempotency import canonical_amount, request_fingerprint
+from accounts.kernel.metadata import clean_metadata, clean_trade_no, references_content
 from accounts.kernel.money import to_amount
 from accounts.kernel.transitions import transition
 
@@ -34,10 +35,19 @@ def hold_place(
     actor: str,
     source_system: str = DEFAULT_SOURCE,
     expires_at: datetime | None = None,
+    trade_no: str | None = None,
+    metadata: dict | None = None,
 ) -> Hold:
-    """Freeze (冻结) an amount: available drops, balance does not."""
+    """Freeze (冻结) an amount: available drops, balance does not. The hold
+    keeps ``trade_no`` and ``metadata`` for its settlement postings."""
+    trade_no, metadata = clean_trade_no(trade_no), clean_metadata(metadata)
     fingerprint = request_fingerprint(
-        op="hold", account_no=account_no, amount=canonical_amount(amount), reason=reason, expires_at=expires_at
+        op="hold",
+        account_no=account_no,
+        amount=canonical_amount(amount),
+        reason=reason,
+        expires_at=expires_at,
+        **references_content(metadata=metadata, trade_no=trade_no),
     )
 
     def write() -> Hold:
@@ -67,6 +77,8 @@ def hold_place(
             request_no=request_no,
             fingerprint=fingerprint,
             expires_at=expires_at,
+            trade_no=trade_no,
+            metadata=metadata,
             created_by=actor,
         )
         HoldEvent.objects.create(
@@ -163,11 +175,17 @@ def hold_settle(
     memo: str = "",
     external_ref: str = "",
     accounting_date: date | None = None,
+    trade_no: str | None = None,
+    metadata: dict | None = None,
 ) -> Posting:
     """Deduct (扣除冻结) all or part of a hold: one posting whose debit on the
     held account lowers balance and frozen together. The other side is one
-    counter account, or legs such as Cr channel amount / Cr fee income fee."""
+    counter account, or legs such as Cr channel amount / Cr fee income fee.
+    The posting has the hold's ``trade_no`` and ``metadata`` unless the call
+    gives its own, each on its own (a trade number given keeps the hold's metadata)."""
     _check_business_type(business_type)
+    # None and {} alike: not given, the hold's.
+    given_trade_no, given_metadata = clean_trade_no(trade_no), clean_metadata(metadata) or None
     hold = _hold_get(hold_id)
     if (counter_account_no is None) == (counter_legs is None):
         raise LedgerValidationError("Give either counter_account_no or counter_legs.")
@@ -181,6 +199,8 @@ def hold_settle(
         legs=_legs_content(legs),
         memo=memo,
         external_ref=external_ref,
+        # What the call gave: what it inherits is fixed by hold_id already.
+        **references_content(metadata=given_metadata or {}, trade_no=given_trade_no),
     )
 
     def write() -> Posting:
@@ -201,6 +221,8 @@ def hold_settle(
             external_ref=external_ref,
             hold_leg=0,
             refusals=refusals,
+            trade_no=hold.trade_no if given_trade_no is None else given_trade_no,
+            metadata=hold.metadata if given_metadata is None else given_metadata,
         )
         held_account = accounts[hold.account.account_no]
         remaining = locked_hold.remaining - value

@@ -19,7 +19,7 @@ from accounts.kernel.money import Money, amount_and_places, currencies_with_fewe
 
 from ..models import Posting
 from .db import _hot_cursor, _violated_constraint
-from .drafts import Leg, _direction, _sides
+from .drafts import Leg, _direction, _metadata_text, _sides
 from .refusals import _refusal
 
 # The name the fall backs were always logged under (before the package split).
@@ -73,9 +73,10 @@ _FULL_PATH_CONSTRAINTS = {"ledger_post_full_path", "account_available_not_negati
 _REFUSAL_SQLSTATE = "LR001"
 # Every parameter a str, so that psycopg keys one prepared statement: no
 # currency is '', no currency too coarse is '', the arrays are literals.
+# (No trade number is '' either: accounts.kernel.metadata refuses it.)
 _ONE_CALL_SQL = (
     "SELECT * FROM ledger_post(%s, %s, %s, %s, NULLIF(%s, ''), %s, %s, %s, %s::text[], %s::text[], "
-    "%s::numeric[], string_to_array(NULLIF(%s, ''), ','), NULLIF(%s, '')::int)"
+    "%s::numeric[], string_to_array(NULLIF(%s, ''), ','), NULLIF(%s, '')::int, NULLIF(%s, ''), %s::jsonb)"
 )
 
 # Falls back from a one call to the full path, by reason (readable by ops and
@@ -166,8 +167,11 @@ def _post_in_one_call(
     currency: str | None,
     external_ref: str,
     rule_version: int | None = None,
+    trade_no: str | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> Posting:
     account_nos, directions, amounts, currency, too_coarse = _one_call_arguments(legs, currency)
+    metadata = metadata or {}
     memo = memo[:255]
     params = [
         source_system,
@@ -183,6 +187,8 @@ def _post_in_one_call(
         _array_literal(map(str, amounts)),
         ",".join(too_coarse),
         "" if rule_version is None else str(rule_version),
+        trade_no or "",
+        _metadata_text(metadata),
     ]
     ((serial_no, accounting_date, created_at, entity_id, currency),) = _call(_ONE_CALL_SQL, params)
     return _written_posting(
@@ -199,6 +205,8 @@ def _post_in_one_call(
         posted_by=posted_by,
         created_at=created_at,
         rule_version=rule_version,
+        trade_no=trade_no,
+        metadata=metadata,
     )
 
 
@@ -232,4 +240,6 @@ def _written_posting(**row) -> Posting:
     less than half of the keyword constructor)."""
     row.update(reverses_id=None, corrects_date=None)
     row.setdefault("rule_version", None)
+    row.setdefault("trade_no", None)
+    row.setdefault("metadata", {})
     return Posting.from_db(connection.alias, _POSTING_FIELDS, [row[f] for f in _POSTING_FIELDS])

@@ -7,6 +7,7 @@ from datetime import date
 
 from accounts.kernel.errors import LedgerValidationError
 from accounts.kernel.idempotency import canonical_amount, request_fingerprint
+from accounts.kernel.metadata import clean_metadata, clean_trade_no, references_content
 
 from ..exceptions import AlreadyReversed, ReversalNotAllowed, SameAccount, UnbalancedPosting, UnknownPosting
 from ..models import BusinessType, Direction, OrderEvent, Posting, Refund, RefundStatus
@@ -55,8 +56,12 @@ def _posting_fingerprint(
     currency: str | None,
     external_ref: str,
     corrects_date: date | None,
+    trade_no: str | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> str:
-    """What a posting request asks for, refusing what can never post."""
+    """What a posting request asks for, refusing what can never post.
+    ``trade_no`` and ``metadata`` as accounts.kernel.metadata cleaned them:
+    a retry that changes them is a conflict, as for any other field."""
     _check_business_type(business_type)
     if len(legs) < 2:
         raise UnbalancedPosting("A posting needs at least one debit and one credit leg.")
@@ -68,6 +73,7 @@ def _posting_fingerprint(
         currency=currency,
         external_ref=external_ref,
         corrects_date=corrects_date,
+        **references_content(metadata=metadata or {}, trade_no=trade_no),
     )
 
 
@@ -84,12 +90,17 @@ def posting_create(
     external_ref: str = "",
     corrects_date: date | None = None,
     rule_version: int | None = None,
+    trade_no: str | None = None,
+    metadata: dict | None = None,
 ) -> Posting:
     """Post a balanced set of legs atomically (记账). Returns the posting;
     ``posting.replayed`` tells whether it had been posted before.
     ``corrects_date`` marks an adjustment of a day already closed;
     ``rule_version`` the posting rule's version the legs were made by
-    (posting_create_by_rule), recorded on the posting."""
+    (posting_create_by_rule), recorded on the posting. ``trade_no`` groups
+    the postings of one order; ``metadata`` is the caller's own keys
+    (both searchable, accounts.kernel.metadata)."""
+    trade_no, metadata = clean_trade_no(trade_no), clean_metadata(metadata)
     fingerprint = _posting_fingerprint(
         business_type=business_type,
         legs=legs,
@@ -97,6 +108,8 @@ def posting_create(
         currency=currency,
         external_ref=external_ref,
         corrects_date=corrects_date,
+        trade_no=trade_no,
+        metadata=metadata,
     )
 
     def write() -> Posting:
@@ -116,6 +129,8 @@ def posting_create(
             corrects_date=corrects_date,
             refusals=refusals,
             rule_version=rule_version,
+            trade_no=trade_no,
+            metadata=metadata,
         )
 
     def one_call() -> Posting:
@@ -130,6 +145,8 @@ def posting_create(
             currency=currency,
             external_ref=external_ref,
             rule_version=rule_version,
+            trade_no=trade_no,
+            metadata=metadata,
         )
 
     return _idempotent(
@@ -217,6 +234,9 @@ def posting_reverse(
             reverses=original,
             corrects_date=original.accounting_date,
             refusals=refusals,
+            # The reversal is part of the original's trade: a search by the
+            # trade number finds the payment and what undid it.
+            trade_no=original.trade_no,
         )
 
     return _idempotent(

@@ -24,9 +24,12 @@ def posting_create_by_rule(
     source_system: str = DEFAULT_SOURCE,
     memo: str = "",
     accounting_date: date | None = None,
+    trade_no: str | None = None,
+    metadata: dict | None = None,
 ) -> Posting:
     """Post a business event through its configured rule (记账规则), e.g.
-    ``recharge(member_account=..., channel_account=..., amount=...)``."""
+    ``recharge(member_account=..., channel_account=..., amount=...)``;
+    ``trade_no`` and ``metadata`` as posting_create takes them."""
     # The legs and the rule's version in one statement, so they are of one
     # version even while an approved change replaces the legs: the posting
     # records the version whose legs it was booked by.
@@ -92,4 +95,6 @@ def posting_create_by_rule(
         accounting_date=accounting_date,
         external_ref=str(params.get("channel_serial_no") or params.get("external_ref") or ""),
         rule_version=rule_version,
+        trade_no=trade_no,
+        metadata=metadata,
     )

@@ -13,10 +13,12 @@
 -- p_rule_version: the version of the posting rule whose legs these are
 -- (NULL: legs given by the caller), written on the posting as it was read
 -- with the legs (postings.services.rules), so a posting says what it was booked under.
+-- p_trade_no, p_metadata: the caller's trade number and metadata (NULL or
+-- left out: none, '{}'), checked by accounts.kernel.metadata and the table's CHECKs.
 CREATE OR REPLACE FUNCTION ledger_post(
     p_source text, p_request_no text, p_fingerprint text, p_business_type text, p_currency text, p_memo text,
     p_external_ref text, p_posted_by text, p_account_nos text[], p_directions text[], p_amounts numeric[],
-    p_too_coarse text[], p_rule_version int,
+    p_too_coarse text[], p_rule_version int, p_trade_no text DEFAULT NULL, p_metadata jsonb DEFAULT '{}',
     OUT o_serial_no bigint, OUT o_accounting_date date, OUT o_created_at timestamptz, OUT o_entity_id bigint,
     OUT o_currency text
 ) LANGUAGE plpgsql AS $$
@@ -131,9 +133,10 @@ BEGIN
     o_created_at := now();
     INSERT INTO postings_posting (source_system, request_no, fingerprint, business_type, entity_id, currency,
                                   accounting_date, corrects_date, memo, external_ref, posted_by, reverses_id,
-                                  rule_version, created_at)
+                                  rule_version, trade_no, metadata, created_at)
     VALUES (p_source, p_request_no, p_fingerprint, p_business_type, o_entity_id, o_currency, o_accounting_date,
-            NULL, p_memo, p_external_ref, p_posted_by, NULL, p_rule_version, o_created_at)
+            NULL, p_memo, p_external_ref, p_posted_by, NULL, p_rule_version, p_trade_no,
+            coalesce(p_metadata, '{}'), o_created_at)
     RETURNING serial_no INTO o_serial_no;
     INSERT INTO postings_entry (posting_id, account_id, account_seq, direction, amount, currency, balance_before,
                                 balance_after, frozen_before, frozen_after, business_type, accounting_date,

@@ -9,11 +9,14 @@
 -- refuses on its own by the full path, asking the same rules, and the items
 -- after it go on in a new call (postings.services, _batch_post). An entity
 -- without a calendar raises check_violation on ledger_post_full_path: the
--- whole call takes the full path.
+-- whole call takes the full path. p_trade_nos and p_metadatas: each item's
+-- trade number and metadata, by item as the other per-item arrays (NULL,
+-- or the arrays left out: none, '{}').
 CREATE OR REPLACE FUNCTION ledger_post_batch(
     p_source text, p_posted_by text, p_request_nos text[], p_fingerprints text[], p_business_types text[],
     p_currencies text[], p_memos text[], p_external_refs text[], p_too_coarse text[],
-    p_leg_items int[], p_account_nos text[], p_directions text[], p_amounts numeric[]
+    p_leg_items int[], p_account_nos text[], p_directions text[], p_amounts numeric[],
+    p_trade_nos text[] DEFAULT NULL, p_metadatas jsonb[] DEFAULT NULL
 ) RETURNS TABLE (o_request_no text, o_serial_no bigint, o_accounting_date date, o_entity_id bigint,
                  o_currency text, o_created_at timestamptz)
 LANGUAGE plpgsql AS $$
@@ -116,9 +119,10 @@ BEGIN
     ), written AS (
         INSERT INTO postings_posting (source_system, request_no, fingerprint, business_type, entity_id, currency,
                                       accounting_date, corrects_date, memo, external_ref, posted_by, reverses_id,
-                                      created_at)
+                                      trade_no, metadata, created_at)
         SELECT p_source, p_request_nos[i.item], p_fingerprints[i.item], p_business_types[i.item], i.entity_id,
-               i.currency, d.day, NULL, p_memos[i.item], p_external_refs[i.item], p_posted_by, NULL, created
+               i.currency, d.day, NULL, p_memos[i.item], p_external_refs[i.item], p_posted_by, NULL,
+               p_trade_nos[i.item], coalesce(p_metadatas[i.item], '{}'), created
           FROM items i
           JOIN unnest(d_entity, d_day) AS d(entity_id, day) ON d.entity_id = i.entity_id
          ORDER BY i.item
