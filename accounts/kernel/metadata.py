@@ -53,7 +53,7 @@ def clean_metadata(value: Any) -> dict[str, str]:
         where = f"metadata.{key}"
         if not isinstance(item, str):
             raise InvalidMetadata(
-                f'metadata {key!r} is a {type(item).__name__}; values are strings (send "100", not 100).',
+                f'metadata {key!r} must be a string, not {type(item).__name__} (send "100", not 100).',
                 **{where: type(item).__name__},
             )
         if len(item) > MAX_VALUE_CHARS:

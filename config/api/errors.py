@@ -183,11 +183,28 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "fields": {k: str(v) for k, v in (fields or {}).items()}}}
 
 
+def _leaf_codes(codes) -> list[str]:
+    if isinstance(codes, dict):
+        return [c for value in codes.values() for c in _leaf_codes(value)]
+    if isinstance(codes, list):
+        return [c for value in codes for c in _leaf_codes(value)]
+    return [str(codes)]
+
+
+# A field may refuse with one of these codes (a ValidationError raised with
+# code=...): when it is the request's only refusal, the answer has that code,
+# as the ledger's own error would (MetadataField: invalid_metadata).
+_FIELD_CODES = frozenset({"invalid_metadata"})
+
+
 def _api_exception(exc: exceptions.APIException) -> tuple[int, dict]:
     code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), None) or str(exc.default_code)
     if isinstance(exc, exceptions.ValidationError):
         fields = flatten_errors(exc.detail)
         first = next(iter(fields.items()), None)
+        codes = set(_leaf_codes(exc.get_codes()))
+        if len(codes) == 1 and codes <= _FIELD_CODES and first:
+            return 400, error_body(codes.pop(), f"{first[0]}: {first[1]}", fields)
         message = "The request is not valid" + (f": {first[0]}: {first[1]}" if first else ".")
         return 400, error_body(code, message, fields)
     if isinstance(exc, exceptions.ParseError):

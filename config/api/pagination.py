@@ -1,5 +1,5 @@
-"""Pages of entries (a cursor: stable while new entries arrive, no COUNT of
-a hot account's millions) and of balance-sheet rows (numbered pages).
+"""Pages of entries and postings (a cursor: stable while new ones arrive, no
+COUNT of a hot account's millions) and of balance-sheet rows (numbered pages).
 A page size out of range is a 400, not silently the default."""
 
 from __future__ import annotations
@@ -54,6 +54,16 @@ class EntryCursor(CursorPagination):
             if not (cursor.position.isascii() and cursor.position.isdigit()) or len(cursor.position) > 19:
                 raise exceptions.NotFound(self.invalid_cursor_message)
         return cursor
+
+
+class PostingCursor(EntryCursor):
+    """Postings newest first. A page starts below the serial number the
+    cursor names, so postings booked while a caller pages through arrive
+    above its first page and never shift or repeat what it is reading."""
+
+    ordering = ("-serial_no",)
+    page_size = 50
+    max_page_size = 500
 
 
 CURSOR_PARAMETER = OpenApiParameter(

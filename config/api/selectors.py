@@ -155,3 +155,9 @@ def balance_sheet_rows(*, day: date | None, entity: Entity | None, currency: str
         if currency:
             rows = rows.filter(currency=currency)
     return balance_sheet(rows=rows, group_by=group_by, date_from=day, date_to=day)
+
+
+def member_accounts(*, member: Member) -> list[Account]:
+    return list(
+        Account.objects.filter(member=member).select_related("entity", "account_type", "member").order_by("account_no")
+    )

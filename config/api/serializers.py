@@ -18,11 +18,15 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import fields, serializers
 
+from accounts.kernel import metadata as references
+from accounts.kernel.errors import InvalidMetadata
 from accounts.kernel.money import AMOUNT_PATTERN, POSITIVE_AMOUNT_PATTERN, currency_places
 from accounts.models import AccountStatus, Customer, PostingMode
 from events.models import EVENT_TYPES
 from postings.models import BusinessType
 from postings.selectors import account_balance
+
+from .models import SOURCE_SYSTEM_PATTERN
 
 _AMOUNT_RE = re.compile(AMOUNT_PATTERN[1:-1])
 SIGNED_AMOUNT_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
@@ -208,6 +212,72 @@ class NullableAmountOut(AmountOut):
         return None if value is None else super().to_representation(value)
 
 
+METADATA_SCHEMA = {
+    "type": "object",
+    "maxProperties": references.MAX_KEYS,
+    "propertyNames": {"pattern": references.KEY_PATTERN},
+    "additionalProperties": {"type": "string", "maxLength": references.MAX_VALUE_CHARS, "pattern": NO_NUL_PATTERN},
+    "description": f"The caller's own keys and values: a flat object of at most {references.MAX_KEYS} keys "
+    f"(each 1-64 of A-Z a-z 0-9 _ . -), string values of at most {references.MAX_VALUE_CHARS} characters, "
+    f"keys and values together at most {references.MAX_BYTES} bytes of UTF-8 (else 400 invalid_metadata). "
+    "Searchable: GET /api/v1/postings?metadata[key]=value.",
+    "example": {"order_id": "SO-2026-0042", "channel": "app"},
+}
+
+
+@extend_schema_field(METADATA_SCHEMA)
+class MetadataField(serializers.Field):
+    """Metadata as sent; WithReferences checks it."""
+
+    def __init__(self, **kwargs):
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("required", False)
+            kwargs.setdefault("default", dict)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class WithReferences(serializers.Serializer):
+    """A request with ``metadata``, checked by the rules' one home
+    (accounts.kernel.metadata) and refused with its code: 400
+    invalid_metadata naming the key (``metadata.<key>``;
+    ``postings[1].metadata.<key>`` in a batch, which is then refused whole as
+    any malformed batch is). Checked once every field is valid, so a request
+    refused for a field's format names that field alone."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if "metadata" in attrs:
+            try:
+                attrs["metadata"] = references.clean_metadata(attrs["metadata"])
+            except InvalidMetadata as exc:
+                key = next(iter(exc.fields), "metadata").partition(".")[2]
+                detail = {key: exc.message} if key else [exc.message]
+                raise serializers.ValidationError({"metadata": detail}, code=exc.code) from None
+        return attrs
+
+
+def trade_no_field() -> StrictCharField:
+    return StrictCharField(
+        min_length=1,
+        max_length=references.TRADE_NO_MAX,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The caller's trade (order) number: the postings of one order share it (1:N). Searchable: "
+        "GET /api/v1/postings?trade_no=.",
+    )
+
+
+def trade_no_out(**kwargs) -> serializers.CharField:
+    return serializers.CharField(allow_null=True, help_text="The caller's trade (order) number, if any.", **kwargs)
+
+
 class DirectionField(serializers.ChoiceField):
     def __init__(self, **kwargs):
         super().__init__(choices=list(DIRECTIONS), **kwargs)
@@ -310,6 +380,11 @@ class AccountOut(serializers.Serializer):
     status = serializers.ChoiceField(choices=AccountStatus.choices)
     opened_on = serializers.DateField()
     closed_on = serializers.DateField(allow_null=True)
+
+
+class MemberAccountsOut(serializers.Serializer):
+    member_no = serializers.CharField()
+    accounts = AccountOut(many=True, help_text="Every account of the member, closed ones too, in account number order.")
 
 
 class SettlementDueOut(serializers.Serializer):
@@ -503,7 +578,7 @@ class LegIn(serializers.Serializer):
     amount = AmountField()
 
 
-class PostingIn(serializers.Serializer):
+class PostingIn(WithReferences):
     """Rules across fields, checked by the ledger: debits equal credits
     (422 unbalanced_posting); no account on both a debit and a credit leg
     (400 same_account); every account exists (404), is open to the
@@ -530,9 +605,11 @@ class PostingIn(serializers.Serializer):
         help_text="The accounting day the caller expects; must be the entity's open day. A day already cut is "
         "refused (422 day_closed), a later day 422 ledger_error. Omit to post on the open day.",
     )
+    trade_no = trade_no_field()
+    metadata = MetadataField()
 
 
-class BatchItemIn(serializers.Serializer):
+class BatchItemIn(WithReferences):
     """As a posting (PostingIn), each item refused or posted on its own."""
 
     request_no = request_no_field()
@@ -541,6 +618,8 @@ class BatchItemIn(serializers.Serializer):
     memo = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
     currency = serializers.ChoiceField(choices=list(settings.CURRENCIES), required=False)
     external_ref = StrictCharField(max_length=64, required=False, default="", allow_blank=True)
+    trade_no = trade_no_field()
+    metadata = MetadataField()
 
 
 class BatchIn(serializers.Serializer):
@@ -551,7 +630,7 @@ class BatchIn(serializers.Serializer):
     postings = serializers.ListField(child=BatchItemIn(), min_length=1, max_length=batch_max())
 
 
-class ByRuleIn(serializers.Serializer):
+class ByRuleIn(WithReferences):
     """Rules across fields, checked by the ledger: the business type has an
     active rule (422 rule_not_configured); params hold what the rule names,
     accounts that exist (404) and amounts as in PostingIn (400 invalid_amount);
@@ -565,6 +644,8 @@ class ByRuleIn(serializers.Serializer):
         "member_account, channel_account, amount, channel_serial_no.",
     )
     memo = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
+    trade_no = trade_no_field()
+    metadata = MetadataField()
 
     def validate_params(self, params):
         if len(params) > MAX_RULE_PARAMS:
@@ -740,8 +821,55 @@ class PostingOut(serializers.Serializer):
         source="reverses_id", allow_null=True, help_text="The posting this one reverses (冲正)."
     )
     corrects_date = serializers.DateField(allow_null=True)
+    trade_no = trade_no_out()
+    metadata = MetadataField(read_only=True)
     created_at = serializers.DateTimeField()
     entries = PostingEntryOut(many=True, source="api_entries")
+
+
+class PostingsQuery(serializers.Serializer):
+    """The search of GET /api/v1/postings; every filter given must match.
+    ``metadata[key]=value`` (any number of keys) and ``from`` are named in
+    the view: not identifiers a serializer field can have."""
+
+    request_no = StrictCharField(min_length=1, max_length=64, required=False, help_text="The request number.")
+    external_ref = StrictCharField(
+        min_length=1, max_length=64, required=False, help_text="A channel serial number or bank reference."
+    )
+    trade_no = StrictCharField(
+        min_length=1, max_length=references.TRADE_NO_MAX, required=False, help_text="Every posting of one trade."
+    )
+    source_system = serializers.RegexField(
+        SOURCE_SYSTEM_PATTERN,
+        max_length=32,
+        required=False,
+        help_text="Postings of one source system; a client without the read scope sees its own only.",
+    )
+    to = serializers.DateTimeField(
+        required=False, help_text="Booked before this instant (exclusive; ISO 8601 with offset)."
+    )
+    business_type = serializers.ChoiceField(choices=BusinessType.values, required=False)
+    entity = StrictCharField(
+        min_length=1, max_length=16, required=False, help_text="Accounting entity code (404 when unknown)."
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.DateTimeField(
+            required=False, help_text="Booked at or after this instant (inclusive; ISO 8601 with offset)."
+        )
+        return fields
+
+    def validate(self, attrs):
+        if "from" in attrs and "to" in attrs and attrs["from"] >= attrs["to"]:
+            raise serializers.ValidationError({"to": "Must be after from."})
+        return attrs
+
+
+class PostingPageOut(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next (older) page; null on the last.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous (newer) page; null on the first.")
+    results = PostingOut(many=True)
 
 
 BATCH_STATUSES = ["created", "replayed", "error"]
@@ -761,7 +889,7 @@ class BatchOut(serializers.Serializer):
 # ---------------------------------------------------------------- holds ----
 
 
-class HoldIn(serializers.Serializer):
+class HoldIn(WithReferences):
     """Rules across fields: expires_at is in the future (400 validation_error);
     the amount has no more decimals than the account's currency (400
     invalid_amount) and fits its available balance (422 insufficient_funds)."""
@@ -774,6 +902,8 @@ class HoldIn(serializers.Serializer):
         required=False,
         help_text="In the future; released automatically after this moment unless settled or released before.",
     )
+    trade_no = trade_no_field()
+    metadata = MetadataField()
 
     def validate_expires_at(self, value):
         if value <= timezone.now():
@@ -781,7 +911,7 @@ class HoldIn(serializers.Serializer):
         return value
 
 
-class SettleIn(serializers.Serializer):
+class SettleIn(WithReferences):
     """Rules across fields: amount is at most what remains of the hold (422
     hold_exceeded); counter_account_no is another account (400 same_account)
     of the hold's currency and entity (422); the hold is active and not past
@@ -793,6 +923,15 @@ class SettleIn(serializers.Serializer):
     business_type = serializers.ChoiceField(choices=POSTING_BUSINESS_TYPES, default="guarantee_settlement")
     memo = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
     external_ref = StrictCharField(max_length=64, required=False, default="", allow_blank=True)
+    trade_no = StrictCharField(
+        min_length=1,
+        max_length=references.TRADE_NO_MAX,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Omit (or null) for the hold's trade number.",
+    )
+    metadata = MetadataField(help_text="Omit (or {}) for the hold's metadata.")
 
 
 class ReleaseIn(serializers.Serializer):
@@ -814,6 +953,8 @@ class HoldOut(serializers.Serializer):
     status = serializers.CharField()
     reason = serializers.CharField()
     expires_at = serializers.DateTimeField(allow_null=True)
+    trade_no = trade_no_out()
+    metadata = MetadataField(read_only=True)
     created_at = serializers.DateTimeField()
 
 
@@ -826,7 +967,7 @@ class BankCardIn(serializers.Serializer):
     number = StrictCharField(min_length=1, max_length=32, help_text="12 to 19 digits; spaces and '-' are ignored.")
 
 
-class WithdrawalIn(serializers.Serializer):
+class WithdrawalIn(WithReferences):
     """Rules across fields: the account is a member's cash account (404, 422);
     amount plus fee fits its available balance (422 insufficient_funds);
     withdrawals are configured for its entity and currency (422
@@ -837,6 +978,8 @@ class WithdrawalIn(serializers.Serializer):
     account_no = account_no_field()
     amount = AmountField(help_text="Paid to the card; the fee is frozen on top of it.")
     bank_card = BankCardIn()
+    trade_no = trade_no_field()
+    metadata = MetadataField()
 
 
 class BankCardOut(serializers.Serializer):
@@ -863,6 +1006,8 @@ class WithdrawalOut(serializers.Serializer):
     bank_card = BankCardOut(source="*")
     closing_reason = serializers.CharField(allow_blank=True, help_text="Why it was rejected or cancelled.")
     settlement_serial_no = serializers.IntegerField(source="settlement_id", allow_null=True)
+    trade_no = trade_no_out()
+    metadata = MetadataField(read_only=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     history = WithdrawalEventOut(many=True, source="api_history")

@@ -12,6 +12,12 @@ app_name = "api"
 
 v1 = [
     path("members", views.MembersView.as_view(), name="members"),
+    # The member number may hold '/' (sent as %2F): the accounts route is
+    # matched first, so a number ending in "/accounts" reads as that member's accounts.
+    re_path(
+        r"^members/(?P<member_no>[^\x00]{1,32})/accounts$", views.MemberAccountsView.as_view(), name="member_accounts"
+    ),
+    re_path(r"^members/(?P<member_no>[^\x00]{1,32})$", views.MemberDetailView.as_view(), name="member"),
     path("accounts", views.AccountsView.as_view(), name="accounts"),
     re_path(r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})$", views.AccountDetailView.as_view(), name="account"),
     re_path(

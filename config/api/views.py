@@ -29,6 +29,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.kernel.errors import LedgerValidationError
+from accounts.kernel.metadata import KEY_PATTERN, MAX_KEYS, MAX_VALUE_CHARS, clean_metadata
 from accounts.selectors import account_get
 from accounts.services import account_change_status, account_open, account_open_once, member_register
 from events import selectors as event_selectors
@@ -40,6 +41,7 @@ from postings.selectors import (
     balance_as_of,
     balance_before_day,
     current_accounting_date,
+    postings_search,
     refunded_legs,
     statement_entries,
 )
@@ -66,9 +68,17 @@ from withdrawals.services import withdrawal_request
 from . import selectors
 from .errors import error_responses
 from .models import SOURCE_SYSTEM_PATTERN, ApiClient, ApiKey
-from .pagination import CURSOR_PARAMETER, PAGE_PARAMETER, EntryCursor, SheetPages, page_size_parameter
+from .pagination import (
+    CURSOR_PARAMETER,
+    PAGE_PARAMETER,
+    EntryCursor,
+    PostingCursor,
+    SheetPages,
+    page_size_parameter,
+)
 from .serializers import (
     DIRECTIONS,
+    NO_NUL_PATTERN,
     AccountIn,
     AccountOut,
     AccountStatusIn,
@@ -87,6 +97,7 @@ from .serializers import (
     EventsQuery,
     HoldIn,
     HoldOut,
+    MemberAccountsOut,
     MemberIn,
     MemberOut,
     OrderDisputeIn,
@@ -97,6 +108,8 @@ from .serializers import (
     OrderStepIn,
     PostingIn,
     PostingOut,
+    PostingPageOut,
+    PostingsQuery,
     RefundIn,
     RefundOut,
     ReleaseIn,
@@ -156,9 +169,12 @@ class LedgerView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        unknown = sorted(set(request.query_params) - self.query_parameters)
+        unknown = sorted(name for name in request.query_params if not self.query_parameter_allowed(request, name))
         if unknown:
             raise exceptions.ValidationError({name or "(empty name)": "Unknown query parameter." for name in unknown})
+
+    def query_parameter_allowed(self, request, name: str) -> bool:
+        return name in self.query_parameters
 
     def _log_call(self, request, response, started: float) -> None:
         key: ApiKey | None = getattr(request, "api_key", None)
@@ -294,6 +310,47 @@ class MembersView(LedgerView):
             id_no=customer["id_no"],
         )
         return self.written(MemberOut(selectors.member_find(member_no=member.member_no)).data, replayed=member.replayed)
+
+
+MEMBER_NO_PARAMETER = OpenApiParameter(
+    "member_no",
+    {"type": "string", "minLength": 1, "maxLength": 32, "pattern": r"^[^\x00]{1,32}$"},
+    OpenApiParameter.PATH,
+    description="Member number (URL-encoded; it may contain '/').",
+)
+
+
+class MemberDetailView(LedgerView):
+    scopes = {"GET": (READ,)}
+
+    @extend_schema(
+        operation_id="member_get",
+        tags=["members and accounts"],
+        parameters=[MEMBER_NO_PARAMETER],
+        responses={200: MemberOut, **error_responses(*ANY_CALL_ERRORS, 404)},
+        summary="A member (会员) and its customer (客户)",
+    )
+    def get(self, request, member_no: str):
+        return Response(MemberOut(selectors.member_get(member_no=member_no)).data)
+
+
+class MemberAccountsView(LedgerView):
+    scopes = {"GET": (READ,)}
+
+    @extend_schema(
+        operation_id="member_accounts",
+        tags=["members and accounts"],
+        parameters=[MEMBER_NO_PARAMETER],
+        responses={200: MemberAccountsOut, **error_responses(*ANY_CALL_ERRORS, 404)},
+        summary="A member's accounts, each with balance, frozen and available",
+    )
+    def get(self, request, member_no: str):
+        member = selectors.member_get(member_no=member_no)
+        return Response(
+            MemberAccountsOut(
+                {"member_no": member.member_no, "accounts": selectors.member_accounts(member=member)}
+            ).data
+        )
 
 
 # ------------------------------------------------------------- accounts ----
@@ -584,8 +641,90 @@ class AccountStatementView(LedgerView):
 # ------------------------------------------------------------- postings ----
 
 
+# metadata[key]=value: one query parameter per key (OpenAPI's deepObject style).
+METADATA_QUERY = re.compile(r"metadata\[(.*)\]", re.DOTALL)
+POSTINGS_QUERY_PARAMETERS = frozenset({*PostingsQuery().fields, "cursor", "page_size"})
+METADATA_PARAMETER = OpenApiParameter(
+    "metadata",
+    {
+        "type": "object",
+        "maxProperties": MAX_KEYS,
+        "propertyNames": {"pattern": KEY_PATTERN},
+        "additionalProperties": {"type": "string", "maxLength": MAX_VALUE_CHARS, "pattern": NO_NUL_PATTERN},
+    },
+    OpenApiParameter.QUERY,
+    style="deepObject",
+    explode=True,
+    description="metadata[key]=value, repeatable for several keys: postings whose metadata has each key with that "
+    "string value. A key or value metadata could not hold is 400 invalid_metadata.",
+)
+
+
 class PostingsView(LedgerView):
-    scopes = {"POST": (POST,)}
+    # Without read, a client finds its own source system's postings only.
+    scopes = {"POST": (POST,), "GET": (READ, POST)}
+
+    def query_parameter_allowed(self, request, name: str) -> bool:
+        if request.method != "GET":
+            return False
+        return name in POSTINGS_QUERY_PARAMETERS or METADATA_QUERY.fullmatch(name) is not None
+
+    @extend_schema(
+        operation_id="postings_search",
+        tags=["postings"],
+        parameters=[
+            PostingsQuery,
+            METADATA_PARAMETER,
+            CURSOR_PARAMETER,
+            page_size_parameter(PostingCursor.page_size, PostingCursor.max_page_size),
+        ],
+        responses={
+            200: OpenApiResponse(PostingPageOut, description="A page of postings with their entries, newest first."),
+            **error_responses(*ANY_CALL_ERRORS, 404),
+        },
+        summary="Find postings by the caller's references: request number, external reference, trade number, "
+        "metadata, time",
+        description="Every filter given must match; none lists every posting the client may see. A client without "
+        "the read scope sees its own source system's postings only. Newest first, by cursor (`next`, "
+        "`previous`): postings booked while paging appear above the first page and never shift the pages. "
+        "`from` and `to` bound created_at (from inclusive, to exclusive; `to` not after `from` is 400 "
+        "validation_error naming to). An unknown `entity` is 404.",
+    )
+    def get(self, request):
+        query = self.query(PostingsQuery)
+        params = request.query_params
+        metadata = {}
+        for name in params:
+            match = METADATA_QUERY.fullmatch(name)
+            if match:
+                if len(params.getlist(name)) > 1:
+                    raise exceptions.ValidationError({name: "Give each metadata key once."})
+                metadata[match.group(1)] = params[name]
+        metadata = clean_metadata(metadata)
+        source_system = query.get("source_system")
+        if not self.client.has_scope(READ):
+            own = self.client.source_system
+            source_system = own if source_system in (None, own) else None
+            if source_system is None:  # another source system's: none of them is visible
+                return self._page(postings_search(source_system=own).none())
+        postings = postings_search(
+            source_system=source_system,
+            request_no=query.get("request_no"),
+            external_ref=query.get("external_ref"),
+            trade_no=query.get("trade_no"),
+            metadata=metadata,
+            created_from=query.get("from"),
+            created_to=query.get("to"),
+            business_type=query.get("business_type"),
+            entity=selectors.entity_get(code=query["entity"]) if "entity" in query else None,
+        )
+        return self._page(postings)
+
+    def _page(self, postings):
+        paginator = PostingCursor()
+        page = paginator.paginate_queryset(postings, self.request, view=self)
+        loaded = selectors.postings_with_entries(serial_nos=[p.serial_no for p in page])
+        return paginator.get_paginated_response(PostingOut([loaded[p.serial_no] for p in page], many=True).data)
 
     @extend_schema(
         operation_id="posting_create",
@@ -616,6 +755,8 @@ class PostingsView(LedgerView):
             currency=data.get("currency"),
             accounting_date=accounting_date,
             external_ref=data["external_ref"],
+            trade_no=data["trade_no"],
+            metadata=data["metadata"],
         )
         return self.written(posting_payload(posting), replayed=posting.replayed)
 
@@ -713,6 +854,8 @@ class PostingByRuleView(LedgerView):
             posted_by=self.actor,
             source_system=self.client.source_system,
             memo=data["memo"],
+            trade_no=data["trade_no"],
+            metadata=data["metadata"],
         )
         return self.written(posting_payload(posting), replayed=posting.replayed)
 
@@ -743,6 +886,8 @@ class PostingBatchView(LedgerView):
                 memo=item["memo"],
                 currency=item.get("currency"),
                 external_ref=item["external_ref"],
+                trade_no=item["trade_no"],
+                metadata=item["metadata"],
             )
             for item in data["postings"]
         ]
@@ -1130,6 +1275,8 @@ class HoldsView(LedgerView):
             actor=self.actor,
             source_system=self.client.source_system,
             expires_at=data.get("expires_at"),
+            trade_no=data["trade_no"],
+            metadata=data["metadata"],
         )
         return self.written(hold_payload(hold), replayed=hold.replayed)
 
@@ -1184,6 +1331,8 @@ class HoldSettleView(LedgerView):
             source_system=self.client.source_system,
             memo=data["memo"],
             external_ref=data["external_ref"],
+            trade_no=data["trade_no"],
+            metadata=data["metadata"],
         )
         return self.written(posting_payload(posting), replayed=posting.replayed)
 
@@ -1250,6 +1399,8 @@ class WithdrawalsView(LedgerView):
             card_number=card["number"],
             request_no=data["request_no"],
             source_system=self.client.source_system,
+            trade_no=data["trade_no"],
+            metadata=data["metadata"],
         )
         return self.written(withdrawal_payload(withdrawal.id), replayed=withdrawal.replayed)
 

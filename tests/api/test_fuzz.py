@@ -53,6 +53,7 @@ CROSS_FIELD = {
     ("GET /api/v1/accounts/{account_no}/entries", "accounting_date_before"),
     ("GET /api/v1/accounts/{account_no}/balance", "as_of"),
     ("GET /api/v1/accounts/{account_no}/statement", "to"),
+    ("GET /api/v1/postings", "to"),
     ("POST /api/v1/holds", "expires_at"),
 }
 

@@ -27,6 +27,8 @@ pytestmark = pytest.mark.django_db
 
 OPERATIONS = {
     ("post", "/api/v1/members"),
+    ("get", "/api/v1/members/{member_no}"),
+    ("get", "/api/v1/members/{member_no}/accounts"),
     ("post", "/api/v1/accounts"),
     ("get", "/api/v1/accounts/{account_no}"),
     ("get", "/api/v1/accounts/{account_no}/entries"),
@@ -35,6 +37,7 @@ OPERATIONS = {
     ("get", "/api/v1/accounts/{account_no}/settlement"),
     ("post", "/api/v1/accounts/{account_no}/status"),
     ("post", "/api/v1/postings"),
+    ("get", "/api/v1/postings"),
     ("get", "/api/v1/postings/{serial_no}"),
     ("get", "/api/v1/postings/by-request/{source_system}/{request_no}"),
     ("post", "/api/v1/postings/by-rule"),
