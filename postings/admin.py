@@ -134,6 +134,53 @@ class DateRangeFilter(admin.FieldListFilter):
         }
 
 
+class ExactTextFilter(admin.SimpleListFilter):
+    """One field matched exactly, typed into a box (a trade number): there is
+    no list of choices to offer, and an exact match uses the field's index.
+    Subclasses name ``title`` and ``parameter_name`` (the field)."""
+
+    template = "admin/exact_text_filter.html"
+
+    def lookups(self, request, model_admin):
+        return []
+
+    def has_output(self):
+        return True
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        return queryset.filter(**{self.parameter_name: value}) if value else queryset
+
+    def get_facet_counts(self, pk_attname, filtered_qs):
+        return {}
+
+    def choices(self, changelist):
+        mine = [self.parameter_name]
+        yield {
+            "selected": bool(self.value()),
+            "value": self.value() or "",
+            "clear_query_string": changelist.get_query_string(remove=mine),
+            # The other filters, search and ordering in force, kept by the form.
+            "hidden": [(k, v) for k, v in changelist.params.items() if k not in mine],
+        }
+
+
+class TradeNoFilter(ExactTextFilter):
+    title = "trade number"
+    parameter_name = "trade_no"
+
+
+@admin.display(description="metadata")
+def metadata_display(obj) -> str:
+    """The caller's metadata, one key a line, keys in order."""
+    if not obj.metadata:
+        return "—"
+    return format_html(
+        "<pre style='margin:0;white-space:pre-wrap'>{}</pre>",
+        "\n".join(f"{key}: {value}" for key, value in sorted(obj.metadata.items())),
+    )
+
+
 class AccountFilter(admin.SimpleListFilter):
     """The account a list was opened for (``?account__id__exact=``, from the
     account page). Offering every account as a choice would not scale; the
@@ -266,18 +313,20 @@ class PostingAdmin(SerialNoSearchMixin, LedgerTableAdmin):
         "request_no",
         "source_system",
         "entity",
+        "trade_no",
         "memo",
         "reverses_link",
         "reversed_by_link",
     )
     list_filter = (
+        TradeNoFilter,
         "business_type",
         "entity",
         ("accounting_date", DateRangeFilter),
         "source_system",
     )
-    search_fields = ("request_no__exact", "external_ref__exact")
-    search_help_text = "Exact request number, posting serial number (P123) or external reference."
+    search_fields = ("request_no__exact", "external_ref__exact", "trade_no__exact")
+    search_help_text = "Exact request number, posting serial number (P123), external reference or trade number."
     list_select_related = ("entity", "reverses", "reversed_by")
     fields = readonly_fields = (
         "serial_no",
@@ -290,6 +339,8 @@ class PostingAdmin(SerialNoSearchMixin, LedgerTableAdmin):
         "corrects_date",
         "memo",
         "external_ref",
+        "trade_no",
+        "metadata_display",
         "posted_by",
         "rule_version_link",
         "reverses_link",
@@ -297,6 +348,7 @@ class PostingAdmin(SerialNoSearchMixin, LedgerTableAdmin):
         "created_at",
     )
     inlines = (EntryInline,)
+    metadata_display = staticmethod(metadata_display)
 
     @admin.display(description="posting rule version")
     def rule_version_link(self, obj):
@@ -360,13 +412,14 @@ class HoldAdmin(LedgerTableAdmin):
         "status",
         "reason",
         "request_no",
+        "trade_no",
         "expires_at",
         "created_at",
     )
     lists_currency = True
-    list_filter = (AccountFilter, "status")
-    search_fields = ("account__account_no__exact", "request_no__exact")
-    search_help_text = "Exact account number or request number."
+    list_filter = (AccountFilter, TradeNoFilter, "status")
+    search_fields = ("account__account_no__exact", "request_no__exact", "trade_no__exact")
+    search_help_text = "Exact account number, request number or trade number."
     list_select_related = ("account",)
     fields = readonly_fields = (
         "id",
@@ -378,12 +431,15 @@ class HoldAdmin(LedgerTableAdmin):
         "reason",
         "source_system",
         "request_no",
+        "trade_no",
+        "metadata_display",
         "expires_at",
         "created_by",
         "created_at",
         "updated_at",
     )
     inlines = (HoldEventInline,)
+    metadata_display = staticmethod(metadata_display)
 
     amount_display = money_column("amount", "amount", currency="account.currency")
     remaining_display = money_column("remaining", "remaining", currency="account.currency")

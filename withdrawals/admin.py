@@ -11,7 +11,15 @@ from django.utils.html import format_html
 
 from accounts.kernel.admin import GovernedAdminMixin
 from accounts.models import Account, Category
-from postings.admin import DateRangeFilter, LedgerTableAdmin, ReadOnlyAdminMixin, admin_link, money_column
+from postings.admin import (
+    DateRangeFilter,
+    LedgerTableAdmin,
+    ReadOnlyAdminMixin,
+    TradeNoFilter,
+    admin_link,
+    metadata_display,
+    money_column,
+)
 
 from .models import (
     Approval,
@@ -141,9 +149,10 @@ class WithdrawalAdmin(LedgerTableAdmin):
         "card_masked",
         "source_system",
         "request_no",
+        "trade_no",
     ]
-    list_filter = ["status", "currency", "source_system", ("created_at", DateRangeFilter)]
-    search_fields = ["=request_no", "=member__member_no", "=account__account_no"]
+    list_filter = [TradeNoFilter, "status", "currency", "source_system", ("created_at", DateRangeFilter)]
+    search_fields = ["=request_no", "=member__member_no", "=account__account_no", "=trade_no"]
     list_select_related = ["member"]
     # card_number is deliberately absent: pages show the masked card only.
     fields = [
@@ -170,10 +179,13 @@ class WithdrawalAdmin(LedgerTableAdmin):
         "closing_reason",
         "source_system",
         "request_no",
+        "trade_no",
+        "metadata_display",
     ]
     readonly_fields = fields
     inlines = [WithdrawalEventInline, ApprovalInline, PayoutInstructionInline]
     lists_currency = True
+    metadata_display = staticmethod(metadata_display)
 
     amount_display = money_column("amount", "amount")
     fee_display = money_column("fee", "fee")
