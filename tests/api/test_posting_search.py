@@ -292,3 +292,54 @@ def test_members_need_the_read_scope(book, scopes):
 def test_every_scope_together_reads_members(book):
     _, key = client_with_key("all", ALL_SCOPES)
     assert Caller(key).get(f"members/{book.alice.member.member_no}").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paging_while_another_thread_keeps_posting_the_same_trade(trade, book):
+    """A real second writer: while a caller walks the trade's pages, a thread
+    books more postings of it. The walk sees each posting that was there
+    when it started exactly once, newest first, and nothing it did not ask for."""
+    import threading
+
+    from django.db import connection
+
+    from postings.services import Leg, posting_create
+
+    for i in range(12):
+        post_transfer(trade, book, f"w-{i}", trade_no="T-w")
+    stop, written = threading.Event(), []
+
+    def writer():
+        try:
+            n = 0
+            while not stop.is_set() and n < 200:
+                posting = posting_create(
+                    request_no=f"bg-{n}",
+                    business_type="transfer",
+                    legs=[Leg.debit(book.alice.account_no, "0.01"), Leg.credit(book.bob.account_no, "0.01")],
+                    posted_by="bg",
+                    source_system="trade",
+                    trade_no="T-w",
+                )
+                written.append(posting.serial_no)
+                n += 1
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        seen, params = [], {"trade_no": "T-w", "page_size": "2"}
+        while True:
+            page = trade.get("postings", params).json()
+            seen += [p["serial_no"] for p in page["results"]]
+            if page["next"] is None:
+                break
+            params = {**params, "cursor": parse_qs(urlparse(page["next"]).query)["cursor"][0]}
+    finally:
+        stop.set()
+        thread.join()
+    assert written, "the writer booked while the caller paged"
+    assert seen == sorted(set(seen), reverse=True)  # no repeats, newest first
+    there = Posting.objects.filter(trade_no="T-w", serial_no__lte=seen[0]).order_by("-serial_no")
+    assert seen == list(there.values_list("serial_no", flat=True))
