@@ -349,6 +349,11 @@ EVENTS_EXCHANGE = os.environ.get("EVENTS_EXCHANGE", "ledger.events")
 # GET /api/v1/events answers at most this many events a call.
 EVENTS_PAGE_MAX = int(os.environ.get("EVENTS_PAGE_MAX", "1000"))
 
+# PDF documents (accounts/kernel/pdf.py): unset, Chinese is set in the built-in
+# CID font STSong-Light (nothing to install); a TrueType font's path (a .ttc
+# with #index, e.g. /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc#0) embeds it.
+PDF_CJK_FONT = os.environ.get("PDF_CJK_FONT", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
