@@ -22,7 +22,7 @@ def _document(rows: int = 3) -> bytes:
     doc.heading("账户对账单 Account statement", "2026-11-01 – 2026-11-30")
     doc.fields([("会员 Member", "张三 (M00000001)"), ("币种 Currency", "CNY")])
     doc.table(
-        [Column("日期 Date"), Column("摘要 Memo", 3), Column("金额 Amount", numeric=True)],
+        [Column("日期 Date"), Column("摘要 Memo", 3, wrap=True), Column("金额 Amount", numeric=True)],
         [[f"2026-11-{i % 28 + 1:02d}", f"充值 第{i}笔", f"{i},000.00"] for i in range(1, rows + 1)],
         totals=["合计 Totals", "", "6,000.00"],
     )
