@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "withdrawals",
     "reports",
     "events",
+    "events.webhooks",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -165,6 +166,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "accounts.models.AccountStatus",
         "BatchItemStatusEnum": "config.api.serializers.BATCH_STATUSES",
+        "EventTypeEnum": "events.models.EVENT_TYPES",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -282,6 +284,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=int(os.environ.get("EVENTS_SEQUENCE_SECONDS", "2"))),
         "options": {"expires": 30},
     },
+    # Webhooks: new events to each endpoint's deliveries, and a delivery task
+    # for each endpoint with one due (events/webhooks/tasks.py).
+    "webhooks-dispatch": {
+        "task": "events.webhooks.tasks.webhooks_dispatch",
+        "schedule": timedelta(seconds=int(os.environ.get("WEBHOOKS_DISPATCH_SECONDS", "2"))),
+        "options": {"expires": 30},
+    },
     "events-archive": {
         "task": "events.tasks.events_archive",
         "schedule": crontab(minute="17", hour="3"),
@@ -364,6 +373,34 @@ PDF_CJK_FONT = os.environ.get("PDF_CJK_FONT", "")
 # an HMAC over the posting's content. Unset, derived from SECRET_KEY; set it
 # separately so that rotating SECRET_KEY does not invalidate printed receipts.
 RECEIPT_SIGNING_KEY = os.environ.get("RECEIPT_SIGNING_KEY", "") or SECRET_KEY
+
+# Webhooks (events/webhooks/, docs/events/webhooks.md). Endpoints take https
+# only, and no address that is not public (private, loopback, link-local,
+# reserved, multicast) unless it is inside one of WEBHOOKS_ALLOWED_NETWORKS
+# (comma-separated CIDRs, e.g. "10.20.0.0/16" for a receiver on the internal
+# network); checked at registration and again before every delivery.
+WEBHOOKS_REQUIRE_HTTPS = env_bool("WEBHOOKS_REQUIRE_HTTPS", True)
+WEBHOOKS_ALLOWED_NETWORKS = [n.strip() for n in os.environ.get("WEBHOOKS_ALLOWED_NETWORKS", "").split(",") if n.strip()]
+# Seconds to wait after each failed attempt: 5 s, 5 min, 30 min, 2 h, 5 h,
+# 10 h, then the last try 24 h after the first; failing that, the delivery
+# is dead-lettered.
+WEBHOOKS_RETRY_SCHEDULE = [
+    float(x) for x in os.environ.get("WEBHOOKS_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,23095").split(",")
+]
+# This many failed attempts in a row (about three days of the schedule above)
+# disable the endpoint and write a webhook.endpoint_disabled event.
+WEBHOOKS_DISABLE_AFTER_FAILURES = int(os.environ.get("WEBHOOKS_DISABLE_AFTER_FAILURES", "24"))
+# After a rotation the old secret signs too (a second signature) for this long.
+WEBHOOKS_SECRET_OVERLAP_SECONDS = int(os.environ.get("WEBHOOKS_SECRET_OVERLAP_SECONDS", str(24 * 3600)))
+WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS", "10"))
+WEBHOOKS_MAX_ENDPOINTS_PER_CLIENT = int(os.environ.get("WEBHOOKS_MAX_ENDPOINTS_PER_CLIENT", "20"))
+WEBHOOKS_REDELIVER_MAX = int(os.environ.get("WEBHOOKS_REDELIVER_MAX", "10000"))
+# The deliveries' Celery queue (a worker of its own: a slow receiver then
+# holds up no other job). Empty: the default queue.
+WEBHOOKS_QUEUE = os.environ.get("WEBHOOKS_QUEUE", "webhooks")
+CELERY_TASK_ROUTES = (
+    {"events.webhooks.tasks.webhook_endpoint_deliver": {"queue": WEBHOOKS_QUEUE}} if WEBHOOKS_QUEUE else {}
+)
 
 LOGGING = {
     "version": 1,

@@ -117,6 +117,13 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "not_configured": (422, "Withdrawals are not configured for the entity and currency (no fee account)."),
     "chart_locked": (422, "The account type is in use; its code, category and sign rule are fixed."),
     "amount_out_of_range": (422, "A balance would exceed the largest amount the ledger stores."),
+    "webhook_url_refused": (
+        422,
+        "The webhook URL is not https, cannot be read, or its host does not resolve or resolves to an address that "
+        "is not public (private, loopback, link-local, reserved); `fields.reason` says which.",
+    ),
+    "webhook_endpoint_exists": (409, "The client has a webhook endpoint with this URL already."),
+    "webhook_endpoint_limit": (422, "The client has as many webhook endpoints as it may have; delete one first."),
     "ledger_error": (422, "Any other refusal of the ledger."),
     "internal_error": (
         500,

@@ -6,7 +6,7 @@ under /api/ is a 404 in the API's error shape."""
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import views, webhooks
 
 app_name = "api"
 
@@ -81,6 +81,14 @@ v1 = [
     path("withdrawals/<int:withdrawal_id>", views.WithdrawalDetailView.as_view(), name="withdrawal"),
     path("reports/balance-sheet", views.BalanceSheetView.as_view(), name="balance_sheet"),
     path("events", views.EventsView.as_view(), name="events"),
+    path("webhooks", webhooks.WebhookEndpointsView.as_view(), name="webhooks"),
+    path("webhooks/<int:endpoint_id>", webhooks.WebhookEndpointView.as_view(), name="webhook"),
+    path(
+        "webhooks/<int:endpoint_id>/rotate-secret",
+        webhooks.WebhookSecretRotateView.as_view(),
+        name="webhook_rotate_secret",
+    ),
+    path("webhooks/<int:endpoint_id>/attempts", webhooks.WebhookAttemptsView.as_view(), name="webhook_attempts"),
 ]
 
 urlpatterns = [

@@ -15,6 +15,7 @@ from rest_framework.exceptions import ValidationError
 
 import accounts.exceptions
 import accounts.kernel.errors
+import events.webhooks.exceptions
 import postings.exceptions
 import reports.settlement.exceptions
 import withdrawals.exceptions
@@ -59,6 +60,13 @@ OPERATIONS = {
     ("get", "/api/v1/withdrawals/{withdrawal_id}"),
     ("get", "/api/v1/reports/balance-sheet"),
     ("get", "/api/v1/events"),
+    ("post", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks/{endpoint_id}"),
+    ("patch", "/api/v1/webhooks/{endpoint_id}"),
+    ("delete", "/api/v1/webhooks/{endpoint_id}"),
+    ("post", "/api/v1/webhooks/{endpoint_id}/rotate-secret"),
+    ("get", "/api/v1/webhooks/{endpoint_id}/attempts"),
 }
 
 
@@ -85,7 +93,7 @@ def test_schema_lists_every_endpoint_with_its_errors(schema):
             if "{" in path:
                 assert "404" in operation["responses"], (method, path)
             assert "500" in operation["responses"], (method, path)
-            if method == "post":
+            if method in ("post", "patch"):
                 assert {"413", "415"} <= set(operation["responses"]), (method, path)
             for status, response in operation["responses"].items():
                 if status >= "400":
@@ -228,6 +236,7 @@ def _ledger_errors():
         postings.exceptions,
         withdrawals.exceptions,
         reports.settlement.exceptions,
+        events.webhooks.exceptions,
         errors,
     ):
         for _, cls in inspect.getmembers(module, inspect.isclass):
