@@ -29,3 +29,31 @@ def dispatch_until(done, *, timeout: float = 30.0, pause: float = 0.05) -> None:
         number_everything()
         tasks.webhooks_dispatch()
         time.sleep(pause)
+
+
+def ensure_webhook_roles() -> None:
+    """The roles as the migrations leave them (a transactional test empties them)."""
+    import importlib
+
+    from django.contrib.auth.models import Group, Permission
+
+    grants = importlib.import_module("events.webhooks.migrations.0002_guards_and_roles").GRANTS
+    for group_name, codenames in grants.items():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        group.permissions.add(*Permission.objects.filter(content_type__app_label="webhooks", codename__in=codenames))
+
+
+def failed_attempt(endpoint: Endpoint, *, seq: int, status: int = 500):
+    """A delivery of event ``seq`` tried once and refused, recorded by the
+    service as a worker records it (no event row: a page needs none)."""
+    from django.utils import timezone
+
+    from events.webhooks.models import Delivery
+    from events.webhooks.services import Outcome, attempt_record
+
+    delivery = Delivery.objects.create(
+        endpoint=endpoint, event_id=None, seq=seq, event_type="posting.booked", next_attempt_at=timezone.now()
+    )
+    outcome = Outcome(False, status, 12, f"answered {status}", "upstream down", endpoint.url)
+    attempt_record(endpoint=endpoint, delivery=delivery, at=timezone.now(), outcome=outcome)
+    return delivery

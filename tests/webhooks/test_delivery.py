@@ -160,3 +160,25 @@ def test_the_default_schedule_spends_24_hours_then_dead_letters(ledger, settings
     assert len(receiver.received) == 8
     delivery = Delivery.objects.get(endpoint=endpoint)
     assert (delivery.status, delivery.attempts) == ("dead", 8)
+
+
+def test_staff_redeliver_a_range_with_the_same_ids(ledger, settings):
+    from tests.reports.reporting import staff_user
+
+    from .books import ensure_webhook_roles
+
+    ensure_webhook_roles()
+    admin = staff_user("wh-admin", "Ledger admin")
+    with Receiver() as receiver:
+        endpoint, _ = endpoint_for(receiver.url, event_types=["posting.booked"])
+        for i in range(3):
+            ledger.recharge(ledger.cash(), f"{i + 1}.00", request_no=f"re-{i}")
+        dispatch_until(lambda: len(receiver.received) == 3)
+        first_ids = receiver.ids()
+        seqs = sorted(Delivery.objects.filter(endpoint=endpoint).values_list("seq", flat=True))
+        queued = services.endpoint_redeliver(endpoint=endpoint, acting_user=admin, from_seq=seqs[1], to_seq=seqs[2])
+        assert queued == 2
+        dispatch_until(lambda: len(receiver.received) == 5)
+    assert receiver.ids() == first_ids + first_ids[1:], "sent again in order, recognisable by webhook-id"
+    again = Delivery.objects.get(endpoint=endpoint, seq=seqs[2])
+    assert (again.status, again.attempts, again.redelivered_by) == ("delivered", 2, "wh-admin")
