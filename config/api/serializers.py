@@ -10,6 +10,7 @@ floats. Outgoing amounts carry the currency's own decimals (CNY 2, JPY 0).
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from decimal import Decimal
 
 from django.conf import settings
@@ -423,10 +424,23 @@ class BalanceAsOfQuery(serializers.Serializer):
         return attrs
 
 
+class InstantOut(serializers.DateTimeField):
+    """An instant in the ledger's time zone, unless that zone's offset then
+    had seconds (Asia/Shanghai before 1901 is +08:05:43, local mean time),
+    which RFC 3339 cannot write: then in UTC."""
+
+    def to_representation(self, value):
+        if value is not None and timezone.is_aware(value):
+            offset = timezone.localtime(value).utcoffset()
+            if offset is not None and offset.seconds % 60:
+                return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return super().to_representation(value)
+
+
 class BalanceAsOfOut(serializers.Serializer):
     account_no = serializers.CharField()
     currency = serializers.CharField()
-    as_of = serializers.DateTimeField(allow_null=True)
+    as_of = InstantOut(allow_null=True)
     accounting_date = serializers.DateField(allow_null=True)
     balance = AmountOut(help_text="Applied entries only; a buffered leg counts from its booking once applied.")
     frozen = AmountOut()

@@ -68,6 +68,8 @@ ADMIN_LISTS = [
     "api/apiclient",
     "api/apikey",
     "api/apicalllog",
+    "webhooks/endpoint",
+    "webhooks/attempt",
 ]
 
 
@@ -114,6 +116,7 @@ def staff_pages(
         "settlement-done": "/reports/settlement/done/",
         "settlement-channels": "/reports/settlement/channels/",
         "settlement-reserve": "/reports/settlement/reserve/",
+        "webhooks": "/webhooks/",
         "not-found": "/reports/no-such-page/",
         "admin": "/admin/",
         **{f"admin-{path.replace('/', '-')}": f"/admin/{path}/" for path in ADMIN_LISTS},
@@ -172,6 +175,15 @@ def pages_of_one_run(recon: Day, boss: User, ledger) -> dict[str, str]:
     }
 
 
+def webhook_pages() -> dict[str, str]:
+    """An endpoint with a failed attempt (a long URL and a long answer)."""
+    from tests.webhooks.books import endpoint_for, failed_attempt
+
+    endpoint, _ = endpoint_for("http://127.0.0.1:9/hooks/ledger/" + "a-long-path/" * 12)
+    failed_attempt(endpoint, seq=1)
+    return {"webhook": f"/webhooks/{endpoint.pk}/", "admin-webhook": f"/admin/webhooks/endpoint/{endpoint.pk}/change/"}
+
+
 def test_every_staff_page_fits_a_desk_and_a_phone(live_server, ledger, desk):  # noqa: F811
     books = make_books(ledger)
     voucher = books.vouchers_from_entries()[0].pk
@@ -181,7 +193,7 @@ def test_every_staff_page_fits_a_desk_and_a_phone(live_server, ledger, desk):  #
     # A statement on the monthly statements page (made for this month: the books are today's).
     monthly_statement_make(account=books.alice, month=timezone.localdate().replace(day=1))
     pages = staff_pages(
-        more=pages_of_one_run(recon, boss, ledger),
+        more={**pages_of_one_run(recon, boss, ledger), **webhook_pages()},
         withdrawal=w.pk,
         voucher=voucher,
         entry=Entry.objects.filter(account=books.alice).first().serial_no,

@@ -38,6 +38,8 @@ def ensure_webhook_roles() -> None:
     from django.contrib.auth.models import Group, Permission
 
     grants = importlib.import_module("events.webhooks.migrations.0002_guards_and_roles").GRANTS
+    for other in ("Reviewer", "Cashier"):  # roles with no webhook permission
+        Group.objects.get_or_create(name=other)
     for group_name, codenames in grants.items():
         group, _ = Group.objects.get_or_create(name=group_name)
         group.permissions.add(*Permission.objects.filter(content_type__app_label="webhooks", codename__in=codenames))

@@ -12,7 +12,7 @@ from django.urls import reverse
 from events.webhooks.models import Endpoint, EndpointChange
 from tests.reports.reporting import staff_user
 
-from .books import endpoint_for, failed_attempt
+from .books import endpoint_for, ensure_webhook_roles, failed_attempt
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +22,7 @@ ACTS = {"Ledger admin"}
 
 
 def client_of(role: str | None) -> Client:
+    ensure_webhook_roles()
     client = Client()
     client.force_login(staff_user(f"u-{(role or 'none').replace(' ', '-').lower()}", role))
     return client
@@ -96,6 +97,7 @@ def test_the_services_refuse_who_may_not_whatever_the_page(endpoints):
     from accounts.kernel.errors import NotAllowed
     from events.webhooks.services import endpoint_pause, endpoint_redeliver
 
+    ensure_webhook_roles()
     auditor = staff_user("aud", "Auditor")
     with pytest.raises(NotAllowed):
         endpoint_pause(endpoint=endpoints[0], acting_user=auditor)
