@@ -12,6 +12,7 @@ urlpatterns = [
     path("withdrawals/", include("withdrawals.urls")),
     path("reports/", include("reports.urls")),
     path("postings/", include("postings.urls")),
+    path("agreements/", include("postings.agreements.urls")),
     path("api/", include("config.api.urls")),
 ]
 

@@ -34,6 +34,8 @@ EVENT_TYPES = (
     "entries.applied",
     "eod.finished",
     "recon.finished",
+    "agreement.status_changed",
+    "agreement.debit_attempted",
 )
 
 
