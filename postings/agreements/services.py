@@ -285,8 +285,10 @@ def agreement_sign(
 def _locked(agreement_id) -> Agreement:
     if isinstance(agreement_id, bool) or not isinstance(agreement_id, int):
         raise UnknownAgreement(f"No agreement {agreement_id}.", agreement_id=agreement_id)
+    # of=self: the joined accounts are read, not locked; a debit locks them
+    # afterwards in id order, as every posting does (_lock_parties).
     agreement = (
-        Agreement.objects.select_for_update(no_key=True)
+        Agreement.objects.select_for_update(no_key=True, of=("self",))
         .select_related("entity", "payer_account", "payee_account")
         .filter(pk=agreement_id)
         .first()
@@ -798,9 +800,13 @@ def debits_run_due(*, on: date | None = None, limit: int = 500) -> dict[str, int
 
 
 def _run_instruction(instruction_id: int, *, on: date) -> str | None:
+    agreement_id = DebitInstruction.objects.filter(pk=instruction_id).values_list("agreement_id", flat=True).first()
     with transaction.atomic():
+        # The agreement first, then the instruction: the order a revocation
+        # takes them in (it cancels the open instructions).
+        _locked(agreement_id)
         instruction = (
-            DebitInstruction.objects.select_for_update(no_key=True, skip_locked=True)
+            DebitInstruction.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
             .select_related("agreement")
             .filter(pk=instruction_id, status=InstructionStatus.OPEN, next_attempt_on__lte=on)
             .first()

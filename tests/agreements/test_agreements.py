@@ -182,7 +182,9 @@ def test_sign_is_idempotent_and_an_agreement_number_is_signed_once(ledger):
     with pytest.raises(LedgerValidationError):
         agreement_sign(request_no="sg-3", **{**terms, "agreement_no": "AG-3", "max_per_period": "200.00"})
     with pytest.raises(LedgerValidationError):  # a credit line is no wallet to debit
-        agreement_sign(request_no="sg-4", **{**terms, "agreement_no": "AG-4", "payer_account_no": ledger.credit().account_no})
+        agreement_sign(
+            request_no="sg-4", **{**terms, "agreement_no": "AG-4", "payer_account_no": ledger.credit().account_no}
+        )
 
 
 def test_suspend_resume_revoke_with_history_and_reasons(ledger):
@@ -199,7 +201,9 @@ def test_suspend_resume_revoke_with_history_and_reasons(ledger):
         agreement_resume(agreement_id=pk, request_no="r2", actor="app:member")
     assert illegal.value.code == "illegal_transition"
     rows = list(
-        AgreementEvent.objects.filter(agreement_id=pk).order_by("id").values_list("kind", "from_status", "to_status", "reason")
+        AgreementEvent.objects.filter(agreement_id=pk)
+        .order_by("id")
+        .values_list("kind", "from_status", "to_status", "reason")
     )
     assert rows == [
         ("sign", "", "active", ""),
