@@ -34,7 +34,6 @@ from .locking import _lock_accounts
 from .postings import _check_business_type, _legs_content
 from .refusals import _balance_detail, _leg_detail, _refusal
 
-
 # Agreement debits (代扣) belong to postings.agreements, a floor above: it
 # answers, when its app is ready, whether an active agreement covers a
 # settlement in business type agreement_debit (the held payer, the one counter
