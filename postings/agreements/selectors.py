@@ -34,7 +34,7 @@ def period_taken(*, agreement: Agreement, start: date) -> Decimal:
 
 
 def agreement_get(*, agreement_id) -> Agreement:
-    if isinstance(agreement_id, bool) or not isinstance(agreement_id, int):
+    if isinstance(agreement_id, bool) or not isinstance(agreement_id, int) or not 0 < agreement_id < 2**63:
         raise UnknownAgreement(f"No agreement {agreement_id}.", agreement_id=agreement_id)
     agreement = (
         Agreement.objects.select_related("entity", "payer_account", "payee_account").filter(pk=agreement_id).first()
