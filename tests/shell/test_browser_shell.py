@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 
 from postings.models import Entry
 from reports.channel.models import Difference
+from tests.agreements.books import sign
 from tests.browser import chromium, expect, log_in, screenshot
 from tests.reports.reporting import make_books
 from tests.reports.test_recon_pages import Day
@@ -63,6 +64,9 @@ ADMIN_LISTS = [
     "reports/reservebankaccount",
     "reports/merchantsettlement",
     "reports/channelsettlement",
+    "agreements/agreement",
+    "agreements/debitinstruction",
+    "agreements/debitattempt",
     "api/apiclient",
     "api/apikey",
     "api/apicalllog",
@@ -100,6 +104,7 @@ def staff_pages(
         "refund-approvals": "/postings/refunds/approvals/",
         "corrections": "/postings/corrections/",
         "orders": "/postings/orders/",
+        "agreements": "/agreements/",
         "periods": "/reports/periods/",
         "trial-balance": "/reports/periods/trial-balance/",
         "voucher-export": "/reports/vouchers/export/",
@@ -174,8 +179,10 @@ def test_every_staff_page_fits_a_desk_and_a_phone(live_server, ledger, desk):  #
     recon = Day(ledger)
     w = desk.request("800.00")
     boss = User.objects.create_superuser("boss", password="password")
+    mandate = sign(ledger, frequency="monthly", schedule_day=1, scheduled_amount="50.00")
+    mandate.debit("50.00", "shell-1")
     pages = staff_pages(
-        more=pages_of_one_run(recon, boss, ledger),
+        more={**pages_of_one_run(recon, boss, ledger), "agreement": f"/agreements/{mandate.agreement.pk}/"},
         withdrawal=w.pk,
         voucher=voucher,
         entry=Entry.objects.filter(account=books.alice).first().serial_no,
