@@ -89,16 +89,17 @@ def covering_refusal(agreement: Agreement, *, on: date, amount: Decimal) -> Ledg
     return None
 
 
-def agreement_debit_refusal(*, payer, legs, amount: Decimal) -> LedgerError | None:
+def agreement_debit_refusal(*, payer, legs, amount: Decimal, accounting_date: date | None = None) -> LedgerError | None:
     """The posting service's question (postings.services.holds.agreement_debit_cover):
     does an active agreement of ``payer`` to the settlement's one counter
-    account cover ``amount`` on the open day? The first that does answers
-    None; else the refusal of the closest one (limits before no agreement)."""
+    account cover ``amount`` on the posting's day (the open day unless a
+    back-dated one is asked)? The first that does answers None; else the
+    refusal of the first one that names them."""
     credits = {leg.account_no for leg in legs[1:]}
     if len(credits) != 1:
         return NoAgreement("An agreement debit pays one payee account.", account_no=payer.account_no)
     (payee_no,) = credits
-    on = current_accounting_date(entity=payer.entity)
+    on = accounting_date or current_accounting_date(entity=payer.entity)
     candidates = Agreement.objects.filter(
         Q(valid_to__isnull=True) | Q(valid_to__gte=on),
         payer_account=payer,

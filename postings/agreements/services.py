@@ -533,6 +533,7 @@ def _take(
     actor: str,
     allow_partial: bool | None,
     instruction_id: int | None = None,
+    accounting_date: date | None = None,
 ) -> DebitAttempt:
     """One debit under the agreement, in one transaction (see the design
     overview): the attempt that took money, or the refusal raised."""
@@ -550,7 +551,7 @@ def _take(
             raise NoAgreement(
                 f"{name} covers {agreement.purpose!r}, not {purpose!r}.", agreement_id=agreement.pk, purpose=purpose
             )
-        on = current_accounting_date(entity=agreement.entity)
+        on = accounting_date or current_accounting_date(entity=agreement.entity)
         refusal = covering_refusal(agreement, on=on, amount=value)
         if refusal is not None:
             raise refusal
@@ -562,8 +563,8 @@ def _take(
             take = _floor(available, currency) if partial else Decimal(0)
             if take <= 0:
                 raise InsufficientFunds(
-                    f"Account {payer.account_no}: available balance is short by {value - max(available, 0)} "
-                    f"{currency}; nothing was taken.",
+                    f"Account {payer.account_no}: available balance is short by "
+                    f"{agreement.money(value - max(available, 0))}; nothing was taken.",
                     account_no=payer.account_no,
                     available=available,
                 )
@@ -588,6 +589,7 @@ def _take(
             source_system=source_system,
             memo=memo[:255],
             external_ref=agreement.agreement_no,
+            accounting_date=accounting_date,
         )
         if posting.replayed:  # the number was a posting of the caller's before: not this debit
             raise IdempotencyConflict(
@@ -667,6 +669,7 @@ def agreement_debit(
     actor: str,
     source_system: str = DEFAULT_SOURCE,
     allow_partial: bool | None = None,
+    accounting_date: date | None = None,
 ) -> DebitAttempt:
     """Debit ``amount`` from the agreement's payer to its payee for
     ``purpose`` (代扣), hold -> settle, under ``(source_system, request_no)``.
@@ -679,7 +682,9 @@ def agreement_debit(
     now. Refused with no_agreement (unknown purpose, agreement not active, the
     day outside its validity), agreement_limit_exceeded (per debit or per
     period), insufficient_funds, account_blocked, ...; the refused attempt is
-    recorded. UnknownAgreement (not_found) when there is no such agreement."""
+    recorded. UnknownAgreement (not_found) when there is no such agreement.
+    ``accounting_date``: a back-dated debit (an import, the demo's history),
+    on a day not yet cut; its validity and period are that day's."""
     purpose = _text(purpose, "purpose", max_length=64)
     if allow_partial is not None and not isinstance(allow_partial, bool):
         raise LedgerValidationError("allow_partial is true, false or left out.", allow_partial=allow_partial)
@@ -689,6 +694,8 @@ def agreement_debit(
     fingerprint = _debit_fingerprint(
         agreement_id=agreement_id, amount=amount, purpose=purpose, allow_partial=allow_partial
     )
+    if accounting_date is not None:
+        fingerprint = request_fingerprint(base=fingerprint, accounting_date=accounting_date)
     earlier = _taking_attempt(source_system, request_no)
     if earlier is not None:
         return replay(earlier, fingerprint, "agreement debit")
@@ -702,7 +709,7 @@ def agreement_debit(
         actor=actor,
     )
     try:
-        return _take(**call, allow_partial=allow_partial)
+        return _take(**call, allow_partial=allow_partial, accounting_date=accounting_date)
     except (UnknownAgreement, IdempotencyConflict):
         raise
     except IntegrityError:

@@ -43,12 +43,14 @@ from .refusals import _balance_detail, _leg_detail, _refusal
 # (postings/agreements/sql/agreements.sql), whoever writes it.
 agreement_debit_cover = Hook(
     "Does an active agreement cover this agreement debit? "
-    "(payer: Account, legs: [Leg], amount: Decimal) -> LedgerError | None"
+    "(payer: Account, legs: [Leg], amount: Decimal, accounting_date: date | None) -> LedgerError | None"
 )
 
 
-def _agreement_debit_refusal(payer, legs: Sequence[Leg], amount: Decimal) -> LedgerError | None:
-    answers = agreement_debit_cover.answers(payer=payer, legs=legs, amount=amount)
+def _agreement_debit_refusal(
+    payer, legs: Sequence[Leg], amount: Decimal, accounting_date: date | None
+) -> LedgerError | None:
+    answers = agreement_debit_cover.answers(payer=payer, legs=legs, amount=amount, accounting_date=accounting_date)
     if not answers:
         return NoAgreement("No agreement can cover an agreement debit here: the agreements are not installed.")
     return next((answer for answer in answers if answer is not None), None)
@@ -219,7 +221,7 @@ def hold_settle(
         value = to_amount(amount, hold.account.currency)
         locked_hold = _lock_active_hold(hold.id, value)
         if business_type == BusinessType.AGREEMENT_DEBIT:
-            refusal = _agreement_debit_refusal(accounts[hold.account.account_no], legs, value)
+            refusal = _agreement_debit_refusal(accounts[hold.account.account_no], legs, value, accounting_date)
             if refusal is not None:
                 raise refusal
         posting = _write_posting(
