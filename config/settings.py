@@ -295,6 +295,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.events_archive",
         "schedule": crontab(minute="17", hour="3"),
     },
+    # Members' monthly statements (postings/services/statements.py): last
+    # month's, on the 1st; the 2nd and 3rd again for an entity whose day cut
+    # had not yet passed the month's end. A statement already made is kept.
+    "monthly-statements-generate": {
+        "task": "postings.tasks.monthly_statements_generate",
+        "schedule": crontab(minute="30", hour="2", day_of_month="1-3"),
+    },
     "statement-inbox-scan": {
         "task": "reports.tasks.statement_inbox_scan",
         "schedule": crontab(minute="*"),
@@ -357,6 +364,15 @@ EVENTS_BROKER_URL = os.environ.get("EVENTS_BROKER_URL", "amqp://guest:guest@127.
 EVENTS_EXCHANGE = os.environ.get("EVENTS_EXCHANGE", "ledger.events")
 # GET /api/v1/events answers at most this many events a call.
 EVENTS_PAGE_MAX = int(os.environ.get("EVENTS_PAGE_MAX", "1000"))
+
+# PDF documents (accounts/kernel/pdf.py): unset, Chinese is set in the built-in
+# CID font STSong-Light (nothing to install); a TrueType font's path (a .ttc
+# with #index, e.g. /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc#0) embeds it.
+PDF_CJK_FONT = os.environ.get("PDF_CJK_FONT", "")
+# The key of the electronic receipts' verification codes (postings/documents.py):
+# an HMAC over the posting's content. Unset, derived from SECRET_KEY; set it
+# separately so that rotating SECRET_KEY does not invalidate printed receipts.
+RECEIPT_SIGNING_KEY = os.environ.get("RECEIPT_SIGNING_KEY", "") or SECRET_KEY
 
 LOGGING = {
     "version": 1,

@@ -96,6 +96,17 @@ class ReversalNotAllowed(LedgerError):
     default_message = "A reversal cannot itself be reversed."
 
 
+class ClosedPeriodNeedsCorrection(LedgerError):
+    """A reversal asked of a posting of a closed month (月结): a correction of
+    a closed period needs a second person's approval, so it is a red-ink
+    correction proposed by finance (postings.services.corrections), not a
+    business system's reversal."""
+
+    code = "closed_period_needs_correction"
+    http_status = 409
+    default_message = "The posting belongs to a closed period; a correction of it needs approval."
+
+
 class RuleNotConfigured(LedgerError):
     code = "rule_not_configured"
     default_message = "No active posting rule for this business type, or its accounts cannot be resolved."

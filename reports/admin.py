@@ -204,18 +204,18 @@ class DifferenceAdmin(ReadOnlyAdmin):
 
 # ------------------------------------------------------------- vouchers ----
 # How vouchers are grouped and which auxiliary dimensions a subject keeps:
-# the ledger admin's to edit (they change the next build of a day; an
-# exported day is then corrected in red ink, never rewritten). Vouchers
+# control settings (reports.vouchers.governed): a save proposes, another
+# ledger admin approves; the next build of a day follows them. Vouchers
 # themselves are read on /reports/vouchers/, not here.
 
 
 @admin.register(VoucherGrouping)
-class VoucherGroupingAdmin(admin.ModelAdmin):
+class VoucherGroupingAdmin(GovernedAdminMixin, admin.ModelAdmin):
     list_display = ["business_type", "group_by", "voucher_word"]
 
 
 @admin.register(SubjectDimensions)
-class SubjectDimensionsAdmin(admin.ModelAdmin):
+class SubjectDimensionsAdmin(GovernedAdminMixin, admin.ModelAdmin):
     list_display = ["subject_code", "customer", "member", "merchant", "channel", "bank_account", "department"]
 
 

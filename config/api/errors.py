@@ -74,6 +74,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     ),
     "day_closed": (422, "The accounting day asked for has been cut (日切); post on the open day."),
     "already_reversed": (422, "The posting has been reversed already."),
+    "closed_period_needs_correction": (
+        409,
+        "The posting is dated in a closed period: a correction of it needs approval (a red-ink correction).",
+    ),
     "reversal_not_allowed": (422, "A reversal cannot itself be reversed, nor a partly refunded posting."),
     "refund_exceeds_original": (422, "The refund is more than what is left to refund of the posting (per leg)."),
     "refund_not_allowed": (422, "The posting is a refund or a reversal, or has been reversed: nothing to refund."),

@@ -439,7 +439,10 @@ class StatementQuery(serializers.Serializer):
     # "from" is a Python keyword: the field is named in the view's query.
     to = serializers.DateField(help_text="Last accounting date, inclusive; not before `from` (400 naming to).")
     format = serializers.ChoiceField(
-        choices=["json", "csv"], required=False, help_text="csv: the whole range, streamed. Or send Accept: text/csv."
+        choices=["json", "csv", "pdf"],
+        required=False,
+        help_text="csv: the whole range, streamed (or send Accept: text/csv); pdf: the whole range as a printable "
+        "statement (or send Accept: application/pdf).",
     )
     after_seq = serializers.IntegerField(
         required=False,
@@ -485,6 +488,40 @@ class StatementOut(serializers.Serializer):
     closing = AmountOut(help_text="The balance after the last entry dated up to `to`.")
     entries = StatementLineOut(many=True)
     next = serializers.CharField(allow_null=True, help_text="The next page of entries; null on the last.")
+
+
+class MonthlyStatementOut(serializers.Serializer):
+    month = serializers.DateField(format="%Y-%m", help_text="The calendar month of accounting dates (YYYY-MM).")
+    account_no = serializers.CharField(source="account.account_no")
+    currency = serializers.CharField()
+    opening = AmountOut()
+    debit_total = AmountOut()
+    credit_total = AmountOut()
+    closing = AmountOut()
+    entry_count = serializers.IntegerField()
+    sha256 = serializers.CharField(help_text="SHA-256 of the PDF, hex.")
+    generated_at = serializers.DateTimeField()
+    pdf = serializers.CharField(help_text="The PDF's path: GET it with the same key.")
+
+
+class MonthlyStatementListOut(serializers.Serializer):
+    account_no = serializers.CharField()
+    statements = MonthlyStatementOut(many=True, help_text="Newest month first.")
+
+
+class ReceiptVerifyQuery(serializers.Serializer):
+    code = serializers.RegexField(
+        r"^[0-9A-Za-z -]{1,40}$",
+        max_length=40,
+        help_text="The verification code printed on the receipt (dashes, spaces and case aside).",
+    )
+
+
+class ReceiptVerifyOut(serializers.Serializer):
+    serial_no = serializers.IntegerField()
+    valid = serializers.BooleanField(
+        help_text="True when this posting's receipt carries this code; false for any other code or no such posting."
+    )
 
 
 class EntryPageOut(serializers.Serializer):

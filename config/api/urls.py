@@ -30,6 +30,16 @@ v1 = [
         name="account_statement",
     ),
     re_path(
+        r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/statements$",
+        views.AccountMonthlyStatementsView.as_view(),
+        name="account_monthly_statements",
+    ),
+    re_path(
+        r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/statements/(?P<month>[0-9]{4}-[01][0-9])\.pdf$",
+        views.AccountMonthlyStatementPdfView.as_view(),
+        name="account_monthly_statement_pdf",
+    ),
+    re_path(
         r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/settlement$",
         views.AccountSettlementView.as_view(),
         name="account_settlement",
@@ -48,6 +58,12 @@ v1 = [
         r"^postings/by-request/(?P<source_system>[a-z][a-z0-9_-]{1,31})/(?P<request_no>[^\x00]{1,64})$",
         views.PostingByRequestView.as_view(),
         name="posting_by_request",
+    ),
+    path("postings/<int:serial_no>/receipt", views.PostingReceiptView.as_view(), name="posting_receipt"),
+    path(
+        "postings/<int:serial_no>/receipt/verify",
+        views.PostingReceiptVerifyView.as_view(),
+        name="posting_receipt_verify",
     ),
     path("postings/<int:serial_no>/reversal", views.PostingReversalView.as_view(), name="posting_reversal"),
     path("postings/<int:serial_no>/refunds", views.PostingRefundsView.as_view(), name="posting_refunds"),

@@ -10,13 +10,14 @@ from accounts.kernel.idempotency import canonical_amount, request_fingerprint
 
 from ..exceptions import (
     AlreadyReversed,
+    ClosedPeriodNeedsCorrection,
     NoAgreement,
     ReversalNotAllowed,
     SameAccount,
     UnbalancedPosting,
     UnknownPosting,
 )
-from ..models import BusinessType, Direction, OrderEvent, Posting, Refund, RefundStatus
+from ..models import AccountingCalendar, BusinessType, Direction, OrderEvent, Posting, Refund, RefundStatus
 from .drafts import DEFAULT_SOURCE, Leg, _direction, _Draft
 from .full_path import _write_posting
 from .idempotency import _idempotent
@@ -211,6 +212,19 @@ def posting_reverse(
         accounts, (refusals,) = _lock_accounts((leg.account_no for leg in legs), [_Draft(legs, original.currency)])
         if Posting.objects.filter(reverses=original).exists():
             raise AlreadyReversed(f"Posting {serial_no} has already been reversed.", serial_no=serial_no)
+        closed_through = (
+            AccountingCalendar.objects.filter(entity_id=original.entity_id)
+            .values_list("closed_through", flat=True)
+            .first()
+        )
+        if closed_through is not None and original.accounting_date <= closed_through:
+            raise ClosedPeriodNeedsCorrection(
+                f"Posting {serial_no} is dated {original.accounting_date}, in a period closed through {closed_through}: "
+                "a correction of a closed period needs a second person's approval. Ask finance to propose a "
+                "red-ink correction (红冲) of it.",
+                serial_no=serial_no,
+                closed_through=str(closed_through),
+            )
         # A reversal gives back every leg whole: after a refund that would
         # give back the refunded part twice. What is left is refunded instead.
         if Refund.objects.filter(original=original, status=RefundStatus.POSTED).exists():

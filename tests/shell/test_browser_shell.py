@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from postings.models import Entry
+from postings.services.statements import monthly_statement_make
 from reports.channel.models import Difference
 from tests.agreements.books import sign
 from tests.browser import chromium, expect, log_in, screenshot
@@ -105,6 +107,8 @@ def staff_pages(
         "corrections": "/postings/corrections/",
         "orders": "/postings/orders/",
         "agreements": "/agreements/",
+        "monthly-statements": "/postings/statements/",
+        "receipt-verify": f"/postings/receipts/verify/?serial_no={posting}&code=0000-0000-0000-0000-0000",
         "periods": "/reports/periods/",
         "trial-balance": "/reports/periods/trial-balance/",
         "voucher-export": "/reports/vouchers/export/",
@@ -181,6 +185,8 @@ def test_every_staff_page_fits_a_desk_and_a_phone(live_server, ledger, desk):  #
     boss = User.objects.create_superuser("boss", password="password")
     mandate = sign(ledger, frequency="monthly", schedule_day=1, scheduled_amount="50.00")
     mandate.debit("50.00", "shell-1")
+    # A statement on the monthly statements page (made for this month: the books are today's).
+    monthly_statement_make(account=books.alice, month=timezone.localdate().replace(day=1))
     pages = staff_pages(
         more={**pages_of_one_run(recon, boss, ledger), "agreement": f"/agreements/{mandate.agreement.pk}/"},
         withdrawal=w.pk,
