@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "accounts",
     "accounts.kernel",
     "postings",
+    # Agreement debits (代扣协议): an app of its own inside postings (label agreements).
+    "postings.agreements",
     "withdrawals",
     "reports",
     "events",
@@ -248,6 +250,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "postings.tasks.orders_confirm_due",
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 290},
+    },
+    # Agreements past their last day expired; scheduled agreement debits (代扣)
+    # due today taken, and the retries of those not taken in full.
+    "agreements-run-due": {
+        "task": "postings.agreements.tasks.agreements_run_due",
+        "schedule": crontab(minute="7,37"),
+        "options": {"expires": 1700},
     },
     "payouts-query-unanswered": {
         "task": "withdrawals.tasks.payouts_query_unanswered",

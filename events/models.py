@@ -37,6 +37,8 @@ EVENT_TYPES = (
     # An endpoint that failed too long was switched off (events.webhooks):
     # delivered to its owner's other endpoints, and on /events and RabbitMQ.
     "webhook.endpoint_disabled",
+    "agreement.status_changed",
+    "agreement.debit_attempted",
 )
 
 

@@ -200,3 +200,30 @@ class CorrectionSamePerson(SegregationOfDuties):
     """Maker-checker on corrections: the proposer never approves."""
 
     default_message = "A correction is approved by someone other than the person who proposed it."
+
+
+# ------------------------------------------------- agreement debits (代扣) ----
+# Here rather than in postings.agreements: the posting service raises them too
+# (an agreement debit asked of it without its agreement), and it sits below.
+
+
+class NoAgreement(LedgerError):
+    """No active agreement covers the debit: none names this payer and payee,
+    it is suspended, revoked or expired, or the day is outside its validity."""
+
+    code = "no_agreement"
+    default_message = "No active agreement covers this debit (payer, payee, date)."
+
+
+class AgreementLimitExceeded(LedgerError):
+    """The debit is more than the agreement allows per debit, or than what is
+    left of its limit for the period."""
+
+    code = "agreement_limit_exceeded"
+    default_message = "The debit is more than the agreement allows per debit or per period."
+
+
+class UnknownAgreement(LedgerError):
+    code = "not_found"
+    http_status = 404
+    default_message = "No such agreement."

@@ -98,6 +98,16 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         422,
         "The entity has no single escrow (ESCROW), fee income or coupon account in the order's currency.",
     ),
+    "no_agreement": (
+        422,
+        "No active agreement covers the agreement debit: none of this payer and payee, suspended, revoked or "
+        "expired, the day outside its validity, another purpose; or an agreement debit asked of the posting "
+        "endpoints instead of `POST /agreements/{agreement_id}/debits`.",
+    ),
+    "agreement_limit_exceeded": (
+        422,
+        "The agreement debit is more than the agreement's max_per_debit or than what is left of its max_per_period.",
+    ),
     "no_settlement_term": (
         404,
         "The account is not a merchant account settled T+N (`GET /accounts/{account_no}/settlement`).",

@@ -34,6 +34,14 @@ from accounts.services import account_change_status, account_open, account_open_
 from events import selectors as event_selectors
 from events.services import event_message
 from postings import services as posting_services
+from postings.agreements import selectors as agreement_selectors
+from postings.agreements.services import (
+    agreement_debit,
+    agreement_resume,
+    agreement_revoke,
+    agreement_sign,
+    agreement_suspend,
+)
 from postings.documents import receipt_pdf, receipt_verify, statement_pdf
 from postings.exceptions import DayClosed
 from postings.models import RefundStatus
@@ -75,6 +83,11 @@ from .serializers import (
     AccountIn,
     AccountOut,
     AccountStatusIn,
+    AgreementDebitIn,
+    AgreementIn,
+    AgreementOut,
+    AgreementResumeIn,
+    AgreementStepIn,
     BalanceAsOfOut,
     BalanceAsOfQuery,
     BalanceSheetPageOut,
@@ -83,6 +96,7 @@ from .serializers import (
     BatchIn,
     BatchOut,
     ByRuleIn,
+    DebitAttemptOut,
     EntriesQuery,
     EntryOut,
     EntryPageOut,
@@ -1237,6 +1251,184 @@ class OrderResolveView(_OrderStepView):
                 source_system=self.client.source_system,
             ),
         )
+
+
+# ----------------------------------------------------------- agreements ----
+
+
+def agreement_payload(agreement) -> dict:
+    """The agreement with its history, read back from the database, so a
+    first answer and a replay are the same bytes."""
+    agreement = agreement_selectors.agreement_get(agreement_id=agreement.pk)
+    agreement.history_rows = list(agreement.events.order_by("id"))
+    return AgreementOut(agreement).data
+
+
+_AGREEMENT_ID = _path_id("agreement_id", "Agreement id.")
+_AGREEMENT_ERRORS = error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 409, 422)
+
+
+class AgreementsView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    @extend_schema(
+        operation_id="agreement_sign",
+        tags=["agreements"],
+        request=AgreementIn,
+        responses={
+            201: AgreementOut,
+            200: OpenApiResponse(AgreementOut, description="A replay: the agreement as it is now."),
+            **_AGREEMENT_ERRORS,
+        },
+        summary="Sign an agreement (代扣协议): the payee may debit the member's cash account",
+        description="Within max_per_debit and max_per_period (per day, week or month), for one purpose, from "
+        "valid_from to valid_to; on demand (POST /agreements/{agreement_id}/debits) or weekly or monthly by the "
+        "ledger's schedule. The agreement number is unique per source system (409 idempotency_conflict).",
+    )
+    def post(self, request):
+        data = self.validated(AgreementIn)
+        agreement = agreement_sign(
+            agreement_no=data["agreement_no"],
+            payer_account_no=data["payer_account_no"],
+            payee_account_no=data["payee_account_no"],
+            purpose=data["purpose"],
+            max_per_debit=data["max_per_debit"],
+            max_per_period=data["max_per_period"],
+            limit_period=data["limit_period"],
+            frequency=data["frequency"],
+            schedule_day=data["schedule_day"],
+            scheduled_amount=data["scheduled_amount"],
+            allow_partial=data["allow_partial"],
+            retry_every_days=data["retry_every_days"],
+            max_retries=data["max_retries"],
+            valid_from=data["valid_from"],
+            valid_to=data["valid_to"],
+            request_no=data["request_no"],
+            actor=self.actor,
+            source_system=self.client.source_system,
+        )
+        return self.written(agreement_payload(agreement), replayed=agreement.replayed)
+
+
+class AgreementDetailView(LedgerView):
+    scopes = {"GET": (READ, POST)}
+
+    @extend_schema(
+        operation_id="agreement_get",
+        tags=["agreements"],
+        parameters=[_AGREEMENT_ID],
+        responses={200: AgreementOut, **error_responses(*ANY_CALL_ERRORS, 404)},
+        summary="An agreement and its history",
+    )
+    def get(self, request, agreement_id: int):
+        agreement = agreement_selectors.agreement_get(agreement_id=agreement_id)
+        self.visible(agreement.source_system, "agreement")
+        return Response(agreement_payload(agreement))
+
+
+class _AgreementStepView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    def step(self, agreement_id: int, serializer, service):
+        data = self.validated(serializer)
+        agreement = agreement_selectors.agreement_get(agreement_id=agreement_id)
+        self.own(agreement.source_system, "agreement")
+        event = service(
+            agreement_id=agreement.pk,
+            reason=data["reason"],
+            request_no=data["request_no"],
+            actor=self.actor,
+            source_system=self.client.source_system,
+        )
+        return self.written(agreement_payload(agreement), replayed=event.replayed)
+
+
+_STEP_RESPONSES = {
+    201: AgreementOut,
+    200: OpenApiResponse(AgreementOut, description="A replay: the agreement as it is now."),
+    **_AGREEMENT_ERRORS,
+}
+
+
+class AgreementSuspendView(_AgreementStepView):
+    @extend_schema(
+        operation_id="agreement_suspend",
+        tags=["agreements"],
+        parameters=[_AGREEMENT_ID],
+        request=AgreementStepIn,
+        responses=_STEP_RESPONSES,
+        summary="Suspend an agreement at the member's request (暂停), with a reason",
+        description="Nothing is debited under it until it is resumed. An active agreement only (422 "
+        "illegal_transition).",
+    )
+    def post(self, request, agreement_id: int):
+        return self.step(agreement_id, AgreementStepIn, agreement_suspend)
+
+
+class AgreementResumeView(_AgreementStepView):
+    @extend_schema(
+        operation_id="agreement_resume",
+        tags=["agreements"],
+        parameters=[_AGREEMENT_ID],
+        request=AgreementResumeIn,
+        responses=_STEP_RESPONSES,
+        summary="Resume a suspended agreement (恢复)",
+        description="A suspended agreement only (422 illegal_transition).",
+    )
+    def post(self, request, agreement_id: int):
+        return self.step(agreement_id, AgreementResumeIn, agreement_resume)
+
+
+class AgreementRevokeView(_AgreementStepView):
+    @extend_schema(
+        operation_id="agreement_revoke",
+        tags=["agreements"],
+        parameters=[_AGREEMENT_ID],
+        request=AgreementStepIn,
+        responses=_STEP_RESPONSES,
+        summary="Revoke an agreement at the member's request (解约), with a reason",
+        description="For good: its scheduled debits still open are cancelled. An active or suspended agreement "
+        "only (422 illegal_transition).",
+    )
+    def post(self, request, agreement_id: int):
+        return self.step(agreement_id, AgreementStepIn, agreement_revoke)
+
+
+class AgreementDebitsView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    @extend_schema(
+        operation_id="agreement_debit",
+        tags=["agreements"],
+        parameters=[_AGREEMENT_ID],
+        request=AgreementDebitIn,
+        responses={
+            201: DebitAttemptOut,
+            200: OpenApiResponse(DebitAttemptOut, description="A replay: the debit as it was taken."),
+            **_AGREEMENT_ERRORS,
+        },
+        summary="Debit under an agreement (代扣): payer to payee, without payment authentication",
+        description="Freezes the amount on the payer and settles it to the payee in one transaction (posting "
+        "business type agreement_debit, request number the caller's). Refused with 422 no_agreement when the "
+        "agreement is not active on the open accounting day or names another purpose, agreement_limit_exceeded "
+        "past max_per_debit or the period's max_per_period, insufficient_funds when the payer cannot pay and "
+        "partial debits are not allowed (with them: outcome partial, amount_taken what was available). Every "
+        "attempt, refused ones too, is on the agreement's staff page and in the events.",
+    )
+    def post(self, request, agreement_id: int):
+        data = self.validated(AgreementDebitIn)
+        agreement = agreement_selectors.agreement_get(agreement_id=agreement_id)
+        self.own(agreement.source_system, "agreement")
+        attempt = agreement_debit(
+            agreement_id=agreement.pk,
+            amount=data["amount"],
+            purpose=data["purpose"],
+            request_no=data["request_no"],
+            actor=self.actor,
+            source_system=self.client.source_system,
+            allow_partial=data["allow_partial"],
+        )
+        return self.written(DebitAttemptOut(attempt).data, replayed=attempt.replayed)
 
 
 # ---------------------------------------------------------------- holds ----

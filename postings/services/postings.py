@@ -11,6 +11,7 @@ from accounts.kernel.idempotency import canonical_amount, request_fingerprint
 from ..exceptions import (
     AlreadyReversed,
     ClosedPeriodNeedsCorrection,
+    NoAgreement,
     ReversalNotAllowed,
     SameAccount,
     UnbalancedPosting,
@@ -48,10 +49,19 @@ def _legs_content(legs: Sequence[Leg]) -> list:
 _POSTABLE_TYPES = frozenset(BusinessType.values) - {BusinessType.REVERSAL}
 
 
-def _check_business_type(business_type: str) -> None:
-    """A known business type; a reversal is only ever written by posting_reverse."""
+def _check_business_type(business_type: str, *, settling_hold: bool = False) -> None:
+    """A known business type; a reversal is only ever written by posting_reverse.
+    An agreement debit (代扣) only settles a hold taken under its agreement
+    (hold_settle asks the agreements whether one covers it); asked of any
+    other way in, it is refused as having no agreement."""
     if business_type not in _POSTABLE_TYPES:
         raise LedgerValidationError(f"Unknown business type {business_type!r}.", business_type=business_type)
+    if business_type == BusinessType.AGREEMENT_DEBIT and not settling_hold:
+        raise NoAgreement(
+            "An agreement debit (代扣) is taken under its agreement: postings.agreements.services.agreement_debit "
+            "(POST /api/v1/agreements/{agreement_id}/debits), not posted directly.",
+            business_type=business_type,
+        )
 
 
 def _posting_fingerprint(

@@ -52,6 +52,12 @@ OPERATIONS = {
     ("post", "/api/v1/orders/{order_id}/refunds"),
     ("post", "/api/v1/orders/{order_id}/dispute"),
     ("post", "/api/v1/orders/{order_id}/resolve"),
+    ("post", "/api/v1/agreements"),
+    ("get", "/api/v1/agreements/{agreement_id}"),
+    ("post", "/api/v1/agreements/{agreement_id}/suspend"),
+    ("post", "/api/v1/agreements/{agreement_id}/resume"),
+    ("post", "/api/v1/agreements/{agreement_id}/revoke"),
+    ("post", "/api/v1/agreements/{agreement_id}/debits"),
     ("post", "/api/v1/holds"),
     ("get", "/api/v1/holds/{hold_id}"),
     ("post", "/api/v1/holds/{hold_id}/settle"),
@@ -171,6 +177,8 @@ AMOUNT_FIELDS = [
     ("SettleInRequest", "amount", False),
     ("ReleaseInRequest", "amount", False),
     ("WithdrawalInRequest", "amount", False),
+    ("AgreementDebitInRequest", "amount", False),
+    ("AgreementInRequest", "max_per_debit", False),
     ("AccountInRequest", "credit_limit", True),
 ]
 

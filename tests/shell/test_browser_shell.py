@@ -14,6 +14,7 @@ from django.utils import timezone
 from postings.models import Entry
 from postings.services.statements import monthly_statement_make
 from reports.channel.models import Difference
+from tests.agreements.books import sign
 from tests.browser import chromium, expect, log_in, screenshot
 from tests.reports.reporting import make_books
 from tests.reports.test_recon_pages import Day
@@ -65,6 +66,9 @@ ADMIN_LISTS = [
     "reports/reservebankaccount",
     "reports/merchantsettlement",
     "reports/channelsettlement",
+    "agreements/agreement",
+    "agreements/debitinstruction",
+    "agreements/debitattempt",
     "api/apiclient",
     "api/apikey",
     "api/apicalllog",
@@ -104,6 +108,7 @@ def staff_pages(
         "refund-approvals": "/postings/refunds/approvals/",
         "corrections": "/postings/corrections/",
         "orders": "/postings/orders/",
+        "agreements": "/agreements/",
         "monthly-statements": "/postings/statements/",
         "receipt-verify": f"/postings/receipts/verify/?serial_no={posting}&code=0000-0000-0000-0000-0000",
         "periods": "/reports/periods/",
@@ -190,10 +195,16 @@ def test_every_staff_page_fits_a_desk_and_a_phone(live_server, ledger, desk):  #
     recon = Day(ledger)
     w = desk.request("800.00")
     boss = User.objects.create_superuser("boss", password="password")
+    mandate = sign(ledger, frequency="monthly", schedule_day=1, scheduled_amount="50.00")
+    mandate.debit("50.00", "shell-1")
     # A statement on the monthly statements page (made for this month: the books are today's).
     monthly_statement_make(account=books.alice, month=timezone.localdate().replace(day=1))
     pages = staff_pages(
-        more={**pages_of_one_run(recon, boss, ledger), **webhook_pages()},
+        more={
+            **pages_of_one_run(recon, boss, ledger),
+            **webhook_pages(),
+            "agreement": f"/agreements/{mandate.agreement.pk}/",
+        },
         withdrawal=w.pk,
         voucher=voucher,
         entry=Entry.objects.filter(account=books.alice).first().serial_no,
