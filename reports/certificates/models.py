@@ -30,6 +30,9 @@ from django.db.models import F, Q
 
 from accounts.models import Entity
 
+# The ages of open differences, in days: (upper bound or None, label), in order.
+AGE_BUCKETS = ((1, "0-1"), (7, "2-7"), (30, "8-30"), (None, "31+"))
+
 
 class CertificateStatus(models.TextChoices):
     DRAFT = "draft", "draft (待签)"
@@ -97,3 +100,9 @@ class CloseCertificate(models.Model):
 
     def __str__(self):
         return f"{self.entity_id} {self.accounting_date} {self.status}"
+
+    @property
+    def difference_ages(self) -> list[tuple[str, int]]:
+        """The open differences per age, youngest first (JSON keeps no order)."""
+        ages = self.reconciliation.get("open_differences", {}).get("ages", {})
+        return [(label, ages.get(label, 0)) for _, label in AGE_BUCKETS]

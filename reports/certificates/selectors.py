@@ -25,13 +25,11 @@ from ..eod.models import CheckResult
 from ..gl_recon.models import GlImport
 from ..gl_recon.selectors import gl_differences
 from ..vouchers.models import Voucher, VoucherExport
-from .models import CloseCertificate
+from .models import AGE_BUCKETS, CloseCertificate
 
 GENESIS_HEX = "0" * 64
 VERSION = "close-certificate-v1"
 _CHUNK = 10_000
-# Open differences older than each bound (days), for the certificate's ages.
-AGE_BUCKETS = ((1, "0-1"), (7, "2-7"), (30, "8-30"), (None, "31+"))
 OLDEST_LISTED = 20
 
 

@@ -316,3 +316,30 @@ def test_a_certificate_removed_from_the_chain_is_named_by_the_next_day(books):
     result = verify(entity)
     assert result.uncertified == [NOV2]
     assert [(m.day, m.field) for m in result.mismatches] == [(NOV3, "previous_hash")]
+
+
+def test_the_reconciliation_part_says_where_each_channel_stands_and_how_old_the_open_differences_are(ledger):
+    """A statement day of a sample channel with a long, a short and an
+    amount mismatch (tests/reports/test_recon_pages.py's Day), as a
+    certificate of that day, and of a day ten days later, would seal it."""
+    from datetime import timedelta
+
+    from reports.certificates.selectors import reconciliation_of_day
+    from reports.channel.models import Difference
+
+    from .test_recon_pages import Day
+
+    recon = Day(ledger)
+    open_now = Difference.objects.exclude(status="resolved").count()
+    assert open_now >= 3
+    same_day = reconciliation_of_day(entity=ledger.entity, day=recon.day)
+    channel = next(c for c in same_day["channels"] if c["channel"] == "epaysim")  # besides the sample channels
+    assert (channel["channel"], channel["status"], channel["matched"]) == ("epaysim", "differences", 1)
+    assert same_day["gl"] == {"status": "not imported"}
+    assert same_day["open_differences"]["ages"] == {"0-1": open_now, "2-7": 0, "8-30": 0, "31+": 0}
+
+    later = reconciliation_of_day(entity=ledger.entity, day=recon.day + timedelta(days=10))
+    assert {"channel": "epaysim", "status": "not reconciled"} in later["channels"]
+    assert later["open_differences"]["ages"] == {"0-1": 0, "2-7": 0, "8-30": open_now, "31+": 0}
+    assert {d["age_days"] for d in later["open_differences"]["oldest"]} == {10}
+    assert later["open_differences"]["count"] == open_now
