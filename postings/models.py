@@ -130,6 +130,10 @@ class Entry(models.Model):
     business_type = models.CharField(max_length=32, choices=BusinessType.choices)
     accounting_date = models.DateField("accounting date (会计日期)")
     created_at = models.DateTimeField(auto_now_add=True)
+    # sha256 of the entry's content and the previous entry's hash on its
+    # account: set by the database (postings/sql/entry_hash.sql) when the entry
+    # takes its place in the chain; NULL while pending. docs/hash_chain.md.
+    entry_hash = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "entry (账务流水)"

@@ -11,6 +11,7 @@ from django.contrib import admin
 
 from accounts.kernel.admin import GovernedAdminMixin, money_column
 
+from .certificates.models import CloseCertificate
 from .channel.models import Channel, Difference, DifferenceEvent, ReconRun, StatementImport, StatementLine
 from .settlement.models import (
     BusinessDayOverride,
@@ -164,6 +165,24 @@ class ReconRunAdmin(ReadOnlyAdmin):
     )
     list_filter = ("channel",)
     date_hierarchy = "recon_date"
+
+
+@admin.register(CloseCertificate)
+class CloseCertificateAdmin(ReadOnlyAdmin):
+    """Read here; signed and verified on /reports/certificates/."""
+
+    list_display = (
+        "entity",
+        "accounting_date",
+        "status",
+        "entries_count",
+        "sheet_rows",
+        "certificate_hash",
+        "signed_by",
+        "cosigned_by",
+    )
+    list_filter = ("entity", "status")
+    date_hierarchy = "accounting_date"
 
 
 class DifferenceEventInline(admin.TabularInline):
