@@ -62,9 +62,12 @@ INSTALLED_APPS = [
     "accounts",
     "accounts.kernel",
     "postings",
+    # Agreement debits (代扣协议): an app of its own inside postings (label agreements).
+    "postings.agreements",
     "withdrawals",
     "reports",
     "events",
+    "events.webhooks",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -165,6 +168,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "accounts.models.AccountStatus",
         "BatchItemStatusEnum": "config.api.serializers.BATCH_STATUSES",
+        "EventTypeEnum": "events.models.EVENT_TYPES",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -247,6 +251,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 290},
     },
+    # Agreements past their last day expired; scheduled agreement debits (代扣)
+    # due today taken, and the retries of those not taken in full.
+    "agreements-run-due": {
+        "task": "postings.agreements.tasks.agreements_run_due",
+        "schedule": crontab(minute="7,37"),
+        "options": {"expires": 1700},
+    },
     "payouts-query-unanswered": {
         "task": "withdrawals.tasks.payouts_query_unanswered",
         "schedule": crontab(minute="*"),
@@ -282,9 +293,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=int(os.environ.get("EVENTS_SEQUENCE_SECONDS", "2"))),
         "options": {"expires": 30},
     },
+    # Webhooks: new events to each endpoint's deliveries, and a delivery task
+    # for each endpoint with one due (events/webhooks/tasks.py).
+    "webhooks-dispatch": {
+        "task": "events.webhooks.tasks.webhooks_dispatch",
+        "schedule": timedelta(seconds=int(os.environ.get("WEBHOOKS_DISPATCH_SECONDS", "2"))),
+        "options": {"expires": 30},
+    },
     "events-archive": {
         "task": "events.tasks.events_archive",
         "schedule": crontab(minute="17", hour="3"),
+    },
+    # Members' monthly statements (postings/services/statements.py): last
+    # month's, on the 1st; the 2nd and 3rd again for an entity whose day cut
+    # had not yet passed the month's end. A statement already made is kept.
+    "monthly-statements-generate": {
+        "task": "postings.tasks.monthly_statements_generate",
+        "schedule": crontab(minute="30", hour="2", day_of_month="1-3"),
     },
     "statement-inbox-scan": {
         "task": "reports.tasks.statement_inbox_scan",
@@ -348,6 +373,43 @@ EVENTS_BROKER_URL = os.environ.get("EVENTS_BROKER_URL", "amqp://guest:guest@127.
 EVENTS_EXCHANGE = os.environ.get("EVENTS_EXCHANGE", "ledger.events")
 # GET /api/v1/events answers at most this many events a call.
 EVENTS_PAGE_MAX = int(os.environ.get("EVENTS_PAGE_MAX", "1000"))
+
+# PDF documents (accounts/kernel/pdf.py): unset, Chinese is set in the built-in
+# CID font STSong-Light (nothing to install); a TrueType font's path (a .ttc
+# with #index, e.g. /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc#0) embeds it.
+PDF_CJK_FONT = os.environ.get("PDF_CJK_FONT", "")
+# The key of the electronic receipts' verification codes (postings/documents.py):
+# an HMAC over the posting's content. Unset, derived from SECRET_KEY; set it
+# separately so that rotating SECRET_KEY does not invalidate printed receipts.
+RECEIPT_SIGNING_KEY = os.environ.get("RECEIPT_SIGNING_KEY", "") or SECRET_KEY
+
+# Webhooks (events/webhooks/, docs/events/webhooks.md). Endpoints take https
+# only, and no address that is not public (private, loopback, link-local,
+# reserved, multicast) unless it is inside one of WEBHOOKS_ALLOWED_NETWORKS
+# (comma-separated CIDRs, e.g. "10.20.0.0/16" for a receiver on the internal
+# network); checked at registration and again before every delivery.
+WEBHOOKS_REQUIRE_HTTPS = env_bool("WEBHOOKS_REQUIRE_HTTPS", True)
+WEBHOOKS_ALLOWED_NETWORKS = [n.strip() for n in os.environ.get("WEBHOOKS_ALLOWED_NETWORKS", "").split(",") if n.strip()]
+# Seconds to wait after each failed attempt: 5 s, 5 min, 30 min, 2 h, 5 h,
+# 10 h, then the last try 24 h after the first; failing that, the delivery
+# is dead-lettered.
+WEBHOOKS_RETRY_SCHEDULE = [
+    float(x) for x in os.environ.get("WEBHOOKS_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,23095").split(",")
+]
+# This many failed attempts in a row (about three days of the schedule above)
+# disable the endpoint and write a webhook.endpoint_disabled event.
+WEBHOOKS_DISABLE_AFTER_FAILURES = int(os.environ.get("WEBHOOKS_DISABLE_AFTER_FAILURES", "24"))
+# After a rotation the old secret signs too (a second signature) for this long.
+WEBHOOKS_SECRET_OVERLAP_SECONDS = int(os.environ.get("WEBHOOKS_SECRET_OVERLAP_SECONDS", str(24 * 3600)))
+WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS", "10"))
+WEBHOOKS_MAX_ENDPOINTS_PER_CLIENT = int(os.environ.get("WEBHOOKS_MAX_ENDPOINTS_PER_CLIENT", "20"))
+WEBHOOKS_REDELIVER_MAX = int(os.environ.get("WEBHOOKS_REDELIVER_MAX", "10000"))
+# The deliveries' Celery queue (a worker of its own: a slow receiver then
+# holds up no other job). Empty: the default queue.
+WEBHOOKS_QUEUE = os.environ.get("WEBHOOKS_QUEUE", "webhooks")
+CELERY_TASK_ROUTES = (
+    {"events.webhooks.tasks.webhook_endpoint_deliver": {"queue": WEBHOOKS_QUEUE}} if WEBHOOKS_QUEUE else {}
+)
 
 LOGGING = {
     "version": 1,

@@ -30,3 +30,7 @@ TEST_CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0
 # A second database for tests/postings/test_rule_equivalence.py: the same
 # sequences run on each, one call on and off.
 DATABASES["slow"] = {**DATABASES["default"], "NAME": DATABASES["default"]["NAME"] + "_slow", "TEST": {}}  # noqa: F405
+
+# Webhook receivers in the tests are http servers on 127.0.0.1.
+WEBHOOKS_REQUIRE_HTTPS = False
+WEBHOOKS_ALLOWED_NETWORKS = ["127.0.0.0/8"]

@@ -12,6 +12,8 @@ urlpatterns = [
     path("withdrawals/", include("withdrawals.urls")),
     path("reports/", include("reports.urls")),
     path("postings/", include("postings.urls")),
+    path("webhooks/", include("events.webhooks.urls")),
+    path("agreements/", include("postings.agreements.urls")),
     path("api/", include("config.api.urls")),
 ]
 

@@ -34,6 +34,11 @@ EVENT_TYPES = (
     "entries.applied",
     "eod.finished",
     "recon.finished",
+    # An endpoint that failed too long was switched off (events.webhooks):
+    # delivered to its owner's other endpoints, and on /events and RabbitMQ.
+    "webhook.endpoint_disabled",
+    "agreement.status_changed",
+    "agreement.debit_attempted",
 )
 
 

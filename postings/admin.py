@@ -346,9 +346,18 @@ class PostingAdmin(SerialNoSearchMixin, LedgerTableAdmin):
         "reverses_link",
         "reversed_by_link",
         "created_at",
+        "receipt_link",
     )
     inlines = (EntryInline,)
     metadata_display = staticmethod(metadata_display)
+
+    @admin.display(description="electronic receipt (电子回单)")
+    def receipt_link(self, obj):
+        return format_html(
+            '<a href="{}">Download PDF</a> · <a href="{}">staff page</a>',
+            reverse("postings:receipt", args=[obj.serial_no]),
+            reverse("postings:posting", args=[obj.serial_no]),
+        )
 
     @admin.display(description="posting rule version")
     def rule_version_link(self, obj):

@@ -96,6 +96,17 @@ class ReversalNotAllowed(LedgerError):
     default_message = "A reversal cannot itself be reversed."
 
 
+class ClosedPeriodNeedsCorrection(LedgerError):
+    """A reversal asked of a posting of a closed month (月结): a correction of
+    a closed period needs a second person's approval, so it is a red-ink
+    correction proposed by finance (postings.services.corrections), not a
+    business system's reversal."""
+
+    code = "closed_period_needs_correction"
+    http_status = 409
+    default_message = "The posting belongs to a closed period; a correction of it needs approval."
+
+
 class RuleNotConfigured(LedgerError):
     code = "rule_not_configured"
     default_message = "No active posting rule for this business type, or its accounts cannot be resolved."
@@ -189,3 +200,30 @@ class CorrectionSamePerson(SegregationOfDuties):
     """Maker-checker on corrections: the proposer never approves."""
 
     default_message = "A correction is approved by someone other than the person who proposed it."
+
+
+# ------------------------------------------------- agreement debits (代扣) ----
+# Here rather than in postings.agreements: the posting service raises them too
+# (an agreement debit asked of it without its agreement), and it sits below.
+
+
+class NoAgreement(LedgerError):
+    """No active agreement covers the debit: none names this payer and payee,
+    it is suspended, revoked or expired, or the day is outside its validity."""
+
+    code = "no_agreement"
+    default_message = "No active agreement covers this debit (payer, payee, date)."
+
+
+class AgreementLimitExceeded(LedgerError):
+    """The debit is more than the agreement allows per debit, or than what is
+    left of its limit for the period."""
+
+    code = "agreement_limit_exceeded"
+    default_message = "The debit is more than the agreement allows per debit or per period."
+
+
+class UnknownAgreement(LedgerError):
+    code = "not_found"
+    http_status = 404
+    default_message = "No such agreement."

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import django_filters as filters
 from django import forms
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from .models import (
     Correction,
     CorrectionStatus,
     GuaranteeOrder,
+    MonthlyStatement,
     OrderStatus,
     Refund,
     RefundStatus,
@@ -109,3 +111,27 @@ class CorrectionFilter(filters.FilterSet):
     class Meta:
         model = Correction
         fields: list[str] = []
+
+
+class MonthlyStatementFilter(filters.FilterSet):
+    member = filters.CharFilter(method="filter_member", label="Member (no. or name)")
+    month = filters.CharFilter(
+        method="filter_month",
+        label="Month",
+        widget=forms.TextInput(attrs={"type": "month", "placeholder": "2026-11"}),
+        validators=[RegexValidator(r"^[0-9]{4}-(0[1-9]|1[0-2])$", "A month as YYYY-MM.")],
+    )
+    account = filters.CharFilter(field_name="account__account_no", label="Account no.")
+
+    class Meta:
+        model = MonthlyStatement
+        fields: list[str] = []
+
+    def filter_member(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(
+            models.Q(account__member__member_no=value) | models.Q(account__member__name__icontains=value)
+        )
+
+    def filter_month(self, queryset, name, value):
+        return queryset.filter(month=f"{value}-01")

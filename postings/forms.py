@@ -103,3 +103,17 @@ class CorrectionForm(forms.Form):
                 raise forms.ValidationError(f"Line {n}: give account number, D or C, and amount.")
             legs.append((parts[0], parts[1].upper(), parts[2]))
         return legs
+
+
+class ReceiptVerifyForm(forms.Form):
+    """The lookup of an electronic receipt (电子回单): its number and the
+    verification code printed on it."""
+
+    serial_no = forms.IntegerField(
+        min_value=1, max_value=2**63 - 1, label="Receipt no. (posting P…)", widget=forms.NumberInput(attrs={"size": 12})
+    )
+    code = forms.CharField(
+        max_length=40,
+        label="Verification code",
+        widget=forms.TextInput(attrs={"size": 28, "autocomplete": "off", "placeholder": "XXXX-XXXX-XXXX-XXXX-XXXX"}),
+    )

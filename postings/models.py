@@ -185,6 +185,10 @@ class Entry(models.Model):
     business_type = models.CharField(max_length=32, choices=BusinessType.choices)
     accounting_date = models.DateField("accounting date (会计日期)")
     created_at = models.DateTimeField(auto_now_add=True)
+    # sha256 of the entry's content and the previous entry's hash on its
+    # account: set by the database (postings/sql/entry_hash.sql) when the entry
+    # takes its place in the chain; NULL while pending. docs/hash_chain.md.
+    entry_hash = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "entry (账务流水)"
@@ -922,3 +926,40 @@ class Correction(models.Model):
 
     def __str__(self):
         return f"C{self.id} of P{self.original_id} ({self.status})"
+
+
+class MonthlyStatement(models.Model):
+    """A member account's statement of one calendar month (月度对账单), as the
+    PDF that was made for it on the 1st of the next month
+    (postings.services.statements): kept as sent, once per account and month.
+    The database refuses to change or delete one, and refuses a PDF whose
+    SHA-256 is not the one recorded (postings/sql/statements.sql)."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="monthly_statements")
+    month = models.DateField(help_text="The month's first day.")
+    currency = models.CharField(max_length=3)
+    opening = money_field()
+    closing = money_field()
+    debit_total = money_field()
+    credit_total = money_field()
+    entry_count = models.PositiveIntegerField()
+    pdf = models.BinaryField(editable=False)
+    sha256 = models.CharField("SHA-256 of the PDF", max_length=64, editable=False)
+    generated_by = models.CharField(max_length=150)
+    generated_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "monthly statement (月度对账单)"
+        ordering = ["-month", "account_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "month"], name="monthly_statement_once"),
+            models.CheckConstraint(condition=Q(month__day=1), name="monthly_statement_month_first_day"),
+        ]
+        indexes = [models.Index(fields=["month"], name="monthly_statement_month_idx")]
+
+    def __str__(self):
+        return f"{self.account_id} {self.month:%Y-%m}"
+
+    @property
+    def filename(self) -> str:
+        return f"statement-{self.account.account_no}-{self.month:%Y-%m}.pdf"

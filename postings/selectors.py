@@ -409,6 +409,22 @@ def statement_entries(*, account: Account, date_from: date, date_to: date, after
     ).order_by("account_seq")
 
 
+def monthly_statements(*, account: Account) -> QuerySet:
+    """An account's monthly statements, newest month first, without their PDFs."""
+    from .models import MonthlyStatement
+
+    return MonthlyStatement.objects.filter(account=account).select_related("account").defer("pdf").order_by("-month")
+
+
+def monthly_statement_find(*, account: Account, month: date):
+    """The statement of ``account`` for ``month`` (any day of it), or None."""
+    from .models import MonthlyStatement
+
+    return (
+        MonthlyStatement.objects.select_related("account").filter(account=account, month=month.replace(day=1)).first()
+    )
+
+
 def postings_search(
     *,
     source_system: str | None = None,

@@ -1,9 +1,11 @@
 """Celery tasks of the ledger: thin shells over services, safe to run twice."""
 
+from datetime import date
+
 from celery import shared_task
 
 from . import services
-from .services import buffers
+from .services import buffers, statements
 
 
 @shared_task(name="postings.tasks.holds_expire_due")
@@ -21,3 +23,11 @@ def buffers_flush() -> int:
 def orders_confirm_due() -> int:
     """Confirm paid guarantee orders past their confirm-by time (超时自动确认)."""
     return services.orders_confirm_due()
+
+
+@shared_task(name="postings.tasks.monthly_statements_generate")
+def monthly_statements_generate(month: str | None = None) -> int:
+    """Members' statements of last month (or ``month``, YYYY-MM-01) as PDF;
+    those already made are kept, so a second run makes none."""
+    run = statements.monthly_statements_generate(month=date.fromisoformat(month) if month else None)
+    return run.made

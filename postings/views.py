@@ -4,7 +4,10 @@ and the approval queue of late and large refunds; red-ink corrections
 (红冲 + 蓝字): proposed from the posting's page, a queue, a correction's page
 with approve and reject (never by its proposer); guarantee orders (担保交易):
 the orders list (open, disputed, expiring soon, confirmed), an order's page
-with its steps, and the dispute and resolve actions, each with a reason.
+with its steps, and the dispute and resolve actions, each with a reason;
+members' monthly statements (月度对账单) with their PDF downloads, a posting's
+electronic receipt (电子回单) as PDF, and the lookup that verifies a receipt's
+code.
 
 Every page needs a logged-in user and a permission (403 otherwise); actions
 are POST only and the refund services check the permission again, with
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db import models
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -26,9 +29,10 @@ from accounts.kernel.pages import paginate, querystring_without, staff_page
 from accounts.kernel.permissions import has_permission, holders_of
 
 from . import selectors
-from .filters import ApprovalQueueFilter, CorrectionFilter, OrderFilter, RefundFilter
-from .forms import CorrectionForm, DecisionForm, OrderDisputeForm, OrderResolveForm, RefundForm
-from .models import Correction, CorrectionStatus, OrderStatus, Posting, Refund, RefundStatus
+from .documents import receipt_code, receipt_pdf, receipt_verify
+from .filters import ApprovalQueueFilter, CorrectionFilter, MonthlyStatementFilter, OrderFilter, RefundFilter
+from .forms import CorrectionForm, DecisionForm, OrderDisputeForm, OrderResolveForm, ReceiptVerifyForm, RefundForm
+from .models import Correction, CorrectionStatus, MonthlyStatement, OrderStatus, Posting, Refund, RefundStatus
 from .services import (
     correction_approve,
     correction_propose,
@@ -48,6 +52,7 @@ VIEW_POSTINGS = "postings.view_posting"
 VIEW_REFUNDS = "postings.view_refund"
 VIEW_ORDERS = "postings.view_guaranteeorder"
 VIEW_CORRECTIONS = "postings.view_correction"
+VIEW_STATEMENTS = "postings.view_monthlystatement"
 
 
 def _posting(serial_no: int) -> Posting:
@@ -88,6 +93,7 @@ def posting_detail(request, serial_no: int, form: RefundForm | None = None):
             ).first(),
             "may_correct": has_permission(request.user, PERM_PROPOSE_CORRECTION),
             "correction_form": CorrectionForm.fresh(posting),
+            "receipt_code": receipt_code(posting),
         },
     )
 
@@ -421,3 +427,53 @@ def order_resolve_act(request, pk: int):
         ),
         f"Order O{pk}'s dispute resolved.",
     )
+
+
+def pdf_response(pdf: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"  # a member's figures stay off shared caches
+    return response
+
+
+@require_GET
+@staff_page(VIEW_POSTINGS)
+def posting_receipt(request, serial_no: int):
+    posting = _posting(serial_no)
+    return pdf_response(receipt_pdf(posting=posting), f"receipt-P{posting.serial_no}.pdf")
+
+
+@require_GET
+@staff_page(VIEW_POSTINGS)
+def receipt_check(request):
+    form = ReceiptVerifyForm(request.GET or None)
+    outcome = None
+    if form.is_valid():
+        posting = receipt_verify(serial_no=form.cleaned_data["serial_no"], code=form.cleaned_data["code"])
+        outcome = {"valid": posting is not None, "posting": posting}
+    return render(request, "postings/receipt_verify.html", {"form": form, "outcome": outcome})
+
+
+@require_GET
+@staff_page(VIEW_STATEMENTS)
+def statement_list(request):
+    queryset = MonthlyStatement.objects.select_related("account__member", "account__entity").defer("pdf")
+    filterset = MonthlyStatementFilter(request.GET, queryset=queryset)
+    return render(
+        request,
+        "postings/statement_list.html",
+        {
+            "filter": filterset,
+            "page": paginate(request, filterset.qs, 50),
+            "querystring": querystring_without(request, "page"),
+        },
+    )
+
+
+@require_GET
+@staff_page(VIEW_STATEMENTS)
+def statement_download(request, pk: int):
+    statement = MonthlyStatement.objects.select_related("account").filter(pk=pk).first()
+    if statement is None:
+        raise Http404(f"No monthly statement {pk}.")
+    return pdf_response(bytes(statement.pdf), statement.filename)

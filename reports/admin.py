@@ -11,6 +11,7 @@ from django.contrib import admin
 
 from accounts.kernel.admin import GovernedAdminMixin, money_column
 
+from .certificates.models import CloseCertificate
 from .channel.models import Channel, Difference, DifferenceEvent, ReconRun, StatementImport, StatementLine
 from .settlement.models import (
     BusinessDayOverride,
@@ -166,6 +167,24 @@ class ReconRunAdmin(ReadOnlyAdmin):
     date_hierarchy = "recon_date"
 
 
+@admin.register(CloseCertificate)
+class CloseCertificateAdmin(ReadOnlyAdmin):
+    """Read here; signed and verified on /reports/certificates/."""
+
+    list_display = (
+        "entity",
+        "accounting_date",
+        "status",
+        "entries_count",
+        "sheet_rows",
+        "certificate_hash",
+        "signed_by",
+        "cosigned_by",
+    )
+    list_filter = ("entity", "status")
+    date_hierarchy = "accounting_date"
+
+
 class DifferenceEventInline(admin.TabularInline):
     model = DifferenceEvent
     extra = 0
@@ -204,18 +223,18 @@ class DifferenceAdmin(ReadOnlyAdmin):
 
 # ------------------------------------------------------------- vouchers ----
 # How vouchers are grouped and which auxiliary dimensions a subject keeps:
-# the ledger admin's to edit (they change the next build of a day; an
-# exported day is then corrected in red ink, never rewritten). Vouchers
+# control settings (reports.vouchers.governed): a save proposes, another
+# ledger admin approves; the next build of a day follows them. Vouchers
 # themselves are read on /reports/vouchers/, not here.
 
 
 @admin.register(VoucherGrouping)
-class VoucherGroupingAdmin(admin.ModelAdmin):
+class VoucherGroupingAdmin(GovernedAdminMixin, admin.ModelAdmin):
     list_display = ["business_type", "group_by", "voucher_word"]
 
 
 @admin.register(SubjectDimensions)
-class SubjectDimensionsAdmin(admin.ModelAdmin):
+class SubjectDimensionsAdmin(GovernedAdminMixin, admin.ModelAdmin):
     list_display = ["subject_code", "customer", "member", "merchant", "channel", "bank_account", "department"]
 
 

@@ -18,9 +18,11 @@ class ReportsConfig(AppConfig):
         from .settlement.checks import settlement_checks
         from .settlement.governed import register_settings as register_settlement_settings
         from .settlement.views import reserve_tiles
+        from .vouchers.governed import register_settings as register_voucher_settings
 
         register_channel_settings()
         register_settlement_settings()
+        register_voucher_settings()
         for kind in (DIFFERENCES, BALANCE_SHEET):
             register(kind)
         more_checks.register(settlement_checks)

@@ -12,11 +12,13 @@ table names unchanged).
 - ``reports.channel.models``: channel reconciliation (渠道对账): channels,
   statements, matching runs, differences and their history.
 - ``reports.periods.models``: accounting periods and their close (月结/年结).
+- ``reports.certificates.models``: the day's close certificate (日结单).
 - ``reports.settlement.models``: settlement (结算): merchants' T+N terms and
   moves, channel settlement batches, the entries they cover, the reserve-fund
   bank balances.
 """
 
+from .certificates.models import CertificateStatus, CloseCertificate
 from .channel.models import (
     AmountMode,
     Channel,
@@ -72,6 +74,8 @@ from .vouchers.models import (
 )
 
 __all__ = [
+    "CertificateStatus",
+    "CloseCertificate",
     "OpeningAccount",
     "OpeningImport",
     "OpeningPosting",

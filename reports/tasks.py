@@ -12,6 +12,7 @@ from celery import shared_task
 
 from accounts.models import Entity
 
+from .certificates.services import certificate_draft as draft_certificate
 from .channel.inbox import statement_inbox_scan as inbox_scan
 from .channel.matching import channel_recon_run as match_day
 from .channel.models import Channel
@@ -43,6 +44,17 @@ def eod_run_day(entity_code: str, date_iso: str, from_step: str | None = None, a
     except EodInProgress:
         return "running"  # a duplicate delivery while the first is at work
     return run.status
+
+
+@shared_task(name="reports.tasks.certificate_draft")
+def certificate_draft(entity_code: str, date_iso: str, actor: str = "system:certificate-task") -> dict:
+    """Redraft a day's close certificate (staff's Redraft button, after the
+    day's vouchers were exported or its statements reconciled); a signed
+    certificate is left as it is, so running it twice changes nothing."""
+    certificate = draft_certificate(
+        entity=Entity.objects.get(code=entity_code), day=date.fromisoformat(date_iso), actor=actor
+    )
+    return {"status": certificate.status, "certificate_hash": certificate.certificate_hash}
 
 
 @shared_task(name="reports.tasks.channel_recon_run")

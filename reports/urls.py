@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from .certificates import views as certificate_views
 from .channel import views as channel_views
 from .eod import views as eod_views
 from .exporting import views as export_views
@@ -25,6 +26,11 @@ urlpatterns = [
     path("periods/trial-balance/", period_views.trial_balance, name="trial_balance"),
     path("periods/trial-balance.csv", period_views.trial_balance_csv, name="trial_balance_csv"),
     path("periods/trial-balance.xlsx", period_views.trial_balance_xlsx, name="trial_balance_xlsx"),
+    path("certificates/", certificate_views.certificates, name="certificates"),
+    path("certificates/verify/", certificate_views.certificates_verify, name="certificates_verify"),
+    path("certificates/<int:pk>/", certificate_views.certificate_detail, name="certificate"),
+    path("certificates/<int:pk>/sign/", certificate_views.certificate_sign_view, name="certificate_sign"),
+    path("certificates/<int:pk>/redraft/", certificate_views.certificate_redraft, name="certificate_redraft"),
     path("vouchers/", voucher_views.vouchers, name="vouchers"),
     path("vouchers.csv", voucher_views.vouchers_csv, name="vouchers_csv"),
     path("vouchers.xlsx", voucher_views.vouchers_xlsx, name="vouchers_xlsx"),

@@ -79,6 +79,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     ),
     "day_closed": (422, "The accounting day asked for has been cut (日切); post on the open day."),
     "already_reversed": (422, "The posting has been reversed already."),
+    "closed_period_needs_correction": (
+        409,
+        "The posting is dated in a closed period: a correction of it needs approval (a red-ink correction).",
+    ),
     "reversal_not_allowed": (422, "A reversal cannot itself be reversed, nor a partly refunded posting."),
     "refund_exceeds_original": (422, "The refund is more than what is left to refund of the posting (per leg)."),
     "refund_not_allowed": (422, "The posting is a refund or a reversal, or has been reversed: nothing to refund."),
@@ -99,6 +103,16 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         422,
         "The entity has no single escrow (ESCROW), fee income or coupon account in the order's currency.",
     ),
+    "no_agreement": (
+        422,
+        "No active agreement covers the agreement debit: none of this payer and payee, suspended, revoked or "
+        "expired, the day outside its validity, another purpose; or an agreement debit asked of the posting "
+        "endpoints instead of `POST /agreements/{agreement_id}/debits`.",
+    ),
+    "agreement_limit_exceeded": (
+        422,
+        "The agreement debit is more than the agreement's max_per_debit or than what is left of its max_per_period.",
+    ),
     "no_settlement_term": (
         404,
         "The account is not a merchant account settled T+N (`GET /accounts/{account_no}/settlement`).",
@@ -118,6 +132,13 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "not_configured": (422, "Withdrawals are not configured for the entity and currency (no fee account)."),
     "chart_locked": (422, "The account type is in use; its code, category and sign rule are fixed."),
     "amount_out_of_range": (422, "A balance would exceed the largest amount the ledger stores."),
+    "webhook_url_refused": (
+        422,
+        "The webhook URL is not https, cannot be read, or its host does not resolve or resolves to an address that "
+        "is not public (private, loopback, link-local, reserved); `fields.reason` says which.",
+    ),
+    "webhook_endpoint_exists": (409, "The client has a webhook endpoint with this URL already."),
+    "webhook_endpoint_limit": (422, "The client has as many webhook endpoints as it may have; delete one first."),
     "ledger_error": (422, "Any other refusal of the ledger."),
     "internal_error": (
         500,

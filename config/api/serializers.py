@@ -10,6 +10,7 @@ floats. Outgoing amounts carry the currency's own decimals (CNY 2, JPY 0).
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from decimal import Decimal
 
 from django.conf import settings
@@ -105,13 +106,12 @@ class StrictCharField(serializers.CharField):
 
 
 def request_no_field(**kwargs) -> StrictCharField:
-    return StrictCharField(
-        min_length=1,
-        max_length=64,
-        help_text="The caller's request number, unique within its source system. The same request sent again "
+    kwargs.setdefault(
+        "help_text",
+        "The caller's request number, unique within its source system. The same request sent again "
         "is answered with the original result; the same number with other content is 409.",
-        **kwargs,
     )
+    return StrictCharField(min_length=1, max_length=64, **kwargs)
 
 
 def account_no_field(**kwargs) -> StrictCharField:
@@ -498,10 +498,23 @@ class BalanceAsOfQuery(serializers.Serializer):
         return attrs
 
 
+class InstantOut(serializers.DateTimeField):
+    """An instant in the ledger's time zone, unless that zone's offset then
+    had seconds (Asia/Shanghai before 1901 is +08:05:43, local mean time),
+    which RFC 3339 cannot write: then in UTC."""
+
+    def to_representation(self, value):
+        if value is not None and timezone.is_aware(value):
+            offset = timezone.localtime(value).utcoffset()
+            if offset is not None and offset.seconds % 60:
+                return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return super().to_representation(value)
+
+
 class BalanceAsOfOut(serializers.Serializer):
     account_no = serializers.CharField()
     currency = serializers.CharField()
-    as_of = serializers.DateTimeField(allow_null=True)
+    as_of = InstantOut(allow_null=True)
     accounting_date = serializers.DateField(allow_null=True)
     balance = AmountOut(help_text="Applied entries only; a buffered leg counts from its booking once applied.")
     frozen = AmountOut()
@@ -515,7 +528,10 @@ class StatementQuery(serializers.Serializer):
     # "from" is a Python keyword: the field is named in the view's query.
     to = serializers.DateField(help_text="Last accounting date, inclusive; not before `from` (400 naming to).")
     format = serializers.ChoiceField(
-        choices=["json", "csv"], required=False, help_text="csv: the whole range, streamed. Or send Accept: text/csv."
+        choices=["json", "csv", "pdf"],
+        required=False,
+        help_text="csv: the whole range, streamed (or send Accept: text/csv); pdf: the whole range as a printable "
+        "statement (or send Accept: application/pdf).",
     )
     after_seq = serializers.IntegerField(
         required=False,
@@ -561,6 +577,40 @@ class StatementOut(serializers.Serializer):
     closing = AmountOut(help_text="The balance after the last entry dated up to `to`.")
     entries = StatementLineOut(many=True)
     next = serializers.CharField(allow_null=True, help_text="The next page of entries; null on the last.")
+
+
+class MonthlyStatementOut(serializers.Serializer):
+    month = serializers.DateField(format="%Y-%m", help_text="The calendar month of accounting dates (YYYY-MM).")
+    account_no = serializers.CharField(source="account.account_no")
+    currency = serializers.CharField()
+    opening = AmountOut()
+    debit_total = AmountOut()
+    credit_total = AmountOut()
+    closing = AmountOut()
+    entry_count = serializers.IntegerField()
+    sha256 = serializers.CharField(help_text="SHA-256 of the PDF, hex.")
+    generated_at = serializers.DateTimeField()
+    pdf = serializers.CharField(help_text="The PDF's path: GET it with the same key.")
+
+
+class MonthlyStatementListOut(serializers.Serializer):
+    account_no = serializers.CharField()
+    statements = MonthlyStatementOut(many=True, help_text="Newest month first.")
+
+
+class ReceiptVerifyQuery(serializers.Serializer):
+    code = serializers.RegexField(
+        r"^[0-9A-Za-z -]{1,40}$",
+        max_length=40,
+        help_text="The verification code printed on the receipt (dashes, spaces and case aside).",
+    )
+
+
+class ReceiptVerifyOut(serializers.Serializer):
+    serial_no = serializers.IntegerField()
+    valid = serializers.BooleanField(
+        help_text="True when this posting's receipt carries this code; false for any other code or no such posting."
+    )
 
 
 class EntryPageOut(serializers.Serializer):
@@ -1048,3 +1098,132 @@ class BalanceSheetPageOut(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = BalanceSheetRowOut(many=True)
+
+
+# ----------------------------------------------------------- agreements ----
+
+AGREEMENT_STATUSES = ["active", "suspended", "revoked", "expired"]
+AGREEMENT_STEP_KINDS = ["sign", "suspend", "resume", "revoke", "expire"]
+PURPOSE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class AgreementIn(serializers.Serializer):
+    """Rules across fields: payer and payee are two accounts of one entity and
+    currency, the payer a member's cash account (400 validation_error,
+    same_account); max_per_period is at least max_per_debit; a weekly
+    agreement's schedule_day is 1-7 (Monday = 1), a monthly one's 1-31 (the
+    month's last day in a shorter month), and both need scheduled_amount, at
+    most max_per_debit; an on-demand agreement has neither; valid_to is not
+    before valid_from nor the open accounting day (400 validation_error).
+    The agreement number is unique per source system (409
+    idempotency_conflict)."""
+
+    request_no = request_no_field()
+    agreement_no = StrictCharField(
+        min_length=1, max_length=64, trim_whitespace=True, help_text="The caller's contract number of the mandate."
+    )
+    payer_account_no = account_no_field(help_text="The member's cash account debited under the agreement.")
+    payee_account_no = account_no_field(help_text="The account credited: a merchant's, a credit line, an internal one.")
+    purpose = serializers.RegexField(
+        PURPOSE_PATTERN, max_length=64, help_text="What the debits pay, e.g. credit_repayment; every debit names it."
+    )
+    max_per_debit = AmountField(help_text="The most one debit may take.")
+    max_per_period = AmountField(help_text="The most all debits of one period (limit_period) may take together.")
+    limit_period = serializers.ChoiceField(choices=["day", "week", "month"], default="month")
+    frequency = serializers.ChoiceField(
+        choices=["on_demand", "weekly", "monthly"],
+        default="on_demand",
+        help_text="on_demand: each debit is asked for (POST /agreements/{agreement_id}/debits); weekly or monthly: "
+        "the ledger debits scheduled_amount on schedule_day and retries what it could not take.",
+    )
+    schedule_day = serializers.IntegerField(min_value=1, max_value=31, required=False, allow_null=True, default=None)
+    scheduled_amount = AmountField(required=False, allow_null=True, default=None)
+    allow_partial = serializers.BooleanField(
+        default=False, help_text="Short of funds, a debit takes what is available (else nothing)."
+    )
+    retry_every_days = serializers.IntegerField(min_value=1, max_value=31, default=1)
+    max_retries = serializers.IntegerField(min_value=0, max_value=30, default=3)
+    valid_from = serializers.DateField(required=False, allow_null=True, default=None, help_text="Default: today.")
+    valid_to = serializers.DateField(required=False, allow_null=True, default=None, help_text="Default: no end.")
+
+
+class AgreementStepIn(serializers.Serializer):
+    request_no = request_no_field()
+    reason = StrictCharField(
+        min_length=1, max_length=255, trim_whitespace=True, help_text="Why (the member's words, or the system's)."
+    )
+
+
+class AgreementResumeIn(serializers.Serializer):
+    request_no = request_no_field()
+    reason = StrictCharField(max_length=255, required=False, default="", allow_blank=True, trim_whitespace=True)
+
+
+class AgreementDebitIn(serializers.Serializer):
+    """Rules across fields: purpose is the agreement's, the agreement is
+    active on the open accounting day (422 no_agreement); amount is within
+    max_per_debit and what is left of the period's max_per_period (422
+    agreement_limit_exceeded); the payer's available balance covers it
+    (422 insufficient_funds) unless partial debits are allowed."""
+
+    request_no = request_no_field(
+        help_text="The caller's request number; the settlement posting carries it. A refused debit does not use "
+        "it up: sent again, it is tried again."
+    )
+    amount = AmountField()
+    purpose = serializers.RegexField(PURPOSE_PATTERN, max_length=64)
+    allow_partial = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="Default: the agreement's allow_partial."
+    )
+
+
+class AgreementStepOut(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=AGREEMENT_STEP_KINDS)
+    from_status = serializers.CharField(allow_blank=True)
+    to_status = serializers.ChoiceField(choices=AGREEMENT_STATUSES)
+    reason = serializers.CharField(allow_blank=True)
+    actor = serializers.CharField()
+    request_no = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class AgreementOut(serializers.Serializer):
+    agreement_id = serializers.IntegerField(source="pk")
+    agreement_no = serializers.CharField()
+    request_no = serializers.CharField()
+    status = serializers.ChoiceField(choices=AGREEMENT_STATUSES)
+    currency = serializers.CharField()
+    payer_account_no = serializers.CharField(source="payer_account.account_no")
+    payee_account_no = serializers.CharField(source="payee_account.account_no")
+    purpose = serializers.CharField()
+    max_per_debit = AmountOut()
+    max_per_period = AmountOut()
+    limit_period = serializers.CharField()
+    frequency = serializers.CharField()
+    schedule_day = serializers.IntegerField(allow_null=True)
+    scheduled_amount = NullableAmountOut()
+    allow_partial = serializers.BooleanField()
+    retry_every_days = serializers.IntegerField()
+    max_retries = serializers.IntegerField()
+    valid_from = serializers.DateField()
+    valid_to = serializers.DateField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    history = AgreementStepOut(many=True, source="history_rows")
+
+
+class DebitAttemptOut(serializers.Serializer):
+    attempt_id = serializers.IntegerField(source="pk")
+    agreement_id = serializers.IntegerField()
+    request_no = serializers.CharField()
+    purpose = serializers.CharField()
+    currency = serializers.CharField(source="agreement.currency")
+    amount_asked = AmountOut(currency_from="agreement.currency")
+    amount_taken = AmountOut(
+        currency_from="agreement.currency", help_text="Less than asked only when partial debits are allowed."
+    )
+    outcome = serializers.ChoiceField(choices=["taken", "partial"])
+    code = serializers.CharField(allow_blank=True, help_text="insufficient_funds when partly taken.")
+    posting_serial_no = serializers.IntegerField(source="posting_id", help_text="Dr payer / Cr payee, agreement_debit.")
+    hold_id = serializers.IntegerField(help_text="The hold the debit froze and settled.")
+    accounting_date = serializers.DateField()
+    created_at = serializers.DateTimeField()

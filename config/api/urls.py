@@ -6,7 +6,7 @@ under /api/ is a 404 in the API's error shape."""
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import views, webhooks
 
 app_name = "api"
 
@@ -36,6 +36,16 @@ v1 = [
         name="account_statement",
     ),
     re_path(
+        r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/statements$",
+        views.AccountMonthlyStatementsView.as_view(),
+        name="account_monthly_statements",
+    ),
+    re_path(
+        r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/statements/(?P<month>[0-9]{4}-[01][0-9])\.pdf$",
+        views.AccountMonthlyStatementPdfView.as_view(),
+        name="account_monthly_statement_pdf",
+    ),
+    re_path(
         r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/settlement$",
         views.AccountSettlementView.as_view(),
         name="account_settlement",
@@ -55,6 +65,12 @@ v1 = [
         views.PostingByRequestView.as_view(),
         name="posting_by_request",
     ),
+    path("postings/<int:serial_no>/receipt", views.PostingReceiptView.as_view(), name="posting_receipt"),
+    path(
+        "postings/<int:serial_no>/receipt/verify",
+        views.PostingReceiptVerifyView.as_view(),
+        name="posting_receipt_verify",
+    ),
     path("postings/<int:serial_no>/reversal", views.PostingReversalView.as_view(), name="posting_reversal"),
     path("postings/<int:serial_no>/refunds", views.PostingRefundsView.as_view(), name="posting_refunds"),
     path("orders", views.OrdersView.as_view(), name="orders"),
@@ -63,6 +79,12 @@ v1 = [
     path("orders/<int:order_id>/refunds", views.OrderRefundsView.as_view(), name="order_refunds"),
     path("orders/<int:order_id>/dispute", views.OrderDisputeView.as_view(), name="order_dispute"),
     path("orders/<int:order_id>/resolve", views.OrderResolveView.as_view(), name="order_resolve"),
+    path("agreements", views.AgreementsView.as_view(), name="agreements"),
+    path("agreements/<int:agreement_id>", views.AgreementDetailView.as_view(), name="agreement"),
+    path("agreements/<int:agreement_id>/suspend", views.AgreementSuspendView.as_view(), name="agreement_suspend"),
+    path("agreements/<int:agreement_id>/resume", views.AgreementResumeView.as_view(), name="agreement_resume"),
+    path("agreements/<int:agreement_id>/revoke", views.AgreementRevokeView.as_view(), name="agreement_revoke"),
+    path("agreements/<int:agreement_id>/debits", views.AgreementDebitsView.as_view(), name="agreement_debits"),
     path("holds", views.HoldsView.as_view(), name="holds"),
     path("holds/<int:hold_id>", views.HoldDetailView.as_view(), name="hold"),
     path("holds/<int:hold_id>/settle", views.HoldSettleView.as_view(), name="hold_settle"),
@@ -71,6 +93,14 @@ v1 = [
     path("withdrawals/<int:withdrawal_id>", views.WithdrawalDetailView.as_view(), name="withdrawal"),
     path("reports/balance-sheet", views.BalanceSheetView.as_view(), name="balance_sheet"),
     path("events", views.EventsView.as_view(), name="events"),
+    path("webhooks", webhooks.WebhookEndpointsView.as_view(), name="webhooks"),
+    path("webhooks/<int:endpoint_id>", webhooks.WebhookEndpointView.as_view(), name="webhook"),
+    path(
+        "webhooks/<int:endpoint_id>/rotate-secret",
+        webhooks.WebhookSecretRotateView.as_view(),
+        name="webhook_rotate_secret",
+    ),
+    path("webhooks/<int:endpoint_id>/attempts", webhooks.WebhookAttemptsView.as_view(), name="webhook_attempts"),
 ]
 
 urlpatterns = [

@@ -17,10 +17,10 @@ import logging
 import re
 import time
 from copy import copy
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -35,12 +35,23 @@ from accounts.services import account_change_status, account_open, account_open_
 from events import selectors as event_selectors
 from events.services import event_message
 from postings import services as posting_services
+from postings.agreements import selectors as agreement_selectors
+from postings.agreements.services import (
+    agreement_debit,
+    agreement_resume,
+    agreement_revoke,
+    agreement_sign,
+    agreement_suspend,
+)
+from postings.documents import receipt_pdf, receipt_verify, statement_pdf
 from postings.exceptions import DayClosed
 from postings.models import RefundStatus
 from postings.selectors import (
     balance_as_of,
     balance_before_day,
     current_accounting_date,
+    monthly_statement_find,
+    monthly_statements,
     postings_search,
     refunded_legs,
     statement_entries,
@@ -82,6 +93,11 @@ from .serializers import (
     AccountIn,
     AccountOut,
     AccountStatusIn,
+    AgreementDebitIn,
+    AgreementIn,
+    AgreementOut,
+    AgreementResumeIn,
+    AgreementStepIn,
     BalanceAsOfOut,
     BalanceAsOfQuery,
     BalanceSheetPageOut,
@@ -90,6 +106,7 @@ from .serializers import (
     BatchIn,
     BatchOut,
     ByRuleIn,
+    DebitAttemptOut,
     EntriesQuery,
     EntryOut,
     EntryPageOut,
@@ -100,6 +117,7 @@ from .serializers import (
     MemberAccountsOut,
     MemberIn,
     MemberOut,
+    MonthlyStatementListOut,
     OrderDisputeIn,
     OrderIn,
     OrderOut,
@@ -110,6 +128,8 @@ from .serializers import (
     PostingOut,
     PostingPageOut,
     PostingsQuery,
+    ReceiptVerifyOut,
+    ReceiptVerifyQuery,
     RefundIn,
     RefundOut,
     ReleaseIn,
@@ -579,13 +599,20 @@ class AccountStatementView(LedgerView):
                 description="The whole range, streamed: an opening line, one line per entry with its running "
                 "balance, a closing line.",
             ),
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The whole range as a printable statement: the account's member, entity and "
+                "currency, the opening balance, each entry with its running balance, totals and the closing "
+                "balance, page numbers.",
+            ),
             **error_responses(*ANY_CALL_ERRORS, 404),
         },
         summary="An account's statement (对账单) for accounting dates from-to",
         description="Applied entries in chain order, each with the balance after it; opening + movements = "
         "closing. Pending entries of a buffered (hot) account appear once applied. JSON is paged by "
         "`after_seq`/`page_size`; CSV (`format=csv` or `Accept: text/csv`) streams the whole range, so neither "
-        "holds a long range in memory. `to` before `from` is 400 validation_error naming to.",
+        "holds a long range in memory; PDF (`format=pdf` or `Accept: application/pdf`) is the whole range as a "
+        "document. `to` before `from` is 400 validation_error naming to.",
     )
     def get(self, request, account_no: str):
         query = self.query(StatementQuery)
@@ -593,11 +620,15 @@ class AccountStatementView(LedgerView):
         date_from, date_to = query["from"], query["to"]
         opening = balance_before_day(account=account, accounting_date=date_from)
         closing = balance_before_day(account=account, accounting_date=date_to + timedelta(days=1))
-        wants_csv = query.get("format") == "csv" or (
-            "format" not in query and "text/csv" in request.META.get("HTTP_ACCEPT", "")
+        accept = request.META.get("HTTP_ACCEPT", "")
+        wanted = query.get("format") or (
+            "pdf" if "application/pdf" in accept else "csv" if "text/csv" in accept else ""
         )
+        if wanted == "pdf":
+            pdf, _ = statement_pdf(account=account, date_from=date_from, date_to=date_to)
+            return pdf_response(pdf, f"statement-{account.account_no}-{date_from}-{date_to}.pdf")
         entries = statement_entries(account=account, date_from=date_from, date_to=date_to)
-        if wants_csv:
+        if wanted == "csv":
             return self._csv(account, date_from, date_to, opening, closing, entries)
         size = query["page_size"]
         page = list(entries.filter(account_seq__gt=query["after_seq"])[: size + 1])
@@ -636,6 +667,83 @@ class AccountStatementView(LedgerView):
         name = f"statement-{account.account_no}-{date_from}-{date_to}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+
+def pdf_response(pdf: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+MONTH_PARAMETER = OpenApiParameter(
+    "month",
+    {"type": "string", "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"},
+    OpenApiParameter.PATH,
+    description="The statement's month, YYYY-MM.",
+)
+
+
+class AccountMonthlyStatementsView(LedgerView):
+    scopes = {"GET": (READ,)}
+
+    @extend_schema(
+        operation_id="account_monthly_statements",
+        tags=["members and accounts"],
+        parameters=[ACCOUNT_NO_PARAMETER],
+        responses={200: MonthlyStatementListOut, **error_responses(*ANY_CALL_ERRORS, 404)},
+        summary="An account's monthly statements (月度对账单)",
+        description="The statements made on the 1st of each month for the month before (a member account that "
+        "had an entry in the month or ended it with a balance), newest first, each with its figures, the "
+        "SHA-256 of its PDF and the PDF's path. An internal account, or one with none yet, has an empty list.",
+    )
+    def get(self, request, account_no: str):
+        account = account_get(account_no=account_no)
+        rows = [
+            {
+                "month": s.month,
+                "account": account,
+                "currency": s.currency,
+                "opening": s.opening,
+                "debit_total": s.debit_total,
+                "credit_total": s.credit_total,
+                "closing": s.closing,
+                "entry_count": s.entry_count,
+                "sha256": s.sha256,
+                "generated_at": s.generated_at,
+                "pdf": f"/api/v1/accounts/{account.account_no}/statements/{s.month:%Y-%m}.pdf",
+            }
+            for s in monthly_statements(account=account)
+        ]
+        return Response(MonthlyStatementListOut({"account_no": account.account_no, "statements": rows}).data)
+
+
+class AccountMonthlyStatementPdfView(LedgerView):
+    scopes = {"GET": (READ,)}
+
+    @extend_schema(
+        operation_id="account_monthly_statement_pdf",
+        tags=["members and accounts"],
+        parameters=[ACCOUNT_NO_PARAMETER, MONTH_PARAMETER],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The PDF as it was made; its SHA-256 is the listed one."
+            ),
+            **error_responses(*ANY_CALL_ERRORS, 404),
+        },
+        summary="A monthly statement's PDF",
+        description="404 not_found for an account without a statement of that month.",
+    )
+    def get(self, request, account_no: str, month: str):
+        account = account_get(account_no=account_no)
+        try:
+            first = date.fromisoformat(f"{month}-01")
+        except ValueError:  # 2026-00, 2026-13: the route lets the digits through
+            first = None
+        statement = monthly_statement_find(account=account, month=first) if first else None
+        if statement is None:
+            raise exceptions.NotFound(f"No statement of {month} for account {account_no}.")
+        return pdf_response(bytes(statement.pdf), statement.filename)
 
 
 # ------------------------------------------------------------- postings ----
@@ -793,6 +901,49 @@ class PostingDetailView(LedgerView):
     )
     def get(self, request, serial_no: int):
         return Response(posting_payload(selectors.posting_get(serial_no=serial_no)))
+
+
+class PostingReceiptView(LedgerView):
+    scopes = {"GET": (READ,)}
+
+    @extend_schema(
+        operation_id="posting_receipt",
+        tags=["postings"],
+        parameters=[_path_id("serial_no", "Posting serial number.")],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The electronic receipt: serial number, dates, business type, every leg's account and "
+                "member, amounts, memo, request number and the verification code.",
+            ),
+            **error_responses(*ANY_CALL_ERRORS, 404),
+        },
+        summary="A posting's electronic receipt (电子回单) as PDF",
+    )
+    def get(self, request, serial_no: int):
+        posting = selectors.posting_get(serial_no=serial_no)
+        return pdf_response(receipt_pdf(posting=posting), f"receipt-P{posting.serial_no}.pdf")
+
+
+class PostingReceiptVerifyView(LedgerView):
+    scopes = {"GET": (READ,)}
+    query_parameters = frozenset(ReceiptVerifyQuery().fields)
+
+    @extend_schema(
+        operation_id="posting_receipt_verify",
+        tags=["postings"],
+        parameters=[_path_id("serial_no", "The receipt's number (the posting's serial number)."), ReceiptVerifyQuery],
+        responses={200: ReceiptVerifyOut, **error_responses(*ANY_CALL_ERRORS, 404)},
+        summary="Verify an electronic receipt's code (回单验证)",
+        description="valid is true when the code is the one the ledger prints on this posting's receipt (an HMAC "
+        "of the posting's content with the server's key); a receipt altered or made up does not verify. "
+        "A serial number of no posting is 404 not_found.",
+    )
+    def get(self, request, serial_no: int):
+        query = self.query(ReceiptVerifyQuery)
+        selectors.posting_get(serial_no=serial_no)  # no such receipt: 404, as for the posting
+        posting = receipt_verify(serial_no=serial_no, code=query["code"])
+        return Response(ReceiptVerifyOut({"serial_no": serial_no, "valid": posting is not None}).data)
 
 
 SOURCE_SYSTEM_PARAMETER = OpenApiParameter(
@@ -1245,6 +1396,184 @@ class OrderResolveView(_OrderStepView):
                 source_system=self.client.source_system,
             ),
         )
+
+
+# ----------------------------------------------------------- agreements ----
+
+
+def agreement_payload(agreement) -> dict:
+    """The agreement with its history, read back from the database, so a
+    first answer and a replay are the same bytes."""
+    agreement = agreement_selectors.agreement_get(agreement_id=agreement.pk)
+    agreement.history_rows = list(agreement.events.order_by("id"))
+    return AgreementOut(agreement).data
+
+
+_AGREEMENT_ID = _path_id("agreement_id", "Agreement id.")
+_AGREEMENT_ERRORS = error_responses(*ANY_CALL_ERRORS, *BODY_ERRORS, 404, 409, 422)
+
+
+class AgreementsView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    @extend_schema(
+        operation_id="agreement_sign",
+        tags=["agreements"],
+        request=AgreementIn,
+        responses={
+            201: AgreementOut,
+            200: OpenApiResponse(AgreementOut, description="A replay: the agreement as it is now."),
+            **_AGREEMENT_ERRORS,
+        },
+        summary="Sign an agreement (代扣协议): the payee may debit the member's cash account",
+        description="Within max_per_debit and max_per_period (per day, week or month), for one purpose, from "
+        "valid_from to valid_to; on demand (POST /agreements/{agreement_id}/debits) or weekly or monthly by the "
+        "ledger's schedule. The agreement number is unique per source system (409 idempotency_conflict).",
+    )
+    def post(self, request):
+        data = self.validated(AgreementIn)
+        agreement = agreement_sign(
+            agreement_no=data["agreement_no"],
+            payer_account_no=data["payer_account_no"],
+            payee_account_no=data["payee_account_no"],
+            purpose=data["purpose"],
+            max_per_debit=data["max_per_debit"],
+            max_per_period=data["max_per_period"],
+            limit_period=data["limit_period"],
+            frequency=data["frequency"],
+            schedule_day=data["schedule_day"],
+            scheduled_amount=data["scheduled_amount"],
+            allow_partial=data["allow_partial"],
+            retry_every_days=data["retry_every_days"],
+            max_retries=data["max_retries"],
+            valid_from=data["valid_from"],
+            valid_to=data["valid_to"],
+            request_no=data["request_no"],
+            actor=self.actor,
+            source_system=self.client.source_system,
+        )
+        return self.written(agreement_payload(agreement), replayed=agreement.replayed)
+
+
+class AgreementDetailView(LedgerView):
+    scopes = {"GET": (READ, POST)}
+
+    @extend_schema(
+        operation_id="agreement_get",
+        tags=["agreements"],
+        parameters=[_AGREEMENT_ID],
+        responses={200: AgreementOut, **error_responses(*ANY_CALL_ERRORS, 404)},
+        summary="An agreement and its history",
+    )
+    def get(self, request, agreement_id: int):
+        agreement = agreement_selectors.agreement_get(agreement_id=agreement_id)
+        self.visible(agreement.source_system, "agreement")
+        return Response(agreement_payload(agreement))
+
+
+class _AgreementStepView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    def step(self, agreement_id: int, serializer, service):
+        data = self.validated(serializer)
+        agreement = agreement_selectors.agreement_get(agreement_id=agreement_id)
+        self.own(agreement.source_system, "agreement")
+        event = service(
+            agreement_id=agreement.pk,
+            reason=data["reason"],
+            request_no=data["request_no"],
+            actor=self.actor,
+            source_system=self.client.source_system,
+        )
+        return self.written(agreement_payload(agreement), replayed=event.replayed)
+
+
+_STEP_RESPONSES = {
+    201: AgreementOut,
+    200: OpenApiResponse(AgreementOut, description="A replay: the agreement as it is now."),
+    **_AGREEMENT_ERRORS,
+}
+
+
+class AgreementSuspendView(_AgreementStepView):
+    @extend_schema(
+        operation_id="agreement_suspend",
+        tags=["agreements"],
+        parameters=[_AGREEMENT_ID],
+        request=AgreementStepIn,
+        responses=_STEP_RESPONSES,
+        summary="Suspend an agreement at the member's request (暂停), with a reason",
+        description="Nothing is debited under it until it is resumed. An active agreement only (422 "
+        "illegal_transition).",
+    )
+    def post(self, request, agreement_id: int):
+        return self.step(agreement_id, AgreementStepIn, agreement_suspend)
+
+
+class AgreementResumeView(_AgreementStepView):
+    @extend_schema(
+        operation_id="agreement_resume",
+        tags=["agreements"],
+        parameters=[_AGREEMENT_ID],
+        request=AgreementResumeIn,
+        responses=_STEP_RESPONSES,
+        summary="Resume a suspended agreement (恢复)",
+        description="A suspended agreement only (422 illegal_transition).",
+    )
+    def post(self, request, agreement_id: int):
+        return self.step(agreement_id, AgreementResumeIn, agreement_resume)
+
+
+class AgreementRevokeView(_AgreementStepView):
+    @extend_schema(
+        operation_id="agreement_revoke",
+        tags=["agreements"],
+        parameters=[_AGREEMENT_ID],
+        request=AgreementStepIn,
+        responses=_STEP_RESPONSES,
+        summary="Revoke an agreement at the member's request (解约), with a reason",
+        description="For good: its scheduled debits still open are cancelled. An active or suspended agreement "
+        "only (422 illegal_transition).",
+    )
+    def post(self, request, agreement_id: int):
+        return self.step(agreement_id, AgreementStepIn, agreement_revoke)
+
+
+class AgreementDebitsView(LedgerView):
+    scopes = {"POST": (POST,)}
+
+    @extend_schema(
+        operation_id="agreement_debit",
+        tags=["agreements"],
+        parameters=[_AGREEMENT_ID],
+        request=AgreementDebitIn,
+        responses={
+            201: DebitAttemptOut,
+            200: OpenApiResponse(DebitAttemptOut, description="A replay: the debit as it was taken."),
+            **_AGREEMENT_ERRORS,
+        },
+        summary="Debit under an agreement (代扣): payer to payee, without payment authentication",
+        description="Freezes the amount on the payer and settles it to the payee in one transaction (posting "
+        "business type agreement_debit, request number the caller's). Refused with 422 no_agreement when the "
+        "agreement is not active on the open accounting day or names another purpose, agreement_limit_exceeded "
+        "past max_per_debit or the period's max_per_period, insufficient_funds when the payer cannot pay and "
+        "partial debits are not allowed (with them: outcome partial, amount_taken what was available). Every "
+        "attempt, refused ones too, is on the agreement's staff page and in the events.",
+    )
+    def post(self, request, agreement_id: int):
+        data = self.validated(AgreementDebitIn)
+        agreement = agreement_selectors.agreement_get(agreement_id=agreement_id)
+        self.own(agreement.source_system, "agreement")
+        attempt = agreement_debit(
+            agreement_id=agreement.pk,
+            amount=data["amount"],
+            purpose=data["purpose"],
+            request_no=data["request_no"],
+            actor=self.actor,
+            source_system=self.client.source_system,
+            allow_partial=data["allow_partial"],
+        )
+        return self.written(DebitAttemptOut(attempt).data, replayed=attempt.replayed)
 
 
 # ---------------------------------------------------------------- holds ----

@@ -120,19 +120,14 @@ def _flush_batch(account_id: int, *, up_to: date | None, batch_size: int) -> int
 
 
 def _apply(serials, seqs, befores, afters, *, frozen: Decimal) -> int:
+    # Row by row in sequence order, in the database (postings/sql/entry_hash.sql):
+    # each entry's hash is computed from the one before it as it is applied.
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            UPDATE postings_entry AS e
-               SET account_seq = v.seq, balance_before = v.before, balance_after = v.after,
-                   frozen_before = %s, frozen_after = %s
-              FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[])
-                   AS v(serial_no, seq, before, after)
-             WHERE e.serial_no = v.serial_no AND e.account_seq IS NULL
-            """,
-            [frozen, frozen, serials, seqs, befores, afters],
+            "SELECT ledger_entries_apply(%s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[], %s)",
+            [serials, seqs, befores, afters, frozen],
         )
-        return cursor.rowcount
+        return cursor.fetchone()[0]
 
 
 def posting_mode_set(

@@ -9,21 +9,52 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.kernel.errors import IdempotencyConflict, LedgerValidationError
+from accounts.kernel.errors import IdempotencyConflict, LedgerError, LedgerValidationError
+from accounts.kernel.hooks import Hook
 from accounts.kernel.idempotency import canonical_amount, request_fingerprint
 from accounts.kernel.metadata import clean_metadata, clean_trade_no, references_content
 from accounts.kernel.money import to_amount
 from accounts.kernel.transitions import transition
 
 from .. import balances
-from ..exceptions import BufferedDebitRefused, HoldExceeded, HoldExpired, HoldNotActive, UnknownHold
-from ..models import ACTIVE_HOLD_STATUSES, HOLD_TRANSITIONS, Direction, Hold, HoldEvent, HoldStatus, Posting
+from ..exceptions import BufferedDebitRefused, HoldExceeded, HoldExpired, HoldNotActive, NoAgreement, UnknownHold
+from ..models import (
+    ACTIVE_HOLD_STATUSES,
+    HOLD_TRANSITIONS,
+    BusinessType,
+    Direction,
+    Hold,
+    HoldEvent,
+    HoldStatus,
+    Posting,
+)
 from .drafts import DEFAULT_SOURCE, Leg, _Draft
 from .full_path import _write_posting
 from .idempotency import _idempotent
 from .locking import _lock_accounts
 from .postings import _check_business_type, _legs_content
 from .refusals import _balance_detail, _leg_detail, _refusal
+
+# Agreement debits (代扣) belong to postings.agreements, a floor above: it
+# answers, when its app is ready, whether an active agreement covers a
+# settlement in business type agreement_debit (the held payer, the one counter
+# account as payee, the amount, the open day, what is left of the period's
+# limit). Without an answer nothing covers it. The database refuses at COMMIT
+# an agreement debit that no agreement's debit attempt links to
+# (postings/agreements/sql/agreements.sql), whoever writes it.
+agreement_debit_cover = Hook(
+    "Does an active agreement cover this agreement debit? "
+    "(payer: Account, legs: [Leg], amount: Decimal, accounting_date: date | None) -> LedgerError | None"
+)
+
+
+def _agreement_debit_refusal(
+    payer, legs: Sequence[Leg], amount: Decimal, accounting_date: date | None
+) -> LedgerError | None:
+    answers = agreement_debit_cover.answers(payer=payer, legs=legs, amount=amount, accounting_date=accounting_date)
+    if not answers:
+        return NoAgreement("No agreement can cover an agreement debit here: the agreements are not installed.")
+    return next((answer for answer in answers if answer is not None), None)
 
 
 def hold_place(
@@ -181,9 +212,11 @@ def hold_settle(
     """Deduct (扣除冻结) all or part of a hold: one posting whose debit on the
     held account lowers balance and frozen together. The other side is one
     counter account, or legs such as Cr channel amount / Cr fee income fee.
-    The posting has the hold's ``trade_no`` and ``metadata`` unless the call
-    gives its own, each on its own (a trade number given keeps the hold's metadata)."""
-    _check_business_type(business_type)
+    An agreement debit (代扣) is refused (no_agreement, agreement_limit_exceeded)
+    unless an active agreement of the held payer covers it. The posting has
+    the hold's ``trade_no`` and ``metadata`` unless the call gives its own,
+    each on its own (a trade number given keeps the hold's metadata)."""
+    _check_business_type(business_type, settling_hold=True)
     # None and {} alike: not given, the hold's.
     given_trade_no, given_metadata = clean_trade_no(trade_no), clean_metadata(metadata) or None
     hold = _hold_get(hold_id)
@@ -207,6 +240,10 @@ def hold_settle(
         accounts, (refusals,) = _lock_accounts((leg.account_no for leg in legs), [_Draft(legs, None, hold_leg=0)])
         value = to_amount(amount, hold.account.currency)
         locked_hold = _lock_active_hold(hold.id, value)
+        if business_type == BusinessType.AGREEMENT_DEBIT:
+            refusal = _agreement_debit_refusal(accounts[hold.account.account_no], legs, value, accounting_date)
+            if refusal is not None:
+                raise refusal
         posting = _write_posting(
             source_system=source_system,
             request_no=request_no,

@@ -9,8 +9,16 @@ from accounts.kernel.errors import LedgerValidationError
 from accounts.kernel.idempotency import canonical_amount, request_fingerprint
 from accounts.kernel.metadata import clean_metadata, clean_trade_no, references_content
 
-from ..exceptions import AlreadyReversed, ReversalNotAllowed, SameAccount, UnbalancedPosting, UnknownPosting
-from ..models import BusinessType, Direction, OrderEvent, Posting, Refund, RefundStatus
+from ..exceptions import (
+    AlreadyReversed,
+    ClosedPeriodNeedsCorrection,
+    NoAgreement,
+    ReversalNotAllowed,
+    SameAccount,
+    UnbalancedPosting,
+    UnknownPosting,
+)
+from ..models import AccountingCalendar, BusinessType, Direction, OrderEvent, Posting, Refund, RefundStatus
 from .drafts import DEFAULT_SOURCE, Leg, _direction, _Draft
 from .full_path import _write_posting
 from .idempotency import _idempotent
@@ -42,10 +50,19 @@ def _legs_content(legs: Sequence[Leg]) -> list:
 _POSTABLE_TYPES = frozenset(BusinessType.values) - {BusinessType.REVERSAL}
 
 
-def _check_business_type(business_type: str) -> None:
-    """A known business type; a reversal is only ever written by posting_reverse."""
+def _check_business_type(business_type: str, *, settling_hold: bool = False) -> None:
+    """A known business type; a reversal is only ever written by posting_reverse.
+    An agreement debit (代扣) only settles a hold taken under its agreement
+    (hold_settle asks the agreements whether one covers it); asked of any
+    other way in, it is refused as having no agreement."""
     if business_type not in _POSTABLE_TYPES:
         raise LedgerValidationError(f"Unknown business type {business_type!r}.", business_type=business_type)
+    if business_type == BusinessType.AGREEMENT_DEBIT and not settling_hold:
+        raise NoAgreement(
+            "An agreement debit (代扣) is taken under its agreement: postings.agreements.services.agreement_debit "
+            "(POST /api/v1/agreements/{agreement_id}/debits), not posted directly.",
+            business_type=business_type,
+        )
 
 
 def _posting_fingerprint(
@@ -212,6 +229,19 @@ def posting_reverse(
         accounts, (refusals,) = _lock_accounts((leg.account_no for leg in legs), [_Draft(legs, original.currency)])
         if Posting.objects.filter(reverses=original).exists():
             raise AlreadyReversed(f"Posting {serial_no} has already been reversed.", serial_no=serial_no)
+        closed_through = (
+            AccountingCalendar.objects.filter(entity_id=original.entity_id)
+            .values_list("closed_through", flat=True)
+            .first()
+        )
+        if closed_through is not None and original.accounting_date <= closed_through:
+            raise ClosedPeriodNeedsCorrection(
+                f"Posting {serial_no} is dated {original.accounting_date}, in a period closed through {closed_through}: "
+                "a correction of a closed period needs a second person's approval. Ask finance to propose a "
+                "red-ink correction (红冲) of it.",
+                serial_no=serial_no,
+                closed_through=str(closed_through),
+            )
         # A reversal gives back every leg whole: after a refund that would
         # give back the refunded part twice. What is left is refunded instead.
         if Refund.objects.filter(original=original, status=RefundStatus.POSTED).exists():

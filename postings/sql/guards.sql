@@ -59,7 +59,9 @@ END $$;
 --   statement included, so several legs of one account in one posting, or a
 --   flush batch, chain on each other) exists and left the balance it starts
 --   from (the first starts from 0), and it moves the balance by its amount on
---   the account's normal side (debit for assets, credit for the rest).
+--   the account's normal side (debit for assets, credit for the rest);
+--   and it has its hash (entry_hash.sql), which it lacks only when the
+--   statement wrote the entry before it afterwards.
 -- With the unique index, seq - 1 existing means the sequence has no gap.
 CREATE OR REPLACE FUNCTION ledger_entries_check() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -100,6 +102,7 @@ BEGIN
                      OR n.balance_after <> n.balance_before
                                            + CASE WHEN n.direction = (CASE WHEN a.category = 'asset' THEN 'D' ELSE 'C' END)
                                                   THEN n.amount ELSE -n.amount END
+                     OR n.entry_hash IS NULL
            END
      LIMIT 1;
     IF NOT FOUND THEN
@@ -121,10 +124,13 @@ BEGIN
         RAISE EXCEPTION 'entry % on account % (seq %) does not continue the account''s chain: balance before % <> %',
             bad.serial_no, bad.account_no, bad.account_seq, bad.balance_before, bad.start
             USING ERRCODE = 'check_violation';
-    ELSE
+    ELSIF bad.balance_after <> bad.moved THEN
         RAISE EXCEPTION 'entry % on account % (seq %) does not continue the account''s chain: balance after % <> %',
             bad.serial_no, bad.account_no, bad.account_seq, bad.balance_after, bad.moved
             USING ERRCODE = 'check_violation';
+    ELSE
+        RAISE EXCEPTION 'entry % on account % (seq %) does not continue the account''s chain: written before entry % it follows, it has no hash',
+            bad.serial_no, bad.account_no, bad.account_seq, bad.account_seq - 1 USING ERRCODE = 'check_violation';
     END IF;
 END $$;
 

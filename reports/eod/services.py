@@ -89,6 +89,7 @@ from django.utils import timezone
 
 from accounts.kernel.errors import LedgerError, LedgerValidationError
 from accounts.kernel.events import event_record
+from accounts.kernel.tasks import enqueue_on_commit
 from accounts.models import Entity
 from postings.models import AccountingDay, DayStatus, Entry
 from postings.services.calendar import calendar_for, cuts_due, day_close, day_cut
@@ -137,6 +138,10 @@ def eod_run(*, entity: Entity, accounting_date: date, actor: str, from_step: str
             run.status, run.ended_at = RunStatus.DONE, timezone.now()
             run.save(update_fields=["status", "ended_at"])
             _finished_event(run)
+            # The closed day's certificate (日结单), drafted by a worker once
+            # this commits: it reads the reconciliations too, which build on
+            # the end of day, not the other way round (reports.certificates).
+            enqueue_on_commit("reports.tasks.certificate_draft", entity.code, accounting_date.isoformat(), actor=actor)
     return run
 
 

@@ -68,6 +68,18 @@ def test_before_the_first_entry_the_balance_is_zero_and_a_hold_counts_in_frozen(
 
 
 @pytest.mark.django_db
+def test_an_instant_before_1901_is_answered_in_utc(book, trade):
+    """Asia/Shanghai's offset then was local mean time, +08:05:43, which
+    RFC 3339 cannot write; the answer's as_of is then in UTC (the fuzzer
+    found the invalid date-time)."""
+    r = trade.get(f"accounts/{book.alice.account_no}/balance", {"as_of": "0595-09-25T03:17:36Z"})
+    assert r.status_code == 200, r.content
+    assert r.json()["as_of"] == "0595-09-25T03:17:36Z"
+    r = trade.get(f"accounts/{book.alice.account_no}/balance", {"as_of": "2026-09-25T03:17:36Z"})
+    assert r.json()["as_of"] == "2026-09-25T11:17:36+08:00"
+
+
+@pytest.mark.django_db
 def test_a_day_close_without_a_balance_sheet_comes_from_the_chain(book, trade):
     day = Entry.objects.filter(account=book.alice).latest("serial_no").accounting_date
     r = trade.get(f"accounts/{book.alice.account_no}/balance", {"accounting_date": day.isoformat()})

@@ -64,7 +64,14 @@ CROSS_FIELD = {
 # has the ledger's message and is a business refusal.
 MALFORMED = ("The request is not valid", "The body is not valid JSON")
 
-ACCOUNT_FIELDS = {"account_no", "counter_account_no", "buyer_account_no", "merchant_account_no"}
+ACCOUNT_FIELDS = {
+    "account_no",
+    "counter_account_no",
+    "buyer_account_no",
+    "merchant_account_no",
+    "payer_account_no",
+    "payee_account_no",
+}
 
 
 def _with_real_accounts(value, accounts: list[str]):

@@ -15,6 +15,7 @@ from rest_framework.exceptions import ValidationError
 
 import accounts.exceptions
 import accounts.kernel.errors
+import events.webhooks.exceptions
 import postings.exceptions
 import reports.settlement.exceptions
 import withdrawals.exceptions
@@ -34,6 +35,8 @@ OPERATIONS = {
     ("get", "/api/v1/accounts/{account_no}/entries"),
     ("get", "/api/v1/accounts/{account_no}/balance"),
     ("get", "/api/v1/accounts/{account_no}/statement"),
+    ("get", "/api/v1/accounts/{account_no}/statements"),
+    ("get", "/api/v1/accounts/{account_no}/statements/{month}.pdf"),
     ("get", "/api/v1/accounts/{account_no}/settlement"),
     ("post", "/api/v1/accounts/{account_no}/status"),
     ("post", "/api/v1/postings"),
@@ -42,6 +45,8 @@ OPERATIONS = {
     ("get", "/api/v1/postings/by-request/{source_system}/{request_no}"),
     ("post", "/api/v1/postings/by-rule"),
     ("post", "/api/v1/postings/batch"),
+    ("get", "/api/v1/postings/{serial_no}/receipt"),
+    ("get", "/api/v1/postings/{serial_no}/receipt/verify"),
     ("post", "/api/v1/postings/{serial_no}/reversal"),
     ("post", "/api/v1/postings/{serial_no}/refunds"),
     ("post", "/api/v1/orders"),
@@ -50,6 +55,12 @@ OPERATIONS = {
     ("post", "/api/v1/orders/{order_id}/refunds"),
     ("post", "/api/v1/orders/{order_id}/dispute"),
     ("post", "/api/v1/orders/{order_id}/resolve"),
+    ("post", "/api/v1/agreements"),
+    ("get", "/api/v1/agreements/{agreement_id}"),
+    ("post", "/api/v1/agreements/{agreement_id}/suspend"),
+    ("post", "/api/v1/agreements/{agreement_id}/resume"),
+    ("post", "/api/v1/agreements/{agreement_id}/revoke"),
+    ("post", "/api/v1/agreements/{agreement_id}/debits"),
     ("post", "/api/v1/holds"),
     ("get", "/api/v1/holds/{hold_id}"),
     ("post", "/api/v1/holds/{hold_id}/settle"),
@@ -58,6 +69,13 @@ OPERATIONS = {
     ("get", "/api/v1/withdrawals/{withdrawal_id}"),
     ("get", "/api/v1/reports/balance-sheet"),
     ("get", "/api/v1/events"),
+    ("post", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks"),
+    ("get", "/api/v1/webhooks/{endpoint_id}"),
+    ("patch", "/api/v1/webhooks/{endpoint_id}"),
+    ("delete", "/api/v1/webhooks/{endpoint_id}"),
+    ("post", "/api/v1/webhooks/{endpoint_id}/rotate-secret"),
+    ("get", "/api/v1/webhooks/{endpoint_id}/attempts"),
 }
 
 
@@ -84,7 +102,7 @@ def test_schema_lists_every_endpoint_with_its_errors(schema):
             if "{" in path:
                 assert "404" in operation["responses"], (method, path)
             assert "500" in operation["responses"], (method, path)
-            if method == "post":
+            if method in ("post", "patch"):
                 assert {"413", "415"} <= set(operation["responses"]), (method, path)
             for status, response in operation["responses"].items():
                 if status >= "400":
@@ -162,6 +180,8 @@ AMOUNT_FIELDS = [
     ("SettleInRequest", "amount", False),
     ("ReleaseInRequest", "amount", False),
     ("WithdrawalInRequest", "amount", False),
+    ("AgreementDebitInRequest", "amount", False),
+    ("AgreementInRequest", "max_per_debit", False),
     ("AccountInRequest", "credit_limit", True),
 ]
 
@@ -227,6 +247,7 @@ def _ledger_errors():
         postings.exceptions,
         withdrawals.exceptions,
         reports.settlement.exceptions,
+        events.webhooks.exceptions,
         errors,
     ):
         for _, cls in inspect.getmembers(module, inspect.isclass):

@@ -186,7 +186,7 @@ def _blocked_flush_backend(conn):
     row = conn.execute(
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
         "AND query LIKE %s AND pid <> pg_backend_pid()",
-        ["%UPDATE postings_entry%"],
+        ["%ledger_entries_apply%"],  # the flush applies its batch in there (postings/sql/entry_hash.sql)
     ).fetchone()
     return row[0] if row else None
 

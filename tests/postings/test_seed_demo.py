@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 from django.db.models import Sum
 
 from accounts.models import Account, AccountStatusChange, Customer, Entity, Member
+from postings.agreements.models import DebitAttempt
 from postings.models import Entry, Hold, HoldEvent, HoldStatus, Posting
 from postings.selectors import account_chain_breaks, identity_totals
 
@@ -67,6 +68,10 @@ def test_seed_demo_builds_a_ledger_that_holds_together():
     assert Hold.objects.filter(status=HoldStatus.SETTLED).exists()
     assert Posting.objects.filter(hold_event__isnull=False, business_type="withdrawal").exists()
     assert Entry.objects.filter(posting__business_type="withdrawal", account__account_type__code="FEE_INCOME").exists()
+    # Automatic repayments are taken under signed agreements (代扣), hold -> settle.
+    taken = DebitAttempt.objects.filter(outcome__in=["taken", "partial"])
+    assert taken.exists() and taken.count() == Posting.objects.filter(business_type="agreement_debit").count()
+    assert "no_agreement" not in output and "agreement_limit_exceeded" not in output
 
     rows = identity_totals()
     assert {(r.entity, r.currency) for r in rows} == {("MAIN", "CNY"), ("HK", "HKD")}

@@ -57,7 +57,8 @@ def ensure_report_roles() -> None:
         )
     opening = importlib.import_module("reports.migrations.0021_opening_balance_imports").GRANTS
     periods = importlib.import_module("reports.migrations.0023_accounting_periods_and_close").GRANTS
-    for grants in (opening, periods):
+    certificates = importlib.import_module("reports.migrations.0026_close_certificates").GRANTS
+    for grants in (opening, periods, certificates):
         for group_name, codenames in grants.items():
             Group.objects.get(name=group_name).permissions.add(
                 *Permission.objects.filter(content_type__app_label="reports", codename__in=codenames)

@@ -495,3 +495,30 @@ def test_the_same_file_confirmed_twice_at_once_is_imported_once(books):
     record = OpeningImport.objects.get()
     assert sorted(outcomes) == [("imported", record.pk), ("refused", record.pk)]
     assert OpeningPosting.objects.count() == 2 and Hold.objects.count() == 2 and OpeningAccount.objects.count() == 7
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE reports_openingimport SET account_count = account_count + 1",
+        "DELETE FROM reports_openingimport",
+        "UPDATE reports_openingaccount SET account_ref = account_ref || 'x'",
+        "DELETE FROM reports_openingaccount",
+        "UPDATE reports_openingposting SET currency = 'EUR'",
+        "DELETE FROM reports_openingposting",
+    ],
+)
+def test_the_database_refuses_to_rewrite_an_opening(books, runtime_sql, statement):
+    """Bypassing the application (the runtime role's own SQL): what the
+    company brought with it stays as imported."""
+    import psycopg
+
+    ensure_report_roles()
+    finance = staff_user("finance", "Finance staff")
+    opening_import(accounting_date=D, file_name="opening.csv", content=csv_bytes(good_rows()), user=finance)
+    before = (OpeningImport.objects.get().account_count, OpeningAccount.objects.count(), OpeningPosting.objects.count())
+    with pytest.raises(psycopg.errors.RestrictViolation):
+        runtime_sql(statement)
+    after = (OpeningImport.objects.get().account_count, OpeningAccount.objects.count(), OpeningPosting.objects.count())
+    assert after == before

@@ -264,3 +264,31 @@ def test_a_correction_of_the_closed_month_is_booked_on_the_open_day_and_named(le
     table = page.content.decode().split('id="period-corrections"')[1].split("</table>")[0]
     assert table.count("<tr><td") == 2  # red and blue; the close's own posting is not a correction
     assert f"P{red.serial_no}" in table and f"P{blue.serial_no}" in table
+
+
+def test_a_business_systems_reversal_of_a_closed_month_is_refused_and_points_to_a_correction(ledger, clerks):
+    """A reversal is one system's say-so; a correction of a closed period
+    needs a second person (issue 22 §2). Before the close the same call
+    reverses; after it, the API answers 409 and nothing is booked."""
+    from tests.api.conftest import Caller, client_with_key, transfer_body
+
+    _, key = client_with_key("trade", ["post"])
+    trade = Caller(key, "trade")
+    open_books_on(ledger.entity, NOV30)
+    alice, bob = ledger.cash(ledger.member("Alice Zhang")), ledger.cash(ledger.member("Bob Li"))
+    ledger.recharge(alice, "100")
+    november = trade.post("postings", transfer_body(alice, bob, "30", request_no="t-nov")).json()
+    close_days(ledger.entity, NOV30)
+    close(ledger.entity, PeriodKind.MONTH, NOV30, clerks)
+
+    before = Posting.objects.count()
+    response = trade.post(f"postings/{november['serial_no']}/reversal", {"request_no": "rv-closed"})
+    assert response.status_code == 409, response.content
+    error = response.json()["error"]
+    assert error["code"] == "closed_period_needs_correction"
+    assert "2026-11-30" in error["message"] and "红冲" in error["message"]
+    assert Posting.objects.count() == before and ledger.balance(bob) == D("30")
+    # December's own postings are still reversed by the business system.
+    december = trade.post("postings", transfer_body(alice, bob, "5", request_no="t-dec")).json()
+    assert trade.post(f"postings/{december['serial_no']}/reversal", {"request_no": "rv-open"}).status_code == 201
+    assert ledger.balance(bob) == D("30")

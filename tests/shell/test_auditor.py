@@ -94,6 +94,8 @@ def test_the_auditor_reads_every_staff_page_and_may_do_nothing_there(everything,
         ("reports:recon_runs", []),
         ("reports:recon_differences", []),
         ("reports:account_entries", [books.alice.account_no]),
+        ("reports:certificates", []),
+        ("reports:certificates_verify", []),
     ]:
         assert client.get(reverse(name, args=args)).status_code == 200, name
     for name, args in [

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from postings.models import Entry
+from postings.services.statements import monthly_statement_make
 from reports.channel.models import Difference
+from tests.agreements.books import sign
 from tests.browser import chromium, expect, log_in, screenshot
 from tests.reports.reporting import make_books
 from tests.reports.test_recon_pages import Day
@@ -55,6 +58,7 @@ ADMIN_LISTS = [
     "reports/statementline",
     "reports/reconrun",
     "reports/difference",
+    "reports/closecertificate",
     "reports/vouchergrouping",
     "reports/subjectdimensions",
     "reports/businessdayoverride",
@@ -63,9 +67,14 @@ ADMIN_LISTS = [
     "reports/reservebankaccount",
     "reports/merchantsettlement",
     "reports/channelsettlement",
+    "agreements/agreement",
+    "agreements/debitinstruction",
+    "agreements/debitattempt",
     "api/apiclient",
     "api/apikey",
     "api/apicalllog",
+    "webhooks/endpoint",
+    "webhooks/attempt",
 ]
 
 
@@ -100,8 +109,13 @@ def staff_pages(
         "refund-approvals": "/postings/refunds/approvals/",
         "corrections": "/postings/corrections/",
         "orders": "/postings/orders/",
+        "agreements": "/agreements/",
+        "monthly-statements": "/postings/statements/",
+        "receipt-verify": f"/postings/receipts/verify/?serial_no={posting}&code=0000-0000-0000-0000-0000",
         "periods": "/reports/periods/",
         "trial-balance": "/reports/periods/trial-balance/",
+        "certificates": "/reports/certificates/",
+        "certificates-verify": "/reports/certificates/verify/",
         "voucher-export": "/reports/vouchers/export/",
         "voucher-exports": "/reports/vouchers/exports/",
         "voucher-acknowledge": "/reports/vouchers/acknowledge/",
@@ -110,6 +124,7 @@ def staff_pages(
         "settlement-done": "/reports/settlement/done/",
         "settlement-channels": "/reports/settlement/channels/",
         "settlement-reserve": "/reports/settlement/reserve/",
+        "webhooks": "/webhooks/",
         "not-found": "/reports/no-such-page/",
         "admin": "/admin/",
         **{f"admin-{path.replace('/', '-')}": f"/admin/{path}/" for path in ADMIN_LISTS},
@@ -168,14 +183,31 @@ def pages_of_one_run(recon: Day, boss: User, ledger) -> dict[str, str]:
     }
 
 
+def webhook_pages() -> dict[str, str]:
+    """An endpoint with a failed attempt (a long URL and a long answer)."""
+    from tests.webhooks.books import endpoint_for, failed_attempt
+
+    endpoint, _ = endpoint_for("http://127.0.0.1:9/hooks/ledger/" + "a-long-path/" * 12)
+    failed_attempt(endpoint, seq=1)
+    return {"webhook": f"/webhooks/{endpoint.pk}/", "admin-webhook": f"/admin/webhooks/endpoint/{endpoint.pk}/change/"}
+
+
 def test_every_staff_page_fits_a_desk_and_a_phone(live_server, ledger, desk):  # noqa: F811
     books = make_books(ledger)
     voucher = books.vouchers_from_entries()[0].pk
     recon = Day(ledger)
     w = desk.request("800.00")
     boss = User.objects.create_superuser("boss", password="password")
+    mandate = sign(ledger, frequency="monthly", schedule_day=1, scheduled_amount="50.00")
+    mandate.debit("50.00", "shell-1")
+    # A statement on the monthly statements page (made for this month: the books are today's).
+    monthly_statement_make(account=books.alice, month=timezone.localdate().replace(day=1))
     pages = staff_pages(
-        more=pages_of_one_run(recon, boss, ledger),
+        more={
+            **pages_of_one_run(recon, boss, ledger),
+            **webhook_pages(),
+            "agreement": f"/agreements/{mandate.agreement.pk}/",
+        },
         withdrawal=w.pk,
         voucher=voucher,
         entry=Entry.objects.filter(account=books.alice).first().serial_no,

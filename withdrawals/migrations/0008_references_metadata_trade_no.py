@@ -10,7 +10,7 @@ import postings.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("postings", "0026_references_metadata_trade_no"),
+        ("postings", "0028_references_metadata_trade_no"),
         ("withdrawals", "0007_fee_rule_version_fixed"),
     ]
 

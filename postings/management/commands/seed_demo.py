@@ -39,6 +39,7 @@ from accounts.services import (
     customer_create,
     member_create,
 )
+from postings.agreements.services import agreement_debit, agreement_sign
 from postings.chart import install_defaults
 from postings.models import Entry, GuaranteeOrder, Hold, Posting
 from postings.selectors import identity_totals
@@ -150,6 +151,7 @@ class Seeder:
         self.due: dict[date, list[Callable[[], None]]] = defaultdict(list)
         self.reversible: list[int] = []  # transfers of the day, candidates for a dispute reversal
         self.seq = 0
+        self.agreements: dict[tuple[str, str], int] = {}
         self.posted: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
         self.hold_outcomes: Counter[str] = Counter()
@@ -541,23 +543,49 @@ class Seeder:
         )
 
     def agreement_debits(self, day: date) -> None:
-        """Statement day: automatic repayment under the signed agreement (代扣)."""
+        """Statement day: automatic repayment under the signed agreement (代扣),
+        signed with the lender (``credit``) the first time it is needed."""
         for book in self.books.values():
             for cash, credit in book.credit_of.items():
                 owed, available = to_cents(self.balance[credit]), self.available(cash)
                 if owed <= 0 or available <= 0 or self.rng.random() < 0.4:
                     continue
-                self.by_rule(
-                    "agreement_debit",
-                    day,
-                    "credit",
-                    {
-                        "payer_account": cash,
-                        "payee_account": credit,
-                        "amount": cents_str(min(owed, available)),
-                    },
-                    "automatic repayment on statement day (自动还款代扣)",
+                agreement_id = self.agreement_of(cash, credit, day)
+                if agreement_id is None:
+                    continue
+                debit = dict(
+                    agreement_id=agreement_id,
+                    amount=cents_str(min(owed, available)),
+                    purpose="credit_repayment",
+                    request_no=self.request_no("agreement_debit", day),
+                    actor="demo:credit",
+                    source_system="credit",
+                    accounting_date=day,
                 )
+                attempt = self.attempt(lambda debit=debit: agreement_debit(**debit))
+                self.track(attempt.posting if attempt is not None else None, "agreement_debit")
+
+    def agreement_of(self, cash: str, credit: str, day: date) -> int | None:
+        if (cash, credit) not in self.agreements:
+            agreement = self.attempt(
+                lambda: agreement_sign(
+                    agreement_no=f"{self.prefix}-AG-{cash}",
+                    payer_account_no=cash,
+                    payee_account_no=credit,
+                    purpose="credit_repayment",
+                    # Room for the line's limit raised (ops events double it) and two statement days a month.
+                    max_per_debit=cents_str(4 * to_cents(self.limit[credit])),
+                    max_per_period=cents_str(8 * to_cents(self.limit[credit])),
+                    request_no=self.request_no("agreement_sign", day),
+                    actor="demo:credit",
+                    source_system="credit",
+                    valid_from=self.start,
+                )
+            )
+            if agreement is None:
+                return None
+            self.agreements[cash, credit] = agreement.pk
+        return self.agreements[cash, credit]
 
     def event_coupon(self, day: date) -> None:
         _, cash = self.person()

@@ -71,7 +71,7 @@ def _fields(model_name):
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0010_period_close_account_types"),
-        ("postings", "0025_entry_account_created_idx"),
+        ("postings", "0027_entry_hash_chain"),
     ]
 
     operations = [

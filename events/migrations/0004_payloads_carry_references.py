@@ -9,8 +9,8 @@ from postings.sql import LoadSqlFiles
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("events", "0002_outbox_triggers"),
-        ("postings", "0026_references_metadata_trade_no"),
+        ("events", "0003_agreement_events"),
+        ("postings", "0028_references_metadata_trade_no"),
         ("withdrawals", "0008_references_metadata_trade_no"),
     ]
 

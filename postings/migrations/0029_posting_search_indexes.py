@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("postings", "0026_references_metadata_trade_no"),
+        ("postings", "0028_references_metadata_trade_no"),
     ]
 
     operations = [
