@@ -29,7 +29,7 @@ TRIGGER = re.compile(
     r"EXECUTE\s+FUNCTION\s+(?P<function>\w+)\(",
     re.DOTALL | re.IGNORECASE,
 )
-SQL_DIRS = ("postings/sql", "withdrawals/sql", "reports/sql", "events/sql")
+SQL_DIRS = ("postings/sql", "postings/credit/sql", "withdrawals/sql", "reports/sql", "events/sql")
 # (directory, file name) of every SQL file, shown as its path.
 FILES = sorted((d, p.name) for d in SQL_DIRS for p in (ROOT / d).glob("*.sql"))
 IDS = [f"{d}/{name}" for d, name in FILES]
