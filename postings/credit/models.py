@@ -187,6 +187,9 @@ class Bill(models.Model):
     closing_penalty = money_field()
     entry_count = models.PositiveIntegerField(default=0)
     issued_at = models.DateTimeField(auto_now_add=True)
+    issued_on = models.DateField(
+        help_text="The open accounting day when it was issued (later than the billing date when the job caught up)."
+    )
     issued_by = models.CharField(max_length=150)
 
     class Meta:

@@ -262,6 +262,7 @@ def bill_issue(
                 closing_interest=owed.interest,
                 closing_penalty=owed.penalty,
                 entry_count=seen.entry_count,
+                issued_on=calendar_for(entity=account.entity).open_date,
                 issued_by=issued_by,
             )
             _bill_issued_event(bill)
@@ -394,20 +395,44 @@ def credit_accruals_book(*, entity: Entity, day: date, booked_by: str = "system:
             .order_by("pk")
         )
         for account in lines:
-            overdue, due = selectors.accruals_due(account, product, day)
-            for kind, base, rate, amount in due:
-                if CreditAccrual.objects.filter(account=account, accrual_date=day, kind=kind).exists():
-                    run.already += 1
-                    continue
-                try:
-                    with transaction.atomic():
-                        run.booked.append(
-                            _accrue(account, product, overdue.bill, day, kind, base, rate, amount, booked_by)
-                        )
-                except LedgerError as exc:
-                    logger.warning("accrual %s %s %s refused: %s", account.account_no, day, kind, exc.message)
-                    run.refused.append(f"{account.account_no} {kind}: {exc.message}")
+            for charged in _days_to_charge(account, product, day):
+                _accrue_day(run, account, product, charged, booked_by)
     return run
+
+
+def _days_to_charge(account: Account, product: CreditProduct, day: date) -> list[date]:
+    """``day``, after the days an end of day could not charge: those between
+    the latest past-due bill's first day of interest and the day it was
+    issued, when the bills' job issued it late (the ends of those days ran
+    before the bill existed). Each is charged on its own day's start."""
+    bill = (
+        Bill.objects.filter(account=account, due_date__lte=day - timedelta(days=1 + product.grace_days))
+        .order_by("-period_end")
+        .first()
+    )
+    if bill is None:
+        return [day]
+    first = bill.due_date + timedelta(days=1 + product.grace_days)
+    # The end of d - 1 charges d: it missed the bill when it ran before the bill's day.
+    last_missed = min(bill.issued_on, day - timedelta(days=1))
+    if last_missed < first:
+        return [day]
+    missed = [first + timedelta(days=n) for n in range((last_missed - first).days + 1)]
+    return [d for d in missed if not CreditAccrual.objects.filter(account=account, accrual_date=d).exists()] + [day]
+
+
+def _accrue_day(run: AccrualRun, account: Account, product: CreditProduct, day: date, booked_by: str) -> None:
+    overdue, due = selectors.accruals_due(account, product, day)
+    for kind, base, rate, amount in due:
+        if CreditAccrual.objects.filter(account=account, accrual_date=day, kind=kind).exists():
+            run.already += 1
+            continue
+        try:
+            with transaction.atomic():
+                run.booked.append(_accrue(account, product, overdue.bill, day, kind, base, rate, amount, booked_by))
+        except LedgerError as exc:
+            logger.warning("accrual %s %s %s refused: %s", account.account_no, day, kind, exc.message)
+            run.refused.append(f"{account.account_no} {kind}: {exc.message}")
 
 
 def _accrue(account, product, bill, day, kind, base, rate, amount, booked_by) -> CreditAccrual:

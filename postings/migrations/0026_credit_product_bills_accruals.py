@@ -351,6 +351,12 @@ class Migration(migrations.Migration):
                 ("closing_penalty", models.DecimalField(decimal_places=4, default=Decimal("0"), max_digits=20)),
                 ("entry_count", models.PositiveIntegerField(default=0)),
                 ("issued_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "issued_on",
+                    models.DateField(
+                        help_text="The open accounting day when it was issued (later than the billing date when the job caught up)."
+                    ),
+                ),
                 ("issued_by", models.CharField(max_length=150)),
                 (
                     "account",

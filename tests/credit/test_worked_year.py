@@ -201,9 +201,9 @@ def test_a_worked_year(ledger):
     run_until(entity, date(2027, 1, 1))
 
     bills = bills_of(m.credit)
-    assert [b.billing_date for b in bills] == [
-        date(2026, month, 1) for month in (2, 3, 4, 5, 7, 8, 9, 10, 11, 12)
-    ] + [date(2027, 1, 1)]
+    assert [b.billing_date for b in bills] == [date(2026, month, 1) for month in (2, 3, 4, 5, 7, 8, 9, 10, 11, 12)] + [
+        date(2027, 1, 1)
+    ]
     assert [statement(b)["closing"] for b in bills] == [
         "1500.00",
         "800.00",
