@@ -4,15 +4,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reports', '0024_gl_import_per_period'),
+        ("reports", "0024_gl_import_per_period"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='vouchergrouping',
-            name='business_type',
-            field=models.CharField(choices=[('recharge', 'recharge (充值)'), ('withdrawal', 'withdrawal (提现)'), ('transfer', 'transfer (转账)'), ('fee', 'fee (手续费)'), ('credit_purchase', 'credit purchase (信用消费)'), ('credit_repayment', 'credit repayment (还款)'), ('agreement_debit', 'agreement debit (代扣)'), ('guarantee_settlement', 'guarantee settlement (担保交易结算)'), ('refund', 'refund (退款)'), ('settlement', 'merchant settlement (商户结算: 待结算 → 可用)'), ('channel_settlement', 'channel settlement (渠道结算)'), ('coupon', 'coupon (红包/券)'), ('adjustment', 'adjustment (调账)'), ('opening', 'opening balances (期初建账)'), ('reversal', 'reversal (冲正)'), ('pl_carry_forward', 'profit and loss carry-forward (损益结转)'), ('year_end_close', 'year-end close (年结: 本年利润 → 未分配利润)'), ('credit_interest', 'credit interest (利息)'), ('credit_penalty', 'credit penalty interest (罚息)')], max_length=32, unique=True),
+            model_name="vouchergrouping",
+            name="business_type",
+            field=models.CharField(
+                choices=[
+                    ("recharge", "recharge (充值)"),
+                    ("withdrawal", "withdrawal (提现)"),
+                    ("transfer", "transfer (转账)"),
+                    ("fee", "fee (手续费)"),
+                    ("credit_purchase", "credit purchase (信用消费)"),
+                    ("credit_repayment", "credit repayment (还款)"),
+                    ("agreement_debit", "agreement debit (代扣)"),
+                    ("guarantee_settlement", "guarantee settlement (担保交易结算)"),
+                    ("refund", "refund (退款)"),
+                    ("settlement", "merchant settlement (商户结算: 待结算 → 可用)"),
+                    ("channel_settlement", "channel settlement (渠道结算)"),
+                    ("coupon", "coupon (红包/券)"),
+                    ("adjustment", "adjustment (调账)"),
+                    ("opening", "opening balances (期初建账)"),
+                    ("reversal", "reversal (冲正)"),
+                    ("pl_carry_forward", "profit and loss carry-forward (损益结转)"),
+                    ("year_end_close", "year-end close (年结: 本年利润 → 未分配利润)"),
+                    ("credit_interest", "credit interest (利息)"),
+                    ("credit_penalty", "credit penalty interest (罚息)"),
+                ],
+                max_length=32,
+                unique=True,
+            ),
         ),
     ]
