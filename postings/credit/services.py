@@ -69,6 +69,7 @@ from ..services import posting_create_by_rule
 from ..services.calendar import calendar_for
 from ..services.drafts import DEFAULT_SOURCE
 from . import selectors
+from .exceptions import NoCreditProduct
 from .models import Bill, CreditAccrual, CreditAllocation, CreditProduct
 
 logger = logging.getLogger(__name__)
@@ -178,10 +179,10 @@ def bill_repay(
             f"A repayment is {' or '.join(REPAYMENT_RULES)}, not {business_type}.", business_type=business_type
         )
     credit = account_get(account_no=credit_account_no)
-    product = selectors.product_for(credit)
-    if product is None:
-        raise LedgerValidationError(
-            f"Account {credit.account_no} is no credit line with a credit product.", account_no=credit.account_no
+    if selectors.product_for(credit) is None:
+        raise NoCreditProduct(
+            f"Account {credit.account_no} is not a credit line billed under a credit product.",
+            account_no=credit.account_no,
         )
     amount = to_amount(amount, credit.currency)
     payer_param, line_param = REPAYMENT_RULES[business_type]

@@ -15,6 +15,7 @@ from rest_framework.exceptions import ValidationError
 
 import accounts.exceptions
 import accounts.kernel.errors
+import postings.credit.exceptions
 import postings.exceptions
 import reports.settlement.exceptions
 import withdrawals.exceptions
@@ -34,6 +35,11 @@ OPERATIONS = {
     ("get", "/api/v1/accounts/{account_no}/statement"),
     ("get", "/api/v1/accounts/{account_no}/settlement"),
     ("post", "/api/v1/accounts/{account_no}/status"),
+    ("get", "/api/v1/accounts/{account_no}/credit"),
+    ("post", "/api/v1/accounts/{account_no}/credit-limit"),
+    ("get", "/api/v1/accounts/{account_no}/bills"),
+    ("post", "/api/v1/accounts/{account_no}/repayments"),
+    ("get", "/api/v1/bills/{bill_id}"),
     ("post", "/api/v1/postings"),
     ("get", "/api/v1/postings/{serial_no}"),
     ("get", "/api/v1/postings/by-request/{source_system}/{request_no}"),
@@ -160,6 +166,8 @@ AMOUNT_FIELDS = [
     ("ReleaseInRequest", "amount", False),
     ("WithdrawalInRequest", "amount", False),
     ("AccountInRequest", "credit_limit", True),
+    ("CreditLimitInRequest", "credit_limit", True),
+    ("RepaymentInRequest", "amount", False),
 ]
 
 
@@ -222,6 +230,7 @@ def _ledger_errors():
         accounts.kernel.errors,
         accounts.exceptions,
         postings.exceptions,
+        postings.credit.exceptions,
         withdrawals.exceptions,
         reports.settlement.exceptions,
         errors,
