@@ -34,6 +34,8 @@ EVENT_TYPES = (
     "entries.applied",
     "eod.finished",
     "recon.finished",
+    "bill.issued",
+    "credit.accrual_booked",
 )
 
 
