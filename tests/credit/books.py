@@ -112,3 +112,20 @@ def statement(bill: Bill) -> dict:
         "due": str(bill.due_date),
         **{n: f"{getattr(bill, n):.2f}" for n in names},
     }
+
+
+def ensure_credit_roles() -> None:
+    """The roles' credit grants as the migrations leave them (a transactional test empties them)."""
+    import importlib
+
+    from django.contrib.auth.models import Group, Permission
+
+    for role in ("Finance staff", "Auditor", "Ledger admin", "Reviewer", "Cashier"):
+        Group.objects.get_or_create(name=role)
+    for migration, app_label in (
+        ("accounts.migrations.0011_credit_limit_history_and_interest_income", "accounts"),
+        ("postings.migrations.0026_credit_product_bills_accruals", "postings"),
+    ):
+        for group_name, codenames in importlib.import_module(migration).GRANTS.items():
+            group, _ = Group.objects.get_or_create(name=group_name)
+            group.permissions.add(*Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames))
