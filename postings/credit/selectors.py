@@ -537,6 +537,11 @@ def bill_accruals(bill: Bill) -> QuerySet[CreditAccrual]:
     )
 
 
+def accruals_charged_on(bill: Bill) -> QuerySet[CreditAccrual]:
+    """The accruals charged on a bill's overdue amounts (booked after it, on later bills)."""
+    return CreditAccrual.objects.filter(bill=bill).select_related("posting", "bill").order_by("accrual_date", "kind")
+
+
 def bill_allocations(bill: Bill) -> QuerySet[CreditAllocation]:
     """How the credits booked in a bill's period were allocated."""
     return (

@@ -141,6 +141,7 @@ def bill_detail(request, pk: int):
             "position": selectors.bill_position(bill),
             "entries": selectors.bill_entries(bill),
             "accruals": selectors.bill_accruals(bill),
+            "charged": selectors.accruals_charged_on(bill),
             "allocations": selectors.bill_allocations(bill),
             "paid_by": selectors.repayments_after(bill),
         },
