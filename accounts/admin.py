@@ -35,6 +35,7 @@ from .models import (
     AccountStatusChange,
     AccountType,
     Category,
+    CreditLimitChange,
     Customer,
     Entity,
     Member,
@@ -180,6 +181,13 @@ class StatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
     verbose_name_plural = "status history"
 
 
+class CreditLimitChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CreditLimitChange
+    extra = 0
+    fields = readonly_fields = ("created_at", "old_limit", "new_limit", "used", "reason", "changed_by")
+    verbose_name_plural = "credit limit history (授信额度调整)"
+
+
 class PostingModeChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = AccountPostingModeChange
     extra = 0
@@ -206,7 +214,7 @@ class AccountAdmin(LedgerErrorMessagesMixin, admin.ModelAdmin):
     search_fields = ("account_no", "member__member_no", "member__name")
     list_select_related = ("member", "entity", "account_type")
     autocomplete_fields = ("member",)
-    inlines = (StatusChangeInline, PostingModeChangeInline)
+    inlines = (StatusChangeInline, CreditLimitChangeInline, PostingModeChangeInline)
     lists_currency = True
     actions = (
         "debit_block",

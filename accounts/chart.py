@@ -22,6 +22,11 @@ DEFAULT_ACCOUNT_TYPES = [
     ("OPENING_BALANCE", "Opening balances in transit (期初建账过渡户)", "internal", "3999", True),
     ("CURRENT_YEAR_PROFIT", "Current-year profit (本年利润)", "internal", "4103", True),
     ("RETAINED_EARNINGS", "Retained earnings (利润分配-未分配利润)", "internal", "4104", True),
+    # The credit product's daily accruals (postings.credit): both are income
+    # (class 6, carried forward at the month close); a bank books 罚息 as a
+    # line of 利息收入, so both map to 6011 and the type tells them apart.
+    ("INTEREST_INCOME", "Interest income (利息收入)", "internal", "6011", True),
+    ("PENALTY_INCOME", "Penalty interest income (罚息收入)", "internal", "6011", True),
 ]
 
 # The period close (reports/periods). Subjects of class 6 are profit and loss

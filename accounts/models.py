@@ -189,14 +189,14 @@ class Account(models.Model):
                 | (~Q(category=Category.INTERNAL) & Q(member__isnull=False)),
                 name="account_member_iff_customer_account",
             ),
-            # The sign rule: a customer account never goes below what it may use.
+            # The sign rule: a customer account never goes below what it may
+            # use. A credit line's limit is not a property of the row alone: it
+            # may stand below what is used (a lowered limit, accrued interest),
+            # and only what raises the use above it is refused
+            # (postings/sql/posting_rules.sql, postings/sql/credit_limit.sql).
             models.CheckConstraint(
                 condition=Q(allow_negative=True)
-                | (
-                    Q(category=Category.ASSET)
-                    & Q(balance__gte=0)
-                    & Q(balance__lte=models.F("credit_limit") - models.F("frozen"))
-                )
+                | (Q(category=Category.ASSET) & Q(balance__gte=0))
                 | (~Q(category=Category.ASSET) & Q(balance__gte=models.F("frozen"))),
                 name="account_available_not_negative",
             ),
@@ -248,6 +248,39 @@ class AccountStatusChange(models.Model):
 
     def __str__(self):
         return f"{self.account} {self.from_status} → {self.to_status}"
+
+
+class CreditLimitChange(models.Model):
+    """History of a credit line's limit (授信额度调整): old and new limit, what
+    was used then, who and why. Append-only (postings/sql/credit_limit.sql).
+    A limit lowered below what is used is allowed: the line takes no new
+    purchase until repayments bring the use under it."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="limit_changes")
+    old_limit = money_field()
+    new_limit = money_field()
+    used = money_field(help_text="Balance plus frozen when the limit changed.")
+    reason = models.CharField(max_length=255)
+    changed_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "credit limit change (授信额度调整)"
+        ordering = ["-id"]
+        permissions = [("set_credit_limit", "Can raise or lower a credit line's limit")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(new_limit__gte=0) & Q(old_limit__gte=0), name="limit_change_not_negative"
+            ),
+            models.CheckConstraint(condition=~Q(new_limit=models.F("old_limit")), name="limit_change_changes"),
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.old_limit} → {self.new_limit}"
+
+    @property
+    def over_limit(self) -> bool:
+        return self.used > self.new_limit
 
 
 class AccountPostingModeChange(models.Model):

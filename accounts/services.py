@@ -9,9 +9,10 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.exceptions import AccountClosed, ChartLocked, CustomerMismatch, InsufficientFunds
+from accounts.exceptions import AccountClosed, ChartLocked, CustomerMismatch
 from accounts.kernel.errors import IllegalTransition, LedgerValidationError
 from accounts.kernel.money import format_money, to_amount
+from accounts.kernel.permissions import require_permission
 from accounts.kernel.transitions import Transitions, transition
 
 from .kernel.errors import IdempotencyConflict
@@ -24,6 +25,7 @@ from .models import (
     AccountStatusChange,
     AccountType,
     Category,
+    CreditLimitChange,
     Customer,
     Entity,
     Member,
@@ -350,8 +352,21 @@ def account_change_status(*, account: Account, to_status: str, reason: str, acto
     return account
 
 
-def account_set_credit_limit(*, account: Account, credit_limit, reason: str, actor: str) -> Account:
-    """Change a credit line. It can never be cut below what is used and frozen."""
+def account_set_credit_limit(
+    *, account: Account, credit_limit, reason: str, actor: str, acting_user=None
+) -> CreditLimitChange | None:
+    """Raise or lower a credit line's limit, with a history row (old, new,
+    what was used then, who, why) in the same transaction. Lowering it below
+    what is used and frozen is allowed: the line then takes no new purchase
+    or hold (the sign rule, postings/sql/posting_rules.sql) until repayments
+    bring the use under it, while repayments and accrued interest go on.
+    ``acting_user``: a staff user, who needs accounts.set_credit_limit (the
+    API and the admin check their own scopes). Returns the history row, or
+    None when the limit already is ``credit_limit``."""
+    if acting_user is not None:
+        require_permission(acting_user, "accounts.set_credit_limit", doing="change a credit limit")
+    if not (reason or "").strip():
+        raise LedgerValidationError("A reason is required for a credit limit change.", reason="required")
     with transaction.atomic():
         locked = Account.objects.select_for_update(no_key=True).get(pk=account.pk)
         if locked.category != Category.ASSET:
@@ -361,23 +376,19 @@ def account_set_credit_limit(*, account: Account, credit_limit, reason: str, act
         if locked.status == AccountStatus.CLOSED:
             raise AccountClosed(f"Account {locked.account_no} is closed.", account_no=locked.account_no)
         limit = to_amount(credit_limit, locked.currency, field="credit_limit", allow_zero=True)
-        if limit < locked.balance + locked.frozen:
-            raise InsufficientFunds(
-                f"The credit limit cannot go below used {format_money(locked.balance, locked.currency)} "
-                f"plus frozen {format_money(locked.frozen, locked.currency)}.",
-                account_no=locked.account_no,
-            )
+        if limit == locked.credit_limit:
+            return None
         Account.objects.filter(pk=locked.pk).update(credit_limit=limit, updated_at=timezone.now())
-        AccountStatusChange.objects.create(
+        change = CreditLimitChange.objects.create(
             account=locked,
-            from_status=locked.status,
-            to_status=locked.status,
-            reason=f"credit limit {format_money(locked.credit_limit, locked.currency)} -> "
-            f"{format_money(limit, locked.currency)}: {reason}",
+            old_limit=locked.credit_limit,
+            new_limit=limit,
+            used=locked.balance + locked.frozen,
+            reason=reason.strip()[:255],
             changed_by=actor,
         )
     account.refresh_from_db()
-    return account
+    return change
 
 
 LOCKED_TYPE_FIELDS = ("code", "category", "allow_negative")

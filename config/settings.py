@@ -241,6 +241,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 600},
     },
+    # Credit lines' bills (账单) on their billing day, once the day before is
+    # cut; a bill is issued once however often this runs.
+    "bills-issue-due": {
+        "task": "postings.credit.tasks.bills_issue_due",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 600},
+    },
     "holds-expire-due": {
         "task": "postings.tasks.holds_expire_due",
         "schedule": crontab(minute="*/5"),

@@ -39,6 +39,8 @@ EVENT_TYPES = (
     "webhook.endpoint_disabled",
     "agreement.status_changed",
     "agreement.debit_attempted",
+    "bill.issued",
+    "credit.accrual_booked",
 )
 
 

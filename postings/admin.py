@@ -35,6 +35,7 @@ from accounts.kernel.admin import (  # noqa: F401 (shared helpers, named here fo
 from accounts.models import Account
 
 from . import account_admin  # noqa: F401 (registers the account pages with their ledger parts)
+from .credit import admin as credit_admin  # noqa: F401 (registers the credit product's admin)
 from .expressions import rule_balance_problem
 from .models import (
     AccountingCalendar,

@@ -31,8 +31,8 @@ WRITE_CALL = "ledger_balances_write(%s::bigint[], %s::numeric[], %s::numeric[], 
 
 _FROZEN_WRITE_SQL = f"""
     WITH refused AS (
-        SELECT ledger_balance_refusal(a.category, a.allow_negative, %s::numeric, %s::numeric, a.credit_limit)
-               AS code
+        SELECT ledger_balance_refusal(a.category, a.allow_negative, %s::numeric, %s::numeric, a.credit_limit,
+                                      a.balance + a.frozen, NULL) AS code
           FROM accounts_account a WHERE a.id = %s
     ), written AS (
         SELECT {WRITE_CALL} AS n WHERE (SELECT code FROM refused) IS NULL

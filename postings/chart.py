@@ -50,6 +50,16 @@ DEFAULT_RULES = [
         [("D", "payer_account", None, "amount"), ("C", "payee_account", None, "amount")],
     ),
     (
+        "credit_interest",
+        "Credit interest: Dr member credit line / Cr interest income",
+        [("D", "credit_account", None, "amount"), ("C", None, "INTEREST_INCOME", "amount")],
+    ),
+    (
+        "credit_penalty",
+        "Credit penalty interest (罚息): Dr member credit line / Cr penalty income",
+        [("D", "credit_account", None, "amount"), ("C", None, "PENALTY_INCOME", "amount")],
+    ),
+    (
         "coupon",
         "Coupon: Dr coupon account / Cr member cash",
         [("D", None, "COUPON", "amount"), ("C", "member_account", None, "amount")],

@@ -56,6 +56,9 @@ class BusinessType(models.TextChoices):
     REVERSAL = "reversal", "reversal (冲正)"
     PL_CARRY_FORWARD = "pl_carry_forward", "profit and loss carry-forward (损益结转)"
     YEAR_END_CLOSE = "year_end_close", "year-end close (年结: 本年利润 → 未分配利润)"
+    # The credit product's daily accruals on overdue bills (postings.credit).
+    CREDIT_INTEREST = "credit_interest", "credit interest (利息)"
+    CREDIT_PENALTY = "credit_penalty", "credit penalty interest (罚息)"
 
 
 class MetadataRefusal(models.Func):

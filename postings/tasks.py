@@ -5,6 +5,7 @@ from datetime import date
 from celery import shared_task
 
 from . import services
+from .credit import tasks as credit_tasks  # noqa: F401 (registers the credit product's beat job)
 from .services import buffers, statements
 
 

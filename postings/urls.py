@@ -1,8 +1,9 @@
-"""Staff pages of postings, refunds and guarantee orders, mounted at /postings/."""
+"""Staff pages of postings, refunds, guarantee orders and the credit product's bills, mounted at /postings/."""
 
 from django.urls import path
 
 from . import views
+from .credit import views as credit_views
 
 app_name = "postings"
 
@@ -27,4 +28,11 @@ urlpatterns = [
     path("orders/<int:pk>/", views.order_detail, name="order"),
     path("orders/<int:pk>/dispute/", views.order_dispute_act, name="order_dispute"),
     path("orders/<int:pk>/resolve/", views.order_resolve_act, name="order_resolve"),
+    path("credit/bills/", credit_views.bill_list, name="credit_bills"),
+    path("credit/bills.csv", credit_views.bill_list_csv, name="credit_bills_csv"),
+    path("credit/bills/<int:pk>/", credit_views.bill_detail, name="credit_bill"),
+    path("credit/overdue/", credit_views.overdue_list, name="credit_overdue"),
+    path("credit/overdue.csv", credit_views.overdue_csv, name="credit_overdue_csv"),
+    path("credit/lines/<str:account_no>/", credit_views.credit_line, name="credit_line"),
+    path("credit/lines/<str:account_no>/limit/", credit_views.credit_limit_set, name="credit_limit_set"),
 ]

@@ -117,6 +117,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         404,
         "The account is not a merchant account settled T+N (`GET /accounts/{account_no}/settlement`).",
     ),
+    "no_credit_product": (
+        404,
+        "The account is not a credit line billed under a credit product (`/accounts/{account_no}/credit`, bills, "
+        "repayments).",
+    ),
     "channel_settlement_not_set_up": (
         422,
         "The channel has no settlement setup (bank and fee accounts); staff pages only.",

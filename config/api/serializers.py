@@ -35,11 +35,20 @@ ACCOUNT_NO_PATTERN = r"^[0-9A-Za-z_-]{1,32}$"
 DIRECTIONS = {"debit": "D", "credit": "C"}
 DIRECTION_NAMES = {v: k for k, v in DIRECTIONS.items()}
 # A reversal is posting_reverse's; a period close's postings are the close's
-# (reports.periods), whose vouchers only it builds.
+# (reports.periods), whose vouchers only it builds; the credit product's
+# daily accruals are the end of day's (postings.credit), and may take a line
+# beyond its limit, which a calling system's posting may not.
 POSTING_BUSINESS_TYPES = [
     b
     for b in BusinessType.values
-    if b not in (BusinessType.REVERSAL, BusinessType.PL_CARRY_FORWARD, BusinessType.YEAR_END_CLOSE)
+    if b
+    not in (
+        BusinessType.REVERSAL,
+        BusinessType.PL_CARRY_FORWARD,
+        BusinessType.YEAR_END_CLOSE,
+        BusinessType.CREDIT_INTEREST,
+        BusinessType.CREDIT_PENALTY,
+    )
 ]
 MAX_LEGS = 100
 MAX_RULE_PARAMS = 32

@@ -6,7 +6,7 @@ under /api/ is a 404 in the API's error shape."""
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views, webhooks
+from . import credit, views, webhooks
 
 app_name = "api"
 
@@ -55,6 +55,19 @@ v1 = [
         views.AccountStatusView.as_view(),
         name="account_status",
     ),
+    re_path(r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/credit$", credit.CreditView.as_view(), name="credit"),
+    re_path(
+        r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/credit-limit$",
+        credit.CreditLimitView.as_view(),
+        name="credit_limit",
+    ),
+    re_path(r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/bills$", credit.AccountBillsView.as_view(), name="bills"),
+    re_path(
+        r"^accounts/(?P<account_no>[0-9A-Za-z_-]{1,32})/repayments$",
+        credit.RepaymentsView.as_view(),
+        name="repayments",
+    ),
+    path("bills/<int:bill_id>", credit.BillDetailView.as_view(), name="bill"),
     path("postings", views.PostingsView.as_view(), name="postings"),
     path("postings/by-rule", views.PostingByRuleView.as_view(), name="postings_by_rule"),
     path("postings/batch", views.PostingBatchView.as_view(), name="postings_batch"),

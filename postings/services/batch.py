@@ -356,10 +356,11 @@ def _postings_of_requests(source_system: str, request_nos: list[str]) -> list[Po
 # leaves them, in item order.
 _BATCH_SIGN_RULE_SQL = """
     SELECT v.ord, r.code
-      FROM unnest(%s::int[], %s::bigint[], %s::numeric[], %s::numeric[]) WITH ORDINALITY
-           AS v(item, id, balance, frozen, ord)
+      FROM unnest(%s::int[], %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::text[]) WITH ORDINALITY
+           AS v(item, id, balance, frozen, used_before, business_type, ord)
       JOIN accounts_account a ON a.id = v.id
-     CROSS JOIN LATERAL ledger_balance_refusal(a.category, a.allow_negative, v.balance, v.frozen, a.credit_limit)
+     CROSS JOIN LATERAL ledger_balance_refusal(a.category, a.allow_negative, v.balance, v.frozen, a.credit_limit,
+                                               v.used_before, v.business_type)
            AS r(code)
      WHERE r.code IS NOT NULL
      ORDER BY v.ord
@@ -393,7 +394,7 @@ def _batch_write(run: BatchRun) -> None:
     while True:
         for account in accounts.values():
             account.balance, account.frozen, account.entry_seq = start[account.pk]
-        postings, entries, touched, written, states = [], [], {}, [], [[], [], [], []]
+        postings, entries, touched, written, states = [], [], {}, [], [[], [], [], [], [], []]
         for i in todo:
             if i in refused:
                 continue
@@ -434,7 +435,9 @@ def _batch_write(run: BatchRun) -> None:
             touched.update((a.pk, a) for a in draft.touched)
             written.append(i)
             for account in draft.touched:
-                for column, value in zip(states, (i, account.pk, account.balance, account.frozen)):
+                used_before = before[account.pk][0] + before[account.pk][1]
+                row = (i, account.pk, account.balance, account.frozen, used_before, item.business_type)
+                for column, value in zip(states, row):
                     column.append(value)
         if not states[0]:
             break

@@ -163,7 +163,8 @@ def _write_in_one_statement(draft: PostingDraft) -> None:
             SELECT nb.ord, r.code
               FROM nb JOIN accounts_account a ON a.id = nb.id
              CROSS JOIN LATERAL ledger_balance_refusal(a.category, a.allow_negative, nb.balance, nb.frozen,
-                                                       a.credit_limit) AS r(code)
+                                                       a.credit_limit, a.balance + a.frozen,
+                                                       %s::text) AS r(code)
              WHERE r.code IS NOT NULL
              ORDER BY nb.ord
              LIMIT 1
@@ -183,7 +184,7 @@ def _write_in_one_statement(draft: PostingDraft) -> None:
         SELECT NULL, NULL, refused.ord, refused.code, NULL FROM refused
     """
     arrays = balances.write_arrays(touched)
-    params = [*arrays]
+    params = [*arrays, posting.business_type]
     params += [_column(posting, c) for c in _POSTING_COLUMNS]
     params += [[getattr(e, c) for e in entries] for c in entry_columns]
     params += arrays

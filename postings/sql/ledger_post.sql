@@ -28,7 +28,7 @@ DECLARE
     ids bigint[] := '{}'; nos text[] := '{}'; cats text[] := '{}'; modes text[] := '{}'; statuses text[] := '{}';
     negs boolean[] := '{}'; bals numeric[] := '{}'; frozens numeric[] := '{}'; seqs bigint[] := '{}';
     currencies text[] := '{}'; entities bigint[] := '{}'; limits numeric[] := '{}';
-    touched boolean[]; checked boolean[];
+    touched boolean[]; checked boolean[]; bals0 numeric[];
     e_acc bigint[] := '{}'; e_seq bigint[] := '{}'; e_before numeric[] := '{}'; e_after numeric[] := '{}';
     e_frozen numeric[] := '{}';
     w_ids bigint[] := '{}'; w_bals numeric[] := '{}'; w_frozens numeric[] := '{}'; w_seqs bigint[] := '{}';
@@ -88,6 +88,7 @@ BEGIN
     END IF;
 
     touched := array_fill(false, ARRAY[array_length(ids, 1)]);
+    bals0 := bals;  -- as locked: the sign rule compares what a credit line uses before and after
     FOR i IN 1 .. array_length(p_account_nos, 1) LOOP
         k := array_position(nos, p_account_nos[i]);
         refusal := ledger_leg_refusal(o_entity_id, o_currency, entities[k], currencies[k], statuses[k], modes[k],
@@ -121,7 +122,8 @@ BEGIN
         checked[k] := true;
         w_ids := w_ids || ids[k]; w_bals := w_bals || bals[k]; w_frozens := w_frozens || frozens[k];
         w_seqs := w_seqs || seqs[k];
-        refusal := ledger_balance_refusal(cats[k], negs[k], bals[k], frozens[k], limits[k]);
+        refusal := ledger_balance_refusal(cats[k], negs[k], bals[k], frozens[k], limits[k], bals0[k] + frozens[k],
+                                          p_business_type);
         IF refusal IS NOT NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'LR001', MESSAGE = refusal, DETAIL = json_build_object(
                 'account_no', nos[k], 'category', cats[k], 'account_currency', currencies[k],

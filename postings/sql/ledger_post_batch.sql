@@ -67,6 +67,7 @@ BEGIN
         WINDOW by_item AS (PARTITION BY l.item ORDER BY l.ord)
     ), run AS (
         SELECT legs.*, legs.balance + sum(legs.delta) OVER by_account AS after,
+               sum(legs.delta) OVER (PARTITION BY legs.id, legs.item) AS item_delta,
                legs.entry_seq + row_number() OVER by_account AS seq,
                lead(legs.item) OVER by_account IS DISTINCT FROM legs.item AS item_done
           FROM legs
@@ -78,7 +79,8 @@ BEGIN
                                   r.category, r.allow_negative, r.direction, false) IS NOT NULL
                OR coalesce(r.item_currency = ANY(string_to_array(p_too_coarse[r.item], ',')), false)
                OR (r.posting_mode = 'realtime' AND r.item_done
-                   AND ledger_balance_refusal(r.category, r.allow_negative, r.after, r.frozen, r.credit_limit)
+                   AND ledger_balance_refusal(r.category, r.allow_negative, r.after, r.frozen, r.credit_limit,
+                                              r.after - r.item_delta + r.frozen, p_business_types[r.item])
                        IS NOT NULL))),
            -- In whatever order the rows come, the same in every array; each
            -- leg keeps its place in the batch (l_leg).

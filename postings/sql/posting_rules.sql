@@ -40,20 +40,39 @@ CREATE OR REPLACE FUNCTION ledger_leg_refusal(
     END
 $$;
 
+-- Business types that may take a credit line beyond its limit: the daily
+-- interest and penalty (罚息) accrued on what is overdue (postings.credit) are
+-- owed whatever the limit, and refusing them would only hide what the member owes.
+CREATE OR REPLACE FUNCTION ledger_accrues_beyond_limit(p_business_type text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(p_business_type IN ('credit_interest', 'credit_penalty'), false)
+$$;
+
 -- An account's balance and frozen amount after a posting (or a hold): the
--- sign rule, as the accounts' CHECK account_available_not_negative states it
--- for the database (that CHECK stays, the backstop of any write):
---   repaid_beyond_owed   a credit line (asset) below zero;
---   insufficient_funds   less available than zero: limit - used - frozen for a credit line,
---                        balance - frozen for the others.
+-- sign rule. For a credit line (asset) "used" is balance + frozen:
+--   repaid_beyond_owed   a credit line below zero;
+--   insufficient_funds   less available than zero: for a credit line, used above the limit after a
+--                        posting or hold that raised it (p_used_before: balance + frozen before it),
+--                        except by an accrual (ledger_accrues_beyond_limit); for the others,
+--                        balance - frozen below zero.
+-- A credit line may stand above its limit: the limit was lowered below what is used (issue 21: allowed,
+-- and it stops new purchases), or interest accrued. What lowers it (a repayment, a refund, a hold's
+-- settlement, which moves frozen into the balance) is then never refused for the limit. The accounts'
+-- CHECK account_available_not_negative keeps the rest of the rule for the database, and the deferred
+-- trigger account_within_credit_limit (credit_limit.sql) the limit, for any write.
 -- An account that may go negative is never refused.
+DROP FUNCTION IF EXISTS ledger_balance_refusal(text, boolean, numeric, numeric, numeric);
 CREATE OR REPLACE FUNCTION ledger_balance_refusal(
-    p_category text, p_allow_negative boolean, p_balance numeric, p_frozen numeric, p_credit_limit numeric
+    p_category text, p_allow_negative boolean, p_balance numeric, p_frozen numeric, p_credit_limit numeric,
+    p_used_before numeric, p_business_type text
 ) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE
         WHEN p_allow_negative THEN NULL
         WHEN p_category = 'asset' AND p_balance < 0 THEN 'repaid_beyond_owed'
-        WHEN p_category = 'asset' AND p_credit_limit - p_balance - p_frozen < 0 THEN 'insufficient_funds'
+        WHEN p_category = 'asset' AND p_credit_limit - p_balance - p_frozen < 0
+             AND p_balance + p_frozen > coalesce(p_used_before, 0)
+             AND NOT ledger_accrues_beyond_limit(p_business_type)
+            THEN 'insufficient_funds'
         WHEN p_category <> 'asset' AND p_balance - p_frozen < 0 THEN 'insufficient_funds'
     END
 $$;

@@ -27,7 +27,9 @@ from django.db import models
 
 from accounts.models import Account, Entity, money_field
 
-EOD_STEPS = ["day_cut", "flush_buffers", "balance_sheet", "checks", "vouchers", "advance_day"]
+# credit_accrual: the credit product's interest and penalty of the next day,
+# on the cut day's close (postings.credit), before the day is marked closed.
+EOD_STEPS = ["day_cut", "flush_buffers", "balance_sheet", "checks", "vouchers", "credit_accrual", "advance_day"]
 
 
 class RunStatus(models.TextChoices):

@@ -91,6 +91,7 @@ from accounts.kernel.errors import LedgerError, LedgerValidationError
 from accounts.kernel.events import event_record
 from accounts.kernel.tasks import enqueue_on_commit
 from accounts.models import Entity
+from postings.credit.services import credit_day_end
 from postings.models import AccountingDay, DayStatus, Entry
 from postings.services.calendar import calendar_for, cuts_due, day_close, day_cut
 
@@ -265,6 +266,11 @@ def _step_vouchers(run: EodRun) -> tuple[int, str]:
     return result.vouchers, result.message
 
 
+def _step_credit_accrual(run: EodRun) -> tuple[int, str]:
+    # Idempotent per line, day and kind: a re-run books nothing twice.
+    return credit_day_end(entity=run.entity, day=run.accounting_date, actor=f"eod:{run.triggered_by}"[:150])
+
+
 def _step_advance_day(run: EodRun) -> tuple[int, str]:
     day_close(entity=run.entity, day=run.accounting_date)
     return 1, f"{run.accounting_date} closed"
@@ -276,6 +282,7 @@ STEPS: dict[str, Callable[[EodRun], tuple[int, str]]] = {
     "balance_sheet": _step_balance_sheet,
     "checks": _step_checks,
     "vouchers": _step_vouchers,
+    "credit_accrual": _step_credit_accrual,
     "advance_day": _step_advance_day,
 }
 assert list(STEPS) == EOD_STEPS, "every step of EOD_STEPS needs its function, in order"

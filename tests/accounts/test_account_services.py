@@ -91,20 +91,48 @@ def test_cannot_close_with_frozen_money(ledger):
         account_change_status(account=account, to_status="closed", reason="leaving", actor="ops")
 
 
-def test_credit_limit_cannot_go_below_used_and_frozen(ledger):
+def test_a_credit_limit_lowered_below_what_is_used_stops_purchases_not_repayments(ledger):
     from postings.services import posting_create_by_rule
 
-    credit, shop = ledger.credit(limit="1000"), ledger.cash()
-    posting_create_by_rule(
-        business_type="credit_purchase",
-        request_no="cp",
-        posted_by="t",
-        params={"credit_account": credit.account_no, "merchant_account": shop.account_no, "amount": "600"},
+    credit, shop, cash = ledger.credit(limit="1000"), ledger.cash(), ledger.cash()
+    ledger.recharge(cash, "500")
+
+    def purchase(request_no, amount):
+        return posting_create_by_rule(
+            business_type="credit_purchase",
+            request_no=request_no,
+            posted_by="t",
+            params={"credit_account": credit.account_no, "merchant_account": shop.account_no, "amount": amount},
+        )
+
+    purchase("cp", "600")
+    change = account_set_credit_limit(account=credit, credit_limit="400", reason="risk review", actor="risk")
+    assert (change.old_limit, change.new_limit, change.used, change.changed_by) == (
+        Decimal("1000"),
+        Decimal("400"),
+        Decimal("600"),
+        "risk",
     )
+    assert ledger.fresh(credit).available == Decimal("-200")
+    with pytest.raises(InsufficientFunds, match="short by 200.01"):
+        purchase("cp2", "0.01")
+    posting_create_by_rule(
+        business_type="credit_repayment",
+        request_no="rp",
+        posted_by="t",
+        params={"cash_account": cash.account_no, "credit_account": credit.account_no, "amount": "100"},
+    )  # still above the limit after it: a repayment is never refused for the limit
+    assert ledger.balance(credit) == Decimal("500")
     with pytest.raises(InsufficientFunds):
-        account_set_credit_limit(account=credit, credit_limit="599.99", reason="risk", actor="risk")
-    account_set_credit_limit(account=credit, credit_limit="600", reason="risk", actor="risk")
-    assert ledger.fresh(credit).available == Decimal("0")
+        purchase("cp3", "1")
+    assert account_set_credit_limit(account=credit, credit_limit="400", reason="again", actor="risk") is None
+
+
+def test_a_credit_limit_change_needs_a_reason_and_an_asset_account(ledger):
+    with pytest.raises(LedgerValidationError, match="reason"):
+        account_set_credit_limit(account=ledger.credit(), credit_limit="5", reason=" ", actor="risk")
+    with pytest.raises(LedgerValidationError, match="Only asset"):
+        account_set_credit_limit(account=ledger.cash(), credit_limit="5", reason="x", actor="risk")
 
 
 def test_chart_is_fixed_once_used(ledger):

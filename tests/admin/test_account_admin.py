@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Permission
 
-from accounts.models import Account, AccountPostingModeChange, AccountStatus, AccountStatusChange
+from accounts.models import Account, AccountPostingModeChange, AccountStatus, AccountStatusChange, CreditLimitChange
 from accounts.services import account_number
 from postings.services.buffers import posting_mode_set
 
@@ -138,12 +138,17 @@ def test_credit_limit_change_needs_a_reason_and_is_recorded(admin_client, book):
 
     assert admin_client.post(url, {**base, "credit_limit": "2000", "reason": "good payer"}).status_code == 302
     assert Account.objects.get(pk=account.pk).credit_limit == Decimal("2000")
-    change = AccountStatusChange.objects.get(account=account)
-    assert change.changed_by == "admin"
-    assert change.reason == "credit limit CNY 1,000.00 -> CNY 2,000.00: good payer"
+    change = CreditLimitChange.objects.get(account=account)
+    assert (change.changed_by, change.old_limit, change.new_limit, change.reason) == (
+        "admin",
+        Decimal("1000"),
+        Decimal("2000"),
+        "good payer",
+    )
+    assert not AccountStatusChange.objects.filter(account=account).exists()
 
 
-def test_credit_limit_below_what_is_used_is_refused_with_a_message(admin_client, book):
+def test_credit_limit_below_what_is_used_is_allowed_and_recorded(admin_client, book):
     account = book.alice_credit  # 300 used
     url = admin_url(Account, "change", account.pk)
     data = {
@@ -153,13 +158,11 @@ def test_credit_limit_below_what_is_used_is_refused_with_a_message(admin_client,
         "_save": "Save",
         **inline_management(admin_client.get(url)),
     }
-    response = admin_client.post(url, data, follow=True)
-    assert response.status_code == 200
-    assert any("cannot go below used" in m for m in messages_of(response))
+    assert admin_client.post(url, data).status_code == 302
     fresh = Account.objects.get(pk=account.pk)
-    assert fresh.credit_limit == Decimal("1000")
-    assert fresh.name != "renamed"  # the whole save was rolled back
-    assert not AccountStatusChange.objects.filter(account=account).exists()
+    assert (fresh.credit_limit, fresh.name, fresh.available) == (Decimal("200"), "renamed", Decimal("-100"))
+    change = CreditLimitChange.objects.get(account=account)
+    assert (change.used, change.over_limit) == (Decimal("300"), True)
 
 
 # -------------------------------------------------------- status actions ----

@@ -38,6 +38,7 @@ from schemathesis.engine import events
 from schemathesis.engine.recorder import ScenarioRecorder
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 
+from postings.credit.models import CreditProduct
 from reports.settlement.models import SettlementTerm
 
 from .conftest import ALL_SCOPES, client_with_key
@@ -71,6 +72,7 @@ ACCOUNT_FIELDS = {
     "merchant_account_no",
     "payer_account_no",
     "payee_account_no",
+    "cash_account_no",
 }
 
 
@@ -130,6 +132,10 @@ def fuzz_schema(live_server, book):
     bob_pending = book.ledger.cash(book.bob.member)
     SettlementTerm.objects.create(account=book.bob, pending_account=bob_pending, days=1)
     book.ledger.recharge(bob_pending, "12.34")
+    # Carol's credit line is billed under a product, so its credit, bills and repayments answer 200.
+    CreditProduct.objects.create(entity=book.ledger.entity, currency="CNY")
+    for code in ("INTEREST_INCOME", "PENALTY_INCOME"):
+        book.ledger.internal(code)
     accounts = [a.account_no for a in (book.alice, book.bob, book.carol_credit, book.channel, book.fee_income)]
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/?format=json")
     # Connection: close, so no live-server thread sits on a kept-alive socket

@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 import accounts.exceptions
 import accounts.kernel.errors
 import events.webhooks.exceptions
+import postings.credit.exceptions
 import postings.exceptions
 import reports.settlement.exceptions
 import withdrawals.exceptions
@@ -39,6 +40,11 @@ OPERATIONS = {
     ("get", "/api/v1/accounts/{account_no}/statements/{month}.pdf"),
     ("get", "/api/v1/accounts/{account_no}/settlement"),
     ("post", "/api/v1/accounts/{account_no}/status"),
+    ("get", "/api/v1/accounts/{account_no}/credit"),
+    ("post", "/api/v1/accounts/{account_no}/credit-limit"),
+    ("get", "/api/v1/accounts/{account_no}/bills"),
+    ("post", "/api/v1/accounts/{account_no}/repayments"),
+    ("get", "/api/v1/bills/{bill_id}"),
     ("post", "/api/v1/postings"),
     ("get", "/api/v1/postings"),
     ("get", "/api/v1/postings/{serial_no}"),
@@ -183,6 +189,8 @@ AMOUNT_FIELDS = [
     ("AgreementDebitInRequest", "amount", False),
     ("AgreementInRequest", "max_per_debit", False),
     ("AccountInRequest", "credit_limit", True),
+    ("CreditLimitInRequest", "credit_limit", True),
+    ("RepaymentInRequest", "amount", False),
 ]
 
 
@@ -245,6 +253,7 @@ def _ledger_errors():
         accounts.kernel.errors,
         accounts.exceptions,
         postings.exceptions,
+        postings.credit.exceptions,
         withdrawals.exceptions,
         reports.settlement.exceptions,
         events.webhooks.exceptions,

@@ -252,12 +252,8 @@ def test_customer_accounts_stay_within_their_sign_rule(posted, sql, constraint):
             raw(sql, [account.id])
 
 
-@pytest.mark.django_db
-def test_credit_lines_cannot_be_overdrawn_in_sql(ledger):
-    credit = ledger.credit(limit="100")
-    with pytest.raises(IntegrityError, match="account_available_not_negative"):
-        with transaction.atomic():
-            raw("UPDATE accounts_account SET balance = 100.01 WHERE id = %s", [credit.id])
+# A credit line beyond its limit: tests/credit/test_database_guards.py (the
+# limit is a rule of what raises the use, no longer a CHECK of the row).
 
 
 @pytest.mark.django_db

@@ -32,6 +32,7 @@ TRIGGER = re.compile(
 SQL_DIRS = (
     "postings/sql",
     "postings/agreements/sql",
+    "postings/credit/sql",
     "withdrawals/sql",
     "reports/sql",
     "events/sql",

@@ -90,6 +90,7 @@ def test_a_failing_day_stops_the_backfill_and_retry_from_finishes_it(missed, mon
         "balance_sheet": 1,
         "checks": 2,
         "vouchers": 1,
+        "credit_accrual": 1,
         "advance_day": 1,
     }
     out, err, error = eod("--from", "2026-11-04")

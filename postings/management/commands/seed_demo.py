@@ -803,7 +803,7 @@ class Seeder:
         if offset % 10 == 5:
             for credit in self.rng.sample(list(main.credit_of.values()), k=min(2, len(main.credit_of))):
                 new_limit = self.limit[credit] * 2
-                account = self.attempt(
+                change = self.attempt(
                     lambda credit=credit, new_limit=new_limit: account_set_credit_limit(
                         account=Account.objects.get(account_no=credit),
                         credit_limit=new_limit,
@@ -811,8 +811,8 @@ class Seeder:
                         actor="demo:credit-ops",
                     )
                 )
-                if account is not None:
-                    self.limit[credit] = account.credit_limit
+                if change is not None:
+                    self.limit[credit] = change.new_limit
 
     def set_status(self, account_no: str, status: str, reason: str) -> None:
         self.attempt(
