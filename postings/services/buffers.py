@@ -120,8 +120,8 @@ def _flush_batch(account_id: int, *, up_to: date | None, batch_size: int) -> int
 
 
 def _apply(serials, seqs, befores, afters, *, frozen: Decimal) -> int:
-    # Row by row in sequence order, in the database (postings/sql/entry_hash.sql):
-    # each entry's hash is computed from the one before it as it is applied.
+    # In the database (postings/sql/entry_hash.sql): the batch's hashes are
+    # chained there in sequence order, then written with the rest in one UPDATE.
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT ledger_entries_apply(%s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[], %s)",

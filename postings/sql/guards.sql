@@ -61,7 +61,10 @@ END $$;
 --   from (the first starts from 0), and it moves the balance by its amount on
 --   the account's normal side (debit for assets, credit for the rest);
 --   and it has its hash (entry_hash.sql), which it lacks only when the
---   statement wrote the entry before it afterwards.
+--   statement wrote the entry before it afterwards. An applied pending entry
+--   brings its hash with the UPDATE (ledger_entries_apply): here, when every
+--   row of the statement is visible, it must be the digest of its content
+--   and the previous entry's hash, as the row trigger computes on insert.
 -- With the unique index, seq - 1 existing means the sequence has no gap.
 CREATE OR REPLACE FUNCTION ledger_entries_check() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -103,6 +106,11 @@ BEGIN
                                            + CASE WHEN n.direction = (CASE WHEN a.category = 'asset' THEN 'D' ELSE 'C' END)
                                                   THEN n.amount ELSE -n.amount END
                      OR n.entry_hash IS NULL
+                     OR (TG_OP = 'UPDATE'
+                         AND n.entry_hash IS DISTINCT FROM ledger_entry_digest(
+                                 n, CASE WHEN n.account_seq = 1 OR p.entry_hash IS NULL
+                                         THEN '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
+                                         ELSE p.entry_hash END))
            END
      LIMIT 1;
     IF NOT FOUND THEN
@@ -128,6 +136,9 @@ BEGIN
         RAISE EXCEPTION 'entry % on account % (seq %) does not continue the account''s chain: balance after % <> %',
             bad.serial_no, bad.account_no, bad.account_seq, bad.balance_after, bad.moved
             USING ERRCODE = 'check_violation';
+    ELSIF TG_OP = 'UPDATE' THEN
+        RAISE EXCEPTION 'entry % on account % (seq %) does not continue the account''s chain: applied with a missing or wrong hash (not sha256 of its content and the previous entry''s hash)',
+            bad.serial_no, bad.account_no, bad.account_seq USING ERRCODE = 'check_violation';
     ELSE
         RAISE EXCEPTION 'entry % on account % (seq %) does not continue the account''s chain: written before entry % it follows, it has no hash',
             bad.serial_no, bad.account_no, bad.account_seq, bad.account_seq - 1 USING ERRCODE = 'check_violation';

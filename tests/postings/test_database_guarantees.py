@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
+from postings.hashchain import CONTENT_FIELDS, GENESIS, entry_digest
 from postings.models import Entry, Posting
 
 BALANCE_CHECK = "unbalanced posting"
@@ -403,14 +404,23 @@ def test_applying_a_pending_entry_continues_the_chain(runtime_sql, ledger, befor
         legs=[Leg.debit(a.account_no, "5"), Leg.credit(fee.account_no, "5")],
     )
     pending = Entry.objects.get(account=fee)
+    applied = {
+        **Entry.objects.values(*CONTENT_FIELDS).get(pk=pending.pk),
+        "account_seq": 1,
+        "balance_before": Decimal(before),
+        "balance_after": Decimal(after),
+        "frozen_before": Decimal(0),
+        "frozen_after": Decimal(0),
+    }
     apply = (
         "UPDATE postings_entry SET account_seq = 1, balance_before = %s, balance_after = %s, frozen_before = 0,"
-        " frozen_after = 0 WHERE serial_no = %s"
+        " frozen_after = 0, entry_hash = %s WHERE serial_no = %s"
     )
+    params = [before, after, entry_digest(applied, GENESIS), pending.serial_no]  # the hash the flush would write
     if refused:
         with pytest.raises(psycopg.errors.CheckViolation, match=f"on account {fee.account_no} \\(seq 1\\) {CHAIN}"):
-            runtime_sql(apply, [before, after, pending.serial_no])
+            runtime_sql(apply, params)
         assert Entry.objects.get(pk=pending.pk).account_seq is None
     else:
-        runtime_sql(apply, [before, after, pending.serial_no])
+        runtime_sql(apply, params)
         assert Entry.objects.get(pk=pending.pk).balance_after == 5

@@ -16,6 +16,7 @@ import pytest
 from django.db import DatabaseError, connection, connections, transaction
 
 from accounts.models import PostingMode
+from events.models import Event
 from postings.hashchain import GENESIS, entry_content, entry_digest, plain
 from postings.models import Entry
 from postings.services import Leg, PostingRequest, posting_create, posting_create_batch
@@ -161,6 +162,52 @@ def test_a_buffered_entry_is_hashed_when_the_flush_gives_it_its_place(ledger):
     assert buffers_flush(batch_size=2) == 5  # three batches, each chaining on the one before
     assert chain_breaks(fee) == []
     assert Entry.objects.filter(account=fee, entry_hash__isnull=True).count() == 0
+    # Each batch is applied by one UPDATE: its statement triggers fire once.
+    applied = Event.objects.filter(type="entries.applied", aggregate_id=fee.id).order_by("id")
+    assert [[x["account_seq"] for x in e.payload["entries"]] for e in applied] == [[1, 2], [3, 4], [5]]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("supplied", ["right", "missing", "chained on nothing", "of other content"])
+def test_applying_a_pending_entry_by_hand_takes_its_right_hash_only(runtime_sql, ledger, supplied):
+    """The flush's UPDATE supplies the hashes it chained; one typed by hand
+    must supply the very hash: sha256(its content || the previous entry's)."""
+    fee = ledger.internal("FEE_INCOME")
+    posting_mode_set(mode=PostingMode.BUFFERED, account=fee, actor="ops")
+    payer = ledger.cash()
+    ledger.recharge(payer, "100")
+    for n in range(2):
+        posting_create(
+            request_no=f"fee-{n}",
+            business_type="fee",
+            posted_by="t",
+            legs=[Leg.debit(payer.account_no, "0.10"), Leg.credit(fee.account_no, "0.10")],
+        )
+        if n == 0:
+            buffers_flush()
+    first = Entry.objects.get(account=fee, account_seq=1)
+    pending = Entry.objects.values(*FIELDS).get(account=fee, account_seq__isnull=True)
+    applied = {**pending, "account_seq": 2, "balance_before": Decimal("0.1"), "balance_after": Decimal("0.2")}
+    applied.update(frozen_before=Decimal(0), frozen_after=Decimal(0))
+    supplied_hash = {
+        "right": entry_digest(applied, bytes(first.entry_hash)),
+        "missing": None,
+        "chained on nothing": entry_digest(applied, GENESIS),
+        "of other content": entry_digest({**applied, "amount": Decimal("0.11")}, bytes(first.entry_hash)),
+    }[supplied]
+    apply = (
+        "UPDATE postings_entry SET account_seq = 2, balance_before = 0.1, balance_after = 0.2, frozen_before = 0,"
+        " frozen_after = 0, entry_hash = %s WHERE serial_no = %s"
+    )
+    if supplied == "right":
+        runtime_sql(apply, [supplied_hash, pending["serial_no"]])
+        assert chain_breaks(fee) == []
+        return
+    with pytest.raises(
+        psycopg.errors.CheckViolation, match=r"\(seq 2\) does not continue .* applied with a missing or wrong hash"
+    ):
+        runtime_sql(apply, [supplied_hash, pending["serial_no"]])
+    assert Entry.objects.get(serial_no=pending["serial_no"]).account_seq is None
 
 
 @pytest.mark.django_db(transaction=True)
