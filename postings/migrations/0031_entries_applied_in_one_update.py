@@ -12,7 +12,7 @@ from postings.sql import LoadSqlFiles
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("postings", "0029_posting_search_indexes"),
+        ("postings", "0030_credit_product_bills_accruals"),
     ]
 
     operations = [
