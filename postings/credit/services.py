@@ -564,7 +564,9 @@ def bill_autorepay(*, bill: Bill, agreement, on: date, actor: str = AUTOREPAY_AC
         except LedgerError as exc:
             # agreement_debit recorded the refused attempt in a savepoint of
             # this transaction; it commits with it. The next retry day tries again.
-            logger.info("Due-date debit of B%s under A%s refused: %s (%s)", bill.pk, agreement.pk, exc.message, exc.code)
+            logger.info(
+                "Due-date debit of B%s under A%s refused: %s (%s)", bill.pk, agreement.pk, exc.message, exc.code
+            )
             return (
                 DebitAttempt.objects.filter(agreement=agreement, request_no=request_no, source_system=AUTOREPAY_SOURCE)
                 .order_by("-pk")

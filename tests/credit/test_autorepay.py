@@ -231,3 +231,25 @@ def test_due_date_job_racing_a_manual_repayment_repays_once(ledger):
     assert CreditAllocation.objects.filter(account=m.credit, posting__accounting_date=date(2026, 3, 10)).count() == (
         (taken > 0) + (by_hand > 0)
     )
+
+
+def test_the_member_chooses_the_minimum_through_the_api(ledger):
+    from tests.api.conftest import Caller, client_with_key, error_of
+
+    open_on(ledger.entity, date(2026, 1, 20))
+    product(ledger)
+    m = member(ledger)
+    _, key = client_with_key("credit-app", ["read", "post"])
+    app = Caller(key, "credit-app")
+    body = {
+        "request_no": "sign-api", "agreement_no": "AG-API", "payer_account_no": m.cash.account_no,
+        "payee_account_no": m.credit.account_no, "purpose": "credit_repayment",
+        "max_per_debit": "5000.00", "max_per_period": "10000.00", "repay": "minimum",
+    }  # fmt: skip
+    r = app.post("agreements", body)
+    assert r.status_code == 201, r.content
+    assert r.json()["repay"] == "minimum"
+    again = app.post("agreements", {**body, "repay": "full"})
+    error_of(again, 409, "idempotency_conflict")  # the same request with another choice
+    wrong = {**body, "request_no": "sign-api-2", "agreement_no": "AG-API-2", "purpose": "membership"}
+    error_of(app.post("agreements", wrong), 400, "validation_error")

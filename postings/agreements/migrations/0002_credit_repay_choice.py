@@ -6,21 +6,33 @@ from postings.sql import LoadSqlFiles
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0011_credit_limit_history_and_interest_income'),
-        ('agreements', '0001_agreements'),
+        ("accounts", "0011_credit_limit_history_and_interest_income"),
+        ("agreements", "0001_agreements"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='agreement',
-            name='repay',
-            field=models.CharField(blank=True, choices=[('full', 'the amount due (全额)'), ('minimum', 'the minimum due (最低还款额)')], default='', help_text="A credit repayment agreement: what the due-date debit takes (the member's choice when signing).", max_length=8),
+            model_name="agreement",
+            name="repay",
+            field=models.CharField(
+                blank=True,
+                choices=[("full", "the amount due (全额)"), ("minimum", "the minimum due (最低还款额)")],
+                default="",
+                help_text="A credit repayment agreement: what the due-date debit takes (the member's choice when signing).",
+                max_length=8,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agreement',
-            constraint=models.CheckConstraint(condition=models.Q(('repay', ''), models.Q(('purpose', 'credit_repayment'), ('repay__in', ['full', 'minimum'])), _connector='OR'), name='agreement_repay_only_for_credit'),
+            model_name="agreement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("repay", ""),
+                    models.Q(("purpose", "credit_repayment"), ("repay__in", ["full", "minimum"])),
+                    _connector="OR",
+                ),
+                name="agreement_repay_only_for_credit",
+            ),
         ),
         LoadSqlFiles(
             {"agreement_repay.sql": "3448d698a6a07cfe8c4899c2edbf2b32f6798d3969a27880da3c0b8d2cd903d2"},
