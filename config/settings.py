@@ -248,6 +248,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 600},
     },
+    # Bills due today repaid under their credit repayment agreements (代扣),
+    # before the day's cut; each day's debit of a bill is taken once.
+    "bills-autorepay-due": {
+        "task": "postings.credit.tasks.bills_autorepay_due",
+        "schedule": crontab(minute="5,35"),
+        "options": {"expires": 1500},
+    },
     "holds-expire-due": {
         "task": "postings.tasks.holds_expire_due",
         "schedule": crontab(minute="*/5"),

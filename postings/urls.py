@@ -31,6 +31,7 @@ urlpatterns = [
     path("credit/bills/", credit_views.bill_list, name="credit_bills"),
     path("credit/bills.csv", credit_views.bill_list_csv, name="credit_bills_csv"),
     path("credit/bills/<int:pk>/", credit_views.bill_detail, name="credit_bill"),
+    path("credit/bills/<int:pk>.pdf", credit_views.bill_pdf_download, name="credit_bill_pdf"),
     path("credit/overdue/", credit_views.overdue_list, name="credit_overdue"),
     path("credit/overdue.csv", credit_views.overdue_csv, name="credit_overdue_csv"),
     path("credit/lines/<str:account_no>/", credit_views.credit_line, name="credit_line"),

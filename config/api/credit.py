@@ -6,6 +6,7 @@ the limit raised or lowered. Kept beside views.py so the agreements' API
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -14,6 +15,7 @@ from accounts.kernel.money import ZERO
 from accounts.selectors import account_get
 from accounts.services import account_set_credit_limit
 from postings.credit import selectors as credit
+from postings.credit.documents import bill_filename, bill_pdf
 from postings.credit.exceptions import NoCreditProduct, UnknownBill
 from postings.credit.models import Bill
 from postings.credit.services import bill_repay
@@ -38,6 +40,7 @@ from .views import (
     READ,
     LedgerView,
     _path_id,
+    pdf_response,
     posting_payload,
 )
 
@@ -408,6 +411,29 @@ class BillDetailView(LedgerView):
         ]
         payload["paid_by"] = [allocation_payload(a) for a in credit.repayments_after(bill).select_related("account")]
         return Response(BillDetailOut(payload).data)
+
+
+class BillPdfView(LedgerView):
+    scopes = {"GET": (READ,)}
+
+    @extend_schema(
+        operation_id="bill_pdf",
+        tags=TAGS,
+        parameters=[_path_id("bill_id", "The bill's id.")],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The bill as the member reads it: header, period, summary, movements, totals, due date.",
+            ),
+            **error_responses(*ANY_CALL_ERRORS, 404),
+        },
+        summary="A bill (账单) as PDF",
+    )
+    def get(self, request, bill_id: int):
+        bill = credit.bills().filter(pk=bill_id).first() if 0 < bill_id <= BIGINT_MAX else None
+        if bill is None:
+            raise UnknownBill(f"No bill {bill_id}.", bill_id=bill_id)
+        return pdf_response(bill_pdf(bill=bill), bill_filename(bill))
 
 
 class RepaymentsView(LedgerView):

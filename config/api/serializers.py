@@ -1150,6 +1150,15 @@ class AgreementIn(serializers.Serializer):
     allow_partial = serializers.BooleanField(
         default=False, help_text="Short of funds, a debit takes what is available (else nothing)."
     )
+    repay = serializers.ChoiceField(
+        choices=["full", "minimum"],
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Purpose credit_repayment only (default full): on each bill's due date the ledger debits what is "
+        "left of the bill's amount due (full) or of its minimum due (minimum), the rest retried on "
+        "retry_every_days up to max_retries.",
+    )
     retry_every_days = serializers.IntegerField(min_value=1, max_value=31, default=1)
     max_retries = serializers.IntegerField(min_value=0, max_value=30, default=3)
     valid_from = serializers.DateField(required=False, allow_null=True, default=None, help_text="Default: today.")
@@ -1212,6 +1221,7 @@ class AgreementOut(serializers.Serializer):
     schedule_day = serializers.IntegerField(allow_null=True)
     scheduled_amount = NullableAmountOut()
     allow_partial = serializers.BooleanField()
+    repay = serializers.CharField(allow_blank=True, help_text="full or minimum: a credit repayment agreement's choice.")
     retry_every_days = serializers.IntegerField()
     max_retries = serializers.IntegerField()
     valid_from = serializers.DateField()

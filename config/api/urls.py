@@ -68,6 +68,7 @@ v1 = [
         name="repayments",
     ),
     path("bills/<int:bill_id>", credit.BillDetailView.as_view(), name="bill"),
+    path("bills/<int:bill_id>.pdf", credit.BillPdfView.as_view(), name="bill_pdf"),
     path("postings", views.PostingsView.as_view(), name="postings"),
     path("postings/by-rule", views.PostingByRuleView.as_view(), name="postings_by_rule"),
     path("postings/batch", views.PostingBatchView.as_view(), name="postings_batch"),

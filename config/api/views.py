@@ -1444,6 +1444,7 @@ class AgreementsView(LedgerView):
             schedule_day=data["schedule_day"],
             scheduled_amount=data["scheduled_amount"],
             allow_partial=data["allow_partial"],
+            repay=data["repay"],
             retry_every_days=data["retry_every_days"],
             max_retries=data["max_retries"],
             valid_from=data["valid_from"],

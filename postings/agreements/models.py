@@ -45,6 +45,17 @@ class Frequency(models.TextChoices):
     MONTHLY = "monthly", "monthly (每月)"
 
 
+class Repay(models.TextChoices):
+    """What a credit repayment agreement (purpose ``credit_repayment``) takes
+    on a bill's due date: what is left of the bill, or of its minimum."""
+
+    FULL = "full", "the amount due (全额)"
+    MINIMUM = "minimum", "the minimum due (最低还款额)"
+
+
+CREDIT_REPAYMENT_PURPOSE = "credit_repayment"
+
+
 class LimitPeriod(models.TextChoices):
     DAY = "day", "per day"
     WEEK = "week", "per week (Monday to Sunday)"
@@ -83,6 +94,13 @@ class Agreement(models.Model):
     schedule_day = models.PositiveSmallIntegerField(null=True, blank=True)
     scheduled_amount = money_field(null=True, blank=True, default=None)
     allow_partial = models.BooleanField(default=False)
+    repay = models.CharField(
+        max_length=8,
+        choices=Repay.choices,
+        blank=True,
+        default="",
+        help_text="A credit repayment agreement: what the due-date debit takes (the member's choice when signing).",
+    )
     retry_every_days = models.PositiveSmallIntegerField(default=1)
     max_retries = models.PositiveSmallIntegerField(default=3)
     valid_from = models.DateField()
@@ -109,6 +127,10 @@ class Agreement(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(payer_account=models.F("payee_account")), name="agreement_payer_is_not_payee"
+            ),
+            models.CheckConstraint(
+                condition=Q(repay="") | Q(purpose=CREDIT_REPAYMENT_PURPOSE, repay__in=Repay.values),
+                name="agreement_repay_only_for_credit",
             ),
             models.CheckConstraint(condition=Q(retry_every_days__gte=1), name="agreement_retry_every_day_or_more"),
             # On demand: no schedule. Scheduled: a day in the week or month and an amount within a debit.

@@ -80,6 +80,7 @@ from postings.services import DEFAULT_SOURCE, hold_place, hold_settle
 
 from .models import (
     AGREEMENT_TRANSITIONS,
+    CREDIT_REPAYMENT_PURPOSE,
     Agreement,
     AgreementEvent,
     AgreementStatus,
@@ -89,6 +90,7 @@ from .models import (
     InstructionStatus,
     LimitPeriod,
     Outcome,
+    Repay,
 )
 from .selectors import covering_refusal, period_start
 
@@ -138,6 +140,20 @@ def _schedule(frequency: str, schedule_day, scheduled_amount, currency: str) -> 
     return day, to_amount(scheduled_amount, currency, field="scheduled_amount")
 
 
+def _repay(purpose: str, repay) -> str:
+    if purpose != CREDIT_REPAYMENT_PURPOSE:
+        if repay not in (None, ""):
+            raise LedgerValidationError(
+                f"repay is for a {CREDIT_REPAYMENT_PURPOSE} agreement, not {purpose!r}.", repay=repay
+            )
+        return ""
+    if repay in (None, ""):
+        return Repay.FULL
+    if repay not in Repay.values:
+        raise LedgerValidationError(f"repay is one of {', '.join(Repay.values)}.", repay=repay)
+    return repay
+
+
 def agreement_sign(
     *,
     agreement_no: str,
@@ -158,13 +174,18 @@ def agreement_sign(
     max_retries: int = 3,
     valid_from: date | None = None,
     valid_to: date | None = None,
+    repay: str | None = None,
 ) -> Agreement:
     """Sign an agreement (签约): ``payee`` may debit the member's cash
     account ``payer`` for ``purpose`` within the limits, from ``valid_from``
     (default: the open accounting day) to ``valid_to`` (default: no end).
-    ``agreement.replayed`` tells whether the request was made before."""
+    ``agreement.replayed`` tells whether the request was made before.
+    ``repay`` (purpose credit_repayment only, default full): what the debit
+    on each bill's due date takes, the amount due or the minimum
+    (postings.credit.services.bills_autorepay_due)."""
     agreement_no = _text(agreement_no, "agreement_no", max_length=64)
     purpose = _text(purpose, "purpose", max_length=64)
+    repay = _repay(purpose, repay)
     if limit_period not in LimitPeriod.values:
         raise LedgerValidationError(
             f"limit_period is one of {', '.join(LimitPeriod.values)}.", limit_period=limit_period
@@ -191,6 +212,10 @@ def agreement_sign(
         valid_from=valid_from,
         valid_to=valid_to,
     )
+    if repay:
+        # Only when set, so the fingerprints of agreements signed before the
+        # choice existed still match their replays.
+        fingerprint = request_fingerprint(base=fingerprint, repay=repay)
     check_request_no(request_no)
     existing = Agreement.objects.filter(source_system=source_system, request_no=request_no).first()
     if existing is not None:
@@ -245,6 +270,7 @@ def agreement_sign(
             schedule_day=day,
             scheduled_amount=amount,
             allow_partial=allow_partial,
+            repay=repay,
             retry_every_days=retry_every_days,
             max_retries=max_retries,
             valid_from=valid_from,

@@ -496,3 +496,114 @@ def credit_day_end(*, entity: Entity, day: date, actor: str = "system:eod") -> t
     if recorded:
         message += f"; {recorded} credits allocated"
     return len(run.booked), message
+
+
+# ------------------------------------------- repayment on the due date ----
+
+AUTOREPAY_ACTOR = "system:credit-autorepay"
+AUTOREPAY_SOURCE = DEFAULT_SOURCE
+
+
+def autorepay_request_no(bill: Bill, attempt_day: int) -> str:
+    """The debit's number: one per bill and attempt day (the due date, then
+    each retry), so a job run again on a day answers the day's debit."""
+    return f"bill-{bill.pk}-due" if attempt_day == 0 else f"bill-{bill.pk}-due-r{attempt_day}"
+
+
+def bill_autorepay(*, bill: Bill, agreement, on: date, actor: str = AUTOREPAY_ACTOR):
+    """Debit under ``agreement`` (purpose credit_repayment, payee the bill's
+    line) what is left of the bill, all of it or of its minimum as the
+    member chose (``agreement.repay``), on ``on`` (the open day: the due
+    date or a retry day). What is left is read with the member's cash
+    account and the line locked, so a repayment made at the same time is
+    counted and nothing is repaid twice. The split is recorded in the same
+    transaction. Answers the DebitAttempt (``replayed`` when the day's debit
+    was taken before), None when nothing is left, or the refusal's attempt
+    (``outcome`` refused; insufficient funds, a suspended agreement...)."""
+    from postings.agreements.models import DebitAttempt, Repay
+    from postings.agreements.services import agreement_debit
+
+    k = (on - bill.due_date).days // agreement.retry_every_days
+    request_no = autorepay_request_no(bill, k)
+
+    def taken_before():
+        attempt = DebitAttempt.objects.filter(
+            source_system=AUTOREPAY_SOURCE, request_no=request_no, posting__isnull=False
+        ).first()
+        if attempt is not None:
+            attempt.replayed = True
+        return attempt
+
+    earlier = taken_before()
+    if earlier is not None:
+        return earlier
+    with transaction.atomic():
+        # The agreement, then both accounts in id order: the order its debit
+        # (and any posting) takes them in, so no deadlock with a repayment.
+        type(agreement).objects.select_for_update(no_key=True).filter(pk=agreement.pk).exists()
+        ids = sorted({agreement.payer_account_id, bill.account_id})
+        list(Account.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk").values_list("pk"))
+        earlier = taken_before()
+        if earlier is not None:
+            return earlier
+        position = selectors.bill_position(bill, as_of=on)
+        if position.status == selectors.BillStatus.PAID:
+            return None
+        amount = position.minimum_due_left if agreement.repay == Repay.MINIMUM else position.amount_due_left
+        if amount <= 0:
+            return None
+        try:
+            attempt = agreement_debit(
+                agreement_id=agreement.pk,
+                amount=amount,
+                purpose=agreement.purpose,
+                request_no=request_no,
+                actor=actor,
+                source_system=AUTOREPAY_SOURCE,
+            )
+        except LedgerError as exc:
+            # agreement_debit recorded the refused attempt in a savepoint of
+            # this transaction; it commits with it. The next retry day tries again.
+            logger.info(
+                "Due-date debit of B%s under A%s refused: %s (%s)", bill.pk, agreement.pk, exc.message, exc.code
+            )
+            return (
+                DebitAttempt.objects.filter(agreement=agreement, request_no=request_no, source_system=AUTOREPAY_SOURCE)
+                .order_by("-pk")
+                .first()
+            )
+        credit_allocation_record(posting=attempt.posting, recorded_by=actor)
+        attempt.replayed = False
+        return attempt
+
+
+def bills_autorepay_due(*, actor: str = AUTOREPAY_ACTOR) -> list:
+    """The beat job: on each entity's open day, for every bill whose due date
+    is that day or a retry day of it (every ``retry_every_days`` after it, up
+    to ``max_retries``) and whose line has an active credit repayment
+    agreement paying it, debit what is left (``bill_autorepay``). Run it on
+    the due date before that day's cut (日切): a repayment dated later is
+    late. Safe to run again and at once: each day's debit of a bill has its
+    own request number and what is left is read under the accounts' locks.
+    Returns the attempts made or found (refused ones included)."""
+    from postings.agreements.models import CREDIT_REPAYMENT_PURPOSE, Agreement, AgreementStatus
+
+    attempts = []
+    for product in CreditProduct.objects.filter(active=True).select_related("entity").order_by("pk"):
+        on = calendar_for(entity=product.entity).open_date
+        agreements = Agreement.objects.filter(
+            status=AgreementStatus.ACTIVE,
+            purpose=CREDIT_REPAYMENT_PURPOSE,
+            payee_account__in=selectors.credit_lines(product),
+            valid_from__lte=on,
+        ).order_by("pk")
+        for agreement in agreements:
+            last = on - timedelta(days=agreement.retry_every_days * agreement.max_retries)
+            bills = Bill.objects.filter(account_id=agreement.payee_account_id, due_date__lte=on, due_date__gte=last)
+            for bill in bills.order_by("due_date", "pk"):
+                if (on - bill.due_date).days % agreement.retry_every_days:
+                    continue  # not one of its attempt days
+                attempt = bill_autorepay(bill=bill, agreement=agreement, on=on, actor=actor)
+                if attempt is not None:
+                    attempts.append(attempt)
+    return attempts

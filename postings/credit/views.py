@@ -27,7 +27,9 @@ from accounts.models import Account
 from accounts.services import account_set_credit_limit
 
 from ..services.calendar import calendar_for
+from ..views import pdf_response
 from . import selectors
+from .documents import bill_filename, bill_pdf
 from .filters import BillFilter, OverdueFilter
 from .forms import CreditLimitForm
 
@@ -146,6 +148,15 @@ def bill_detail(request, pk: int):
             "paid_by": selectors.repayments_after(bill),
         },
     )
+
+
+@require_GET
+@staff_page(VIEW_BILLS)
+def bill_pdf_download(request, pk: int):
+    bill = selectors.bills().filter(pk=pk).first()
+    if bill is None:
+        raise Http404(f"No bill B{pk}.")
+    return pdf_response(bill_pdf(bill=bill), bill_filename(bill))
 
 
 # -------------------------------------------------------------- overdue ----

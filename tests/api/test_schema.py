@@ -45,6 +45,7 @@ OPERATIONS = {
     ("get", "/api/v1/accounts/{account_no}/bills"),
     ("post", "/api/v1/accounts/{account_no}/repayments"),
     ("get", "/api/v1/bills/{bill_id}"),
+    ("get", "/api/v1/bills/{bill_id}.pdf"),
     ("post", "/api/v1/postings"),
     ("get", "/api/v1/postings"),
     ("get", "/api/v1/postings/{serial_no}"),

@@ -1,7 +1,7 @@
 """In a real browser, a finance clerk works the overdue list: finds the
 member three days late, opens the credit line, lowers its limit below what
 is used (the page warns that the line takes no new purchase), reads the
-bill with the day's accruals, and downloads the overdue list as CSV. The
+bill with the day's accruals (and its PDF), and downloads the overdue list as CSV. The
 pages fit a desk and a phone. Screenshots land in
 test-output/screenshots/credit-*.png."""
 
@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 
 from accounts.models import Account, CreditLimitChange
+from tests import pdftext
 from tests.browser import chromium, expect, log_in, screenshot
 from tests.reports.reporting import staff_user
 
@@ -69,6 +70,11 @@ def test_a_clerk_works_the_overdue_list(live_server, ledger):
         expect(charged.first).to_contain_text("2026-02-11")
         expect(charged.first).to_contain_text("0.50")
         screenshot(page, "credit-bill")
+        with page.expect_download() as download:
+            page.locator("#bill-pdf").click()
+        assert download.value.suggested_filename.startswith(f"bill-B{bill.pk}-")
+        on_paper = pdftext.squeezed(open(download.value.path(), "rb").read())
+        assert "Due date 还款日 2026-02-10" in on_paper and "Amount due 应还金额 CNY 1,000.00" in on_paper
 
         for width in (1440, 390):
             page.set_viewport_size({"width": width, "height": 900})

@@ -38,3 +38,31 @@ def test_bills_and_accruals_on_the_worker(ledger, celery_worker_on_redis):
         assert "done" in run("reports.tasks.eod_run_day", "MAIN", day)
     accruals = list(CreditAccrual.objects.order_by("kind").values_list("accrual_date", "kind", "amount"))
     assert accruals == [(date(2026, 2, 3), "interest", D("0.50")), (date(2026, 2, 3), "penalty", D("0.03"))]
+
+
+def test_due_date_repayment_on_the_worker(ledger, celery_worker_on_redis):
+    from postings.agreements.models import DebitAttempt
+    from postings.agreements.services import agreement_sign
+    from postings.credit.models import CreditAllocation
+
+    from .books import owed, run_until
+
+    run = celery_worker_on_redis
+    open_on(ledger.entity, date(2026, 1, 20))
+    product(ledger)
+    m = member(ledger)
+    buy(m, "1000.00")
+    run_until(ledger.entity, date(2026, 2, 10))
+    agreement_sign(
+        agreement_no="AG-W", payer_account_no=m.cash.account_no, payee_account_no=m.credit.account_no,
+        purpose="credit_repayment", repay="minimum", max_per_debit="2000.00", max_per_period="2000.00",
+        request_no="sign-w", actor="credit-app",
+    )  # fmt: skip
+    bill = Bill.objects.get()
+
+    (done,) = run("postings.credit.tasks.bills_autorepay_due")
+    assert done == f"B{bill.pk} bill-{bill.pk}-due taken 100.00/100.00"
+    assert run("postings.credit.tasks.bills_autorepay_due") == [done]  # delivered again: the same debit
+    attempt = DebitAttempt.objects.get()
+    assert CreditAllocation.objects.get(posting=attempt.posting).principal == D("100.00")
+    assert owed(m.credit) == D("900.00")

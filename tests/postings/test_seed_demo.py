@@ -1,6 +1,7 @@
 """The demo seeder builds a ledger that holds together, through the services only,
 and refuses to run a second time over it."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -9,9 +10,11 @@ from django.core.management.base import CommandError
 from django.db.models import Sum
 
 from accounts.models import Account, AccountStatusChange, Customer, Entity, Member
-from postings.agreements.models import DebitAttempt
+from postings.agreements.models import Agreement, DebitAttempt
+from postings.credit.models import Bill
 from postings.models import Entry, Hold, HoldEvent, HoldStatus, Posting
 from postings.selectors import account_chain_breaks, identity_totals
+from postings.services.calendar import calendar_for
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +75,15 @@ def test_seed_demo_builds_a_ledger_that_holds_together():
     taken = DebitAttempt.objects.filter(outcome__in=["taken", "partial"])
     assert taken.exists() and taken.count() == Posting.objects.filter(business_type="agreement_debit").count()
     assert "no_agreement" not in output and "agreement_limit_exceeded" not in output
+    # The credit pages have something to show: issued bills of the seeded
+    # days, due after the open day, some under a repayment agreement.
+    bills = Bill.objects.filter(account__member__member_no__startswith="DEMO")
+    assert bills.filter(amount_due__gt=0, purchases__gt=0).exists()
+    assert {b.due_date for b in bills} == {
+        calendar_for(entity=Entity.objects.get(code="MAIN")).open_date + timedelta(days=9)
+    }
+    repaying = Agreement.objects.filter(purpose="credit_repayment", payee_account__bills__in=bills)
+    assert {"full", "minimum"} <= set(repaying.values_list("repay", flat=True))
 
     rows = identity_totals()
     assert {(r.entity, r.currency) for r in rows} == {("MAIN", "CNY"), ("HK", "HKD")}

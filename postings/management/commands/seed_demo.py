@@ -41,6 +41,8 @@ from accounts.services import (
 )
 from postings.agreements.services import agreement_debit, agreement_sign
 from postings.chart import install_defaults
+from postings.credit.models import CreditProduct
+from postings.credit.services import bills_issue_due
 from postings.models import Entry, GuaranteeOrder, Hold, Posting
 from postings.selectors import identity_totals
 from postings.services import (
@@ -55,6 +57,7 @@ from postings.services import (
     posting_create_by_rule,
     posting_reverse,
 )
+from postings.services.calendar import calendar_for
 
 DEMO_PREFIX = "DEMO"
 
@@ -565,7 +568,36 @@ class Seeder:
                 attempt = self.attempt(lambda debit=debit: agreement_debit(**debit))
                 self.track(attempt.posting if attempt is not None else None, "agreement_debit")
 
-    def agreement_of(self, cash: str, credit: str, day: date) -> int | None:
+    def credit_bills(self) -> None:
+        """The credit product of the main entity, billing on the open day, so
+        each line used in the seeded days before it gets an issued bill (its
+        period through yesterday, cut: before the open day) due in
+        ``due_days``; a few of them under a repayment agreement that takes
+        the bill (or its minimum) on the due date."""
+        book = self.books["MAIN"]
+        billing_date = calendar_for(entity=book.entity).open_date
+        if billing_date - timedelta(days=1) < self.start:
+            return  # a one-day demo: nothing before the open day to bill
+        for code, name in (
+            ("INTEREST_INCOME", "Interest income (利息收入)"),
+            ("PENALTY_INCOME", "Penalty income (罚息收入)"),
+        ):
+            self.single_internal(book, code, name)
+        product = CreditProduct.objects.filter(entity=book.entity, currency=book.currency).first()
+        if product is None:
+            product = CreditProduct.objects.create(
+                entity=book.entity, currency=book.currency, billing_day=billing_date.day, due_days=9
+            )
+        bills = bills_issue_due(issued_by="demo:credit")
+        for i, bill in enumerate(b for b in bills if b.amount_due > 0 and b.account.account_no in self.book_of):
+            if i >= 3:
+                break
+            cash = next((c for c, line in book.credit_of.items() if line == bill.account.account_no), None)
+            if cash is not None and (cash, bill.account.account_no) not in self.agreements:
+                self.agreement_of(cash, bill.account.account_no, billing_date, repay="minimum" if i % 2 else "full")
+        self.out(f"Credit: {len(bills)} bills issued on {billing_date}, due {billing_date + timedelta(days=9)}.")
+
+    def agreement_of(self, cash: str, credit: str, day: date, repay: str | None = None) -> int | None:
         if (cash, credit) not in self.agreements:
             agreement = self.attempt(
                 lambda: agreement_sign(
@@ -580,6 +612,7 @@ class Seeder:
                     actor="demo:credit",
                     source_system="credit",
                     valid_from=self.start,
+                    repay=repay,
                 )
             )
             if agreement is None:
@@ -863,6 +896,7 @@ class Command(BaseCommand):
         # deferred balance triggers check every posting.
         seeder.setup()
         seeder.simulate()
+        seeder.credit_bills()
         elapsed = time.monotonic() - started
         self.summary(seeder, run=run, seed=seed, elapsed=elapsed)
 
