@@ -4,6 +4,7 @@ CPU per posting with it and without it, in alternating rounds.
 
     .venv/bin/python bench/trigger_cost.py outbox                 # the events outbox (issue 23): target < 15 %
     .venv/bin/python bench/trigger_cost.py outbox --clients 4,8 --rounds 3 --seconds 10
+    .venv/bin/python bench/trigger_cost.py hashchain              # the entries' hash chain (issue 22 §5)
 
 It prints figures; it asserts nothing and is not a test. See bench/README.md
 ("What a trigger costs").
@@ -16,8 +17,10 @@ both sides): random two-leg transfers (``posting_create``) from each
 ``--clients`` count of processes for ``--seconds``, batches of 100 from the
 largest count, and one process's CPU per posting, client and server (the
 PostgreSQL backend's, from /proc). The triggers are enabled again when it
-ends, even on an error. Disabling is ``ALTER TABLE ... DISABLE TRIGGER``:
-what is measured is the trigger's own work, everything else equal.
+ends, even on an error. Disabling is ``ALTER TABLE ... DISABLE TRIGGER``
+(plus what the preset must change for the rest of the path to accept the
+rows as before): what is measured is the trigger's own work, everything else
+equal.
 """
 
 from __future__ import annotations
@@ -31,10 +34,19 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from throughput import bench_parser, django_setup, log, psql, run_ours  # noqa: E402
 
-# The triggers whose cost a preset measures, as table:trigger.
+# The triggers whose cost a preset measures, as table:trigger, and the SQL
+# run while they are off (and its undoing when they are back on).
 PRESETS = {
     # One posting.booked event row per posting, with its entries (events/sql/events.sql).
-    "outbox": ["postings_entry:posting_events"],
+    "outbox": {"triggers": ["postings_entry:posting_events"]},
+    # The entries' hash chain (postings/sql/entry_hash.sql): without its
+    # trigger an entry gets a constant hash, so that the chain guard, which
+    # refuses an applied entry without one, passes as before the chain.
+    "hashchain": {
+        "triggers": ["postings_entry:entry_hash_chained"],
+        "off": "ALTER TABLE postings_entry ALTER COLUMN entry_hash SET DEFAULT '\\x00'::bytea",
+        "on": "ALTER TABLE postings_entry ALTER COLUMN entry_hash DROP DEFAULT",
+    },
 }
 
 
@@ -50,7 +62,8 @@ def parse_args():
 
 def main() -> None:
     args = parse_args()
-    triggers = [t.split(":") for t in PRESETS[args.preset]]
+    preset = PRESETS[args.preset]
+    triggers = [t.split(":") for t in preset["triggers"]]
     clients = [int(c) for c in args.clients.split(",")]
     django_setup(args)
     from cost import posting_cpu
@@ -70,13 +83,16 @@ def main() -> None:
     def toggle(enabled: bool) -> None:
         for table, name in triggers:
             psql(args, f"ALTER TABLE {table} {'ENABLE' if enabled else 'DISABLE'} TRIGGER {name}", db=args.db)
+        extra = preset.get("on" if enabled else "off")
+        if extra:
+            psql(args, extra, db=args.db)
 
     figures: dict[str, dict[str, list[float]]] = {"with": {}, "without": {}}
 
     def note(side: str, what: str, value: float) -> None:
         figures[side].setdefault(what, []).append(value)
 
-    log(f"{args.preset}: {', '.join(PRESETS[args.preset])} on {args.db}; {len(members):,} members")
+    log(f"{args.preset}: {', '.join(preset['triggers'])} on {args.db}; {len(members):,} members")
     try:
         for r in range(args.rounds):
             for side in ("with", "without") if r % 2 == 0 else ("without", "with"):
