@@ -444,25 +444,19 @@ def postings_search(
     has that string value (JSON containment)."""
     from .models import Posting
 
-    postings = Posting.objects.all()
-    if source_system is not None:
-        postings = postings.filter(source_system=source_system)
-    if request_no is not None:
-        postings = postings.filter(request_no=request_no)
-    if external_ref is not None:
-        postings = postings.filter(external_ref=external_ref)
-    if trade_no is not None:
-        postings = postings.filter(trade_no=trade_no)
+    given = {
+        "source_system": source_system,
+        "request_no": request_no,
+        "external_ref": external_ref,
+        "trade_no": trade_no,
+        "created_at__gte": created_from,
+        "created_at__lt": created_to,
+        "business_type": business_type,
+        "entity": entity,
+    }
+    postings = Posting.objects.filter(**{name: value for name, value in given.items() if value is not None})
     if metadata:
         # "metadata <> '{}'" is the GIN index's predicate (only postings with
         # metadata are in it): stated, the planner may use the index.
         postings = postings.filter(metadata__contains=metadata).exclude(metadata={})
-    if created_from is not None:
-        postings = postings.filter(created_at__gte=created_from)
-    if created_to is not None:
-        postings = postings.filter(created_at__lt=created_to)
-    if business_type is not None:
-        postings = postings.filter(business_type=business_type)
-    if entity is not None:
-        postings = postings.filter(entity=entity)
     return postings.order_by("-serial_no")

@@ -8,27 +8,13 @@ from django.contrib import admin
 
 from accounts.kernel.admin import GovernedAdminMixin, ReadOnlyAdminMixin
 
+from .governed import CreditProductSetting
 from .models import Bill, CreditAccrual, CreditAllocation, CreditProduct
 
 
 @admin.register(CreditProduct)
 class CreditProductAdmin(GovernedAdminMixin, admin.ModelAdmin):
-    list_display = (
-        "entity",
-        "currency",
-        "name",
-        "active",
-        "billing_day",
-        "due_days",
-        "daily_interest_rate",
-        "daily_penalty_rate",
-        "minimum_percent",
-        "minimum_floor",
-        "grace_days",
-        "grace_amount",
-        "allocation_order",
-        "version",
-    )
+    list_display = (*CreditProductSetting.fields, "version")
 
 
 @admin.register(Bill)
